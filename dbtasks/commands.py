@@ -1,0 +1,173 @@
+"""The core verbs, one per task: each runs one Alembic operation for one service and returns data.
+
+Nothing here prints or exits: progress lines go to the session's `emit`, failures are DbtasksErrors.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import runner
+from .config import Project, Service, read_dotenv
+from .errors import UsageError
+from .localdb import LocalDatabase
+from .runner import Emit, Target
+from .urls import mask, secrets_of, validate
+
+
+def resolve_url(project: Project) -> tuple[str | None, str]:
+    """The configured URL and where it came from; the one place URL precedence is decided.
+
+    1. the environment variable named by `database.url_env` (default DATABASE_URL);
+    2. the same variable in the .env file beside migrations.yaml;
+    3. none: the caller falls back to the embedded local database.
+    """
+    name = project.url_env
+    if os.environ.get(name):
+        return os.environ[name], name
+    dotenv = project.root / ".env"
+    value = read_dotenv(dotenv).get(name)
+    if value:
+        return value, f"{name} (in {dotenv.name})"
+    return None, "local"
+
+
+def local_database(project: Project) -> LocalDatabase:
+    return LocalDatabase(project.root / ".dbtasks")
+
+
+@dataclass
+class Session:
+    """One invocation: the project, where output lines go, and the database target (resolved once)."""
+
+    project: Project
+    emit: Emit = field(default=lambda line: None)
+    announce: Emit = field(default=lambda line: None)
+    _target: Target | None = None
+
+    def target(self) -> Target:
+        """The database to use, starting the embedded one when no URL is configured."""
+        if self._target is None:
+            url, source = resolve_url(self.project)
+            if url is None:
+                url = local_database(self.project).start()
+                self.announce(f"using the local database {mask(url)} (set {self.project.url_env} to use another)")
+            else:
+                validate(url, source)
+            self._target = Target(url, tuple(secrets_of(url)))
+        return self._target
+
+    def offline(self) -> Target:
+        """A target for offline SQL: the configured URL if any (never the local database), no connection."""
+        url, _ = resolve_url(self.project)
+        return Target(url, tuple(secrets_of(url)) if url else ())
+
+    def service(self, name: str) -> Service:
+        return self.project.service(name)
+
+    def run(self, service: Service, op: str, *, offline: bool = False, **args: Any) -> dict[str, Any]:
+        target = self.offline() if offline else self.target()
+        prefix = f"{service.name} | "
+        return runner.run(service, op, target, lambda line: self.emit(prefix + line), **args)
+
+
+def require_yes(yes: bool, service: str, what: str) -> None:
+    if not yes:
+        raise UsageError(f"{service}: {what}; rerun with --yes to confirm")
+
+
+# -- one service -----------------------------------------------------------------------------------
+
+
+def upgrade(session: Session, service: Service, to: str = "head") -> dict[str, Any]:
+    return session.run(service, "upgrade", to=to or "head")
+
+
+def downgrade(session: Session, service: Service, to: str = "-1", yes: bool = False) -> dict[str, Any]:
+    to = to or "-1"
+    require_yes(yes, service.name, f"downgrade to {to} runs the migrations' downgrade steps and may drop data")
+    return session.run(service, "downgrade", to=to)
+
+
+def reset(session: Session, service: Service, yes: bool = False) -> dict[str, Any]:
+    require_yes(yes, service.name, "reset downgrades to base (dropping the service's tables and data) and upgrades to head")
+    down = session.run(service, "downgrade", to="base")
+    up = session.run(service, "upgrade", to="head")
+    return {"applied": list(down["applied"]) + list(up["applied"])}
+
+
+def stamp(session: Session, service: Service, revision: str, yes: bool = False) -> dict[str, Any]:
+    require_yes(yes, service.name, f"stamp {revision} rewrites the recorded revision without running migrations")
+    return session.run(service, "stamp", revision=revision)
+
+
+def generate(session: Session, service: Service, message: str, empty: bool = False) -> dict[str, Any]:
+    if not message or not message.strip():
+        raise UsageError(f"{service.name}: a message is required; pass -m \"what the migration does\"")
+    return session.run(service, "generate", message=message.strip(), empty=empty)
+
+
+def merge(session: Session, service: Service, message: str = "merge heads") -> dict[str, Any]:
+    return session.run(service, "merge", message=message)
+
+
+def check(session: Session, service: Service) -> dict[str, Any]:
+    """One head, database at head, no autogenerate difference; the data carries the differences."""
+    return session.run(service, "check")
+
+
+def sql(session: Session, service: Service, start: str | None = None, end: str = "head") -> str:
+    return str(session.run(service, "sql", offline=True, **{"from": start or None, "to": end or "head"})["sql"])
+
+
+def current(session: Session, service: Service) -> dict[str, Any]:
+    return session.run(service, "current")
+
+
+def status(session: Session, service: Service) -> dict[str, Any]:
+    data = session.run(service, "status")
+    return {"service": service.name, "schema": service.schema, **status_fields(data)}
+
+
+def status_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """current/head/pending/state for the status table and its JSON."""
+    heads, current_revisions = list(data.get("head") or []), list(data.get("current") or [])
+    pending = data.get("pending")
+    if len(heads) > 1:
+        state = "multiple heads"
+    elif data.get("unknown"):
+        state = "unknown revision"
+    elif not heads:
+        state = "no migrations"
+    elif not current_revisions:
+        state = "not initialized"
+    elif pending == 0:
+        state = "up to date"
+    else:
+        state = "behind"
+    return {
+        "current": ",".join(current_revisions) or None,
+        "head": ",".join(heads) or None,
+        "pending": pending,
+        "state": state,
+    }
+
+
+def history(session: Session, service: Service) -> dict[str, Any]:
+    return session.run(service, "history", offline=True)
+
+
+def heads(session: Session, service: Service) -> dict[str, Any]:
+    return session.run(service, "heads", offline=True)
+
+
+def write_sql(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+Verb = Callable[..., dict[str, Any]]

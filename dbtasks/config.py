@@ -1,0 +1,345 @@
+"""Load and validate migrations.yaml into a Project of Services, before any database is touched."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+from .urls import DRIVERS
+
+FILE_NAME = "migrations.yaml"
+DEFAULT_URL_ENV = "DATABASE_URL"
+_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Service:
+    """One service: its folder, the schema it owns and how to run its Alembic environment."""
+
+    name: str
+    path: Path
+    schema: str
+    driver: str
+    alembic_ini: Path
+    url_env: str
+    pythonpath: tuple[Path, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict, hash=False)
+    python: str | None = None
+    depends_on: tuple[str, ...] = ()
+    expect_tables: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Project:
+    """The parsed migrations.yaml: where it lives, where the URL comes from, and the services."""
+
+    file: Path
+    url_env: str
+    services: Mapping[str, Service] = field(hash=False)
+
+    @property
+    def root(self) -> Path:
+        return self.file.parent
+
+    @classmethod
+    def load(cls, file: Path) -> Project:
+        """Read and validate `file`; raise ConfigError listing every problem found."""
+        return _Loader(file).load()
+
+    def service(self, name: str) -> Service:
+        """The service called `name`, or a UsageError that suggests the closest name."""
+        from .errors import UsageError
+
+        if name in self.services:
+            return self.services[name]
+        known = ", ".join(self.services)
+        close = difflib.get_close_matches(name, list(self.services), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise UsageError(f"unknown service {name!r}{hint} known: {known}")
+
+
+def display_path(path: Path) -> str:
+    """`path` relative to the working directory when it is below it, for messages."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """The KEY=VALUE pairs of a .env file (comments, `export` and quotes allowed; no interpolation)."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def topological_order(services: Mapping[str, Service]) -> list[str]:
+    """Service names with every service after the ones it depends on (declaration order otherwise)."""
+    order: list[str] = []
+    placed: set[str] = set()
+    while len(order) < len(services):
+        progressed = False
+        for name, service in services.items():
+            if name not in placed and all(dep in placed or dep not in services for dep in service.depends_on):
+                order.append(name)
+                placed.add(name)
+                progressed = True
+        if not progressed:  # a cycle; validation reports it, here we only avoid looping forever
+            order.extend(name for name in services if name not in placed)
+            break
+    return order
+
+
+# Each service key: (type check, what to say when it fails).
+_ServiceKeys = dict[str, tuple[Callable[[Any], bool], str]]
+
+
+def _is_str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) and item for item in value)
+
+
+def _is_env(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and _ENV_NAME.match(k) and isinstance(v, str | int | float | bool) for k, v in value.items()
+    )
+
+
+_SERVICE_KEYS: _ServiceKeys = {
+    "path": (lambda v: isinstance(v, str) and bool(v), "expected a folder path"),
+    "schema": (lambda v: isinstance(v, str) and bool(_IDENTIFIER.match(v)), "expected a schema name"),
+    "driver": (lambda v: v in DRIVERS, "expected asyncpg or psycopg2"),
+    "alembic_ini": (lambda v: isinstance(v, str) and bool(v), "expected a file name"),
+    "url_env": (lambda v: isinstance(v, str) and bool(_ENV_NAME.match(v)), "expected an environment variable name"),
+    "pythonpath": (_is_str_list, "expected a list of folders"),
+    "env": (_is_env, "expected a mapping of VARIABLE: value"),
+    "python": (lambda v: isinstance(v, str) and bool(v), "expected an interpreter path"),
+    "depends_on": (_is_str_list, "expected a list of service names"),
+    "expect_tables": (_is_str_list, "expected a list of table names"),
+}
+_REQUIRED = ("path", "schema", "driver")
+_TOP_KEYS = ("version", "database", "services")
+_DATABASE_KEYS = ("url_env",)
+
+
+class _Loader:
+    """Walks the YAML node tree so that every problem is reported with its line number."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = file.resolve()
+        self.label = display_path(file)
+        self.problems: list[str] = []
+
+    def problem(self, node: yaml.Node | None, where: str, message: str) -> None:
+        line = f":{node.start_mark.line + 1}" if node is not None else ""
+        subject = f" {where}:" if where else ""
+        self.problems.append(f"{self.label}{line}:{subject} {message}")
+
+    def load(self) -> Project:
+        if not self.file.is_file():
+            raise ConfigError([f"{self.label}: not found; create it (see README, 'migrations.yaml')"])
+        try:
+            root = yaml.compose(self.file.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            line = f":{mark.line + 1}" if mark is not None else ""
+            reason = getattr(error, "problem", None) or str(error).splitlines()[0]
+            raise ConfigError([f"{self.label}{line}: invalid YAML: {reason}; fix the syntax"]) from None
+        if not isinstance(root, yaml.MappingNode):
+            raise ConfigError([f"{self.label}: expected a mapping with version, database and services"])
+        top = self.mapping(root, "", _TOP_KEYS)
+        self.check_version(top.get("version"))
+        url_env = self.database(top.get("database"))
+        services = self.services(top.get("services"))
+        if self.problems:
+            raise ConfigError(self.problems)
+        return Project(file=self.file, url_env=url_env, services=services)
+
+    def mapping(self, node: yaml.MappingNode, where: str, allowed: tuple[str, ...]) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        """Keys of `node` to (key node, value node); unknown keys are reported with a suggestion."""
+        entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            path = f"{where}.{key}" if where else key
+            if key in entries:
+                self.problem(key_node, path, "duplicate key; keep one")
+            elif allowed and key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"expected one of {', '.join(allowed)}"
+                self.problem(key_node, path, f"unknown key; {hint}")
+            entries[key] = (key_node, value_node)
+        return entries
+
+    def check_version(self, entry: tuple[yaml.Node, yaml.Node] | None) -> None:
+        if entry is None:
+            self.problem(None, "version", "missing; add 'version: 1'")
+        elif self.value(entry[1]) != 1:
+            self.problem(entry[1], "version", f"expected 1, got {self.value(entry[1])!r}")
+
+    def database(self, entry: tuple[yaml.Node, yaml.Node] | None) -> str:
+        if entry is None:
+            return DEFAULT_URL_ENV
+        node = entry[1]
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, "database", "expected a mapping (url_env: DATABASE_URL)")
+            return DEFAULT_URL_ENV
+        keys = self.mapping(node, "database", _DATABASE_KEYS)
+        if "url_env" not in keys:
+            return DEFAULT_URL_ENV
+        value = self.value(keys["url_env"][1])
+        if not isinstance(value, str) or not _ENV_NAME.match(value):
+            self.problem(keys["url_env"][1], "database.url_env", f"expected an environment variable name, got {value!r}")
+            return DEFAULT_URL_ENV
+        return value
+
+    def services(self, entry: tuple[yaml.Node, yaml.Node] | None) -> dict[str, Service]:
+        if entry is None:
+            self.problem(None, "services", "missing; declare at least one service")
+            return {}
+        node = entry[1]
+        if not isinstance(node, yaml.MappingNode) or not node.value:
+            self.problem(node, "services", "expected a mapping of service name to settings")
+            return {}
+        services: dict[str, Service] = {}
+        dep_nodes: dict[str, yaml.Node] = {}
+        for name, (key_node, value_node) in self.mapping(node, "services", ()).items():
+            service = self.service(name, key_node, value_node)
+            if service is not None:
+                services[name] = service
+                dep_nodes[name] = value_node
+        self.check_dependencies(services, dep_nodes)
+        self.check_schemas(services, dep_nodes)
+        return services
+
+    def service(self, name: str, key_node: yaml.Node, node: yaml.Node) -> Service | None:
+        where = f"services.{name}"
+        if not _NAME.match(name):
+            self.problem(key_node, where, "service names use lowercase letters, digits, - and _")
+            return None
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, where, "expected a mapping with path, schema and driver")
+            return None
+        raw: dict[str, Any] = {}
+        before = len(self.problems)
+        for key, (key_node_, value_node) in self.mapping(node, where, tuple(_SERVICE_KEYS)).items():
+            if key not in _SERVICE_KEYS:
+                continue
+            value = self.value(value_node)
+            check, expected = _SERVICE_KEYS[key]
+            if not check(value):
+                self.problem(value_node, f"{where}.{key}", f"{expected}, got {value!r}")
+            raw[key] = value
+        for key in _REQUIRED:
+            if key not in raw:
+                self.problem(key_node, where, f"missing {key!r}")
+        if len(self.problems) > before:
+            return None
+        return self.build_service(name, raw, node)
+
+    def build_service(self, name: str, raw: dict[str, Any], node: yaml.Node) -> Service | None:
+        where = f"services.{name}"
+        path = (self.file.parent / raw["path"]).resolve()
+        ini = path / raw.get("alembic_ini", "alembic.ini")
+        python = raw.get("python")
+        if not path.is_dir():
+            self.problem(node, f"{where}.path", f"folder {display_path(path)} does not exist; fix the path")
+            return None
+        if not ini.is_file():
+            self.problem(node, f"{where}.alembic_ini", f"{display_path(ini)} does not exist; run 'alembic init' there or fix alembic_ini")
+            return None
+        if python is not None:
+            resolved = (path / python) if "/" in python else None
+            if resolved is not None and not os.access(resolved, os.X_OK):
+                self.problem(node, f"{where}.python", f"{display_path(resolved)} is not an executable interpreter; create the venv or fix python")
+                return None
+            python = str(resolved) if resolved is not None else python
+        return Service(
+            name=name,
+            path=path,
+            schema=raw["schema"],
+            driver=raw["driver"],
+            alembic_ini=ini,
+            url_env=raw.get("url_env", DEFAULT_URL_ENV),
+            pythonpath=tuple((path / item).resolve() for item in raw.get("pythonpath", [])),
+            env={key: _env_text(value) for key, value in raw.get("env", {}).items()},
+            python=python,
+            depends_on=tuple(raw.get("depends_on", [])),
+            expect_tables=tuple(raw.get("expect_tables", [])),
+        )
+
+    def check_dependencies(self, services: dict[str, Service], nodes: dict[str, yaml.Node]) -> None:
+        for name, service in services.items():
+            for dep in service.depends_on:
+                if dep == name:
+                    self.problem(nodes[name], f"services.{name}.depends_on", "a service cannot depend on itself")
+                elif dep not in services:
+                    close = difflib.get_close_matches(dep, list(services), n=1)
+                    hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(services)}"
+                    self.problem(nodes[name], f"services.{name}.depends_on", f"unknown service {dep!r}{hint}")
+        cycle = _find_cycle(services)
+        if cycle:
+            first = cycle[0]
+            self.problem(nodes[first], f"services.{first}.depends_on", f"dependency cycle {' -> '.join(cycle)}; remove one of these dependencies")
+
+    def check_schemas(self, services: dict[str, Service], nodes: dict[str, yaml.Node]) -> None:
+        owners: dict[str, str] = {}
+        for name, service in services.items():
+            if service.schema in owners:
+                self.problem(nodes[name], f"services.{name}.schema", f"schema {service.schema!r} is already owned by {owners[service.schema]!r}; give each service its own schema")
+            else:
+                owners[service.schema] = name
+
+    @staticmethod
+    def value(node: yaml.Node) -> Any:
+        return yaml.SafeLoader(yaml.safe_dump(None)).construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+
+
+def _env_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def _find_cycle(services: Mapping[str, Service]) -> list[str]:
+    """One dependency cycle as a path that ends where it starts, or []."""
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+    def visit(name: str, path: list[str]) -> list[str]:
+        state[name] = 1
+        for dep in services[name].depends_on:
+            if dep not in services or dep == name:
+                continue
+            if state.get(dep) == 1:
+                return path[path.index(dep):] + [dep] if dep in path else [name, dep]
+            if dep not in state:
+                found = visit(dep, path + [dep])
+                if found:
+                    return found
+        state[name] = 2
+        return []
+
+    for name in services:
+        if name not in state:
+            found = visit(name, [name])
+            if found:
+                return found
+    return []

@@ -1,0 +1,53 @@
+"""The exceptions the core raises: each carries a one-line message that names its subject and the next step."""
+
+from __future__ import annotations
+
+
+class DbtasksError(Exception):
+    """An expected failure; the task layer prints its message as one line per problem."""
+
+    exit_code = 1
+
+
+class UsageError(DbtasksError):
+    """Bad input on the command line: an unknown service, a missing --yes, a bad option."""
+
+    exit_code = 2
+
+
+class ConfigError(DbtasksError):
+    """migrations.yaml (or the URL it points at) is invalid; `problems` holds one line per problem."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class LocalDatabaseError(DbtasksError):
+    """The embedded local PostgreSQL could not be set up, started or stopped."""
+
+
+class ServiceError(DbtasksError):
+    """An Alembic operation failed for one service.
+
+    `kind` classifies the cause (multiple_heads, unknown_revision, not_at_head, broken_chain, import,
+    connect, migration, unexpected, ...); `revision` names the migration involved, when one is.
+    """
+
+    def __init__(
+        self,
+        service: str,
+        message: str,
+        *,
+        kind: str = "unexpected",
+        revision: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        super().__init__(f"{service}: {message}")
+        self.service = service
+        self.reason = message
+        self.kind = kind
+        self.revision = revision
+        self.detail = detail

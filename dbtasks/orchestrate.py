@@ -1,0 +1,116 @@
+"""Run one per-service operation over many services: dependency order, parallel jobs, keep-going."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import Project, Service
+from .errors import DbtasksError, UsageError
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one service: state is ok, failed or skipped."""
+
+    service: str
+    state: str
+    detail: str = ""
+    data: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "ok"
+
+
+def select(project: Project, only: str = "", exclude: str = "") -> list[str]:
+    """Service names chosen by --only/--exclude (comma-separated), in declaration order."""
+    chosen = _names(project, only) if only else list(project.services)
+    dropped = set(_names(project, exclude)) if exclude else set()
+    names = [name for name in project.services if name in chosen and name not in dropped]
+    if not names:
+        raise UsageError("no service selected; check --only and --exclude")
+    return names
+
+
+def _names(project: Project, text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    for name in names:
+        project.service(name)  # raises the unknown-service error with a suggestion
+    return names
+
+
+def default_jobs() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def run_all(
+    project: Project,
+    names: list[str],
+    action: Callable[[Service], Mapping[str, Any]],
+    *,
+    jobs: int = 1,
+    fail_fast: bool = False,
+    reverse: bool = False,
+    describe: Callable[[Mapping[str, Any]], str] = lambda data: "",
+) -> list[Outcome]:
+    """Run `action` on each named service once its prerequisites are done.
+
+    Prerequisites are the selected services it depends on (or, with `reverse`, the selected services
+    that depend on it). A service whose prerequisite failed or was skipped is skipped; with
+    `fail_fast`, nothing new starts after the first failure. Results come back in `names` order.
+    """
+    waits_for = _prerequisites(project, names, reverse)
+    outcomes: dict[str, Outcome] = {}
+    lock = threading.Lock()
+    stop = False
+
+    def execute(name: str) -> Outcome:
+        try:
+            data = action(project.services[name])
+        except DbtasksError as error:
+            return Outcome(name, "failed", str(error).removeprefix(f"{name}: "))
+        return Outcome(name, "ok", describe(data), data)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        running: dict[Future[Outcome], str] = {}
+        pending = list(names)
+        while pending or running:
+            with lock:
+                for name in list(pending):
+                    blockers = [dep for dep in waits_for[name] if dep in outcomes and not outcomes[dep].ok]
+                    if stop:
+                        outcomes[name] = Outcome(name, "skipped", "not started: --fail-fast after a failure")
+                    elif blockers:
+                        outcomes[name] = Outcome(name, "skipped", f"skipped: {blockers[0]} {outcomes[blockers[0]].state}")
+                    elif all(dep in outcomes for dep in waits_for[name]):
+                        running[pool.submit(execute, name)] = name
+                    else:
+                        continue
+                    pending.remove(name)
+            if not running:
+                continue
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in done:
+                outcome = future.result()
+                outcomes[running.pop(future)] = outcome
+                if not outcome.ok and fail_fast:
+                    stop = True
+    return [outcomes[name] for name in names]
+
+
+def _prerequisites(project: Project, names: list[str], reverse: bool) -> dict[str, set[str]]:
+    selected = set(names)
+    waits_for: dict[str, set[str]] = {name: set() for name in names}
+    for name in names:
+        for dep in project.services[name].depends_on:
+            if dep in selected:
+                if reverse:
+                    waits_for[dep].add(name)
+                else:
+                    waits_for[name].add(dep)
+    return waits_for

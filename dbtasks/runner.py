@@ -1,0 +1,167 @@
+"""Run one Alembic operation for one service in its own worker process, and explain its failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import Service, display_path
+from .errors import ServiceError
+from .urls import OFFLINE_URL, mask, normalize
+
+WORKER = Path(__file__).with_name("worker.py")
+Emit = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a run goes: the database URL (None for offline SQL) and the strings to hide from output."""
+
+    url: str | None
+    secrets: tuple[str, ...] = ()
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return mask(text)
+
+
+def run(service: Service, op: str, target: Target, emit: Emit, **args: Any) -> dict[str, Any]:
+    """Run `op` for `service` in a worker; return its data or raise ServiceError with the next step."""
+    request = {
+        "op": op,
+        "args": args,
+        "ini": str(service.alembic_ini),
+        "schema": service.schema,
+        "url_env": service.url_env,
+        "pythonpath": [str(path) for path in service.pythonpath],
+    }
+    payload = _spawn(service, request, target, emit)
+    if payload.get("ok"):
+        return dict(payload["data"] or {})
+    raise explain(service, op, args, payload, target)
+
+
+def _environment(service: Service, target: Target) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(service.env)
+    env[service.url_env] = normalize(target.url or OFFLINE_URL, service.driver)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.pop("PYTHONSAFEPATH", None)  # the service folder must stay importable (prepend_sys_path = .)
+    return env
+
+
+def _spawn(service: Service, request: dict[str, Any], target: Target, emit: Emit) -> dict[str, Any]:
+    read_fd, write_fd = os.pipe()
+    request["result_fd"] = write_fd
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=_drain, args=(read_fd, chunks), daemon=True)
+    reader.start()
+    try:
+        process = subprocess.Popen(
+            [service.python or sys.executable, str(WORKER)],
+            cwd=service.path,
+            env=_environment(service, target),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=(write_fd,),
+        )
+    except OSError as error:
+        os.close(write_fd)
+        reader.join()
+        raise ServiceError(
+            service.name,
+            f"cannot start interpreter {service.python!r} ({error.strerror}); fix 'python' in migrations.yaml",
+            kind="interpreter",
+        ) from None
+    os.close(write_fd)
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(json.dumps(request).encode())
+    process.stdin.close()
+    for raw in process.stdout:
+        emit(target.redact(raw.decode("utf-8", "replace").rstrip("\n")))
+    code = process.wait()
+    reader.join()
+    body = b"".join(chunks)
+    if not body:
+        raise ServiceError(
+            service.name,
+            f"worker exited with code {code} before reporting; rerun with DBTASKS_DEBUG=1 and check the interpreter has alembic installed",
+            kind="worker",
+        )
+    return dict(json.loads(target.redact(body.decode("utf-8"))))
+
+
+def _drain(fd: int, chunks: list[bytes]) -> None:
+    with os.fdopen(fd, "rb") as stream:
+        chunks.append(stream.read())
+
+
+def explain(service: Service, op: str, args: dict[str, Any], payload: dict[str, Any], target: Target) -> ServiceError:
+    """Build the one-line message for a failed worker run: the cause, then what to do next."""
+    name = service.name
+    kind = payload.get("kind", "unexpected")
+    data = payload.get("data") or {}
+    message = payload.get("message", "")
+    ini = display_path(service.alembic_ini)
+    builders: dict[str, Callable[[], str]] = {
+        "multiple_heads": lambda: (
+            f"multiple heads ({', '.join(data.get('heads') or []) or 'see history'}); "
+            f"run 'inv db.merge {name}' to merge them, then upgrade"
+        ),
+        "unknown_revision": lambda: (
+            f"no revision {data.get('revision')!r} in {ini}'s migrations; run 'inv db.history {name}' for the known ones"
+        ),
+        "unknown_database_revision": lambda: (
+            f"the database is at revision {data.get('revision')!r}, which no migration file defines; "
+            f"restore the missing file, or run 'inv db.stamp {name} REV --yes' with the revision the schema really is at"
+        ),
+        "not_at_head": lambda: (
+            f"database is at {_revisions(data.get('current'))}, head is {data.get('head') or 'base'}; "
+            f"run 'inv db.upgrade {name}' first"
+        ),
+        "broken_chain": lambda: f"{message}; fix that file's down_revision (see 'inv db.history {name}')",
+        "history": lambda: f"cannot read the migration files: {message}; fix them, then run 'inv db.history {name}'",
+        "import": lambda: _import_hint(service, data.get("module") or "", message, ini),
+        "connect": lambda: f"cannot connect to the database ({message}); check {service.url_env} and that the server is running",
+        "migration": lambda: (
+            f"migration {data.get('revision')} failed: {message}; the service stays at the last revision that "
+            f"completed; fix the migration and rerun"
+        ),
+        "nothing_to_merge": lambda: "there is only one head; nothing to merge",
+        "interrupted": lambda: "interrupted; each migration runs in its own transaction, so rerun to continue",
+        "command": lambda: f"alembic: {message}; see 'inv db.history {name}' and 'inv db.current {name}'",
+    }
+    build = builders.get(kind)
+    text = build() if build else f"{op} failed: {message}; rerun with DBTASKS_DEBUG=1 for the traceback"
+    detail = payload.get("traceback") if os.environ.get("DBTASKS_DEBUG") else None
+    return ServiceError(name, target.redact(text), kind=kind, revision=data.get("revision"), detail=detail)
+
+
+def _import_hint(service: Service, module: str, message: str, ini: str) -> str:
+    """A missing module of the service's own code needs a path; anything else needs installing."""
+    top = module.split(".")[0]
+    interpreter = service.python or sys.executable
+    if top and _is_local_package(service, top):
+        return (f"env.py cannot import {module!r} ({message}); add the folder holding {top!r} to 'pythonpath' "
+                f"in migrations.yaml or to 'prepend_sys_path' in {ini}")
+    what = repr(module) if module else "a dependency"
+    return f"env.py cannot import {what} ({message}); install it in {interpreter} or set 'python' in migrations.yaml"
+
+
+def _is_local_package(service: Service, top: str) -> bool:
+    roots = [service.path, *service.path.iterdir()] if service.path.is_dir() else []
+    return any((root / top).is_dir() or (root / f"{top}.py").is_file() for root in roots if root.is_dir())
+
+
+def _revisions(revisions: Iterable[str] | None) -> str:
+    values = list(revisions or [])
+    return ", ".join(values) if values else "base (nothing applied)"

@@ -1,0 +1,69 @@
+"""Database URLs: normalize to a service's driver and mask passwords before anything is shown."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+from .errors import ConfigError
+
+DRIVERS = ("asyncpg", "psycopg2")
+_SCHEMES = ("postgres", "postgresql")
+# Offline SQL rendering never connects, but env.py files still want a URL to read.
+OFFLINE_URL = "postgresql://offline@localhost/offline"
+_PASSWORD_IN_URL = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<password>[^@\s]*)(?P<tail>@)", re.I)
+
+
+def mask(text: str) -> str:
+    """Replace the password of every URL in `text` with ***."""
+    return _PASSWORD_IN_URL.sub(lambda m: f"{m['head']}***{m['tail']}" if m["password"] else m[0], text)
+
+
+def password_of(url: str) -> str | None:
+    """The password in `url`, if any (as written and as decoded are both secrets)."""
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
+def secrets_of(url: str) -> list[str]:
+    """Every spelling of the URL's password that could show up in output."""
+    raw = password_of(url)
+    if not raw:
+        return []
+    return sorted({raw, unquote(raw)}, key=len, reverse=True)
+
+
+def validate(url: str, source: str) -> None:
+    """Raise ConfigError unless `url` is a PostgreSQL URL; `source` names where it came from."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as error:
+        raise ConfigError([f"{source}: malformed URL {mask(url)!r} ({error}); fix the variable"]) from None
+    scheme = parts.scheme.split("+", 1)[0].lower()
+    if scheme not in _SCHEMES:
+        raise ConfigError(
+            [f"{source}: expected a postgresql:// URL, got {mask(url)!r}; set it to postgresql://user:password@host:5432/dbname"]
+        )
+    if not parts.path.strip("/") and "dbname" not in dict(parse_qsl(parts.query)):
+        raise ConfigError([f"{source}: URL {mask(url)!r} names no database; add /dbname to it"])
+
+
+def normalize(url: str, driver: str) -> str:
+    """Rewrite `url` for `driver`: scheme postgresql+<driver>, and sslmode/ssl in the form the driver reads."""
+    parts = urlsplit(url)
+    query = []
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if driver == "asyncpg" and key == "sslmode":
+            key = "ssl"
+        elif driver == "psycopg2" and key == "ssl":
+            key, value = "sslmode", {"true": "require", "false": "disable"}.get(value.lower(), value)
+        query.append((key, value))
+    return urlunsplit((f"postgresql+{driver}", parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
+def plain(url: str) -> str:
+    """`url` with no driver in its scheme and libpq's sslmode, as psql and psycopg2 read it."""
+    return normalize(url, "psycopg2").replace("postgresql+psycopg2://", "postgresql://", 1)

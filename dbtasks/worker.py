@@ -1,0 +1,509 @@
+"""Runs one Alembic operation for one service, in that service's interpreter and working folder.
+
+This file is executed as a script, never imported by the package: it may use only the standard
+library, Alembic and SQLAlchemy, because the service's interpreter need not have dbtasks installed.
+It reads a JSON request on stdin and writes one JSON result to the file descriptor the request names.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import sys
+import traceback
+from typing import Any
+
+# Running `python worker.py` puts this folder first on sys.path; the service's own modules must win.
+if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+    del sys.path[0]
+
+
+class Failure(Exception):
+    """A classified failure: `kind` tells the parent which one-line message to build."""
+
+    def __init__(self, kind: str, message: str, **data: Any) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.data = data
+
+
+def main() -> int:
+    request = json.loads(sys.stdin.read())
+    result_fd = int(request["result_fd"])
+    try:
+        payload = {"ok": True, "data": Worker(request).run()}
+    except Failure as failure:
+        payload = {"ok": False, "kind": failure.kind, "message": str(failure), "data": failure.data}
+    except BaseException as error:  # noqa: BLE001 - every failure must reach the parent as data
+        payload = {"ok": False, **classify(error), "traceback": traceback.format_exc()}
+    with os.fdopen(result_fd, "w", encoding="utf-8") as out:
+        json.dump(payload, out)
+    return 0
+
+
+def classify(error: BaseException) -> dict[str, Any]:
+    """Turn an exception raised by env.py, Alembic or the driver into kind + message + data."""
+    text = f"{type(error).__name__}: {error}".strip()
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if isinstance(error, ImportError):
+        return {"kind": "import", "message": first, "data": {"module": error.name or ""}}
+    if isinstance(error, KeyboardInterrupt):
+        return {"kind": "interrupted", "message": "interrupted", "data": {}}
+    if _is_connection_error(error):
+        return {"kind": "connect", "message": _connection_reason(error), "data": {}}
+    revision = failing_revision(error)
+    if revision is not None:
+        return {"kind": "migration", "message": first, "data": {"revision": revision}}
+    from alembic.util import CommandError
+
+    if isinstance(error, CommandError):
+        return {"kind": "command", "message": first, "data": {}}
+    return {"kind": "unexpected", "message": text.splitlines()[0], "data": {}}
+
+
+def _is_connection_error(error: BaseException) -> bool:
+    names = {cls.__name__ for cls in type(error).__mro__}
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ConnectionError | TimeoutError) or type(seen).__name__ in {
+            "InvalidPasswordError", "InvalidAuthorizationSpecificationError", "InvalidCatalogNameError",
+            "CannotConnectNowError", "ConnectionDoesNotExistError", "gaierror",
+        }:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    if "OperationalError" in names and "connection" in str(error).lower():
+        return failing_revision(error) is None
+    return False
+
+
+def _connection_reason(error: BaseException) -> str:
+    text = str(error).strip()
+    text = re.sub(r"^\([\w.]+\)\s*", "", text)  # SQLAlchemy's "(psycopg2.OperationalError) " prefix
+    text = text.split("\n(Background on this error")[0]
+    return " ".join(text.split())
+
+
+def failing_revision(error: BaseException) -> str | None:
+    """The revision id of the migration file in whose code `error` was raised, if any."""
+    tb = error.__traceback__
+    found = None
+    while tb is not None:
+        globals_ = tb.tb_frame.f_globals
+        if "revision" in globals_ and "down_revision" in globals_ and isinstance(globals_["revision"], str):
+            found = globals_["revision"]
+        tb = tb.tb_next
+    return found
+
+
+class Worker:
+    def __init__(self, request: dict[str, Any]) -> None:
+        self.request = request
+        self.op: str = request["op"]
+        self.args: dict[str, Any] = request.get("args", {})
+        self.schema: str = request["schema"]
+        for folder in reversed(request.get("pythonpath", [])):
+            sys.path.insert(0, folder)
+        from alembic.config import Config
+
+        self.sql_buffer = io.StringIO()
+        self.config = Config(request["ini"], output_buffer=self.sql_buffer if self.op == "sql" else sys.stdout)
+        url = os.environ.get(request["url_env"], "")
+        # ConfigParser interpolates %, and a percent-encoded password contains it.
+        self.config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+        self.applied: list[dict[str, Any]] = []
+
+    def run(self) -> Any:
+        handler = getattr(self, f"op_{self.op}")
+        self.patch_configure()
+        return handler()
+
+    # -- the patch that fences autogenerate and records applied steps --------------------------
+
+    def patch_configure(self) -> None:
+        """Wrap EnvironmentContext.configure: this process runs one service, so a patch is scoped to it."""
+        from alembic.runtime.environment import EnvironmentContext
+
+        original = EnvironmentContext.configure
+        worker = self
+
+        def configure(self: Any, *args: Any, **kw: Any) -> None:
+            if worker.op in ("check", "generate"):
+                worker.fence(kw)
+            if worker.op in ("upgrade", "downgrade", "stamp"):
+                # One transaction per migration: a failure keeps the earlier ones applied and recorded.
+                kw.setdefault("transaction_per_migration", True)
+                kw["on_version_apply"] = worker.recorder(kw.get("on_version_apply"))
+            original(self, *args, **kw)
+
+        EnvironmentContext.configure = configure  # type: ignore[method-assign]
+
+    def fence(self, kw: dict[str, Any]) -> None:
+        """Make autogenerate see only this service's schema, whatever env.py asked for."""
+        schema = self.schema
+        connection = kw.get("connection")
+        user_name_filter = kw.get("include_name")
+        user_object_filter = kw.get("include_object")
+
+        def default_schema() -> str | None:
+            return getattr(getattr(connection, "dialect", None), "default_schema_name", None)
+
+        def own(name: str | None) -> bool:
+            return (name or default_schema()) == schema
+
+        def include_name(name: Any, type_: str, parent_names: dict[str, Any]) -> bool:
+            if type_ == "schema" and not own(name):
+                return False
+            if type_ != "schema" and "schema_name" in parent_names and not own(parent_names["schema_name"]):
+                return False
+            return user_name_filter(name, type_, parent_names) if user_name_filter else True
+
+        def include_object(obj: Any, name: Any, type_: str, reflected: bool, compare_to: Any) -> bool:
+            table = obj if type_ == "table" else getattr(obj, "table", None)
+            if table is not None and not own(getattr(table, "schema", None)):
+                return False
+            return user_object_filter(obj, name, type_, reflected, compare_to) if user_object_filter else True
+
+        kw["include_schemas"] = True
+        kw["include_name"] = include_name
+        kw["include_object"] = include_object
+
+    def recorder(self, user_callback: Any) -> Any:
+        def on_version_apply(*, ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
+            self.applied.append(
+                {
+                    "from": list(step.source_revision_ids),
+                    "to": list(step.destination_revision_ids),
+                    "upgrade": bool(step.is_upgrade),
+                    "stamp": bool(step.is_stamp),
+                    "doc": (step.up_revision.doc if step.up_revision is not None else "") or "",
+                }
+            )
+            if user_callback is not None:
+                user_callback(ctx=ctx, step=step, heads=heads, run_args=run_args)
+
+        return on_version_apply
+
+    # -- the script directory, checked before env.py runs ---------------------------------------
+
+    def script(self) -> Any:
+        from alembic.script import ScriptDirectory
+
+        try:
+            script = ScriptDirectory.from_config(self.config)
+            script.revision_map.heads  # noqa: B018 - builds the map, raising on a broken chain
+        except Exception as error:
+            broken = find_broken_chain(self.config)
+            if broken:
+                raise Failure("broken_chain", broken["message"], **broken) from None
+            if isinstance(error, ImportError | SyntaxError):
+                raise
+            raise Failure("history", f"{type(error).__name__}: {error}".splitlines()[0]) from None
+        return script
+
+    def single_head(self, script: Any) -> str | None:
+        heads = list(script.get_heads())
+        if len(heads) > 1:
+            raise Failure("multiple_heads", "multiple heads", heads=sorted(heads))
+        return heads[0] if heads else None
+
+    def resolve(self, script: Any, revision: str | None, *, relative_ok: bool = True) -> None:
+        """Raise a clear Failure for a revision argument no file defines (relative forms go to Alembic)."""
+        if revision is None or revision in ("head", "heads", "base"):
+            return
+        if relative_ok and re.match(r"^([+-]\d+|(head|heads|base|\w+)[+-]\d+)$", revision):
+            return
+        try:
+            found = script.get_revisions(revision)
+        except Exception as error:
+            raise Failure("unknown_revision", str(error).splitlines()[0], revision=revision) from None
+        if not found:
+            raise Failure("unknown_revision", f"no revision {revision!r}", revision=revision)
+
+    def environment(self, script: Any, fn: Any, **kw: Any) -> None:
+        from alembic.runtime.environment import EnvironmentContext
+
+        with EnvironmentContext(self.config, script, fn=fn, **kw):
+            script.run_env()
+
+    def database_heads(self, script: Any) -> list[str]:
+        found: list[str] = []
+
+        def fn(rev: Any, context: Any) -> list[Any]:
+            found.extend(context.get_current_heads())
+            return []
+
+        self.environment(script, fn, dont_mutate=True)
+        return found
+
+    def run_command(self, command: Any, *args: Any, **kw: Any) -> None:
+        from alembic.util import CommandError
+
+        try:
+            command(self.config, *args, **kw)
+        except CommandError as error:
+            text = str(error)
+            missing = re.search(r"Can't locate revision identified by '([^']+)'", text)
+            if missing:
+                raise Failure("unknown_database_revision", text, revision=missing.group(1)) from None
+            if "Multiple heads" in text or "multiple heads" in text:
+                raise Failure("multiple_heads", text, heads=[]) from None
+            raise
+
+    # -- operations -----------------------------------------------------------------------------
+
+    def op_upgrade(self) -> dict[str, Any]:
+        from alembic import command
+
+        script = self.script()
+        target = self.args.get("to") or "head"
+        if target == "head":
+            self.single_head(script)
+        self.resolve(script, target)
+        self.run_command(command.upgrade, target)
+        return {"applied": self.applied, "head": list(script.get_heads())}
+
+    def op_downgrade(self) -> dict[str, Any]:
+        from alembic import command
+
+        script = self.script()
+        target = self.args.get("to") or "-1"
+        self.resolve(script, target)
+        self.run_command(command.downgrade, target)
+        return {"applied": self.applied}
+
+    def op_stamp(self) -> dict[str, Any]:
+        from alembic import command
+
+        script = self.script()
+        revision = self.args["revision"]
+        if revision == "head":
+            self.single_head(script)
+        self.resolve(script, revision, relative_ok=False)
+        self.run_command(command.stamp, revision)
+        return {"applied": self.applied}
+
+    def op_current(self) -> dict[str, Any]:
+        script = self.script()
+        current = self.database_heads(script)
+        return {"current": current, "head": list(script.get_heads())}
+
+    def op_status(self) -> dict[str, Any]:
+        script = self.script()
+        heads = list(script.get_heads())
+        current = self.database_heads(script)
+        known = [rev for rev in current if _defines(script, rev)]
+        pending = None
+        if len(heads) == 1 and len(current) <= 1 and len(known) == len(current):
+            # iterate_revisions(upper, lower) excludes lower: exactly the revisions still to apply
+            pending = sum(1 for _ in script.iterate_revisions(heads[0], current[0] if current else "base"))
+        return {"current": current, "head": heads, "pending": pending, "unknown": [r for r in current if r not in known]}
+
+    def op_heads(self) -> dict[str, Any]:
+        return {"heads": list(self.script().get_heads())}
+
+    def op_history(self) -> dict[str, Any]:
+        script = self.script()
+        heads = set(script.get_heads())
+        revisions = []
+        for rev in script.walk_revisions():
+            revisions.append(
+                {
+                    "revision": rev.revision,
+                    "down_revision": list(rev._normalized_down_revisions),
+                    "doc": rev.doc or "",
+                    "head": rev.revision in heads,
+                    "path": rev.path,
+                }
+            )
+        return {"revisions": revisions}
+
+    def op_check(self) -> dict[str, Any]:
+        script = self.script()
+        head = self.single_head(script)
+        diffs = self.autogenerate(script, head)
+        return {"diffs": [describe(diff) for diff in diffs], "head": head}
+
+    def op_generate(self) -> dict[str, Any]:
+        from alembic import command
+
+        script = self.script()
+        message = self.args["message"]
+        if self.args.get("empty"):
+            created = command.revision(self.config, message=message)
+            return {"path": _path_of(created), "revision": _revision_of(created)}
+        head = self.single_head(script)
+        context = self.autogenerate_context(script)
+        diffs = self.autogenerate(script, head, context)
+        if not diffs:
+            return {"path": None, "revision": None}
+        created = list(context.generate_scripts())
+        return {"path": _path_of(created), "revision": _revision_of(created), "diffs": [describe(d) for d in diffs]}
+
+    def op_merge(self) -> dict[str, Any]:
+        from alembic import command
+
+        script = self.script()
+        heads = list(script.get_heads())
+        if len(heads) < 2:
+            raise Failure("nothing_to_merge", "only one head", heads=heads)
+        created = command.merge(self.config, "heads", message=self.args.get("message") or "merge heads")
+        return {"path": _path_of(created), "revision": _revision_of(created), "heads": heads}
+
+    def op_sql(self) -> dict[str, Any]:
+        from alembic import command
+
+        script = self.script()
+        start, end = self.args.get("from"), self.args.get("to") or "head"
+        if end == "head":
+            self.single_head(script)
+        self.resolve(script, start, relative_ok=False)
+        self.resolve(script, end, relative_ok=False)
+        downgrade = end == "base" and start is not None or (start is not None and _is_ancestor(script, end, start))
+        if downgrade:
+            self.run_command(command.downgrade, f"{start}:{end}", sql=True)
+        else:
+            self.run_command(command.upgrade, f"{start}:{end}" if start else end, sql=True)
+        return {"sql": self.sql_buffer.getvalue(), "direction": "downgrade" if downgrade else "upgrade"}
+
+    # -- autogenerate -----------------------------------------------------------------------------
+
+    def autogenerate_context(self, script: Any) -> Any:
+        from alembic.autogenerate.api import RevisionContext
+
+        return RevisionContext(
+            self.config,
+            script,
+            dict(
+                message=self.args.get("message"), autogenerate=True, sql=False, head="head", splice=False,
+                branch_label=None, version_path=None, rev_id=None, depends_on=None,
+            ),
+        )
+
+    def autogenerate(self, script: Any, head: str | None, context: Any = None) -> list[Any]:
+        """Run env.py with autogenerate, after checking the database is at `head`."""
+        context = context or self.autogenerate_context(script)
+
+        def fn(rev: Any, migration_context: Any) -> list[Any]:
+            current = list(migration_context.get_current_heads())
+            if current != ([head] if head else []):
+                unknown = [r for r in current if not _defines(script, r)]
+                if unknown:
+                    raise Failure("unknown_database_revision", "unknown revision", revision=unknown[0])
+                raise Failure("not_at_head", "database is not at head", current=current, head=head)
+            context.run_autogenerate(rev, migration_context)
+            return []
+
+        self.environment(script, fn, as_sql=False, template_args=context.template_args, revision_context=context)
+        diffs: list[Any] = []
+        for ops in context.generated_revisions[-1].upgrade_ops_list:
+            diffs.extend(ops.as_diffs())
+        return diffs
+
+
+def _defines(script: Any, revision: str) -> bool:
+    try:
+        return script.get_revision(revision) is not None
+    except Exception:
+        return False
+
+
+def _is_ancestor(script: Any, older: str, newer: str) -> bool:
+    try:
+        return any(True for _ in script.iterate_revisions(newer, older)) and older != newer
+    except Exception:
+        return False
+
+
+def _path_of(created: Any) -> str | None:
+    scripts = created if isinstance(created, list) else [created]
+    return scripts[-1].path if scripts and scripts[-1] is not None else None
+
+
+def _revision_of(created: Any) -> str | None:
+    scripts = created if isinstance(created, list) else [created]
+    return scripts[-1].revision if scripts and scripts[-1] is not None else None
+
+
+def find_broken_chain(config: Any) -> dict[str, Any] | None:
+    """Read the version files directly to name one whose down_revision no file defines."""
+    import ast
+    import glob
+
+    location = config.get_main_option("script_location") or ""
+    here = os.path.dirname(os.path.abspath(config.config_file_name or "."))
+    location = location.replace("%(here)s", here)
+    folders = [os.path.join(location, "versions")]
+    extra = config.get_main_option("version_locations")
+    if extra:
+        folders = [f.replace("%(here)s", here) for f in re.split(r"[\s,;:]+", extra) if f]
+    declared: dict[str, str] = {}
+    downs: dict[str, tuple[str, list[str]]] = {}
+    for folder in folders:
+        for path in sorted(glob.glob(os.path.join(folder, "*.py"))):
+            values = _module_constants(ast, path)
+            if isinstance(values.get("revision"), str):
+                declared[values["revision"]] = path
+                down = values.get("down_revision")
+                down_list = [down] if isinstance(down, str) else list(down or [])
+                downs[values["revision"]] = (path, down_list)
+    for revision, (path, down_list) in downs.items():
+        for down in down_list:
+            if down not in declared:
+                return {
+                    "message": f"{os.path.relpath(path)}: down_revision {down!r} is defined by no file",
+                    "path": path, "revision": revision, "missing": down,
+                }
+    return None
+
+
+def _module_constants(ast: Any, path: str) -> dict[str, Any]:
+    try:
+        tree = ast.parse(open(path, encoding="utf-8").read(), filename=path)
+    except (OSError, SyntaxError):
+        return {}
+    values: dict[str, Any] = {}
+    for node in tree.body:
+        target = node.target if isinstance(node, ast.AnnAssign) else (node.targets[0] if isinstance(node, ast.Assign) else None)
+        if isinstance(target, ast.Name) and node.value is not None:
+            try:
+                values[target.id] = ast.literal_eval(node.value)
+            except ValueError:
+                pass
+    return values
+
+
+def describe(diff: Any) -> str:
+    """One readable line for an autogenerate diff tuple (or list of modify tuples)."""
+    if isinstance(diff, list):
+        return "; ".join(describe(item) for item in diff)
+    kind = diff[0]
+    words = kind.replace("_", " ")
+    if kind in ("add_table", "remove_table"):
+        return f"{words} {_qualified(diff[1])}"
+    if kind in ("add_column", "remove_column"):
+        return f"{words} {_name(diff[1], diff[2])}.{diff[3].name}"
+    if kind in ("add_index", "remove_index", "add_constraint", "remove_constraint", "add_fk", "remove_fk"):
+        obj = diff[1]
+        table = getattr(obj, "table", None)
+        where = f" on {_qualified(table)}" if table is not None else ""
+        return f"{words} {obj.name or '(unnamed)'}{where}"
+    if kind.startswith("modify_"):
+        schema, table, column, _existing, old, new = diff[1:7]
+        return f"{words} {_name(schema, table)}.{column}: {old!r} -> {new!r}"
+    if kind in ("add_table_comment", "remove_table_comment"):
+        return f"{words} {_qualified(diff[1])}"
+    return " ".join(str(part) for part in diff)
+
+
+def _qualified(table: Any) -> str:
+    return _name(getattr(table, "schema", None), getattr(table, "name", str(table)))
+
+
+def _name(schema: str | None, name: str) -> str:
+    return f"{schema}.{name}" if schema else name
+
+
+if __name__ == "__main__":
+    sys.exit(main())

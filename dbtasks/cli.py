@@ -118,8 +118,10 @@ class _Tasks:
             session = t.session()
             data = commands.generate(session, session.service(service), message, empty)
             if data.get("path") is None:
-                out(f"{service}: no differences between the models and the database; no migration written "
-                    "(use --empty for a hand-written one)")
+                out(
+                    f"{service}: no differences between the models and the database; no migration written "
+                    "(use --empty for a hand-written one)"
+                )
                 return
             for diff in data.get("diffs") or []:
                 out(f"  - {diff}")
@@ -205,16 +207,24 @@ class _Tasks:
             session = t.session()
             t.finish(t.each(session, commands.upgrade, only, exclude, jobs, fail_fast, describe=_moved("already at head")))
 
-        def downgrade_all(c: Any, to: str = "-1", yes: bool = False, only: str = "", exclude: str = "",
-                          jobs: int = jobs_default, fail_fast: bool = False) -> None:
+        def downgrade_all(
+            c: Any,
+            to: str = "-1",
+            yes: bool = False,
+            only: str = "",
+            exclude: str = "",
+            jobs: int = jobs_default,
+            fail_fast: bool = False,
+        ) -> None:
             """Downgrade every service (--to base for all), dependents first (needs --yes)."""
             commands.require_yes(yes, "downgrade-all", f"downgrading every selected service to {to} may drop data")
             session = t.session()
             action = functools.partial(_call, commands.downgrade, session, to=to, yes=yes)
             t.finish(t.run(session, action, only, exclude, jobs, fail_fast, reverse=True, describe=_moved("nothing to revert")))
 
-        def check_all(c: Any, json_: bool = False, only: str = "", exclude: str = "", jobs: int = jobs_default,
-                      fail_fast: bool = False) -> None:
+        def check_all(
+            c: Any, json_: bool = False, only: str = "", exclude: str = "", jobs: int = jobs_default, fail_fast: bool = False
+        ) -> None:
             """Run check for every service; exit non-zero if any fails (for CI)."""
             session = t.session(quiet=json_)
             outcomes = t.each(session, commands.check, only, exclude, jobs, fail_fast, describe=_diff_count)
@@ -241,8 +251,9 @@ class _Tasks:
                 commands.write_sql(path, commands.sql(session, service))
                 return {"path": str(path)}
 
-            t.finish(t.run(session, write, only, exclude, jobs, False, describe=lambda d: f"wrote {d['path']}",
-                           needs_database=False))
+            t.finish(
+                t.run(session, write, only, exclude, jobs, False, describe=lambda d: f"wrote {d['path']}", needs_database=False)
+            )
 
         def reset_all(c: Any, yes: bool = False, only: str = "", exclude: str = "", jobs: int = jobs_default) -> None:
             """Downgrade every service to base (dependents first), then upgrade all to head (needs --yes)."""
@@ -254,8 +265,9 @@ class _Tasks:
                 t.finish(first)
             t.finish(t.each(session, commands.upgrade, only, exclude, jobs, True, describe=_moved("already at head")))
 
-        def stamp_all(c: Any, revision: str, yes: bool = False, only: str = "", exclude: str = "",
-                      jobs: int = jobs_default) -> None:
+        def stamp_all(
+            c: Any, revision: str, yes: bool = False, only: str = "", exclude: str = "", jobs: int = jobs_default
+        ) -> None:
             """Record REVISION (head or base) for every service without running migrations (needs --yes)."""
             commands.require_yes(yes, "stamp-all", f"stamp {revision} rewrites every selected service's recorded revision")
             session = t.session()
@@ -282,11 +294,26 @@ class _Tasks:
         return [
             ("upgrade", upgrade, {**per_service, "to": "target revision (default: head; +1, prefixes accepted)"}),
             ("downgrade", downgrade, {**per_service, "to": "target revision (default: -1; base for all)", "yes": "confirm"}),
-            ("generate", generate, {**per_service, "message": "what the migration does (required)",
-                                    "empty": "write an empty migration instead of autogenerating"}),
+            (
+                "generate",
+                generate,
+                {
+                    **per_service,
+                    "message": "what the migration does (required)",
+                    "empty": "write an empty migration instead of autogenerating",
+                },
+            ),
             ("check", check, per_service),
-            ("sql", sql, {**per_service, "from": "start revision (default: base)", "to": "end revision (default: head)",
-                          "output": "write to this file instead of stdout"}),
+            (
+                "sql",
+                sql,
+                {
+                    **per_service,
+                    "from": "start revision (default: base)",
+                    "to": "end revision (default: head)",
+                    "output": "write to this file instead of stdout",
+                },
+            ),
             ("reset", reset, {**per_service, "yes": "confirm"}),
             ("stamp", stamp, {**per_service, "revision": "revision to record (head, base, an id)", "yes": "confirm"}),
             ("merge", merge, {**per_service, "message": "message of the merge migration"}),
@@ -295,12 +322,23 @@ class _Tasks:
             ("heads", heads, per_service),
             ("status", status, {"json": "print a JSON document instead of a table", **_only(ALL_HELP, "fail_fast")}),
             ("upgrade-all", upgrade_all, dict(ALL_HELP)),
-            ("downgrade-all", downgrade_all, {"to": "target revision for every service (default: -1)", "yes": "confirm", **ALL_HELP}),
+            (
+                "downgrade-all",
+                downgrade_all,
+                {"to": "target revision for every service (default: -1)", "yes": "confirm", **ALL_HELP},
+            ),
             ("check-all", check_all, {"json": "print a JSON document instead of a table", **ALL_HELP}),
             ("sql-all", sql_all, {"output_dir": "folder for the <service>.sql files (required)", **_only(ALL_HELP, "fail_fast")}),
             ("reset-all", reset_all, {"yes": "confirm", **_only(ALL_HELP, "fail_fast")}),
-            ("stamp-all", stamp_all, {"revision": "revision to record for every service (head or base)", "yes": "confirm",
-                                      **_only(ALL_HELP, "fail_fast")}),
+            (
+                "stamp-all",
+                stamp_all,
+                {
+                    "revision": "revision to record for every service (head or base)",
+                    "yes": "confirm",
+                    **_only(ALL_HELP, "fail_fast"),
+                },
+            ),
             ("local-start", local_start, {}),
             ("local-stop", local_stop, {}),
             ("local-url", local_url, {}),
@@ -308,13 +346,31 @@ class _Tasks:
 
     # -- helpers for the *-all tasks ------------------------------------------------------------
 
-    def each(self, session: Session, verb: Callable[..., dict[str, Any]], only: str, exclude: str, jobs: int,
-             fail_fast: bool = False, describe: Callable[[Any], str] = lambda data: "") -> list[Outcome]:
+    def each(
+        self,
+        session: Session,
+        verb: Callable[..., dict[str, Any]],
+        only: str,
+        exclude: str,
+        jobs: int,
+        fail_fast: bool = False,
+        describe: Callable[[Any], str] = lambda data: "",
+    ) -> list[Outcome]:
         return self.run(session, functools.partial(_call, verb, session), only, exclude, jobs, fail_fast, describe=describe)
 
-    def run(self, session: Session, action: Callable[[Service], Any], only: str, exclude: str, jobs: int,
-            fail_fast: bool, *, reverse: bool = False, describe: Callable[[Any], str] = lambda data: "",
-            needs_database: bool = True) -> list[Outcome]:
+    def run(
+        self,
+        session: Session,
+        action: Callable[[Service], Any],
+        only: str,
+        exclude: str,
+        jobs: int,
+        fail_fast: bool,
+        *,
+        reverse: bool = False,
+        describe: Callable[[Any], str] = lambda data: "",
+        needs_database: bool = True,
+    ) -> list[Outcome]:
         names = select(session.project, only, exclude)
         if needs_database:
             session.target()  # resolve (and start) the database once, before the workers fan out
@@ -330,7 +386,9 @@ class _Tasks:
         project = Project.load(self.config_file)
         url, source = commands.resolve_url(project)
         if url is not None:
-            raise Exit(f"{source} is set, so the tasks use it and never start the local database; unset it to use the local one", code=2)
+            raise Exit(
+                f"{source} is set, so the tasks use it and never start the local database; unset it to use the local one", code=2
+            )
         return project
 
 

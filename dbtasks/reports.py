@@ -49,8 +49,14 @@ def status_rows(outcomes: Sequence[Outcome], schemas: Mapping[str, str]) -> list
             rows.append({key: outcome.data.get(key) for key in STATUS_COLUMNS})
         else:
             rows.append(
-                {"service": outcome.service, "schema": schemas[outcome.service], "current": None, "head": None,
-                 "pending": None, "state": f"error: {outcome.detail}" if outcome.state == "failed" else outcome.detail}
+                {
+                    "service": outcome.service,
+                    "schema": schemas[outcome.service],
+                    "current": None,
+                    "head": None,
+                    "pending": None,
+                    "state": f"error: {outcome.detail}" if outcome.state == "failed" else outcome.detail,
+                }
             )
     return rows
 

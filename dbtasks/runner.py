@@ -151,8 +151,10 @@ def _import_hint(service: Service, module: str, message: str, ini: str) -> str:
     top = module.split(".")[0]
     interpreter = service.python or sys.executable
     if top and _is_local_package(service, top):
-        return (f"env.py cannot import {module!r} ({message}); add the folder holding {top!r} to 'pythonpath' "
-                f"in migrations.yaml or to 'prepend_sys_path' in {ini}")
+        return (
+            f"env.py cannot import {module!r} ({message}); add the folder holding {top!r} to 'pythonpath' "
+            f"in migrations.yaml or to 'prepend_sys_path' in {ini}"
+        )
     what = repr(module) if module else "a dependency"
     return f"env.py cannot import {what} ({message}); install it in {interpreter} or set 'python' in migrations.yaml"
 

@@ -7,6 +7,7 @@ It reads a JSON request on stdin and writes one JSON result to the file descript
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -36,7 +37,7 @@ def main() -> int:
         payload = {"ok": True, "data": Worker(request).run()}
     except Failure as failure:
         payload = {"ok": False, "kind": failure.kind, "message": str(failure), "data": failure.data}
-    except BaseException as error:  # noqa: BLE001 - every failure must reach the parent as data
+    except BaseException as error:
         payload = {"ok": False, **classify(error), "traceback": traceback.format_exc()}
     with os.fdopen(result_fd, "w", encoding="utf-8") as out:
         json.dump(payload, out)
@@ -68,8 +69,12 @@ def _is_connection_error(error: BaseException) -> bool:
     seen: BaseException | None = error
     while seen is not None:
         if isinstance(seen, ConnectionError | TimeoutError) or type(seen).__name__ in {
-            "InvalidPasswordError", "InvalidAuthorizationSpecificationError", "InvalidCatalogNameError",
-            "CannotConnectNowError", "ConnectionDoesNotExistError", "gaierror",
+            "InvalidPasswordError",
+            "InvalidAuthorizationSpecificationError",
+            "InvalidCatalogNameError",
+            "CannotConnectNowError",
+            "ConnectionDoesNotExistError",
+            "gaierror",
         }:
             return True
         seen = seen.__cause__ or seen.__context__
@@ -360,7 +365,7 @@ class Worker:
             self.single_head(script)
         self.resolve(script, start, relative_ok=False)
         self.resolve(script, end, relative_ok=False)
-        downgrade = end == "base" and start is not None or (start is not None and _is_ancestor(script, end, start))
+        downgrade = (end == "base" and start is not None) or (start is not None and _is_ancestor(script, end, start))
         if downgrade:
             self.run_command(command.downgrade, f"{start}:{end}", sql=True)
         else:
@@ -376,8 +381,15 @@ class Worker:
             self.config,
             script,
             dict(
-                message=self.args.get("message"), autogenerate=True, sql=False, head="head", splice=False,
-                branch_label=None, version_path=None, rev_id=None, depends_on=None,
+                message=self.args.get("message"),
+                autogenerate=True,
+                sql=False,
+                head="head",
+                splice=False,
+                branch_label=None,
+                version_path=None,
+                rev_id=None,
+                depends_on=None,
             ),
         )
 
@@ -453,24 +465,25 @@ def find_broken_chain(config: Any) -> dict[str, Any] | None:
             if down not in declared:
                 return {
                     "message": f"{os.path.relpath(path)}: down_revision {down!r} is defined by no file",
-                    "path": path, "revision": revision, "missing": down,
+                    "path": path,
+                    "revision": revision,
+                    "missing": down,
                 }
     return None
 
 
 def _module_constants(ast: Any, path: str) -> dict[str, Any]:
     try:
-        tree = ast.parse(open(path, encoding="utf-8").read(), filename=path)
+        with open(path, encoding="utf-8") as handle:
+            tree = ast.parse(handle.read(), filename=path)
     except (OSError, SyntaxError):
         return {}
     values: dict[str, Any] = {}
     for node in tree.body:
         target = node.target if isinstance(node, ast.AnnAssign) else (node.targets[0] if isinstance(node, ast.Assign) else None)
         if isinstance(target, ast.Name) and node.value is not None:
-            try:
+            with contextlib.suppress(ValueError):
                 values[target.id] = ast.literal_eval(node.value)
-            except ValueError:
-                pass
     return values
 
 

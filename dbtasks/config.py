@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -269,15 +270,16 @@ class _Loader:
             )
             return None
         if python is not None:
-            resolved = (path / python) if "/" in python else None
-            if resolved is not None and not os.access(resolved, os.X_OK):
+            resolved = (path / python) if "/" in python else shutil.which(python)
+            resolved = Path(resolved) if resolved else path / python
+            if not os.access(resolved, os.X_OK):
                 self.problem(
                     node,
                     f"{where}.python",
                     f"{display_path(resolved)} is not an executable interpreter; create the venv or fix python",
                 )
                 return None
-            python = str(resolved) if resolved is not None else python
+            python = str(resolved)
         return Service(
             name=name,
             path=path,

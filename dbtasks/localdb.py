@@ -167,7 +167,7 @@ class LocalDatabase:
 
     def _start(self) -> None:
         port_file = self.data / "dbtasks-port.conf"
-        port_file.write_text(f"port = {_free_port()}\n")
+        port_file.write_text(f"port = {_free_port(_configured_port(port_file))}\n")
         self._give_to_server_user(port_file)
         self._pg_ctl(["start", "-w", "-t", "60", "-l", str(self.log_file)])
         port = self.running_port()
@@ -264,10 +264,23 @@ def _remove_tree(path: Path) -> None:
     shutil.rmtree(path)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def _configured_port(port_file: Path) -> int:
+    try:
+        return int(port_file.read_text().split("=", 1)[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _free_port(preferred: int = 0) -> int:
+    """`preferred` when it is free (the URL stays the same across restarts), else any free port."""
+    for candidate in (preferred, 0) if preferred else (0,):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return int(probe.getsockname()[1])
+    raise LocalDatabaseError("no free TCP port on 127.0.0.1 for the local database")
 
 
 def _accepts(port: int) -> bool:

@@ -133,8 +133,8 @@ def explain(service: Service, op: str, args: dict[str, Any], payload: dict[str, 
         "import": lambda: _import_hint(service, data.get("module") or "", message, ini),
         "connect": lambda: f"cannot connect to the database ({message}); check {service.url_env} and that the server is running",
         "migration": lambda: (
-            f"migration {data.get('revision')} failed: {message}; the service stays at the last revision that "
-            f"completed; fix the migration and rerun"
+            f"migration {data.get('revision')} failed: {message}; rolled back, the service stays at "
+            f"{_revisions(data['reached']) if 'reached' in data else 'its previous revision'}; fix the migration and rerun"
         ),
         "nothing_to_merge": lambda: "there is only one head; nothing to merge",
         "interrupted": lambda: "interrupted; each migration runs in its own transaction, so rerun to continue",

@@ -33,12 +33,16 @@ class Failure(Exception):
 def main() -> int:
     request = json.loads(sys.stdin.read())
     result_fd = int(request["result_fd"])
+    worker = None
     try:
-        payload = {"ok": True, "data": Worker(request).run()}
+        worker = Worker(request)
+        payload = {"ok": True, "data": worker.run()}
     except Failure as failure:
         payload = {"ok": False, "kind": failure.kind, "message": str(failure), "data": failure.data}
-    except BaseException as error:
+    except BaseException as error:  # every failure must reach the parent as data
         payload = {"ok": False, **classify(error), "traceback": traceback.format_exc()}
+    if not payload["ok"] and worker is not None and worker.applied:
+        payload["data"]["reached"] = worker.applied[-1]["to"]  # where the completed migrations left the service
     with os.fdopen(result_fd, "w", encoding="utf-8") as out:
         json.dump(payload, out)
     return 0

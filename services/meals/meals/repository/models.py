@@ -1,0 +1,93 @@
+"""SQLAlchemy models of the meals service; every table lives in ``meals``."""
+
+import enum
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+SCHEMA = "meals"
+
+# Deterministic constraint names, so migrations can drop them by name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    # Enum types inherit this schema too, so nothing lands in "public".
+    metadata = sa.MetaData(schema=SCHEMA, naming_convention=NAMING_CONVENTION)
+
+
+class MealType(enum.StrEnum):
+    BREAKFAST = "breakfast"
+    LUNCH = "lunch"
+    DINNER = "dinner"
+    SNACK = "snack"
+
+
+class NutriScore(enum.StrEnum):
+    A = "a"
+    B = "b"
+    C = "c"
+    D = "d"
+    E = "e"
+
+
+def _values(enum_cls: type[enum.Enum]) -> list[str]:
+    # Store the lowercase values, not the Python member names.
+    return [member.value for member in enum_cls]
+
+
+class Food(Base):
+    __tablename__ = "foods"
+    __table_args__ = (sa.Index("ix_foods_barcode", "barcode", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    kcal_per_100g: Mapped[Decimal] = mapped_column(sa.Numeric(7, 2))
+    protein_g: Mapped[Decimal | None] = mapped_column(sa.Numeric(6, 2))
+    carbs_g: Mapped[Decimal | None] = mapped_column(sa.Numeric(6, 2))
+    fat_g: Mapped[Decimal | None] = mapped_column(sa.Numeric(6, 2))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    # Open Food Facts import (revision 0002); all optional for hand-made foods.
+    barcode: Mapped[str | None] = mapped_column(sa.String(32))
+    brand: Mapped[str | None] = mapped_column(sa.String(200))
+    nutriments: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    nutri_score: Mapped[NutriScore | None] = mapped_column(sa.Enum(NutriScore, name="nutri_score", values_callable=_values))
+    off_synced_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class Meal(Base):
+    __tablename__ = "meals"
+    __table_args__ = (sa.Index("ix_meals_user_id_eaten_at", "user_id", "eaten_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+    meal_type: Mapped[MealType] = mapped_column(sa.Enum(MealType, name="meal_type", values_callable=_values))
+    eaten_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    notes: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+    items: Mapped[list["MealItem"]] = relationship(back_populates="meal", passive_deletes=True)
+
+
+class MealItem(Base):
+    __tablename__ = "meal_items"
+    __table_args__ = (sa.Index("ix_meal_items_meal_id", "meal_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meal_id: Mapped[int] = mapped_column(sa.ForeignKey(Meal.id, ondelete="CASCADE"))
+    food_id: Mapped[int] = mapped_column(sa.ForeignKey(Food.id, ondelete="RESTRICT"))
+    quantity_g: Mapped[Decimal] = mapped_column(sa.Numeric(8, 2), server_default=sa.text("100"))
+
+    meal: Mapped[Meal] = relationship(back_populates="items")
+    food: Mapped[Food] = relationship()

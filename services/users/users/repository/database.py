@@ -1,0 +1,20 @@
+"""Declarative base of the users service; every table lives in ``users``."""
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase
+
+SCHEMA = "users"
+
+# Deterministic constraint names, so migrations can drop them by name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    # Enum types inherit this schema too, so nothing lands in "public".
+    metadata = sa.MetaData(schema=SCHEMA, naming_convention=NAMING_CONVENTION)

@@ -1,0 +1,74 @@
+"""SQLAlchemy models of the users service.
+
+Other services refer to ``users.users.id`` (a UUID) as a plain column: a
+service only owns its own schema, so there are no cross-schema foreign keys.
+"""
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from users.repository.database import Base
+
+
+class RoleName(enum.StrEnum):
+    MEMBER = "member"
+    COACH = "coach"
+    ADMIN = "admin"
+
+
+class UnitSystem(enum.StrEnum):
+    METRIC = "metric"
+    IMPERIAL = "imperial"
+
+
+def _values(enum_cls: type[enum.Enum]) -> list[str]:
+    # Store the lowercase values, not the Python member names.
+    return [member.value for member in enum_cls]
+
+
+class User(Base):
+    __tablename__ = "users"
+    # The app stores emails lower-cased, so a plain unique index is enough.
+    __table_args__ = (sa.Index("ix_users_email", "email", unique=True),)
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, server_default=sa.text("gen_random_uuid()"))
+    email: Mapped[str] = mapped_column(sa.String(320))
+    display_name: Mapped[str | None] = mapped_column(sa.String(120))
+    is_active: Mapped[bool] = mapped_column(server_default=sa.text("true"))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now())
+
+    roles: Mapped[list["UserRole"]] = relationship(back_populates="user", passive_deletes=True)
+    settings: Mapped["UserSettings | None"] = relationship(back_populates="user", passive_deletes=True)
+
+
+class UserRole(Base):
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey(User.id, ondelete="CASCADE"), primary_key=True)
+    role: Mapped[RoleName] = mapped_column(sa.Enum(RoleName, name="role_name", values_callable=_values), primary_key=True)
+    granted_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+    user: Mapped[User] = relationship(back_populates="roles")
+
+
+class UserSettings(Base):
+    __tablename__ = "user_settings"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey(User.id, ondelete="CASCADE"), primary_key=True)
+    timezone: Mapped[str] = mapped_column(sa.String(64), server_default="UTC")
+    units: Mapped[UnitSystem] = mapped_column(
+        sa.Enum(UnitSystem, name="unit_system", values_callable=_values),
+        server_default=UnitSystem.METRIC.value,
+    )
+    # Notification and UI preferences; shape owned by the frontend.
+    preferences: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now())
+
+    user: Mapped[User] = relationship(back_populates="settings")

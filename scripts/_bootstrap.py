@@ -29,7 +29,7 @@ def run(*args: str | Path) -> None:
 
 def ensure_venv() -> None:
     """Create .venv and install the project into it, skipping the install when pyproject.toml is unchanged."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this runs under whatever python3 the user has
         sys.exit(f"dbtasks needs Python 3.11 or newer; this is {sys.version.split()[0]}: run this script with python3.11+")
     if not PYTHON.exists():
         say(f"creating {VENV.relative_to(ROOT)}")

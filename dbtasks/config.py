@@ -65,7 +65,7 @@ class Project:
             return self.services[name]
         known = ", ".join(self.services)
         close = difflib.get_close_matches(name, list(self.services), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = f"; did you mean {close[0]!r}?" if close else ";"
         raise UsageError(f"unknown service {name!r}{hint} known: {known}")
 
 
@@ -149,6 +149,12 @@ class _Loader:
         self.file = file.resolve()
         self.label = display_path(file)
         self.problems: list[str] = []
+        self.suggested: set[tuple[str, str]] = set()  # (where, key) a misspelled key was matched to
+        self.value_nodes: dict[tuple[str, str], yaml.Node] = {}  # (service, key) -> its value, for line numbers
+
+    def at(self, name: str, key: str, fallback: yaml.Node) -> yaml.Node:
+        """The node of services.<name>.<key>, so a problem points at that key's line."""
+        return self.value_nodes.get((name, key), fallback)
 
     def problem(self, node: yaml.Node | None, where: str, message: str) -> None:
         line = f":{node.start_mark.line + 1}" if node is not None else ""
@@ -186,13 +192,16 @@ class _Loader:
             elif allowed and key not in allowed:
                 close = difflib.get_close_matches(key, allowed, n=1)
                 hint = f"did you mean {close[0]!r}?" if close else f"expected one of {', '.join(allowed)}"
+                if close:
+                    self.suggested.add((where, close[0]))
                 self.problem(key_node, path, f"unknown key; {hint}")
             entries[key] = (key_node, value_node)
         return entries
 
     def check_version(self, entry: tuple[yaml.Node, yaml.Node] | None) -> None:
         if entry is None:
-            self.problem(None, "version", "missing; add 'version: 1'")
+            if ("", "version") not in self.suggested:
+                self.problem(None, "version", "missing; add 'version: 1'")
         elif self.value(entry[1]) != 1:
             self.problem(entry[1], "version", f"expected 1, got {self.value(entry[1])!r}")
 
@@ -214,21 +223,23 @@ class _Loader:
 
     def services(self, entry: tuple[yaml.Node, yaml.Node] | None) -> dict[str, Service]:
         if entry is None:
-            self.problem(None, "services", "missing; declare at least one service")
+            if ("", "services") not in self.suggested:
+                self.problem(None, "services", "missing; declare at least one service")
             return {}
         node = entry[1]
         if not isinstance(node, yaml.MappingNode) or not node.value:
             self.problem(node, "services", "expected a mapping of service name to settings")
             return {}
         services: dict[str, Service] = {}
-        dep_nodes: dict[str, yaml.Node] = {}
-        for name, (key_node, value_node) in self.mapping(node, "services", ()).items():
+        nodes: dict[str, yaml.Node] = {}
+        declared = self.mapping(node, "services", ())
+        for name, (key_node, value_node) in declared.items():
             service = self.service(name, key_node, value_node)
             if service is not None:
                 services[name] = service
-                dep_nodes[name] = value_node
-        self.check_dependencies(services, dep_nodes)
-        self.check_schemas(services, dep_nodes)
+                nodes[name] = value_node
+        self.check_dependencies(services, nodes, list(declared))
+        self.check_schemas(services, nodes)
         return services
 
     def service(self, name: str, key_node: yaml.Node, node: yaml.Node) -> Service | None:
@@ -242,6 +253,7 @@ class _Loader:
         raw: dict[str, Any] = {}
         before = len(self.problems)
         for key, (_, value_node) in self.mapping(node, where, tuple(_SERVICE_KEYS)).items():
+            self.value_nodes[(name, key)] = value_node
             if key not in _SERVICE_KEYS:
                 continue
             value = self.value(value_node)
@@ -250,7 +262,7 @@ class _Loader:
                 self.problem(value_node, f"{where}.{key}", f"{expected}, got {value!r}")
             raw[key] = value
         for key in _REQUIRED:
-            if key not in raw:
+            if key not in raw and (where, key) not in self.suggested:
                 self.problem(key_node, where, f"missing {key!r}")
         if len(self.problems) > before:
             return None
@@ -262,11 +274,12 @@ class _Loader:
         ini = path / raw.get("alembic_ini", "alembic.ini")
         python = raw.get("python")
         if not path.is_dir():
-            self.problem(node, f"{where}.path", f"folder {display_path(path)} does not exist; fix the path")
+            self.problem(self.at(name, "path", node), f"{where}.path", f"folder {display_path(path)} does not exist; fix the path")
             return None
         if not ini.is_file():
             self.problem(
-                node, f"{where}.alembic_ini", f"{display_path(ini)} does not exist; run 'alembic init' there or fix alembic_ini"
+                self.at(name, "alembic_ini", self.at(name, "path", node)),
+                f"{where}.alembic_ini", f"{display_path(ini)} does not exist; run 'alembic init' there or fix alembic_ini"
             )
             return None
         if python is not None:
@@ -274,7 +287,7 @@ class _Loader:
             resolved = Path(resolved) if resolved else path / python
             if not os.access(resolved, os.X_OK):
                 self.problem(
-                    node,
+                    self.at(name, "python", node),
                     f"{where}.python",
                     f"{display_path(resolved)} is not an executable interpreter; create the venv or fix python",
                 )
@@ -294,20 +307,22 @@ class _Loader:
             expect_tables=tuple(raw.get("expect_tables", [])),
         )
 
-    def check_dependencies(self, services: dict[str, Service], nodes: dict[str, yaml.Node]) -> None:
+    def check_dependencies(self, services: dict[str, Service], nodes: dict[str, yaml.Node], declared: list[str]) -> None:
+        """Unknown names are checked against every declared service, so one broken entry does not cascade."""
         for name, service in services.items():
+            where = self.at(name, "depends_on", nodes[name])
             for dep in service.depends_on:
                 if dep == name:
-                    self.problem(nodes[name], f"services.{name}.depends_on", "a service cannot depend on itself")
-                elif dep not in services:
-                    close = difflib.get_close_matches(dep, list(services), n=1)
-                    hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(services)}"
-                    self.problem(nodes[name], f"services.{name}.depends_on", f"unknown service {dep!r}{hint}")
+                    self.problem(where, f"services.{name}.depends_on", "a service cannot depend on itself")
+                elif dep not in declared:
+                    close = difflib.get_close_matches(dep, declared, n=1)
+                    hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(declared)}"
+                    self.problem(where, f"services.{name}.depends_on", f"unknown service {dep!r}{hint}")
         cycle = _find_cycle(services)
         if cycle:
             first = cycle[0]
             self.problem(
-                nodes[first],
+                self.at(first, "depends_on", nodes[first]),
                 f"services.{first}.depends_on",
                 f"dependency cycle {' -> '.join(cycle)}; remove one of these dependencies",
             )
@@ -317,7 +332,7 @@ class _Loader:
         for name, service in services.items():
             if service.schema in owners:
                 self.problem(
-                    nodes[name],
+                    self.at(name, "schema", nodes[name]),
                     f"services.{name}.schema",
                     f"schema {service.schema!r} is already owned by {owners[service.schema]!r}; give each service its own schema",
                 )

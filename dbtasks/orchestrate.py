@@ -76,7 +76,8 @@ def run_all(
             return Outcome(name, "failed", str(error).removeprefix(f"{name}: "))
         return Outcome(name, "ok", describe(data), data)
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    jobs = max(1, jobs)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
         running: dict[Future[Outcome], str] = {}
         pending = list(names)
         while pending or running:
@@ -87,6 +88,8 @@ def run_all(
                         outcomes[name] = Outcome(name, "skipped", "not started: --fail-fast after a failure")
                     elif blockers:
                         outcomes[name] = Outcome(name, "skipped", f"skipped: {blockers[0]} {outcomes[blockers[0]].state}")
+                    elif len(running) >= jobs:
+                        continue  # submit no more than `jobs`: queued work could not be held back by --fail-fast
                     elif all(dep in outcomes for dep in waits_for[name]):
                         running[pool.submit(execute, name)] = name
                     else:

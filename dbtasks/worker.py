@@ -205,7 +205,7 @@ class Worker:
         except Exception as error:
             broken = find_broken_chain(self.config)
             if broken:
-                raise Failure("broken_chain", broken["message"], **broken) from None
+                raise Failure("broken_chain", broken.pop("message"), **broken) from None
             if isinstance(error, ImportError | SyntaxError):
                 raise
             raise Failure("history", f"{type(error).__name__}: {error}".splitlines()[0]) from None
@@ -290,7 +290,14 @@ class Worker:
         if revision == "head":
             self.single_head(script)
         self.resolve(script, revision, relative_ok=False)
-        self.run_command(command.stamp, revision)
+        try:
+            self.run_command(command.stamp, revision)
+        except Failure as failure:
+            if failure.kind != "unknown_database_revision":
+                raise
+            # The recorded revision is one no file defines: replace it (the user confirmed with --yes).
+            command.stamp(self.config, revision, purge=True)
+            self.applied.append({"from": [failure.data["revision"]], "to": [revision], "upgrade": True, "stamp": True, "doc": ""})
         return {"applied": self.applied}
 
     def op_current(self) -> dict[str, Any]:

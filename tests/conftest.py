@@ -1,0 +1,350 @@
+"""Shared fixtures and helpers: a real PostgreSQL for the session, one fresh database per test, a
+throwaway copy of the project, a runner for `inv` and readers of the catalog.
+
+Nothing here mocks anything: the tasks run through Invoke in a subprocess, against a server that the
+session starts itself (or the one named by DBTASKS_TEST_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+import pytest
+import yaml
+
+from dbtasks.localdb import LocalDatabase
+
+REPO = Path(__file__).resolve().parents[1]
+# A port nothing listens on: offline tasks must work with it, online ones fail cleanly.
+CLOSED_URL = "postgresql://nobody:closed-port-password@127.0.0.1:1/nowhere"
+SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
+
+
+# -- the server and the databases --------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An admin URL (libpq form) to a PostgreSQL server for this (xdist worker) session."""
+    external = os.environ.get("DBTASKS_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    server = LocalDatabase(tmp_path_factory.mktemp("pg") / "home", fsync=False)
+    url = server.start()
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+def with_database(url: str, name: str) -> str:
+    """`url` pointing at database `name`."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+def execute(url: str, *statements: str) -> None:
+    """Run statements in autocommit mode."""
+    connection = psycopg2.connect(url)
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+    finally:
+        connection.close()
+
+
+def create_database(server_url: str) -> str:
+    """A new database with a random name on the server; returns its URL."""
+    name = f"dbtasks_test_{secrets.token_hex(6)}"
+    execute(server_url, f'CREATE DATABASE "{name}"')
+    return with_database(server_url, name)
+
+
+def drop_database(server_url: str, url: str) -> None:
+    name = urlsplit(url).path.lstrip("/")
+    execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def make_database(pg_server: str) -> Iterator[Callable[[], str]]:
+    """A factory of fresh databases on the session's server; all of them are dropped afterwards."""
+    created: list[str] = []
+
+    def make() -> str:
+        created.append(create_database(pg_server))
+        return created[-1]
+
+    yield make
+    for url in created:
+        drop_database(pg_server, url)
+
+
+@pytest.fixture
+def database_url(make_database: Callable[[], str]) -> str:
+    """The URL of a fresh, empty database, dropped after the test."""
+    return make_database()
+
+
+# -- the project copy ------------------------------------------------------------------------------
+
+
+def copy_project(root: Path) -> Path:
+    """Copy migrations.yaml, tasks.py and services/ (without __pycache__) into `root`."""
+    root.mkdir(parents=True)
+    shutil.copy2(REPO / "migrations.yaml", root / "migrations.yaml")
+    shutil.copy2(REPO / "tasks.py", root / "tasks.py")
+    shutil.copytree(REPO / "services", root / "services", ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the project that a test may change freely."""
+    return copy_project(tmp_path / "repo")
+
+
+def inv(project: Path, *args: str, url: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `inv ARGS` in `project`, with DATABASE_URL=url when given (and never inherited)."""
+    environment = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    environment["PYTHONDONTWRITEBYTECODE"] = "1"  # leave no __pycache__ in the real repo
+    environment.pop("DBTASKS_DEBUG", None)
+    if url is not None:
+        environment["DATABASE_URL"] = url
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=project,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+# -- migrations.yaml and the migration files, read independently of dbtasks -----------------------
+
+
+def declared_services(root: Path = REPO) -> dict[str, dict[str, Any]]:
+    """The services of `root`/migrations.yaml, as plain YAML."""
+    document = yaml.safe_load((root / "migrations.yaml").read_text(encoding="utf-8"))
+    return dict(document["services"])
+
+
+def present_services(root: Path = REPO) -> list[str]:
+    """Declared services whose Alembic environment exists (services still being written are left out)."""
+    return [name for name, spec in declared_services(root).items() if (root / spec["path"] / "alembic" / "env.py").is_file()]
+
+
+def schema_of(service: str, root: Path = REPO) -> str:
+    return str(declared_services(root)[service]["schema"])
+
+
+def expected_tables(service: str, root: Path = REPO) -> set[str]:
+    return set(declared_services(root)[service].get("expect_tables") or [])
+
+
+def migration_graph(service: str, root: Path = REPO) -> dict[str, tuple[str, ...]]:
+    """revision -> its down_revisions, read from the version files' assignments (nothing is executed)."""
+    graph: dict[str, tuple[str, ...]] = {}
+    for path in sorted(versions_folder(root, service).glob("*.py")):
+        values: dict[str, Any] = {}
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0] if isinstance(node, ast.Assign) else None
+            if isinstance(target, ast.Name) and target.id in ("revision", "down_revision") and node.value is not None:
+                values[target.id] = ast.literal_eval(node.value)
+        down = values.get("down_revision")
+        graph[values["revision"]] = (down,) if isinstance(down, str) else tuple(down or ())
+    return graph
+
+
+def heads_of(service: str, root: Path = REPO) -> list[str]:
+    graph = migration_graph(service, root)
+    below = {down for downs in graph.values() for down in downs}
+    return sorted(revision for revision in graph if revision not in below)
+
+
+def head_of(service: str, root: Path = REPO) -> str:
+    """The single head revision of `service`."""
+    heads = heads_of(service, root)
+    assert len(heads) == 1, f"{service} has heads {heads}"
+    return heads[0]
+
+
+def parent_of(service: str, revision: str, root: Path = REPO) -> str | None:
+    downs = migration_graph(service, root)[revision]
+    return downs[0] if downs else None
+
+
+def revisions_of(service: str, root: Path = REPO) -> list[str]:
+    """The service's revisions, oldest first (a linear history)."""
+    chain: list[str] = []
+    current: str | None = head_of(service, root)
+    while current is not None:
+        chain.append(current)
+        current = parent_of(service, current, root)
+    return chain[::-1]
+
+
+def versions_folder(project: Path, service: str) -> Path:
+    return project / declared_services(project)[service]["path"] / "alembic" / "versions"
+
+
+def version_files(project: Path, service: str) -> set[str]:
+    return {path.name for path in versions_folder(project, service).glob("*.py")}
+
+
+def plant_migration(project: Path, service: str, revision: str, down_revision: str | None, body: str = "pass") -> Path:
+    """Write a hand-made migration file into the copy's versions folder."""
+    path = versions_folder(project, service) / f"{revision}_planted.py"
+    path.write_text(
+        f'"""planted by the tests"""\n\n'
+        f"revision = {revision!r}\n"
+        f"down_revision = {down_revision!r}\n"
+        "branch_labels = None\n"
+        "depends_on = None\n\n\n"
+        "def upgrade() -> None:\n"
+        f"    {body}\n\n\n"
+        "def downgrade() -> None:\n"
+        "    pass\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def plant_model_column(project: Path, service: str, column: str = "color") -> str:
+    """Add a nullable String column to the first declarative model of the service's code; return its table."""
+    folder = project / declared_services(project)[service]["path"]
+    for path in sorted(folder.rglob("*.py")):
+        if "alembic" in path.relative_to(folder).parts:
+            continue
+        text = path.read_text(encoding="utf-8")
+        if "import sqlalchemy as sa" not in text or "mapped_column" not in text:
+            continue
+        match = re.search(r'^(    )__tablename__ = "(\w+)"\n', text, re.M)
+        if match is None:
+            continue
+        line = f"{match[1]}{column}: Mapped[str | None] = mapped_column(sa.String(20))\n"
+        path.write_text(text[: match.end()] + line + text[match.end() :], encoding="utf-8")
+        return match[2]
+    raise AssertionError(f"no declarative model found under {folder}")
+
+
+# -- the catalog -------------------------------------------------------------------------------
+
+
+def query(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    connection = psycopg2.connect(url)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+    finally:
+        connection.close()
+
+
+def tables(url: str, schema: str) -> set[str]:
+    return {row[0] for row in query(url, "SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))}
+
+
+def columns(url: str, schema: str, table: str) -> set[str]:
+    rows = query(
+        url,
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+        (schema, table),
+    )
+    return {row[0] for row in rows}
+
+
+def schemas(url: str) -> set[str]:
+    rows = query(url, "SELECT nspname FROM pg_namespace")
+    return {row[0] for row in rows if row[0] not in SYSTEM_SCHEMAS and not row[0].startswith("pg_")}
+
+
+def version(url: str, schema: str) -> list[str]:
+    """The rows of schema.alembic_version, [] when that table does not exist."""
+    if "alembic_version" not in tables(url, schema):
+        return []
+    return sorted(row[0] for row in query(url, f'SELECT version_num FROM "{schema}".alembic_version'))
+
+
+def snapshot(url: str) -> dict[str, Any]:
+    """Every non-system schema with its tables (and their columns) and alembic_version rows."""
+    state: dict[str, Any] = {}
+    for schema in sorted(schemas(url)):
+        state[schema] = {
+            "tables": {table: sorted(columns(url, schema, table)) for table in sorted(tables(url, schema))},
+            "alembic_version": version(url, schema),
+        }
+    return state
+
+
+def table_comment(url: str, schema: str, table: str) -> str | None:
+    rows = query(url, "SELECT obj_description(%s::regclass, 'pg_class')", (f'"{schema}"."{table}"',))
+    return rows[0][0]
+
+
+# -- assertions on a task's result -----------------------------------------------------------------
+
+_PROGRESS = re.compile(r"^[a-z][a-z0-9_-]* \| ")
+
+
+def show(result: subprocess.CompletedProcess[str]) -> str:
+    return f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+
+
+def output(result: subprocess.CompletedProcess[str]) -> str:
+    return result.stdout + result.stderr
+
+
+def assert_ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert result.returncode == 0, show(result)
+    assert "Traceback" not in output(result), show(result)
+    return result
+
+
+def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """stderr's non-empty lines, without the worker progress lines (prefixed 'service | ')."""
+    return [line for line in result.stderr.splitlines() if line.strip() and not _PROGRESS.match(line)]
+
+
+def assert_bad_input(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
+    """Bad configuration or usage: exit `code` and exactly one non-empty stderr line, no traceback."""
+    assert result.returncode == code, show(result)
+    assert "Traceback" not in output(result), show(result)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, show(result)
+    return lines[0]
+
+
+def assert_failure(result: subprocess.CompletedProcess[str], service: str, code: int = 1) -> str:
+    """A failed service operation: exit `code`, one error line naming the service, no traceback."""
+    assert result.returncode == code, show(result)
+    assert "Traceback" not in output(result), show(result)
+    lines = error_lines(result)
+    assert len(lines) == 1, show(result)
+    assert lines[0].startswith(f"{service}: "), show(result)
+    return lines[0]
+
+
+def summary_states(result: subprocess.CompletedProcess[str]) -> dict[str, tuple[str, str]]:
+    """service -> (result, detail) from the summary table a *-all task prints."""
+    states: dict[str, tuple[str, str]] = {}
+    for line in result.stdout.splitlines():
+        match = re.match(r"^(\S+)\s+(ok|failed|skipped)(?:\s+(.*))?$", line)
+        if match:
+            states[match[1]] = (match[2], match[3] or "")
+    return states

@@ -1,0 +1,117 @@
+"""dbtasks.urls: the URL handed to a service is normalized to its driver; passwords are masked."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from dbtasks.errors import ConfigError
+from dbtasks.urls import mask, normalize, secrets_of, validate
+
+
+@pytest.mark.parametrize(
+    ("url", "driver", "expected"),
+    [
+        ("postgres://app:pw@db.example:5432/app", "asyncpg", "postgresql+asyncpg://app:pw@db.example:5432/app"),
+        ("postgres://app:pw@db.example:5432/app", "psycopg2", "postgresql+psycopg2://app:pw@db.example:5432/app"),
+        ("postgresql://app:pw@localhost/app", "asyncpg", "postgresql+asyncpg://app:pw@localhost/app"),
+        ("postgresql://app:pw@localhost/app", "psycopg2", "postgresql+psycopg2://app:pw@localhost/app"),
+        ("postgresql+psycopg2://app:pw@localhost/app", "asyncpg", "postgresql+asyncpg://app:pw@localhost/app"),
+        ("postgresql+asyncpg://app:pw@localhost/app", "psycopg2", "postgresql+psycopg2://app:pw@localhost/app"),
+        ("postgresql+asyncpg://app:pw@localhost/app", "asyncpg", "postgresql+asyncpg://app:pw@localhost/app"),
+    ],
+)
+def test_normalize_sets_the_driver_in_the_scheme(url: str, driver: str, expected: str) -> None:
+    assert normalize(url, driver) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "driver", "expected_query"),
+    [
+        ("postgresql://u:p@h/db?sslmode=require", "asyncpg", {"ssl": "require"}),
+        ("postgresql://u:p@h/db?sslmode=disable", "asyncpg", {"ssl": "disable"}),
+        ("postgresql://u:p@h/db?ssl=require", "asyncpg", {"ssl": "require"}),
+        ("postgresql://u:p@h/db?ssl=true", "psycopg2", {"sslmode": "require"}),
+        ("postgresql://u:p@h/db?ssl=false", "psycopg2", {"sslmode": "disable"}),
+        ("postgresql://u:p@h/db?ssl=verify-full", "psycopg2", {"sslmode": "verify-full"}),
+        ("postgresql://u:p@h/db?sslmode=require", "psycopg2", {"sslmode": "require"}),
+        (
+            "postgres://u:p@h/db?application_name=api&sslmode=require",
+            "asyncpg",
+            {"application_name": "api", "ssl": "require"},
+        ),
+    ],
+)
+def test_normalize_translates_sslmode_and_ssl(url: str, driver: str, expected_query: dict[str, str]) -> None:
+    normalized = normalize(url, driver)
+    parsed = make_url(normalized)  # SQLAlchemy must read what the service is handed
+    assert parsed.drivername == f"postgresql+{driver}"
+    assert dict(parsed.query) == expected_query
+    assert (parsed.username, parsed.password, parsed.host, parsed.database) == ("u", "p", "h", "db")
+
+
+def test_normalize_keeps_other_parameters_in_order() -> None:
+    normalized = normalize("postgresql://u:p@h/db?application_name=api&sslmode=require&connect_timeout=5", "asyncpg")
+    assert normalized == "postgresql+asyncpg://u:p@h/db?application_name=api&ssl=require&connect_timeout=5"
+
+
+def test_normalize_keeps_a_percent_encoded_password_intact() -> None:
+    normalized = normalize("postgres://app:p%40ss%2Fword@h:6543/db", "psycopg2")
+    assert normalized == "postgresql+psycopg2://app:p%40ss%2Fword@h:6543/db"
+    assert make_url(normalized).password == "p@ss/word"
+
+
+@pytest.mark.parametrize("driver", ["asyncpg", "psycopg2"])
+def test_normalize_is_idempotent(driver: str) -> None:
+    once = normalize("postgres://u:p@h:5432/db?sslmode=require", driver)
+    assert normalize(once, driver) == once
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("postgresql://app:s3cret@h/db", "postgresql://app:***@h/db"),
+        ("postgresql+asyncpg://app:s3cret@h:5432/db?ssl=require", "postgresql+asyncpg://app:***@h:5432/db?ssl=require"),
+        ("postgres://app:p%40ss@h/db", "postgres://app:***@h/db"),
+        ("postgresql://app@h/db", "postgresql://app@h/db"),
+        ("postgresql://h/db", "postgresql://h/db"),
+        ("postgresql://app:@h/db", "postgresql://app:@h/db"),
+        ("no url here", "no url here"),
+    ],
+)
+def test_mask_hides_the_password(text: str, expected: str) -> None:
+    assert mask(text) == expected
+
+
+def test_mask_hides_every_url_in_a_message() -> None:
+    text = "cannot reach postgresql://a:first@h1/db, tried postgresql+psycopg2://b:second@h2:6432/db too"
+    masked = mask(text)
+    assert masked == "cannot reach postgresql://a:***@h1/db, tried postgresql+psycopg2://b:***@h2:6432/db too"
+    assert "first" not in masked and "second" not in masked
+
+
+def test_secrets_cover_both_spellings_of_an_encoded_password() -> None:
+    assert set(secrets_of("postgresql://u:p%40ss@h/db")) == {"p%40ss", "p@ss"}
+    assert secrets_of("postgresql://u@h/db") == []
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("mysql://u:hunter2@h/db", "expected a postgresql:// URL"),
+        ("postgresql://u:hunter2@h", "names no database"),
+        ("postgresql://u:hunter2@h:notaport/db", "malformed URL"),
+    ],
+)
+def test_validate_rejects_non_postgresql_urls_without_showing_the_password(url: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        validate(url, "DATABASE_URL")
+    message = str(raised.value)
+    assert fragment in message
+    assert message.startswith("DATABASE_URL: ")
+    assert "hunter2" not in message
+
+
+@pytest.mark.parametrize("url", ["postgresql://u:p@h/db", "postgres://u:p@h:5432/db", "postgresql+asyncpg://u@h/db"])
+def test_validate_accepts_postgresql_urls(url: str) -> None:
+    validate(url, "DATABASE_URL")

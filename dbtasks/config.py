@@ -274,12 +274,15 @@ class _Loader:
         ini = path / raw.get("alembic_ini", "alembic.ini")
         python = raw.get("python")
         if not path.is_dir():
-            self.problem(self.at(name, "path", node), f"{where}.path", f"folder {display_path(path)} does not exist; fix the path")
+            self.problem(
+                self.at(name, "path", node), f"{where}.path", f"folder {display_path(path)} does not exist; fix the path"
+            )
             return None
         if not ini.is_file():
             self.problem(
                 self.at(name, "alembic_ini", self.at(name, "path", node)),
-                f"{where}.alembic_ini", f"{display_path(ini)} does not exist; run 'alembic init' there or fix alembic_ini"
+                f"{where}.alembic_ini",
+                f"{display_path(ini)} does not exist; run 'alembic init' there or fix alembic_ini",
             )
             return None
         if python is not None:

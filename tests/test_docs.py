@@ -79,3 +79,13 @@ def test_help_documents_the_arguments_the_issue_names(task: str, arguments: set[
 def test_help_documents_every_argument(task: str) -> None:
     for argument, help_text in options(task).items():
         assert help_text, f"{task} {argument} has no help"
+
+
+def test_readme_task_reference_matches_the_tasks() -> None:
+    """The README's task table is generated from the tasks; regenerate it with `python -m dbtasks.cli`."""
+    from dbtasks.cli import task_reference
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    start = readme.index("<!-- tasks:start")
+    block = readme[readme.index("\n", start) + 1 : readme.index("<!-- tasks:end -->")].strip()
+    assert block == task_reference(), "README task reference is stale: run `python -m dbtasks.cli` and paste it"

@@ -240,7 +240,9 @@ class _Tasks:
             if failed:
                 raise Exit(f"check failed for {', '.join(failed)}; see the table above", code=1)
 
-        def sql_all(c: Any, output_dir: str = "", only: str = "", exclude: str = "", jobs: int = jobs_default) -> None:
+        def sql_all(
+            c: Any, output_dir: str = "", only: str = "", exclude: str = "", jobs: int = jobs_default, fail_fast: bool = False
+        ) -> None:
             """Write each service's upgrade SQL (base to head) to --output-dir/<service>.sql, offline."""
             if not output_dir:
                 raise Exit("sql-all: --output-dir is required (one <service>.sql file per service)", code=2)
@@ -252,27 +254,41 @@ class _Tasks:
                 return {"path": str(path)}
 
             t.finish(
-                t.run(session, write, only, exclude, jobs, False, describe=lambda d: f"wrote {d['path']}", needs_database=False)
+                t.run(
+                    session, write, only, exclude, jobs, fail_fast, describe=lambda d: f"wrote {d['path']}", needs_database=False
+                )
             )
 
-        def reset_all(c: Any, yes: bool = False, only: str = "", exclude: str = "", jobs: int = jobs_default) -> None:
+        def reset_all(
+            c: Any, yes: bool = False, only: str = "", exclude: str = "", jobs: int = jobs_default, fail_fast: bool = False
+        ) -> None:
             """Downgrade every service to base (dependents first), then upgrade all to head (needs --yes)."""
             commands.require_yes(yes, "reset-all", "reset drops every selected service's tables and data")
             session = t.session()
             down = functools.partial(_call, commands.downgrade, session, to="base", yes=True)
-            first = t.run(session, down, only, exclude, jobs, True, reverse=True, describe=lambda d: "at base")
-            if any(not o.ok for o in first):
+            first = t.run(session, down, only, exclude, jobs, fail_fast, reverse=True, describe=lambda d: "at base")
+            if fail_fast and any(not o.ok for o in first):
                 t.finish(first)
-            t.finish(t.each(session, commands.upgrade, only, exclude, jobs, True, describe=_moved("already at head")))
+            # Upgrade every service, also one whose downgrade failed part-way: each ends at head again.
+            second = t.each(session, commands.upgrade, only, exclude, jobs, fail_fast, describe=lambda d: "reset to head")
+            t.finish([down_ if not down_.ok else up for down_, up in zip(first, second, strict=True)])
 
         def stamp_all(
-            c: Any, revision: str, yes: bool = False, only: str = "", exclude: str = "", jobs: int = jobs_default
+            c: Any,
+            revision: str,
+            yes: bool = False,
+            only: str = "",
+            exclude: str = "",
+            jobs: int = jobs_default,
+            fail_fast: bool = False,
         ) -> None:
             """Record REVISION (head or base) for every service without running migrations (needs --yes)."""
             commands.require_yes(yes, "stamp-all", f"stamp {revision} rewrites every selected service's recorded revision")
             session = t.session()
             action = functools.partial(_call, commands.stamp, session, revision=revision, yes=True)
-            t.finish(t.run(session, action, only, exclude, jobs, False, describe=lambda d: describe_applied(d) or "unchanged"))
+            t.finish(
+                t.run(session, action, only, exclude, jobs, fail_fast, describe=lambda d: describe_applied(d) or "unchanged")
+            )
 
         def local_start(c: Any) -> None:
             """Start the embedded local PostgreSQL (created on first use under .dbtasks/)."""
@@ -328,15 +344,15 @@ class _Tasks:
                 {"to": "target revision for every service (default: -1)", "yes": "confirm", **ALL_HELP},
             ),
             ("check-all", check_all, {"json": "print a JSON document instead of a table", **ALL_HELP}),
-            ("sql-all", sql_all, {"output_dir": "folder for the <service>.sql files (required)", **_only(ALL_HELP, "fail_fast")}),
-            ("reset-all", reset_all, {"yes": "confirm", **_only(ALL_HELP, "fail_fast")}),
+            ("sql-all", sql_all, {"output_dir": "folder for the <service>.sql files (required)", **ALL_HELP}),
+            ("reset-all", reset_all, {"yes": "confirm", **ALL_HELP}),
             (
                 "stamp-all",
                 stamp_all,
                 {
                     "revision": "revision to record for every service (head or base)",
                     "yes": "confirm",
-                    **_only(ALL_HELP, "fail_fast"),
+                    **ALL_HELP,
                 },
             ),
             ("local-start", local_start, {}),

@@ -6,7 +6,6 @@ Nothing here prints or exits: progress lines go to the session's `emit`, failure
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from . import runner
 from .config import Project, Service, read_dotenv
 from .errors import UsageError
 from .localdb import LocalDatabase
+from .orchestrate import Outcome, run_all
 from .runner import Emit, Target
 from .urls import mask, secrets_of, validate
 
@@ -54,17 +54,17 @@ class Session:
         if self._target is None:
             url, source = resolve_url(self.project)
             if url is None:
-                url = local_database(self.project).start()
+                url, source = local_database(self.project).start(), "the local database (.dbtasks/)"
                 self.announce(f"using the local database {mask(url)} (set {self.project.url_env} to use another)")
             else:
                 validate(url, source)
-            self._target = Target(url, tuple(secrets_of(url)))
+            self._target = Target(url, tuple(secrets_of(url)), source)
         return self._target
 
     def offline(self) -> Target:
         """A target for offline SQL: the configured URL if any (never the local database), no connection."""
-        url, _ = resolve_url(self.project)
-        return Target(url, tuple(secrets_of(url)) if url else ())
+        url, source = resolve_url(self.project)
+        return Target(url, tuple(secrets_of(url)) if url else (), source)
 
     def service(self, name: str) -> Service:
         return self.project.service(name)
@@ -166,8 +166,35 @@ def heads(session: Session, service: Service) -> dict[str, Any]:
 
 
 def write_sql(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"cannot write {path} ({error.strerror}); choose a file in a writable folder") from None
 
 
-Verb = Callable[..., dict[str, Any]]
+def sql_to_folder(session: Session, service: Service, folder: Path) -> dict[str, Any]:
+    """Write the service's base-to-head SQL to <folder>/<service>.sql."""
+    path = folder / f"{service.name}.sql"
+    write_sql(path, sql(session, service))
+    return {"path": str(path)}
+
+
+# -- all services ----------------------------------------------------------------------------------
+
+
+def reset_all(session: Session, names: list[str], *, jobs: int, fail_fast: bool) -> list[Outcome]:
+    """Downgrade to base (dependents first), then upgrade to head (dependencies first).
+
+    Every service is upgraded again, also one whose downgrade failed part-way, so each ends at head;
+    its row reports the downgrade failure. With fail_fast, a downgrade failure stops before upgrading.
+    """
+    down = run_all(
+        session.project, names, lambda s: downgrade(session, s, "base", yes=True), jobs=jobs, fail_fast=fail_fast, reverse=True
+    )
+    if fail_fast and any(not outcome.ok for outcome in down):
+        return down
+    up = run_all(
+        session.project, names, lambda s: upgrade(session, s), jobs=jobs, fail_fast=fail_fast, describe=lambda d: "reset to head"
+    )
+    return [before if not before.ok else after for before, after in zip(down, up, strict=True)]

@@ -90,25 +90,10 @@ def read_dotenv(path: Path) -> dict[str, str]:
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]
+        else:
+            value = re.split(r"\s+#", value, maxsplit=1)[0]  # an unquoted value ends at an inline comment
         values[key.strip()] = value
     return values
-
-
-def topological_order(services: Mapping[str, Service]) -> list[str]:
-    """Service names with every service after the ones it depends on (declaration order otherwise)."""
-    order: list[str] = []
-    placed: set[str] = set()
-    while len(order) < len(services):
-        progressed = False
-        for name, service in services.items():
-            if name not in placed and all(dep in placed or dep not in services for dep in service.depends_on):
-                order.append(name)
-                placed.add(name)
-                progressed = True
-        if not progressed:  # a cycle; validation reports it, here we only avoid looping forever
-            order.extend(name for name in services if name not in placed)
-            break
-    return order
 
 
 # Each service key: (type check, what to say when it fails).
@@ -202,7 +187,7 @@ class _Loader:
         if entry is None:
             if ("", "version") not in self.suggested:
                 self.problem(None, "version", "missing; add 'version: 1'")
-        elif self.value(entry[1]) != 1:
+        elif type(self.value(entry[1])) is not int or self.value(entry[1]) != 1:
             self.problem(entry[1], "version", f"expected 1, got {self.value(entry[1])!r}")
 
     def database(self, entry: tuple[yaml.Node, yaml.Node] | None) -> str:
@@ -272,7 +257,7 @@ class _Loader:
         where = f"services.{name}"
         path = (self.file.parent / raw["path"]).resolve()
         ini = path / raw.get("alembic_ini", "alembic.ini")
-        python = raw.get("python")
+        python = os.path.expanduser(raw["python"]) if "python" in raw else None
         if not path.is_dir():
             self.problem(
                 self.at(name, "path", node), f"{where}.path", f"folder {display_path(path)} does not exist; fix the path"

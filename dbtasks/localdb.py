@@ -92,6 +92,12 @@ class LocalDatabase:
             _open_path_for(binaries())
         with self._lock():
             if not self.is_initialized():
+                if (self.data / "PG_VERSION").is_file():
+                    # A cluster without its credentials: never delete data to recover from that.
+                    raise LocalDatabaseError(
+                        f"{self.data} holds a database but {self.state_file} is missing; restore that file, "
+                        f"or delete {self.home} to start over with an empty local database"
+                    )
                 self._initialize()
             if self.running_port() is None:
                 self._start()
@@ -127,7 +133,7 @@ class LocalDatabase:
             ) from None
 
     def _initialize(self) -> None:
-        if self.data.exists():
+        if self.data.exists():  # left by an initdb that failed part-way (no PG_VERSION): nothing to keep
             _remove_tree(self.data)
         self.data.mkdir(mode=0o700)
         self._give_to_server_user(self.data)

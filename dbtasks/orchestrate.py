@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -56,17 +55,18 @@ def run_all(
     jobs: int = 1,
     fail_fast: bool = False,
     reverse: bool = False,
+    ordered: bool = True,
     describe: Callable[[Mapping[str, Any]], str] = lambda data: "",
 ) -> list[Outcome]:
     """Run `action` on each named service once its prerequisites are done.
 
     Prerequisites are the selected services it depends on (or, with `reverse`, the selected services
     that depend on it). A service whose prerequisite failed or was skipped is skipped; with
-    `fail_fast`, nothing new starts after the first failure. Results come back in `names` order.
+    `fail_fast`, nothing new starts after the first failure. With `ordered=False` (read-only work)
+    services are independent. Results come back in `names` order.
     """
-    waits_for = _prerequisites(project, names, reverse)
+    waits_for = _prerequisites(project, names, reverse) if ordered else {name: set() for name in names}
     outcomes: dict[str, Outcome] = {}
-    lock = threading.Lock()
     stop = False
 
     def execute(name: str) -> Outcome:
@@ -81,20 +81,19 @@ def run_all(
         running: dict[Future[Outcome], str] = {}
         pending = list(names)
         while pending or running:
-            with lock:
-                for name in list(pending):
-                    blockers = [dep for dep in waits_for[name] if dep in outcomes and not outcomes[dep].ok]
-                    if stop:
-                        outcomes[name] = Outcome(name, "skipped", "not started: --fail-fast after a failure")
-                    elif blockers:
-                        outcomes[name] = Outcome(name, "skipped", f"skipped: {blockers[0]} {outcomes[blockers[0]].state}")
-                    elif len(running) >= jobs:
-                        continue  # submit no more than `jobs`: queued work could not be held back by --fail-fast
-                    elif all(dep in outcomes for dep in waits_for[name]):
-                        running[pool.submit(execute, name)] = name
-                    else:
-                        continue
-                    pending.remove(name)
+            for name in list(pending):
+                blockers = [dep for dep in waits_for[name] if dep in outcomes and not outcomes[dep].ok]
+                if stop:
+                    outcomes[name] = Outcome(name, "skipped", "not started: --fail-fast after a failure")
+                elif blockers:
+                    outcomes[name] = Outcome(name, "skipped", f"skipped: {blockers[0]} {outcomes[blockers[0]].state}")
+                elif len(running) >= jobs:
+                    continue  # submit no more than `jobs`: queued work could not be held back by --fail-fast
+                elif all(dep in outcomes for dep in waits_for[name]):
+                    running[pool.submit(execute, name)] = name
+                else:
+                    continue
+                pending.remove(name)
             if not running:
                 continue
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)

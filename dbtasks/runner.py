@@ -26,11 +26,22 @@ class Target:
 
     url: str | None
     secrets: tuple[str, ...] = ()
+    source: str = "DATABASE_URL"  # where the URL came from, for messages
 
     def redact(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, "***")
         return mask(text)
+
+    def redact_values(self, value: Any) -> Any:
+        """Mask every string inside a decoded JSON value (keys and structure stay intact)."""
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, list):
+            return [self.redact_values(item) for item in value]
+        if isinstance(value, dict):
+            return {key: self.redact_values(item) for key, item in value.items()}
+        return value
 
 
 def run(service: Service, op: str, target: Target, emit: Emit, **args: Any) -> dict[str, Any]:
@@ -97,7 +108,7 @@ def _spawn(service: Service, request: dict[str, Any], target: Target, emit: Emit
             f"worker exited with code {code} before reporting; rerun with DBTASKS_DEBUG=1 and check the interpreter has alembic installed",
             kind="worker",
         )
-    return dict(json.loads(target.redact(body.decode("utf-8"))))
+    return dict(target.redact_values(json.loads(body.decode("utf-8"))))
 
 
 def _drain(fd: int, chunks: list[bytes]) -> None:
@@ -131,26 +142,52 @@ def explain(service: Service, op: str, args: dict[str, Any], payload: dict[str, 
         "broken_chain": lambda: f"{message}; fix that file's down_revision (see 'inv db.history {name}')",
         "history": lambda: f"cannot read the migration files: {message}; fix them, then run 'inv db.history {name}'",
         "import": lambda: _import_hint(service, data.get("module") or "", message, ini),
-        "connect": lambda: f"cannot connect to the database ({message}); check {service.url_env} and that the server is running",
+        "connect": lambda: f"cannot connect to the database ({message}); check {target.source} and that the server is running",
         "migration": lambda: (
             f"migration {data.get('revision')} failed: {message}; rolled back, the service stays at "
             f"{_revisions(data['reached']) if 'reached' in data else 'its previous revision'}; fix the migration and rerun"
         ),
         "nothing_to_merge": lambda: "there is only one head; nothing to merge",
+        "out_of_range": lambda: (
+            f"{data.get('revision')} goes past the first or last revision; run 'inv db.current {name}' and "
+            f"'inv db.history {name}' to pick a target"
+        ),
+        "version_table": lambda: (
+            f"env.py keeps alembic_version in schema {data.get('found')!r}, not in {service.schema!r}; pass "
+            f"version_table_schema={service.schema!r} to context.configure (services sharing one version table "
+            f"overwrite each other's revision)"
+        ),
+        "wrong_database": lambda: (
+            f"env.py connected to {data.get('actual')}, not to {data.get('expected')}; make env.py read "
+            f"{service.url_env} or set 'url_env' in migrations.yaml to the variable it reads"
+        ),
+        "schema_mismatch": lambda: (
+            f"the models' tables are in {', '.join(data.get('found') or [])}, none in {service.schema!r}; "
+            f"fix 'schema' in migrations.yaml or the models' schema"
+        ),
         "interrupted": lambda: "interrupted; each migration runs in its own transaction, so rerun to continue",
         "command": lambda: f"alembic: {message}; see 'inv db.history {name}' and 'inv db.current {name}'",
     }
     build = builders.get(kind)
     text = build() if build else f"{op} failed: {message}; rerun with DBTASKS_DEBUG=1 for the traceback"
     detail = payload.get("traceback") if os.environ.get("DBTASKS_DEBUG") else None
-    return ServiceError(name, target.redact(text), kind=kind, revision=data.get("revision"), detail=detail)
+    error = ServiceError(name, target.redact(text), kind=kind, revision=data.get("revision"), detail=detail)
+    if kind in BAD_INPUT:
+        error.exit_code = 2
+    return error
+
+
+# Failures caused by what the user typed, not by the service: exit 2 like other bad input.
+BAD_INPUT = {"unknown_revision", "out_of_range"}
+# Modules a service interpreter must have installed; a folder of the same name is never the fix.
+_REQUIREMENTS = {"alembic", "sqlalchemy", "asyncpg", "psycopg2", "greenlet", "psycopg"}
 
 
 def _import_hint(service: Service, module: str, message: str, ini: str) -> str:
     """A missing module of the service's own code needs a path; anything else needs installing."""
     top = module.split(".")[0]
     interpreter = service.python or sys.executable
-    if top and _is_local_package(service, top):
+    if top and top not in _REQUIREMENTS and _is_local_package(service, top):
         return (
             f"env.py cannot import {module!r} ({message}); add the folder holding {top!r} to 'pythonpath' "
             f"in migrations.yaml or to 'prepend_sys_path' in {ini}"
@@ -161,7 +198,7 @@ def _import_hint(service: Service, module: str, message: str, ini: str) -> str:
 
 def _is_local_package(service: Service, top: str) -> bool:
     roots = [service.path, *service.path.iterdir()] if service.path.is_dir() else []
-    return any((root / top).is_dir() or (root / f"{top}.py").is_file() for root in roots if root.is_dir())
+    return any((root / top / "__init__.py").is_file() or (root / f"{top}.py").is_file() for root in roots if root.is_dir())
 
 
 def _revisions(revisions: Iterable[str] | None) -> str:

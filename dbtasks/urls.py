@@ -11,7 +11,8 @@ DRIVERS = ("asyncpg", "psycopg2")
 _SCHEMES = ("postgres", "postgresql")
 # Offline SQL rendering never connects, but env.py files still want a URL to read.
 OFFLINE_URL = "postgresql://offline@localhost/offline"
-_PASSWORD_IN_URL = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<password>[^@\s]*)(?P<tail>@)", re.I)
+# user:password@ up to the LAST @ before the host, as URL parsers read it (a password may hold a raw @).
+_PASSWORD_IN_URL = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<password>[^/\s]*)(?P<tail>@)", re.I)
 
 
 def mask(text: str) -> str:
@@ -42,6 +43,8 @@ def validate(url: str, source: str) -> None:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as error:
         raise ConfigError([f"{source}: malformed URL {mask(url)!r} ({error}); fix the variable"]) from None
+    if parts.netloc.count("@") > 1:
+        raise ConfigError([f"{source}: the password in {mask(url)!r} contains a raw '@'; percent-encode it as %40"])
     scheme = parts.scheme.split("+", 1)[0].lower()
     if scheme not in _SCHEMES:
         raise ConfigError(

@@ -3,6 +3,7 @@
 This file is executed as a script, never imported by the package: it may use only the standard
 library, Alembic and SQLAlchemy, because the service's interpreter need not have dbtasks installed.
 It reads a JSON request on stdin and writes one JSON result to the file descriptor the request names.
+It keeps to Python 3.8 syntax at run time, since a service's interpreter may be older than ours.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def _is_connection_error(error: BaseException) -> bool:
     names = {cls.__name__ for cls in type(error).__mro__}
     seen: BaseException | None = error
     while seen is not None:
-        if isinstance(seen, ConnectionError | TimeoutError) or type(seen).__name__ in {
+        if isinstance(seen, (ConnectionError, TimeoutError)) or type(seen).__name__ in {
             "InvalidPasswordError",
             "InvalidAuthorizationSpecificationError",
             "InvalidCatalogNameError",
@@ -138,6 +139,7 @@ class Worker:
         worker = self
 
         def configure(self: Any, *args: Any, **kw: Any) -> None:
+            worker.check_target(kw)
             if worker.op in ("check", "generate"):
                 worker.fence(kw)
             if worker.op in ("upgrade", "downgrade", "stamp"):
@@ -147,6 +149,23 @@ class Worker:
             original(self, *args, **kw)
 
         EnvironmentContext.configure = configure  # type: ignore[method-assign]
+
+    def check_target(self, kw: dict[str, Any]) -> None:
+        """Refuse to run when env.py would read or write another place than the one dbtasks reports."""
+        connection = kw.get("connection")
+        default = getattr(getattr(connection, "dialect", None), "default_schema_name", None)
+        version_schema = kw.get("version_table_schema") or default
+        if version_schema is not None and version_schema != self.schema:
+            raise Failure("version_table", "version table elsewhere", found=version_schema)
+        if connection is not None:
+            expected = _address(os.environ.get(self.request["url_env"], ""))
+            actual = _address(str(connection.engine.url))
+            if expected and actual and expected != actual:
+                raise Failure("wrong_database", "env.py connected elsewhere", expected=_show(expected), actual=_show(actual))
+        if self.op in ("check", "generate"):
+            schemas = _metadata_schemas(kw.get("target_metadata"), default)
+            if schemas and self.schema not in schemas:
+                raise Failure("schema_mismatch", "models in other schemas", found=sorted(schemas))
 
     def fence(self, kw: dict[str, Any]) -> None:
         """Make autogenerate see only this service's schema, whatever env.py asked for."""
@@ -206,7 +225,7 @@ class Worker:
             broken = find_broken_chain(self.config)
             if broken:
                 raise Failure("broken_chain", broken.pop("message"), **broken) from None
-            if isinstance(error, ImportError | SyntaxError):
+            if isinstance(error, (ImportError, SyntaxError)):
                 raise
             raise Failure("history", f"{type(error).__name__}: {error}".splitlines()[0]) from None
         return script
@@ -258,6 +277,8 @@ class Worker:
                 raise Failure("unknown_database_revision", text, revision=missing.group(1)) from None
             if "Multiple heads" in text or "multiple heads" in text:
                 raise Failure("multiple_heads", text, heads=[]) from None
+            if re.search(r"Relative revision \S+ didn't produce", text):
+                raise Failure("out_of_range", text, revision=args[0] if args else None) from None
             raise
 
     # -- operations -----------------------------------------------------------------------------
@@ -423,6 +444,36 @@ class Worker:
         for ops in context.generated_revisions[-1].upgrade_ops_list:
             diffs.extend(ops.as_diffs())
         return diffs
+
+
+def _address(url: str) -> tuple[str, int, str] | None:
+    """(host, port, database) of a URL, with the loopback spellings made equal; None if unparsable."""
+    if not url:
+        return None
+    try:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+    except Exception:
+        return None
+    host = parsed.host or str(parsed.query.get("host") or "localhost")
+    host = "localhost" if host in ("127.0.0.1", "::1", "localhost") else host
+    return (host, int(parsed.port or 5432), parsed.database or "")
+
+
+def _show(address: tuple[str, int, str]) -> str:
+    return "{}:{}/{}".format(*address)
+
+
+def _metadata_schemas(metadata: Any, default: str | None) -> set[str]:
+    """The schemas of the models' tables (a table without a schema is in the connection's default one)."""
+    found: set[str] = set()
+    for item in metadata if isinstance(metadata, (list, tuple)) else [metadata]:
+        for table in getattr(item, "tables", {}).values():
+            schema = table.schema or default
+            if schema:
+                found.add(schema)
+    return found
 
 
 def _defines(script: Any, revision: str) -> bool:

@@ -34,10 +34,10 @@ def upgrade(project: Path, service: str, url: str, *extra: str) -> None:
     assert_ok(inv(project, "db.upgrade", service, *extra, url=url))
 
 
-def fails_unchanged(project: Path, url: str, service: str, *task: str) -> str:
-    """Run a task that must fail for `service`; return its one line after checking the catalog."""
+def fails_unchanged(project: Path, url: str, service: str, *task: str, code: int = 1) -> str:
+    """Run a task that must fail for `service` with exit `code`; return its one line after checking the catalog."""
     before = snapshot(url)
-    line = assert_failure(inv(project, *task, url=url), service)
+    line = assert_failure(inv(project, *task, url=url), service, code)
     assert snapshot(url) == before
     return line
 
@@ -74,7 +74,7 @@ def test_multiple_heads(project: Path, database_url: str, service: str, task: tu
 def test_unknown_revision_argument(project: Path, database_url: str, task: tuple[str, ...]) -> None:
     service = task[1]
     upgrade(project, service, database_url)
-    line = fails_unchanged(project, database_url, service, *task)
+    line = fails_unchanged(project, database_url, service, *task, code=2)  # a revision the user typed: bad input
     assert "'feedface9999'" in line
     assert f"inv db.history {service}" in line
 

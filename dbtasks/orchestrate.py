@@ -67,7 +67,7 @@ def run_all(
     """
     waits_for = _prerequisites(project, names, reverse) if ordered else {name: set() for name in names}
     outcomes: dict[str, Outcome] = {}
-    stop = False
+    stop, reason = False, "not started: --fail-fast after a failure"
 
     def execute(name: str) -> Outcome:
         try:
@@ -84,7 +84,7 @@ def run_all(
             for name in list(pending):
                 blockers = [dep for dep in waits_for[name] if dep in outcomes and not outcomes[dep].ok]
                 if stop:
-                    outcomes[name] = Outcome(name, "skipped", "not started: --fail-fast after a failure")
+                    outcomes[name] = Outcome(name, "skipped", reason)
                 elif blockers:
                     outcomes[name] = Outcome(name, "skipped", f"skipped: {blockers[0]} {outcomes[blockers[0]].state}")
                 elif len(running) >= jobs:
@@ -96,7 +96,11 @@ def run_all(
                 pending.remove(name)
             if not running:
                 continue
-            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            try:
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            except KeyboardInterrupt:  # start nothing new; the running workers roll back and report
+                stop, reason = True, "not started: interrupted"
+                continue
             for future in done:
                 outcome = future.result()
                 outcomes[running.pop(future)] = outcome

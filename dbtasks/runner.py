@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -97,9 +98,18 @@ def _spawn(service: Service, request: dict[str, Any], target: Target, emit: Emit
     assert process.stdin is not None and process.stdout is not None
     process.stdin.write(json.dumps(request).encode())
     process.stdin.close()
-    for raw in process.stdout:
-        emit(target.redact(raw.decode("utf-8", "replace").rstrip("\n")))
-    code = process.wait()
+    try:
+        for raw in process.stdout:
+            emit(target.redact(raw.decode("utf-8", "replace").rstrip("\n")))
+        code = process.wait()
+    except KeyboardInterrupt:
+        _stop(process)
+        reader.join()
+        raise ServiceError(
+            service.name,
+            "interrupted; the migration in progress was rolled back (each runs in its own transaction); rerun to continue",
+            kind="interrupted",
+        ) from None
     reader.join()
     body = b"".join(chunks)
     if not body:
@@ -109,6 +119,16 @@ def _spawn(service: Service, request: dict[str, Any], target: Target, emit: Emit
             kind="worker",
         )
     return dict(target.redact_values(json.loads(body.decode("utf-8"))))
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Let an interrupted worker roll back and exit (a terminal's Ctrl-C reaches it too; a signal to us alone does not)."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()  # the server rolls back the open transaction of a connection that goes away
+        process.wait()
 
 
 def _drain(fd: int, chunks: list[bytes]) -> None:
@@ -165,7 +185,10 @@ def explain(service: Service, op: str, args: dict[str, Any], payload: dict[str, 
             f"the models' tables are in {', '.join(data.get('found') or [])}, none in {service.schema!r}; "
             f"fix 'schema' in migrations.yaml or the models' schema"
         ),
-        "interrupted": lambda: "interrupted; each migration runs in its own transaction, so rerun to continue",
+        "interrupted": lambda: (
+            "interrupted; the migration in progress was rolled back (each runs in its own transaction), the service "
+            f"stays at {_revisions(data['reached']) if 'reached' in data else 'its previous revision'}; rerun to continue"
+        ),
         "command": lambda: f"alembic: {message}; see 'inv db.history {name}' and 'inv db.current {name}'",
     }
     build = builders.get(kind)

@@ -13,6 +13,7 @@ import io
 import json
 import os
 import re
+import signal
 import sys
 import traceback
 from typing import Any
@@ -31,7 +32,14 @@ class Failure(Exception):
         self.data = data
 
 
+def _interrupt_once(signum: int, frame: Any) -> None:
+    # The first Ctrl-C stops the migration; later ones must not break the rollback that follows.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    signal.signal(signal.SIGINT, _interrupt_once)
     request = json.loads(sys.stdin.read())
     result_fd = int(request["result_fd"])
     worker = None

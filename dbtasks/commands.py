@@ -12,7 +12,7 @@ from typing import Any
 
 from . import runner
 from .config import Project, Service, read_dotenv
-from .errors import UsageError
+from .errors import ConfigError, UsageError
 from .localdb import LocalDatabase
 from .orchestrate import Outcome, run_all
 from .runner import Emit, Target
@@ -54,6 +54,13 @@ class Session:
         if self._target is None:
             url, source = resolve_url(self.project)
             if url is None:
+                if not self.project.local:
+                    raise ConfigError(
+                        [
+                            f"{self.project.url_env} is not set and migrations.yaml turns the local database off "
+                            f"(database.local: false); set {self.project.url_env} to the database to migrate"
+                        ]
+                    )
                 url, source = local_database(self.project).start(), "the local database (.dbtasks/)"
                 self.announce(f"using the local database {mask(url)} (set {self.project.url_env} to use another)")
             else:

@@ -47,6 +47,7 @@ class Project:
     file: Path
     url_env: str
     services: Mapping[str, Service] = field(hash=False)
+    local: bool = True  # may the embedded database stand in when no URL is configured?
 
     @property
     def root(self) -> Path:
@@ -124,7 +125,7 @@ _SERVICE_KEYS: _ServiceKeys = {
 }
 _REQUIRED = ("path", "schema", "driver")
 _TOP_KEYS = ("version", "database", "services")
-_DATABASE_KEYS = ("url_env",)
+_DATABASE_KEYS = ("url_env", "local")
 
 
 class _Loader:
@@ -160,20 +161,22 @@ class _Loader:
             raise ConfigError([f"{self.label}: expected a mapping with version, database and services"])
         top = self.mapping(root, "", _TOP_KEYS)
         self.check_version(top.get("version"))
-        url_env = self.database(top.get("database"))
+        url_env, local = self.database(top.get("database"))
         services = self.services(top.get("services"))
         if self.problems:
             raise ConfigError(self.problems)
-        return Project(file=self.file, url_env=url_env, services=services)
+        return Project(file=self.file, url_env=url_env, services=services, local=local)
 
     def mapping(self, node: yaml.MappingNode, where: str, allowed: tuple[str, ...]) -> dict[str, tuple[yaml.Node, yaml.Node]]:
         """Keys of `node` to (key node, value node); unknown keys are reported with a suggestion."""
         entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        for key_node, value_node in node.value:
+        for key_node, value_node in _merged(node):
             key = key_node.value
             path = f"{where}.{key}" if where else key
             if key in entries:
                 self.problem(key_node, path, "duplicate key; keep one")
+            elif not where and key.startswith("x-"):
+                continue  # extension fields hold YAML anchors (`x-common: &common`), as in docker-compose
             elif allowed and key not in allowed:
                 close = difflib.get_close_matches(key, allowed, n=1)
                 hint = f"did you mean {close[0]!r}?" if close else f"expected one of {', '.join(allowed)}"
@@ -190,21 +193,28 @@ class _Loader:
         elif type(self.value(entry[1])) is not int or self.value(entry[1]) != 1:
             self.problem(entry[1], "version", f"expected 1, got {self.value(entry[1])!r}")
 
-    def database(self, entry: tuple[yaml.Node, yaml.Node] | None) -> str:
+    def database(self, entry: tuple[yaml.Node, yaml.Node] | None) -> tuple[str, bool]:
         if entry is None:
-            return DEFAULT_URL_ENV
+            return DEFAULT_URL_ENV, True
         node = entry[1]
         if not isinstance(node, yaml.MappingNode):
             self.problem(node, "database", "expected a mapping (url_env: DATABASE_URL)")
-            return DEFAULT_URL_ENV
+            return DEFAULT_URL_ENV, True
         keys = self.mapping(node, "database", _DATABASE_KEYS)
-        if "url_env" not in keys:
-            return DEFAULT_URL_ENV
-        value = self.value(keys["url_env"][1])
-        if not isinstance(value, str) or not _ENV_NAME.match(value):
-            self.problem(keys["url_env"][1], "database.url_env", f"expected an environment variable name, got {value!r}")
-            return DEFAULT_URL_ENV
-        return value
+        url_env, local = DEFAULT_URL_ENV, True
+        if "url_env" in keys:
+            value = self.value(keys["url_env"][1])
+            if isinstance(value, str) and _ENV_NAME.match(value):
+                url_env = value
+            else:
+                self.problem(keys["url_env"][1], "database.url_env", f"expected an environment variable name, got {value!r}")
+        if "local" in keys:
+            value = self.value(keys["local"][1])
+            if isinstance(value, bool):
+                local = value
+            else:
+                self.problem(keys["local"][1], "database.local", f"expected true or false, got {value!r}")
+        return url_env, local
 
     def services(self, entry: tuple[yaml.Node, yaml.Node] | None) -> dict[str, Service]:
         if entry is None:
@@ -330,6 +340,24 @@ class _Loader:
     @staticmethod
     def value(node: yaml.Node) -> Any:
         return yaml.SafeLoader(yaml.safe_dump(None)).construct_object(node, deep=True)
+
+
+def _merged(node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
+    """The node's pairs with YAML merge keys (`<<: *common`) expanded; explicit keys win over merged ones."""
+    own = [(key, value) for key, value in node.value if key.value != "<<"]
+    names = {key.value for key, _ in own}
+    merged: list[tuple[yaml.Node, yaml.Node]] = []
+    for key, value in node.value:
+        if key.value != "<<":
+            continue
+        sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
+        for source in sources:
+            if isinstance(source, yaml.MappingNode):
+                for pair in _merged(source):
+                    if pair[0].value not in names:
+                        names.add(pair[0].value)
+                        merged.append(pair)
+    return own + merged
 
 
 def _env_text(value: Any) -> str:

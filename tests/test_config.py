@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import assert_bad_input, declared_services, inv, snapshot
+from conftest import assert_bad_input, declared_services, inv, snapshot, version
 
 CONFIG = "migrations.yaml"
 
@@ -239,3 +239,30 @@ def test_unknown_service_in_other_tasks(rejects: Callable[..., str], task: tuple
 def test_unknown_service_without_a_close_name_lists_the_known_ones(rejects: Callable[..., str]) -> None:
     line = rejects("db.upgrade", "zzzz")
     assert line == f"unknown service 'zzzz'; known: {known_services()}"
+
+
+def test_merge_keys_and_extension_fields_share_settings(project: Path, database_url: str) -> None:
+    """`x-` top-level fields hold anchors and `<<: *common` merges them; explicit keys win."""
+    text = (project / CONFIG).read_text(encoding="utf-8")
+    text = text.replace("services:\n", "x-sync: &sync\n  driver: psycopg2\n  schema: not-used\nservices:\n", 1)
+    block = service_block(project, "movements")
+    merged = block.replace("    driver: psycopg2\n", "    <<: *sync\n")
+    assert merged != block
+    (project / CONFIG).write_text(text.replace(block, merged), encoding="utf-8")
+    result = inv(project, "db.upgrade", "movements", url=database_url)
+    assert result.returncode == 0, result.stderr
+    assert version(database_url, "movements") == ["0001"]  # the explicit schema won over the merged one
+
+
+def test_local_false_refuses_to_fall_back_to_the_embedded_database(project: Path) -> None:
+    edit_config(project, "database:\n", "database:\n  local: false\n")
+    result = inv(project, "db.upgrade-all")  # no DATABASE_URL
+    line = assert_bad_input(result, code=2)
+    assert "DATABASE_URL is not set" in line and "database.local: false" in line
+    assert not (project / ".dbtasks").exists()
+
+
+def test_local_must_be_a_boolean(rejects: Callable[..., str], project: Path) -> None:
+    edit_config(project, "database:\n", "database:\n  local: maybe\n")
+    line = rejects()
+    assert re.fullmatch(rf"{CONFIG}:\d+: database\.local: expected true or false, got 'maybe'", line), line

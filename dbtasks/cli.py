@@ -275,6 +275,8 @@ class _Tasks:
             """Write each service's upgrade SQL (base to head) to --output-dir/<service>.sql, offline."""
             if not output_dir:
                 raise Exit("sql-all: --output-dir is required (one <service>.sql file per service)", code=2)
+            if Path(output_dir).exists() and not Path(output_dir).is_dir():
+                raise Exit(f"sql-all: --output-dir {output_dir} is a file; give a folder (it is created if missing)", code=2)
             session = t.session(quiet=True)
             action = functools.partial(commands.sql_to_folder, folder=Path(output_dir))
             pick = Selection(only, exclude, jobs, fail_fast)

@@ -71,6 +71,8 @@ class Session:
     def offline(self) -> Target:
         """A target for offline SQL: the configured URL if any (never the local database), no connection."""
         url, source = resolve_url(self.project)
+        if url is not None:
+            validate(url, source)
         return Target(url, tuple(secrets_of(url)) if url else (), source)
 
     def service(self, name: str) -> Service:

@@ -89,8 +89,9 @@ def read_dotenv(path: Path) -> dict[str, str]:
             continue
         key, _, value = line.removeprefix("export ").partition("=")
         value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
+        quote = value[:1]
+        if quote in ("'", '"') and value.find(quote, 1) > 0:
+            value = value[1 : value.find(quote, 1)]  # what follows the closing quote is a comment
         else:
             value = re.split(r"\s+#", value, maxsplit=1)[0]  # an unquoted value ends at an inline comment
         values[key.strip()] = value

@@ -173,7 +173,10 @@ def explain(service: Service, op: str, args: dict[str, Any], payload: dict[str, 
             f"'inv db.history {name}' to pick a target"
         ),
         "version_table": lambda: (
-            f"env.py keeps alembic_version in schema {data.get('found')!r}, not in {service.schema!r}; pass "
+            f"env.py keeps alembic_version in schema {data.get('found')!r}, but migrations.yaml says the service owns "
+            f"{service.schema!r}; fix 'schema' in migrations.yaml"
+            if data.get("explicit")
+            else f"env.py keeps alembic_version in schema {data.get('found')!r}, not in {service.schema!r}; pass "
             f"version_table_schema={service.schema!r} to context.configure (services sharing one version table "
             f"overwrite each other's revision)"
         ),

@@ -164,7 +164,8 @@ class Worker:
         default = getattr(getattr(connection, "dialect", None), "default_schema_name", None)
         version_schema = kw.get("version_table_schema") or default
         if version_schema is not None and version_schema != self.schema:
-            raise Failure("version_table", "version table elsewhere", found=version_schema)
+            explicit = bool(kw.get("version_table_schema"))
+            raise Failure("version_table", "version table elsewhere", found=version_schema, explicit=explicit)
         if connection is not None:
             expected = _address(os.environ.get(self.request["url_env"], ""))
             actual = _address(str(connection.engine.url))

@@ -164,7 +164,7 @@ class _Tasks:
             """Record REVISION as the service's current revision without running migrations (needs --yes)."""
             session = t.session()
             data = commands.stamp(session, session.service(service), revision, yes)
-            out(f"{service}: {describe_applied(data) or 'already stamped ' + revision}")
+            out(f"{service}: {_recorded(data)}")
 
         def merge(c: Any, service: str, message: str = "merge heads") -> None:
             """Write a migration that merges the service's heads into one."""
@@ -306,7 +306,7 @@ class _Tasks:
             session = t.session()
             action = functools.partial(commands.stamp, revision=revision, yes=True)
             pick = Selection(only, exclude, jobs, fail_fast)
-            finish(t.over_all(session, action, pick, describe=lambda d: describe_applied(d) or "unchanged"))
+            finish(t.over_all(session, action, pick, describe=_recorded))
 
         json_help = {"json": "print a JSON document instead of a table"}
         return [
@@ -405,6 +405,10 @@ def finish(outcomes: Sequence[Outcome]) -> None:
 
 def _without(helps: dict[str, str], *without: str) -> dict[str, str]:
     return {key: value for key, value in helps.items() if key not in without}
+
+
+def _recorded(data: Any) -> str:
+    return f"recorded revision is now {', '.join(data.get('current') or []) or 'base'} (no migration ran)"
 
 
 def _moved(unchanged: str) -> Callable[[Any], str]:

@@ -168,6 +168,10 @@ def explain(service: Service, op: str, args: dict[str, Any], payload: dict[str, 
             f"{_revisions(data['reached']) if 'reached' in data else 'its previous revision'}; fix the migration and rerun"
         ),
         "nothing_to_merge": lambda: "there is only one head; nothing to merge",
+        "post_write": lambda: (
+            f"the migration was written to {display_path(Path(data.get('path', '')))} but alembic.ini's post-write hook "
+            f"failed ({message}); fix [post_write_hooks] in {ini} or format the file yourself, then review it"
+        ),
         "out_of_range": lambda: (
             f"{data.get('revision')} goes past the first or last revision; run 'inv db.current {name}' and "
             f"'inv db.history {name}' to pick a target"

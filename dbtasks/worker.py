@@ -327,8 +327,8 @@ class Worker:
                 raise
             # The recorded revision is one no file defines: replace it (the user confirmed with --yes).
             command.stamp(self.config, revision, purge=True)
-            self.applied.append({"from": [failure.data["revision"]], "to": [revision], "upgrade": True, "stamp": True, "doc": ""})
-        return {"applied": self.applied}
+        # Read back what is recorded now: relative targets (-1) and purges make the steps a poor summary.
+        return {"applied": self.applied, "current": self.database_heads(script)}
 
     def op_current(self) -> dict[str, Any]:
         script = self.script()
@@ -377,15 +377,27 @@ class Worker:
         script = self.script()
         message = self.args["message"]
         if self.args.get("empty"):
-            created = command.revision(self.config, message=message)
+            created = self.write(script, lambda: command.revision(self.config, message=message))
             return {"path": _path_of(created), "revision": _revision_of(created)}
         head = self.single_head(script)
         context = self.autogenerate_context(script)
         diffs = self.autogenerate(script, head, context)
         if not diffs:
             return {"path": None, "revision": None}
-        created = list(context.generate_scripts())
+        created = self.write(script, lambda: list(context.generate_scripts()))
         return {"path": _path_of(created), "revision": _revision_of(created), "diffs": [describe(d) for d in diffs]}
+
+    def write(self, script: Any, create: Any) -> Any:
+        """Run `create`; if it fails after writing the file (a post-write hook), name the file left behind."""
+        before = _version_files(script)
+        try:
+            return create()
+        except Exception as error:
+            written = sorted(_version_files(script) - before)
+            if not written:
+                raise
+            reason = f"{type(error).__name__}: {error}".splitlines()[0]
+            raise Failure("post_write", reason, path=written[-1]) from None
 
     def op_merge(self) -> dict[str, Any]:
         from alembic import command
@@ -483,6 +495,13 @@ def _metadata_schemas(metadata: Any, default: str | None) -> set[str]:
             if schema:
                 found.add(schema)
     return found
+
+
+def _version_files(script: Any) -> set[str]:
+    import glob
+
+    folders = getattr(script, "_version_locations", None) or [script.versions]  # several when version_locations is set
+    return {path for folder in folders for path in glob.glob(os.path.join(str(folder), "*.py"))}
 
 
 def _defines(script: Any, revision: str) -> bool:

@@ -602,3 +602,27 @@ def test_downgrade_on_a_fresh_database_suggests_looking_at_current(project: Path
     line = assert_failure(inv(project, "db.downgrade", "movements", "--yes", url=database_url), "movements", code=2)
     assert "inv db.current movements" in line, line
     assert_only_empty_schemas_added(before, snapshot(database_url))
+
+
+# -- stamp reports what is recorded; generate names a file its hook failed on ----------------------
+
+
+def test_stamp_with_a_relative_revision_reports_the_recorded_revision(project: Path, database_url: str) -> None:
+    assert_ok(inv(project, "db.upgrade", "meals", url=database_url))
+    result = inv(project, "db.stamp", "meals", "-1", "--yes", url=database_url)
+    assert_ok(result)
+    assert "meals: recorded revision is now 0001 (no migration ran)" in result.stdout
+    assert version(database_url, "meals") == ["0001"]
+    assert {"foods", "meals", "meal_items"} <= tables(database_url, "meals")  # no migration ran
+
+
+def test_generate_names_the_file_a_failing_post_write_hook_left(project: Path, database_url: str) -> None:
+    ini = project / "services" / "meals" / "alembic.ini"
+    ini.write_text(ini.read_text().replace("ruff_format.module = ruff", "ruff_format.module = no_such_formatter"))
+    versions = project / "services" / "meals" / "alembic" / "versions"
+    before = set(versions.glob("*.py"))
+    line = assert_failure(inv(project, "db.generate", "meals", "-m", "hooked", "--empty", url=database_url), "meals")
+    written = set(versions.glob("*.py")) - before
+    assert len(written) == 1
+    assert written.pop().name in line
+    assert "post-write hook" in line and "no_such_formatter" in line

@@ -52,7 +52,8 @@ class Session:
     def target(self) -> Target:
         """The database to use, starting the embedded one when no URL is configured."""
         if self._target is None:
-            url, source = resolve_url(self.project)
+            configured = self.offline()
+            url, source = configured.url, configured.source
             if url is None:
                 if not self.project.local:
                     raise ConfigError(
@@ -63,17 +64,16 @@ class Session:
                     )
                 url, source = local_database(self.project).start(), "the local database (.dbtasks/)"
                 self.announce(f"using the local database {mask(url)} (set {self.project.url_env} to use another)")
-            else:
-                validate(url, source)
             self._target = Target(url, tuple(secrets_of(url)), source)
         return self._target
 
     def offline(self) -> Target:
-        """A target for offline SQL: the configured URL if any (never the local database), no connection."""
+        """The configured URL, validated (never the local database): for offline SQL, and the first step of target()."""
         url, source = resolve_url(self.project)
-        if url is not None:
-            validate(url, source)
-        return Target(url, tuple(secrets_of(url)) if url else (), source)
+        if url is None:
+            return Target(None, (), source)
+        validate(url, source)
+        return Target(url, tuple(secrets_of(url)), source)
 
     def service(self, name: str) -> Service:
         return self.project.service(name)

@@ -65,8 +65,3 @@ def normalize(url: str, driver: str) -> str:
             key, value = "sslmode", {"true": "require", "false": "disable"}.get(value.lower(), value)
         query.append((key, value))
     return urlunsplit((f"postgresql+{driver}", parts.netloc, parts.path, urlencode(query), parts.fragment))
-
-
-def plain(url: str) -> str:
-    """`url` with no driver in its scheme and libpq's sslmode, as psql and psycopg2 read it."""
-    return normalize(url, "psycopg2").replace("postgresql+psycopg2://", "postgresql://", 1)

@@ -159,7 +159,10 @@ def explain(service: Service, op: str, args: dict[str, Any], payload: dict[str, 
             f"database is at {_revisions(data.get('current'))}, head is {data.get('head') or 'base'}; "
             f"run 'inv db.upgrade {name}' first"
         ),
-        "broken_chain": lambda: f"{message}; fix that file's down_revision (see 'inv db.history {name}')",
+        "broken_chain": lambda: (
+            f"{display_path(Path(data.get('path', '')))} declares down_revision {data.get('missing')!r}, which no file "
+            f"defines; fix that file's down_revision (see 'inv db.history {name}')"
+        ),
         "history": lambda: f"cannot read the migration files: {message}; fix them, then run 'inv db.history {name}'",
         "import": lambda: _import_hint(service, data.get("module") or "", message, ini),
         "connect": lambda: f"cannot connect to the database ({message}); check {target.source} and that the server is running",

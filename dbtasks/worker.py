@@ -227,13 +227,15 @@ class Worker:
     def script(self) -> Any:
         from alembic.script import ScriptDirectory
 
+        script = None
         try:
             script = ScriptDirectory.from_config(self.config)
             script.revision_map.heads  # noqa: B018 - builds the map, raising on a broken chain
         except Exception as error:
-            broken = find_broken_chain(self.config)
+            # Alembic answers a missing down_revision with a bare KeyError: read the files to name it.
+            broken = find_broken_chain(_version_files(script)) if script is not None else None
             if broken:
-                raise Failure("broken_chain", broken.pop("message"), **broken) from None
+                raise Failure("broken_chain", "down_revision defined by no file", **broken) from None
             if isinstance(error, (ImportError, SyntaxError)):
                 raise
             raise Failure("history", f"{type(error).__name__}: {error}".splitlines()[0]) from None
@@ -528,37 +530,22 @@ def _revision_of(created: Any) -> str | None:
     return scripts[-1].revision if scripts and scripts[-1] is not None else None
 
 
-def find_broken_chain(config: Any) -> dict[str, Any] | None:
-    """Read the version files directly to name one whose down_revision no file defines."""
+def find_broken_chain(files: set[str]) -> dict[str, Any] | None:
+    """Read the version files' constants (without importing them) to name one whose down_revision no file defines."""
     import ast
-    import glob
 
-    location = config.get_main_option("script_location") or ""
-    here = os.path.dirname(os.path.abspath(config.config_file_name or "."))
-    location = location.replace("%(here)s", here)
-    folders = [os.path.join(location, "versions")]
-    extra = config.get_main_option("version_locations")
-    if extra:
-        folders = [f.replace("%(here)s", here) for f in re.split(r"[\s,;:]+", extra) if f]
-    declared: dict[str, str] = {}
+    declared: set[str] = set()
     downs: dict[str, tuple[str, list[str]]] = {}
-    for folder in folders:
-        for path in sorted(glob.glob(os.path.join(folder, "*.py"))):
-            values = _module_constants(ast, path)
-            if isinstance(values.get("revision"), str):
-                declared[values["revision"]] = path
-                down = values.get("down_revision")
-                down_list = [down] if isinstance(down, str) else list(down or [])
-                downs[values["revision"]] = (path, down_list)
+    for path in sorted(files):
+        values = _module_constants(ast, path)
+        if isinstance(values.get("revision"), str):
+            declared.add(values["revision"])
+            down = values.get("down_revision")
+            downs[values["revision"]] = (path, [down] if isinstance(down, str) else list(down or []))
     for revision, (path, down_list) in downs.items():
         for down in down_list:
             if down not in declared:
-                return {
-                    "message": f"{os.path.relpath(path)}: down_revision {down!r} is defined by no file",
-                    "path": path,
-                    "revision": revision,
-                    "missing": down,
-                }
+                return {"path": path, "revision": revision, "missing": down}
     return None
 
 

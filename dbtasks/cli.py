@@ -101,7 +101,9 @@ class _Tasks:
         return Session(project, emit=(lambda line: None) if quiet else progress, announce=progress)
 
     def definitions(self) -> list[tuple[str, Callable[..., None], dict[str, str]]]:
-        return [*self.service_tasks(), *self.all_tasks(), *self.local_tasks()]
+        from .cli_checks import check_tasks  # it builds on this module's helpers
+
+        return [*self.service_tasks(), *self.all_tasks(), *check_tasks(self), *self.local_tasks()]
 
     def service_tasks(self) -> list[tuple[str, Callable[..., None], dict[str, str]]]:
         t = self
@@ -149,7 +151,7 @@ class _Tasks:
             session = t.session(quiet=True)
             text = commands.sql(session, session.service(service), from_ or None, to)
             if output:
-                commands.write_sql(Path(output), text)
+                commands.write_text(Path(output), text)
                 out(f"{service}: wrote {len(text.splitlines())} lines of SQL to {output}")
             else:
                 out(text.rstrip("\n"))

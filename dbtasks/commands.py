@@ -174,7 +174,7 @@ def heads(session: Session, service: Service) -> dict[str, Any]:
     return session.run(service, "heads", offline=True)
 
 
-def write_sql(path: Path, text: str) -> None:
+def write_text(path: Path, text: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
@@ -185,7 +185,7 @@ def write_sql(path: Path, text: str) -> None:
 def sql_to_folder(session: Session, service: Service, folder: Path) -> dict[str, Any]:
     """Write the service's base-to-head SQL to <folder>/<service>.sql."""
     path = folder / f"{service.name}.sql"
-    write_sql(path, sql(session, service))
+    write_text(path, sql(session, service))
     return {"path": str(path)}
 
 

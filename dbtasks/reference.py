@@ -44,6 +44,7 @@ _PLACEHOLDERS = {
     "only": "NAMES",
     "exclude": "NAMES",
     "jobs": "N",
+    "junit": "FILE",
 }
 
 

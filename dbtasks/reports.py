@@ -79,5 +79,23 @@ def check_entries(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
     return entries
 
 
+VERIFY_MARKS = {True: "ok", False: "FAILED", None: "skipped"}
+
+
+def verify_table(result: Mapping[str, Any]) -> str:
+    """One service's checks; a failure too long for its column is repeated in full below."""
+    checks = list(result["checks"])
+    body = table(("check", "result", "detail"), [(c["name"], VERIFY_MARKS[c["ok"]], shorten(c["detail"])) for c in checks])
+    failures = [f"  {c['name']}: {c['detail']}" for c in checks if c["ok"] is False and len(c["detail"]) > DETAIL_WIDTH]
+    return "\n".join([f"{result['service']}:", body, *failures, ""])
+
+
+def verify_outcome(outcome: Outcome, result: Mapping[str, Any]) -> Outcome:
+    """The summary row of verify-all: a service that ran but failed a check is failed too."""
+    if outcome.ok and not result["ok"]:
+        return Outcome(outcome.service, "failed", outcome.detail)
+    return outcome
+
+
 def as_json(document: Any) -> str:
     return json.dumps(document, indent=2)

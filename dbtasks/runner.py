@@ -49,6 +49,7 @@ def run(service: Service, op: str, target: Target, emit: Emit, **args: Any) -> d
     """Run `op` for `service` in a worker; return its data or raise ServiceError with the next step."""
     request = {
         "op": op,
+        "service": service.name,
         "args": args,
         "ini": str(service.alembic_ini),
         "schema": service.schema,

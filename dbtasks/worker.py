@@ -131,6 +131,9 @@ class Worker:
         # ConfigParser interpolates %, and a percent-encoded password contains it.
         self.config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
         self.applied: list[dict[str, Any]] = []
+        self.phase = self.op  # what env.py runs for now: verify goes through upgrade, downgrade and check
+        self.version_table: dict[str, Any] = {}  # where env.py keeps alembic_version, as configured
+        self.configured: dict[str, Any] = {}
 
     def run(self) -> Any:
         handler = getattr(self, f"op_{self.op}")
@@ -148,9 +151,9 @@ class Worker:
 
         def configure(self: Any, *args: Any, **kw: Any) -> None:
             worker.check_target(kw)
-            if worker.op in ("check", "generate"):
+            if worker.phase in ("check", "generate"):
                 worker.fence(kw)
-            if worker.op in ("upgrade", "downgrade", "stamp"):
+            if worker.phase in ("upgrade", "downgrade", "stamp"):
                 # One transaction per migration: a failure keeps the earlier ones applied and recorded.
                 kw.setdefault("transaction_per_migration", True)
                 kw["on_version_apply"] = worker.recorder(kw.get("on_version_apply"))
@@ -163,7 +166,9 @@ class Worker:
         connection = kw.get("connection")
         default = getattr(getattr(connection, "dialect", None), "default_schema_name", None)
         version_schema = kw.get("version_table_schema") or default
-        if version_schema is not None and version_schema != self.schema:
+        self.version_table = {"table": kw.get("version_table") or "alembic_version", "schema": version_schema}
+        self.configured = dict(kw)  # what env.py passed to context.configure, for doctor
+        if version_schema is not None and version_schema != self.schema and self.op not in ("verify", "doctor"):  # they report it
             explicit = bool(kw.get("version_table_schema"))
             raise Failure("version_table", "version table elsewhere", found=version_schema, explicit=explicit)
         if connection is not None:
@@ -171,7 +176,7 @@ class Worker:
             actual = _address(str(connection.engine.url))
             if expected and actual and expected != actual:
                 raise Failure("wrong_database", "env.py connected elsewhere", expected=_show(expected), actual=_show(actual))
-        if self.op in ("check", "generate"):
+        if self.phase in ("check", "generate"):
             schemas = _metadata_schemas(kw.get("target_metadata"), default)
             if schemas and self.schema not in schemas:
                 raise Failure("schema_mismatch", "models in other schemas", found=sorted(schemas))
@@ -427,6 +432,14 @@ class Worker:
             self.run_command(command.upgrade, f"{start}:{end}" if start else end, sql=True)
         return {"sql": self.sql_buffer.getvalue(), "direction": "downgrade" if downgrade else "upgrade"}
 
+    def op_verify(self) -> dict[str, Any]:
+        checks = _sibling("worker_verify")
+        return dict(checks.Verification(self, sys.modules[__name__], _sibling("catalog")).run())
+
+    def op_doctor(self) -> dict[str, Any]:
+        diagnosis = _sibling("worker_doctor")
+        return dict(diagnosis.Diagnosis(self, sys.modules[__name__]).run())
+
     # -- autogenerate -----------------------------------------------------------------------------
 
     def autogenerate_context(self, script: Any) -> Any:
@@ -467,6 +480,22 @@ class Worker:
         for ops in context.generated_revisions[-1].upgrade_ops_list:
             diffs.extend(ops.as_diffs())
         return diffs
+
+
+def _sibling(name: str) -> Any:
+    """A module of this folder, loaded by path: the folder itself stays off sys.path."""
+    import importlib.util
+
+    qualified = f"_dbtasks_{name}"
+    if qualified not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            qualified, os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
+        )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[qualified] = module
+        spec.loader.exec_module(module)
+    return sys.modules[qualified]
 
 
 def _address(url: str) -> tuple[str, int, str] | None:

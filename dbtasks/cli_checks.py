@@ -1,0 +1,91 @@
+"""The Invoke tasks that replace the manual test plan and the troubleshooting pages: verify, verify-all, doctor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from invoke.exceptions import Exit
+
+from . import reports, verify
+from .cli import ALL_HELP, SERVICE_HELP, Selection, out
+from .commands import write_text
+from .orchestrate import run_all
+
+if TYPE_CHECKING:
+    from .cli import _Tasks
+
+Definitions = list[tuple[str, Callable[..., None], dict[str, str]]]
+
+
+def check_tasks(t: _Tasks) -> Definitions:
+    def verify_(c: Any, service: str, json_: bool = False, junit: str = "", keep: bool = False) -> None:
+        """Run the test plan for a service on a scratch database: history, stairway, drift, no-trace and more."""
+        session = t.session(quiet=True)
+        result = verify.verify(session, session.service(service), keep=keep)
+        _report([result], json_, junit)
+        failed = verify.failed_checks(result)
+        if failed:
+            raise Exit(f"{service}: verify failed ({', '.join(failed)}); see the details above", code=1)
+
+    def verify_all(
+        c: Any,
+        json_: bool = False,
+        junit: str = "",
+        keep: bool = False,
+        only: str = "",
+        exclude: str = "",
+        jobs: str = "",
+        fail_fast: bool = False,
+    ) -> None:
+        """Run verify for every service, in parallel, each in its own scratch database (for CI)."""
+        session = t.session(quiet=True)
+        pick = Selection(only, exclude, jobs, fail_fast)
+        names = pick.names(session.project)
+        session.target()  # start (or check) the server once, before the services fan out
+        outcomes = run_all(
+            session.project,
+            names,
+            lambda service: verify.verify(session, service, keep=keep),
+            jobs=pick.job_count(),
+            fail_fast=fail_fast,
+            ordered=False,
+            describe=_verdict,
+        )
+        results = [verify.result_of(outcome) for outcome in outcomes]
+        _report(results, json_, junit, summary=[reports.verify_outcome(o, r) for o, r in zip(outcomes, results, strict=True)])
+        failed = [result["service"] for result in results if not result["ok"]]
+        if failed:
+            raise Exit(f"verify failed for {', '.join(failed)}; see the tables above", code=1)
+
+    selection = {key: value for key, value in ALL_HELP.items()}
+    report_help = {
+        "json": "print JSON instead of tables",
+        "junit": "also write a JUnit XML report to this file (for CI)",
+        "keep": "keep the scratch database and print its URL (password masked)",
+    }
+    return [
+        ("verify", verify_, {"service": SERVICE_HELP, **report_help}),
+        ("verify-all", verify_all, {**report_help, **selection}),
+    ]
+
+
+def _report(results: list[dict[str, Any]], json_: bool, junit: str, summary: list[Any] | None = None) -> None:
+    if junit:
+        write_text(Path(junit), verify.junit(results))
+    if json_:
+        out(reports.as_json(results[0] if summary is None else results))
+        return
+    for result in results:
+        if result["checks"]:
+            out(reports.verify_table(result))
+        if "database" in result:
+            out(f"{result['service']}: scratch database kept: {result['database']}")
+    if summary is not None:
+        out(reports.summary(summary))
+
+
+def _verdict(data: Any) -> str:
+    failed = verify.failed_checks(data)
+    return f"failed: {', '.join(failed)}" if failed else "all checks passed"

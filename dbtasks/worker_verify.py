@@ -1,0 +1,459 @@
+"""The checks of `inv db.verify`, run by the worker in the service's interpreter against a scratch database.
+
+Loaded by path by worker.py (never imported by the package): standard library, Alembic and SQLAlchemy
+only, Python 3.8 syntax at run time. The parent created the scratch database and upgraded the
+service's dependencies in it; everything here may be destroyed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import re
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+CHECKS = (
+    "history",
+    "single-head",
+    "upgrade",
+    "stairway",
+    "idempotent",
+    "drift",
+    "no-trace",
+    "ownership",
+    "version-table",
+    "expected-tables",
+    "offline-sql",
+)
+
+
+class Problem:
+    """A step that failed: its one-line message and the migration it failed in, if any."""
+
+    def __init__(self, message: str, revision: str | None) -> None:
+        self.message = message
+        self.revision = revision
+
+    def where(self, fallback: str) -> str:
+        return self.revision or fallback
+
+
+class Catalog:
+    """A connection of our own to the scratch database, for catalog snapshots (never env.py's)."""
+
+    def __init__(self, url: str, catalog: Any) -> None:
+        self.catalog = catalog
+        self.url = _libpq(url)
+        self.connection: Any = None
+        try:
+            import psycopg2
+
+            self.connection = psycopg2.connect(self.url)
+            self.connection.autocommit = True
+        except ImportError:
+            self.connection = None  # an asyncpg-only interpreter: one short connection per query
+
+    def rows(self, sql: str) -> list[Any]:
+        if self.connection is not None:
+            with self.connection.cursor() as cursor:
+                cursor.execute(sql)
+                return list(cursor.fetchall()) if cursor.description else []
+        return asyncio.run(self._asyncpg(sql))
+
+    async def _asyncpg(self, sql: str) -> list[Any]:
+        import asyncpg
+
+        connection = await asyncpg.connect(self.url)
+        try:
+            return [tuple(record) for record in await connection.fetch(sql)]
+        finally:
+            await connection.close()
+
+    def snapshot(self) -> Any:
+        return self.catalog.build(self.rows(self.catalog.SNAPSHOT_SQL))
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+
+
+class Verification:
+    def __init__(self, worker: Any, helpers: Any, catalog: Any) -> None:
+        self.worker = worker
+        self.helpers = helpers
+        self.catalog = catalog
+        self.schema: str = worker.schema
+        self.expected: list[str] = list(worker.args.get("expect_tables") or [])
+        self.results: dict[str, dict[str, Any]] = {}
+        self.env_runs = 0
+        self.db = Catalog(os.environ.get(worker.request["url_env"], ""), catalog)
+
+    # -- results ------------------------------------------------------------------------------------
+
+    def record(self, name: str, ok: bool | None, detail: str) -> None:
+        if name not in self.results:  # the first verdict on a check stands
+            self.results[name] = {"name": name, "ok": ok, "detail": detail}
+
+    def passed(self, name: str, detail: str = "") -> None:
+        self.record(name, True, detail)
+
+    def failed(self, name: str, detail: str) -> None:
+        self.record(name, False, detail)
+
+    def run(self) -> dict[str, Any]:
+        try:
+            script = self.history()
+            if script is not None and self.single_head(script):
+                self.database_checks(script)
+                self.offline_sql(script)
+        finally:
+            self.db.close()
+        reason = "skipped: needs a readable history with a single head"
+        checks = [self.results.get(name) or {"name": name, "ok": None, "detail": reason} for name in CHECKS]
+        return {"checks": checks}
+
+    # -- the migration files --------------------------------------------------------------------------
+
+    def history(self) -> Any:
+        from alembic.script import ScriptDirectory
+
+        try:
+            script = ScriptDirectory.from_config(self.worker.config)
+        except Exception as error:
+            self.failed("history", f"cannot open the migrations folder: {_first_line(error)}")
+            return None
+        files = self.helpers._version_files(script)
+        problems = self.file_problems(files)
+        try:
+            list(script.walk_revisions())  # loads every file and links every down_revision
+        except Exception as error:
+            if not problems:
+                culprit = _file_in_traceback(error, files)
+                problems.append(f"{_base(culprit)} does not load: {_first_line(error)}" if culprit else _first_line(error))
+            self.failed("history", "; ".join(problems))
+            return None
+        if problems:
+            self.failed("history", "; ".join(problems))
+        else:
+            self.passed("history", f"{len(files)} file{'s' if len(files) != 1 else ''}, every down_revision defined")
+        return script
+
+    def file_problems(self, files: Any) -> list[str]:
+        import ast
+
+        declared: dict[str, list[str]] = {}
+        downs: dict[str, list[str]] = {}
+        for path in sorted(files):
+            values = self.helpers._module_constants(ast, path)
+            revision = values.get("revision")
+            if not isinstance(revision, str):
+                continue
+            declared.setdefault(revision, []).append(path)
+            down = values.get("down_revision")
+            downs[path] = [down] if isinstance(down, str) else list(down or [])
+        problems = []
+        for revision, paths in sorted(declared.items()):
+            if len(paths) > 1:
+                problems.append(f"revision {revision} is declared by {len(paths)} files: {', '.join(map(_base, paths))}")
+        for revision, paths in sorted(declared.items()):
+            for path in paths:
+                named = _named_revision(path, revision, declared)
+                if named:
+                    problems.append(f"{_base(path)} declares revision {revision}, but its name starts with {named}")
+                for down in downs[path]:
+                    if down not in declared:
+                        problems.append(f"{_base(path)} declares down_revision {down}, which no file defines")
+        return problems
+
+    def single_head(self, script: Any) -> bool:
+        heads = sorted(script.get_heads())
+        if len(heads) > 1:
+            self.failed(
+                "single-head",
+                f"{len(heads)} heads: {', '.join(heads)}; run 'inv db.merge {self.worker.request['service']}' to merge them",
+            )
+            return False
+        self.passed("single-head", f"head {heads[0]}" if heads else "no migrations yet")
+        return True
+
+    # -- the database checks --------------------------------------------------------------------------
+
+    def database_checks(self, script: Any) -> None:
+        revisions = [rev.revision for rev in reversed(list(script.walk_revisions()))]
+        if not revisions:
+            for name in CHECKS[2:-1]:
+                self.record(name, None, "skipped: no migrations yet")
+            return
+        head = revisions[-1]
+        before = self.db.snapshot()
+        if not self.upgrade_in_steps(revisions, before):
+            return
+        at_head = self.db.snapshot()
+        self.version_table(at_head, head)
+        self.ownership(before, at_head)
+        self.expected_tables(at_head)
+        self.idempotent(at_head)
+        self.drift(script, head)
+        self.no_trace(before)
+
+    def upgrade_in_steps(self, revisions: list[str], before: Any) -> bool:
+        """`upgrade` and `stairway` in one pass: at each revision upgrade, downgrade one step, upgrade again."""
+        from alembic import command
+
+        previous = self.own(before)
+        stairway_ok = True
+        for revision in revisions:
+            problem = self.step("upgrade", command.upgrade, revision)
+            if problem is not None:
+                self.upgrade_failed(revision, problem)
+                return False
+            after_up = self.own(self.db.snapshot())
+            if stairway_ok:
+                stairway_ok = self.stair(revision, previous, after_up, before)
+            previous = after_up
+        last = revisions[-1] if revisions else "base"
+        count = f"{len(revisions)} revision{'s' if len(revisions) != 1 else ''}"
+        self.passed("upgrade", f"base -> {last}, {count} one at a time")
+        self.passed("stairway", f"{count}: upgrade, downgrade one step, upgrade again")
+        return True
+
+    def stair(self, revision: str, previous: Any, after_up: Any, before: Any) -> bool:
+        from alembic import command
+
+        problem = self.step("downgrade", command.downgrade, "-1")
+        if problem is not None:
+            self.failed("stairway", f"downgrade of {revision} fails: {problem.message}")
+            return self.restore(revision, before)
+        left = self.catalog.differences(previous, self.own(self.db.snapshot()), self.schema)
+        if left:
+            self.failed("stairway", f"downgrade of {revision} does not undo its upgrade: {self.catalog.shorten(left)}")
+            return self.restore(revision, before)
+        problem = self.step("upgrade", command.upgrade, revision)
+        if problem is not None:
+            self.failed("stairway", f"{revision} fails to upgrade again after its downgrade: {problem.message}")
+            return self.restore(revision, before)
+        changed = self.catalog.differences(after_up, self.own(self.db.snapshot()), self.schema)
+        if changed:
+            self.failed("stairway", f"{revision} upgraded again after its downgrade differs: {self.catalog.shorten(changed)}")
+            return self.restore(revision, before)
+        return True
+
+    def restore(self, revision: str, before: Any) -> bool:
+        """After a broken downgrade: rebuild the schema as it was before, then upgrade straight to `revision`."""
+        from alembic import command
+
+        statements = [f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE']
+        if self.schema in before:
+            statements.append(f'CREATE SCHEMA "{self.schema}"')
+        where = self.worker.version_table
+        if where.get("schema") and where["schema"] != self.schema:
+            statements.append(f'DROP TABLE IF EXISTS "{where["schema"]}"."{where["table"]}"')
+        for statement in statements:
+            self.db.rows(statement)
+        problem = self.step("upgrade", command.upgrade, revision)
+        if problem is not None:
+            self.upgrade_failed(revision, problem)
+        return False
+
+    def upgrade_failed(self, revision: str, problem: Problem) -> None:
+        if problem.revision is None and self.env_runs > 0:
+            self.failed("idempotent", f"env.py fails when it runs again: {problem.message}")
+            self.failed("upgrade", f"stopped before {revision}: env.py fails when it runs again (see idempotent)")
+        else:
+            self.failed("upgrade", f"{problem.where(revision)} fails: {problem.message}")
+        reason = f"skipped: upgrade stopped at {revision}"
+        for name in ("stairway", "idempotent", "drift", "no-trace", "ownership", "version-table", "expected-tables"):
+            self.record(name, None, reason)
+
+    def version_table(self, at_head: Any, head: str | None) -> None:
+        table = self.version_table_name()
+        configured = self.worker.version_table.get("schema")
+        if configured != self.schema:
+            self.failed(
+                "version-table",
+                f"{table} is in {configured or 'the default schema'}, not in {self.schema}; pass "
+                f"version_table_schema={self.schema!r} to context.configure in env.py",
+            )
+            return
+        if ("table", None, table) not in at_head.get(self.schema, {}):
+            self.failed("version-table", f"no {table} table in {self.schema} after upgrade to head")
+            return
+        rows = sorted(row[0] for row in self.db.rows(f'SELECT version_num FROM "{self.schema}"."{table}"'))
+        if rows != ([head] if head else []):
+            self.failed("version-table", f"{self.schema}.{table} holds {', '.join(rows) or 'nothing'}, expected {head}")
+            return
+        self.passed("version-table", f"{self.schema}.{table} at {head or 'base'}")
+
+    def ownership(self, before: Any, at_head: Any) -> None:
+        others = (set(before) | set(at_head)) - {self.schema}
+        changes = self.catalog.schema_differences(before, at_head, others)
+        if changes:
+            self.failed("ownership", f"migrations changed objects outside {self.schema}: {self.catalog.shorten(changes)}")
+        else:
+            self.passed("ownership", f"nothing outside {self.schema} changed")
+
+    def expected_tables(self, at_head: Any) -> None:
+        if not self.expected:
+            self.record("expected-tables", None, "skipped: no expect_tables for this service in migrations.yaml")
+            return
+        present = {key[2] for key in at_head.get(self.schema, {}) if key[0] == "table"}
+        missing = [name for name in self.expected if name not in present]
+        if missing:
+            self.failed(
+                "expected-tables",
+                f"missing after upgrade to head: {', '.join(missing)} (expect_tables in migrations.yaml)",
+            )
+        else:
+            self.passed("expected-tables", f"all {len(self.expected)} present")
+
+    def idempotent(self, at_head: Any) -> None:
+        from alembic import command
+
+        problem = self.step("upgrade", command.upgrade, "head")
+        if problem is not None:
+            self.failed("idempotent", f"upgrade head run a second time fails: {problem.message}")
+            return
+        if self.worker.applied:
+            self.failed("idempotent", f"upgrade head run a second time applied {len(self.worker.applied)} migrations")
+            return
+        everything = set(at_head) | set(self.db.snapshot())
+        changes = self.catalog.schema_differences(at_head, self.db.snapshot(), everything)
+        if changes:
+            self.failed("idempotent", f"upgrade head run a second time changed: {self.catalog.shorten(changes)}")
+        else:
+            self.passed("idempotent", "second upgrade head: same version, identical catalog")
+
+    def drift(self, script: Any, head: str | None) -> None:
+        name = self.worker.request["service"]
+        self.worker.phase = "check"
+        try:
+            diffs = self.worker.autogenerate(script, head)
+        except Exception as error:
+            self.failed("drift", self.explain(error))
+            return
+        finally:
+            self.worker.phase = "verify"
+        if diffs:
+            shown = self.catalog.shorten([self.helpers.describe(diff) for diff in diffs])
+            self.failed("drift", f"{len(diffs)} differences: {shown}; run 'inv db.generate {name} -m \"...\"'")
+        else:
+            self.passed("drift", f"models match the schema at head (autogenerate, {self.schema} only)")
+
+    def no_trace(self, before: Any) -> None:
+        from alembic import command
+
+        problem = self.step("downgrade", command.downgrade, "base")
+        if problem is not None:
+            self.failed("no-trace", f"downgrade to base fails in {problem.where('env.py')}: {problem.message}")
+            return
+        left = self.catalog.differences(self.own(before), self.own(self.db.snapshot()), self.schema)
+        if left:
+            self.failed("no-trace", f"after downgrade to base: {self.catalog.shorten(left)}")
+        else:
+            self.passed("no-trace", f"downgrade to base leaves {self.schema} as it was before the first upgrade")
+
+    def offline_sql(self, script: Any) -> None:
+        from alembic import command
+        from alembic.config import Config
+
+        buffer = io.StringIO()
+        config = Config(self.worker.request["ini"], output_buffer=buffer)
+        config.set_main_option("sqlalchemy.url", self.worker.config.get_main_option("sqlalchemy.url").replace("%", "%%"))
+        saved, self.worker.config = self.worker.config, config
+        try:
+            problem = self.step("upgrade", command.upgrade, "head", sql=True)
+        finally:
+            self.worker.config = saved
+        if problem is not None:
+            self.failed(
+                "offline-sql",
+                f"{problem.where('env.py')} cannot render offline: {problem.message}; "
+                "a migration that reads data must check context.is_offline_mode()",
+            )
+        else:
+            self.passed("offline-sql", f"upgrade base:head --sql renders {len(buffer.getvalue().splitlines())} lines")
+
+    # -- helpers --------------------------------------------------------------------------------------
+
+    def own(self, snapshot: Any) -> Any:
+        """The service schema's objects, without the version table (Alembic keeps it, empty, at base)."""
+        return self.catalog.schema_objects(snapshot, self.schema, self.version_table_name())
+
+    def version_table_name(self) -> str:
+        return str(self.worker.version_table.get("table") or "alembic_version")
+
+    def step(self, phase: str, command: Any, revision: str, **kw: Any) -> Problem | None:
+        """Run one Alembic command; return what went wrong, or None. Failures verify cannot judge are raised."""
+        self.worker.phase = phase
+        self.worker.applied = []
+        try:
+            command(self.worker.config, revision, **kw)
+        except Exception as error:
+            revision_at_fault = self.helpers.failing_revision(error)
+            fatal = isinstance(error, self.helpers.Failure) and error.kind == "wrong_database"
+            outside = revision_at_fault is None and (isinstance(error, ImportError) or self.helpers._is_connection_error(error))
+            if fatal or (outside and self.env_runs == 0):
+                raise  # the parent explains it in one line (env.py import, connection, wrong database)
+            return Problem(self.explain(error), revision_at_fault)
+        finally:
+            self.worker.phase = "verify"
+        self.env_runs += 1
+        return None
+
+    def explain(self, error: BaseException) -> str:
+        if isinstance(error, self.helpers.Failure):
+            data = error.data
+            if error.kind == "schema_mismatch":
+                return f"the models' tables are in {', '.join(data.get('found') or [])}, none in {self.schema}"
+            if error.kind == "not_at_head":
+                return f"the database is at {', '.join(data.get('current') or []) or 'base'}, not at head"
+            return str(error)
+        return _first_line(error)
+
+
+def _first_line(error: BaseException) -> str:
+    """The error's first line; a database error keeps the server's message, anything else gets its type."""
+    text = str(error).strip()
+    first = text.splitlines()[0] if text else ""
+    stripped = re.sub(r"^\([\w.]+\)\s*", "", first)  # SQLAlchemy's "(psycopg2.errors.X) " prefix
+    return stripped if stripped != first else f"{type(error).__name__}: {first}".rstrip(": ")
+
+
+def _base(path: str) -> str:
+    return os.path.basename(path)
+
+
+def _named_revision(path: str, revision: str, declared: dict[str, list[str]]) -> str | None:
+    """The revision id a file's name starts with, when it is not the one the file declares."""
+    stem = os.path.splitext(_base(path))[0]
+    if revision in stem:
+        return None
+    prefix = stem.split("_")[0]
+    if prefix in declared or re.match(r"^[0-9a-f]{12}$", prefix):
+        return prefix
+    return None
+
+
+def _file_in_traceback(error: BaseException, files: Any) -> str | None:
+    if isinstance(error, SyntaxError) and error.filename in files:
+        return error.filename
+    found = None
+    tb = error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename in files:
+            found = tb.tb_frame.f_code.co_filename
+        tb = tb.tb_next
+    return found
+
+
+def _libpq(url: str) -> str:
+    """A plain postgresql:// URL both psycopg2 and asyncpg accept (no +driver, sslmode rather than ssl)."""
+    parts = urlsplit(url)
+    query = []
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key == "ssl":
+            key, value = "sslmode", {"true": "require", "false": "disable"}.get(value.lower(), value)
+        query.append((key, value))
+    return urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(query), parts.fragment))

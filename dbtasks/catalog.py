@@ -101,16 +101,20 @@ def schema_objects(snapshot: Snapshot, schema: str, ignore_table: str | None = N
     return without_table(objects, ignore_table) if ignore_table else objects
 
 
-def differences(before: dict[Key, str], after: dict[Key, str], schema: str) -> list[str]:
+CHANGES = ("created", "dropped", "changed")
+LEFTOVERS = ("left behind", "missing", "changed")  # after is expected to equal before again
+
+
+def differences(before: dict[Key, str], after: dict[Key, str], schema: str, verbs: tuple[str, ...] = CHANGES) -> list[str]:
     """'created table x.y', 'dropped index x.z', 'changed column x.y.c' lines, most important first."""
     lines: list[tuple[int, str]] = []
     for key in set(before) | set(after):
         if key not in before:
-            verb = "created"
+            verb = verbs[0]
         elif key not in after:
-            verb = "dropped"
+            verb = verbs[1]
         elif before[key] != after[key]:
-            verb = "changed"
+            verb = verbs[2]
         else:
             continue
         lines.append((_rank(key), f"{verb} {describe(schema, key)}"))

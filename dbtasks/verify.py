@@ -28,7 +28,7 @@ def verify(session: Session, service: Service, keep: bool = False) -> dict[str, 
     target = session.target()
     assert target.url is not None
     with scratch_database(target, service.name, keep) as scratch:
-        session.announce(f"{service.name}: verifying in scratch database {_database_of(scratch.url)}")
+        session.announce(f"{service.name} | verifying in scratch database {_database_of(scratch.url)}")
         emit = _prefixed(session, service.name)
         for dependency in dependencies(session.project, service):
             try:

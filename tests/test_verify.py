@@ -372,3 +372,18 @@ def test_ctrl_c_drops_the_scratch_database(project: Path, database_url: str) -> 
     assert process.returncode != 0 and "Traceback" not in stdout + stderr, (stdout, stderr)
     assert "interrupted" in stderr
     assert scratch_databases(database_url) == []
+
+
+def test_a_user_without_createdb_is_told_what_to_grant(project: Path, database_url: str, pg_server: str) -> None:
+    role, password = "verify_no_createdb", "no-createdb-secret"
+    database = urlsplit(database_url).path.lstrip("/")
+    execute(pg_server, f"CREATE ROLE {role} LOGIN NOCREATEDB PASSWORD '{password}'", f'GRANT ALL ON DATABASE "{database}" TO {role}')
+    parts = urlsplit(database_url)
+    limited = parts._replace(netloc=f"{role}:{password}@{parts.hostname}:{parts.port}").geturl()
+    try:
+        line = assert_failure(inv(project, "db.verify", "movements", url=limited), "movements")
+    finally:
+        execute(pg_server, f'REVOKE ALL ON DATABASE "{database}" FROM {role}', f"DROP ROLE {role}")
+    assert "CREATEDB" in line and "unset DATABASE_URL" in line, line
+    assert password not in line
+    assert scratch_databases(database_url) == []

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from invoke.exceptions import Exit
 
-from . import reports, verify
-from .cli import ALL_HELP, SERVICE_HELP, Selection, out
+from . import doctor, reports, verify
+from .cli import ALL_HELP, SERVICE_HELP, Selection, out, progress
 from .commands import write_text
 from .orchestrate import run_all
 
@@ -59,7 +59,22 @@ def check_tasks(t: _Tasks) -> Definitions:
         if failed:
             raise Exit(f"verify failed for {', '.join(failed)}; see the tables above", code=1)
 
-    selection = {key: value for key, value in ALL_HELP.items()}
+    def doctor_(c: Any, json_: bool = False, jobs: str = "") -> None:
+        """Diagnose the setup: URL, connection, drivers, env.py imports, revisions, version tables."""
+        findings = doctor.diagnose(t.config_file, jobs=Selection(jobs=jobs).job_count())
+        errors = sum(1 for finding in findings if finding.level == doctor.ERROR)
+        warnings = sum(1 for finding in findings if finding.level == doctor.WARNING)
+        if json_:
+            document = {"ok": not errors, "findings": [vars(finding) for finding in findings]}
+            out(reports.as_json(document))
+        else:
+            out(reports.table(("level", "subject", "finding"), [(f.level, f.subject, f.message) for f in findings]))
+        counts = f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}"
+        if errors:
+            raise Exit(f"doctor: {counts}; fix the errors above, then run 'inv db.doctor' again", code=1)
+        progress(f"doctor: {counts}")
+
+    selection = dict(ALL_HELP)
     report_help = {
         "json": "print JSON instead of tables",
         "junit": "also write a JUnit XML report to this file (for CI)",
@@ -68,6 +83,7 @@ def check_tasks(t: _Tasks) -> Definitions:
     return [
         ("verify", verify_, {"service": SERVICE_HELP, **report_help}),
         ("verify-all", verify_all, {**report_help, **selection}),
+        ("doctor", doctor_, {"json": "print JSON instead of a table", "jobs": ALL_HELP["jobs"]}),
     ]
 
 

@@ -377,7 +377,9 @@ def test_ctrl_c_drops_the_scratch_database(project: Path, database_url: str) -> 
 def test_a_user_without_createdb_is_told_what_to_grant(project: Path, database_url: str, pg_server: str) -> None:
     role, password = "verify_no_createdb", "no-createdb-secret"
     database = urlsplit(database_url).path.lstrip("/")
-    execute(pg_server, f"CREATE ROLE {role} LOGIN NOCREATEDB PASSWORD '{password}'", f'GRANT ALL ON DATABASE "{database}" TO {role}')
+    execute(
+        pg_server, f"CREATE ROLE {role} LOGIN NOCREATEDB PASSWORD '{password}'", f'GRANT ALL ON DATABASE "{database}" TO {role}'
+    )
     parts = urlsplit(database_url)
     limited = parts._replace(netloc=f"{role}:{password}@{parts.hostname}:{parts.port}").geturl()
     try:

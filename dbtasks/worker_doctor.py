@@ -1,0 +1,337 @@
+"""The checks of `doctor` for one service, run by the worker in the service's interpreter.
+
+Loaded by path by worker.py (never imported by the package): standard library, Alembic and SQLAlchemy
+only, Python 3.8 syntax at run time. Nothing here writes: env.py runs with `dont_mutate` (Alembic
+creates no alembic_version) and a migration function that applies nothing, or, when the parent could
+not reach the database, offline (`--sql` into a buffer that is thrown away) so that what env.py passes
+to context.configure can still be checked. env.py's own CREATE SCHEMA IF NOT EXISTS still runs online.
+
+The result is {"findings": [{"level", "message"} or {"level", "failure": {"kind", "message", "data"}}],
+"facts": {...}}: a failure is explained by the parent with the same words the tasks use.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import re
+import sys
+from typing import Any
+
+# What each driver needs in the service's interpreter, besides Alembic and SQLAlchemy.
+DRIVER_MODULES = {"asyncpg": ("asyncpg", "greenlet"), "psycopg2": ("psycopg2",)}
+PIP_NAMES = {"psycopg2": "psycopg2-binary"}
+WHY = {"greenlet": " (SQLAlchemy needs it to run asyncpg; sqlalchemy[asyncio] brings it)"}
+
+
+class Diagnosis:
+    def __init__(self, worker: Any, helpers: Any) -> None:
+        self.worker = worker
+        self.helpers = helpers  # the worker module: Failure, classify, _defines
+        self.name: str = worker.request["service"]
+        self.schema: str = worker.schema
+        self.driver: str = worker.args.get("driver") or ""
+        self.offline = bool(worker.args.get("offline"))
+        self.owners: dict[str, str] = dict(worker.args.get("owners") or {})  # schema -> service
+        self.findings: list[dict[str, Any]] = []
+        self.facts: dict[str, Any] = {}
+        self.database: dict[str, Any] = {}  # what the migration function saw, online
+
+    def run(self) -> dict[str, Any]:
+        installed = self.requirements()
+        script, history_ok = self.history()
+        self.source(script)
+        # Without the driver, env.py fails on its import or its connection: the missing module says it better.
+        if installed and script is not None and self.environment(script):
+            self.models()
+            placed = self.version_table()
+            if history_ok and placed and self.database:
+                self.revisions(script)
+        return {"findings": self.findings, "facts": self.facts}
+
+    # -- results --------------------------------------------------------------------------------------
+
+    def add(self, level: str, message: str) -> None:
+        self.findings.append({"level": level, "message": message})
+
+    def failed(self, error: BaseException) -> None:
+        """An error the parent words as the tasks do (runner.explain), from the worker's Failure or classify()."""
+        if isinstance(error, self.helpers.Failure):
+            failure = {"kind": error.kind, "message": str(error), "data": error.data}
+        else:
+            failure = self.helpers.classify(error)
+        self.findings.append({"level": "error", "failure": failure})
+
+    def failure(self, kind: str, message: str = "", **data: Any) -> None:
+        self.failed(self.helpers.Failure(kind, message or kind, **data))
+
+    # -- the interpreter ------------------------------------------------------------------------------
+
+    def requirements(self) -> bool:
+        """Alembic is there (this code runs under it); the rest is found without importing it."""
+        needed = ["sqlalchemy", *DRIVER_MODULES.get(self.driver, ())]
+        missing = [module for module in needed if importlib.util.find_spec(module) is None]
+        for module in missing:
+            self.add(
+                "error",
+                f"{module} is not installed in {sys.executable}{WHY.get(module, '')}; install it there "
+                f"(pip install {PIP_NAMES.get(module, module)}) or set 'python' in migrations.yaml to an interpreter that has it",
+            )
+        if not missing:
+            import alembic
+            import sqlalchemy
+
+            have = [f"alembic {alembic.__version__}", f"sqlalchemy {sqlalchemy.__version__}", *needed[1:]]
+            self.add("ok", f"{sys.executable} has {', '.join(have[:-1])} and {have[-1]}")
+        return not missing
+
+    # -- the migration files --------------------------------------------------------------------------
+
+    def history(self) -> tuple[Any, bool]:
+        """The script directory (None if unreadable) and whether its history is one unbroken line."""
+        try:
+            script = self.worker.script()
+        except Exception as error:
+            if isinstance(error, (self.helpers.Failure, ImportError)):
+                self.failed(error)
+            else:
+                self.failure("history", message=_first_line(error))
+            return self.bare_script(), False
+        heads = sorted(script.get_heads())
+        if len(heads) > 1:
+            self.failure("multiple_heads", heads=heads)
+            return script, False
+        count = sum(1 for _ in script.walk_revisions())
+        self.add(
+            "ok",
+            f"history: {count} migration{'s' if count != 1 else ''}, head {heads[0]}" if heads else "history: no migrations yet",
+        )
+        return script, True
+
+    def bare_script(self) -> Any:
+        """The folder without its revision map: env.py can still run when a file is broken."""
+        from alembic.script import ScriptDirectory
+
+        try:
+            return ScriptDirectory.from_config(self.worker.config)
+        except Exception:
+            return None
+
+    def source(self, script: Any) -> None:
+        """env.py's text, for what runs but is deprecated (the seeds' meals service)."""
+        if script is None:
+            return
+        try:
+            with open(script.env_py_location, encoding="utf-8") as handle:
+                lines = handle.read().splitlines()
+        except OSError:
+            return
+        for number, line in enumerate(lines, 1):
+            if re.search(r"\bAsyncEngine\s*\(", line.split("#", 1)[0]):
+                self.add(
+                    "warning",
+                    f"env.py line {number} calls the AsyncEngine(...) constructor, which is deprecated; use "
+                    f"create_async_engine(url, poolclass=pool.NullPool) from sqlalchemy.ext.asyncio",
+                )
+                return
+
+    # -- env.py -----------------------------------------------------------------------------------------
+
+    def environment(self, script: Any) -> bool:
+        """Run env.py without applying anything; True when it reached context.configure."""
+        try:
+            if self.offline:
+                self.run_offline(script)
+            else:
+                self.worker.environment(script, self.inspect, dont_mutate=True)
+        except Exception as error:
+            self.env_failed(error)
+        return bool(self.worker.configured)
+
+    def inspect(self, rev: Any, context: Any) -> list[Any]:
+        """The migration function: reads the revision and the schema's tables, and applies nothing."""
+        from sqlalchemy import inspect
+
+        connection = context.connection
+        self.database = {
+            "current": list(context.get_current_heads()),
+            "tables": sorted(inspect(connection).get_table_names(schema=self.schema)),
+            "default_schema": connection.dialect.default_schema_name,
+        }
+        return []
+
+    def run_offline(self, script: Any) -> None:
+        config = self.worker.config
+        saved, config.output_buffer = config.output_buffer, io.StringIO()  # the SQL env.py renders is not wanted
+        try:
+            self.worker.environment(script, lambda rev, context: [], as_sql=True)
+        finally:
+            config.output_buffer = saved
+
+    def env_failed(self, error: BaseException) -> None:
+        text = str(error)
+        if "unexpected keyword argument 'sslmode'" in text:
+            self.add("error", self.sslmode_advice(_first_line(error)))
+        elif "permission denied for database" in text:
+            self.add(
+                "error",
+                f"env.py fails: {_first_line(error)}; CREATE SCHEMA (even IF NOT EXISTS, even when {self.schema!r} "
+                f"exists) needs CREATE on the database: grant it, or create the schema as an admin and drop that "
+                f"statement from env.py",
+            )
+        elif "permission denied" in text:
+            self.add(
+                "error", f"env.py fails: {_first_line(error)}; grant that right to the user of the URL, or connect as the owner"
+            )
+        elif isinstance(error, self.helpers.Failure) or self.helpers.classify(error)["kind"] != "unexpected":
+            self.failed(error)
+        else:
+            self.add(
+                "error",
+                f"env.py fails: {_first_line(error)}; run 'inv db.current {self.name}' with DBTASKS_DEBUG=1 for the traceback",
+            )
+
+    def sslmode_advice(self, reason: str) -> str:
+        url_env = self.worker.request["url_env"]
+        if self.driver != "asyncpg":
+            fix = f"declare 'driver: asyncpg' for {self.name} in migrations.yaml so that dbtasks hands it ssl= instead"
+        else:
+            fix = (
+                f"env.py does not use the URL dbtasks hands it in {url_env} (that one carries ssl=): make it read "
+                f"{url_env}, or rewrite sslmode= to ssl= where env.py builds its URL"
+            )
+        return f"env.py passes sslmode to asyncpg, which rejects it ({reason}); {fix}"
+
+    # -- what env.py passed to context.configure --------------------------------------------------------
+
+    def models(self) -> None:
+        metadata = self.worker.configured.get("target_metadata")
+        if metadata is None:
+            self.add(
+                "warning",
+                "env.py passes no target_metadata: autogenerate and check cannot see the models; import them in "
+                "env.py and pass target_metadata=Base.metadata to context.configure",
+            )
+            return
+        tables = [table for item in _as_list(metadata) for table in getattr(item, "tables", {}).values()]
+        if not tables:
+            self.add(
+                "warning",
+                "target_metadata holds no tables: env.py does not import the models, so autogenerate sees nothing "
+                "(and would drop every table); import the modules that define them in env.py",
+            )
+            return
+        default = self.database.get("default_schema")
+        by_schema: dict[Any, list[str]] = {}
+        for table in tables:
+            by_schema.setdefault(table.schema or default, []).append(table.name)
+        self.model_schemas(by_schema)
+
+    def model_schemas(self, by_schema: dict[Any, list[str]]) -> None:
+        own = by_schema.pop(self.schema, [])
+        unknown = by_schema.pop(None, [])  # offline: the connection's default schema is not known
+        if not own and not unknown:
+            self.failure("schema_mismatch", found=sorted(by_schema))
+            return
+        for schema, names in sorted(by_schema.items()):
+            owner = self.owners.get(schema)
+            whose = f"which service {owner!r} owns" if owner else "which no service in migrations.yaml owns"
+            self.add(
+                "warning",
+                f"the models also define {_some(names)} in schema {schema!r}, {whose}: check and generate only see "
+                f"{self.schema!r}, so nothing migrates them here; keep each schema's models in one service",
+            )
+        self.add("ok", f"models: {len(own) + len(unknown)} tables in {self.schema!r}")
+
+    def version_table(self) -> bool:
+        """Report where alembic_version lives; True when it is the service's own."""
+        where = self.worker.version_table
+        schema, table = where.get("schema"), where.get("table") or "alembic_version"
+        explicit = bool(self.worker.configured.get("version_table_schema"))
+        self.facts["version_table"] = {"schema": schema, "table": table, "explicit": explicit}
+        if schema is None:
+            self.add(
+                "warning",
+                f"env.py passes no version_table_schema: alembic_version goes to the connection's default schema "
+                f"(public unless search_path says otherwise; not checked without a database); pass "
+                f"version_table_schema={self.schema!r} to context.configure",
+            )
+            return False
+        if schema != self.schema:
+            self.failure("version_table", found=schema, explicit=explicit)
+            return False
+        if not explicit:
+            self.add(
+                "warning",
+                f"env.py passes no version_table_schema: alembic_version lands in {schema!r} only because search_path "
+                f"puts it first; pass version_table_schema={schema!r} to context.configure",
+            )
+        else:
+            self.add("ok", f"alembic_version is {schema}.{table}")
+        return True
+
+    # -- the database against the files ------------------------------------------------------------------
+
+    def revisions(self, script: Any) -> None:
+        current: list[str] = self.database["current"]
+        heads = list(script.get_heads())
+        head = heads[0] if heads else None
+        unknown = [revision for revision in current if not self.helpers._defines(script, revision)]
+        if unknown:
+            self.failure("unknown_database_revision", revision=unknown[0])
+        elif not current:
+            self.not_initialized(script, head)
+        elif current == [head]:
+            self.add("ok", f"database at head {head}")
+        else:
+            count = _pending(script, head, current)
+            pending = f"{count} migration{'s' if count != 1 else ''} pending" if count else "migrations pending"
+            self.add(
+                "warning",
+                f"database at {', '.join(current)}, head is {head}: {pending}; run 'inv db.upgrade {self.name}'",
+            )
+
+    def not_initialized(self, script: Any, head: str | None) -> None:
+        version_table = self.facts["version_table"]["table"]
+        tables = [name for name in self.database["tables"] if name != version_table]
+        if tables:
+            self.add(
+                "warning",
+                f"schema {self.schema!r} already holds {_some(tables)} but no {version_table} (created before Alembic, "
+                f"e.g. by metadata.create_all): 'inv db.upgrade {self.name}' would fail with \"relation already exists\"; "
+                f"if they match the head migration, run 'inv db.stamp {self.name} head --yes'",
+            )
+        elif head is None:
+            self.add("ok", "no migrations and an empty schema: nothing to apply")
+        else:
+            count = _pending(script, head, [])
+            self.add(
+                "warning",
+                f"database not initialized: {count} migration{'s' if count != 1 else ''} pending; run 'inv db.upgrade {self.name}'",
+            )
+
+
+def _pending(script: Any, head: str | None, current: list[str]) -> int:
+    """How many revisions lie between the database and head (0 when Alembic cannot tell)."""
+    try:
+        return sum(1 for _ in script.iterate_revisions(head, current[0] if current else "base"))
+    except Exception:
+        return 0
+
+
+def _as_list(metadata: Any) -> list[Any]:
+    return list(metadata) if isinstance(metadata, (list, tuple)) else [metadata]
+
+
+def _some(names: list[str], limit: int = 3) -> str:
+    """'2 tables (a, b)' or '5 tables (a, b, c, ...)'."""
+    shown = ", ".join(sorted(names)[:limit]) + (", ..." if len(names) > limit else "")
+    return f"{len(names)} table{'s' if len(names) != 1 else ''} ({shown})"
+
+
+def _first_line(error: BaseException) -> str:
+    """The error's first line, without SQLAlchemy's "(module.Error) " prefix, with its type when it has no other."""
+    text = str(error).strip()
+    first = text.splitlines()[0] if text else ""
+    stripped = re.sub(r"^\([\w.]+\)\s*", "", first)
+    return stripped if stripped != first else f"{type(error).__name__}: {first}".rstrip(": ")

@@ -19,6 +19,7 @@ from . import commands, reports
 from .commands import Session
 from .config import Project, display_path
 from .errors import DbtasksError, UsageError
+from .lock import DEFAULT_WAIT
 from .orchestrate import Outcome, default_jobs, run_all, select
 from .urls import mask
 
@@ -29,6 +30,7 @@ ALL_HELP = {
     "jobs": "how many independent services run at once (default: one per CPU)",
     "fail_fast": "stop starting services after the first failure (default: keep going)",
 }
+LOCK_HELP = {"lock_wait": "seconds to wait for another run's migration lock on a schema (default: 60)"}
 
 
 def out(text: str) -> None:
@@ -96,9 +98,9 @@ class _Tasks:
     def __init__(self, config_file: Path) -> None:
         self.config_file = config_file
 
-    def session(self, *, quiet: bool = False) -> Session:
+    def session(self, *, quiet: bool = False, lock_wait: str = "") -> Session:
         project = Project.load(self.config_file)
-        return Session(project, emit=(lambda line: None) if quiet else progress, announce=progress)
+        return Session(project, emit=(lambda line: None) if quiet else progress, announce=progress, lock_wait=_seconds(lock_wait))
 
     def definitions(self) -> list[tuple[str, Callable[..., None], dict[str, str]]]:
         from .cli_checks import check_tasks  # it builds on this module's helpers
@@ -108,15 +110,15 @@ class _Tasks:
     def service_tasks(self) -> list[tuple[str, Callable[..., None], dict[str, str]]]:
         t = self
 
-        def upgrade(c: Any, service: str, to: str = "head") -> None:
+        def upgrade(c: Any, service: str, to: str = "head", lock_wait: str = "") -> None:
             """Apply a service's migrations up to head (or --to REV)."""
-            session = t.session()
+            session = t.session(lock_wait=lock_wait)
             moved = describe_applied(commands.upgrade(session, session.service(service), to))
             out(f"{service}: upgraded {moved}" if moved else f"{service}: nothing to apply (already at or past {to})")
 
-        def downgrade(c: Any, service: str, to: str = "-1", yes: bool = False) -> None:
+        def downgrade(c: Any, service: str, to: str = "-1", yes: bool = False, lock_wait: str = "") -> None:
             """Revert a service's migrations: one step, or down to --to REV (needs --yes)."""
-            session = t.session()
+            session = t.session(lock_wait=lock_wait)
             moved = describe_applied(commands.downgrade(session, session.service(service), to, yes))
             out(f"{service}: downgraded {moved}" if moved else f"{service}: nothing to revert (already at or below {to})")
 
@@ -156,15 +158,15 @@ class _Tasks:
             else:
                 out(text.rstrip("\n"))
 
-        def reset(c: Any, service: str, yes: bool = False) -> None:
+        def reset(c: Any, service: str, yes: bool = False, lock_wait: str = "") -> None:
             """Downgrade a service to base, then upgrade it to head (needs --yes)."""
-            session = t.session()
+            session = t.session(lock_wait=lock_wait)
             commands.reset(session, session.service(service), yes)
             out(f"{service}: reset to base and upgraded to head")
 
-        def stamp(c: Any, service: str, revision: str, yes: bool = False) -> None:
+        def stamp(c: Any, service: str, revision: str, yes: bool = False, lock_wait: str = "") -> None:
             """Record REVISION as the service's current revision without running migrations (needs --yes)."""
-            session = t.session()
+            session = t.session(lock_wait=lock_wait)
             data = commands.stamp(session, session.service(service), revision, yes)
             out(f"{service}: {_recorded(data)}")
 
@@ -198,8 +200,8 @@ class _Tasks:
 
         one = {"service": SERVICE_HELP}
         return [
-            ("upgrade", upgrade, {**one, "to": "target revision (default: head; +1, prefixes accepted)"}),
-            ("downgrade", downgrade, {**one, "to": "target revision (default: -1; base for all)", "yes": "confirm"}),
+            ("upgrade", upgrade, {**one, "to": "target revision (default: head; +1, prefixes accepted)", **LOCK_HELP}),
+            ("downgrade", downgrade, {**one, "to": "target revision (default: -1; base for all)", "yes": "confirm", **LOCK_HELP}),
             (
                 "generate",
                 generate,
@@ -216,8 +218,8 @@ class _Tasks:
                     "output": "write to this file instead of stdout",
                 },
             ),
-            ("reset", reset, {**one, "yes": "confirm"}),
-            ("stamp", stamp, {**one, "revision": "revision to record (head, base, an id)", "yes": "confirm"}),
+            ("reset", reset, {**one, "yes": "confirm", **LOCK_HELP}),
+            ("stamp", stamp, {**one, "revision": "revision to record (head, base, an id)", "yes": "confirm", **LOCK_HELP}),
             ("merge", merge, {**one, "message": "message of the merge migration"}),
             ("current", current, one),
             ("history", history, one),
@@ -237,18 +239,27 @@ class _Tasks:
             if any(not o.ok for o in outcomes):
                 raise Exit("status could not be read for every service (see the state column)", code=1)
 
-        def upgrade_all(c: Any, only: str = "", exclude: str = "", jobs: str = "", fail_fast: bool = False) -> None:
+        def upgrade_all(
+            c: Any, only: str = "", exclude: str = "", jobs: str = "", fail_fast: bool = False, lock_wait: str = ""
+        ) -> None:
             """Upgrade every service to head, dependencies first."""
-            session = t.session()
+            session = t.session(lock_wait=lock_wait)
             pick = Selection(only, exclude, jobs, fail_fast)
             finish(t.over_all(session, commands.upgrade, pick, describe=_moved("already at head")))
 
         def downgrade_all(
-            c: Any, to: str = "-1", yes: bool = False, only: str = "", exclude: str = "", jobs: str = "", fail_fast: bool = False
+            c: Any,
+            to: str = "-1",
+            yes: bool = False,
+            only: str = "",
+            exclude: str = "",
+            jobs: str = "",
+            fail_fast: bool = False,
+            lock_wait: str = "",
         ) -> None:
             """Downgrade every service (--to base for all), dependents first (needs --yes)."""
             commands.require_yes(yes, "downgrade-all", f"downgrading every selected service to {to} may drop data")
-            session = t.session()
+            session = t.session(lock_wait=lock_wait)
             action = functools.partial(commands.downgrade, to=to, yes=yes)
             pick = Selection(only, exclude, jobs, fail_fast)
             finish(t.over_all(session, action, pick, reverse=True, describe=_moved("nothing to revert")))
@@ -285,11 +296,17 @@ class _Tasks:
             finish(t.over_all(session, action, pick, describe=lambda d: f"wrote {d['path']}", needs_database=False))
 
         def reset_all(
-            c: Any, yes: bool = False, only: str = "", exclude: str = "", jobs: str = "", fail_fast: bool = False
+            c: Any,
+            yes: bool = False,
+            only: str = "",
+            exclude: str = "",
+            jobs: str = "",
+            fail_fast: bool = False,
+            lock_wait: str = "",
         ) -> None:
             """Downgrade every service to base (dependents first), then upgrade all to head (needs --yes)."""
             commands.require_yes(yes, "reset-all", "reset drops every selected service's tables and data")
-            session = t.session()
+            session = t.session(lock_wait=lock_wait)
             pick = Selection(only, exclude, jobs, fail_fast)
             session.target()
             finish(commands.reset_all(session, pick.names(session.project), jobs=pick.job_count(), fail_fast=fail_fast))
@@ -302,10 +319,11 @@ class _Tasks:
             exclude: str = "",
             jobs: str = "",
             fail_fast: bool = False,
+            lock_wait: str = "",
         ) -> None:
             """Record REVISION (head or base) for every service without running migrations (needs --yes)."""
             commands.require_yes(yes, "stamp-all", f"stamp {revision} rewrites every selected service's recorded revision")
-            session = t.session()
+            session = t.session(lock_wait=lock_wait)
             action = functools.partial(commands.stamp, revision=revision, yes=True)
             pick = Selection(only, exclude, jobs, fail_fast)
             finish(t.over_all(session, action, pick, describe=_recorded))
@@ -313,19 +331,19 @@ class _Tasks:
         json_help = {"json": "print a JSON document instead of a table"}
         return [
             ("status", status, {**json_help, **_without(ALL_HELP, "fail_fast")}),
-            ("upgrade-all", upgrade_all, dict(ALL_HELP)),
+            ("upgrade-all", upgrade_all, {**ALL_HELP, **LOCK_HELP}),
             (
                 "downgrade-all",
                 downgrade_all,
-                {"to": "target revision for every service (default: -1)", "yes": "confirm", **ALL_HELP},
+                {"to": "target revision for every service (default: -1)", "yes": "confirm", **ALL_HELP, **LOCK_HELP},
             ),
             ("check-all", check_all, {**json_help, **ALL_HELP}),
             ("sql-all", sql_all, {"output_dir": "folder for the <service>.sql files (required)", **ALL_HELP}),
-            ("reset-all", reset_all, {"yes": "confirm", **ALL_HELP}),
+            ("reset-all", reset_all, {"yes": "confirm", **ALL_HELP, **LOCK_HELP}),
             (
                 "stamp-all",
                 stamp_all,
-                {"revision": "revision to record for every service (head or base)", "yes": "confirm", **ALL_HELP},
+                {"revision": "revision to record for every service (head or base)", "yes": "confirm", **ALL_HELP, **LOCK_HELP},
             ),
         ]
 
@@ -403,6 +421,19 @@ def finish(outcomes: Sequence[Outcome]) -> None:
     failed = [o.service for o in outcomes if o.state == "failed"]
     if failed or any(o.state == "skipped" for o in outcomes):
         raise Exit(f"failed: {', '.join(failed) or 'none'}; see the table above", code=1)
+
+
+def _seconds(text: str) -> float:
+    """--lock-wait: seconds as a non-negative number (default 60)."""
+    if not text:
+        return DEFAULT_WAIT
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise UsageError(f"--lock-wait: expected a number of seconds (0 or more), got {text!r}")
+    return value
 
 
 def _without(helps: dict[str, str], *without: str) -> dict[str, str]:

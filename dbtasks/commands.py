@@ -6,6 +6,9 @@ Nothing here prints or exits: progress lines go to the session's `emit`, failure
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,7 @@ from . import runner
 from .config import Project, Service, read_dotenv
 from .errors import ConfigError, UsageError
 from .localdb import LocalDatabase
+from .lock import DEFAULT_WAIT, migration_lock
 from .orchestrate import Outcome, run_all
 from .runner import Emit, Target
 from .urls import mask, secrets_of, validate
@@ -47,7 +51,10 @@ class Session:
     project: Project
     emit: Emit = field(default=lambda line: None)
     announce: Emit = field(default=lambda line: None)
+    lock_wait: float = DEFAULT_WAIT
     _target: Target | None = None
+    _held: dict[str, int] = field(default_factory=dict)  # service -> nesting depth of its migration lock
+    _guard: threading.Lock = field(default_factory=threading.Lock)
 
     def target(self) -> Target:
         """The database to use, starting the embedded one when no URL is configured."""
@@ -81,7 +88,30 @@ class Session:
     def run(self, service: Service, op: str, *, offline: bool = False, **args: Any) -> dict[str, Any]:
         target = self.offline() if offline else self.target()
         prefix = f"{service.name} | "
+        if op in WRITING and not offline:
+            with self.locked(service):
+                return runner.run(service, op, target, lambda line: self.emit(prefix + line), **args)
         return runner.run(service, op, target, lambda line: self.emit(prefix + line), **args)
+
+    @contextmanager
+    def locked(self, service: Service) -> Iterator[None]:
+        """Hold the service schema's migration lock (re-entrant: reset holds it across both steps)."""
+        with self._guard:
+            depth = self._held.get(service.name, 0)
+            self._held[service.name] = depth + 1
+        try:
+            if depth:
+                yield
+            else:
+                with migration_lock(self.target(), service.name, service.schema, wait=self.lock_wait, announce=self.announce):
+                    yield
+        finally:
+            with self._guard:
+                self._held[service.name] -= 1
+
+
+# Operations that write alembic_version or the schema: they hold the migration lock.
+WRITING = ("upgrade", "downgrade", "stamp")
 
 
 def require_yes(yes: bool, service: str, what: str) -> None:
@@ -104,8 +134,9 @@ def downgrade(session: Session, service: Service, to: str = "-1", yes: bool = Fa
 
 def reset(session: Session, service: Service, yes: bool = False) -> dict[str, Any]:
     require_yes(yes, service.name, "reset downgrades to base (dropping the service's tables and data) and upgrades to head")
-    down = session.run(service, "downgrade", to="base")
-    up = session.run(service, "upgrade", to="head")
+    with session.locked(service):  # no other run may start in between
+        down = session.run(service, "downgrade", to="base")
+        up = session.run(service, "upgrade", to="head")
     return {"applied": list(down["applied"]) + list(up["applied"])}
 
 

@@ -15,27 +15,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from . import commands, runner
 from .config import Project, Service
 from .errors import ConfigError, LocalDatabaseError, ServiceError
 from .runner import Target
-from .urls import mask, secrets_of, validate
+from .urls import libpq, mask, secrets_of, validate
 
 ERROR, WARNING, OK = "error", "warning", "ok"
 CONNECT_TIMEOUT = 5  # seconds: long enough for a remote server, short enough for a wrong host
 POOLER_PORT = 6543  # Supabase's (and the usual PgBouncer) transaction-pooling port
 LOCAL_SOURCE = "the local database (.dbtasks/)"
-# What libpq accepts in a URL's query; anything else (pgbouncer=true, asyncpg options) makes it refuse the URL.
-_LIBPQ_KEYWORDS = (
-    "host hostaddr port dbname user password passfile channel_binding connect_timeout client_encoding options "
-    "application_name fallback_application_name keepalives keepalives_idle keepalives_interval keepalives_count "
-    "tcp_user_timeout replication gssencmode sslmode sslnegotiation sslcompression sslcert sslkey sslpassword "
-    "sslcertmode sslrootcert sslcrl sslcrldir sslsni requirepeer ssl_min_protocol_version ssl_max_protocol_version "
-    "krbsrvname gsslib gssdelegation service target_session_attrs load_balance_hosts"
-)
-_LIBPQ_KEYS = frozenset(_LIBPQ_KEYWORDS.split())
 
 
 @dataclass(frozen=True)
@@ -161,7 +152,7 @@ def _server(target: Target, findings: list[Finding]) -> Server | None:
 
     assert target.url is not None
     try:
-        connection = psycopg2.connect(_libpq(target.url), connect_timeout=CONNECT_TIMEOUT)
+        connection = psycopg2.connect(libpq(target.url), connect_timeout=CONNECT_TIMEOUT)
     except psycopg2.Error as error:
         findings.append(Finding(ERROR, "database", _connect_problem(target, " ".join(str(error).split()))))
         return None
@@ -225,7 +216,7 @@ def _close_databases(target: Target, wanted: str) -> str:
     import psycopg2
 
     assert target.url is not None
-    parts = urlsplit(_libpq(target.url))
+    parts = urlsplit(libpq(target.url))
     maintenance = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, ""))
     try:
         connection = psycopg2.connect(maintenance, connect_timeout=CONNECT_TIMEOUT)
@@ -343,18 +334,6 @@ def _shared_version_tables(facts: dict[str, dict[str, Any]]) -> list[Finding]:
 
 
 # -- URLs ----------------------------------------------------------------------------------------------
-
-
-def _libpq(url: str) -> str:
-    """A URL psycopg2 accepts: no +driver, sslmode rather than ssl, only the query keys libpq knows."""
-    parts = urlsplit(url)
-    query = []
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if key == "ssl":
-            key, value = "sslmode", {"true": "require", "false": "disable"}.get(value.lower(), value)
-        if key in _LIBPQ_KEYS:
-            query.append((key, value))
-    return urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(query), parts.fragment))
 
 
 def _address(url: str) -> str:

@@ -45,6 +45,7 @@ _PLACEHOLDERS = {
     "exclude": "NAMES",
     "jobs": "N",
     "junit": "FILE",
+    "lock-wait": "SECONDS",
 }
 
 

@@ -97,8 +97,9 @@ def _spawn(service: Service, request: dict[str, Any], target: Target, emit: Emit
         ) from None
     os.close(write_fd)
     assert process.stdin is not None and process.stdout is not None
-    process.stdin.write(json.dumps(request).encode())
-    process.stdin.close()
+    # stdin stays open until the worker is done: if this process dies, the worker sees end of file and stops.
+    process.stdin.write(json.dumps(request).encode() + b"\n")
+    process.stdin.flush()
     try:
         for raw in process.stdout:
             emit(target.redact(raw.decode("utf-8", "replace").rstrip("\n")))
@@ -106,12 +107,14 @@ def _spawn(service: Service, request: dict[str, Any], target: Target, emit: Emit
     except KeyboardInterrupt:
         _stop(process)
         reader.join()
+        process.stdin.close()
         raise ServiceError(
             service.name,
             "interrupted; the migration in progress was rolled back (each runs in its own transaction); rerun to continue",
             kind="interrupted",
         ) from None
     reader.join()
+    process.stdin.close()
     body = b"".join(chunks)
     if not body:
         raise ServiceError(

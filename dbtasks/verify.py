@@ -20,7 +20,7 @@ from .config import Project, Service
 from .errors import ServiceError
 from .orchestrate import Outcome
 from .runner import Target
-from .urls import mask
+from .urls import libpq, mask
 
 
 def verify(session: Session, service: Service, keep: bool = False) -> dict[str, Any]:
@@ -88,7 +88,7 @@ def _administer(target: Target, service: str, statement: str) -> None:
 
     assert target.url is not None
     try:
-        connection = psycopg2.connect(_libpq(target.url), connect_timeout=10)
+        connection = psycopg2.connect(libpq(target.url), connect_timeout=10)
     except psycopg2.OperationalError as error:
         reason = " ".join(str(error).split())
         raise ServiceError(
@@ -123,11 +123,6 @@ def _with_database(url: str, name: str) -> str:
 
 def _database_of(url: str | None) -> str:
     return urlsplit(url or "").path.lstrip("/")
-
-
-def _libpq(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(("postgresql", parts.netloc, parts.path, parts.query, parts.fragment))
 
 
 # -- reports ---------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import traceback
 from typing import Any
 
@@ -38,9 +39,17 @@ def _interrupt_once(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _stop_when_orphaned() -> None:
+    """The parent keeps our stdin open while it runs: end of file means it died (kill -9), so stop as Ctrl-C would."""
+    while os.read(0, 65536):  # unbuffered: a buffered reader's lock would block interpreter shutdown
+        pass
+    os.kill(os.getpid(), signal.SIGINT)
+
+
 def main() -> int:
     signal.signal(signal.SIGINT, _interrupt_once)
-    request = json.loads(sys.stdin.read())
+    request = json.loads(sys.stdin.readline())
+    threading.Thread(target=_stop_when_orphaned, daemon=True).start()
     result_fd = int(request["result_fd"])
     worker = None
     try:

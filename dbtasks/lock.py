@@ -1,0 +1,105 @@
+"""The migration lock: a PostgreSQL session-level advisory lock per (database, schema).
+
+Every writing operation holds it on a connection of its own, taken before the worker reads the
+current revision, so two runs (laptop, CI, deploy) never migrate one schema at once while different
+schemas migrate in parallel. The server releases it when the holding process dies.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from .errors import ServiceError
+from .runner import Emit, Target
+from .urls import libpq
+
+# The first key of every dbtasks lock ("dbts"); the second is the schema's CRC-32.
+NAMESPACE = 0x64627473
+DEFAULT_WAIT = 60.0
+_HOLDER_SQL = """
+SELECT a.pid, a.application_name, a.backend_start
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+  AND l.classid = %s::bigint::oid AND l.objid = %s::bigint::oid
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+"""
+
+
+def key_of(schema: str) -> tuple[int, int]:
+    """The two int4 keys of `schema`'s lock."""
+    crc = zlib.crc32(schema.encode("utf-8"))
+    return NAMESPACE, crc - 2**32 if crc >= 2**31 else crc
+
+
+@contextmanager
+def migration_lock(
+    target: Target, service: str, schema: str, *, wait: float, announce: Emit, sleep: Callable[[float], None] = time.sleep
+) -> Iterator[None]:
+    """Hold `schema`'s lock on target's database for the duration of the block, waiting up to `wait` seconds."""
+    import psycopg2
+
+    assert target.url is not None
+    try:
+        connection = psycopg2.connect(
+            libpq(target.url),
+            connect_timeout=10,
+            application_name=f"dbtasks {service} on {socket.gethostname()} pid {os.getpid()}"[:63],
+        )
+    except psycopg2.OperationalError as error:
+        reason = target.redact(" ".join(str(error).split()))
+        raise ServiceError(
+            service,
+            f"cannot connect to the database ({reason}); check {target.source} and that the server is running",
+            kind="connect",
+        ) from None
+    try:
+        connection.autocommit = True
+        _acquire(connection, service, schema, wait, announce, sleep)
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key_of(schema))
+    finally:
+        connection.close()
+
+
+def _acquire(connection: Any, service: str, schema: str, wait: float, announce: Emit, sleep: Callable[[float], None]) -> None:
+    deadline = time.monotonic() + wait
+    delay, reported = 0.05, None
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", key_of(schema))
+            if cursor.fetchone()[0]:
+                return
+        holder = _holder(connection, schema)
+        if time.monotonic() >= deadline:
+            raise ServiceError(
+                service,
+                f"another migration of schema {schema!r} is running ({holder or 'holder gone'}); "
+                f"wait for it to finish, or rerun with a larger --lock-wait (now {wait:g} s)",
+                kind="locked",
+            )
+        if holder != reported:  # say who holds it once, and again when the holder changes
+            announce(f"{service} | waiting for the migration lock of schema {schema!r}, held by {holder}; up to {wait:g} s")
+            reported = holder
+        sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 2, 1.0)
+
+
+def _holder(connection: Any, schema: str) -> str | None:
+    """'dbtasks habits on host pid 9 (server pid 123) since 14:02:11 UTC', or None when the lock was just released."""
+    with connection.cursor() as cursor:
+        cursor.execute(_HOLDER_SQL, tuple(key & 0xFFFFFFFF for key in key_of(schema)))
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pid, application, started = row
+    since = started.strftime("%H:%M:%S %Z").strip() if started is not None else "unknown"
+    return f"{application or 'a session without application_name'} (server pid {pid}) since {since}"

@@ -4,6 +4,7 @@ core and turns expected failures into one-line exits; it holds no migration logi
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -30,6 +31,7 @@ ALL_HELP = {
     "jobs": "how many independent services run at once (default: one per CPU)",
     "fail_fast": "stop starting services after the first failure (default: keep going)",
 }
+ENV_HELP = {"env": "environment from migrations.yaml's environments (default: $DBTASKS_ENV, else database.url_env)"}
 LOCK_HELP = {"lock_wait": "seconds to wait for another run's migration lock on a schema (default: 60)"}
 
 
@@ -73,6 +75,8 @@ def build_db_collection(config_file: Path) -> Collection:
     tasks = _Tasks(config_file)
     db = Collection("db")
     for name, body, helps in tasks.definitions():
+        if "env" in inspect.signature(body).parameters:
+            helps = {**helps, **ENV_HELP}
         db.add_task(Task(guarded(body), name=name, help=dict(helps)), name=name)
     return db
 
@@ -98,9 +102,38 @@ class _Tasks:
     def __init__(self, config_file: Path) -> None:
         self.config_file = config_file
 
-    def session(self, *, quiet: bool = False, lock_wait: str = "") -> Session:
+    def session(self, *, quiet: bool = False, lock_wait: str = "", env: str = "") -> Session:
         project = Project.load(self.config_file)
-        return Session(project, emit=(lambda line: None) if quiet else progress, announce=progress, lock_wait=_seconds(lock_wait))
+        name, source = environment_choice(env)
+        session = Session(
+            project,
+            emit=(lambda line: None) if quiet else progress,
+            announce=progress,
+            lock_wait=_seconds(lock_wait),
+            environment=project.environment(name, source) if name else None,
+        )
+        session.confirm = self.typed_back(session)
+        return session
+
+    def typed_back(self, session: Session) -> Callable[[str, str], None]:
+        """In a protected environment at a terminal, the database name must be typed back (--yes alone does without one)."""
+
+        def confirm(subject: str, what: str) -> None:
+            environment = session.environment
+            assert environment is not None
+            database = commands.database_name(session.target())
+            if not sys.stdin.isatty():
+                progress(f"{subject}: {environment.name} is protected; --yes given and no terminal attached, going ahead")
+                return
+            progress(f"{subject}: {environment.name} is a protected environment; {what}")
+            try:
+                typed = input(f"Type the database name ({database}) to go ahead: ")
+            except EOFError:
+                typed = ""
+            if typed.strip() != database:
+                raise UsageError(f"{subject}: the name typed does not match {database!r}; nothing was changed")
+
+        return confirm
 
     def definitions(self) -> list[tuple[str, Callable[..., None], dict[str, str]]]:
         from .cli_checks import check_tasks  # it builds on this module's helpers
@@ -110,21 +143,21 @@ class _Tasks:
     def service_tasks(self) -> list[tuple[str, Callable[..., None], dict[str, str]]]:
         t = self
 
-        def upgrade(c: Any, service: str, to: str = "head", lock_wait: str = "") -> None:
+        def upgrade(c: Any, service: str, to: str = "head", lock_wait: str = "", env: str = "") -> None:
             """Apply a service's migrations up to head (or --to REV)."""
-            session = t.session(lock_wait=lock_wait)
+            session = t.session(lock_wait=lock_wait, env=env)
             moved = describe_applied(commands.upgrade(session, session.service(service), to))
             out(f"{service}: upgraded {moved}" if moved else f"{service}: nothing to apply (already at or past {to})")
 
-        def downgrade(c: Any, service: str, to: str = "-1", yes: bool = False, lock_wait: str = "") -> None:
+        def downgrade(c: Any, service: str, to: str = "-1", yes: bool = False, lock_wait: str = "", env: str = "") -> None:
             """Revert a service's migrations: one step, or down to --to REV (needs --yes)."""
-            session = t.session(lock_wait=lock_wait)
+            session = t.session(lock_wait=lock_wait, env=env)
             moved = describe_applied(commands.downgrade(session, session.service(service), to, yes))
             out(f"{service}: downgraded {moved}" if moved else f"{service}: nothing to revert (already at or below {to})")
 
-        def generate(c: Any, service: str, message: str = "", empty: bool = False) -> None:
+        def generate(c: Any, service: str, message: str = "", empty: bool = False, env: str = "") -> None:
             """Create a migration from the model changes (autogenerate), or an empty one with --empty."""
-            session = t.session()
+            session = t.session(env=env)
             data = commands.generate(session, session.service(service), message, empty)
             if data.get("path") is None:
                 out(f"{service}: no differences between the models and the database; no migration written (--empty writes one)")
@@ -133,9 +166,9 @@ class _Tasks:
                 out(f"  - {diff}")
             out(display_path(Path(data["path"])))
 
-        def check(c: Any, service: str) -> None:
+        def check(c: Any, service: str, env: str = "") -> None:
             """Fail unless the service has one head, the database is at it and the models match."""
-            session = t.session()
+            session = t.session(env=env)
             data = commands.check(session, session.service(service))
             differences = list(data.get("diffs") or [])
             for diff in differences:
@@ -148,9 +181,9 @@ class _Tasks:
                 )
             out(f"{service}: OK (head {data.get('head') or 'base'}, database at head, models match)")
 
-        def sql(c: Any, service: str, from_: str = "", to: str = "head", output: str = "") -> None:
+        def sql(c: Any, service: str, from_: str = "", to: str = "head", output: str = "", env: str = "") -> None:
             """Print (or write to --output) the SQL of a migration range, without a database."""
-            session = t.session(quiet=True)
+            session = t.session(quiet=True, env=env)
             text = commands.sql(session, session.service(service), from_ or None, to)
             if output:
                 commands.write_text(Path(output), text)
@@ -158,26 +191,26 @@ class _Tasks:
             else:
                 out(text.rstrip("\n"))
 
-        def reset(c: Any, service: str, yes: bool = False, lock_wait: str = "") -> None:
+        def reset(c: Any, service: str, yes: bool = False, lock_wait: str = "", env: str = "") -> None:
             """Downgrade a service to base, then upgrade it to head (needs --yes)."""
-            session = t.session(lock_wait=lock_wait)
+            session = t.session(lock_wait=lock_wait, env=env)
             commands.reset(session, session.service(service), yes)
             out(f"{service}: reset to base and upgraded to head")
 
-        def stamp(c: Any, service: str, revision: str, yes: bool = False, lock_wait: str = "") -> None:
+        def stamp(c: Any, service: str, revision: str, yes: bool = False, lock_wait: str = "", env: str = "") -> None:
             """Record REVISION as the service's current revision without running migrations (needs --yes)."""
-            session = t.session(lock_wait=lock_wait)
+            session = t.session(lock_wait=lock_wait, env=env)
             data = commands.stamp(session, session.service(service), revision, yes)
             out(f"{service}: {_recorded(data)}")
 
-        def merge(c: Any, service: str, message: str = "merge heads") -> None:
+        def merge(c: Any, service: str, message: str = "merge heads", env: str = "") -> None:
             """Write a migration that merges the service's heads into one."""
-            session = t.session()
+            session = t.session(env=env)
             out(display_path(Path(commands.merge(session, session.service(service), message)["path"])))
 
-        def current(c: Any, service: str) -> None:
+        def current(c: Any, service: str, env: str = "") -> None:
             """Show the revision the service's database is at."""
-            session = t.session(quiet=True)
+            session = t.session(quiet=True, env=env)
             data = commands.current(session, session.service(service))
             revisions, head = data.get("current") or [], data.get("head") or []
             if not revisions:
@@ -185,16 +218,16 @@ class _Tasks:
             for revision in revisions:
                 out(f"{revision} (head)" if revision in head else revision)
 
-        def history(c: Any, service: str) -> None:
+        def history(c: Any, service: str, env: str = "") -> None:
             """List the service's migrations, newest first."""
-            session = t.session(quiet=True)
+            session = t.session(quiet=True, env=env)
             for rev in commands.history(session, session.service(service))["revisions"]:
                 down = ", ".join(rev["down_revision"]) or "<base>"
                 out(f"{down} -> {rev['revision']}{' (head)' if rev['head'] else ''}, {rev['doc']}")
 
-        def heads(c: Any, service: str) -> None:
+        def heads(c: Any, service: str, env: str = "") -> None:
             """List the service's head revisions (more than one means they need a merge)."""
-            session = t.session(quiet=True)
+            session = t.session(quiet=True, env=env)
             for head in commands.heads(session, session.service(service))["heads"]:
                 out(f"{head} (head)")
 
@@ -229,9 +262,9 @@ class _Tasks:
     def all_tasks(self) -> list[tuple[str, Callable[..., None], dict[str, str]]]:
         t = self
 
-        def status(c: Any, json_: bool = False, only: str = "", exclude: str = "", jobs: str = "") -> None:
+        def status(c: Any, json_: bool = False, only: str = "", exclude: str = "", jobs: str = "", env: str = "") -> None:
             """Show every service's current revision, head, pending count and state."""
-            session = t.session(quiet=True)
+            session = t.session(quiet=True, env=env)
             # Read-only: every service is reported on its own, whatever happened to its dependencies.
             outcomes = t.over_all(session, commands.status, Selection(only, exclude, jobs), ordered=False)
             rows = reports.status_rows(outcomes, {n: s.schema for n, s in session.project.services.items()})
@@ -240,10 +273,10 @@ class _Tasks:
                 raise Exit("status could not be read for every service (see the state column)", code=1)
 
         def upgrade_all(
-            c: Any, only: str = "", exclude: str = "", jobs: str = "", fail_fast: bool = False, lock_wait: str = ""
+            c: Any, only: str = "", exclude: str = "", jobs: str = "", fail_fast: bool = False, lock_wait: str = "", env: str = ""
         ) -> None:
             """Upgrade every service to head, dependencies first."""
-            session = t.session(lock_wait=lock_wait)
+            session = t.session(lock_wait=lock_wait, env=env)
             pick = Selection(only, exclude, jobs, fail_fast)
             finish(t.over_all(session, commands.upgrade, pick, describe=_moved("already at head")))
 
@@ -256,19 +289,20 @@ class _Tasks:
             jobs: str = "",
             fail_fast: bool = False,
             lock_wait: str = "",
+            env: str = "",
         ) -> None:
             """Downgrade every service (--to base for all), dependents first (needs --yes)."""
-            commands.require_yes(yes, "downgrade-all", f"downgrading every selected service to {to} may drop data")
-            session = t.session(lock_wait=lock_wait)
+            session = t.session(lock_wait=lock_wait, env=env)
+            commands.require_yes(session, yes, "downgrade-all", f"downgrading every selected service to {to} may drop data")
             action = functools.partial(commands.downgrade, to=to, yes=yes)
             pick = Selection(only, exclude, jobs, fail_fast)
             finish(t.over_all(session, action, pick, reverse=True, describe=_moved("nothing to revert")))
 
         def check_all(
-            c: Any, json_: bool = False, only: str = "", exclude: str = "", jobs: str = "", fail_fast: bool = False
+            c: Any, json_: bool = False, only: str = "", exclude: str = "", jobs: str = "", fail_fast: bool = False, env: str = ""
         ) -> None:
             """Run check for every service; exit non-zero if any fails (for CI)."""
-            session = t.session(quiet=json_)
+            session = t.session(quiet=json_, env=env)
             outcomes = t.over_all(session, commands.check, Selection(only, exclude, jobs, fail_fast), describe=_diff_count)
             entries = reports.check_entries(outcomes)
             if json_:
@@ -283,14 +317,20 @@ class _Tasks:
                 raise Exit(f"check failed for {', '.join(failed)}; see the table above", code=1)
 
         def sql_all(
-            c: Any, output_dir: str = "", only: str = "", exclude: str = "", jobs: str = "", fail_fast: bool = False
+            c: Any,
+            output_dir: str = "",
+            only: str = "",
+            exclude: str = "",
+            jobs: str = "",
+            fail_fast: bool = False,
+            env: str = "",
         ) -> None:
             """Write each service's upgrade SQL (base to head) to --output-dir/<service>.sql, offline."""
             if not output_dir:
                 raise Exit("sql-all: --output-dir is required (one <service>.sql file per service)", code=2)
             if Path(output_dir).exists() and not Path(output_dir).is_dir():
                 raise Exit(f"sql-all: --output-dir {output_dir} is a file; give a folder (it is created if missing)", code=2)
-            session = t.session(quiet=True)
+            session = t.session(quiet=True, env=env)
             action = functools.partial(commands.sql_to_folder, folder=Path(output_dir))
             pick = Selection(only, exclude, jobs, fail_fast)
             finish(t.over_all(session, action, pick, describe=lambda d: f"wrote {d['path']}", needs_database=False))
@@ -303,10 +343,11 @@ class _Tasks:
             jobs: str = "",
             fail_fast: bool = False,
             lock_wait: str = "",
+            env: str = "",
         ) -> None:
             """Downgrade every service to base (dependents first), then upgrade all to head (needs --yes)."""
-            commands.require_yes(yes, "reset-all", "reset drops every selected service's tables and data")
-            session = t.session(lock_wait=lock_wait)
+            session = t.session(lock_wait=lock_wait, env=env)
+            commands.require_yes(session, yes, "reset-all", "reset drops every selected service's tables and data")
             pick = Selection(only, exclude, jobs, fail_fast)
             session.target()
             finish(commands.reset_all(session, pick.names(session.project), jobs=pick.job_count(), fail_fast=fail_fast))
@@ -320,10 +361,13 @@ class _Tasks:
             jobs: str = "",
             fail_fast: bool = False,
             lock_wait: str = "",
+            env: str = "",
         ) -> None:
             """Record REVISION (head or base) for every service without running migrations (needs --yes)."""
-            commands.require_yes(yes, "stamp-all", f"stamp {revision} rewrites every selected service's recorded revision")
-            session = t.session(lock_wait=lock_wait)
+            session = t.session(lock_wait=lock_wait, env=env)
+            commands.require_yes(
+                session, yes, "stamp-all", f"stamp {revision} rewrites every selected service's recorded revision"
+            )
             action = functools.partial(commands.stamp, revision=revision, yes=True)
             pick = Selection(only, exclude, jobs, fail_fast)
             finish(t.over_all(session, action, pick, describe=_recorded))
@@ -421,6 +465,14 @@ def finish(outcomes: Sequence[Outcome]) -> None:
     failed = [o.service for o in outcomes if o.state == "failed"]
     if failed or any(o.state == "skipped" for o in outcomes):
         raise Exit(f"failed: {', '.join(failed) or 'none'}; see the table above", code=1)
+
+
+def environment_choice(env: str) -> tuple[str, str]:
+    """The environment asked for, and where: --env wins over DBTASKS_ENV; ('', '') for none."""
+    if env:
+        return env, "--env"
+    chosen = os.environ.get("DBTASKS_ENV", "")
+    return (chosen, "DBTASKS_ENV") if chosen else ("", "")
 
 
 def _seconds(text: str) -> float:

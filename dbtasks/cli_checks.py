@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from invoke.exceptions import Exit
 
 from . import doctor, reports, verify
-from .cli import ALL_HELP, SERVICE_HELP, Selection, out, progress
+from .cli import ALL_HELP, SERVICE_HELP, Selection, environment_choice, out, progress
 from .commands import write_text
 from .orchestrate import run_all
 
@@ -20,9 +20,9 @@ Definitions = list[tuple[str, Callable[..., None], dict[str, str]]]
 
 
 def check_tasks(t: _Tasks) -> Definitions:
-    def verify_(c: Any, service: str, json_: bool = False, junit: str = "", keep: bool = False) -> None:
+    def verify_(c: Any, service: str, json_: bool = False, junit: str = "", keep: bool = False, env: str = "") -> None:
         """Run the test plan for a service on a scratch database: history, stairway, drift, no-trace and more."""
-        session = t.session(quiet=True)
+        session = t.session(quiet=True, env=env)
         result = verify.verify(session, session.service(service), keep=keep)
         _report([result], json_, junit)
         failed = verify.failed_checks(result)
@@ -38,9 +38,10 @@ def check_tasks(t: _Tasks) -> Definitions:
         exclude: str = "",
         jobs: str = "",
         fail_fast: bool = False,
+        env: str = "",
     ) -> None:
         """Run verify for every service, in parallel, each in its own scratch database (for CI)."""
-        session = t.session(quiet=True)
+        session = t.session(quiet=True, env=env)
         pick = Selection(only, exclude, jobs, fail_fast)
         names = pick.names(session.project)
         session.target()  # start (or check) the server once, before the services fan out
@@ -59,9 +60,10 @@ def check_tasks(t: _Tasks) -> Definitions:
         if failed:
             raise Exit(f"verify failed for {', '.join(failed)}; see the tables above", code=1)
 
-    def doctor_(c: Any, json_: bool = False, jobs: str = "") -> None:
+    def doctor_(c: Any, json_: bool = False, jobs: str = "", env: str = "") -> None:
         """Diagnose the setup: URL, connection, drivers, env.py imports, revisions, version tables."""
-        findings = doctor.diagnose(t.config_file, jobs=Selection(jobs=jobs).job_count())
+        name, source = environment_choice(env)
+        findings = doctor.diagnose(t.config_file, jobs=Selection(jobs=jobs).job_count(), environment=name, source=source)
         errors = sum(1 for finding in findings if finding.level == doctor.ERROR)
         warnings = sum(1 for finding in findings if finding.level == doctor.WARNING)
         if json_:

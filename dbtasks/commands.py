@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from . import runner
-from .config import Project, Service, read_dotenv
+from .config import Environment, Project, Service, read_dotenv
 from .errors import ConfigError, UsageError
 from .localdb import LocalDatabase
 from .lock import DEFAULT_WAIT, migration_lock
@@ -23,14 +24,15 @@ from .runner import Emit, Target
 from .urls import mask, secrets_of, validate
 
 
-def resolve_url(project: Project) -> tuple[str | None, str]:
+def resolve_url(project: Project, environment: Environment | None = None) -> tuple[str | None, str]:
     """The configured URL and where it came from; the one place URL precedence is decided.
 
-    1. the environment variable named by `database.url_env` (default DATABASE_URL);
+    1. the environment variable named by the selected environment's `url_env`, else by
+       `database.url_env` (default DATABASE_URL);
     2. the same variable in the .env file beside migrations.yaml;
-    3. none: the caller falls back to the embedded local database.
+    3. none: the caller falls back to the embedded local database (never for a named environment).
     """
-    name = project.url_env
+    name = environment.url_env if environment is not None else project.url_env
     if os.environ.get(name):
         return os.environ[name], name
     dotenv = project.root / ".env"
@@ -52,6 +54,9 @@ class Session:
     emit: Emit = field(default=lambda line: None)
     announce: Emit = field(default=lambda line: None)
     lock_wait: float = DEFAULT_WAIT
+    environment: Environment | None = None  # --env / DBTASKS_ENV; None: database.url_env or the local database
+    confirm: Callable[[str, str], None] = field(default=lambda subject, what: None)  # protected: the typed-back name
+    confirmed: bool = False
     _target: Target | None = None
     _held: dict[str, int] = field(default_factory=dict)  # service -> nesting depth of its migration lock
     _guard: threading.Lock = field(default_factory=threading.Lock)
@@ -61,6 +66,13 @@ class Session:
         if self._target is None:
             configured = self.offline()
             url, source = configured.url, configured.source
+            if url is None and self.environment is not None:
+                raise ConfigError(
+                    [
+                        f"{self.environment.url_env} is not set for environment {self.environment.name!r}; set it (or put it in .env) to "
+                        f"that database's URL (a named environment never falls back to the local database)"
+                    ]
+                )
             if url is None:
                 if not self.project.local:
                     raise ConfigError(
@@ -76,7 +88,7 @@ class Session:
 
     def offline(self) -> Target:
         """The configured URL, validated (never the local database): for offline SQL, and the first step of target()."""
-        url, source = resolve_url(self.project)
+        url, source = resolve_url(self.project, self.environment)
         if url is None:
             return Target(None, (), source)
         validate(url, source)
@@ -88,10 +100,14 @@ class Session:
     def run(self, service: Service, op: str, *, offline: bool = False, **args: Any) -> dict[str, Any]:
         target = self.offline() if offline else self.target()
         prefix = f"{service.name} | "
+        settings = self.environment.settings() if self.environment is not None else {}
         if op in WRITING and not offline:
             with self.locked(service):
-                return runner.run(service, op, target, lambda line: self.emit(prefix + line), **args)
-        return runner.run(service, op, target, lambda line: self.emit(prefix + line), **args)
+                return runner.run(service, op, target, lambda line: self.emit(prefix + line), settings=settings, **args)
+        return runner.run(service, op, target, lambda line: self.emit(prefix + line), settings=settings, **args)
+
+    def protected(self) -> bool:
+        return self.environment is not None and self.environment.protected
 
     @contextmanager
     def locked(self, service: Service) -> Iterator[None]:
@@ -114,9 +130,20 @@ class Session:
 WRITING = ("upgrade", "downgrade", "stamp")
 
 
-def require_yes(yes: bool, service: str, what: str) -> None:
+def require_yes(session: Session, yes: bool, subject: str, what: str) -> None:
+    """Destructive commands need --yes; a protected environment also asks the session's `confirm` (once)."""
     if not yes:
-        raise UsageError(f"{service}: {what}; rerun with --yes to confirm")
+        protected = (
+            f" in protected environment {session.environment.name!r}" if session.environment and session.protected() else ""
+        )
+        raise UsageError(f"{subject}: {what}{protected}; rerun with --yes to confirm")
+    if session.protected() and not session.confirmed:
+        session.confirm(subject, what)
+        session.confirmed = True
+
+
+def database_name(target: Target) -> str:
+    return urlsplit(target.url or "").path.lstrip("/")
 
 
 # -- one service -----------------------------------------------------------------------------------
@@ -128,12 +155,14 @@ def upgrade(session: Session, service: Service, to: str = "head") -> dict[str, A
 
 def downgrade(session: Session, service: Service, to: str = "-1", yes: bool = False) -> dict[str, Any]:
     to = to or "-1"
-    require_yes(yes, service.name, f"downgrade to {to} runs the migrations' downgrade steps and may drop data")
+    require_yes(session, yes, service.name, f"downgrade to {to} runs the migrations' downgrade steps and may drop data")
     return session.run(service, "downgrade", to=to)
 
 
 def reset(session: Session, service: Service, yes: bool = False) -> dict[str, Any]:
-    require_yes(yes, service.name, "reset downgrades to base (dropping the service's tables and data) and upgrades to head")
+    require_yes(
+        session, yes, service.name, "reset downgrades to base (dropping the service's tables and data) and upgrades to head"
+    )
     with session.locked(service):  # no other run may start in between
         down = session.run(service, "downgrade", to="base")
         up = session.run(service, "upgrade", to="head")
@@ -141,7 +170,7 @@ def reset(session: Session, service: Service, yes: bool = False) -> dict[str, An
 
 
 def stamp(session: Session, service: Service, revision: str, yes: bool = False) -> dict[str, Any]:
-    require_yes(yes, service.name, f"stamp {revision} rewrites the recorded revision without running migrations")
+    require_yes(session, yes, service.name, f"stamp {revision} rewrites the recorded revision without running migrations")
     return session.run(service, "stamp", revision=revision)
 
 

@@ -41,6 +41,22 @@ class Service:
 
 
 @dataclass(frozen=True)
+class Environment:
+    """A named target (production, staging, ...): its URL variable, whether it is protected, its timeouts."""
+
+    name: str
+    url_env: str
+    protected: bool = False
+    statement_timeout: str | None = None  # a PostgreSQL duration, set for every migration transaction
+    lock_timeout: str | None = None
+
+    def settings(self) -> dict[str, str]:
+        """The session settings each migration transaction gets (SET LOCAL)."""
+        found = {"statement_timeout": self.statement_timeout, "lock_timeout": self.lock_timeout}
+        return {key: value for key, value in found.items() if value}
+
+
+@dataclass(frozen=True)
 class Project:
     """The parsed migrations.yaml: where it lives, where the URL comes from, and the services."""
 
@@ -48,6 +64,7 @@ class Project:
     url_env: str
     services: Mapping[str, Service] = field(hash=False)
     local: bool = True  # may the embedded database stand in when no URL is configured?
+    environments: Mapping[str, Environment] = field(default_factory=dict, hash=False)
 
     @property
     def root(self) -> Path:
@@ -68,6 +85,18 @@ class Project:
         close = difflib.get_close_matches(name, list(self.services), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ";"
         raise UsageError(f"unknown service {name!r}{hint} known: {known}")
+
+    def environment(self, name: str, source: str = "--env") -> Environment:
+        """The environment called `name` (given by `source`), or a UsageError naming the known ones."""
+        from .errors import UsageError
+
+        if name in self.environments:
+            return self.environments[name]
+        if not self.environments:
+            raise UsageError(f"{source}: unknown environment {name!r}; migrations.yaml defines no environments (see README)")
+        close = difflib.get_close_matches(name, list(self.environments), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ";"
+        raise UsageError(f"{source}: unknown environment {name!r}{hint} migrations.yaml defines: {', '.join(self.environments)}")
 
 
 def display_path(path: Path) -> str:
@@ -125,8 +154,11 @@ _SERVICE_KEYS: _ServiceKeys = {
     "expect_tables": (_is_str_list, "expected a list of table names"),
 }
 _REQUIRED = ("path", "schema", "driver")
-_TOP_KEYS = ("version", "database", "services")
+_TOP_KEYS = ("version", "database", "environments", "services")
 _DATABASE_KEYS = ("url_env", "local")
+_ENVIRONMENT_KEYS = ("url_env", "protected", "statement_timeout", "lock_timeout")
+# A PostgreSQL duration: a number of milliseconds, or a number with one of its time units.
+_DURATION = re.compile(r"^\d+(\.\d+)?\s*(us|ms|s|min|h|d)?$")
 
 
 class _Loader:
@@ -163,10 +195,11 @@ class _Loader:
         top = self.mapping(root, "", _TOP_KEYS)
         self.check_version(top.get("version"))
         url_env, local = self.database(top.get("database"))
+        environments = self.environments(top.get("environments"), url_env)
         services = self.services(top.get("services"))
         if self.problems:
             raise ConfigError(self.problems)
-        return Project(file=self.file, url_env=url_env, services=services, local=local)
+        return Project(file=self.file, url_env=url_env, services=services, local=local, environments=environments)
 
     def mapping(self, node: yaml.MappingNode, where: str, allowed: tuple[str, ...]) -> dict[str, tuple[yaml.Node, yaml.Node]]:
         """Keys of `node` to (key node, value node); unknown keys are reported with a suggestion."""
@@ -216,6 +249,46 @@ class _Loader:
             else:
                 self.problem(keys["local"][1], "database.local", f"expected true or false, got {value!r}")
         return url_env, local
+
+    def environments(self, entry: tuple[yaml.Node, yaml.Node] | None, default_url_env: str) -> dict[str, Environment]:
+        if entry is None:
+            return {}
+        node = entry[1]
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, "environments", "expected a mapping of environment name to settings")
+            return {}
+        found: dict[str, Environment] = {}
+        for name, (key_node, value_node) in self.mapping(node, "environments", ()).items():
+            where = f"environments.{name}"
+            if not _NAME.match(name):
+                self.problem(key_node, where, "environment names use lowercase letters, digits, - and _")
+            elif not isinstance(value_node, yaml.MappingNode):
+                self.problem(value_node, where, "expected a mapping (protected, url_env, statement_timeout, lock_timeout)")
+            else:
+                values = {key: (self.value(v), v) for key, (_, v) in self.mapping(value_node, where, _ENVIRONMENT_KEYS).items()}
+                environment = self.environment(name, values, default_url_env)
+                if environment is not None:
+                    found[name] = environment
+        return found
+
+    def environment(self, name: str, values: dict[str, tuple[Any, yaml.Node]], default_url_env: str) -> Environment | None:
+        where, before = f"environments.{name}", len(self.problems)
+        url_env, node = values.get("url_env", (default_url_env, None))
+        if not (isinstance(url_env, str) and _ENV_NAME.match(url_env)):
+            self.problem(node, f"{where}.url_env", f"expected an environment variable name, got {url_env!r}")
+        protected, node = values.get("protected", (False, None))
+        if not isinstance(protected, bool):
+            self.problem(node, f"{where}.protected", f"expected true or false, got {protected!r}")
+        timeouts: dict[str, str | None] = {}
+        for key in ("statement_timeout", "lock_timeout"):
+            value, node = values.get(key, (None, None))
+            text = None if value is None else str(value).strip()
+            if text is not None and (isinstance(value, bool) or not _DURATION.match(text)):
+                self.problem(node, f"{where}.{key}", f"expected a duration such as 30s, 500ms or 5min, got {value!r}")
+            timeouts[key] = text + "ms" if text and text.isdigit() else text
+        if len(self.problems) > before:
+            return None
+        return Environment(name, url_env, protected, timeouts["statement_timeout"], timeouts["lock_timeout"])
 
     def services(self, entry: tuple[yaml.Node, yaml.Node] | None) -> dict[str, Service]:
         if entry is None:

@@ -18,8 +18,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from . import commands, runner
-from .config import Project, Service
-from .errors import ConfigError, LocalDatabaseError, ServiceError
+from .config import Environment, Project, Service
+from .errors import ConfigError, LocalDatabaseError, ServiceError, UsageError
 from .runner import Target
 from .urls import libpq, mask, secrets_of, validate
 
@@ -49,8 +49,18 @@ class Server:
     schemas: dict[str, bool]  # existing schema -> may the user CREATE in it
 
 
-def diagnose(config_file: Path, *, jobs: int = 1, emit: Callable[[str], None] = lambda line: None) -> list[Finding]:
-    """Never raises for a problem of the user's setup: every problem becomes a Finding."""
+def diagnose(
+    config_file: Path,
+    *,
+    jobs: int = 1,
+    emit: Callable[[str], None] = lambda line: None,
+    environment: str = "",
+    source: str = "--env",
+) -> list[Finding]:
+    """Never raises for a problem of the user's setup: every problem becomes a Finding.
+
+    `environment` names one of migrations.yaml's environments (`source` says where the name came from).
+    """
     try:
         project = Project.load(config_file)
     except ConfigError as error:
@@ -59,7 +69,11 @@ def diagnose(config_file: Path, *, jobs: int = 1, emit: Callable[[str], None] = 
         return [Finding(ERROR, "migrations.yaml", f"{config_file}: cannot read it ({error.strerror}); check its permissions")]
     count = len(project.services)
     findings = [Finding(OK, "migrations.yaml", f"valid: {count} service{'s' if count != 1 else ''}, each with its own schema")]
-    target = _target(project, findings)
+    try:
+        chosen = project.environment(environment, source) if environment else None
+    except UsageError as error:
+        return [*findings, Finding(ERROR, "environment", str(error))]
+    target = _target(project, findings, chosen)
     server = _server(target, findings) if target.url else None
     if server is None:
         findings.append(Finding(WARNING, "database", "no database connection: skipped the database checks of every service"))
@@ -72,9 +86,13 @@ def diagnose(config_file: Path, *, jobs: int = 1, emit: Callable[[str], None] = 
 # -- the URL ---------------------------------------------------------------------------------------
 
 
-def _target(project: Project, findings: list[Finding]) -> Target:
+def _target(project: Project, findings: list[Finding], environment: Environment | None = None) -> Target:
     """The database the tasks would use, as commands.Session decides it; problems go to `findings`."""
-    url, source = commands.resolve_url(project)
+    url, source = commands.resolve_url(project, environment)
+    if url is None and environment is not None:
+        message = f"{source} is not set for environment {environment.name!r}; set it (or put it in .env) to that database's URL"
+        findings.append(Finding(ERROR, source, message))
+        return Target(None, (), source)
     if url is None:
         return _local(project, findings)
     secrets = tuple(secrets_of(url))

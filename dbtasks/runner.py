@@ -45,11 +45,17 @@ class Target:
         return value
 
 
-def run(service: Service, op: str, target: Target, emit: Emit, **args: Any) -> dict[str, Any]:
-    """Run `op` for `service` in a worker; return its data or raise ServiceError with the next step."""
+def run(
+    service: Service, op: str, target: Target, emit: Emit, *, settings: dict[str, str] | None = None, **args: Any
+) -> dict[str, Any]:
+    """Run `op` for `service` in a worker; return its data or raise ServiceError with the next step.
+
+    `settings` (statement_timeout, lock_timeout) are set for every transaction env.py's connection runs.
+    """
     request = {
         "op": op,
         "service": service.name,
+        "settings": settings or {},
         "args": args,
         "ini": str(service.alembic_ini),
         "schema": service.schema,

@@ -78,7 +78,8 @@ def classify(error: BaseException) -> dict[str, Any]:
         return {"kind": "connect", "message": _connection_reason(error), "data": {}}
     revision = failing_revision(error)
     if revision is not None:
-        return {"kind": "migration", "message": first, "data": {"revision": revision}}
+        # The server's words matter, SQLAlchemy's "(psycopg2.errors.QueryCanceled) " wrapper does not.
+        return {"kind": "migration", "message": re.sub(r"^\([\w.]+\)\s*", "", first), "data": {"revision": revision}}
     from alembic.util import CommandError
 
     if isinstance(error, CommandError):
@@ -160,6 +161,7 @@ class Worker:
 
         def configure(self: Any, *args: Any, **kw: Any) -> None:
             worker.check_target(kw)
+            worker.apply_settings(kw.get("connection"))
             if worker.phase in ("check", "generate"):
                 worker.fence(kw)
             if worker.phase in ("upgrade", "downgrade", "stamp"):
@@ -189,6 +191,24 @@ class Worker:
             schemas = _metadata_schemas(kw.get("target_metadata"), default)
             if schemas and self.schema not in schemas:
                 raise Failure("schema_mismatch", "models in other schemas", found=sorted(schemas))
+
+    def apply_settings(self, connection: Any) -> None:
+        """SET LOCAL the environment's timeouts in every transaction of env.py's connection (and the open one)."""
+        settings = self.request.get("settings") or {}
+        if connection is None or not settings or getattr(connection, "_dbtasks_settings", False):
+            return
+        from sqlalchemy import event
+
+        statements = [f"SET LOCAL {name} = '{value}'" for name, value in sorted(settings.items())]
+
+        def on_begin(conn: Any) -> None:
+            for statement in statements:
+                conn.exec_driver_sql(statement)
+
+        event.listen(connection, "begin", on_begin)
+        connection._dbtasks_settings = True
+        if connection.in_transaction():
+            on_begin(connection)
 
     def fence(self, kw: dict[str, Any]) -> None:
         """Make autogenerate see only this service's schema, whatever env.py asked for."""

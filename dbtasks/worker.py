@@ -59,11 +59,27 @@ def main() -> int:
         payload = {"ok": False, "kind": failure.kind, "message": str(failure), "data": failure.data}
     except BaseException as error:  # every failure must reach the parent as data
         payload = {"ok": False, **classify(error), "traceback": traceback.format_exc()}
-    if not payload["ok"] and worker is not None and worker.applied:
-        payload["data"]["reached"] = worker.applied[-1]["to"]  # where the completed migrations left the service
+    if not payload["ok"] and worker is not None and worker.op in ("upgrade", "downgrade"):
+        reached = where_it_stays(worker, payload["kind"])
+        if reached is not None:
+            payload["data"]["reached"] = reached
     with os.fdopen(result_fd, "w", encoding="utf-8") as out:
         json.dump(payload, out)
     return 0
+
+
+def where_it_stays(worker: Worker, kind: str) -> list[str] | None:
+    """The revision a failed run left the service at: the last migration completed, else read back."""
+    if worker.applied:
+        return list(worker.applied[-1]["to"])
+    if kind not in ("migration", "interrupted"):
+        return None
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not break the read-back
+        worker.phase = "current"
+        return worker.database_heads(worker.script())
+    except Exception:
+        return None
 
 
 def classify(error: BaseException) -> dict[str, Any]:

@@ -265,8 +265,10 @@ class _Tasks:
         def status(c: Any, json_: bool = False, only: str = "", exclude: str = "", jobs: str = "", env: str = "") -> None:
             """Show every service's current revision, head, pending count and state."""
             session = t.session(quiet=True, env=env)
+            pick = Selection(only, exclude, jobs)
+            session.prefetch_states([session.service(name) for name in pick.names(session.project)])
             # Read-only: every service is reported on its own, whatever happened to its dependencies.
-            outcomes = t.over_all(session, commands.status, Selection(only, exclude, jobs), ordered=False)
+            outcomes = t.over_all(session, commands.status, pick, ordered=False)
             rows = reports.status_rows(outcomes, {n: s.schema for n, s in session.project.services.items()})
             out(reports.as_json({"services": rows}) if json_ else reports.status_table(rows))
             if any(not o.ok for o in outcomes):
@@ -278,6 +280,7 @@ class _Tasks:
             """Upgrade every service to head, dependencies first."""
             session = t.session(lock_wait=lock_wait, env=env)
             pick = Selection(only, exclude, jobs, fail_fast)
+            session.prefetch_states([session.service(name) for name in pick.names(session.project)])
             finish(t.over_all(session, commands.upgrade, pick, describe=_moved("already at head")))
 
         def downgrade_all(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import runner
+from . import fastpath, runner
 from .config import Environment, Project, Service, read_dotenv
 from .errors import ConfigError, UsageError
 from .localdb import LocalDatabase
@@ -57,6 +57,7 @@ class Session:
     environment: Environment | None = None  # --env / DBTASKS_ENV; None: database.url_env or the local database
     confirm: Callable[[str, str], None] = field(default=lambda subject, what: None)  # protected: the typed-back name
     confirmed: bool = False
+    _known: dict[str, fastpath.Known] = field(default_factory=dict)  # prefetched states, each used once
     _target: Target | None = None
     _held: dict[str, int] = field(default_factory=dict)  # service -> nesting depth of its migration lock
     _guard: threading.Lock = field(default_factory=threading.Lock)
@@ -109,6 +110,16 @@ class Session:
     def protected(self) -> bool:
         return self.environment is not None and self.environment.protected
 
+    def prefetch_states(self, services: list[Service]) -> None:
+        """Read every service's state from the catalog and the files at once (the fast path)."""
+        self._known = fastpath.known_states(self.target(), services)
+
+    def known_state(self, service: Service) -> fastpath.Known | None:
+        """The service's state without a worker, when certain; a prefetched one is used only once (runs change it)."""
+        if service.name in self._known:
+            return self._known.pop(service.name)
+        return fastpath.known_states(self.target(), [service]).get(service.name)
+
     @contextmanager
     def locked(self, service: Service) -> Iterator[None]:
         """Hold the service schema's migration lock (re-entrant: reset holds it across both steps)."""
@@ -150,6 +161,10 @@ def database_name(target: Target) -> str:
 
 
 def upgrade(session: Session, service: Service, to: str = "head") -> dict[str, Any]:
+    if (to or "head") == "head":
+        state = session.known_state(service)
+        if state is not None and state.pending == 0:
+            return {"applied": [], "head": [state.head]}  # already at head: no worker, no lock
     return session.run(service, "upgrade", to=to or "head")
 
 
@@ -198,7 +213,8 @@ def current(session: Session, service: Service) -> dict[str, Any]:
 
 
 def status(session: Session, service: Service) -> dict[str, Any]:
-    data = session.run(service, "status")
+    state = session.known_state(service)
+    data = state.status() if state is not None else session.run(service, "status")
     return {"service": service.name, "schema": service.schema, **status_fields(data)}
 
 

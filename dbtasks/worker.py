@@ -8,7 +8,6 @@ It keeps to Python 3.8 syntax at run time, since a service's interpreter may be 
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
@@ -283,7 +282,7 @@ class Worker:
             script.revision_map.heads  # noqa: B018 - builds the map, raising on a broken chain
         except Exception as error:
             # Alembic answers a missing down_revision with a bare KeyError: read the files to name it.
-            broken = find_broken_chain(_version_files(script)) if script is not None else None
+            broken = _sibling("history").find_broken_chain(_version_files(script)) if script is not None else None
             if broken:
                 raise Failure("broken_chain", "down_revision defined by no file", **broken) from None
             if isinstance(error, (ImportError, SyntaxError)):
@@ -602,40 +601,6 @@ def _path_of(created: Any) -> str | None:
 def _revision_of(created: Any) -> str | None:
     scripts = created if isinstance(created, list) else [created]
     return scripts[-1].revision if scripts and scripts[-1] is not None else None
-
-
-def find_broken_chain(files: set[str]) -> dict[str, Any] | None:
-    """Read the version files' constants (without importing them) to name one whose down_revision no file defines."""
-    import ast
-
-    declared: set[str] = set()
-    downs: dict[str, tuple[str, list[str]]] = {}
-    for path in sorted(files):
-        values = _module_constants(ast, path)
-        if isinstance(values.get("revision"), str):
-            declared.add(values["revision"])
-            down = values.get("down_revision")
-            downs[values["revision"]] = (path, [down] if isinstance(down, str) else list(down or []))
-    for revision, (path, down_list) in downs.items():
-        for down in down_list:
-            if down not in declared:
-                return {"path": path, "revision": revision, "missing": down}
-    return None
-
-
-def _module_constants(ast: Any, path: str) -> dict[str, Any]:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            tree = ast.parse(handle.read(), filename=path)
-    except (OSError, SyntaxError):
-        return {}
-    values: dict[str, Any] = {}
-    for node in tree.body:
-        target = node.target if isinstance(node, ast.AnnAssign) else (node.targets[0] if isinstance(node, ast.Assign) else None)
-        if isinstance(target, ast.Name) and node.value is not None:
-            with contextlib.suppress(ValueError):
-                values[target.id] = ast.literal_eval(node.value)
-    return values
 
 
 def describe(diff: Any) -> str:

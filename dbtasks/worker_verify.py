@@ -141,12 +141,11 @@ class Verification:
         return script
 
     def file_problems(self, files: Any) -> list[str]:
-        import ast
 
         declared: dict[str, list[str]] = {}
         downs: dict[str, list[str]] = {}
         for path in sorted(files):
-            values = self.helpers._module_constants(ast, path)
+            values = self.helpers._sibling("history").module_constants(path)
             revision = values.get("revision")
             if not isinstance(revision, str):
                 continue

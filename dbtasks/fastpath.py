@@ -1,0 +1,104 @@
+"""The fast path: which services are at head, decided from one catalog query and the migration files.
+
+Starting a worker costs an interpreter, the imports of Alembic and SQLAlchemy, env.py and a connection
+per service. When a service's files and its `<schema>.alembic_version` rows say for certain where it
+stands, no worker is needed to report it or to do nothing. Anything uncertain (a revision no file
+declares literally, a custom version table, no version table yet, several heads, an error) is left to
+the worker, which reports it properly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from . import history
+from .config import Service
+from .runner import Target
+from .urls import libpq
+
+# Two round trips for every service together: which schemas have alembic_version, then all their rows.
+_TABLES_SQL = """
+SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relname = 'alembic_version' AND c.relkind IN ('r', 'p') AND n.nspname = ANY(%s)
+"""
+_CUSTOM_VERSION_TABLE = re.compile(r"\bversion_table\s*=")
+
+
+@dataclass(frozen=True)
+class Known:
+    """A service's state as the files and the catalog tell it."""
+
+    current: tuple[str, ...]
+    head: str
+    pending: int
+
+    def status(self) -> dict[str, object]:
+        return {"current": list(self.current), "head": [self.head], "pending": self.pending, "unknown": []}
+
+
+def enabled() -> bool:
+    return os.environ.get("DBTASKS_FASTPATH", "1") != "0"  # 0: always start workers (debugging, benchmarks)
+
+
+def known_states(target: Target, services: Iterable[Service]) -> dict[str, Known]:
+    """The services whose state is certain without a worker, by name."""
+    if not enabled() or target.url is None:
+        return {}
+    graphs = {service.name: (service, graph) for service in services if (graph := _graph(service)) is not None}
+    if not graphs:
+        return {}
+    rows = _versions(target.url, sorted({service.schema for service, _ in graphs.values()}))
+    if rows is None:
+        return {}
+    found: dict[str, Known] = {}
+    for name, (service, graph) in graphs.items():
+        current = rows.get(service.schema)
+        heads = history.heads(graph)
+        if current is None or len(heads) != 1 or not all(revision in graph for revision in current):
+            continue
+        found[name] = Known(tuple(current), heads[0], history.pending(graph, current))
+    return found
+
+
+def _graph(service: Service) -> dict[str, tuple[str, list[str]]] | None:
+    ini, cwd = str(service.alembic_ini), str(service.path)
+    env_py = history.environment_file(ini, cwd)
+    files = history.version_files(ini, cwd)
+    if env_py is None or files is None or not files:
+        return None
+    try:
+        with open(env_py, encoding="utf-8") as handle:
+            if _CUSTOM_VERSION_TABLE.search(handle.read()):
+                return None  # its version table has another name: only the worker reads it right
+    except OSError:
+        return None
+    return history.read_graph(files)
+
+
+def _versions(url: str, schemas: list[str]) -> dict[str, list[str]] | None:
+    """schema -> its alembic_version rows, for the schemas that have that table; None on any error."""
+    import psycopg2
+    from psycopg2 import sql
+
+    try:
+        connection = psycopg2.connect(libpq(url), connect_timeout=10)
+    except psycopg2.Error:
+        return None  # the workers will say what is wrong with the connection
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(_TABLES_SQL, (schemas,))
+            found: dict[str, list[str]] = {str(row[0]): [] for row in cursor.fetchall()}
+            if found:
+                select = sql.SQL("SELECT {}, version_num FROM {}.alembic_version")
+                parts = [select.format(sql.Literal(schema), sql.Identifier(schema)) for schema in sorted(found)]
+                cursor.execute(sql.SQL(" UNION ALL ").join(parts))
+                for schema, revision in cursor.fetchall():
+                    found[str(schema)].append(str(revision))
+            return {schema: sorted(revisions) for schema, revisions in found.items()}
+    except psycopg2.Error:
+        return None
+    finally:
+        connection.close()

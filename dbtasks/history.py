@@ -1,0 +1,131 @@
+"""A service's revision graph read from its migration files' constants, without importing them.
+
+Used by the parent (the fast paths: heads and pending counts with no worker) and loaded by path in the
+worker (naming a broken chain that Alembic reports as a bare KeyError). Standard library only; Python
+3.8 syntax at run time.
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import contextlib
+import glob
+import os
+import re
+from collections.abc import Iterable
+from typing import Any
+
+
+def module_constants(path: str) -> dict[str, Any]:
+    """The literal top-level assignments of a Python file ({} when it does not parse)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            tree = ast.parse(handle.read(), filename=path)
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    values: dict[str, Any] = {}
+    for node in tree.body:
+        target: ast.expr
+        if isinstance(node, ast.AnnAssign):
+            target, value = node.target, node.value
+        elif isinstance(node, ast.Assign):
+            target, value = node.targets[0], node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and value is not None:
+            with contextlib.suppress(ValueError):
+                values[target.id] = ast.literal_eval(value)
+    return values
+
+
+def read_graph(files: Iterable[str]) -> dict[str, tuple[str, list[str]]] | None:
+    """revision -> (file, down revisions); None when a file's revision is not a plain literal."""
+    graph: dict[str, tuple[str, list[str]]] = {}
+    for path in sorted(files):
+        values = module_constants(path)
+        revision = values.get("revision")
+        if not isinstance(revision, str):
+            return None
+        down = values.get("down_revision")
+        downs = [down] if isinstance(down, str) else list(down or [])
+        if revision in graph or not all(isinstance(item, str) for item in downs):
+            return None
+        graph[revision] = (path, downs)
+    return graph
+
+
+def find_broken_chain(files: Iterable[str]) -> dict[str, Any] | None:
+    """A file whose down_revision no file defines: {"path", "revision", "missing"}, or None."""
+    declared: dict[str, tuple[str, list[str]]] = {}
+    for path in sorted(files):
+        values = module_constants(path)
+        if isinstance(values.get("revision"), str):
+            down = values.get("down_revision")
+            declared[values["revision"]] = (path, [down] if isinstance(down, str) else list(down or []))
+    for revision, (path, downs) in declared.items():
+        for down in downs:
+            if down not in declared:
+                return {"path": path, "revision": revision, "missing": down}
+    return None
+
+
+def heads(graph: dict[str, tuple[str, list[str]]]) -> list[str]:
+    below = {down for _, downs in graph.values() for down in downs}
+    return sorted(revision for revision in graph if revision not in below)
+
+
+def pending(graph: dict[str, tuple[str, list[str]]], current: Iterable[str]) -> int:
+    """How many revisions are not yet applied when the database records `current`."""
+    applied: set[str] = set()
+    stack = list(current)
+    while stack:
+        revision = stack.pop()
+        if revision not in applied:
+            applied.add(revision)
+            stack.extend(graph[revision][1])
+    return len(graph) - len(applied)
+
+
+def version_files(ini: str, cwd: str) -> list[str] | None:
+    """The migration files of the Alembic environment configured by `ini`, read the way Alembic reads it
+    when run from `cwd`; None when only Alembic can resolve them (package resources, recursive folders)."""
+    parser = configparser.ConfigParser(defaults={"here": os.path.dirname(os.path.abspath(ini))})
+    try:
+        parser.read(ini, encoding="utf-8")
+        options = dict(parser.items("alembic"))
+    except (configparser.Error, OSError):
+        return None
+    location = options.get("script_location", "")
+    recursive = options.get("recursive_version_locations", "false").lower() in ("true", "1", "yes", "on")
+    if not location or (":" in location and not os.path.isabs(location)) or recursive:
+        return None
+    if options.get("version_locations"):
+        folders = _split(options["version_locations"], options.get("path_separator"))
+    else:
+        folders = [os.path.join(location, "versions")]
+    found: list[str] = []
+    for folder in folders:
+        found.extend(glob.glob(os.path.join(cwd, folder, "*.py")))  # join keeps an absolute folder as is
+    return [path for path in found if os.path.basename(path) != "__init__.py"]
+
+
+def _split(value: str, separator: str | None) -> list[str]:
+    if separator in (None, "space"):
+        return [item for item in re.split(r"[ ,]+", value.strip()) if item] if separator is None else value.split()
+    if separator == "os":
+        return [item for item in value.split(os.pathsep) if item]
+    return [item.strip() for item in value.split({"colon": ":", "semicolon": ";", "newline": "\n"}.get(separator, separator)) if item.strip()]
+
+
+def environment_file(ini: str, cwd: str) -> str | None:
+    """The env.py of the Alembic environment configured by `ini` (None when only Alembic can find it)."""
+    parser = configparser.ConfigParser(defaults={"here": os.path.dirname(os.path.abspath(ini))})
+    try:
+        parser.read(ini, encoding="utf-8")
+        location = parser.get("alembic", "script_location", fallback="")
+    except (configparser.Error, OSError):
+        return None
+    if not location or (":" in location and not os.path.isabs(location)):
+        return None
+    return os.path.join(cwd, location, "env.py")

@@ -7,6 +7,7 @@ import functools
 import inspect
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,8 +44,14 @@ def out(text: str) -> None:
         raise SystemExit(0) from None
 
 
+_WRITING = threading.Lock()
+
+
 def progress(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    """One line to stderr, whole: workers of several services report from several threads."""
+    with _WRITING:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
 
 
 def guarded(body: Callable[..., None]) -> Callable[..., None]:

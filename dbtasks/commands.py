@@ -101,6 +101,8 @@ class Session:
     def run(self, service: Service, op: str, *, offline: bool = False, **args: Any) -> dict[str, Any]:
         target = self.offline() if offline else self.target()
         prefix = f"{service.name} | "
+        if os.environ.get("DBTASKS_DEBUG"):
+            self.announce(f"{prefix}worker: {op}")  # shows which services the fast path could not answer
         settings = self.environment.settings() if self.environment is not None else {}
         if op in WRITING and not offline:
             with self.locked(service):

@@ -1,0 +1,114 @@
+"""The fast path: services whose state the files and the catalog tell for certain start no worker, and
+report exactly what the worker would have reported."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from conftest import (
+    assert_ok,
+    execute,
+    head_of,
+    inv,
+    parent_of,
+    plant_migration,
+    present_services,
+    revisions_of,
+    schema_of,
+    show,
+    snapshot,
+    version,
+)
+
+WORKER_LINE = re.compile(r"^([a-z][a-z0-9_-]*) \| worker: ", re.M)
+DEBUG = {"DBTASKS_DEBUG": "1"}  # each worker start is announced as "<service> | worker: <op>"
+
+
+def workers_started(stderr: str) -> set[str]:
+    return set(WORKER_LINE.findall(stderr))
+
+
+def status(project: Path, url: str, fast: bool) -> tuple[list[dict[str, object]], set[str]]:
+    result = inv(project, "db.status", "--json", url=url, env={"DBTASKS_FASTPATH": "1" if fast else "0", **DEBUG})
+    assert "Traceback" not in result.stderr, show(result)
+    return json.loads(result.stdout)["services"], workers_started(result.stderr)
+
+
+def test_no_op_upgrade_all_starts_no_worker(project: Path, database_url: str) -> None:
+    assert_ok(inv(project, "db.upgrade-all", url=database_url))
+    before = snapshot(database_url)
+    result = assert_ok(inv(project, "db.upgrade-all", url=database_url, env=DEBUG))
+    assert workers_started(result.stderr) == set(), show(result)
+    assert all(f"{name}  " in result.stdout for name in present_services())
+    assert result.stdout.count("already at head") == len(present_services()), show(result)
+    assert snapshot(database_url) == before
+
+
+def test_only_the_services_behind_get_a_worker(project: Path, database_url: str) -> None:
+    assert_ok(inv(project, "db.upgrade-all", url=database_url))
+    assert_ok(inv(project, "db.downgrade", "habits", "--yes", url=database_url))
+    result = assert_ok(inv(project, "db.upgrade-all", url=database_url, env=DEBUG))
+    assert workers_started(result.stderr) == {"habits"}, show(result)
+    assert version(database_url, "habits") == [head_of("habits")]
+
+
+def test_single_upgrade_at_head_starts_no_worker(project: Path, database_url: str) -> None:
+    assert_ok(inv(project, "db.upgrade", "movements", url=database_url))
+    result = assert_ok(inv(project, "db.upgrade", "movements", url=database_url, env=DEBUG))
+    assert result.stdout.strip() == "movements: nothing to apply (already at or past head)"
+    assert workers_started(result.stderr) == set(), show(result)
+
+
+def test_a_new_migration_file_is_seen_without_a_worker_reading_the_database(project: Path, database_url: str) -> None:
+    assert_ok(inv(project, "db.upgrade", "movements", url=database_url))
+    plant_migration(project, "movements", "f00d00000002", head_of("movements"))
+    rows, workers = status(project, database_url, fast=True)
+    movements = next(row for row in rows if row["service"] == "movements")
+    assert (movements["state"], movements["pending"], movements["head"]) == ("behind", 1, "f00d00000002")
+    assert "movements" not in workers
+    result = assert_ok(inv(project, "db.upgrade-all", "--only", "movements", url=database_url, env=DEBUG))
+    assert workers_started(result.stderr) == {"movements"}
+    assert version(database_url, "movements") == ["f00d00000002"]
+
+
+@pytest.mark.parametrize(
+    "state",
+    ["fresh", "at head", "behind", "unknown revision", "two heads", "version table in public", "custom version table"],
+)
+def test_status_is_the_same_with_and_without_the_fast_path(project: Path, database_url: str, state: str) -> None:
+    if state != "fresh":
+        assert_ok(inv(project, "db.upgrade-all", url=database_url))
+    if state == "behind":
+        assert_ok(inv(project, "db.downgrade", "meals", "--yes", url=database_url))
+    elif state == "unknown revision":
+        execute(database_url, "UPDATE habits.alembic_version SET version_num = 'deadbeef0001'")
+    elif state == "two heads":
+        plant_migration(project, "habits", "5eco0dhead01", parent_of("habits", head_of("habits")))
+    elif state == "version table in public":
+        # Someone else's alembic_version in public must not be taken for a service's.
+        execute(database_url, "CREATE TABLE public.alembic_version (version_num varchar(32) PRIMARY KEY)")
+        execute(database_url, f"INSERT INTO public.alembic_version VALUES ('{revisions_of('movements')[0]}')")
+    elif state == "custom version table":
+        env = project / "services" / "movements" / "alembic" / "env.py"
+        text = env.read_text()
+        assert "version_table_schema=SCHEMA," in text
+        env.write_text(
+            text.replace(
+                "version_table_schema=SCHEMA,", 'version_table_schema=SCHEMA,\n        version_table="movements_version",'
+            )
+        )
+    slow, every = status(project, database_url, fast=False)
+    assert every == set(present_services())  # the check itself can fail: without the fast path, all start
+    before = snapshot(database_url)
+    fast, workers = status(project, database_url, fast=True)
+    assert fast == slow
+    assert snapshot(database_url) == before
+    certain = {row["service"] for row in slow if row["state"] in ("up to date", "behind")}
+    if state == "custom version table":
+        assert "movements" in workers  # only its worker knows where env.py keeps the revision
+        certain.discard("movements")
+    assert not (workers & certain), (workers, certain)
+    assert schema_of("habits") == "habits"

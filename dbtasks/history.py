@@ -115,7 +115,11 @@ def _split(value: str, separator: str | None) -> list[str]:
         return [item for item in re.split(r"[ ,]+", value.strip()) if item] if separator is None else value.split()
     if separator == "os":
         return [item for item in value.split(os.pathsep) if item]
-    return [item.strip() for item in value.split({"colon": ":", "semicolon": ";", "newline": "\n"}.get(separator, separator)) if item.strip()]
+    return [
+        item.strip()
+        for item in value.split({"colon": ":", "semicolon": ";", "newline": "\n"}.get(separator, separator))
+        if item.strip()
+    ]
 
 
 def environment_file(ini: str, cwd: str) -> str | None:

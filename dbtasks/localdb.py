@@ -281,6 +281,8 @@ def _free_port(preferred: int = 0) -> int:
     """`preferred` when it is free (the URL stays the same across restarts), else any free port."""
     for candidate in (preferred, 0) if preferred else (0,):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            # As PostgreSQL binds: a port whose old connections linger in TIME_WAIT is still ours to reuse.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("127.0.0.1", candidate))
             except OSError:

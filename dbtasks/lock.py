@@ -7,6 +7,7 @@ schemas migrate in parallel. The server releases it when the holding process die
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -64,7 +65,8 @@ def migration_lock(
         try:
             yield
         finally:
-            with connection.cursor() as cursor:
+            # A lost session has released its locks already.
+            with contextlib.suppress(psycopg2.Error), connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key_of(schema))
     finally:
         connection.close()
@@ -86,7 +88,7 @@ def _acquire(connection: Any, service: str, schema: str, wait: float, announce: 
                 f"wait for it to finish, or rerun with a larger --lock-wait (now {wait:g} s)",
                 kind="locked",
             )
-        if holder != reported:  # say who holds it once, and again when the holder changes
+        if holder is not None and holder != reported:  # say who holds it once, and again when the holder changes
             announce(f"{service} | waiting for the migration lock of schema {schema!r}, held by {holder}; up to {wait:g} s")
             reported = holder
         sleep(min(delay, max(0.0, deadline - time.monotonic())))

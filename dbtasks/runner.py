@@ -176,6 +176,11 @@ def explain(service: Service, op: str, args: dict[str, Any], payload: dict[str, 
         "history": lambda: f"cannot read the migration files: {message}; fix them, then run 'inv db.history {name}'",
         "import": lambda: _import_hint(service, data.get("module") or "", message, ini),
         "connect": lambda: f"cannot connect to the database ({message}); check {target.source} and that the server is running",
+        "connection_lost": lambda: (
+            f"lost the connection to the database{_during(data)} ({message}); the server rolls back the migration in "
+            f"progress, so the service stays at {_revisions(data['reached']) if 'reached' in data else 'its previous revision'}; "
+            f"check that the server is up, then rerun"
+        ),
         "migration": lambda: (
             f"migration {data.get('revision')} failed: {message}; rolled back, the service stays at "
             f"{_revisions(data['reached']) if 'reached' in data else 'its previous revision'}; fix the migration and rerun"
@@ -242,6 +247,10 @@ def _import_hint(service: Service, module: str, message: str, ini: str) -> str:
 def _is_local_package(service: Service, top: str) -> bool:
     roots = [service.path, *service.path.iterdir()] if service.path.is_dir() else []
     return any((root / top / "__init__.py").is_file() or (root / f"{top}.py").is_file() for root in roots if root.is_dir())
+
+
+def _during(data: dict[str, Any]) -> str:
+    return f" during migration {data['revision']}" if data.get("revision") else ""
 
 
 def _revisions(revisions: Iterable[str] | None) -> str:

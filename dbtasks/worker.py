@@ -8,10 +8,12 @@ It keeps to Python 3.8 syntax at run time, since a service's interpreter may be 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import re
+import select
 import signal
 import sys
 import threading
@@ -38,17 +40,34 @@ def _interrupt_once(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _stop_when_orphaned() -> None:
-    """The parent keeps our stdin open while it runs: end of file means it died (kill -9), so stop as Ctrl-C would."""
-    while os.read(0, 65536):  # unbuffered: a buffered reader's lock would block interpreter shutdown
-        pass
-    os.kill(os.getpid(), signal.SIGINT)
+# psycopg2 connections env.py opened: a Python signal handler only runs once the query in progress
+# returns, so a watcher thread cancels that query (cancel() is safe from another thread).
+_CANCELLABLE: list[Any] = []
+
+
+def _watch(wakeup: int) -> None:
+    """Stop promptly on Ctrl-C (a byte on `wakeup`) or when the parent dies (end of file on stdin: it keeps
+    our stdin open while it runs, so after kill -9 we stop as Ctrl-C would)."""
+    watched = [0, wakeup]
+    while True:
+        ready, _, _ = select.select(watched, [], [])
+        if wakeup in ready:
+            os.read(wakeup, 512)
+            for connection in list(_CANCELLABLE):
+                with contextlib.suppress(Exception):
+                    connection.cancel()
+        if 0 in ready and not os.read(0, 65536):  # unbuffered: a buffered reader would block interpreter shutdown
+            watched.remove(0)
+            os.kill(os.getpid(), signal.SIGINT)
 
 
 def main() -> int:
     signal.signal(signal.SIGINT, _interrupt_once)
     request = json.loads(sys.stdin.readline())
-    threading.Thread(target=_stop_when_orphaned, daemon=True).start()
+    wakeup_read, wakeup_write = os.pipe()
+    os.set_blocking(wakeup_write, False)
+    signal.set_wakeup_fd(wakeup_write, warn_on_full_buffer=False)
+    threading.Thread(target=_watch, args=(wakeup_read,), daemon=True).start()
     result_fd = int(request["result_fd"])
     worker = None
     try:
@@ -65,6 +84,12 @@ def main() -> int:
     with os.fdopen(result_fd, "w", encoding="utf-8") as out:
         json.dump(payload, out)
     return 0
+
+
+def _register_cancellable(connection: Any) -> None:
+    dbapi = getattr(getattr(connection, "connection", None), "dbapi_connection", None)
+    if dbapi is not None and type(dbapi).__module__.startswith("psycopg2") and dbapi not in _CANCELLABLE:
+        _CANCELLABLE.append(dbapi)  # asyncpg needs none: asyncio turns Ctrl-C into a cancelled query itself
 
 
 def where_it_stays(worker: Worker, kind: str) -> list[str] | None:
@@ -89,6 +114,8 @@ def classify(error: BaseException) -> dict[str, Any]:
         return {"kind": "import", "message": first, "data": {"module": error.name or ""}}
     if isinstance(error, KeyboardInterrupt):
         return {"kind": "interrupted", "message": "interrupted", "data": {}}
+    if _is_connection_lost(error):
+        return {"kind": "connection_lost", "message": _connection_reason(error), "data": {"revision": failing_revision(error)}}
     if _is_connection_error(error):
         return {"kind": "connect", "message": _connection_reason(error), "data": {}}
     revision = failing_revision(error)
@@ -118,6 +145,30 @@ def _is_connection_error(error: BaseException) -> bool:
         seen = seen.__cause__ or seen.__context__
     if "OperationalError" in names and "connection" in str(error).lower():
         return failing_revision(error) is None
+    return False
+
+
+_LOST = (
+    "server closed the connection unexpectedly",
+    "terminating connection",
+    "connection already closed",
+    "connection was closed in the middle of operation",
+    "could not receive data from server",
+    "ssl syscall error",
+)
+
+
+def _is_connection_lost(error: BaseException) -> bool:
+    """The server went away during the run (restart, failover, network): not a fault of the migration."""
+    seen: BaseException | None = error
+    while seen is not None:
+        text = str(seen).lower()
+        if any(phrase in text for phrase in _LOST) or type(seen).__name__ in (
+            "AdminShutdownError",
+            "ConnectionDoesNotExistError",
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
     return False
 
 
@@ -175,6 +226,7 @@ class Worker:
         worker = self
 
         def configure(self: Any, *args: Any, **kw: Any) -> None:
+            _register_cancellable(kw.get("connection"))
             worker.check_target(kw)
             worker.apply_settings(kw.get("connection"))
             if worker.phase in ("check", "generate"):

@@ -88,6 +88,7 @@ class Verification:
         self.expected: list[str] = list(worker.args.get("expect_tables") or [])
         self.results: dict[str, dict[str, Any]] = {}
         self.env_runs = 0
+        self.script: Any = None  # the ScriptDirectory, built once
         self.db = Catalog(os.environ.get(worker.request["url_env"], ""), catalog)
 
     # -- results ------------------------------------------------------------------------------------
@@ -104,7 +105,7 @@ class Verification:
 
     def run(self) -> dict[str, Any]:
         try:
-            script = self.history()
+            script = self.script = self.history()
             if script is not None and self.single_head(script):
                 self.database_checks(script)
                 self.offline_sql(script)
@@ -199,10 +200,8 @@ class Verification:
 
     def env_runs_twice(self) -> bool:
         """Run env.py twice before any migration: one that cannot run again fails every later step."""
-        from alembic import command
-
         for attempt in ("first", "second"):
-            problem = self.step("current", command.current)
+            problem = self.step("current", self.current)
             if problem is not None:
                 check = "upgrade" if attempt == "first" else "idempotent"
                 self.failed(check, f"env.py fails when it runs a {attempt} time: {problem.message}")
@@ -214,12 +213,10 @@ class Verification:
 
     def upgrade_in_steps(self, revisions: list[str], before: Any) -> bool:
         """`upgrade` and `stairway` in one pass: at each revision upgrade, downgrade one step, upgrade again."""
-        from alembic import command
-
         previous = self.own(before)
         stairway_ok = True
         for revision in revisions:
-            problem = self.step("upgrade", command.upgrade, revision)
+            problem = self.step("upgrade", self.upgrade, revision)
             if problem is not None:
                 self.upgrade_failed(revision, problem)
                 return False
@@ -234,9 +231,7 @@ class Verification:
         return True
 
     def stair(self, revision: str, previous: Any, after_up: Any, before: Any) -> bool:
-        from alembic import command
-
-        problem = self.step("downgrade", command.downgrade, "-1")
+        problem = self.step("downgrade", self.downgrade, "-1")
         if problem is not None:
             self.failed("stairway", f"downgrade of {revision} fails: {problem.message}")
             return self.restore(revision, before)
@@ -244,7 +239,7 @@ class Verification:
         if left:
             self.failed("stairway", f"downgrade of {revision} does not undo its upgrade: {self.catalog.shorten(left)}")
             return self.restore(revision, before)
-        problem = self.step("upgrade", command.upgrade, revision)
+        problem = self.step("upgrade", self.upgrade, revision)
         if problem is not None:
             self.failed("stairway", f"{revision} fails to upgrade again after its downgrade: {problem.message}")
             return self.restore(revision, before)
@@ -256,8 +251,6 @@ class Verification:
 
     def restore(self, revision: str, before: Any) -> bool:
         """After a broken downgrade: rebuild the schema as it was before, then upgrade straight to `revision`."""
-        from alembic import command
-
         statements = [f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE']
         if self.schema in before:
             statements.append(f'CREATE SCHEMA "{self.schema}"')
@@ -266,7 +259,7 @@ class Verification:
             statements.append(f'DROP TABLE IF EXISTS "{where["schema"]}"."{where["table"]}"')
         for statement in statements:
             self.db.rows(statement)
-        problem = self.step("upgrade", command.upgrade, revision)
+        problem = self.step("upgrade", self.upgrade, revision)
         if problem is not None:
             self.upgrade_failed(revision, problem)
         return False
@@ -319,9 +312,7 @@ class Verification:
             self.passed("expected-tables", f"all {len(self.expected)} present")
 
     def idempotent(self, at_head: Any) -> None:
-        from alembic import command
-
-        problem = self.step("upgrade", command.upgrade, "head")
+        problem = self.step("upgrade", self.upgrade, "head")
         if problem is not None:
             self.failed("idempotent", f"upgrade head run a second time fails: {problem.message}")
             return
@@ -352,9 +343,7 @@ class Verification:
             self.passed("drift", f"models match the schema at head (autogenerate, {self.schema} only)")
 
     def no_trace(self, before: Any) -> None:
-        from alembic import command
-
-        problem = self.step("downgrade", command.downgrade, "base")
+        problem = self.step("downgrade", self.downgrade, "base")
         if problem is not None:
             self.failed("no-trace", f"downgrade to base fails in {problem.where('env.py')}: {problem.message}")
             return
@@ -365,7 +354,6 @@ class Verification:
             self.passed("no-trace", f"downgrade to base leaves {self.schema} as it was before the first upgrade")
 
     def offline_sql(self, script: Any) -> None:
-        from alembic import command
         from alembic.config import Config
 
         buffer = io.StringIO()
@@ -373,7 +361,7 @@ class Verification:
         config.set_main_option("sqlalchemy.url", self.worker.config.get_main_option("sqlalchemy.url").replace("%", "%%"))
         saved, self.worker.config = self.worker.config, config
         try:
-            problem = self.step("upgrade", command.upgrade, "head", sql=True)
+            problem = self.step("upgrade", self.upgrade, "head", sql=True)
         finally:
             self.worker.config = saved
         if problem is not None:
@@ -393,6 +381,33 @@ class Verification:
 
     def version_table_name(self) -> str:
         return str(self.worker.version_table.get("table") or "alembic_version")
+
+    # Alembic's command.upgrade/downgrade rebuild the revision map (loading every file) on each call; verify
+    # makes three calls per revision, so it builds the map once and runs env.py through the same script.
+
+    def upgrade(self, config: Any, revision: str, sql: bool = False) -> None:
+        start, _, end = revision.rpartition(":")
+        script = self.script
+        self.run_env(
+            config,
+            lambda rev, context: script._upgrade_revs(end, rev),
+            as_sql=sql,
+            starting_rev=start or None,
+            destination_rev=end,
+        )
+
+    def downgrade(self, config: Any, revision: str) -> None:
+        script = self.script
+        self.run_env(config, lambda rev, context: script._downgrade_revs(revision, rev), destination_rev=revision)
+
+    def current(self, config: Any) -> None:
+        self.run_env(config, lambda rev, context: [])
+
+    def run_env(self, config: Any, fn: Any, **kw: Any) -> None:
+        from alembic.runtime.environment import EnvironmentContext
+
+        with EnvironmentContext(config, self.script, fn=fn, **kw):
+            self.script.run_env()
 
     def step(self, phase: str, command: Any, *args: Any, **kw: Any) -> Problem | None:
         """Run one Alembic command; return what went wrong, or None. Failures verify cannot judge are raised."""

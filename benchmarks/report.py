@@ -1,0 +1,267 @@
+"""What a benchmark run prints and writes: the machine, the results, the issue's targets with pass/fail."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .runner import Result
+from .scenarios import TARGETS
+from .synthetic import REPO
+
+# verify-scaling passes when the cost of one more revision at the top of the range is at most this
+# multiple of its cost at the bottom (linear: 1.0; quadratic would grow with the revision count).
+FLAT_TOLERANCE = 1.5
+TARGET_TEXT = {
+    "noop-upgrade": "no-op `upgrade-all` (everything at head)",
+    "fresh-upgrade": "fresh `upgrade-all` (empty database)",
+    "check": "`check-all` at head",
+    "list": "`inv --list` vs `alembic --help`",
+    "status-large": "`status`, large project, vs a loop of `alembic current`",
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    target: str
+    measured: str
+    passed: bool | None  # None: not measured in this run
+
+
+def machine(server_version: str, server_kind: str) -> dict[str, str]:
+    """CPU, memory, OS, Python, PostgreSQL and the dbtasks commit, as the report shows them."""
+    return {
+        "CPU": f"{_cpu_model()} ({os.cpu_count()} logical CPUs)",
+        "RAM": f"{_memory_gib():.1f} GiB",
+        "OS": f"{_os_name()} ({platform.platform()})",
+        "Python": f"{platform.python_version()} ({platform.python_implementation()})",
+        "PostgreSQL": f"{server_version} ({server_kind})",
+        "Libraries": ", ".join(
+            f"{name} {_version(name)}" for name in ("alembic", "SQLAlchemy", "invoke", "psycopg2-binary", "asyncpg")
+        ),
+        "dbtasks": _commit(),
+        "Load average at start": load_average(),
+    }
+
+
+def load_average() -> str:
+    """1, 5 and 15 minutes: on a shared machine, the context every number needs."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def verdicts(results: Sequence[Result]) -> list[Verdict]:
+    by_name = {result.scenario: result for result in results if result.scenario != "verify-scaling"}
+    found = []
+    for name, limit in TARGETS.items():
+        text = f"{TARGET_TEXT[name]} ≤ {limit}x baseline"
+        result = by_name.get(name)
+        if result is None:
+            found.append(Verdict(text, "not run", None))
+        else:
+            found.append(Verdict(text, f"{result.ratio:.3f} ({result.size})", result.ratio <= limit))
+    found.append(_flatness([r for r in results if r.scenario == "verify-scaling"]))
+    return found
+
+
+def scaling_rows(results: Sequence[Result]) -> list[tuple[int, float, float, float | None, float]]:
+    """(revisions, ours median s, s per revision, marginal s per revision since the previous row, baseline median s)."""
+    rows: list[tuple[int, float, float, float | None, float]] = []
+    previous: Result | None = None
+    for result in sorted(results, key=lambda r: r.migrations):
+        marginal = None
+        if previous is not None:
+            marginal = (result.ours.median - previous.ours.median) / (result.migrations - previous.migrations)
+        rows.append(
+            (result.migrations, result.ours.median, result.ours.median / result.migrations, marginal, result.baseline.median)
+        )
+        previous = result
+    return rows
+
+
+def _flatness(results: Sequence[Result]) -> Verdict:
+    text = f"`verify` cost per revision flat (marginal cost at the top ≤ {FLAT_TOLERANCE}x the one at the bottom)"
+    rows = scaling_rows(results)
+    marginals = [row[3] for row in rows if row[3] is not None]
+    if len(marginals) < 2:
+        return Verdict(text, "not run (needs three revision counts)" if rows else "not run", None)
+    low, high = marginals[0], marginals[-1]
+    measured = f"{low:.3f} → {high:.3f} s per extra revision ({rows[0][0]} → {rows[-1][0]} revisions)"
+    if low <= 0 or high <= 0:  # more revisions took less time: noise larger than the effect, no verdict
+        return Verdict(text, measured + "; inconclusive (noise), rerun with more --large-runs", None)
+    return Verdict(text, measured, high <= FLAT_TOLERANCE * low)
+
+
+# -- text ---------------------------------------------------------------------------------------------
+
+
+def text_table(results: Sequence[Result]) -> str:
+    headers = ("scenario", "size", "baseline s", "ours s", "ratio", "target", "baseline MiB", "ours MiB")
+    rows = []
+    for r in results:
+        target = TARGETS.get(r.scenario)
+        verdict = "" if target is None else f"≤{target} {'pass' if r.ratio <= target else 'FAIL'}"
+        times = (f"{r.baseline.median:.3f}", f"{r.ours.median:.3f}", f"{r.ratio:.3f}")
+        rows.append((r.scenario, r.size, *times, verdict, f"{r.baseline.tree_mib:.0f}", f"{r.ours.tree_mib:.0f}"))
+    return _align(headers, rows)
+
+
+def text_verdicts(found: Sequence[Verdict]) -> str:
+    rows = [(v.target.replace("`", ""), v.measured, _mark(v.passed)) for v in found]
+    return _align(("target", "measured", "result"), rows)
+
+
+def _align(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) if rows else len(headers[i]) for i in range(len(headers))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return "\n".join(lines)
+
+
+def _mark(passed: bool | None) -> str:
+    return "not run" if passed is None else ("pass" if passed else "FAIL")
+
+
+# -- markdown -----------------------------------------------------------------------------------------
+
+
+def markdown(
+    results: Sequence[Result], about: dict[str, str], command: str, notes: Sequence[str], profiles: dict[str, str]
+) -> str:
+    parts = ["# Benchmarks: dbtasks against the seeds' loop of `alembic` commands", ""]
+    parts += ["## Machine", "", "| | |", "|---|---|", *[f"| {key} | {value} |" for key, value in about.items()], ""]
+    parts += ["## Reproduce", "", "```bash", command, "```", ""]
+    parts += [
+        "Method (details in `benchmarks/README.md`): both sides run against the same PostgreSQL in the same run, "
+        "on a generated monorepo; runs alternate which side goes first; each run is checked for having done its work "
+        "(every schema's `alembic_version` at head, output naming every service) before its time counts. Times are "
+        "wall-clock medians; memory is the median over runs of the peak summed RSS of the command's process tree "
+        "(sampled) and of its largest single process (exact, `wait4`).",
+        "",
+    ]
+    parts += ["## Targets (issue 5)", "", "| target | measured (ours/baseline) | result |", "|---|---|---|"]
+    parts += [f"| {v.target} | {v.measured} | {_mark(v.passed)} |" for v in verdicts(results)]
+    parts += [
+        "",
+        "## Summary",
+        "",
+        "| scenario | size | baseline median s | ours median s | ratio | baseline peak MiB | ours peak MiB |",
+    ]
+    parts += ["|---|---|---:|---:|---:|---:|---:|"]
+    parts += [
+        f"| {r.scenario} | {r.size} | {r.baseline.median:.3f} | {r.ours.median:.3f} | {r.ratio:.3f} | "
+        f"{r.baseline.tree_mib:.0f} | {r.ours.tree_mib:.0f} |"
+        for r in results
+    ]
+    parts.append("")
+    for r in results:
+        parts += _scenario_section(r)
+    scaling = [r for r in results if r.scenario == "verify-scaling"]
+    if scaling:
+        parts += [
+            "## verify: cost per revision",
+            "",
+            "| revisions | ours median s | s per revision | marginal s per revision | baseline median s |",
+        ]
+        parts += ["|---:|---:|---:|---:|---:|"]
+        for revisions, median, per, marginal, baseline in scaling_rows(scaling):
+            shown = "" if marginal is None else f"{marginal:.3f}"
+            parts.append(f"| {revisions} | {median:.3f} | {per:.3f} | {shown} | {baseline:.3f} |")
+        parts.append("")
+    if notes:
+        parts += ["## Notes", "", *[f"- {note}" for note in notes], ""]
+    for name, text in profiles.items():
+        parts += [f"## Profile: {name}", "", "```", text.rstrip(), "```", ""]
+    return "\n".join(parts)
+
+
+def _scenario_section(r: Result) -> list[str]:
+    runs = len(r.ours.seconds)
+    lines = [f"### {r.scenario} ({r.size}, {runs} runs): {r.summary}", ""]
+    lines += [
+        "| side | command | median s | min s | max s | peak tree MiB | largest process MiB |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for side, label, summary in (("baseline", r.baseline_label, r.baseline), ("ours", r.ours_label, r.ours)):
+        lines.append(
+            f"| {side} | {label} | {summary.median:.3f} | {min(summary.seconds):.3f} | {max(summary.seconds):.3f} | "
+            f"{summary.tree_mib:.0f} | {summary.process_mib:.0f} |"
+        )
+    target = TARGETS.get(r.scenario)
+    verdict = "" if target is None else f" (target ≤ {target}: {'pass' if r.ratio <= target else 'FAIL'})"
+    return [*lines, "", f"Ratio ours/baseline: **{r.ratio:.3f}**{verdict}", ""]
+
+
+def as_json(results: Sequence[Result], about: dict[str, str], command: str, notes: Sequence[str]) -> str:
+    document: dict[str, Any] = {
+        "machine": about,
+        "command": command,
+        "results": [{**asdict(r), "ratio": r.ratio, "target": TARGETS.get(r.scenario)} for r in results],
+        "verdicts": [asdict(v) for v in verdicts(results)],
+        "notes": list(notes),
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+# -- machine details ----------------------------------------------------------------------------------
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory_gib() -> float:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) / 1024 / 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+
+
+def _os_name() -> str:
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return line.split("=", 1)[1].strip('"')
+    except OSError:
+        pass
+    return platform.system()
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _commit() -> str:
+    """The commit of this checkout, and whether the code measured differs from it (read-only git calls)."""
+    try:
+        head = _git("rev-parse", "HEAD")
+        changed = _git("--no-optional-locks", "status", "--porcelain", "--", "dbtasks", "tasks.py", "pyproject.toml")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    files = len(changed.splitlines())
+    noun = "file" if files == 1 else "files"
+    return (
+        f"{head[:12]} + uncommitted changes ({files} {noun} under dbtasks/, tasks.py, pyproject.toml)" if changed else head[:12]
+    )
+
+
+def _git(*arguments: str) -> str:
+    return subprocess.run(["git", *arguments], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()

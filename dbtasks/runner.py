@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import forkserver
 from .config import Service, display_path
 from .errors import ServiceError
 from .urls import OFFLINE_URL, mask, normalize
@@ -83,15 +84,21 @@ def _spawn(service: Service, request: dict[str, Any], target: Target, emit: Emit
     chunks: list[bytes] = []
     reader = threading.Thread(target=_drain, args=(read_fd, chunks), daemon=True)
     reader.start()
+    python, env = service.python or sys.executable, _environment(service, target)
+    server = forkserver.server_for(python, WORKER) if forkserver.enabled(service.env) else None
     try:
-        process = subprocess.Popen(
-            [service.python or sys.executable, str(WORKER)],
-            cwd=service.path,
-            env=_environment(service, target),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            pass_fds=(write_fd,),
+        process: subprocess.Popen[bytes] | forkserver.Forked = (
+            server.fork(request, service.path, env, write_fd)
+            if server is not None
+            else subprocess.Popen(
+                [python, str(WORKER)],
+                cwd=service.path,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                pass_fds=(write_fd,),
+            )
         )
     except OSError as error:
         os.close(write_fd)
@@ -125,13 +132,14 @@ def _spawn(service: Service, request: dict[str, Any], target: Target, emit: Emit
     if not body:
         raise ServiceError(
             service.name,
-            f"worker exited with code {code} before reporting; rerun with DBTASKS_DEBUG=1 and check the interpreter has alembic installed",
+            f"worker exited{'' if code is None else f' with code {code}'} before reporting; rerun with DBTASKS_DEBUG=1 and "
+            "check the interpreter has alembic installed",
             kind="worker",
         )
     return dict(target.redact_values(json.loads(body.decode("utf-8"))))
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def _stop(process: subprocess.Popen[bytes] | forkserver.Forked) -> None:
     """Let an interrupted worker roll back and exit (a terminal's Ctrl-C reaches it too; a signal to us alone does not)."""
     process.send_signal(signal.SIGINT)
     try:

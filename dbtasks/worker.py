@@ -62,8 +62,14 @@ def _watch(wakeup: int) -> None:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["--serve"]:  # a fork server: see forkserver.py
+        return int(_sibling("worker_serve").serve(int(sys.argv[2]), run_request))
+    return run_request(json.loads(sys.stdin.readline()))
+
+
+def run_request(request: dict[str, Any]) -> int:
+    """Run one request and write its result to the request's result_fd (stdin: the parent's lifeline)."""
     signal.signal(signal.SIGINT, _interrupt_once)
-    request = json.loads(sys.stdin.readline())
     wakeup_read, wakeup_write = os.pipe()
     os.set_blocking(wakeup_write, False)
     signal.set_wakeup_fd(wakeup_write, warn_on_full_buffer=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,16 @@ def test_status_is_the_same_with_and_without_the_fast_path(project: Path, databa
         certain.discard("movements")
     assert not (workers & certain), (workers, certain)
     assert schema_of("habits") == "habits"
+
+
+def test_forked_and_spawned_workers_do_the_same(project: Path, make_database: Callable[[], str]) -> None:
+    """The fork server (one interpreter importing Alembic once) is only faster: same results, same database."""
+    states = []
+    for forked in ("1", "0"):
+        url = make_database()
+        env = {"DBTASKS_FORKSERVER": forked}
+        upgraded = assert_ok(inv(project, "db.upgrade-all", "--jobs", "2", url=url, env=env))
+        checked = assert_ok(inv(project, "db.check-all", "--json", url=url, env=env))
+        states.append((upgraded.stdout, json.loads(checked.stdout), snapshot(url)))
+    assert states[0] == states[1]
+    assert all(entry["ok"] for entry in states[0][1]["services"])

@@ -1,0 +1,154 @@
+"""The parent side of the fork server (worker_serve.py): start one per interpreter, hand it requests.
+
+A fresh `python worker.py` spends most of its time importing Alembic and SQLAlchemy, as every `alembic`
+command does. The fork server pays that once per run and forks a child per service operation; the child
+looks to the runner like a spawned worker (its own stdin, stdout and result pipe), so Ctrl-C, kill -9
+of the runner and the results work the same. DBTASKS_FORKSERVER=0 turns it off.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Any
+
+_servers: dict[str, ForkServer | None] = {}
+_guard = threading.Lock()
+
+
+def enabled(env: Mapping[str, str]) -> bool:
+    """Off when asked, and for a service whose env changes how its interpreter starts (PYTHON*)."""
+    return (
+        os.environ.get("DBTASKS_FORKSERVER", "1") != "0" and hasattr(os, "fork") and not any(k.startswith("PYTHON") for k in env)
+    )
+
+
+def server_for(python: str, worker: Path) -> ForkServer | None:
+    """The running fork server of `python` (started on first use), or None when it cannot start."""
+    with _guard:
+        if python not in _servers:
+            _servers[python] = ForkServer.start(python, worker)
+        return _servers[python]
+
+
+class ForkServer:
+    def __init__(self, process: subprocess.Popen[bytes], sock: socket.socket) -> None:
+        self.process = process
+        self.sock = sock
+        self.lock = threading.Lock()
+        atexit.register(self.close)
+
+    @classmethod
+    def start(cls, python: str, worker: Path) -> ForkServer | None:
+        ours, theirs = socket.socketpair()
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        try:
+            process = subprocess.Popen(
+                [python, str(worker), "--serve", str(theirs.fileno())],
+                stdin=subprocess.PIPE,  # its lifeline: it exits when this closes
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),),
+                env=env,
+            )
+        except OSError:
+            return None
+        finally:
+            theirs.close()
+        ours.settimeout(120)
+        try:
+            ready = ours.recv(6) == b"ready\n"
+        except OSError:
+            ready = False
+        if not ready:  # no alembic in that interpreter, say: spawned workers will report it properly
+            process.kill()
+            process.wait()
+            ours.close()
+            return None
+        ours.settimeout(None)
+        return cls(process, ours)
+
+    def fork(self, request: dict[str, Any], cwd: Path, env: dict[str, str], result_fd: int) -> Forked:
+        """A child running `request` in `cwd` with exactly `env`; its result goes to `result_fd`."""
+        stdin_read, stdin_write = os.pipe()
+        stdout_read, stdout_write = os.pipe()
+        body = json.dumps({**request, "cwd": str(cwd), "env": env}).encode()
+        fds = [stdin_read, stdout_write, result_fd]
+        try:
+            with self.lock:
+                self.sock.sendmsg([struct.pack("!I", len(body))], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, _int_array(fds))])
+                self.sock.sendall(body)
+                pid = int(_read_line(self.sock))
+        finally:
+            os.close(stdin_read)
+            os.close(stdout_write)
+        return Forked(pid, os.fdopen(stdin_write, "wb"), os.fdopen(stdout_read, "rb"))
+
+    def close(self) -> None:
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            self.process.stdin.close()
+        self.sock.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+class Forked:
+    """A forked worker, with the part of Popen's interface the runner uses."""
+
+    def __init__(self, pid: int, stdin: IO[bytes], stdout: IO[bytes]) -> None:
+        self.pid = pid
+        self.stdin = stdin
+        self.stdout = stdout
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Until the child is gone (the fork server reaps it; its exit code is not kept)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while _alive(self.pid):
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"worker {self.pid}", timeout or 0)
+            time.sleep(0.01)
+        return None
+
+    def send_signal(self, number: int) -> None:
+        if _alive(self.pid):
+            os.kill(self.pid, number)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_line(sock: socket.socket) -> bytes:
+    line = b""
+    while not line.endswith(b"\n"):
+        chunk = sock.recv(1)
+        if not chunk:
+            raise OSError("the fork server went away")
+        line += chunk
+    return line
+
+
+def _int_array(fds: list[int]) -> bytes:
+    import array
+
+    return array.array("i", fds).tobytes()

@@ -11,19 +11,22 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke.collection import Collection
 from invoke.exceptions import Exit
 from invoke.tasks import Task
 
-from . import commands, reports
-from .commands import Session
-from .config import Project, display_path
 from .errors import DbtasksError, UsageError
-from .lock import DEFAULT_WAIT
-from .orchestrate import Outcome, default_jobs, run_all, select
+from .lazy import lazy
 from .urls import mask
+
+if TYPE_CHECKING:
+    from . import commands, config, lock, orchestrate, reports
+    from .commands import Session
+    from .orchestrate import Outcome
+else:  # `inv --list` and shell completion only build the tasks: the core loads when a task runs
+    commands, config, lock, orchestrate, reports = lazy("commands", "config", "lock", "orchestrate", "reports")
 
 SERVICE_HELP = "service name from migrations.yaml"
 ALL_HELP = {
@@ -110,9 +113,9 @@ class _Tasks:
         self.config_file = config_file
 
     def session(self, *, quiet: bool = False, lock_wait: str = "", env: str = "") -> Session:
-        project = Project.load(self.config_file)
+        project = config.Project.load(self.config_file)
         name, source = environment_choice(env)
-        session = Session(
+        session = commands.Session(
             project,
             emit=(lambda line: None) if quiet else progress,
             announce=progress,
@@ -171,7 +174,7 @@ class _Tasks:
                 return
             for diff in data.get("diffs") or []:
                 out(f"  - {diff}")
-            out(display_path(Path(data["path"])))
+            out(config.display_path(Path(data["path"])))
 
         def check(c: Any, service: str, env: str = "") -> None:
             """Fail unless the service has one head, the database is at it and the models match."""
@@ -213,7 +216,7 @@ class _Tasks:
         def merge(c: Any, service: str, message: str = "merge heads", env: str = "") -> None:
             """Write a migration that merges the service's heads into one."""
             session = t.session(env=env)
-            out(display_path(Path(commands.merge(session, session.service(service), message)["path"])))
+            out(config.display_path(Path(commands.merge(session, session.service(service), message)["path"])))
 
         def current(c: Any, service: str, env: str = "") -> None:
             """Show the revision the service's database is at."""
@@ -406,7 +409,7 @@ class _Tasks:
 
         def local_start(c: Any) -> None:
             """Start the embedded local PostgreSQL (created on first use under .dbtasks/)."""
-            project = Project.load(t.config_file)
+            project = config.Project.load(t.config_file)
             url, source = commands.resolve_url(project)
             if url is not None:
                 raise Exit(f"{source} is set, so the tasks use it and never start the local database; unset it first", code=2)
@@ -414,12 +417,12 @@ class _Tasks:
 
         def local_stop(c: Any) -> None:
             """Stop the embedded local PostgreSQL (its data stays under .dbtasks/)."""
-            stopped = commands.local_database(Project.load(t.config_file)).stop()
+            stopped = commands.local_database(config.Project.load(t.config_file)).stop()
             out("local database stopped" if stopped else "local database was not running")
 
         def local_url(c: Any) -> None:
             """Print the embedded local database's URL, password masked."""
-            out(mask(commands.local_database(Project.load(t.config_file)).url()))
+            out(mask(commands.local_database(config.Project.load(t.config_file)).url()))
 
         return [("local-start", local_start, {}), ("local-stop", local_stop, {}), ("local-url", local_url, {})]
 
@@ -437,7 +440,7 @@ class _Tasks:
         names = pick.names(session.project)
         if needs_database:
             session.target()  # resolve (and start) the database once, before the workers fan out
-        return run_all(
+        return orchestrate.run_all(
             session.project,
             names,
             functools.partial(verb, session),
@@ -458,12 +461,12 @@ class Selection:
     jobs: str = ""
     fail_fast: bool = False
 
-    def names(self, project: Project) -> list[str]:
-        return select(project, self.only, self.exclude)
+    def names(self, project: config.Project) -> list[str]:
+        return orchestrate.select(project, self.only, self.exclude)
 
     def job_count(self) -> int:
         if not self.jobs:
-            return default_jobs()
+            return orchestrate.default_jobs()
         if not self.jobs.isdigit() or int(self.jobs) < 1:
             raise UsageError(f"--jobs: expected a positive number, got {self.jobs!r}")
         return int(self.jobs)
@@ -488,7 +491,7 @@ def environment_choice(env: str) -> tuple[str, str]:
 def _seconds(text: str) -> float:
     """--lock-wait: seconds as a non-negative number (default 60)."""
     if not text:
-        return DEFAULT_WAIT
+        return lock.DEFAULT_WAIT
     try:
         value = float(text)
     except ValueError:
@@ -517,5 +520,5 @@ def _diff_count(data: Any) -> str:
 
 def _check_outcome(outcome: Outcome, entry: dict[str, Any]) -> Outcome:
     if outcome.ok and not entry["ok"]:
-        return Outcome(outcome.service, "failed", outcome.detail)
+        return orchestrate.Outcome(outcome.service, "failed", outcome.detail)
     return outcome

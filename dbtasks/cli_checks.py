@@ -8,10 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from invoke.exceptions import Exit
 
-from . import doctor, reports, verify
 from .cli import ALL_HELP, SERVICE_HELP, Selection, environment_choice, out, progress
-from .commands import write_text
-from .orchestrate import run_all
+from .lazy import lazy
+
+if TYPE_CHECKING:
+    from . import commands, doctor, orchestrate, reports, verify
+else:  # loaded when a task runs, not when Invoke lists the tasks
+    commands, doctor, orchestrate, reports, verify = lazy("commands", "doctor", "orchestrate", "reports", "verify")
 
 if TYPE_CHECKING:
     from .cli import _Tasks
@@ -45,7 +48,7 @@ def check_tasks(t: _Tasks) -> Definitions:
         pick = Selection(only, exclude, jobs, fail_fast)
         names = pick.names(session.project)
         session.target()  # start (or check) the server once, before the services fan out
-        outcomes = run_all(
+        outcomes = orchestrate.run_all(
             session.project,
             names,
             lambda service: verify.verify(session, service, keep=keep),
@@ -91,7 +94,7 @@ def check_tasks(t: _Tasks) -> Definitions:
 
 def _report(results: list[dict[str, Any]], json_: bool, junit: str, summary: list[Any] | None = None) -> None:
     if junit:
-        write_text(Path(junit), verify.junit(results))
+        commands.write_text(Path(junit), verify.junit(results))
     if json_:
         out(reports.as_json(results[0] if summary is None else results))
         return

@@ -48,10 +48,11 @@ def check_tasks(t: _Tasks) -> Definitions:
         pick = Selection(only, exclude, jobs, fail_fast)
         names = pick.names(session.project)
         session.target()  # start (or check) the server once, before the services fan out
+        check = verify.verify  # loaded here, in one thread: a lazy module must not load in several at once
         outcomes = orchestrate.run_all(
             session.project,
             names,
-            lambda service: verify.verify(session, service, keep=keep),
+            lambda service: check(session, service, keep=keep),
             jobs=pick.job_count(),
             fail_fast=fail_fast,
             ordered=False,

@@ -1,4 +1,7 @@
-"""Modules of this package loaded on first use, so that listing or completing tasks imports almost nothing."""
+"""Modules of this package loaded on first use, so that listing or completing tasks imports almost nothing.
+
+A lazy module must first be used from one thread (the task body), never first inside worker threads.
+"""
 
 from __future__ import annotations
 

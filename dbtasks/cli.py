@@ -19,7 +19,7 @@ from invoke.tasks import Task
 
 from .errors import DbtasksError, UsageError
 from .lazy import lazy
-from .urls import mask
+from .urls import database_name, mask
 
 if TYPE_CHECKING:
     from . import commands, config, lock, orchestrate, reports
@@ -131,7 +131,7 @@ class _Tasks:
         def confirm(subject: str, what: str) -> None:
             environment = session.environment
             assert environment is not None
-            database = commands.database_name(session.target())
+            database = database_name(session.target().url)
             if not sys.stdin.isatty():
                 progress(f"{subject}: {environment.name} is protected; --yes given and no terminal attached, going ahead")
                 return

@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from . import fastpath, runner
 from .config import Environment, Project, Service, read_dotenv
@@ -153,10 +152,6 @@ def require_yes(session: Session, yes: bool, subject: str, what: str) -> None:
     if session.protected() and not session.confirmed:
         session.confirm(subject, what)
         session.confirmed = True
-
-
-def database_name(target: Target) -> str:
-    return urlsplit(target.url or "").path.lstrip("/")
 
 
 # -- one service -----------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from . import commands, runner
 from .config import Environment, Project, Service
 from .errors import ConfigError, LocalDatabaseError, ServiceError, UsageError
 from .runner import Target
-from .urls import libpq, mask, secrets_of, validate
+from .urls import database_name, libpq, mask, secrets_of, validate
 
 ERROR, WARNING, OK = "error", "warning", "ok"
 CONNECT_TIMEOUT = 5  # seconds: long enough for a remote server, short enough for a wrong host
@@ -203,7 +203,7 @@ def _connect_problem(target: Target, reason: str) -> str:
     """One message per way a connection fails, naming host:port/dbname and the variable to fix."""
     assert target.url is not None
     parts = urlsplit(target.url)
-    host, port, database, source = parts.hostname or "localhost", parts.port or 5432, _database(target.url), target.source
+    host, port, database, source = parts.hostname or "localhost", parts.port or 5432, database_name(target.url), target.source
     user = parts.username or "(default user)"
     if "could not translate host name" in reason or "Name or service not known" in reason:
         return f"host {host!r} does not resolve (DNS): fix the host name in {source}, or check your network or VPN"
@@ -356,9 +356,4 @@ def _shared_version_tables(facts: dict[str, dict[str, Any]]) -> list[Finding]:
 
 def _address(url: str) -> str:
     parts = urlsplit(url)
-    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}/{_database(url)}"
-
-
-def _database(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.path.lstrip("/") or dict(parse_qsl(parts.query)).get("dbname", "")
+    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}/{database_name(url)}"

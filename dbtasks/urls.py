@@ -86,3 +86,9 @@ def libpq(url: str) -> str:
         if key in _LIBPQ_KEYS:
             query.append((key, value))
     return urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
+def database_name(url: str | None) -> str:
+    """The database a URL names (its path, or a dbname= query)."""
+    parts = urlsplit(url or "")
+    return parts.path.lstrip("/") or dict(parse_qsl(parts.query)).get("dbname", "")

@@ -20,7 +20,7 @@ from .config import Project, Service
 from .errors import ServiceError
 from .orchestrate import Outcome
 from .runner import Target
-from .urls import libpq, mask
+from .urls import database_name, libpq, mask
 
 
 def verify(session: Session, service: Service, keep: bool = False) -> dict[str, Any]:
@@ -28,7 +28,7 @@ def verify(session: Session, service: Service, keep: bool = False) -> dict[str, 
     target = session.target()
     assert target.url is not None
     with scratch_database(target, service.name, keep) as scratch:
-        session.announce(f"{service.name} | verifying in scratch database {_database_of(scratch.url)}")
+        session.announce(f"{service.name} | verifying in scratch database {database_name(scratch.url)}")
         emit = _prefixed(session, service.name)
         for dependency in dependencies(session.project, service):
             try:
@@ -119,10 +119,6 @@ def _administer(target: Target, service: str, statement: str) -> None:
 def _with_database(url: str, name: str) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
-
-
-def _database_of(url: str | None) -> str:
-    return urlsplit(url or "").path.lstrip("/")
 
 
 # -- reports ---------------------------------------------------------------------------------------

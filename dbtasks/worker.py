@@ -135,6 +135,15 @@ def classify(error: BaseException) -> dict[str, Any]:
     return {"kind": "unexpected", "message": text.splitlines()[0], "data": {}}
 
 
+def first_line(error: BaseException) -> str:
+    """The error's first line; a database error keeps the server's message (without SQLAlchemy's
+    "(psycopg2.errors.X) " prefix), anything else gets its type."""
+    text = str(error).strip()
+    first = text.splitlines()[0] if text else ""
+    stripped = re.sub(r"^\([\w.]+\)\s*", "", first)
+    return stripped if stripped != first else f"{type(error).__name__}: {first}".rstrip(": ")
+
+
 def _is_connection_error(error: BaseException) -> bool:
     names = {cls.__name__ for cls in type(error).__mro__}
     seen: BaseException | None = error

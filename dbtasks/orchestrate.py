@@ -8,8 +8,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import Project, Service
-from .errors import DbtasksError, UsageError
+from .errors import DbtasksError, RunFailed, UsageError
+from .project import Project, Service
 
 
 @dataclass(frozen=True)
@@ -26,25 +26,45 @@ class Outcome:
         return self.state == "ok"
 
 
-def select(project: Project, only: str = "", exclude: str = "") -> list[str]:
-    """Service names chosen by --only/--exclude (comma-separated), in declaration order."""
-    chosen = _names(project, only) if only else list(project.services)
-    dropped = set(_names(project, exclude)) if exclude else set()
-    names = [name for name in project.services if name in chosen and name not in dropped]
-    if not names:
-        raise UsageError("no service selected; check --only and --exclude")
-    return names
+@dataclass(frozen=True)
+class Report:
+    """What a run over several services did: one Outcome each, and the verdict when any failed."""
 
+    outcomes: list[Outcome]
+    failure: str | None = None  # one line: what failed and where to look
+    entries: list[dict[str, Any]] = field(default_factory=list)  # per-service documents (status rows, check results)
 
-def _names(project: Project, text: str) -> list[str]:
-    names = [part.strip() for part in text.split(",") if part.strip()]
-    for name in names:
-        project.service(name)  # raises the unknown-service error with a suggestion
-    return names
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+    def raise_for_failure(self) -> None:
+        if self.failure is not None:
+            raise RunFailed(self.failure)
 
 
 def default_jobs() -> int:
     return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which services a run covers and how: --only/--exclude, --jobs and --fail-fast."""
+
+    only: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    jobs: int = field(default_factory=default_jobs)
+    fail_fast: bool = False
+
+    def names(self, project: Project) -> list[str]:
+        """The chosen services in declaration order; every name given must exist."""
+        for name in (*self.only, *self.exclude):
+            project.service(name)  # raises the unknown-service error with a suggestion
+        chosen = set(self.only or project.services)
+        names = [name for name in project.services if name in chosen and name not in self.exclude]
+        if not names:
+            raise UsageError("no service selected; check --only and --exclude")
+        return names
 
 
 def run_all(

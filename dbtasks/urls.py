@@ -1,4 +1,4 @@
-"""Database URLs: normalize to a service's driver and mask passwords before anything is shown."""
+"""Database URLs: validate them, normalize them to a service's driver, and mask passwords before anything is shown."""
 
 from __future__ import annotations
 
@@ -11,15 +11,6 @@ DRIVERS = ("asyncpg", "psycopg2")
 _SCHEMES = ("postgres", "postgresql")
 # Offline SQL rendering never connects, but env.py files still want a URL to read.
 OFFLINE_URL = "postgresql://offline@localhost/offline"
-# What libpq accepts in a URL's query; anything else (pgbouncer=true, asyncpg options) makes it refuse the URL.
-_LIBPQ_KEYWORDS = (
-    "host hostaddr port dbname user password passfile channel_binding connect_timeout client_encoding options "
-    "application_name fallback_application_name keepalives keepalives_idle keepalives_interval keepalives_count "
-    "tcp_user_timeout replication gssencmode sslmode sslnegotiation sslcompression sslcert sslkey sslpassword "
-    "sslcertmode sslrootcert sslcrl sslcrldir sslsni requirepeer ssl_min_protocol_version ssl_max_protocol_version "
-    "krbsrvname gsslib gssdelegation service target_session_attrs load_balance_hosts"
-)
-_LIBPQ_KEYS = frozenset(_LIBPQ_KEYWORDS.split())
 # user:password@ up to the LAST @ before the host, as URL parsers read it (a password may hold a raw @).
 _PASSWORD_IN_URL = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<password>[^/\s]*)(?P<tail>@)", re.I)
 
@@ -74,21 +65,3 @@ def normalize(url: str, driver: str) -> str:
             key, value = "sslmode", {"true": "require", "false": "disable"}.get(value.lower(), value)
         query.append((key, value))
     return urlunsplit((f"postgresql+{driver}", parts.netloc, parts.path, urlencode(query), parts.fragment))
-
-
-def libpq(url: str) -> str:
-    """A URL psycopg2 (libpq) accepts: no +driver, sslmode rather than ssl, only the query keys libpq knows."""
-    parts = urlsplit(url)
-    query = []
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if key == "ssl":
-            key, value = "sslmode", {"true": "require", "false": "disable"}.get(value.lower(), value)
-        if key in _LIBPQ_KEYS:
-            query.append((key, value))
-    return urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(query), parts.fragment))
-
-
-def database_name(url: str | None) -> str:
-    """The database a URL names (its path, or a dbname= query)."""
-    parts = urlsplit(url or "")
-    return parts.path.lstrip("/") or dict(parse_qsl(parts.query)).get("dbname", "")

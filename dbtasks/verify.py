@@ -1,38 +1,41 @@
 """`verify`: the manual test plan, automated, for one service in a scratch database that is always dropped.
 
-The checks themselves run in the service's worker (worker_verify.py); this module creates and drops
-the scratch database, prepares the service's dependencies in it and writes the JUnit report.
+The checks themselves run in the service's worker (worker/verify_checks.py); this module creates and
+drops the scratch database and prepares the service's dependencies in it.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
-from xml.etree import ElementTree
 
-from . import runner
-from .commands import Session
-from .config import Project, Service
 from .errors import ServiceError
-from .orchestrate import Outcome
-from .runner import Target
-from .urls import database_name, libpq, mask
+from .explain import cannot_connect
+from .orchestrate import Outcome, Report, Selection
+from .project import Project, Service
+from .session import Session
+from .target import Target
+from .urls import mask
+from .verbs_all import over_all
+from .worker import ops
+from .worker.libpq import database_name, libpq, with_database
 
 
 def verify(session: Session, service: Service, keep: bool = False) -> dict[str, Any]:
     """Run every check for `service`; the result is {"service", "ok", "checks": [{"name", "ok", "detail"}]}."""
-    target = session.target()
+    target = session.database()
     assert target.url is not None
+    prepare = dependencies(session.project, service)
+    session.expect_workers(len(prepare) + 1)
     with scratch_database(target, service.name, keep) as scratch:
         session.announce(f"{service.name} | verifying in scratch database {database_name(scratch.url)}")
-        emit = _prefixed(session, service.name)
-        for dependency in dependencies(session.project, service):
+        for dependency in prepare:
             try:
-                runner.run(dependency, "upgrade", scratch, emit, to="head")
+                session.run(dependency, ops.upgrade, on=scratch, to="head")
             except ServiceError as error:
                 raise ServiceError(
                     service.name,
@@ -40,7 +43,7 @@ def verify(session: Session, service: Service, keep: bool = False) -> dict[str, 
                     f"{str(error).removeprefix(f'{dependency.name}: ')}",
                     kind=error.kind,
                 ) from None
-        data = runner.run(service, "verify", scratch, emit, expect_tables=list(service.expect_tables))
+        data = session.run(service, ops.verify, on=scratch, expect_tables=list(service.expect_tables))
     checks = list(data["checks"])
     result: dict[str, Any] = {"service": service.name, "ok": all(check["ok"] is not False for check in checks), "checks": checks}
     if keep:
@@ -62,10 +65,6 @@ def dependencies(project: Project, service: Service) -> list[Service]:
     return ordered
 
 
-def _prefixed(session: Session, name: str) -> runner.Emit:
-    return lambda line: session.emit(f"{name} | {line}")
-
-
 # -- the scratch database --------------------------------------------------------------------------
 
 
@@ -75,7 +74,7 @@ def scratch_database(target: Target, service: str, keep: bool = False) -> Iterat
     assert target.url is not None
     name = re.sub(r"[^a-z0-9_]", "_", service.lower())[:40] + f"_verify_{secrets.token_hex(4)}"
     _administer(target, service, f'CREATE DATABASE "{name}"')
-    scratch = Target(_with_database(target.url, name), target.secrets, target.source)
+    scratch = Target(with_database(target.url, name), target.secrets, target.source)
     try:
         yield scratch
     finally:
@@ -91,11 +90,7 @@ def _administer(target: Target, service: str, statement: str) -> None:
         connection = psycopg2.connect(libpq(target.url), connect_timeout=10)
     except psycopg2.OperationalError as error:
         reason = " ".join(str(error).split())
-        raise ServiceError(
-            service,
-            target.redact(f"cannot connect to the database ({reason}); check {target.source} and that the server is running"),
-            kind="connect",
-        ) from None
+        raise ServiceError(service, target.redact(cannot_connect(reason, target.source)), kind="connect") from None
     try:
         connection.autocommit = True
         with connection.cursor() as cursor:
@@ -116,9 +111,32 @@ def _administer(target: Target, service: str, statement: str) -> None:
         connection.close()
 
 
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+# -- every service ---------------------------------------------------------------------------------
+
+
+def verify_all(session: Session, pick: Selection, keep: bool = False) -> Report:
+    """verify for every selected service, in parallel, each in its own scratch database; the entries are the results."""
+    verb = functools.partial(verify, keep=keep)
+    outcomes = over_all(session, verb, pick, ordered=False, describe=_verdict)
+    results = [result_of(outcome) for outcome in outcomes]
+    judged = [
+        Outcome(o.service, "failed", o.detail) if o.ok and not r["ok"] else o for o, r in zip(outcomes, results, strict=True)
+    ]
+    failed = [result["service"] for result in results if not result["ok"]]
+    return Report(judged, f"verify failed for {', '.join(failed)}; see the tables above" if failed else None, results)
+
+
+def verify_one(session: Session, service: Service, keep: bool = False) -> Report:
+    """verify for one service, as a Report whose one entry is the result."""
+    result = verify(session, service, keep=keep)
+    failed = failed_checks(result)
+    verdict = f"{service.name}: verify failed ({', '.join(failed)}); see the details above" if failed else None
+    return Report([Outcome(service.name, "failed" if failed else "ok", _verdict(result), result)], verdict, [result])
+
+
+def _verdict(data: Any) -> str:
+    failed = failed_checks(data)
+    return f"failed: {', '.join(failed)}" if failed else "all checks passed"
 
 
 # -- reports ---------------------------------------------------------------------------------------
@@ -129,29 +147,6 @@ def result_of(outcome: Outcome) -> dict[str, Any]:
     if outcome.ok:
         return dict(outcome.data)
     return {"service": outcome.service, "ok": False, "error": outcome.detail, "checks": []}
-
-
-def junit(results: Sequence[dict[str, Any]]) -> str:
-    """JUnit XML: a test suite per service, a test case per check (failures and skips marked)."""
-    suites = ElementTree.Element("testsuites", name="dbtasks verify")
-    for result in results:
-        checks = list(result.get("checks") or [])
-        suite = ElementTree.SubElement(suites, "testsuite", name=result["service"])
-        if "error" in result:
-            case = ElementTree.SubElement(suite, "testcase", classname=f"verify.{result['service']}", name="verify")
-            ElementTree.SubElement(case, "error", message=result["error"]).text = result["error"]
-        for check in checks:
-            case = ElementTree.SubElement(suite, "testcase", classname=f"verify.{result['service']}", name=check["name"])
-            if check["ok"] is False:
-                ElementTree.SubElement(case, "failure", message=check["detail"]).text = check["detail"]
-            elif check["ok"] is None:
-                ElementTree.SubElement(case, "skipped", message=check["detail"])
-        suite.set("tests", str(max(1, len(checks)) if "error" in result else len(checks)))
-        suite.set("failures", str(sum(1 for check in checks if check["ok"] is False)))
-        suite.set("errors", "1" if "error" in result else "0")
-        suite.set("skipped", str(sum(1 for check in checks if check["ok"] is None)))
-    ElementTree.indent(suites)
-    return ElementTree.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 
 
 def failed_checks(result: dict[str, Any]) -> list[str]:

@@ -139,13 +139,13 @@ def _cmdline(pid: int) -> str:
 
 
 def worker_children(parent: int) -> list[int]:
-    """Live dbtasks worker processes (`.../dbtasks/worker.py`) whose parent is `parent`."""
+    """Live dbtasks worker processes (`.../dbtasks/worker/__main__.py`) whose parent is `parent`."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         stat = _stat(int(entry.name))
-        if stat and stat[1] == parent and stat[0] != "Z" and "dbtasks/worker.py" in _cmdline(int(entry.name)):
+        if stat and stat[1] == parent and stat[0] != "Z" and "dbtasks/worker/__main__.py" in _cmdline(int(entry.name)):
             found.append(int(entry.name))
     return sorted(found)
 
@@ -153,7 +153,7 @@ def worker_children(parent: int) -> list[int]:
 def is_running_worker(pid: int) -> bool:
     """True while `pid` is a live (not zombie) dbtasks worker process."""
     stat = _stat(pid)
-    return stat is not None and stat[0] != "Z" and "dbtasks/worker.py" in _cmdline(pid)
+    return stat is not None and stat[0] != "Z" and "dbtasks/worker/__main__.py" in _cmdline(pid)
 
 
 def kill_pids(pids: list[int]) -> None:

@@ -82,10 +82,10 @@ def test_help_documents_every_argument(task: str) -> None:
 
 
 def test_readme_task_reference_matches_the_tasks() -> None:
-    """The README's task table is generated from the tasks; regenerate it with `python -m dbtasks.reference`."""
-    from dbtasks.reference import task_reference
+    """The README's task table is generated from the tasks; regenerate it with `python -m dbtasks.cli.reference`."""
+    from dbtasks.cli.reference import task_reference
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     start = readme.index("<!-- tasks:start")
     block = readme[readme.index("\n", start) + 1 : readme.index("<!-- tasks:end -->")].strip()
-    assert block == task_reference(), "README task reference is stale: run `python -m dbtasks.reference` and paste it"
+    assert block == task_reference(), "README task reference is stale: run `python -m dbtasks.cli.reference` and paste it"

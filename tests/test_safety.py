@@ -891,7 +891,7 @@ def test_sigkill_during_a_long_migration(project: Path, database_url: str, tmp_p
             assert wait_for(lambda: sleeping(database_url) or run.process.poll() is not None, 120), show(run.read())
             assert run.process.poll() is None, show(run.read())
             workers = worker_children(run.pid)
-            assert workers, "no dbtasks/worker.py process under the runner"
+            assert workers, "no dbtasks/worker/__main__.py process under the runner"
             if target == "inv-only":
                 os.kill(run.pid, signal.SIGKILL)
             else:

@@ -4,14 +4,16 @@ Verification compares snapshots to prove that migrations leave nothing behind an
 outside their schema. The snapshot covers more than autogenerate sees: tables, columns, indexes,
 constraints, sequences, views, types and enums, domains, functions, triggers and policies.
 
-The worker loads this file by path in a service's interpreter, so it uses only the standard library
-and keeps to Python 3.8 syntax at run time.
+Runs in the worker (standard library and the service's driver only, Python 3.8 at run time).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+
+from .libpq import libpq
 
 if TYPE_CHECKING:  # annotations only: this file must run on Python 3.8
     # (kind, table, name) -> definition, per schema. `table` is the owner of columns, indexes,
@@ -149,3 +151,41 @@ def shorten(lines: list[str], limit: int = 5) -> str:
     """The first `limit` lines joined with '; ', and how many more there are."""
     shown = "; ".join(lines[:limit])
     return shown + (f"; and {len(lines) - limit} more" if len(lines) > limit else "")
+
+
+class Connection:
+    """A connection of our own for catalog snapshots (never env.py's): psycopg2, else asyncpg per query."""
+
+    def __init__(self, url: str) -> None:
+        self.url = libpq(url)
+        self.connection: Any = None
+        try:
+            import psycopg2
+
+            self.connection = psycopg2.connect(self.url)
+            self.connection.autocommit = True
+        except ImportError:
+            self.connection = None  # an asyncpg-only interpreter: one short connection per query
+
+    def rows(self, sql: str) -> list[Any]:
+        if self.connection is not None:
+            with self.connection.cursor() as cursor:
+                cursor.execute(sql)
+                return list(cursor.fetchall()) if cursor.description else []
+        return asyncio.run(self._asyncpg(sql))
+
+    async def _asyncpg(self, sql: str) -> list[Any]:
+        import asyncpg
+
+        connection = await asyncpg.connect(self.url)
+        try:
+            return [tuple(record) for record in await connection.fetch(sql)]
+        finally:
+            await connection.close()
+
+    def snapshot(self) -> Any:
+        return build(self.rows(SNAPSHOT_SQL))
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()

@@ -1,8 +1,7 @@
 """A service's revision graph read from its migration files' constants, without importing them.
 
-Used by the parent (the fast paths: heads and pending counts with no worker) and loaded by path in the
-worker (naming a broken chain that Alembic reports as a bare KeyError). Standard library only; Python
-3.8 syntax at run time.
+Used by the parent (the fast path: heads and pending counts with no worker) and by the worker (naming a
+broken chain that Alembic reports as a bare KeyError). Standard library only; Python 3.8 at run time.
 """
 
 from __future__ import annotations
@@ -122,6 +121,12 @@ def _split(value: str, separator: str | None) -> list[str]:
     ]
 
 
+def script_files(script: Any) -> set[str]:
+    """The migration files of an Alembic ScriptDirectory (several folders when version_locations is set)."""
+    folders = getattr(script, "_version_locations", None) or [script.versions]
+    return {path for folder in folders for path in glob.glob(os.path.join(str(folder), "*.py"))}
+
+
 def environment_file(ini: str, cwd: str) -> str | None:
     """The env.py of the Alembic environment configured by `ini` (None when only Alembic can find it)."""
     parser = configparser.ConfigParser(defaults={"here": os.path.dirname(os.path.abspath(ini))})
@@ -133,3 +138,41 @@ def environment_file(ini: str, cwd: str) -> str | None:
     if not location or (":" in location and not os.path.isabs(location)):
         return None
     return os.path.join(cwd, location, "env.py")
+
+
+def file_problems(files: Iterable[str]) -> list[str]:
+    """Files that contradict each other or their names: duplicate revisions, misnamed files, missing parents."""
+    declared: dict[str, list[str]] = {}
+    downs: dict[str, list[str]] = {}
+    for path in sorted(files):
+        values = module_constants(path)
+        revision = values.get("revision")
+        if not isinstance(revision, str):
+            continue
+        declared.setdefault(revision, []).append(path)
+        down = values.get("down_revision")
+        downs[path] = [down] if isinstance(down, str) else list(down or [])
+    problems = []
+    for revision, paths in sorted(declared.items()):
+        if len(paths) > 1:
+            problems.append(f"revision {revision} is declared by {len(paths)} files: {', '.join(map(os.path.basename, paths))}")
+    for revision, paths in sorted(declared.items()):
+        for path in paths:
+            named = _named_revision(path, revision, declared)
+            if named:
+                problems.append(f"{os.path.basename(path)} declares revision {revision}, but its name starts with {named}")
+            for down in downs[path]:
+                if down not in declared:
+                    problems.append(f"{os.path.basename(path)} declares down_revision {down}, which no file defines")
+    return problems
+
+
+def _named_revision(path: str, revision: str, declared: dict[str, list[str]]) -> str | None:
+    """The revision id a file's name starts with, when it is not the one the file declares."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    if revision in stem:
+        return None
+    prefix = stem.split("_")[0]
+    if prefix in declared or re.match(r"^[0-9a-f]{12}$", prefix):
+        return prefix
+    return None

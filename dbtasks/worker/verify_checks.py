@@ -1,18 +1,19 @@
 """The checks of `inv db.verify`, run by the worker in the service's interpreter against a scratch database.
 
-Loaded by path by worker.py (never imported by the package): standard library, Alembic and SQLAlchemy
-only, Python 3.8 syntax at run time. The parent created the scratch database and upgraded the
-service's dependencies in it; everything here may be destroyed.
+The parent created the scratch database and upgraded the service's dependencies in it; everything
+here may be destroyed.
 """
 
 from __future__ import annotations
 
-import asyncio
 import io
 import os
-import re
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from . import catalog, revisions
+from .failures import Failure, failing_revision, first_line, is_connection_error
+from .operation import Operation
+from .ops import describe
 
 CHECKS = (
     "history",
@@ -40,56 +41,15 @@ class Problem:
         return self.revision or fallback
 
 
-class Catalog:
-    """A connection of our own to the scratch database, for catalog snapshots (never env.py's)."""
-
-    def __init__(self, url: str, catalog: Any) -> None:
-        self.catalog = catalog
-        self.url = _libpq(url)
-        self.connection: Any = None
-        try:
-            import psycopg2
-
-            self.connection = psycopg2.connect(self.url)
-            self.connection.autocommit = True
-        except ImportError:
-            self.connection = None  # an asyncpg-only interpreter: one short connection per query
-
-    def rows(self, sql: str) -> list[Any]:
-        if self.connection is not None:
-            with self.connection.cursor() as cursor:
-                cursor.execute(sql)
-                return list(cursor.fetchall()) if cursor.description else []
-        return asyncio.run(self._asyncpg(sql))
-
-    async def _asyncpg(self, sql: str) -> list[Any]:
-        import asyncpg
-
-        connection = await asyncpg.connect(self.url)
-        try:
-            return [tuple(record) for record in await connection.fetch(sql)]
-        finally:
-            await connection.close()
-
-    def snapshot(self) -> Any:
-        return self.catalog.build(self.rows(self.catalog.SNAPSHOT_SQL))
-
-    def close(self) -> None:
-        if self.connection is not None:
-            self.connection.close()
-
-
 class Verification:
-    def __init__(self, worker: Any, helpers: Any, catalog: Any) -> None:
-        self.worker = worker
-        self.helpers = helpers
-        self.catalog = catalog
-        self.schema: str = worker.schema
-        self.expected: list[str] = list(worker.args.get("expect_tables") or [])
+    def __init__(self, operation: Operation) -> None:
+        self.operation = operation
+        self.schema = operation.schema
+        self.expected: list[str] = list(operation.args.get("expect_tables") or [])
         self.results: dict[str, dict[str, Any]] = {}
         self.env_runs = 0
         self.script: Any = None  # the ScriptDirectory, built once
-        self.db = Catalog(os.environ.get(worker.request["url_env"], ""), catalog)
+        self.db = catalog.Connection(operation.url)
 
     # -- results ------------------------------------------------------------------------------------
 
@@ -121,22 +81,18 @@ class Verification:
         from alembic.script import ScriptDirectory
 
         try:
-            script = ScriptDirectory.from_config(self.worker.config)
+            script = ScriptDirectory.from_config(self.operation.config)
         except Exception as error:
-            self.failed("history", f"cannot open the migrations folder: {self.helpers.first_line(error)}")
+            self.failed("history", f"cannot open the migrations folder: {first_line(error)}")
             return None
-        files = self.helpers._version_files(script)
-        problems = self.file_problems(files)
+        files = revisions.script_files(script)
+        problems = revisions.file_problems(files)
         try:
             list(script.walk_revisions())  # loads every file and links every down_revision
         except Exception as error:
             if not problems:
                 culprit = _file_in_traceback(error, files)
-                problems.append(
-                    f"{_base(culprit)} does not load: {self.helpers.first_line(error)}"
-                    if culprit
-                    else self.helpers.first_line(error)
-                )
+                problems.append(f"{_base(culprit)} does not load: {first_line(error)}" if culprit else first_line(error))
             self.failed("history", "; ".join(problems))
             return None
         if problems:
@@ -145,38 +101,12 @@ class Verification:
             self.passed("history", f"{len(files)} file{'s' if len(files) != 1 else ''}, every down_revision defined")
         return script
 
-    def file_problems(self, files: Any) -> list[str]:
-
-        declared: dict[str, list[str]] = {}
-        downs: dict[str, list[str]] = {}
-        for path in sorted(files):
-            values = self.helpers._sibling("history").module_constants(path)
-            revision = values.get("revision")
-            if not isinstance(revision, str):
-                continue
-            declared.setdefault(revision, []).append(path)
-            down = values.get("down_revision")
-            downs[path] = [down] if isinstance(down, str) else list(down or [])
-        problems = []
-        for revision, paths in sorted(declared.items()):
-            if len(paths) > 1:
-                problems.append(f"revision {revision} is declared by {len(paths)} files: {', '.join(map(_base, paths))}")
-        for revision, paths in sorted(declared.items()):
-            for path in paths:
-                named = _named_revision(path, revision, declared)
-                if named:
-                    problems.append(f"{_base(path)} declares revision {revision}, but its name starts with {named}")
-                for down in downs[path]:
-                    if down not in declared:
-                        problems.append(f"{_base(path)} declares down_revision {down}, which no file defines")
-        return problems
-
     def single_head(self, script: Any) -> bool:
         heads = sorted(script.get_heads())
         if len(heads) > 1:
             self.failed(
                 "single-head",
-                f"{len(heads)} heads: {', '.join(heads)}; run 'inv db.merge {self.worker.request['service']}' to merge them",
+                f"{len(heads)} heads: {', '.join(heads)}; run 'inv db.merge {self.operation.service}' to merge them",
             )
             return False
         self.passed("single-head", f"head {heads[0]}" if heads else "no migrations yet")
@@ -239,17 +169,17 @@ class Verification:
         if problem is not None:
             self.failed("stairway", f"downgrade of {revision} fails: {problem.message}")
             return self.restore(revision, before)
-        left = self.catalog.differences(previous, self.own(self.db.snapshot()), self.schema, self.catalog.LEFTOVERS)
+        left = catalog.differences(previous, self.own(self.db.snapshot()), self.schema, catalog.LEFTOVERS)
         if left:
-            self.failed("stairway", f"downgrade of {revision} does not undo its upgrade: {self.catalog.shorten(left)}")
+            self.failed("stairway", f"downgrade of {revision} does not undo its upgrade: {catalog.shorten(left)}")
             return self.restore(revision, before)
         problem = self.step("upgrade", self.upgrade, revision)
         if problem is not None:
             self.failed("stairway", f"{revision} fails to upgrade again after its downgrade: {problem.message}")
             return self.restore(revision, before)
-        changed = self.catalog.differences(after_up, self.own(self.db.snapshot()), self.schema)
+        changed = catalog.differences(after_up, self.own(self.db.snapshot()), self.schema)
         if changed:
-            self.failed("stairway", f"{revision} upgraded again after its downgrade differs: {self.catalog.shorten(changed)}")
+            self.failed("stairway", f"{revision} upgraded again after its downgrade differs: {catalog.shorten(changed)}")
             return self.restore(revision, before)
         return True
 
@@ -258,7 +188,7 @@ class Verification:
         statements = [f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE']
         if self.schema in before:
             statements.append(f'CREATE SCHEMA "{self.schema}"')
-        where = self.worker.version_table
+        where = self.operation.version_table
         if where.get("schema") and where["schema"] != self.schema:
             statements.append(f'DROP TABLE IF EXISTS "{where["schema"]}"."{where["table"]}"')
         for statement in statements:
@@ -276,7 +206,7 @@ class Verification:
 
     def version_table(self, at_head: Any, head: str | None) -> None:
         table = self.version_table_name()
-        configured = self.worker.version_table.get("schema")
+        configured = self.operation.version_table.get("schema")
         if configured != self.schema:
             self.failed(
                 "version-table",
@@ -295,9 +225,9 @@ class Verification:
 
     def ownership(self, before: Any, at_head: Any) -> None:
         others = (set(before) | set(at_head)) - {self.schema}
-        changes = self.catalog.schema_differences(before, at_head, others)
+        changes = catalog.schema_differences(before, at_head, others)
         if changes:
-            self.failed("ownership", f"migrations changed objects outside {self.schema}: {self.catalog.shorten(changes)}")
+            self.failed("ownership", f"migrations changed objects outside {self.schema}: {catalog.shorten(changes)}")
         else:
             self.passed("ownership", f"nothing outside {self.schema} changed")
 
@@ -320,28 +250,28 @@ class Verification:
         if problem is not None:
             self.failed("idempotent", f"upgrade head run a second time fails: {problem.message}")
             return
-        if self.worker.applied:
-            self.failed("idempotent", f"upgrade head run a second time applied {len(self.worker.applied)} migrations")
+        if self.operation.applied:
+            self.failed("idempotent", f"upgrade head run a second time applied {len(self.operation.applied)} migrations")
             return
         everything = set(at_head) | set(self.db.snapshot())
-        changes = self.catalog.schema_differences(at_head, self.db.snapshot(), everything)
+        changes = catalog.schema_differences(at_head, self.db.snapshot(), everything)
         if changes:
-            self.failed("idempotent", f"upgrade head run a second time changed: {self.catalog.shorten(changes)}")
+            self.failed("idempotent", f"upgrade head run a second time changed: {catalog.shorten(changes)}")
         else:
             self.passed("idempotent", "second upgrade head: same version, identical catalog")
 
     def drift(self, script: Any, head: str | None) -> None:
-        name = self.worker.request["service"]
-        self.worker.phase = "check"
+        name = self.operation.service
+        self.operation.phase = "check"
         try:
-            diffs = self.worker.autogenerate(script, head)
+            diffs = self.operation.autogenerate(script, head)
         except Exception as error:
             self.failed("drift", self.explain(error))
             return
         finally:
-            self.worker.phase = "verify"
+            self.operation.phase = "verify"
         if diffs:
-            shown = self.catalog.shorten([self.helpers.describe(diff) for diff in diffs])
+            shown = catalog.shorten([describe(diff) for diff in diffs])
             self.failed("drift", f"{len(diffs)} differences: {shown}; run 'inv db.generate {name} -m \"...\"'")
         else:
             self.passed("drift", f"models match the schema at head (autogenerate, {self.schema} only)")
@@ -351,9 +281,9 @@ class Verification:
         if problem is not None:
             self.failed("no-trace", f"downgrade to base fails in {problem.where('env.py')}: {problem.message}")
             return
-        left = self.catalog.differences(self.own(before), self.own(self.db.snapshot()), self.schema, self.catalog.LEFTOVERS)
+        left = catalog.differences(self.own(before), self.own(self.db.snapshot()), self.schema, catalog.LEFTOVERS)
         if left:
-            self.failed("no-trace", f"after downgrade to base: {self.catalog.shorten(left)}")
+            self.failed("no-trace", f"after downgrade to base: {catalog.shorten(left)}")
         else:
             self.passed("no-trace", f"downgrade to base leaves {self.schema} as it was before the first upgrade")
 
@@ -361,13 +291,13 @@ class Verification:
         from alembic.config import Config
 
         buffer = io.StringIO()
-        config = Config(self.worker.request["ini"], output_buffer=buffer)
-        config.set_main_option("sqlalchemy.url", self.worker.config.get_main_option("sqlalchemy.url").replace("%", "%%"))
-        saved, self.worker.config = self.worker.config, config
+        config = Config(self.operation.request["ini"], output_buffer=buffer)
+        config.set_main_option("sqlalchemy.url", self.operation.url.replace("%", "%%"))
+        saved, self.operation.config = self.operation.config, config
         try:
             problem = self.step("upgrade", self.upgrade, "head", sql=True)
         finally:
-            self.worker.config = saved
+            self.operation.config = saved
         if problem is not None:
             self.failed(
                 "offline-sql",
@@ -381,10 +311,10 @@ class Verification:
 
     def own(self, snapshot: Any) -> Any:
         """The service schema's objects, without the version table (Alembic keeps it, empty, at base)."""
-        return self.catalog.schema_objects(snapshot, self.schema, self.version_table_name())
+        return catalog.schema_objects(snapshot, self.schema, self.version_table_name())
 
     def version_table_name(self) -> str:
-        return str(self.worker.version_table.get("table") or "alembic_version")
+        return str(self.operation.version_table.get("table") or "alembic_version")
 
     # Alembic's command.upgrade/downgrade rebuild the revision map (loading every file) on each call; verify
     # makes three calls per revision, so it builds the map once and runs env.py through the same script.
@@ -415,46 +345,35 @@ class Verification:
 
     def step(self, phase: str, command: Any, *args: Any, **kw: Any) -> Problem | None:
         """Run one Alembic command; return what went wrong, or None. Failures verify cannot judge are raised."""
-        self.worker.phase = phase
-        self.worker.applied = []
+        self.operation.phase = phase
+        self.operation.applied = []
         try:
-            command(self.worker.config, *args, **kw)
+            command(self.operation.config, *args, **kw)
         except Exception as error:
-            revision_at_fault = self.helpers.failing_revision(error)
-            fatal = isinstance(error, self.helpers.Failure) and error.kind == "wrong_database"
-            outside = revision_at_fault is None and (isinstance(error, ImportError) or self.helpers._is_connection_error(error))
+            revision_at_fault = failing_revision(error)
+            fatal = isinstance(error, Failure) and error.kind == "wrong_database"
+            outside = revision_at_fault is None and (isinstance(error, ImportError) or is_connection_error(error))
             if fatal or (outside and self.env_runs == 0):
                 raise  # the parent explains it in one line (env.py import, connection, wrong database)
             return Problem(self.explain(error), revision_at_fault)
         finally:
-            self.worker.phase = "verify"
+            self.operation.phase = "verify"
         self.env_runs += 1
         return None
 
     def explain(self, error: BaseException) -> str:
-        if isinstance(error, self.helpers.Failure):
+        if isinstance(error, Failure):
             data = error.data
             if error.kind == "schema_mismatch":
                 return f"the models' tables are in {', '.join(data.get('found') or [])}, none in {self.schema}"
             if error.kind == "not_at_head":
                 return f"the database is at {', '.join(data.get('current') or []) or 'base'}, not at head"
             return str(error)
-        return str(self.helpers.first_line(error))
+        return str(first_line(error))
 
 
 def _base(path: str) -> str:
     return os.path.basename(path)
-
-
-def _named_revision(path: str, revision: str, declared: dict[str, list[str]]) -> str | None:
-    """The revision id a file's name starts with, when it is not the one the file declares."""
-    stem = os.path.splitext(_base(path))[0]
-    if revision in stem:
-        return None
-    prefix = stem.split("_")[0]
-    if prefix in declared or re.match(r"^[0-9a-f]{12}$", prefix):
-        return prefix
-    return None
 
 
 def _file_in_traceback(error: BaseException, files: Any) -> str | None:
@@ -467,14 +386,3 @@ def _file_in_traceback(error: BaseException, files: Any) -> str | None:
             found = tb.tb_frame.f_code.co_filename
         tb = tb.tb_next
     return found
-
-
-def _libpq(url: str) -> str:
-    """A plain postgresql:// URL both psycopg2 and asyncpg accept (no +driver, sslmode rather than ssl)."""
-    parts = urlsplit(url)
-    query = []
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if key == "ssl":
-            key, value = "sslmode", {"true": "require", "false": "disable"}.get(value.lower(), value)
-        query.append((key, value))
-    return urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(query), parts.fragment))

@@ -1,11 +1,11 @@
-"""The README's task reference, generated from the tasks themselves: `python -m dbtasks.reference`."""
+"""The README's task reference, generated from the tasks themselves: `python -m dbtasks.cli.reference`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from .cli import build_db_collection
+from . import build_db_collection
 
 
 def task_reference() -> str:

@@ -2,8 +2,10 @@
 child per request. Each child is still a process of its own (Alembic's context and the service's
 modules never meet another service's), but it skips the imports every fresh interpreter pays.
 
-Loaded by path by worker.py in the service's interpreter: standard library only, Python 3.8 syntax.
-The parent side is dbtasks/forkserver.py.
+A request arrives as a 4-byte length, the JSON (the protocol's Request plus "cwd" and "env") and four
+file descriptors: the child's stdin (the parent's lifeline), its stdout, the result pipe and a status
+pipe on which this server writes the child's exit code once it has reaped it. The parent side is
+dbtasks/forkserver.py.
 """
 
 from __future__ import annotations
@@ -30,18 +32,29 @@ _PRELOAD = (
     "asyncpg",
     "psycopg2",
 )
+_FDS = 4  # stdin, stdout, result, status
 
 
-def serve(sock_fd: int, run_request: Callable[[dict[str, Any]], int]) -> int:
+def serve(sock_fd: int, run_request: Callable[[Any], int]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the children; this one ends with its parent
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     for name in _PRELOAD:
         with contextlib.suppress(Exception):  # a driver this interpreter lacks: a child that needs it reports it
             __import__(name)
+    # A child's exit wakes the select below through this pipe; it is reaped there and its code sent.
+    wakeup_read, wakeup_write = os.pipe()
+    os.set_blocking(wakeup_read, False)
+    os.set_blocking(wakeup_write, False)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    signal.set_wakeup_fd(wakeup_write, warn_on_full_buffer=False)
     sock = socket.socket(fileno=sock_fd)
     sock.sendall(b"ready\n")
+    statuses: dict[int, int] = {}  # child pid -> the fd its exit code goes to
     while True:
-        readable, _, _ = select.select([sock.fileno(), 0], [], [])
+        readable, _, _ = select.select([sock.fileno(), 0, wakeup_read], [], [])
+        if wakeup_read in readable:
+            with contextlib.suppress(BlockingIOError):
+                os.read(wakeup_read, 512)
+            _reap(statuses)
         if 0 in readable and not os.read(0, 4096):
             return 0  # the parent is gone (or done): so are we
         if sock.fileno() in readable:
@@ -52,15 +65,35 @@ def serve(sock_fd: int, run_request: Callable[[dict[str, Any]], int]) -> int:
             pid = os.fork()
             if pid == 0:
                 sock.close()
-                _child(request, fds, run_request)  # never returns
-            for fd in fds:
+                for fd in (fds[3], wakeup_read, wakeup_write, *statuses.values()):
+                    os.close(fd)
+                _child(request, fds[:3], run_request)  # never returns
+            for fd in fds[:3]:
                 os.close(fd)
+            statuses[pid] = fds[3]
             sock.sendall(f"{pid}\n".encode())
+            _reap(statuses)  # it may have ended before it was registered
 
 
-def _child(request: dict[str, Any], fds: list[int], run_request: Callable[[dict[str, Any]], int]) -> None:
+def _reap(statuses: dict[int, int]) -> None:
+    """Send the exit code of every child that has ended to its status pipe."""
+    for pid in list(statuses):
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done, status = pid, 255 << 8
+        if done:
+            code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -os.WTERMSIG(status)
+            fd = statuses.pop(pid)
+            with contextlib.suppress(OSError):
+                os.write(fd, f"{code}\n".encode())
+            os.close(fd)
+
+
+def _child(request: dict[str, Any], fds: list[int], run_request: Callable[[Any], int]) -> None:
     code = 1
     try:
+        signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # post-write hooks wait for their own children
         stdin, stdout, result = fds
         os.dup2(stdin, 0)
@@ -80,9 +113,9 @@ def _child(request: dict[str, Any], fds: list[int], run_request: Callable[[dict[
 
 
 def _receive(sock: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
-    """One request: a 4-byte length, the JSON, and three file descriptors (stdin, stdout, result)."""
+    """One request: a 4-byte length, the JSON, and its file descriptors."""
     fds = array.array("i")
-    data, ancillary, _, _ = sock.recvmsg(4, socket.CMSG_SPACE(3 * fds.itemsize))
+    data, ancillary, _, _ = sock.recvmsg(4, socket.CMSG_SPACE(_FDS * fds.itemsize))
     if not data:
         return None
     for level, kind, payload in ancillary:

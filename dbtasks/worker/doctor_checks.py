@@ -1,7 +1,6 @@
-"""The checks of `doctor` for one service, run by the worker in the service's interpreter.
+"""The checks of `doctor` for one service, run in the service's interpreter.
 
-Loaded by path by worker.py (never imported by the package): standard library, Alembic and SQLAlchemy
-only, Python 3.8 syntax at run time. Nothing here writes: env.py runs with `dont_mutate` (Alembic
+Nothing here writes: env.py runs with `dont_mutate` (Alembic
 creates no alembic_version) and a migration function that applies nothing, or, when the parent could
 not reach the database, offline (`--sql` into a buffer that is thrown away) so that what env.py passes
 to context.configure can still be checked. env.py's own CREATE SCHEMA IF NOT EXISTS still runs online.
@@ -18,6 +17,9 @@ import re
 import sys
 from typing import Any
 
+from .failures import Failure, classify, first_line
+from .operation import Operation, defines, pending_count
+
 # What each driver needs in the service's interpreter, besides Alembic and SQLAlchemy.
 DRIVER_MODULES = {"asyncpg": ("asyncpg", "greenlet"), "psycopg2": ("psycopg2",)}
 PIP_NAMES = {"psycopg2": "psycopg2-binary"}
@@ -25,14 +27,13 @@ WHY = {"greenlet": " (SQLAlchemy needs it to run asyncpg; sqlalchemy[asyncio] br
 
 
 class Diagnosis:
-    def __init__(self, worker: Any, helpers: Any) -> None:
-        self.worker = worker
-        self.helpers = helpers  # the worker module: Failure, classify, _defines
-        self.name: str = worker.request["service"]
-        self.schema: str = worker.schema
-        self.driver: str = worker.args.get("driver") or ""
-        self.offline = bool(worker.args.get("offline"))
-        self.owners: dict[str, str] = dict(worker.args.get("owners") or {})  # schema -> service
+    def __init__(self, operation: Operation) -> None:
+        self.operation = operation
+        self.name = operation.service
+        self.schema = operation.schema
+        self.driver: str = operation.args.get("driver") or ""
+        self.offline = bool(operation.args.get("offline"))
+        self.owners: dict[str, str] = dict(operation.args.get("owners") or {})  # schema -> service
         self.findings: list[dict[str, Any]] = []
         self.facts: dict[str, Any] = {}
         self.database: dict[str, Any] = {}  # what the migration function saw, online
@@ -55,15 +56,11 @@ class Diagnosis:
         self.findings.append({"level": level, "message": message})
 
     def failed(self, error: BaseException) -> None:
-        """An error the parent words as the tasks do (runner.explain), from the worker's Failure or classify()."""
-        if isinstance(error, self.helpers.Failure):
-            failure = {"kind": error.kind, "message": str(error), "data": error.data}
-        else:
-            failure = self.helpers.classify(error)
-        self.findings.append({"level": "error", "failure": failure})
+        """An error the parent words as the tasks do (dbtasks.explain), from a Failure or classify()."""
+        self.findings.append({"level": "error", "failure": classify(error)})
 
     def failure(self, kind: str, message: str = "", **data: Any) -> None:
-        self.failed(self.helpers.Failure(kind, message or kind, **data))
+        self.failed(Failure(kind, message or kind, **data))
 
     # -- the interpreter ------------------------------------------------------------------------------
 
@@ -90,12 +87,12 @@ class Diagnosis:
     def history(self) -> tuple[Any, bool]:
         """The script directory (None if unreadable) and whether its history is one unbroken line."""
         try:
-            script = self.worker.script()
+            script = self.operation.script()
         except Exception as error:
-            if isinstance(error, (self.helpers.Failure, ImportError)):
+            if isinstance(error, (Failure, ImportError)):
                 self.failed(error)
             else:
-                self.failure("history", message=self.helpers.first_line(error))
+                self.failure("history", message=first_line(error))
             return self.bare_script(), False
         heads = sorted(script.get_heads())
         if len(heads) > 1:
@@ -113,7 +110,7 @@ class Diagnosis:
         from alembic.script import ScriptDirectory
 
         try:
-            return ScriptDirectory.from_config(self.worker.config)
+            return ScriptDirectory.from_config(self.operation.config)
         except Exception:
             return None
 
@@ -143,10 +140,10 @@ class Diagnosis:
             if self.offline:
                 self.run_offline(script)
             else:
-                self.worker.environment(script, self.inspect, dont_mutate=True)
+                self.operation.run_env_py(script, self.inspect, dont_mutate=True)
         except Exception as error:
             self.env_failed(error)
-        return bool(self.worker.configured)
+        return bool(self.operation.configured)
 
     def inspect(self, rev: Any, context: Any) -> list[Any]:
         """The migration function: reads the revision and the schema's tables, and applies nothing."""
@@ -161,39 +158,39 @@ class Diagnosis:
         return []
 
     def run_offline(self, script: Any) -> None:
-        config = self.worker.config
+        config = self.operation.config
         saved, config.output_buffer = config.output_buffer, io.StringIO()  # the SQL env.py renders is not wanted
         try:
-            self.worker.environment(script, lambda rev, context: [], as_sql=True)
+            self.operation.run_env_py(script, lambda rev, context: [], as_sql=True)
         finally:
             config.output_buffer = saved
 
     def env_failed(self, error: BaseException) -> None:
         text = str(error)
         if "unexpected keyword argument 'sslmode'" in text:
-            self.add("error", self.sslmode_advice(self.helpers.first_line(error)))
+            self.add("error", self.sslmode_advice(first_line(error)))
         elif "permission denied for database" in text:
             self.add(
                 "error",
-                f"env.py fails: {self.helpers.first_line(error)}; CREATE SCHEMA (even IF NOT EXISTS, even when {self.schema!r} "
+                f"env.py fails: {first_line(error)}; CREATE SCHEMA (even IF NOT EXISTS, even when {self.schema!r} "
                 f"exists) needs CREATE on the database: grant it, or create the schema as an admin and drop that "
                 f"statement from env.py",
             )
         elif "permission denied" in text:
             self.add(
                 "error",
-                f"env.py fails: {self.helpers.first_line(error)}; grant that right to the user of the URL, or connect as the owner",
+                f"env.py fails: {first_line(error)}; grant that right to the user of the URL, or connect as the owner",
             )
-        elif isinstance(error, self.helpers.Failure) or self.helpers.classify(error)["kind"] != "unexpected":
+        elif isinstance(error, Failure) or classify(error)["kind"] != "unexpected":
             self.failed(error)
         else:
             self.add(
                 "error",
-                f"env.py fails: {self.helpers.first_line(error)}; run 'inv db.current {self.name}' with DBTASKS_DEBUG=1 for the traceback",
+                f"env.py fails: {first_line(error)}; run 'inv db.current {self.name}' with DBTASKS_DEBUG=1 for the traceback",
             )
 
     def sslmode_advice(self, reason: str) -> str:
-        url_env = self.worker.request["url_env"]
+        url_env = self.operation.request["url_env"]
         if self.driver != "asyncpg":
             fix = f"declare 'driver: asyncpg' for {self.name} in migrations.yaml so that dbtasks hands it ssl= instead"
         else:
@@ -206,7 +203,7 @@ class Diagnosis:
     # -- what env.py passed to context.configure --------------------------------------------------------
 
     def models(self) -> None:
-        metadata = self.worker.configured.get("target_metadata")
+        metadata = self.operation.configured.get("target_metadata")
         if metadata is None:
             self.add(
                 "warning",
@@ -246,9 +243,9 @@ class Diagnosis:
 
     def version_table(self) -> bool:
         """Report where alembic_version lives; True when it is the service's own."""
-        where = self.worker.version_table
+        where = self.operation.version_table
         schema, table = where.get("schema"), where.get("table") or "alembic_version"
-        explicit = bool(self.worker.configured.get("version_table_schema"))
+        explicit = bool(self.operation.configured.get("version_table_schema"))
         self.facts["version_table"] = {"schema": schema, "table": table, "explicit": explicit}
         if schema is None:
             self.add(
@@ -277,7 +274,7 @@ class Diagnosis:
         current: list[str] = self.database["current"]
         heads = list(script.get_heads())
         head = heads[0] if heads else None
-        unknown = [revision for revision in current if not self.helpers._defines(script, revision)]
+        unknown = [revision for revision in current if not defines(script, revision)]
         if unknown:
             self.failure("unknown_database_revision", revision=unknown[0])
         elif not current:
@@ -315,7 +312,7 @@ class Diagnosis:
 def _pending(script: Any, head: str | None, current: list[str]) -> int:
     """How many revisions lie between the database and head (0 when Alembic cannot tell)."""
     try:
-        return sum(1 for _ in script.iterate_revisions(head, current[0] if current else "base"))
+        return pending_count(script, head, current)
     except Exception:
         return 0
 

@@ -1,0 +1,69 @@
+"""The tasks that replace the manual test plan and the troubleshooting guides: verify, verify-all, doctor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .helps import SELECTION, SERVICE, Definitions
+
+REPORT = {
+    "json": "print JSON instead of tables",
+    "junit": "also write a JUnit XML report to this file (for CI)",
+    "keep": "keep the scratch database and print its URL (password masked)",
+}
+
+
+def definitions(config_file: Path) -> Definitions:
+    def verify(c: Any, service: str, json_: bool = False, junit: str = "", keep: bool = False, env: str = "") -> None:
+        """Run the test plan for a service on a scratch database: history, stairway, drift, no-trace and more."""
+        from .. import verify as verification
+        from . import options, render
+
+        session = options.session(config_file, quiet=True, env=env)
+        report = verification.verify_one(session, session.service(service), keep=keep)
+        render.verify_report(report, json_=json_, junit=junit, many=False)
+        report.raise_for_failure()
+
+    def verify_all(
+        c: Any,
+        json_: bool = False,
+        junit: str = "",
+        keep: bool = False,
+        only: str = "",
+        exclude: str = "",
+        jobs: str = "",
+        fail_fast: bool = False,
+        env: str = "",
+    ) -> None:
+        """Run verify for every service, in parallel, each in its own scratch database (for CI)."""
+        from .. import verify as verification
+        from . import options, render
+
+        pick = options.selection(only, exclude, jobs, fail_fast)
+        report = verification.verify_all(options.session(config_file, quiet=True, env=env), pick, keep=keep)
+        render.verify_report(report, json_=json_, junit=junit, many=True)
+        report.raise_for_failure()
+
+    def doctor(c: Any, json_: bool = False, jobs: str = "", env: str = "") -> None:
+        """Diagnose the setup: URL, connection, drivers, env.py imports, revisions, version tables."""
+        from .. import doctor as diagnosis
+        from .. import settings
+        from . import options, render
+
+        job_count = options.jobs(jobs)
+        name, source = settings.environment_choice(env)
+        report = diagnosis.diagnose(config_file, jobs=job_count, environment=name, source=source)
+        findings = report.findings
+        if json_:
+            render.out(render.as_json({"ok": report.failure is None, "findings": [vars(finding) for finding in findings]}))
+        else:
+            render.out(render.table(("level", "subject", "finding"), [(f.level, f.subject, f.message) for f in findings]))
+        report.raise_for_failure()
+        render.progress(f"doctor: {report.counts}")
+
+    return [
+        ("verify", verify, {**SERVICE, **REPORT}),
+        ("verify-all", verify_all, {**REPORT, **SELECTION}),
+        ("doctor", doctor, {"json": "print JSON instead of a table", "jobs": SELECTION["jobs"]}),
+    ]

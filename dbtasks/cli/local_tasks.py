@@ -1,0 +1,41 @@
+"""The tasks of the embedded local PostgreSQL (used when no database URL is configured)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .helps import Definitions
+
+
+def definitions(config_file: Path) -> Definitions:
+    def local_start(c: Any) -> None:
+        """Start the embedded local PostgreSQL (created on first use under .dbtasks/)."""
+        from .. import config, target
+        from ..errors import UsageError
+        from ..urls import mask
+        from . import render
+
+        project = config.load(config_file)
+        url, source = target.resolve_url(project)
+        if url is not None:
+            raise UsageError(f"{source} is set, so the tasks use it and never start the local database; unset it first")
+        render.out(mask(target.local_database(project).start()))
+
+    def local_stop(c: Any) -> None:
+        """Stop the embedded local PostgreSQL (its data stays under .dbtasks/)."""
+        from .. import config, target
+        from . import render
+
+        stopped = target.local_database(config.load(config_file)).stop()
+        render.out("local database stopped" if stopped else "local database was not running")
+
+    def local_url(c: Any) -> None:
+        """Print the embedded local database's URL, password masked."""
+        from .. import config, target
+        from ..urls import mask
+        from . import render
+
+        render.out(mask(target.local_database(config.load(config_file)).url()))
+
+    return [("local-start", local_start, {}), ("local-stop", local_stop, {}), ("local-url", local_url, {})]

@@ -1,0 +1,137 @@
+"""What the tasks print: lines on stdout and stderr, plain-text tables, JSON documents and JUnit XML."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+from xml.etree import ElementTree
+
+from ..orchestrate import Outcome, Report
+
+
+def out(text: str) -> None:
+    """A line of the result, on stdout."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:  # `inv db.status | head`: the reader left, which is not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(0) from None
+
+
+_WRITING = threading.Lock()
+
+
+def progress(line: str) -> None:
+    """One line to stderr, whole: workers of several services report from several threads."""
+    with _WRITING:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+STATUS_COLUMNS = ("service", "schema", "current", "head", "pending", "state")
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """Rows under a header, columns padded to their widest cell."""
+    cells = [[_cell(value) for value in row] for row in rows]
+    widths = [max(len(h), *(len(row[i]) for row in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines.extend("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells)
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+DETAIL_WIDTH = 72
+
+
+def shorten(text: str, width: int = DETAIL_WIDTH) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def summary(outcomes: Sequence[Outcome]) -> str:
+    """The closing table of a *-all task, each failure in full below it, then the counts."""
+    body = table(("service", "result", "detail"), [(o.service, o.state, shorten(o.detail)) for o in outcomes])
+    failures = [f"{o.service}: {o.detail}" for o in outcomes if o.state == "failed" and len(o.detail) > DETAIL_WIDTH]
+    counts = {state: sum(1 for o in outcomes if o.state == state) for state in ("ok", "failed", "skipped")}
+    tail = f"{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} skipped"
+    return "\n".join([body, *failures, tail])
+
+
+def finish(report: Report) -> None:
+    """The closing summary of a *-all task, then its verdict (a failed run raises RunFailed)."""
+    out(summary(report.outcomes))
+    report.raise_for_failure()
+
+
+def status_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The status table; a state too long for its column is repeated in full below."""
+    body = table(STATUS_COLUMNS, [[*(row[key] for key in STATUS_COLUMNS[:-1]), shorten(row["state"])] for row in rows])
+    long_states = [f"{row['service']}: {row['state']}" for row in rows if len(row["state"]) > DETAIL_WIDTH]
+    return "\n".join([body, *long_states])
+
+
+VERIFY_MARKS = {True: "ok", False: "FAILED", None: "skipped"}
+
+
+def verify_table(result: Mapping[str, Any]) -> str:
+    """One service's checks; a failure too long for its column is repeated in full below."""
+    checks = list(result["checks"])
+    body = table(("check", "result", "detail"), [(c["name"], VERIFY_MARKS[c["ok"]], shorten(c["detail"])) for c in checks])
+    failures = [f"  {c['name']}: {c['detail']}" for c in checks if c["ok"] is False and len(c["detail"]) > DETAIL_WIDTH]
+    return "\n".join([f"{result['service']}:", body, *failures, ""])
+
+
+def verify_report(report: Report, *, json_: bool, junit: str, many: bool) -> None:
+    """verify's tables (or JSON), the kept scratch databases, verify-all's summary; --junit writes the XML too."""
+    from pathlib import Path
+
+    from ..verbs import write_text
+
+    results = report.entries
+    if junit:
+        write_text(Path(junit), junit_xml(results))
+    if json_:
+        out(as_json(results if many else results[0]))
+        return
+    for result in results:
+        if result["checks"]:
+            out(verify_table(result))
+        if "database" in result:
+            out(f"{result['service']}: scratch database kept: {result['database']}")
+    if many:
+        out(summary(report.outcomes))
+
+
+def as_json(document: Any) -> str:
+    return json.dumps(document, indent=2)
+
+
+def junit_xml(results: Sequence[dict[str, Any]]) -> str:
+    """JUnit XML: a test suite per service, a test case per check (failures and skips marked)."""
+    suites = ElementTree.Element("testsuites", name="dbtasks verify")
+    for result in results:
+        checks = list(result.get("checks") or [])
+        suite = ElementTree.SubElement(suites, "testsuite", name=result["service"])
+        if "error" in result:
+            case = ElementTree.SubElement(suite, "testcase", classname=f"verify.{result['service']}", name="verify")
+            ElementTree.SubElement(case, "error", message=result["error"]).text = result["error"]
+        for check in checks:
+            case = ElementTree.SubElement(suite, "testcase", classname=f"verify.{result['service']}", name=check["name"])
+            if check["ok"] is False:
+                ElementTree.SubElement(case, "failure", message=check["detail"]).text = check["detail"]
+            elif check["ok"] is None:
+                ElementTree.SubElement(case, "skipped", message=check["detail"])
+        suite.set("tests", str(max(1, len(checks)) if "error" in result else len(checks)))
+        suite.set("failures", str(sum(1 for check in checks if check["ok"] is False)))
+        suite.set("errors", "1" if "error" in result else "0")
+        suite.set("skipped", str(sum(1 for check in checks if check["ok"] is None)))
+    ElementTree.indent(suites)
+    return ElementTree.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"

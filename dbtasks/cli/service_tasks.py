@@ -1,0 +1,155 @@
+"""The tasks for one service: options -> Session -> one verb of dbtasks.verbs -> what is printed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .helps import LOCK, SERVICE, YES, Definitions
+
+
+def definitions(config_file: Path) -> Definitions:
+    def upgrade(c: Any, service: str, to: str = "head", lock_wait: str = "", env: str = "") -> None:
+        """Apply a service's migrations up to head (or --to REV)."""
+        from .. import verbs
+        from . import options, render
+
+        session = options.session(config_file, lock_wait=options.seconds(lock_wait), env=env)
+        moved = verbs.describe_applied(verbs.upgrade(session, session.service(service), to))
+        render.out(f"{service}: upgraded {moved}" if moved else f"{service}: nothing to apply (already at or past {to})")
+
+    def downgrade(c: Any, service: str, to: str = "-1", yes: bool = False, lock_wait: str = "", env: str = "") -> None:
+        """Revert a service's migrations: one step, or down to --to REV (needs --yes)."""
+        from .. import verbs
+        from . import options, render
+
+        session = options.session(config_file, lock_wait=options.seconds(lock_wait), env=env)
+        moved = verbs.describe_applied(verbs.downgrade(session, session.service(service), to, yes))
+        render.out(f"{service}: downgraded {moved}" if moved else f"{service}: nothing to revert (already at or below {to})")
+
+    def generate(c: Any, service: str, message: str = "", empty: bool = False, env: str = "") -> None:
+        """Create a migration from the model changes (autogenerate), or an empty one with --empty."""
+        from .. import verbs
+        from ..project import display_path
+        from . import options, render
+
+        session = options.session(config_file, env=env)
+        data = verbs.generate(session, session.service(service), message, empty)
+        if data.get("path") is None:
+            render.out(
+                f"{service}: no differences between the models and the database; no migration written (--empty writes one)"
+            )
+            return
+        for diff in data.get("diffs") or []:
+            render.out(f"  - {diff}")
+        render.out(display_path(Path(data["path"])))
+
+    def check(c: Any, service: str, env: str = "") -> None:
+        """Fail unless the service has one head, the database is at it and the models match."""
+        from .. import verbs
+        from . import options, render
+
+        session = options.session(config_file, env=env)
+        data = verbs.check(session, session.service(service))
+        for diff in data.get("diffs") or []:
+            render.out(f"  - {diff}")
+        verbs.raise_for_differences(service, data)
+        render.out(f"{service}: OK (head {data.get('head') or 'base'}, database at head, models match)")
+
+    def sql(c: Any, service: str, from_: str = "", to: str = "head", output: str = "", env: str = "") -> None:
+        """Print (or write to --output) the SQL of a migration range, without a database."""
+        from .. import verbs
+        from . import options, render
+
+        session = options.session(config_file, quiet=True, env=env)
+        text = verbs.sql(session, session.service(service), from_ or None, to)
+        if output:
+            verbs.write_text(Path(output), text)
+            render.out(f"{service}: wrote {len(text.splitlines())} lines of SQL to {output}")
+        else:
+            render.out(text.rstrip("\n"))
+
+    def reset(c: Any, service: str, yes: bool = False, lock_wait: str = "", env: str = "") -> None:
+        """Downgrade a service to base, then upgrade it to head (needs --yes)."""
+        from .. import verbs
+        from . import options, render
+
+        session = options.session(config_file, lock_wait=options.seconds(lock_wait), env=env)
+        verbs.reset(session, session.service(service), yes)
+        render.out(f"{service}: reset to base and upgraded to head")
+
+    def stamp(c: Any, service: str, revision: str, yes: bool = False, lock_wait: str = "", env: str = "") -> None:
+        """Record REVISION as the service's current revision without running migrations (needs --yes)."""
+        from .. import verbs
+        from . import options, render
+
+        session = options.session(config_file, lock_wait=options.seconds(lock_wait), env=env)
+        render.out(f"{service}: {verbs.recorded(verbs.stamp(session, session.service(service), revision, yes))}")
+
+    def merge(c: Any, service: str, message: str = "merge heads", env: str = "") -> None:
+        """Write a migration that merges the service's heads into one."""
+        from .. import verbs
+        from ..project import display_path
+        from . import options, render
+
+        session = options.session(config_file, env=env)
+        render.out(display_path(Path(verbs.merge(session, session.service(service), message)["path"])))
+
+    def current(c: Any, service: str, env: str = "") -> None:
+        """Show the revision the service's database is at."""
+        from .. import verbs
+        from . import options, render
+
+        session = options.session(config_file, quiet=True, env=env)
+        data = verbs.current(session, session.service(service))
+        revisions, head = data.get("current") or [], data.get("head") or []
+        if not revisions:
+            render.out(f"{service}: nothing applied (head is {', '.join(head) or 'base'})")
+        for revision in revisions:
+            render.out(f"{revision} (head)" if revision in head else revision)
+
+    def history(c: Any, service: str, env: str = "") -> None:
+        """List the service's migrations, newest first."""
+        from .. import verbs
+        from . import options, render
+
+        session = options.session(config_file, quiet=True, env=env)
+        for rev in verbs.history(session, session.service(service))["revisions"]:
+            down = ", ".join(rev["down_revision"]) or "<base>"
+            render.out(f"{down} -> {rev['revision']}{' (head)' if rev['head'] else ''}, {rev['doc']}")
+
+    def heads(c: Any, service: str, env: str = "") -> None:
+        """List the service's head revisions (more than one means they need a merge)."""
+        from .. import verbs
+        from . import options, render
+
+        session = options.session(config_file, quiet=True, env=env)
+        for head in verbs.heads(session, session.service(service))["heads"]:
+            render.out(f"{head} (head)")
+
+    return [
+        ("upgrade", upgrade, {**SERVICE, "to": "target revision (default: head; +1, prefixes accepted)", **LOCK}),
+        ("downgrade", downgrade, {**SERVICE, "to": "target revision (default: -1; base for all)", **YES, **LOCK}),
+        (
+            "generate",
+            generate,
+            {**SERVICE, "message": "what the migration does (required)", "empty": "write an empty migration, no autogenerate"},
+        ),
+        ("check", check, SERVICE),
+        (
+            "sql",
+            sql,
+            {
+                **SERVICE,
+                "from": "start revision (default: base)",
+                "to": "end revision (default: head)",
+                "output": "write to this file instead of stdout",
+            },
+        ),
+        ("reset", reset, {**SERVICE, **YES, **LOCK}),
+        ("stamp", stamp, {**SERVICE, "revision": "revision to record (head, base, an id)", **YES, **LOCK}),
+        ("merge", merge, {**SERVICE, "message": "message of the merge migration"}),
+        ("current", current, SERVICE),
+        ("history", history, SERVICE),
+        ("heads", heads, SERVICE),
+    ]

@@ -1,0 +1,129 @@
+"""One invocation: the project, the chosen environment, where lines go, how a protected run is confirmed,
+and the database, resolved once. Every verb takes a Session first (as alembic.command takes a Config)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import fastpath, runner, settings
+from .errors import UsageError
+from .lock import DEFAULT_WAIT, migration_lock
+from .project import Environment, Project, Service
+from .target import Target, configured_target, resolve_target
+from .worker.libpq import database_name
+from .worker.protocol import OPS, WRITING_OPS
+
+Emit = Callable[[str], None]
+# Asked before a destructive run in a protected environment: (subject, environment, what it does, database name).
+Confirm = Callable[[str, str, str, str], None]
+Operation = Callable[..., Any]  # a function of dbtasks.worker.ops, named by the request
+
+
+def _silent(line: str) -> None:
+    pass
+
+
+def _no_confirmation(subject: str, environment: str, what: str, database: str) -> None:
+    pass
+
+
+@dataclass
+class Session:
+    project: Project
+    environment: Environment | None = None  # --env / DBTASKS_ENV; None: database.url_env or the local database
+    emit: Emit = _silent  # Alembic's output, a line at a time, prefixed with the service
+    announce: Emit = _silent  # our own lines: the local database, lock waits
+    lock_wait: float = DEFAULT_WAIT
+    confirm: Confirm = _no_confirmation  # a protected environment's typed-back database name
+    fork: bool = False  # start workers from a fork server (set when a run will start several)
+    _confirmed: bool = False
+    _known: dict[str, fastpath.Known] = field(default_factory=dict)  # prefetched states, each used once
+    _database: Target | None = None
+    _held: dict[str, int] = field(default_factory=dict)  # service -> nesting depth of its migration lock
+    _guard: threading.Lock = field(default_factory=threading.Lock)
+
+    def service(self, name: str) -> Service:
+        return self.project.service(name)
+
+    def configured_target(self) -> Target:
+        """The configured URL, validated, or Target(None): for offline work; never starts the local database."""
+        return configured_target(self.project, self.environment)
+
+    def database(self) -> Target:
+        """The database to use, resolved once: the configured URL, else the local database (started, created on first use)."""
+        with self._guard:
+            if self._database is None:
+                self._database = resolve_target(self.project, self.environment, announce=self.announce)
+            return self._database
+
+    def run(
+        self, service: Service, op: Operation, *, offline: bool = False, on: Target | None = None, **args: Any
+    ) -> dict[str, Any]:
+        """Run worker operation `op` (a function of dbtasks.worker.ops) for `service`; writing ones hold its lock.
+
+        `offline` runs without a database (the configured URL, if any, is only handed to env.py); `on` runs
+        against another database than the session's (verify's scratch database), without the lock.
+        """
+        name = op.__name__
+        assert name in OPS, name
+        target = on if on is not None else self.configured_target() if offline else self.database()
+        prefix = f"{service.name} | "
+        if settings.debug():
+            self.announce(f"{prefix}worker: {name}")  # shows which services the fast path could not answer
+        timeouts = self.environment.settings() if self.environment is not None else {}
+
+        def start() -> dict[str, Any]:
+            emit = lambda line: self.emit(prefix + line)  # noqa: E731
+            return runner.run(service, name, target, emit, timeouts=timeouts, fork=self.fork, **args)
+
+        if name in WRITING_OPS and not offline and on is None:
+            with self.locked(service):
+                return start()
+        return start()
+
+    def expect_workers(self, count: int) -> None:
+        """A run that starts two or more workers forks them from a server that imports Alembic once."""
+        self.fork = self.fork or count >= 2
+
+    def protected(self) -> bool:
+        return self.environment is not None and self.environment.protected
+
+    def require_yes(self, yes: bool, subject: str, what: str) -> None:
+        """Destructive commands need --yes; a protected environment also asks `confirm` (once per session)."""
+        if not yes:
+            where = f" in protected environment {self.environment.name!r}" if self.environment and self.protected() else ""
+            raise UsageError(f"{subject}: {what}{where}; rerun with --yes to confirm")
+        if self.environment is not None and self.environment.protected and not self._confirmed:
+            self.confirm(subject, self.environment.name, what, database_name(self.database().url))
+            self._confirmed = True
+
+    def prefetch_states(self, services: list[Service]) -> dict[str, fastpath.Known]:
+        """Read every service's state from the catalog and the files at once (the fast path)."""
+        self._known = fastpath.known_states(self.database(), services)
+        return dict(self._known)
+
+    def known_state(self, service: Service) -> fastpath.Known | None:
+        """The service's state without a worker, when certain; a prefetched one is used only once (runs change it)."""
+        if service.name in self._known:
+            return self._known.pop(service.name)
+        return fastpath.known_states(self.database(), [service]).get(service.name)
+
+    @contextmanager
+    def locked(self, service: Service) -> Iterator[None]:
+        """Hold the service schema's migration lock (re-entrant: reset holds it across both steps)."""
+        with self._guard:
+            depth = self._held.get(service.name, 0)
+            self._held[service.name] = depth + 1
+        try:
+            if depth:
+                yield
+            else:
+                with migration_lock(self.database(), service.name, service.schema, wait=self.lock_wait, announce=self.announce):
+                    yield
+        finally:
+            with self._guard:
+                self._held[service.name] -= 1

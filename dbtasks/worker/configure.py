@@ -1,0 +1,165 @@
+"""The patch on Alembic's context.configure: what env.py asks for is checked, fenced and recorded.
+
+A worker runs one service, so patching EnvironmentContext.configure is scoped to that service:
+- guards: refuse an env.py that keeps its version table outside the service's schema, connects to
+  another database than the one handed to it, or (for check and generate) has no model in the schema;
+- the fence: autogenerate sees only the service's schema, whatever env.py asked for;
+- timeouts: the environment's statement_timeout and lock_timeout, SET LOCAL in every transaction;
+- the recorder: each applied step, one transaction per migration.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from .failures import Failure
+from .protocol import AUTOGENERATE_PHASES, REPORTING_OPS, WRITING_OPS
+
+if TYPE_CHECKING:
+    from .operation import Operation
+
+# psycopg2 connections env.py opened: a Python signal handler runs only once the query in progress
+# returns, so the lifeline watcher (process.py) cancels that query from its thread.
+CANCELLABLE: list[Any] = []
+
+
+def install(operation: Operation) -> None:
+    """Wrap EnvironmentContext.configure for the rest of this process."""
+    from alembic.runtime.environment import EnvironmentContext
+
+    original = EnvironmentContext.configure
+
+    def configure(self: Any, *args: Any, **kw: Any) -> None:
+        _register_cancellable(kw.get("connection"))
+        check_target(operation, kw)
+        apply_settings(operation, kw.get("connection"))
+        if operation.phase in AUTOGENERATE_PHASES:
+            fence(operation.schema, kw)
+        if operation.phase in WRITING_OPS:
+            # One transaction per migration: a failure keeps the earlier ones applied and recorded.
+            kw.setdefault("transaction_per_migration", True)
+            kw["on_version_apply"] = recorder(operation, kw.get("on_version_apply"))
+        original(self, *args, **kw)
+
+    EnvironmentContext.configure = configure  # type: ignore[method-assign]
+
+
+def _register_cancellable(connection: Any) -> None:
+    dbapi = getattr(getattr(connection, "connection", None), "dbapi_connection", None)
+    if dbapi is not None and type(dbapi).__module__.startswith("psycopg2") and dbapi not in CANCELLABLE:
+        CANCELLABLE.append(dbapi)  # asyncpg needs none: asyncio turns Ctrl-C into a cancelled query itself
+
+
+def check_target(operation: Operation, kw: dict[str, Any]) -> None:
+    """Refuse to run when env.py would read or write another place than the one dbtasks reports."""
+    connection = kw.get("connection")
+    default = getattr(getattr(connection, "dialect", None), "default_schema_name", None)
+    version_schema = kw.get("version_table_schema") or default
+    operation.version_table = {"table": kw.get("version_table") or "alembic_version", "schema": version_schema}
+    operation.configured = dict(kw)  # what env.py passed to context.configure, for doctor
+    if version_schema is not None and version_schema != operation.schema and operation.op not in REPORTING_OPS:
+        explicit = bool(kw.get("version_table_schema"))
+        raise Failure("version_table", "version table elsewhere", found=version_schema, explicit=explicit)
+    if connection is not None:
+        expected = address(os.environ.get(operation.request["url_env"], ""))
+        actual = address(str(connection.engine.url))
+        if expected and actual and expected != actual:
+            raise Failure("wrong_database", "env.py connected elsewhere", expected=_show(expected), actual=_show(actual))
+    if operation.phase in AUTOGENERATE_PHASES:
+        schemas = metadata_schemas(kw.get("target_metadata"), default)
+        if schemas and operation.schema not in schemas:
+            raise Failure("schema_mismatch", "models in other schemas", found=sorted(schemas))
+
+
+def apply_settings(operation: Operation, connection: Any) -> None:
+    """SET LOCAL the environment's timeouts in every transaction of env.py's connection (and the open one)."""
+    settings = operation.request.get("settings") or {}
+    if connection is None or not settings or getattr(connection, "_dbtasks_settings", False):
+        return
+    from sqlalchemy import event
+
+    statements = [f"SET LOCAL {name} = '{value}'" for name, value in sorted(settings.items())]
+
+    def on_begin(conn: Any) -> None:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+
+    event.listen(connection, "begin", on_begin)
+    connection._dbtasks_settings = True
+    if connection.in_transaction():
+        on_begin(connection)
+
+
+def fence(schema: str, kw: dict[str, Any]) -> None:
+    """Make autogenerate see only `schema`, whatever env.py asked for (its own filters still apply within it)."""
+    connection = kw.get("connection")
+    user_name_filter = kw.get("include_name")
+    user_object_filter = kw.get("include_object")
+
+    def own(name: str | None) -> bool:
+        return (name or getattr(getattr(connection, "dialect", None), "default_schema_name", None)) == schema
+
+    def include_name(name: Any, type_: str, parent_names: dict[str, Any]) -> bool:
+        if type_ == "schema" and not own(name):
+            return False
+        if type_ != "schema" and "schema_name" in parent_names and not own(parent_names["schema_name"]):
+            return False
+        return user_name_filter(name, type_, parent_names) if user_name_filter else True
+
+    def include_object(obj: Any, name: Any, type_: str, reflected: bool, compare_to: Any) -> bool:
+        table = obj if type_ == "table" else getattr(obj, "table", None)
+        if table is not None and not own(getattr(table, "schema", None)):
+            return False
+        return user_object_filter(obj, name, type_, reflected, compare_to) if user_object_filter else True
+
+    kw["include_schemas"] = True
+    kw["include_name"] = include_name
+    kw["include_object"] = include_object
+
+
+def recorder(operation: Operation, user_callback: Any) -> Any:
+    def on_version_apply(*, ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
+        operation.applied.append(
+            {
+                "from": list(step.source_revision_ids),
+                "to": list(step.destination_revision_ids),
+                "upgrade": bool(step.is_upgrade),
+                "stamp": bool(step.is_stamp),
+                "doc": (step.up_revision.doc if step.up_revision is not None else "") or "",
+            }
+        )
+        if user_callback is not None:
+            user_callback(ctx=ctx, step=step, heads=heads, run_args=run_args)
+
+    return on_version_apply
+
+
+def address(url: str) -> tuple[str, int, str] | None:
+    """(host, port, database) of a URL, with the loopback spellings made equal; None if unparsable."""
+    if not url:
+        return None
+    try:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+    except Exception:
+        return None
+    host = parsed.host or str(parsed.query.get("host") or "localhost")
+    host = "localhost" if host in ("127.0.0.1", "::1", "localhost") else host
+    return (host, int(parsed.port or 5432), parsed.database or "")
+
+
+def _show(where: tuple[str, int, str]) -> str:
+    return "{}:{}/{}".format(*where)
+
+
+def metadata_schemas(metadata: Any, default: str | None) -> set[str]:
+    """The schemas of the models' tables (a table without a schema is in the connection's default one)."""
+    found: set[str] = set()
+    for item in metadata if isinstance(metadata, (list, tuple)) else [metadata]:
+        for table in getattr(item, "tables", {}).values():
+            schema = table.schema or default
+            if schema:
+                found.add(schema)
+    return found

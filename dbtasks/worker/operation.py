@@ -1,0 +1,197 @@
+"""One operation on one service's Alembic environment: its Config, the script directory, env.py runs.
+
+The operations themselves (ops.py), verify's checks and doctor's checks all work through an Operation.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import sys
+from typing import Any
+
+from . import revisions
+from .failures import Failure
+from .protocol import Request
+
+_RELATIVE = re.compile(r"^([+-]\d+|(head|heads|base|\w+)[+-]\d+)$")
+
+
+class Operation:
+    def __init__(self, request: Request) -> None:
+        from alembic.config import Config
+
+        self.request = request
+        self.op = request["op"]
+        self.args: dict[str, Any] = request.get("args") or {}
+        self.schema = request["schema"]
+        self.service = request["service"]
+        for folder in reversed(request.get("pythonpath") or []):
+            sys.path.insert(0, folder)
+        self.sql_buffer = io.StringIO()
+        self.config = Config(request["ini"], output_buffer=self.sql_buffer if self.op == "sql" else sys.stdout)
+        # ConfigParser interpolates %, and a percent-encoded password contains it.
+        self.config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        self.applied: list[dict[str, Any]] = []  # steps recorded by configure.recorder
+        self.phase = self.op  # what env.py runs for now: verify goes through upgrade, downgrade and check
+        self.version_table: dict[str, Any] = {}  # where env.py keeps alembic_version, as configured
+        self.configured: dict[str, Any] = {}  # what env.py passed to context.configure
+
+    @property
+    def url(self) -> str:
+        """The URL the parent handed to env.py (in the variable env.py reads)."""
+        return os.environ.get(self.request["url_env"], "")
+
+    # -- the script directory, checked before env.py runs ---------------------------------------
+
+    def script(self) -> Any:
+        """The ScriptDirectory with its revision map built; a broken chain is named by file."""
+        from alembic.script import ScriptDirectory
+
+        script = None
+        try:
+            script = ScriptDirectory.from_config(self.config)
+            script.revision_map.heads  # noqa: B018 - builds the map, raising on a broken chain
+        except Exception as error:
+            # Alembic answers a missing down_revision with a bare KeyError: read the files to name it.
+            broken = revisions.find_broken_chain(revisions.script_files(script)) if script is not None else None
+            if broken:
+                raise Failure("broken_chain", "down_revision defined by no file", **broken) from None
+            if isinstance(error, (ImportError, SyntaxError)):
+                raise
+            raise Failure("history", f"{type(error).__name__}: {error}".splitlines()[0]) from None
+        return script
+
+    def single_head(self, script: Any) -> str | None:
+        heads = list(script.get_heads())
+        if len(heads) > 1:
+            raise Failure("multiple_heads", "multiple heads", heads=sorted(heads))
+        return heads[0] if heads else None
+
+    def resolve(self, script: Any, revision: str | None, *, relative_ok: bool = True) -> None:
+        """Raise a clear Failure for a revision argument no file defines (relative forms go to Alembic)."""
+        if revision is None or revision in ("head", "heads", "base"):
+            return
+        if relative_ok and _RELATIVE.match(revision):
+            return
+        try:
+            found = script.get_revisions(revision)
+        except Exception as error:
+            raise Failure("unknown_revision", str(error).splitlines()[0], revision=revision) from None
+        if not found:
+            raise Failure("unknown_revision", f"no revision {revision!r}", revision=revision)
+
+    # -- env.py ---------------------------------------------------------------------------------------
+
+    def run_env_py(self, script: Any, fn: Any, **kw: Any) -> None:
+        """Run the service's env.py once, with `fn` as the migration function."""
+        from alembic.runtime.environment import EnvironmentContext
+
+        with EnvironmentContext(self.config, script, fn=fn, **kw):
+            script.run_env()
+
+    def database_heads(self, script: Any) -> list[str]:
+        """The revisions alembic_version records (env.py runs without creating anything)."""
+        found: list[str] = []
+
+        def fn(rev: Any, context: Any) -> list[Any]:
+            found.extend(context.get_current_heads())
+            return []
+
+        self.run_env_py(script, fn, dont_mutate=True)
+        return found
+
+    def run_command(self, command: Any, *args: Any, **kw: Any) -> None:
+        """An alembic.command function, with its CommandErrors classified."""
+        from alembic.util import CommandError
+
+        try:
+            command(self.config, *args, **kw)
+        except CommandError as error:
+            text = str(error)
+            missing = re.search(r"Can't locate revision identified by '([^']+)'", text)
+            if missing:
+                raise Failure("unknown_database_revision", text, revision=missing.group(1)) from None
+            if "Multiple heads" in text or "multiple heads" in text:
+                raise Failure("multiple_heads", text, heads=[]) from None
+            if re.search(r"Relative revision \S+ didn't produce", text):
+                raise Failure("out_of_range", text, revision=args[0] if args else None) from None
+            raise
+
+    def where_it_stays(self, kind: str) -> list[str] | None:
+        """The revision a failed run left the service at: the last migration completed, else read back."""
+        if self.applied:
+            return list(self.applied[-1]["to"])
+        if kind not in ("migration", "interrupted"):
+            return None
+        try:
+            self.phase = "current"
+            return self.database_heads(self.script())
+        except Exception:
+            return None
+
+    # -- autogenerate -----------------------------------------------------------------------------
+
+    def autogenerate_context(self, script: Any) -> Any:
+        from alembic.autogenerate.api import RevisionContext
+
+        return RevisionContext(
+            self.config,
+            script,
+            dict(
+                message=self.args.get("message"),
+                autogenerate=True,
+                sql=False,
+                head="head",
+                splice=False,
+                branch_label=None,
+                version_path=None,
+                rev_id=None,
+                depends_on=None,
+            ),
+        )
+
+    def autogenerate(self, script: Any, head: str | None, context: Any = None) -> list[Any]:
+        """Run env.py with autogenerate, after checking the database is at `head`; return the diffs."""
+        context = context or self.autogenerate_context(script)
+
+        def fn(rev: Any, migration_context: Any) -> list[Any]:
+            current = list(migration_context.get_current_heads())
+            if current != ([head] if head else []):
+                unknown = [r for r in current if not defines(script, r)]
+                if unknown:
+                    raise Failure("unknown_database_revision", "unknown revision", revision=unknown[0])
+                raise Failure("not_at_head", "database is not at head", current=current, head=head)
+            context.run_autogenerate(rev, migration_context)
+            return []
+
+        self.run_env_py(script, fn, as_sql=False, template_args=context.template_args, revision_context=context)
+        diffs: list[Any] = []
+        for ops in context.generated_revisions[-1].upgrade_ops_list:
+            diffs.extend(ops.as_diffs())
+        return diffs
+
+    def write(self, script: Any, create: Any) -> Any:
+        """Run `create`; if it fails after writing the file (a post-write hook), name the file left behind."""
+        before = revisions.script_files(script)
+        try:
+            return create()
+        except Exception as error:
+            written = sorted(revisions.script_files(script) - before)
+            if not written:
+                raise
+            reason = f"{type(error).__name__}: {error}".splitlines()[0]
+            raise Failure("post_write", reason, path=written[-1]) from None
+
+
+def defines(script: Any, revision: str) -> bool:
+    try:
+        return script.get_revision(revision) is not None
+    except Exception:
+        return False
+
+
+def pending_count(script: Any, head: str | None, current: list[str]) -> int:
+    """How many revisions lie between `current` and `head` (iterate_revisions excludes its lower end)."""
+    return sum(1 for _ in script.iterate_revisions(head, current[0] if current else "base"))

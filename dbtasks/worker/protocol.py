@@ -1,0 +1,94 @@
+"""The one vocabulary the parent and a worker share: operations, the request, the result, failure kinds.
+
+A request travels as one JSON object (on the worker's stdin, or over the fork server's socket); the
+result comes back as one JSON object on the pipe the request names. Imported by the parent
+(dbtasks.runner, dbtasks.explain) and by the worker; standard library only, Python 3.8 at run time.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+# Every operation a worker runs, by the name a request gives it (the functions are in ops.py).
+OPS = (
+    "upgrade",
+    "downgrade",
+    "stamp",
+    "current",
+    "status",
+    "heads",
+    "history",
+    "check",
+    "generate",
+    "merge",
+    "sql",
+    "verify",
+    "doctor",
+)
+# Operations that write alembic_version or the schema: the parent holds the migration lock around them,
+# and the worker records each step they apply (one transaction per migration).
+WRITING_OPS = frozenset(("upgrade", "downgrade", "stamp"))
+# Operations whose failure part-way leaves the service at a revision worth naming.
+MIGRATING_OPS = frozenset(("upgrade", "downgrade"))
+# Phases in which autogenerate runs: its view is fenced to the service's schema.
+AUTOGENERATE_PHASES = frozenset(("check", "generate"))
+# Operations that report a foreign version table instead of refusing to run.
+REPORTING_OPS = frozenset(("verify", "doctor"))
+
+# Why a run failed. The worker sends one of these; dbtasks.explain words each one with its next step.
+KINDS = (
+    "multiple_heads",  # more than one head where one is needed
+    "unknown_revision",  # a revision argument no migration file defines (bad input)
+    "out_of_range",  # a relative revision (+2, -1) past the first or last one (bad input)
+    "unknown_database_revision",  # alembic_version holds a revision no file defines
+    "not_at_head",  # check/generate on a database behind head
+    "broken_chain",  # a down_revision no file defines
+    "history",  # the migration files cannot be read
+    "import",  # env.py (or the interpreter) cannot import a module
+    "connect",  # the database refuses or cannot be reached
+    "connection_lost",  # the connection dropped during the run
+    "migration",  # a migration's own code failed
+    "nothing_to_merge",  # merge with a single head
+    "post_write",  # the file was written, alembic.ini's post-write hook failed
+    "version_table",  # env.py keeps alembic_version outside the service's schema
+    "wrong_database",  # env.py connected to another database than the one handed to it
+    "schema_mismatch",  # none of the models is in the service's schema
+    "interrupted",  # Ctrl-C, or the parent went away
+    "command",  # any other alembic CommandError
+    "unexpected",  # anything else: a bug or an unusual env.py
+)
+
+
+class Request(TypedDict):
+    """What the parent asks a worker to do, for one service."""
+
+    op: str
+    service: str
+    schema: str
+    ini: str  # alembic.ini, absolute
+    url_env: str  # the variable env.py reads the URL from (the parent sets it)
+    pythonpath: list[str]  # folders put first on sys.path
+    settings: dict[str, str]  # SET LOCAL in every migration transaction (statement_timeout, lock_timeout)
+    args: dict[str, Any]  # the operation's own arguments
+    result_fd: int  # where the result goes (set by whoever starts the process)
+
+
+class Result(TypedDict, total=False):
+    """What a worker answers: ok and data, or kind, message and data (and the traceback of an unclassified error)."""
+
+    ok: bool
+    data: dict[str, Any]
+    kind: str
+    message: str
+    traceback: str
+
+
+def succeeded(data: dict[str, Any]) -> Result:
+    return {"ok": True, "data": data}
+
+
+def failed(kind: str, message: str, data: dict[str, Any] | None = None, traceback: str | None = None) -> Result:
+    result: Result = {"ok": False, "kind": kind if kind in KINDS else "unexpected", "message": message, "data": data or {}}
+    if traceback:
+        result["traceback"] = traceback
+    return result

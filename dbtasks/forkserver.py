@@ -26,12 +26,12 @@ _servers: dict[str, ForkServer | None] = {}
 _guard = threading.Lock()
 
 
-def server_for(python: str, worker: Path) -> ForkServer | None:
-    """The running fork server of `python` (started on first use), or None when it cannot start."""
+def server_for(python: str, worker: Path, *, start: bool) -> ForkServer | None:
+    """The fork server of `python`: the running one, else a new one when `start` (None when it cannot start)."""
     with _guard:
-        if python not in _servers:
+        if python not in _servers and start:
             _servers[python] = ForkServer.start(python, worker)
-        return _servers[python]
+        return _servers.get(python)
 
 
 class ForkServer:

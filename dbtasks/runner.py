@@ -35,12 +35,14 @@ def run(
     *,
     timeouts: dict[str, str] | None = None,
     fork: bool = False,
+    announce: Emit | None = None,
     **args: Any,
 ) -> dict[str, Any]:
     """Run `op` for `service` in a worker; return its data or raise ServiceError with the next step.
 
     `timeouts` (statement_timeout, lock_timeout) are set for every transaction env.py's connection runs;
-    `fork` starts the worker from the interpreter's fork server (worth it when a run starts several).
+    `fork` starts the interpreter's fork server if it is not running yet (worth it when a run starts several
+    workers); a running one is always used. With DBTASKS_DEBUG=1, `announce` hears of each worker start.
     """
     request: Request = {
         "op": op,
@@ -53,7 +55,7 @@ def run(
         "args": args,
         "result_fd": -1,
     }
-    result = _start(service, request, target, emit, fork)
+    result = _start(service, request, target, emit, fork, announce if settings.debug() else None)
     if result.get("ok"):
         return dict(result.get("data") or {})
     raise explain.failure(service, op, result, target)
@@ -68,14 +70,14 @@ def _environment(service: Service, target: Target) -> dict[str, str]:
     return env
 
 
-def _start(service: Service, request: Request, target: Target, emit: Emit, fork: bool) -> Result:
+def _start(service: Service, request: Request, target: Target, emit: Emit, fork: bool, debug: Emit | None) -> Result:
     read_fd, write_fd = os.pipe()
     request["result_fd"] = write_fd
     chunks: list[bytes] = []
     reader = threading.Thread(target=_drain, args=(read_fd, chunks), daemon=True)
     reader.start()
     python, env = service.python or sys.executable, _environment(service, target)
-    server = forkserver.server_for(python, WORKER) if fork and settings.forkserver(service.env) else None
+    server = forkserver.server_for(python, WORKER, start=fork) if settings.forkserver(service.env) else None
     try:
         process: subprocess.Popen[bytes] | forkserver.Forked
         if server is not None:
@@ -96,6 +98,9 @@ def _start(service: Service, request: Request, target: Target, emit: Emit, fork:
         raise explain.interpreter_missing(service, error.strerror or str(error)) from None
     os.close(write_fd)
     assert process.stdin is not None and process.stdout is not None
+    if debug is not None:  # shows which services the fast path could not answer, and how each worker started
+        how = "forked by the fork server" if server is not None else "spawned"
+        debug(f"{service.name} | worker: {request['op']} ({how}, pid {process.pid})")
     if server is None:  # a forked worker got its request from the server
         process.stdin.write(json.dumps(request).encode() + b"\n")
         process.stdin.flush()

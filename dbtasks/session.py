@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import fastpath, runner, settings
+from . import fastpath, runner
 from .errors import UsageError
 from .lock import DEFAULT_WAIT, migration_lock
 from .project import Environment, Project, Service
@@ -72,13 +72,11 @@ class Session:
         assert name in OPS, name
         target = on if on is not None else self.configured_target() if offline else self.database()
         prefix = f"{service.name} | "
-        if settings.debug():
-            self.announce(f"{prefix}worker: {name}")  # shows which services the fast path could not answer
         timeouts = self.environment.settings() if self.environment is not None else {}
 
         def start() -> dict[str, Any]:
             emit = lambda line: self.emit(prefix + line)  # noqa: E731
-            return runner.run(service, name, target, emit, timeouts=timeouts, fork=self.fork, **args)
+            return runner.run(service, name, target, emit, timeouts=timeouts, fork=self.fork, announce=self.announce, **args)
 
         if name in WRITING_OPS and not offline and on is None:
             with self.locked(service):

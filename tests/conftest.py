@@ -7,12 +7,15 @@ session starts itself (or the one named by DBTASKS_TEST_DATABASE_URL)."""
 from __future__ import annotations
 
 import ast
+import contextlib
+import io
 import os
 import re
 import secrets
 import shutil
 import subprocess
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -116,18 +119,55 @@ def project(tmp_path: Path) -> Path:
     return copy_project(tmp_path / "repo")
 
 
-def inv(project: Path, *args: str, url: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `inv ARGS` in `project`, with DATABASE_URL=url when given (and never inherited)."""
-    environment = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+def task_environment(url: str | None, env: dict[str, str] | None) -> dict[str, str]:
+    """The environment a task runs with: ours without DATABASE_URL and DBTASKS_DEBUG, plus `url` and `env`."""
+    environment = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "DBTASKS_DEBUG")}
     environment["PYTHONDONTWRITEBYTECODE"] = "1"  # leave no __pycache__ in the real repo
-    environment.pop("DBTASKS_DEBUG", None)
     if url is not None:
         environment["DATABASE_URL"] = url
     environment.update(env or {})
+    return environment
+
+
+def inv(project: Path, *args: str, url: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `inv ARGS` in `project` inside this test process, as `python -m invoke` would (cwd, environment,
+    tasks.py, exit code, stdout and stderr), with DATABASE_URL=url when given (and never inherited).
+
+    Workers still run as processes of their own (forked from this process's fork server, which the first
+    task that needs one starts); `inv_process` runs the whole task in a new interpreter instead."""
+    from invoke import Program
+
+    saved_environ, saved_cwd, saved_path = dict(os.environ), os.getcwd(), list(sys.path)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = 0
+    try:
+        os.environ.clear()
+        os.environ.update(task_environment(url, env))
+        os.chdir(project)
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                Program(version="test").run(["inv", *args])
+            except SystemExit as done:
+                code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+            except Exception:  # what an uncaught error looks like from a process: a traceback and exit 1
+                traceback.print_exc()
+                code = 1
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_environ)
+        sys.path[:] = saved_path
+    return subprocess.CompletedProcess(["inv", *args], code, stdout.getvalue(), stderr.getvalue())
+
+
+def inv_process(
+    project: Path, *args: str, url: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `inv ARGS` in `project` as a process of its own (`python -m invoke`)."""
     return subprocess.run(
         [sys.executable, "-m", "invoke", *args],
         cwd=project,
-        env=environment,
+        env=task_environment(url, env),
         capture_output=True,
         text=True,
         timeout=300,
@@ -142,11 +182,6 @@ def declared_services(root: Path = REPO) -> dict[str, dict[str, Any]]:
     """The services of `root`/migrations.yaml, as plain YAML."""
     document = yaml.safe_load((root / "migrations.yaml").read_text(encoding="utf-8"))
     return dict(document["services"])
-
-
-def present_services(root: Path = REPO) -> list[str]:
-    """Declared services whose Alembic environment exists (services still being written are left out)."""
-    return [name for name, spec in declared_services(root).items() if (root / spec["path"] / "alembic" / "env.py").is_file()]
 
 
 def schema_of(service: str, root: Path = REPO) -> str:
@@ -205,6 +240,13 @@ def versions_folder(project: Path, service: str) -> Path:
 
 def version_files(project: Path, service: str) -> set[str]:
     return {path.name for path in versions_folder(project, service).glob("*.py")}
+
+
+def replace_once(path: Path, old: str, new: str) -> None:
+    """Replace the one occurrence of `old` in `path` with `new` (a test editing a copy must hit exactly one place)."""
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"{path}: expected exactly one {old!r}, found {text.count(old)}"
+    path.write_text(text.replace(old, new), encoding="utf-8")
 
 
 def plant_migration(project: Path, service: str, revision: str, down_revision: str | None, body: str = "pass") -> Path:

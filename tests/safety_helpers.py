@@ -23,13 +23,6 @@ from conftest import create_database, drop_database, execute, query, with_databa
 # -- editing a project copy -------------------------------------------------------------------------
 
 
-def replace_once(path: Path, old: str, new: str) -> None:
-    """Replace the one occurrence of `old` in `path` with `new`."""
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"{path}: expected exactly one {old!r}"
-    path.write_text(text.replace(old, new), encoding="utf-8")
-
-
 def line_number(path: Path, line: str) -> int:
     """The 1-based number of the one line of `path` that equals `line`."""
     lines = path.read_text(encoding="utf-8").splitlines()

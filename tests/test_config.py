@@ -9,17 +9,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import assert_bad_input, declared_services, inv, snapshot, version
+from conftest import assert_bad_input, declared_services, inv, replace_once, snapshot, version
 
 CONFIG = "migrations.yaml"
 
 
 def edit_config(project: Path, old: str, new: str) -> None:
     """Replace the one occurrence of `old` in the copy's migrations.yaml."""
-    path = project / CONFIG
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times in {CONFIG}"
-    path.write_text(text.replace(old, new), encoding="utf-8")
+    replace_once(project / CONFIG, old, new)
 
 
 def service_block(project: Path, service: str) -> str:

@@ -38,6 +38,7 @@ from conftest import (
     head_of,
     inv,
     plant_migration,
+    replace_once,
     revisions_of,
     snapshot,
     tables,
@@ -118,12 +119,6 @@ def only(project: Path, *names: str) -> None:
     path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
 
 
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"{path}: expected one {old!r}"
-    path.write_text(text.replace(old, new), encoding="utf-8")
-
-
 def service_key(project: Path, service: str, key: str, value: Any) -> None:
     path = project / "migrations.yaml"
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -185,8 +180,8 @@ def interpreter(tmp_path: Path, *packages: str) -> Path:
 
 
 def test_an_invalid_migrations_yaml_is_the_only_finding(project: Path) -> None:
-    edit(project / "migrations.yaml", "    schema: meals\n", "    schema: users\n")  # two services, one schema
-    edit(
+    replace_once(project / "migrations.yaml", "    schema: meals\n", "    schema: users\n")  # two services, one schema
+    replace_once(
         project / "migrations.yaml",
         "    driver: psycopg2\n    expect_tables: [exercises",
         "    driver: psycopg\n    expect_tables: [exercises",
@@ -203,7 +198,7 @@ def test_an_invalid_migrations_yaml_is_the_only_finding(project: Path) -> None:
 
 def test_unset_url_with_the_local_database_off(project: Path) -> None:
     only(project, "habits", "movements")
-    edit(project / "migrations.yaml", "database:\n", "database:\n  local: false\n")
+    replace_once(project / "migrations.yaml", "database:\n", "database:\n  local: false\n")
     found = findings(project, None)
     message = one(found, "error", "DATABASE_URL", "is not set", "database.local: false")
     assert "set DATABASE_URL to the URL of the database to migrate" in message
@@ -273,8 +268,8 @@ def test_env_handing_sslmode_to_asyncpg(project: Path, database_url: str) -> Non
     """The seeds' TypeError: an env.py that builds its own URL (here from MEALS_DSN) and keeps sslmode for asyncpg."""
     only(project, "meals")
     config = service_folder(project, "meals") / "meals" / "web" / "config.py"
-    edit(config, 'url = os.environ.get("DATABASE_URL")', 'url = os.environ.get("MEALS_DSN")')
-    edit(config, 'if parsed.drivername == DRIVER and "sslmode" in parsed.query:', "if False:")
+    replace_once(config, 'url = os.environ.get("DATABASE_URL")', 'url = os.environ.get("MEALS_DSN")')
+    replace_once(config, 'if parsed.drivername == DRIVER and "sslmode" in parsed.query:', "if False:")
     found = findings(project, database_url, MEALS_DSN=f"{database_url}?sslmode=disable")
     message = one(found, "error", "meals", "env.py passes sslmode to asyncpg")
     assert "unexpected keyword argument 'sslmode'" in message
@@ -402,7 +397,7 @@ def test_a_service_package_that_moved(project: Path, database_url: str) -> None:
 def test_env_connecting_to_another_database(project: Path, pg_server: str, database_url: str) -> None:
     only(project, "habits")
     config = service_folder(project, "habits") / "habits_service" / "app" / "config.py"
-    edit(config, 'url = os.environ.get("DATABASE_URL")', 'url = os.environ.get("HABITS_DATABASE_URL")')
+    replace_once(config, 'url = os.environ.get("DATABASE_URL")', 'url = os.environ.get("HABITS_DATABASE_URL")')
     other = create_database(pg_server)
     try:
         found = findings(project, database_url, HABITS_DATABASE_URL=other)
@@ -414,7 +409,7 @@ def test_env_connecting_to_another_database(project: Path, pg_server: str, datab
 
 def test_the_deprecated_async_engine_constructor(project: Path, database_url: str) -> None:
     only(project, "meals")
-    edit(
+    replace_once(
         env_py(project, "meals"),
         "engine = create_async_engine(database_url(), poolclass=pool.NullPool)",
         "from sqlalchemy.ext.asyncio import AsyncEngine\n\n    engine = AsyncEngine(pool.NullPool, url=database_url())",
@@ -490,7 +485,7 @@ def test_tables_created_before_alembic(project: Path, database_url: str) -> None
 def test_env_without_version_table_schema_shared_by_two_services(project: Path, database_url: str) -> None:
     only(project, "movements", "meals")
     for service in ("movements", "meals"):
-        edit(env_py(project, service), VERSION_TABLE_LINE, "")
+        replace_once(env_py(project, service), VERSION_TABLE_LINE, "")
     before = snapshot(database_url)
     found = findings(project, database_url)
     for service in ("movements", "meals"):
@@ -503,7 +498,7 @@ def test_env_without_version_table_schema_shared_by_two_services(project: Path, 
 
 def test_env_without_version_table_schema_relying_on_search_path(project: Path, database_url: str) -> None:
     only(project, "movements")
-    edit(env_py(project, "movements"), VERSION_TABLE_LINE, "")
+    replace_once(env_py(project, "movements"), VERSION_TABLE_LINE, "")
     name = urlsplit(database_url).path.lstrip("/")
     execute(database_url, 'CREATE SCHEMA "movements"', f'ALTER DATABASE "{name}" SET search_path TO movements')
     found = findings(project, database_url)
@@ -524,7 +519,7 @@ def test_env_without_version_table_schema_relying_on_search_path(project: Path, 
 )
 def test_models_autogenerate_cannot_see(project: Path, database_url: str, metadata: str, words: tuple[str, ...]) -> None:
     only(project, "movements")
-    edit(env_py(project, "movements"), "target_metadata = Base.metadata\n", f"target_metadata = {metadata}\n")
+    replace_once(env_py(project, "movements"), "target_metadata = Base.metadata\n", f"target_metadata = {metadata}\n")
     found = findings(project, database_url)
     one(found, "warning", "movements", *words)
     assert errors(found) == [], show(found)

@@ -20,14 +20,13 @@ from conftest import (
     execute,
     inv,
     plant_model_column,
-    present_services,
     schema_of,
     show,
     version_files,
     versions_folder,
 )
 
-SERVICES = present_services()
+SERVICES = list(declared_services())
 # Tables no service owns: one in another schema, one in the default schema.
 FOREIGN = ("analytics.page_views", "public.legacy_accounts")
 

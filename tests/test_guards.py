@@ -36,6 +36,7 @@ from conftest import (
     inv,
     output,
     plant_migration,
+    replace_once,
     revisions_of,
     show,
     snapshot,
@@ -54,16 +55,9 @@ VERSION_TABLE_LINE = "        version_table_schema=SCHEMA,\n"
 # -- helpers ---------------------------------------------------------------------------------------
 
 
-def edit(path: Path, old: str, new: str) -> None:
-    """Replace the one occurrence of `old` in `path` with `new`."""
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"{path}: expected one {old!r}"
-    path.write_text(text.replace(old, new), encoding="utf-8")
-
-
 def add_service_key(project: Path, service: str, key: str, value: str) -> None:
     """Add `key: value` to services.<service> in the copy's migrations.yaml."""
-    edit(project / "migrations.yaml", f"\n  {service}:\n", f"\n  {service}:\n    {key}: {value}\n")
+    replace_once(project / "migrations.yaml", f"\n  {service}:\n", f"\n  {service}:\n    {key}: {value}\n")
 
 
 def env_py(project: Path, service: str) -> Path:
@@ -72,7 +66,7 @@ def env_py(project: Path, service: str) -> Path:
 
 def drop_version_table_schema(project: Path, service: str) -> None:
     """env.py stops passing version_table_schema: alembic_version would go to the default schema."""
-    edit(env_py(project, service), VERSION_TABLE_LINE, "")
+    replace_once(env_py(project, service), VERSION_TABLE_LINE, "")
 
 
 def one_line(result: subprocess.CompletedProcess[str], code: int) -> str:
@@ -182,7 +176,7 @@ def test_version_table_guard_runs_before_any_migration(project: Path, database_u
 
 
 def make_habits_read_its_own_variable(project: Path) -> None:
-    edit(
+    replace_once(
         project / "services" / "habits" / "habits_service" / "app" / "config.py",
         'url = os.environ.get("DATABASE_URL")',
         'url = os.environ.get("HABITS_DATABASE_URL") or os.environ.get("DATABASE_URL")',
@@ -227,7 +221,7 @@ def test_env_connecting_to_another_database_is_refused_until_url_env_is_set(proj
 )
 def test_wrong_schema_in_migrations_yaml_is_refused(project: Path, database_url: str, task: tuple[str, ...]) -> None:
     assert_ok(inv(project, "db.upgrade", "movements", url=database_url))
-    edit(project / "migrations.yaml", "    schema: movements\n", "    schema: movement\n")
+    replace_once(project / "migrations.yaml", "    schema: movements\n", "    schema: movement\n")
     files = version_files(project, "movements")
     before = snapshot(database_url)
     result = inv(project, task[0], "movements", *task[1:], url=database_url)
@@ -244,8 +238,8 @@ def test_wrong_schema_in_migrations_yaml_is_refused(project: Path, database_url:
 @pytest.mark.parametrize("task", [("db.check",), ("db.generate", "-m", "x")], ids=["check", "generate"])
 def test_models_outside_the_service_schema_are_refused(project: Path, database_url: str, task: tuple[str, ...]) -> None:
     """Version table and schema: agree, but no model lives there: autogenerate would see nothing."""
-    edit(project / "migrations.yaml", "    schema: movements\n", "    schema: movement\n")
-    edit(env_py(project, "movements"), VERSION_TABLE_LINE, '        version_table_schema="movement",\n')
+    replace_once(project / "migrations.yaml", "    schema: movements\n", "    schema: movement\n")
+    replace_once(env_py(project, "movements"), VERSION_TABLE_LINE, '        version_table_schema="movement",\n')
     execute(database_url, 'CREATE SCHEMA "movement"', 'CREATE SCHEMA "movements"')
     files = version_files(project, "movements")
     before = snapshot(database_url)
@@ -514,7 +508,7 @@ def test_dotenv_value_with_an_inline_comment(project: Path, database_url: str, l
 @pytest.mark.parametrize(("value", "shown"), [("true", "True"), ("1.0", "1.0"), ('"1"', "'1'")])
 def test_version_must_be_the_integer_one(project: Path, database_url: str, value: str, shown: str) -> None:
     config = project / "migrations.yaml"
-    edit(config, "\nversion: 1\n", f"\nversion: {value}\n")
+    replace_once(config, "\nversion: 1\n", f"\nversion: {value}\n")
     number = config.read_text(encoding="utf-8").splitlines().index(f"version: {value}") + 1
     before = snapshot(database_url)
     line = one_line(inv(project, "db.upgrade", "movements", url=database_url), 2)

@@ -28,8 +28,8 @@ from conftest import (
     output,
     parent_of,
     plant_model_column,
-    present_services,
     query,
+    replace_once,
     show,
     snapshot,
     summary_states,
@@ -110,12 +110,6 @@ def _indent(body: str) -> str:
 VIEW = 'op.execute("CREATE VIEW movements.planted AS SELECT 1 AS one")'
 
 
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new), encoding="utf-8")
-
-
 # -- the example services pass -----------------------------------------------------------------------
 
 
@@ -124,7 +118,7 @@ def test_verify_all_passes_on_the_example_services(project: Path, database_url: 
     junit = tmp_path / "verify.xml"
     result = assert_ok(inv(project, "db.verify-all", "--json", "--junit", str(junit), url=database_url))
     reports = json.loads(result.stdout)
-    assert [report["service"] for report in reports] == present_services()
+    assert [report["service"] for report in reports] == list(declared_services())
     for report in reports:
         assert report["ok"] is True, report
         assert all(check["ok"] is True for check in report["checks"]), report
@@ -132,8 +126,8 @@ def test_verify_all_passes_on_the_example_services(project: Path, database_url: 
     assert snapshot(database_url) == before  # the configured database was never touched
     assert scratch_databases(database_url) == []
     suites = ElementTree.parse(junit).getroot()
-    assert [suite.get("name") for suite in suites] == present_services()
-    assert sum(int(suite.get("tests", "0")) for suite in suites) == len(CHECKS) * len(present_services())
+    assert [suite.get("name") for suite in suites] == list(declared_services())
+    assert sum(int(suite.get("tests", "0")) for suite in suites) == len(CHECKS) * len(list(declared_services()))
     assert all(suite.get("failures") == "0" and suite.get("skipped") == "0" for suite in suites)
 
 
@@ -152,8 +146,10 @@ def test_verify_prints_a_table_and_brings_dependencies_to_head_first(project: Pa
 def test_the_seeds_broken_chain_is_named_by_file_and_revision(project: Path, database_url: str) -> None:
     # The real case: 189b1231afd4_bootstrap_tables.py declaring 2a3f4c9d1cde on top of 189b1231afd4.
     path = versions_folder(project, "habits") / "189b1231afd4_bootstrap_tables.py"
-    edit(path, 'revision: str = "189b1231afd4"', 'revision: str = "2a3f4c9d1cde"')
-    edit(path, "down_revision: str | Sequence[str] | None = None", 'down_revision: str | Sequence[str] | None = "189b1231afd4"')
+    replace_once(path, 'revision: str = "189b1231afd4"', 'revision: str = "2a3f4c9d1cde"')
+    replace_once(
+        path, "down_revision: str | Sequence[str] | None = None", 'down_revision: str | Sequence[str] | None = "189b1231afd4"'
+    )
     found = assert_fails(project, "habits", database_url, {"history"})
     detail = found["history"][1]
     assert "189b1231afd4_bootstrap_tables.py declares revision 2a3f4c9d1cde, but its name starts with 189b1231afd4" in detail
@@ -235,7 +231,9 @@ def test_an_object_left_behind_after_downgrade(
 
 def test_env_py_that_fails_on_a_second_run(project: Path, database_url: str) -> None:
     env = project / "services" / "habits" / "alembic" / "env.py"
-    edit(env, "    connection.execute(CreateSchema(SCHEMA, if_not_exists=True))", "    connection.execute(CreateSchema(SCHEMA))")
+    replace_once(
+        env, "    connection.execute(CreateSchema(SCHEMA, if_not_exists=True))", "    connection.execute(CreateSchema(SCHEMA))"
+    )
     found = assert_fails(project, "habits", database_url, {"idempotent"})
     assert found["idempotent"][1].startswith("env.py fails when it runs a second time: "), found["idempotent"]
     assert "already exists" in found["idempotent"][1]
@@ -255,7 +253,7 @@ def test_a_migration_writing_into_another_schema_fails_ownership(project: Path, 
 
 def test_the_version_table_in_public_fails_version_table(project: Path, database_url: str) -> None:
     env = project / "services" / "habits" / "alembic" / "env.py"
-    edit(env, "        version_table_schema=SCHEMA,\n", "")
+    replace_once(env, "        version_table_schema=SCHEMA,\n", "")
     found = assert_fails(project, "habits", database_url, {"version-table", "ownership"})
     assert "alembic_version is in public, not in habits" in found["version-table"][1]
     assert "version_table_schema='habits'" in found["version-table"][1]
@@ -264,7 +262,7 @@ def test_the_version_table_in_public_fails_version_table(project: Path, database
 
 def test_a_missing_expected_table(project: Path, database_url: str) -> None:
     config = project / "migrations.yaml"
-    edit(config, "expect_tables: [exercises, movements, muscle_groups]", "expect_tables: [exercises, ghosts, movements]")
+    replace_once(config, "expect_tables: [exercises, movements, muscle_groups]", "expect_tables: [exercises, ghosts, movements]")
     found = assert_fails(project, "movements", database_url, {"expected-tables"})
     assert found["expected-tables"][1] == "missing after upgrade to head: ghosts (expect_tables in migrations.yaml)"
 
@@ -331,7 +329,7 @@ def test_verify_without_a_server_is_one_line(project: Path) -> None:
 def test_env_py_that_connects_elsewhere_never_touches_that_database(project: Path, database_url: str) -> None:
     # env.py reads DATABASE_URL (the configured database) while dbtasks hands the scratch one in MOVEMENTS_URL.
     config = project / "migrations.yaml"
-    edit(
+    replace_once(
         config,
         "    driver: psycopg2\n    expect_tables: [exercises",
         "    driver: psycopg2\n    url_env: MOVEMENTS_URL\n    expect_tables: [exercises",

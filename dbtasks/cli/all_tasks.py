@@ -62,11 +62,12 @@ def definitions(config_file: Path) -> Definitions:
         report = verbs_all.check_all(options.session(config_file, quiet=json_, env=env), pick)
         if json_:
             render.out(render.as_json({"services": report.entries}))
-        else:
-            for entry in report.entries:
-                for diff in entry.get("differences") or []:
-                    render.out(f"{entry['service']}: - {diff}")
-            render.finish(report)
+            report.raise_for_failure()
+            return
+        for entry in report.entries:
+            for diff in entry.get("differences") or []:
+                render.out(f"{entry['service']}: - {diff}")
+        render.finish(report)
 
     def sql_all(
         c: Any, output_dir: str = "", only: str = "", exclude: str = "", jobs: str = "", fail_fast: bool = False, env: str = ""

@@ -32,7 +32,7 @@ class Diagnosis:
         self.name = operation.service
         self.schema = operation.schema
         self.driver: str = operation.args.get("driver") or ""
-        self.offline = bool(operation.args.get("offline"))
+        self.offline = not operation.args.get("reachable", True)  # the parent could not connect
         self.owners: dict[str, str] = dict(operation.args.get("owners") or {})  # schema -> service
         self.findings: list[dict[str, Any]] = []
         self.facts: dict[str, Any] = {}

@@ -1,0 +1,68 @@
+"""What the tasks print, from plain values: tables, summaries, long details, JSON and JUnit XML."""
+
+from __future__ import annotations
+
+import json
+from xml.etree import ElementTree
+
+from dbtasks.cli import render
+from dbtasks.orchestrate import Outcome
+from dbtasks.verbs import describe_applied, status_fields
+
+
+def test_a_table_pads_each_column_to_its_widest_cell_and_shows_none_as_a_dash() -> None:
+    text = render.table(("service", "pending"), [("users", 0), ("practices", None)])
+    assert text.splitlines() == [
+        "service    pending",
+        "---------  -------",
+        "users      0",
+        "practices  -",
+    ]
+
+
+def test_the_summary_counts_states_and_repeats_a_long_failure_in_full() -> None:
+    long = "migration 0002 failed: " + "x" * 80
+    text = render.summary([Outcome("users", "ok", "base -> c5 (1 migration)"), Outcome("meals", "failed", long)])
+    lines = text.splitlines()
+    assert lines[2].split() == ["users", "ok", "base", "->", "c5", "(1", "migration)"]
+    assert lines[3].startswith("meals") and lines[3].endswith("...") and len(lines[3].split("  ")[-1]) <= render.DETAIL_WIDTH
+    assert lines[4] == f"meals: {long}"
+    assert lines[5] == "1 ok, 1 failed, 0 skipped"
+
+
+def test_status_states_follow_the_revisions() -> None:
+    assert status_fields({"head": ["b"], "current": ["b"], "pending": 0})["state"] == "up to date"
+    assert status_fields({"head": ["b"], "current": ["a"], "pending": 1})["state"] == "behind"
+    assert status_fields({"head": ["b"], "current": [], "pending": 2})["state"] == "not initialized"
+    assert status_fields({"head": ["b", "c"], "current": ["a"], "pending": None})["state"] == "multiple heads"
+    assert status_fields({"head": ["b"], "current": ["z"], "unknown": ["z"]})["state"] == "unknown revision"
+    assert status_fields({"head": [], "current": []})["state"] == "no migrations"
+    assert status_fields({"head": ["b"], "current": ["a"], "pending": 1})["current"] == "a"
+
+
+def test_applied_steps_are_described_from_first_to_last() -> None:
+    steps = [{"from": [], "to": ["a"]}, {"from": ["a"], "to": ["b"]}]
+    assert describe_applied({"applied": steps}) == "base -> b (2 migrations)"
+    assert describe_applied({"applied": [{"from": ["b"], "to": [], "stamp": True}]}) == "stamped b -> base"
+    assert describe_applied({"applied": []}) == ""
+
+
+def test_junit_marks_failures_skips_and_errors() -> None:
+    results = [
+        {
+            "service": "users",
+            "ok": False,
+            "checks": [
+                {"name": "history", "ok": True, "detail": "1 file"},
+                {"name": "drift", "ok": False, "detail": "1 differences"},
+                {"name": "expected-tables", "ok": None, "detail": "skipped: none"},
+            ],
+        },
+        {"service": "meals", "ok": False, "error": "cannot connect", "checks": []},
+    ]
+    suites = ElementTree.fromstring(render.junit_xml(results))
+    users, meals = suites.findall("testsuite")
+    assert (users.get("tests"), users.get("failures"), users.get("skipped"), users.get("errors")) == ("3", "1", "1", "0")
+    assert users.find("testcase[@name='drift']/failure").get("message") == "1 differences"  # type: ignore[union-attr]
+    assert (meals.get("tests"), meals.get("errors")) == ("1", "1")
+    assert json.loads(render.as_json({"a": [1]})) == {"a": [1]}

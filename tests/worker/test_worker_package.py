@@ -1,0 +1,62 @@
+"""The worker package runs in the service's own interpreter: Python 3.8 syntax, standard library at import
+time, and nothing of the rest of dbtasks."""
+
+from __future__ import annotations
+
+import ast
+import glob
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+WORKER = Path(__file__).resolve().parents[2] / "dbtasks" / "worker"
+FILES = sorted(WORKER.glob("*.py"))
+
+
+def pyenv_python(version: str) -> str | None:
+    """The newest pyenv interpreter of `version` (e.g. '3.8'), if this machine has one."""
+    root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    found = sorted(glob.glob(os.path.join(root, "versions", f"{version}.*", "bin", "python")))
+    return found[-1] if found else None
+
+
+@pytest.mark.parametrize("path", FILES, ids=[path.name for path in FILES])
+def test_every_worker_module_keeps_to_python_3_8_syntax(path: Path) -> None:
+    ast.parse(path.read_text(encoding="utf-8"), filename=str(path), feature_version=(3, 8))
+
+
+@pytest.mark.parametrize("path", FILES, ids=[path.name for path in FILES])
+def test_no_worker_module_imports_the_rest_of_dbtasks(path: Path) -> None:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            assert node.level <= 1, f"{path.name}:{node.lineno} reaches outside the worker package"
+            assert not (node.module or "").startswith("dbtasks"), f"{path.name}:{node.lineno} imports dbtasks"
+        if isinstance(node, ast.Import):
+            assert not any(alias.name.startswith("dbtasks") for alias in node.names), f"{path.name}:{node.lineno}"
+
+
+@pytest.mark.parametrize("version", ["3.8", "3.13"])
+def test_the_package_loads_by_path_in_another_interpreter_without_alembic(version: str) -> None:
+    """Every module imports with the standard library alone (Alembic is imported when an operation runs),
+    under its private name, with the package's folder kept off sys.path."""
+    python = pyenv_python(version)
+    if python is None:
+        pytest.skip(f"no Python {version} under pyenv on this machine")
+    script = f"""
+import importlib, runpy, sys
+sys.argv = ["worker", "--probe"]
+namespace = runpy.run_path({str(WORKER / "__main__.py")!r}, run_name="probe")
+package = namespace["_load_package"]()
+for name in {[path.stem for path in FILES if path.stem not in ("__init__", "__main__")]!r}:
+    importlib.import_module(package + "." + name)
+assert {str(WORKER)!r} not in sys.path
+assert not any(name == "dbtasks" or name.startswith("dbtasks.") for name in sys.modules), "dbtasks imported"
+print(package, sorted(name for name in sys.modules if name.startswith(package + ".")))
+"""
+    result = subprocess.run([python, "-I", "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("_dbtasks_worker ["), result.stdout
+    assert "_dbtasks_worker.ops" in result.stdout and "_dbtasks_worker.verify_checks" in result.stdout

@@ -4,7 +4,7 @@ import enum
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Dict, List, Optional, Type
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
@@ -23,18 +23,19 @@ NAMING_CONVENTION = {
 
 
 class Base(DeclarativeBase):
-    # Enum types inherit this schema too, so nothing lands in "public".
+    # Tables get this schema. Each sa.Enum names it too (schema=SCHEMA): SQLAlchemy 2.1 passes
+    # MetaData.schema on to enum types, 2.0 does not, and nothing may land in "public".
     metadata = sa.MetaData(schema=SCHEMA, naming_convention=NAMING_CONVENTION)
 
 
-class MealType(enum.StrEnum):
+class MealType(str, enum.Enum):
     BREAKFAST = "breakfast"
     LUNCH = "lunch"
     DINNER = "dinner"
     SNACK = "snack"
 
 
-class NutriScore(enum.StrEnum):
+class NutriScore(str, enum.Enum):
     A = "a"
     B = "b"
     C = "c"
@@ -42,7 +43,7 @@ class NutriScore(enum.StrEnum):
     E = "e"
 
 
-def _values(enum_cls: type[enum.Enum]) -> list[str]:
+def _values(enum_cls: Type[enum.Enum]) -> List[str]:
     # Store the lowercase values, not the Python member names.
     return [member.value for member in enum_cls]
 
@@ -54,16 +55,18 @@ class Food(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200))
     kcal_per_100g: Mapped[Decimal] = mapped_column(sa.Numeric(7, 2))
-    protein_g: Mapped[Decimal | None] = mapped_column(sa.Numeric(6, 2))
-    carbs_g: Mapped[Decimal | None] = mapped_column(sa.Numeric(6, 2))
-    fat_g: Mapped[Decimal | None] = mapped_column(sa.Numeric(6, 2))
+    protein_g: Mapped[Optional[Decimal]] = mapped_column(sa.Numeric(6, 2))
+    carbs_g: Mapped[Optional[Decimal]] = mapped_column(sa.Numeric(6, 2))
+    fat_g: Mapped[Optional[Decimal]] = mapped_column(sa.Numeric(6, 2))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
     # Open Food Facts import (revision 0002); all optional for hand-made foods.
-    barcode: Mapped[str | None] = mapped_column(sa.String(32))
-    brand: Mapped[str | None] = mapped_column(sa.String(200))
-    nutriments: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    nutri_score: Mapped[NutriScore | None] = mapped_column(sa.Enum(NutriScore, name="nutri_score", values_callable=_values))
-    off_synced_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    barcode: Mapped[Optional[str]] = mapped_column(sa.String(32))
+    brand: Mapped[Optional[str]] = mapped_column(sa.String(200))
+    nutriments: Mapped[Optional[Dict[str, Any]]] = mapped_column(JSONB)
+    nutri_score: Mapped[Optional[NutriScore]] = mapped_column(
+        sa.Enum(NutriScore, name="nutri_score", values_callable=_values, schema=SCHEMA)
+    )
+    off_synced_at: Mapped[Optional[datetime]] = mapped_column(sa.DateTime(timezone=True))
 
 
 class Meal(Base):
@@ -72,12 +75,12 @@ class Meal(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
-    meal_type: Mapped[MealType] = mapped_column(sa.Enum(MealType, name="meal_type", values_callable=_values))
+    meal_type: Mapped[MealType] = mapped_column(sa.Enum(MealType, name="meal_type", values_callable=_values, schema=SCHEMA))
     eaten_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
-    notes: Mapped[str | None] = mapped_column(sa.Text)
+    notes: Mapped[Optional[str]] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
-    items: Mapped[list["MealItem"]] = relationship(back_populates="meal", passive_deletes=True)
+    items: Mapped[List["MealItem"]] = relationship(back_populates="meal", passive_deletes=True)
 
 
 class MealItem(Base):

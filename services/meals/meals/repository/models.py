@@ -1,4 +1,7 @@
-"""SQLAlchemy models of the meals service; every table lives in ``meals``."""
+"""SQLAlchemy models of the meals service; every table it owns lives in ``meals``.
+
+``meals.user_id`` references ``users.users.id`` (the users service's table) with a foreign key.
+"""
 
 import enum
 import uuid
@@ -69,12 +72,19 @@ class Food(Base):
     off_synced_at: Mapped[Optional[datetime]] = mapped_column(sa.DateTime(timezone=True))
 
 
+# users.users belongs to the users service (migrated first: migrations.yaml lists it in meals'
+# depends_on). Only its key is declared, so that Meal.user_id's foreign key resolves; dbtasks
+# fences autogenerate to the meals schema, so this stub is never compared or migrated from here.
+users_table = sa.Table("users", Base.metadata, sa.Column("id", sa.Uuid, primary_key=True), schema="users")
+
+
 class Meal(Base):
     __tablename__ = "meals"
     __table_args__ = (sa.Index("ix_meals_user_id_eaten_at", "user_id", "eaten_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+    # Revision 0003: a meal goes when its user does.
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey(users_table.c.id, ondelete="CASCADE"))
     meal_type: Mapped[MealType] = mapped_column(sa.Enum(MealType, name="meal_type", values_callable=_values, schema=SCHEMA))
     eaten_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
     notes: Mapped[Optional[str]] = mapped_column(sa.Text)

@@ -1,7 +1,8 @@
 """SQLAlchemy models of the users service.
 
-Other services refer to ``users.users.id`` (a UUID) as a plain column: a
-service only owns its own schema, so there are no cross-schema foreign keys.
+Other services refer to ``users.users.id`` (a UUID). Most keep it as a plain
+column; ``meals.meals.user_id`` is a foreign key to it (meals revision 0003),
+so meals is migrated after users and downgraded before it.
 """
 
 import enum

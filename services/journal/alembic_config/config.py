@@ -1,5 +1,8 @@
 """Everything alembic/env.py needs, gathered in one place."""
 
+# Annotations stay unevaluated: the service interpreter may be Python 3.8.
+from __future__ import annotations
+
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -4,6 +4,9 @@ Shared by every service whose tables live in the central ``models`` package
 (today: agent + journal), so they all agree on URL, driver and schema.
 """
 
+# Annotations stay unevaluated: the service interpreter may be Python 3.8.
+from __future__ import annotations
+
 import os
 from typing import Any
 

@@ -3,16 +3,16 @@
 import enum
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Dict, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, enum_values
+from models.base import SCHEMA, Base, enum_values
 
 
-class SessionStatus(enum.StrEnum):
+class SessionStatus(str, enum.Enum):
     ACTIVE = "active"
     COMPLETED = "completed"
     ABANDONED = "abandoned"
@@ -27,10 +27,10 @@ class AgentSession(Base):
     user_id: Mapped[uuid.UUID]
     agent_name: Mapped[str] = mapped_column(sa.String(80))
     status: Mapped[SessionStatus] = mapped_column(
-        sa.Enum(SessionStatus, name="session_status", values_callable=enum_values),
+        sa.Enum(SessionStatus, name="session_status", values_callable=enum_values, schema=SCHEMA),
         server_default=SessionStatus.ACTIVE.value,
     )
     # Model, prompt version and whatever else the agent needs to resume.
-    context: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+    context: Mapped[Dict[str, Any]] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
     started_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
-    ended_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    ended_at: Mapped[Optional[datetime]] = mapped_column(sa.DateTime(timezone=True))

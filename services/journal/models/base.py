@@ -1,6 +1,7 @@
 """Declarative base shared by the agent and journal models."""
 
 import enum
+from typing import List, Type
 
 import sqlalchemy as sa
 from alembic_config.utils import get_target_schema
@@ -23,6 +24,6 @@ class Base(DeclarativeBase):
     metadata = sa.MetaData(schema=SCHEMA, naming_convention=NAMING_CONVENTION)
 
 
-def enum_values(enum_cls: type[enum.Enum]) -> list[str]:
+def enum_values(enum_cls: Type[enum.Enum]) -> List[str]:
     # Store the lowercase values, not the Python member names.
     return [member.value for member in enum_cls]

@@ -3,17 +3,17 @@
 import enum
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Dict, List, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.agent import AgentSession
-from models.base import Base, enum_values
+from models.base import SCHEMA, Base, enum_values
 
 
-class EntryKind(enum.StrEnum):
+class EntryKind(str, enum.Enum):
     REFLECTION = "reflection"
     GRATITUDE = "gratitude"
     CHECK_IN = "check_in"
@@ -30,20 +30,20 @@ class JournalEntry(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, server_default=sa.text("gen_random_uuid()"))
     # users.users.id, kept as a plain column: no cross-schema foreign keys.
     user_id: Mapped[uuid.UUID]
-    agent_session_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey(AgentSession.id, ondelete="SET NULL"))
+    agent_session_id: Mapped[Optional[uuid.UUID]] = mapped_column(sa.ForeignKey(AgentSession.id, ondelete="SET NULL"))
     kind: Mapped[EntryKind] = mapped_column(
-        sa.Enum(EntryKind, name="entry_kind", values_callable=enum_values),
+        sa.Enum(EntryKind, name="entry_kind", values_callable=enum_values, schema=SCHEMA),
         server_default=EntryKind.REFLECTION.value,
     )
-    title: Mapped[str | None] = mapped_column(sa.String(200))
+    title: Mapped[Optional[str]] = mapped_column(sa.String(200))
     body: Mapped[str] = mapped_column(sa.Text)
-    mood: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    mood: Mapped[Optional[int]] = mapped_column(sa.SmallInteger)
     # Client metadata (device, prompt id, ...); "metadata" is reserved by SQLAlchemy.
-    details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+    details: Mapped[Dict[str, Any]] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now(), onupdate=sa.func.now())
 
-    tags: Mapped[list["EntryTag"]] = relationship(back_populates="entry", cascade="all, delete-orphan")
+    tags: Mapped[List["EntryTag"]] = relationship(back_populates="entry", cascade="all, delete-orphan")
 
 
 class EntryTag(Base):

@@ -3,7 +3,7 @@
 import enum
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Dict, List, Optional, Type
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
@@ -22,23 +22,24 @@ NAMING_CONVENTION = {
 
 
 class Base(DeclarativeBase):
-    # Enum types inherit this schema too, so nothing lands in "public".
+    # Tables get this schema. Each sa.Enum names it too (schema=SCHEMA): SQLAlchemy 2.1 passes
+    # MetaData.schema on to enum types, 2.0 does not, and nothing may land in "public".
     metadata = sa.MetaData(schema=SCHEMA, naming_convention=NAMING_CONVENTION)
 
 
-class HabitFrequency(enum.StrEnum):
+class HabitFrequency(str, enum.Enum):
     DAILY = "daily"
     WEEKLY = "weekly"
     MONTHLY = "monthly"
 
 
-class TrackingStatus(enum.StrEnum):
+class TrackingStatus(str, enum.Enum):
     DONE = "done"
     SKIPPED = "skipped"
     MISSED = "missed"
 
 
-def _values(enum_cls: type[enum.Enum]) -> list[str]:
+def _values(enum_cls: Type[enum.Enum]) -> List[str]:
     # Store the lowercase values, not the Python member names.
     return [member.value for member in enum_cls]
 
@@ -55,15 +56,15 @@ class ProgramTemplate(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # NULL owner = built-in template; otherwise a user id from the users service.
-    owner_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    owner_id: Mapped[Optional[uuid.UUID]] = mapped_column(sa.Uuid)
     name: Mapped[str] = mapped_column(sa.String(120))
-    description: Mapped[str | None] = mapped_column(sa.Text)
-    structure: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+    description: Mapped[Optional[str]] = mapped_column(sa.Text)
+    structure: Mapped[Dict[str, Any]] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
     is_public: Mapped[bool] = mapped_column(server_default=sa.text("true"))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
-    deleted_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    deleted_at: Mapped[Optional[datetime]] = mapped_column(sa.DateTime(timezone=True))
 
-    habits: Mapped[list["Habit"]] = relationship(back_populates="template")
+    habits: Mapped[List["Habit"]] = relationship(back_populates="template")
 
 
 class Habit(Base):
@@ -72,18 +73,18 @@ class Habit(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
-    program_template_id: Mapped[int | None] = mapped_column(sa.ForeignKey(ProgramTemplate.id, ondelete="SET NULL"))
+    program_template_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey(ProgramTemplate.id, ondelete="SET NULL"))
     name: Mapped[str] = mapped_column(sa.String(120))
     frequency: Mapped[HabitFrequency] = mapped_column(
-        sa.Enum(HabitFrequency, name="habit_frequency", values_callable=_values),
+        sa.Enum(HabitFrequency, name="habit_frequency", values_callable=_values, schema=SCHEMA),
         server_default=HabitFrequency.DAILY.value,
     )
-    reminder: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    reminder: Mapped[Optional[Dict[str, Any]]] = mapped_column(JSONB)
     is_active: Mapped[bool] = mapped_column(server_default=sa.text("true"))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
-    template: Mapped[ProgramTemplate | None] = relationship(back_populates="habits")
-    tracking: Mapped[list["HabitTracking"]] = relationship(back_populates="habit", passive_deletes=True)
+    template: Mapped[Optional[ProgramTemplate]] = relationship(back_populates="habits")
+    tracking: Mapped[List["HabitTracking"]] = relationship(back_populates="habit", passive_deletes=True)
 
 
 class HabitTracking(Base):
@@ -93,8 +94,10 @@ class HabitTracking(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     habit_id: Mapped[int] = mapped_column(sa.ForeignKey(Habit.id, ondelete="CASCADE"))
     tracked_on: Mapped[date] = mapped_column(server_default=sa.func.current_date())
-    status: Mapped[TrackingStatus] = mapped_column(sa.Enum(TrackingStatus, name="tracking_status", values_callable=_values))
-    note: Mapped[str | None] = mapped_column(sa.Text)
+    status: Mapped[TrackingStatus] = mapped_column(
+        sa.Enum(TrackingStatus, name="tracking_status", values_callable=_values, schema=SCHEMA)
+    )
+    note: Mapped[Optional[str]] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
     habit: Mapped[Habit] = relationship(back_populates="tracking")

@@ -2,7 +2,7 @@
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import Any, Dict, List, Optional, Type
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
@@ -21,11 +21,12 @@ NAMING_CONVENTION = {
 
 
 class Base(DeclarativeBase):
-    # Enum types inherit this schema too, so nothing lands in "public".
+    # Tables get this schema. Each sa.Enum names it too (schema=SCHEMA): SQLAlchemy 2.1 passes
+    # MetaData.schema on to enum types, 2.0 does not, and nothing may land in "public".
     metadata = sa.MetaData(schema=SCHEMA, naming_convention=NAMING_CONVENTION)
 
 
-class MovementPattern(enum.StrEnum):
+class MovementPattern(str, enum.Enum):
     PUSH = "push"
     PULL = "pull"
     SQUAT = "squat"
@@ -35,13 +36,13 @@ class MovementPattern(enum.StrEnum):
     ROTATION = "rotation"
 
 
-class BodyRegion(enum.StrEnum):
+class BodyRegion(str, enum.Enum):
     UPPER = "upper"
     LOWER = "lower"
     CORE = "core"
 
 
-def _values(enum_cls: type[enum.Enum]) -> list[str]:
+def _values(enum_cls: Type[enum.Enum]) -> List[str]:
     # Store the lowercase values, not the Python member names.
     return [member.value for member in enum_cls]
 
@@ -68,7 +69,7 @@ class MuscleGroup(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(80), unique=True)
-    region: Mapped[BodyRegion] = mapped_column(sa.Enum(BodyRegion, name="body_region", values_callable=_values))
+    region: Mapped[BodyRegion] = mapped_column(sa.Enum(BodyRegion, name="body_region", values_callable=_values, schema=SCHEMA))
 
 
 class Movement(Base):
@@ -76,11 +77,13 @@ class Movement(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(80), unique=True)
-    pattern: Mapped[MovementPattern] = mapped_column(sa.Enum(MovementPattern, name="movement_pattern", values_callable=_values))
-    description: Mapped[str | None] = mapped_column(sa.Text)
+    pattern: Mapped[MovementPattern] = mapped_column(
+        sa.Enum(MovementPattern, name="movement_pattern", values_callable=_values, schema=SCHEMA)
+    )
+    description: Mapped[Optional[str]] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
-    exercises: Mapped[list["Exercise"]] = relationship(back_populates="movement")
+    exercises: Mapped[List["Exercise"]] = relationship(back_populates="movement")
 
 
 class Exercise(Base):
@@ -91,10 +94,10 @@ class Exercise(Base):
     movement_id: Mapped[int] = mapped_column(sa.ForeignKey(Movement.id, ondelete="RESTRICT"))
     name: Mapped[str] = mapped_column(sa.String(120), unique=True)
     # e.g. ["barbell", "rack"]
-    equipment: Mapped[list[str]] = mapped_column(JSONB, server_default=sa.text("'[]'::jsonb"))
-    media: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    equipment: Mapped[List[str]] = mapped_column(JSONB, server_default=sa.text("'[]'::jsonb"))
+    media: Mapped[Optional[Dict[str, Any]]] = mapped_column(JSONB)
     is_active: Mapped[bool] = mapped_column(server_default=sa.text("true"))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
     movement: Mapped[Movement] = relationship(back_populates="exercises")
-    muscle_groups: Mapped[list[MuscleGroup]] = relationship(secondary=exercise_muscle_groups)
+    muscle_groups: Mapped[List[MuscleGroup]] = relationship(secondary=exercise_muscle_groups)

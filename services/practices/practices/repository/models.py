@@ -9,16 +9,16 @@ import enum
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Dict, List, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from practices.repository.database import Base
+from practices.repository.database import SCHEMA, Base
 
 
-class PracticeStatus(enum.StrEnum):
+class PracticeStatus(str, enum.Enum):
     PLANNED = "planned"
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
@@ -32,11 +32,11 @@ class Prescription(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
     name: Mapped[str] = mapped_column(sa.String(120))
-    notes: Mapped[str | None] = mapped_column(sa.Text)
+    notes: Mapped[Optional[str]] = mapped_column(sa.Text)
     is_active: Mapped[bool] = mapped_column(server_default=sa.text("true"))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
-    movements: Mapped[list["PrescribedMovement"]] = relationship(
+    movements: Mapped[List["PrescribedMovement"]] = relationship(
         back_populates="prescription",
         order_by="PrescribedMovement.position",
         passive_deletes=True,
@@ -52,8 +52,8 @@ class PrescribedMovement(Base):
     movement_id: Mapped[int]
     position: Mapped[int] = mapped_column(sa.SmallInteger)
     # e.g. {"sets": 3, "reps": "8-10", "load": "RPE 8"}
-    target: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
-    rest_seconds: Mapped[int | None]
+    target: Mapped[Dict[str, Any]] = mapped_column(JSONB, server_default=sa.text("'{}'::jsonb"))
+    rest_seconds: Mapped[Optional[int]]
 
     prescription: Mapped[Prescription] = relationship(back_populates="movements")
 
@@ -64,23 +64,24 @@ class Practice(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
-    prescription_id: Mapped[int | None] = mapped_column(sa.ForeignKey(Prescription.id, ondelete="SET NULL"))
+    prescription_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey(Prescription.id, ondelete="SET NULL"))
     status: Mapped[PracticeStatus] = mapped_column(
         sa.Enum(
             PracticeStatus,
             name="practice_status",
             values_callable=lambda e: [m.value for m in e],
+            schema=SCHEMA,
         ),
         server_default=PracticeStatus.PLANNED.value,
     )
-    scheduled_for: Mapped[date | None]
-    started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
-    completed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
-    notes: Mapped[str | None] = mapped_column(sa.Text)
+    scheduled_for: Mapped[Optional[date]]
+    started_at: Mapped[Optional[datetime]] = mapped_column(sa.DateTime(timezone=True))
+    completed_at: Mapped[Optional[datetime]] = mapped_column(sa.DateTime(timezone=True))
+    notes: Mapped[Optional[str]] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
-    prescription: Mapped[Prescription | None] = relationship()
-    sets: Mapped[list["Set"]] = relationship(back_populates="practice", passive_deletes=True)
+    prescription: Mapped[Optional[Prescription]] = relationship()
+    sets: Mapped[List["Set"]] = relationship(back_populates="practice", passive_deletes=True)
 
 
 class Set(Base):
@@ -89,14 +90,14 @@ class Set(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     practice_id: Mapped[int] = mapped_column(sa.ForeignKey(Practice.id, ondelete="CASCADE"))
-    prescribed_movement_id: Mapped[int | None] = mapped_column(sa.ForeignKey(PrescribedMovement.id, ondelete="SET NULL"))
+    prescribed_movement_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey(PrescribedMovement.id, ondelete="SET NULL"))
     movement_id: Mapped[int]
     set_number: Mapped[int] = mapped_column(sa.SmallInteger)
-    reps: Mapped[int | None] = mapped_column(sa.SmallInteger)
-    load_kg: Mapped[Decimal | None] = mapped_column(sa.Numeric(6, 2))
-    rpe: Mapped[Decimal | None] = mapped_column(sa.Numeric(3, 1))
+    reps: Mapped[Optional[int]] = mapped_column(sa.SmallInteger)
+    load_kg: Mapped[Optional[Decimal]] = mapped_column(sa.Numeric(6, 2))
+    rpe: Mapped[Optional[Decimal]] = mapped_column(sa.Numeric(3, 1))
     # Free-form extras from trackers (tempo, heart rate, ...).
-    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    metrics: Mapped[Optional[Dict[str, Any]]] = mapped_column(JSONB)
     performed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
 
     practice: Mapped[Practice] = relationship(back_populates="sets")

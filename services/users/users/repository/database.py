@@ -16,5 +16,6 @@ NAMING_CONVENTION = {
 
 
 class Base(DeclarativeBase):
-    # Enum types inherit this schema too, so nothing lands in "public".
+    # Tables get this schema. Each sa.Enum names it too (schema=SCHEMA): SQLAlchemy 2.1 passes
+    # MetaData.schema on to enum types, 2.0 does not, and nothing may land in "public".
     metadata = sa.MetaData(schema=SCHEMA, naming_convention=NAMING_CONVENTION)

@@ -312,7 +312,15 @@ def _service(
     session: Session, service: Service, target: Target, online: bool, owners: dict[str, str]
 ) -> tuple[list[Finding], dict[str, Any]]:
     try:
-        data = session.run(service, ops.doctor, on=target, driver=service.driver, reachable=online, owners=owners)
+        data = session.run(
+            service,
+            ops.doctor,
+            on=target,
+            driver=service.driver,
+            reachable=online,
+            owners=owners,
+            depends_on=list(service.depends_on),
+        )
     except ServiceError as error:
         return [Finding(ERROR, service.name, _worker_problem(service, error))], {}
     found = [_finding(service, item, target) for item in data.get("findings") or []]

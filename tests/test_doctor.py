@@ -201,7 +201,7 @@ def test_unset_url_with_the_local_database_off(project: Path) -> None:
     replace_once(project / "migrations.yaml", "database:\n", "database:\n  local: false\n")
     found = findings(project, None)
     message = one(found, "error", "DATABASE_URL", "is not set", "database.local: false")
-    assert "set DATABASE_URL to the URL of the database to migrate" in message
+    assert "set DATABASE_URL to the database to migrate" in message
     one(found, "warning", "database", "skipped the database checks")
     for service in ("habits", "movements"):  # the offline checks still run
         one(found, "ok", service, "history: ")
@@ -262,6 +262,8 @@ def test_sslmode_reaches_asyncpg_services_as_ssl(project: Path, database_url: st
     message = one(found, "ok", "DATABASE_URL", "sslmode=disable", "as ssl=disable")
     assert "habits" in message and "movements" not in message
     assert [f for f in found if f.level != "ok"] == [], show(found)
+    # meals describes users.users for its foreign key: a dependency's table, not a schema it claims
+    one(found, "ok", "meals", "describe 1 table (users) of schema 'users', which 'users' owns and 'meals' depends on")
 
 
 def test_env_handing_sslmode_to_asyncpg(project: Path, database_url: str) -> None:

@@ -34,6 +34,7 @@ class Diagnosis:
         self.driver: str = operation.args.get("driver") or ""
         self.offline = not operation.args.get("reachable", True)  # the parent could not connect
         self.owners: dict[str, str] = dict(operation.args.get("owners") or {})  # schema -> service
+        self.depends_on: list[str] = list(operation.args.get("depends_on") or [])
         self.findings: list[dict[str, Any]] = []
         self.facts: dict[str, Any] = {}
         self.database: dict[str, Any] = {}  # what the migration function saw, online
@@ -233,6 +234,13 @@ class Diagnosis:
             return
         for schema, names in sorted(by_schema.items()):
             owner = self.owners.get(schema)
+            if owner in self.depends_on:  # tables a foreign key refers to, described so SQLAlchemy can resolve it
+                self.add(
+                    "ok",
+                    f"the models also describe {_some(names)} of schema {schema!r}, which {owner!r} owns and "
+                    f"{self.name!r} depends on: check and generate leave them to {owner!r}",
+                )
+                continue
             whose = f"which service {owner!r} owns" if owner else "which no service in migrations.yaml owns"
             self.add(
                 "warning",

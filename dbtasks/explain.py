@@ -4,7 +4,7 @@ the next step, and the exit code each kind gets."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -28,19 +28,16 @@ def exit_code(kind: str) -> int:
 
 def cannot_connect(reason: str, source: str) -> str:
     """The one wording of a refused or unreachable connection (worker, lock, scratch database)."""
-    return f"cannot connect to the database ({reason}); check {source} and that the server is running"
+    return _TEMPLATES["connect"].format(message=reason, source=source)
 
 
 def failure(service: Service, op: str, result: Result, target: Target) -> ServiceError:
     """The one-line error for a worker's failed result: the cause, then what to do next."""
     kind = result.get("kind", "unexpected")
-    words = _WORDS.get(kind) if kind in KINDS else None
     data, message = result.get("data") or {}, result.get("message", "")
-    text = (
-        words(service, data, message, target)
-        if words
-        else f"{op} failed: {message}; rerun with DBTASKS_DEBUG=1 for the traceback"
-    )
+    text = _words(kind, service, data, message, target) if kind in KINDS else None
+    if text is None:
+        text = f"{op} failed: {message}; rerun with DBTASKS_DEBUG=1 for the traceback"
     detail = result.get("traceback") if settings.debug() else None
     return ServiceError(service.name, target.redact(text), kind=kind, detail=detail, exit_code=exit_code(kind))
 
@@ -79,9 +76,6 @@ def revisions(values: Iterable[str] | None) -> str:
     return ", ".join(found) if found else "base (nothing applied)"
 
 
-Words = Callable[[Service, dict[str, Any], str, Target], str]
-
-
 def _ini(service: Service) -> str:
     return display_path(service.alembic_ini)
 
@@ -118,60 +112,66 @@ def _is_local_package(service: Service, top: str) -> bool:
     return any((root / top / "__init__.py").is_file() or (root / f"{top}.py").is_file() for root in roots if root.is_dir())
 
 
-def _during(data: dict[str, Any]) -> str:
-    return f" during migration {data['revision']}" if data.get("revision") else ""
-
-
-_WORDS: dict[str, Words] = {
-    "multiple_heads": lambda s, d, m, t: (
-        f"multiple heads ({', '.join(d.get('heads') or []) or 'see history'}); "
-        f"run 'inv db.merge {s.name}' to merge them, then upgrade"
+# One line per kind: the cause, then the next step. The fields are filled by _fields(); "import" and
+# "version_table" depend on more than the data and have functions of their own.
+_TEMPLATES = {
+    "multiple_heads": "multiple heads ({heads}); run 'inv db.merge {name}' to merge them, then upgrade",
+    "unknown_revision": "no revision {revision!r} in {ini}'s migrations; run 'inv db.history {name}' for the known ones",
+    "out_of_range": "{revision} goes past the first or last revision; run 'inv db.current {name}' and 'inv db.history {name}' to pick a target",
+    "unknown_database_revision": (
+        "the database is at revision {revision!r}, which no migration file defines; restore the missing file, "
+        "or run 'inv db.stamp {name} REV --yes' with the revision the schema really is at"
     ),
-    "unknown_revision": lambda s, d, m, t: (
-        f"no revision {d.get('revision')!r} in {_ini(s)}'s migrations; run 'inv db.history {s.name}' for the known ones"
+    "not_at_head": "database is at {current}, head is {head}; run 'inv db.upgrade {name}' first",
+    "broken_chain": "{path} declares down_revision {missing!r}, which no file defines; fix that file's down_revision (see 'inv db.history {name}')",
+    "history": "cannot read the migration files: {message}; fix them, then run 'inv db.history {name}'",
+    "connect": "cannot connect to the database ({message}); check {source} and that the server is running",
+    "connection_lost": (
+        "lost the connection to the database{during} ({message}); the server rolls back the migration in progress, "
+        "so the service stays at {stays}; check that the server is up, then rerun"
     ),
-    "out_of_range": lambda s, d, m, t: (
-        f"{d.get('revision')} goes past the first or last revision; run 'inv db.current {s.name}' and "
-        f"'inv db.history {s.name}' to pick a target"
+    "migration": "migration {revision} failed: {message}; rolled back, the service stays at {stays}; fix the migration and rerun",
+    "nothing_to_merge": "there is only one head; nothing to merge",
+    "post_write": (
+        "the migration was written to {path} but alembic.ini's post-write hook failed ({message}); "
+        "fix [post_write_hooks] in {ini} or format the file yourself, then review it"
     ),
-    "unknown_database_revision": lambda s, d, m, t: (
-        f"the database is at revision {d.get('revision')!r}, which no migration file defines; "
-        f"restore the missing file, or run 'inv db.stamp {s.name} REV --yes' with the revision the schema really is at"
+    "wrong_database": "env.py connected to {actual}, not to {expected}; make env.py read {url_env} or set 'url_env' in migrations.yaml to the variable it reads",
+    "schema_mismatch": "the models' tables are in {found}, none in {schema!r}; fix 'schema' in migrations.yaml or the models' schema",
+    "interrupted": (
+        "interrupted; the migration in progress was rolled back (each runs in its own transaction), "
+        "the service stays at {stays}; rerun to continue"
     ),
-    "not_at_head": lambda s, d, m, t: (
-        f"database is at {revisions(d.get('current'))}, head is {d.get('head') or 'base'}; run 'inv db.upgrade {s.name}' first"
-    ),
-    "broken_chain": lambda s, d, m, t: (
-        f"{display_path(Path(d.get('path', '')))} declares down_revision {d.get('missing')!r}, which no file "
-        f"defines; fix that file's down_revision (see 'inv db.history {s.name}')"
-    ),
-    "history": lambda s, d, m, t: f"cannot read the migration files: {m}; fix them, then run 'inv db.history {s.name}'",
-    "import": lambda s, d, m, t: _import(s, d.get("module") or "", m),
-    "connect": lambda s, d, m, t: cannot_connect(m, t.source),
-    "connection_lost": lambda s, d, m, t: (
-        f"lost the connection to the database{_during(d)} ({m}); the server rolls back the migration in "
-        f"progress, so the service stays at {stays_at(d)}; check that the server is up, then rerun"
-    ),
-    "migration": lambda s, d, m, t: (
-        f"migration {d.get('revision')} failed: {m}; rolled back, the service stays at {stays_at(d)}; fix the migration and rerun"
-    ),
-    "nothing_to_merge": lambda s, d, m, t: "there is only one head; nothing to merge",
-    "post_write": lambda s, d, m, t: (
-        f"the migration was written to {display_path(Path(d.get('path', '')))} but alembic.ini's post-write hook "
-        f"failed ({m}); fix [post_write_hooks] in {_ini(s)} or format the file yourself, then review it"
-    ),
-    "version_table": lambda s, d, m, t: _version_table(s, d),
-    "wrong_database": lambda s, d, m, t: (
-        f"env.py connected to {d.get('actual')}, not to {d.get('expected')}; make env.py read "
-        f"{s.url_env} or set 'url_env' in migrations.yaml to the variable it reads"
-    ),
-    "schema_mismatch": lambda s, d, m, t: (
-        f"the models' tables are in {', '.join(d.get('found') or [])}, none in {s.schema!r}; "
-        f"fix 'schema' in migrations.yaml or the models' schema"
-    ),
-    "interrupted": lambda s, d, m, t: (
-        "interrupted; the migration in progress was rolled back (each runs in its own transaction), the service "
-        f"stays at {stays_at(d)}; rerun to continue"
-    ),
-    "command": lambda s, d, m, t: f"alembic: {m}; see 'inv db.history {s.name}' and 'inv db.current {s.name}'",
+    "command": "alembic: {message}; see 'inv db.history {name}' and 'inv db.current {name}'",
 }
+
+
+def _words(kind: str, service: Service, data: dict[str, Any], message: str, target: Target) -> str | None:
+    if kind == "import":
+        return _import(service, data.get("module") or "", message)
+    if kind == "version_table":
+        return _version_table(service, data)
+    template = _TEMPLATES.get(kind)
+    return template.format(**_fields(service, data, message, target)) if template else None
+
+
+def _fields(service: Service, data: dict[str, Any], message: str, target: Target) -> dict[str, Any]:
+    return {
+        "name": service.name,
+        "schema": service.schema,
+        "url_env": service.url_env,
+        "ini": _ini(service),
+        "message": message,
+        "source": target.source,
+        "revision": data.get("revision"),
+        "heads": ", ".join(data.get("heads") or []) or "see history",
+        "current": revisions(data.get("current")),
+        "head": data.get("head") or "base",
+        "path": display_path(Path(data.get("path", ""))),
+        "missing": data.get("missing"),
+        "actual": data.get("actual"),
+        "expected": data.get("expected"),
+        "found": ", ".join(data.get("found") or []),
+        "stays": stays_at(data),
+        "during": f" during migration {data['revision']}" if data.get("revision") else "",
+    }

@@ -4,61 +4,50 @@ summary table (or JSON), then the verdict."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .helps import JSON, LOCK, SELECTION, YES, Definitions
+from .helps import JSON, LOCK, YES, Definitions
+from .selection import HELP as SELECTION
+from .selection import selecting
+
+if TYPE_CHECKING:
+    from ..orchestrate import Selection
 
 
 def definitions(config_file: Path) -> Definitions:
-    def status(c: Any, json_: bool = False, only: str = "", exclude: str = "", jobs: str = "", env: str = "") -> None:
+    @selecting(fail_fast=False)
+    def status(c: Any, json_: bool = False, env: str = "", *, pick: Selection) -> None:
         """Show every service's current revision, head, pending count and state."""
         from .. import verbs_all
         from . import options, render
 
-        pick = options.selection(only, exclude, jobs)
         report = verbs_all.status_all(options.session(config_file, quiet=True, env=env), pick)
         render.out(render.as_json({"services": report.entries}) if json_ else render.status_table(report.entries))
         report.raise_for_failure()
 
-    def upgrade_all(
-        c: Any, only: str = "", exclude: str = "", jobs: str = "", fail_fast: bool = False, lock_wait: str = "", env: str = ""
-    ) -> None:
+    @selecting()
+    def upgrade_all(c: Any, lock_wait: str = "", env: str = "", *, pick: Selection) -> None:
         """Upgrade every service to head, dependencies first."""
         from .. import verbs_all
         from . import options, render
 
-        pick = options.selection(only, exclude, jobs, fail_fast)
-        report = verbs_all.upgrade_all(options.session(config_file, lock_wait=options.seconds(lock_wait), env=env), pick)
-        render.finish(report)
+        render.finish(verbs_all.upgrade_all(options.session(config_file, lock_wait=options.seconds(lock_wait), env=env), pick))
 
-    def downgrade_all(
-        c: Any,
-        to: str = "-1",
-        yes: bool = False,
-        only: str = "",
-        exclude: str = "",
-        jobs: str = "",
-        fail_fast: bool = False,
-        lock_wait: str = "",
-        env: str = "",
-    ) -> None:
+    @selecting()
+    def downgrade_all(c: Any, to: str = "-1", yes: bool = False, lock_wait: str = "", env: str = "", *, pick: Selection) -> None:
         """Downgrade every service (--to base for all), dependents first (needs --yes)."""
         from .. import verbs_all
         from . import options, render
 
-        pick = options.selection(only, exclude, jobs, fail_fast)
         session = options.session(config_file, lock_wait=options.seconds(lock_wait), env=env)
-        report = verbs_all.downgrade_all(session, pick, to, yes)
-        render.finish(report)
+        render.finish(verbs_all.downgrade_all(session, pick, to, yes))
 
-    def check_all(
-        c: Any, json_: bool = False, only: str = "", exclude: str = "", jobs: str = "", fail_fast: bool = False, env: str = ""
-    ) -> None:
+    @selecting()
+    def check_all(c: Any, json_: bool = False, env: str = "", *, pick: Selection) -> None:
         """Run check for every service; exit non-zero if any fails (for CI)."""
         from .. import verbs_all
         from . import options, render
 
-        pick = options.selection(only, exclude, jobs, fail_fast)
         report = verbs_all.check_all(options.session(config_file, quiet=json_, env=env), pick)
         if json_:
             render.out(render.as_json({"services": report.entries}))
@@ -69,55 +58,32 @@ def definitions(config_file: Path) -> Definitions:
                 render.out(f"{entry['service']}: - {diff}")
         render.finish(report)
 
-    def sql_all(
-        c: Any, output_dir: str = "", only: str = "", exclude: str = "", jobs: str = "", fail_fast: bool = False, env: str = ""
-    ) -> None:
+    @selecting()
+    def sql_all(c: Any, output_dir: str = "", env: str = "", *, pick: Selection) -> None:
         """Write each service's upgrade SQL (base to head) to --output-dir/<service>.sql, offline."""
         from .. import verbs_all
         from . import options, render
 
         folder = options.output_folder(output_dir)
-        pick = options.selection(only, exclude, jobs, fail_fast)
-        report = verbs_all.sql_all(options.session(config_file, quiet=True, env=env), pick, folder)
-        render.finish(report)
+        render.finish(verbs_all.sql_all(options.session(config_file, quiet=True, env=env), pick, folder))
 
-    def reset_all(
-        c: Any,
-        yes: bool = False,
-        only: str = "",
-        exclude: str = "",
-        jobs: str = "",
-        fail_fast: bool = False,
-        lock_wait: str = "",
-        env: str = "",
-    ) -> None:
+    @selecting()
+    def reset_all(c: Any, yes: bool = False, lock_wait: str = "", env: str = "", *, pick: Selection) -> None:
         """Downgrade every service to base (dependents first), then upgrade all to head (needs --yes)."""
         from .. import verbs_all
         from . import options, render
 
-        pick = options.selection(only, exclude, jobs, fail_fast)
-        report = verbs_all.reset_all(options.session(config_file, lock_wait=options.seconds(lock_wait), env=env), pick, yes)
-        render.finish(report)
+        session = options.session(config_file, lock_wait=options.seconds(lock_wait), env=env)
+        render.finish(verbs_all.reset_all(session, pick, yes))
 
-    def stamp_all(
-        c: Any,
-        revision: str,
-        yes: bool = False,
-        only: str = "",
-        exclude: str = "",
-        jobs: str = "",
-        fail_fast: bool = False,
-        lock_wait: str = "",
-        env: str = "",
-    ) -> None:
+    @selecting()
+    def stamp_all(c: Any, revision: str, yes: bool = False, lock_wait: str = "", env: str = "", *, pick: Selection) -> None:
         """Record REVISION (head or base) for every service without running migrations (needs --yes)."""
         from .. import verbs_all
         from . import options, render
 
-        pick = options.selection(only, exclude, jobs, fail_fast)
         session = options.session(config_file, lock_wait=options.seconds(lock_wait), env=env)
-        report = verbs_all.stamp_all(session, pick, revision, yes)
-        render.finish(report)
+        render.finish(verbs_all.stamp_all(session, pick, revision, yes))
 
     without_fail_fast = {key: value for key, value in SELECTION.items() if key != "fail_fast"}
     return [

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .helps import SELECTION, SERVICE, Definitions
+from .helps import SERVICE, Definitions
+from .selection import HELP as SELECTION
+from .selection import selecting
+
+if TYPE_CHECKING:
+    from ..orchestrate import Selection
 
 REPORT = {
     "json": "print JSON instead of tables",
@@ -25,22 +30,12 @@ def definitions(config_file: Path) -> Definitions:
         render.verify_report(report, json_=json_, junit=junit, many=False)
         report.raise_for_failure()
 
-    def verify_all(
-        c: Any,
-        json_: bool = False,
-        junit: str = "",
-        keep: bool = False,
-        only: str = "",
-        exclude: str = "",
-        jobs: str = "",
-        fail_fast: bool = False,
-        env: str = "",
-    ) -> None:
+    @selecting()
+    def verify_all(c: Any, json_: bool = False, junit: str = "", keep: bool = False, env: str = "", *, pick: Selection) -> None:
         """Run verify for every service, in parallel, each in its own scratch database (for CI)."""
         from .. import verify as verification
         from . import options, render
 
-        pick = options.selection(only, exclude, jobs, fail_fast)
         report = verification.verify_all(options.session(config_file, quiet=True, env=env), pick, keep=keep)
         render.verify_report(report, json_=json_, junit=junit, many=True)
         report.raise_for_failure()

@@ -8,12 +8,6 @@ from collections.abc import Callable
 Definitions = list[tuple[str, Callable[..., None], dict[str, str]]]
 
 SERVICE = {"service": "service name from migrations.yaml"}
-SELECTION = {
-    "only": "comma-separated services to include (default: all)",
-    "exclude": "comma-separated services to leave out",
-    "jobs": "how many independent services run at once (default: one per CPU)",
-    "fail_fast": "stop starting services after the first failure (default: keep going)",
-}
 ENV_HELP = {"env": "environment from migrations.yaml's environments (default: $DBTASKS_ENV, else database.url_env)"}
 LOCK = {"lock_wait": "seconds to wait for another run's migration lock on a schema (default: 60)"}
 JSON = {"json": "print a JSON document instead of a table"}

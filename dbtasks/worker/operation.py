@@ -195,3 +195,32 @@ def defines(script: Any, revision: str) -> bool:
 def pending_count(script: Any, head: str | None, current: list[str]) -> int:
     """How many revisions lie between `current` and `head` (iterate_revisions excludes its lower end)."""
     return sum(1 for _ in script.iterate_revisions(head, current[0] if current else "base"))
+
+
+def describe(diff: Any) -> str:
+    """One readable line for an autogenerate diff tuple (or list of modify tuples)."""
+    if isinstance(diff, list):
+        return "; ".join(describe(item) for item in diff)
+    kind = diff[0]
+    words = kind.replace("_", " ")
+    if kind in ("add_table", "remove_table", "add_table_comment", "remove_table_comment"):
+        return f"{words} {_qualified(diff[1])}"
+    if kind in ("add_column", "remove_column"):
+        return f"{words} {_name(diff[1], diff[2])}.{diff[3].name}"
+    if kind in ("add_index", "remove_index", "add_constraint", "remove_constraint", "add_fk", "remove_fk"):
+        obj = diff[1]
+        table = getattr(obj, "table", None)
+        where = f" on {_qualified(table)}" if table is not None else ""
+        return f"{words} {obj.name or '(unnamed)'}{where}"
+    if kind.startswith("modify_"):
+        schema, table, column, _existing, old, new = diff[1:7]
+        return f"{words} {_name(schema, table)}.{column}: {old!r} -> {new!r}"
+    return " ".join(str(part) for part in diff)
+
+
+def _qualified(table: Any) -> str:
+    return _name(getattr(table, "schema", None), getattr(table, "name", str(table)))
+
+
+def _name(schema: str | None, name: str) -> str:
+    return f"{schema}.{name}" if schema else name

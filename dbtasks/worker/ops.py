@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .failures import Failure
-from .operation import Operation, defines, pending_count
+from .operation import Operation, defines, describe, pending_count
 
 
 def upgrade(operation: Operation) -> dict[str, Any]:
@@ -182,32 +182,3 @@ def _path_of(created: Any) -> str | None:
 def _revision_of(created: Any) -> str | None:
     scripts = created if isinstance(created, list) else [created]
     return scripts[-1].revision if scripts and scripts[-1] is not None else None
-
-
-def describe(diff: Any) -> str:
-    """One readable line for an autogenerate diff tuple (or list of modify tuples)."""
-    if isinstance(diff, list):
-        return "; ".join(describe(item) for item in diff)
-    kind = diff[0]
-    words = kind.replace("_", " ")
-    if kind in ("add_table", "remove_table", "add_table_comment", "remove_table_comment"):
-        return f"{words} {_qualified(diff[1])}"
-    if kind in ("add_column", "remove_column"):
-        return f"{words} {_name(diff[1], diff[2])}.{diff[3].name}"
-    if kind in ("add_index", "remove_index", "add_constraint", "remove_constraint", "add_fk", "remove_fk"):
-        obj = diff[1]
-        table = getattr(obj, "table", None)
-        where = f" on {_qualified(table)}" if table is not None else ""
-        return f"{words} {obj.name or '(unnamed)'}{where}"
-    if kind.startswith("modify_"):
-        schema, table, column, _existing, old, new = diff[1:7]
-        return f"{words} {_name(schema, table)}.{column}: {old!r} -> {new!r}"
-    return " ".join(str(part) for part in diff)
-
-
-def _qualified(table: Any) -> str:
-    return _name(getattr(table, "schema", None), getattr(table, "name", str(table)))
-
-
-def _name(schema: str | None, name: str) -> str:
-    return f"{schema}.{name}" if schema else name

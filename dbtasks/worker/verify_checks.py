@@ -12,8 +12,7 @@ from typing import Any
 
 from . import catalog, revisions
 from .failures import Failure, failing_revision, first_line, is_connection_error
-from .operation import Operation
-from .ops import describe
+from .operation import Operation, describe
 
 CHECKS = (
     "history",
@@ -62,6 +61,13 @@ class Verification:
 
     def failed(self, name: str, detail: str) -> None:
         self.record(name, False, detail)
+
+    def judge(self, name: str, changes: list[str], failure: str, success: str) -> None:
+        """Failed with the first changes named when there are any, else passed."""
+        if changes:
+            self.failed(name, f"{failure}: {catalog.shorten(changes)}")
+        else:
+            self.passed(name, success)
 
     def run(self) -> dict[str, Any]:
         try:
@@ -226,10 +232,9 @@ class Verification:
     def ownership(self, before: Any, at_head: Any) -> None:
         others = (set(before) | set(at_head)) - {self.schema}
         changes = catalog.schema_differences(before, at_head, others)
-        if changes:
-            self.failed("ownership", f"migrations changed objects outside {self.schema}: {catalog.shorten(changes)}")
-        else:
-            self.passed("ownership", f"nothing outside {self.schema} changed")
+        self.judge(
+            "ownership", changes, f"migrations changed objects outside {self.schema}", f"nothing outside {self.schema} changed"
+        )
 
     def expected_tables(self, at_head: Any) -> None:
         if not self.expected:
@@ -247,18 +252,18 @@ class Verification:
 
     def idempotent(self, at_head: Any) -> None:
         problem = self.step("upgrade", self.upgrade, "head")
-        if problem is not None:
-            self.failed("idempotent", f"upgrade head run a second time fails: {problem.message}")
-            return
-        if self.operation.applied:
-            self.failed("idempotent", f"upgrade head run a second time applied {len(self.operation.applied)} migrations")
+        if problem is not None or self.operation.applied:
+            what = f"fails: {problem.message}" if problem else f"applied {len(self.operation.applied)} migrations"
+            self.failed("idempotent", f"upgrade head run a second time {what}")
             return
         everything = set(at_head) | set(self.db.snapshot())
         changes = catalog.schema_differences(at_head, self.db.snapshot(), everything)
-        if changes:
-            self.failed("idempotent", f"upgrade head run a second time changed: {catalog.shorten(changes)}")
-        else:
-            self.passed("idempotent", "second upgrade head: same version, identical catalog")
+        self.judge(
+            "idempotent",
+            changes,
+            "upgrade head run a second time changed",
+            "second upgrade head: same version, identical catalog",
+        )
 
     def drift(self, script: Any, head: str | None) -> None:
         name = self.operation.service
@@ -282,10 +287,12 @@ class Verification:
             self.failed("no-trace", f"downgrade to base fails in {problem.where('env.py')}: {problem.message}")
             return
         left = catalog.differences(self.own(before), self.own(self.db.snapshot()), self.schema, catalog.LEFTOVERS)
-        if left:
-            self.failed("no-trace", f"after downgrade to base: {catalog.shorten(left)}")
-        else:
-            self.passed("no-trace", f"downgrade to base leaves {self.schema} as it was before the first upgrade")
+        self.judge(
+            "no-trace",
+            left,
+            "after downgrade to base",
+            f"downgrade to base leaves {self.schema} as it was before the first upgrade",
+        )
 
     def offline_sql(self, script: Any) -> None:
         from alembic.config import Config

@@ -35,7 +35,9 @@ def test_upgrade_all_returns_a_report_and_changes_the_database(
     assert verbs.status(session, session.service("journal"))["state"] == "not initialized"
 
 
-def test_a_failed_run_carries_its_verdict_and_exit_code(project: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_run_carries_its_verdict_and_exit_code(
+    project: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     session = session_for(project, database_url, monkeypatch, [])
     report = verbs_all.upgrade_all(session, Selection(only=("meals",), jobs=1))  # meals needs users.users (a foreign key)
     assert not report.ok

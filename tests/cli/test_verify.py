@@ -148,7 +148,9 @@ def test_the_seeds_broken_chain_is_named_by_file_and_revision(project: Path, dat
     path = versions_folder(project, "habits") / "189b1231afd4_bootstrap_tables.py"
     replace_once(path, 'revision: str = "189b1231afd4"', 'revision: str = "2a3f4c9d1cde"')
     replace_once(
-        path, "down_revision: Union[str, Sequence[str], None] = None", 'down_revision: Union[str, Sequence[str], None] = "189b1231afd4"'
+        path,
+        "down_revision: Union[str, Sequence[str], None] = None",
+        'down_revision: Union[str, Sequence[str], None] = "189b1231afd4"',
     )
     found = assert_fails(project, "habits", database_url, {"history"})
     detail = found["history"][1]

@@ -610,6 +610,7 @@ class Recorder:
         return result
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("password", "in_url", "fragment"), PASSWORDS)
 def test_every_task_with_a_known_password_never_shows_it(
     project: Path, pg_server: str, tmp_path: Path, password: str, in_url: str, fragment: str
@@ -694,6 +695,7 @@ def test_every_task_with_a_known_password_never_shows_it(
     assert not (project / ".dbtasks").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("password", "in_url", "fragment"), PASSWORDS[1:])
 def test_a_known_password_in_a_protected_environment_never_shows(
     project: Path, pg_server: str, password: str, in_url: str, fragment: str
@@ -814,6 +816,7 @@ def test_a_failing_migration_with_fail_fast_starts_nothing_after_it(project: Pat
 # == 4. concurrent runs on one database ===============================================================================
 
 
+@pytest.mark.slow
 def test_eight_concurrent_upgrade_all_apply_each_migration_once(project: Path, database_url: str, tmp_path: Path) -> None:
     runs: list[Background] = []
     try:
@@ -882,6 +885,7 @@ def assert_each_service_at_old_or_new_revision(url: str, project: Path) -> None:
     assert ("planted_sleep" in tables(url, "movements")) == (version(url, "movements") == [SLEEPER])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["inv-only", "process-group"])
 def test_sigkill_during_a_long_migration(project: Path, database_url: str, tmp_path: Path, target: str) -> None:
     planted = plant_sleeper(project, "movements", 30)
@@ -920,6 +924,7 @@ def test_sigkill_during_a_long_migration(project: Path, database_url: str, tmp_p
 # == 6. the database server restarted during a run ===========================================================================
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("service", ["movements", "habits"])  # psycopg2, asyncpg
 def test_server_restarted_during_a_migration(project: Path, tmp_path: Path, service: str) -> None:
     server = LocalDatabase(tmp_path / "pg", fsync=False)

@@ -153,7 +153,7 @@ def test_a_bad_option_is_refused_before_any_database_is_touched(project: Path) -
 
 def test_a_failing_migration_is_one_line_exit_1_and_keeps_the_previous_revision(project: Path, database_url: str) -> None:
     assert_ok(inv(project, "db.upgrade", "movements", url=database_url))
-    plant_migration(project, "movements", "cafe0000beef", "0001", body='op.execute("SELECT 1/0")')
+    plant_migration(project, "movements", "cafe0000beef", "0001", body='__import__("alembic").op.execute("SELECT 1/0")')
     line = assert_failure(inv_process(project, "db.upgrade", "movements", url=database_url), "movements")
     assert line == (
         "movements: migration cafe0000beef failed: division by zero; rolled back, the service stays at 0001; "

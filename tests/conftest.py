@@ -51,6 +51,17 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fork_server() -> None:
+    """Tasks run in this process fork their workers from one server per interpreter, as a run of several
+    services does; start it before the first test so that every test, not only the ones after the first
+    *-all task, gets forked workers (tests that set DBTASKS_FORKSERVER=0 still spawn theirs)."""
+    from dbtasks import forkserver
+    from dbtasks.runner import WORKER
+
+    forkserver.server_for(sys.executable, WORKER, start=True)
+
+
 def with_database(url: str, name: str) -> str:
     """`url` pointing at database `name`."""
     parts = urlsplit(url)

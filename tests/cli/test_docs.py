@@ -9,8 +9,9 @@ from conftest import REPO, assert_ok, inv
 
 PER_SERVICE = ["upgrade", "downgrade", "generate", "check", "sql", "reset", "stamp", "merge", "current", "history", "heads"]
 ALL_SERVICES = ["upgrade-all", "downgrade-all", "check-all", "sql-all", "reset-all", "stamp-all", "status"]
+CHECKS = ["verify", "verify-all", "doctor"]
 LOCAL = ["local-start", "local-stop", "local-url"]
-TASKS = [f"db.{name}" for name in PER_SERVICE + ALL_SERVICES + LOCAL]
+TASKS = [f"db.{name}" for name in PER_SERVICE + ALL_SERVICES + CHECKS + LOCAL]
 
 
 def listed_tasks() -> dict[str, str]:
@@ -46,6 +47,7 @@ def options(task: str) -> dict[str, str]:
 
 def test_list_shows_every_task_with_a_one_line_help() -> None:
     listed = listed_tasks()
+    assert set(listed) == set(TASKS), "a task is missing from this test's lists (or from inv --list)"
     for task in TASKS:
         assert task in listed, f"{task} missing from inv --list"
         help_text = listed[task]
@@ -66,6 +68,9 @@ def test_list_shows_every_task_with_a_one_line_help() -> None:
         ("db.check-all", {"--json", "--only", "--exclude", "--jobs", "--fail-fast"}),
         ("db.sql-all", {"--output-dir", "--only", "--exclude", "--jobs"}),
         ("db.downgrade-all", {"--to", "--yes", "--only", "--exclude", "--jobs", "--fail-fast"}),
+        ("db.verify", {"--service", "--json", "--junit", "--keep", "--env"}),
+        ("db.verify-all", {"--json", "--junit", "--keep", "--only", "--exclude", "--jobs", "--fail-fast", "--env"}),
+        ("db.doctor", {"--json", "--jobs", "--env"}),
     ],
 )
 def test_help_documents_the_arguments_the_issue_names(task: str, arguments: set[str]) -> None:

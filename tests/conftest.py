@@ -334,15 +334,37 @@ def version(url: str, schema: str) -> list[str]:
     return sorted(row[0] for row in query(url, f'SELECT version_num FROM "{schema}".alembic_version'))
 
 
+_SNAPSHOT_COLUMNS = """
+SELECT n.nspname, c.relname, a.attname
+FROM pg_namespace n
+LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p')
+LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname NOT LIKE 'pg\\_%'
+"""
+
+
 def snapshot(url: str) -> dict[str, Any]:
-    """Every non-system schema with its tables (and their columns) and alembic_version rows."""
-    state: dict[str, Any] = {}
-    for schema in sorted(schemas(url)):
-        state[schema] = {
-            "tables": {table: sorted(columns(url, schema, table)) for table in sorted(tables(url, schema))},
-            "alembic_version": version(url, schema),
-        }
-    return state
+    """Every non-system schema with its tables (and their columns) and alembic_version rows, read on one connection."""
+    connection = psycopg2.connect(url)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(_SNAPSHOT_COLUMNS)
+            state: dict[str, Any] = {}
+            for schema, table, column in cursor.fetchall():
+                tables_of = state.setdefault(schema, {"tables": {}, "alembic_version": []})["tables"]
+                if table is not None:
+                    columns_of = tables_of.setdefault(table, [])
+                    if column is not None:
+                        columns_of.append(column)
+            for schema, entry in state.items():
+                entry["tables"] = {table: sorted(cols) for table, cols in sorted(entry["tables"].items())}
+                if "alembic_version" in entry["tables"]:
+                    cursor.execute(f'SELECT version_num FROM "{schema}".alembic_version')
+                    entry["alembic_version"] = sorted(row[0] for row in cursor.fetchall())
+        connection.rollback()
+    finally:
+        connection.close()
+    return dict(sorted(state.items()))
 
 
 def table_comment(url: str, schema: str, table: str) -> str | None:

@@ -1,1 +1,1 @@
-"""Side-by-side benchmark of dbtasks against the seeds' loop of `alembic` commands: `python -m benchmarks --help`."""
+"""Side-by-side benchmark of dbtasks against the original loop of `alembic` commands: `python -m benchmarks --help`."""

@@ -1,4 +1,4 @@
-"""`python -m benchmarks`: generate a synthetic monorepo, start a PostgreSQL, measure the seeds' loop of
+"""`python -m benchmarks`: generate a synthetic monorepo, start a PostgreSQL, measure the original loop of
 `alembic` commands against `inv db.*` side by side, print the results and write the reports."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ NEEDS_HEAD = {"noop-upgrade", "check", "status", "verify", "status-large"}
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Benchmark dbtasks (`inv db.*`) against the seeds' loop of `alembic` commands, side by side. "
+        description="Benchmark dbtasks (`inv db.*`) against the original loop of `alembic` commands, side by side. "
         "Run from the repository root with its venv: .venv/bin/python -m benchmarks",
     )
     size = parser.add_argument_group("size")

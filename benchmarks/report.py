@@ -134,7 +134,7 @@ def _mark(passed: bool | None) -> str:
 def markdown(
     results: Sequence[Result], about: dict[str, str], command: str, notes: Sequence[str], profiles: dict[str, str]
 ) -> str:
-    parts = ["# Benchmarks: dbtasks against the seeds' loop of `alembic` commands", ""]
+    parts = ["# Benchmarks: dbtasks against the original loop of `alembic` commands", ""]
     parts += ["## Machine", "", "| | |", "|---|---|", *[f"| {key} | {value} |" for key, value in about.items()], ""]
     parts += ["## Reproduce", "", "```bash", command, "```", ""]
     parts += [

@@ -50,7 +50,7 @@ class Bench:
 
     @property
     def alembic(self) -> Path:
-        """The venv's `alembic` console script: the command the seeds' loop runs."""
+        """The venv's `alembic` console script: the command the original loop runs."""
         return self.python.parent / "alembic"
 
     def environment(self, url: str) -> dict[str, str]:
@@ -73,7 +73,7 @@ class Bench:
         return completed
 
     def alembic_loop(self, project: SyntheticProject, url: str, *commands: Sequence[str]) -> list[Completed]:
-        """The seeds' loop: in each service folder in turn, each `alembic` command in turn."""
+        """The original loop: in each service folder in turn, each `alembic` command in turn."""
         return [
             self.execute([str(self.alembic), *command], service.folder, url)
             for service in project.services

@@ -1,4 +1,4 @@
-"""The scenarios: for each, the seeds' way (BASELINE: the `alembic` command in each service folder in
+"""The scenarios: for each, the original way (BASELINE: the `alembic` command in each service folder in
 turn) and ours (`inv db.*` in the generated project), and how each run proves it did the work."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ TARGETS = {"noop-upgrade": 0.15, "fresh-upgrade": 0.6, "check": 0.6, "list": 0.5
 MAIN = ("fresh-upgrade", "noop-upgrade", "check", "status", "verify", "list")
 LARGE = ("status-large", "verify-scaling")
 
-# The closest manual equivalent of `inv db.verify`: the seeds' test plan per service (phase 1 upgrade,
+# The closest manual equivalent of `inv db.verify`: the original test plan per service (phase 1 upgrade,
 # phase 2 idempotency), plus the rollback and re-apply the plan leaves out, on a fresh database.
 MANUAL_VERIFY = (("upgrade", "head"), ("upgrade", "head"), ("downgrade", "base"), ("upgrade", "head"))
 
@@ -123,7 +123,7 @@ def build(name: str, verify_service: str = "") -> Scenario:
 
 
 def prepare_at_head(bench: Bench, project: SyntheticProject, label: str) -> str:
-    """A database with every service at head, made the seeds' way (so no side prepares its own ground)."""
+    """A database with every service at head, made the original way (so no side prepares its own ground)."""
     url = bench.server.create(label)
     completed = bench.alembic_loop(project, url, ["upgrade", "head"])
     require_at_head(url, project.services, f"preparing {label}")

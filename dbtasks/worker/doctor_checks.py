@@ -116,7 +116,7 @@ class Diagnosis:
             return None
 
     def source(self, script: Any) -> None:
-        """env.py's text, for what runs but is deprecated (the seeds' meals service)."""
+        """env.py's text, for what runs but is deprecated (the original guides' meals service)."""
         if script is None:
             return
         try:

@@ -56,7 +56,7 @@ assert {str(WORKER)!r} not in sys.path
 assert not any(name == "dbtasks" or name.startswith("dbtasks.") for name in sys.modules), "dbtasks imported"
 print(package, sorted(name for name in sys.modules if name.startswith(package + ".")))
 """
-    result = subprocess.run([python, "-I", "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run([python, "-I", "-B", "-c", script], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("_dbtasks_worker ["), result.stdout
     assert "_dbtasks_worker.ops" in result.stdout and "_dbtasks_worker.verify_checks" in result.stdout

@@ -238,7 +238,7 @@ def _connect_problem(target: Target, reason: str) -> str:
         )
     if "does not support SSL" in reason:
         return f"{host}:{port} does not accept SSL, but {source} requires it: set sslmode=disable or prefer in the URL"
-    return f"cannot connect to {host}:{port}/{database} ({reason}); check {source} and that the server is running"
+    return explain.cannot_connect(f"{host}:{port}/{database}: {reason}", source)
 
 
 def _close_databases(target: Target, wanted: str) -> str:

@@ -19,7 +19,7 @@ def upgrade(session: Session, service: Service, to: str = "head") -> dict[str, A
     if (to or "head") == "head":
         state = session.known_state(service)
         if state is not None and state.pending == 0:
-            return {"applied": [], "head": [state.head]}  # already at head: no worker, no lock
+            return {"applied": []}  # already at head: no worker, no lock
     return session.run(service, ops.upgrade, to=to or "head")
 
 

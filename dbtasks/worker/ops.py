@@ -19,7 +19,7 @@ def upgrade(operation: Operation) -> dict[str, Any]:
         operation.single_head(script)
     operation.resolve(script, target)
     operation.run_command(command.upgrade, target)
-    return {"applied": operation.applied, "head": list(script.get_heads())}
+    return {"applied": operation.applied}
 
 
 def downgrade(operation: Operation) -> dict[str, Any]:
@@ -81,7 +81,6 @@ def history(operation: Operation) -> dict[str, Any]:
                 "down_revision": list(rev._normalized_down_revisions),
                 "doc": rev.doc or "",
                 "head": rev.revision in head_set,
-                "path": rev.path,
             }
             for rev in script.walk_revisions()
         ]
@@ -135,7 +134,7 @@ def sql(operation: Operation) -> dict[str, Any]:
         operation.run_command(command.downgrade, f"{start}:{end}", sql=True)
     else:
         operation.run_command(command.upgrade, f"{start}:{end}" if start else end, sql=True)
-    return {"sql": operation.sql_buffer.getvalue(), "direction": "downgrade" if backwards else "upgrade"}
+    return {"sql": operation.sql_buffer.getvalue()}
 
 
 def verify(operation: Operation) -> dict[str, Any]:

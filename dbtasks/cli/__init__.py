@@ -18,7 +18,7 @@ from invoke.exceptions import Exit
 from invoke.tasks import Task
 
 from ..errors import DbtasksError
-from . import all_tasks, check_tasks, local_tasks, service_tasks
+from . import all_tasks, diagnostic_tasks, local_tasks, service_tasks
 from .helps import ENV_HELP, Definitions
 
 
@@ -35,7 +35,7 @@ def build_db_collection(config_file: Path) -> Collection:
     definitions: Definitions = [
         *service_tasks.definitions(config_file),
         *all_tasks.definitions(config_file),
-        *check_tasks.definitions(config_file),
+        *diagnostic_tasks.definitions(config_file),
         *local_tasks.definitions(config_file),
     ]
     for name, body, helps in definitions:

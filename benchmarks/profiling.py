@@ -1,5 +1,5 @@
 """`--profile SCENARIO`: where our time goes. The Invoke process runs under `python -m cProfile`; the
-per-service workers it starts (plain `python worker.py`, so cProfile cannot reach them) are profiled by
+per-service workers it starts (plain `python dbtasks/worker/__main__.py`, so cProfile cannot reach them) are profiled by
 a `sitecustomize` module put on their PYTHONPATH for that one run, each dumping its stats at exit."""
 
 from __future__ import annotations

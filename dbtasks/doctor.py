@@ -117,12 +117,14 @@ def diagnose(
 def _target(session: Session, findings: list[Finding]) -> Target:
     """The database the tasks would use, resolved as the tasks resolve it; problems go to `findings`."""
     project = session.project
-    subject = session.environment.url_env if session.environment is not None else project.url_env
+    subject = project.url_env
     try:
         configured = session.configured_target()
     except ConfigError as error:
         findings += [Finding(ERROR, subject, problem) for problem in error.problems]
         return Target(None)
+    if configured.url is None and session.environment is not None:
+        subject = session.environment.url_env  # the variable to set (never the local database)
     if configured.url is not None:
         findings.append(Finding(OK, subject, f"{configured.source} is {mask(configured.url)}"))
         findings += _url_advice(project, configured.url, configured.source)
@@ -304,8 +306,9 @@ def _services(session: Session, target: Target, online: bool, jobs: int) -> list
         return {}
 
     run_all(project, list(project.services), one, jobs=jobs, ordered=False)
-    findings = [finding for name in project.services for finding in results[name][0]]
-    return findings + _shared_version_tables({name: results[name][1] for name in project.services})
+    done = [name for name in project.services if name in results]  # after Ctrl-C, the services that ran
+    findings = [finding for name in done for finding in results[name][0]]
+    return findings + _shared_version_tables({name: results[name][1] for name in done})
 
 
 def _service(

@@ -29,6 +29,9 @@ _guard = threading.Lock()
 def server_for(python: str, worker: Path, *, start: bool) -> ForkServer | None:
     """The fork server of `python`: the running one, else a new one when `start` (None when it cannot start)."""
     with _guard:
+        server = _servers.get(python)
+        if server is not None and server.process.poll() is not None:  # it died: start afresh, or spawn
+            del _servers[python]
         if python not in _servers and start:
             _servers[python] = ForkServer.start(python, worker)
         return _servers.get(python)
@@ -115,16 +118,22 @@ class Forked:
     def wait(self, timeout: float | None = None) -> int | None:
         """The exit code the fork server reports once it has reaped the child (None if the server went away)."""
         if self.returncode is None and not self._status.closed:
-            ready, _, _ = select.select([self._status], [], [], timeout)
-            if not ready:
+            if not self._reported(timeout):
                 raise subprocess.TimeoutExpired(f"worker {self.pid}", timeout or 0)
             line = self._status.readline().strip()
             self._status.close()
             self.returncode = int(line) if line else None
         return self.returncode
 
+    def _reported(self, timeout: float | None) -> bool:
+        """Whether the server has written the exit code (or gone away) within `timeout` seconds."""
+        poller = select.poll()  # not select(): it refuses descriptors above 1024
+        poller.register(self._status, select.POLLIN)
+        return bool(poller.poll(None if timeout is None else int(timeout * 1000)))
+
     def send_signal(self, number: int) -> None:
-        if self.returncode is None and not self._status.closed:
+        # Once the server has reaped the child its pid may belong to another process: never signal it then.
+        if self.returncode is None and not self._status.closed and not self._reported(0):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, number)
 

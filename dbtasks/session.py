@@ -72,7 +72,8 @@ class Session:
         assert name in OPS, name
         target = on if on is not None else self.configured_target() if offline else self.database()
         prefix = f"{service.name} | "
-        timeouts = self.environment.settings() if self.environment is not None else {}
+        # The environment's timeouts are for its own database, not for verify's scratch one or doctor's look.
+        timeouts = self.environment.settings() if self.environment is not None and on is None else {}
 
         def start() -> dict[str, Any]:
             emit = lambda line: self.emit(prefix + line)  # noqa: E731

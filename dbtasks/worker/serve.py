@@ -64,10 +64,7 @@ def serve(sock_fd: int, run_request: Callable[[Any], int]) -> int:
             request, fds = received
             pid = os.fork()
             if pid == 0:
-                sock.close()
-                for fd in (fds[3], wakeup_read, wakeup_write, *statuses.values()):
-                    os.close(fd)
-                _child(request, fds[:3], run_request)  # never returns
+                _child(request, fds, [sock.fileno(), fds[3], wakeup_read, wakeup_write, *statuses.values()], run_request)
             for fd in fds[:3]:
                 os.close(fd)
             statuses[pid] = fds[3]
@@ -90,12 +87,15 @@ def _reap(statuses: dict[int, int]) -> None:
             os.close(fd)
 
 
-def _child(request: dict[str, Any], fds: list[int], run_request: Callable[[Any], int]) -> None:
+def _child(request: dict[str, Any], fds: list[int], servers: list[int], run_request: Callable[[Any], int]) -> None:
+    """Never returns: runs the request with `fds` (stdin, stdout, result) after closing the server's own `servers`."""
     code = 1
     try:
+        for fd in servers:
+            os.close(fd)
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # post-write hooks wait for their own children
-        stdin, stdout, result = fds
+        stdin, stdout, result = fds[:3]
         os.dup2(stdin, 0)
         os.dup2(stdout, 1)
         os.dup2(stdout, 2)

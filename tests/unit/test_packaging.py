@@ -15,7 +15,9 @@ def test_every_package_folder_is_installed() -> None:
     include = config["tool"]["setuptools"]["packages"]["find"]["include"]
     installed = set(find_namespace_packages(where=str(ROOT), include=include))
     folders = {
-        ".".join(path.parent.relative_to(ROOT).parts) for path in (ROOT / "dbtasks").rglob("__init__.py") if "__pycache__" not in path.parts
+        ".".join(path.parent.relative_to(ROOT).parts)
+        for path in (ROOT / "dbtasks").rglob("__init__.py")
+        if "__pycache__" not in path.parts
     }
     assert {"dbtasks", "dbtasks.worker", "dbtasks.cli"} <= folders
     assert folders <= installed, folders - installed

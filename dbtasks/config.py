@@ -44,7 +44,7 @@ def _is_env(value: Any) -> bool:
 _SERVICE_KEYS: _ServiceKeys = {
     "path": (lambda v: isinstance(v, str) and bool(v), "expected a folder path"),
     "schema": (lambda v: isinstance(v, str) and bool(_IDENTIFIER.match(v)), "expected a schema name"),
-    "driver": (lambda v: v in DRIVERS, "expected asyncpg or psycopg2"),
+    "driver": (lambda v: v in DRIVERS, "expected asyncpg, psycopg2 or psycopg (psycopg 3)"),
     "alembic_ini": (lambda v: isinstance(v, str) and bool(v), "expected a file name"),
     "url_env": (lambda v: isinstance(v, str) and bool(_ENV_NAME.match(v)), "expected an environment variable name"),
     "pythonpath": (_is_str_list, "expected a list of folders"),

@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from .errors import ConfigError
 
-DRIVERS = ("asyncpg", "psycopg2")
+DRIVERS = ("asyncpg", "psycopg2", "psycopg")  # psycopg: psycopg 3
 _SCHEMES = ("postgres", "postgresql")
 # Offline SQL rendering never connects, but env.py files still want a URL to read.
 OFFLINE_URL = "postgresql://offline@localhost/offline"
@@ -61,7 +61,7 @@ def normalize(url: str, driver: str) -> str:
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         if driver == "asyncpg" and key == "sslmode":
             key = "ssl"
-        elif driver == "psycopg2" and key == "ssl":
+        elif driver in ("psycopg2", "psycopg") and key == "ssl":
             key, value = "sslmode", {"true": "require", "false": "disable"}.get(value.lower(), value)
         query.append((key, value))
     return urlunsplit((f"postgresql+{driver}", parts.netloc, parts.path, urlencode(query), parts.fragment))

@@ -165,7 +165,7 @@ class Connection:
             self.connection = psycopg2.connect(self.url)
             self.connection.autocommit = True
         except ImportError:
-            self.connection = None  # an asyncpg-only interpreter: one short connection per query
+            self.connection = _psycopg3(self.url)  # else None: asyncpg, one short connection per query
 
     def rows(self, sql: str) -> list[Any]:
         if self.connection is not None:
@@ -189,3 +189,12 @@ class Connection:
     def close(self) -> None:
         if self.connection is not None:
             self.connection.close()
+
+
+def _psycopg3(url: str) -> Any:
+    """A psycopg 3 connection in autocommit mode, or None when the interpreter lacks psycopg 3 too."""
+    try:
+        import psycopg
+    except ImportError:
+        return None
+    return psycopg.connect(url, autocommit=True)

@@ -19,7 +19,7 @@ from .protocol import AUTOGENERATE_PHASES, REPORTING_OPS, WRITING_OPS
 if TYPE_CHECKING:
     from .operation import Operation
 
-# psycopg2 connections env.py opened: a Python signal handler runs only once the query in progress
+# psycopg2 and psycopg 3 connections env.py opened: a Python signal handler runs only once the query in progress
 # returns, so the lifeline watcher (process.py) cancels that query from its thread.
 CANCELLABLE: list[Any] = []
 
@@ -47,7 +47,7 @@ def install(operation: Operation) -> None:
 
 def _register_cancellable(connection: Any) -> None:
     dbapi = getattr(getattr(connection, "connection", None), "dbapi_connection", None)
-    if dbapi is not None and type(dbapi).__module__.startswith("psycopg2") and dbapi not in CANCELLABLE:
+    if dbapi is not None and type(dbapi).__module__.startswith("psycopg") and dbapi not in CANCELLABLE:
         CANCELLABLE.append(dbapi)  # asyncpg needs none: asyncio turns Ctrl-C into a cancelled query itself
 
 

@@ -21,8 +21,8 @@ from .failures import Failure, classify, first_line
 from .operation import Operation, defines, pending_count
 
 # What each driver needs in the service's interpreter, besides Alembic and SQLAlchemy.
-DRIVER_MODULES = {"asyncpg": ("asyncpg", "greenlet"), "psycopg2": ("psycopg2",)}
-PIP_NAMES = {"psycopg2": "psycopg2-binary"}
+DRIVER_MODULES = {"asyncpg": ("asyncpg", "greenlet"), "psycopg2": ("psycopg2",), "psycopg": ("psycopg",)}
+PIP_NAMES = {"psycopg2": "psycopg2-binary", "psycopg": "'psycopg[binary]'"}
 WHY = {"greenlet": " (SQLAlchemy needs it to run asyncpg; sqlalchemy[asyncio] brings it)"}
 
 

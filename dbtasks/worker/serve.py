@@ -31,6 +31,7 @@ _PRELOAD = (
     "sqlalchemy.ext.asyncio",
     "asyncpg",
     "psycopg2",
+    "psycopg",
 )
 _FDS = 4  # stdin, stdout, result, status
 

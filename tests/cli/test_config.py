@@ -107,7 +107,9 @@ def test_wrong_driver_has_the_exact_message(project: Path, rejects: Callable[...
     edit_service(project, "habits", "driver: asyncpg", "driver: asyncpgg")
     line = rejects()
     expected = line_containing(project, "driver: asyncpgg")
-    assert line == f"{CONFIG}:{expected}: services.habits.driver: expected asyncpg or psycopg2, got 'asyncpgg'"
+    assert (
+        line == f"{CONFIG}:{expected}: services.habits.driver: expected asyncpg, psycopg2 or psycopg (psycopg 3), got 'asyncpgg'"
+    )
 
 
 @pytest.mark.parametrize(

@@ -199,7 +199,7 @@ BAD_INPUTS = [
     pytest.param(
         Bad(
             ("db.downgrade-all", "--yes"),
-            ("services.habits.driver", "expected asyncpg or psycopg2", "'asyncpgg'"),
+            ("services.habits.driver", "expected asyncpg, psycopg2 or psycopg (psycopg 3)", "'asyncpgg'"),
             yaml_replace("    schema: habits\n    driver: asyncpg\n", "    schema: habits\n    driver: asyncpgg\n"),
             at="    driver: asyncpgg",
         ),

@@ -34,6 +34,8 @@ def test_normalize_sets_the_driver_in_the_scheme(url: str, driver: str, expected
         ("postgresql://u:p@h/db?ssl=true", "psycopg2", {"sslmode": "require"}),
         ("postgresql://u:p@h/db?ssl=false", "psycopg2", {"sslmode": "disable"}),
         ("postgresql://u:p@h/db?ssl=verify-full", "psycopg2", {"sslmode": "verify-full"}),
+        ("postgresql://u:p@h/db?ssl=true", "psycopg", {"sslmode": "require"}),
+        ("postgresql://u:p@h/db?sslmode=verify-ca", "psycopg", {"sslmode": "verify-ca"}),
         ("postgresql://u:p@h/db?sslmode=require", "psycopg2", {"sslmode": "require"}),
         (
             "postgres://u:p@h/db?application_name=api&sslmode=require",

@@ -138,6 +138,10 @@ _TEMPLATES = {
     ),
     "wrong_database": "env.py connected to {actual}, not to {expected}; make env.py read {url_env} or set 'url_env' in migrations.yaml to the variable it reads",
     "schema_mismatch": "the models' tables are in {found}, none in {schema!r}; fix 'schema' in migrations.yaml or the models' schema",
+    "no_models": (
+        "env.py passes no target_metadata, so there are no models to generate from; write the migration by hand: "
+        'inv db.generate {name} -m "..." --empty'
+    ),
     "interrupted": (
         "interrupted; the migration in progress was rolled back (each runs in its own transaction), "
         "the service stays at {stays}; rerun to continue"

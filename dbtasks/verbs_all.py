@@ -109,7 +109,10 @@ def check_all(session: Session, pick: Selection) -> Report:
     for outcome in outcomes:
         if outcome.ok:
             differences = list(outcome.data.get("diffs") or [])
-            entries.append({"service": outcome.service, "ok": not differences, "differences": differences})
+            entry = {"service": outcome.service, "ok": not differences, "differences": differences}
+            if outcome.data.get("skipped"):
+                entry["skipped"] = outcome.data["skipped"]  # no models to compare
+            entries.append(entry)
             judged.append(Outcome(outcome.service, "failed", outcome.detail, outcome.data) if differences else outcome)
         else:
             entries.append({"service": outcome.service, "ok": False, "error": outcome.detail, "state": outcome.state})
@@ -120,6 +123,8 @@ def check_all(session: Session, pick: Selection) -> Report:
 
 def _difference_count(data: Mapping[str, Any]) -> str:
     count = len(data.get("diffs") or [])
+    if data.get("skipped"):
+        return f"no models to compare ({data['skipped']})"
     return f"{count} differences" if count else "models match"
 
 

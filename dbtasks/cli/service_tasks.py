@@ -54,7 +54,8 @@ def definitions(config_file: Path) -> Definitions:
         for diff in data.get("diffs") or []:
             render.out(f"  - {diff}")
         verbs.raise_for_differences(service, data)
-        render.out(f"{service}: OK (head {data.get('head') or 'base'}, database at head, models match)")
+        models = f"no models to compare: {data['skipped']}" if data.get("skipped") else "models match"
+        render.out(f"{service}: OK (head {data.get('head') or 'base'}, database at head, {models})")
 
     def sql(c: Any, service: str, from_: str = "", to: str = "head", output: str = "", env: str = "") -> None:
         """Print (or write to --output) the SQL of a migration range, without a database."""

@@ -209,7 +209,8 @@ class Diagnosis:
             self.add(
                 "warning",
                 "env.py passes no target_metadata: autogenerate and check cannot see the models; import them in "
-                "env.py and pass target_metadata=Base.metadata to context.configure",
+                "env.py and pass target_metadata=Base.metadata to context.configure (a service with hand-written "
+                "migrations only can leave it: check then skips the comparison and generate needs --empty)",
             )
             return
         tables = [table for item in _as_list(metadata) for table in getattr(item, "tables", {}).values()]

@@ -15,6 +15,7 @@ from . import revisions
 from .failures import Failure
 from .protocol import Request
 
+NO_MODELS = "env.py has no target_metadata"
 _RELATIVE = re.compile(r"^([+-]\d+|(head|heads|base|\w+)[+-]\d+)$")
 
 
@@ -163,6 +164,8 @@ class Operation:
                 if unknown:
                     raise Failure("unknown_database_revision", "unknown revision", revision=unknown[0])
                 raise Failure("not_at_head", "database is not at head", current=current, head=head)
+            if migration_context.opts.get("target_metadata") is None:
+                raise Failure("no_models", NO_MODELS)
             context.run_autogenerate(rev, migration_context)
             return []
 

@@ -53,6 +53,7 @@ KINDS = (
     "version_table",  # env.py keeps alembic_version outside the service's schema
     "wrong_database",  # env.py connected to another database than the one handed to it
     "schema_mismatch",  # none of the models is in the service's schema
+    "no_models",  # env.py passes no target_metadata: nothing to compare (check and drift skip, generate needs --empty)
     "interrupted",  # Ctrl-C, or the parent went away
     "command",  # any other alembic CommandError
     "unexpected",  # anything else: a bug or an unusual env.py

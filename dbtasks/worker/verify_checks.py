@@ -270,6 +270,9 @@ class Verification:
         self.operation.phase = "check"
         try:
             diffs = self.operation.autogenerate(script, head)
+        except Failure as failure:
+            self.record("drift", None if failure.kind == "no_models" else False, self.explain(failure))
+            return
         except Exception as error:
             self.failed("drift", self.explain(error))
             return
@@ -373,6 +376,8 @@ class Verification:
             data = error.data
             if error.kind == "schema_mismatch":
                 return f"the models' tables are in {', '.join(data.get('found') or [])}, none in {self.schema}"
+            if error.kind == "no_models":
+                return f"skipped: {error}"
             if error.kind == "not_at_head":
                 return f"the database is at {', '.join(data.get('current') or []) or 'base'}, not at head"
             return str(error)

@@ -184,13 +184,13 @@ def test_an_invalid_migrations_yaml_is_the_only_finding(project: Path) -> None:
     replace_once(
         project / "migrations.yaml",
         "    driver: psycopg2\n    expect_tables: [exercises",
-        "    driver: psycopg\n    expect_tables: [exercises",
+        "    driver: psycopg4\n    expect_tables: [exercises",
     )
     found = findings(project, CLOSED_URL)
     assert {(f.level, f.subject) for f in found} == {("error", "migrations.yaml")}, show(found)
     assert len(found) == 2, show(found)
     one(found, "error", "migrations.yaml", "services.meals.schema", "already owned by 'users'")
-    one(found, "error", "migrations.yaml", "services.movements.driver", "'psycopg'")
+    one(found, "error", "migrations.yaml", "services.movements.driver", "'psycopg4'")
 
 
 # -- the URL -----------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import yaml
 
 from .errors import ConfigError
 from .project import Environment, Project, Service, display_path
-from .urls import DRIVERS
+from .urls import DRIVERS, PLACEHOLDER, PLACEHOLDER_FIELDS
 
 DEFAULT_URL_ENV = "DATABASE_URL"
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -265,6 +265,16 @@ class _Loader:
                 )
                 return None
             python = str(resolved)
+        for variable, value in raw.get("env", {}).items():
+            unknown = [field for field in PLACEHOLDER.findall(str(value)) if field not in PLACEHOLDER_FIELDS]
+            if unknown:
+                known = ", ".join(f"${{db.{field}}}" for field in PLACEHOLDER_FIELDS)
+                self.problem(
+                    self.at(name, "env", node),
+                    f"{where}.env.{variable}",
+                    f"unknown placeholder ${{db.{unknown[0]}}}; use {known}",
+                )
+                return None
         return Service(
             name=name,
             path=path,

@@ -20,7 +20,7 @@ from typing import Any
 from . import explain, forkserver, settings
 from .project import Service
 from .target import Target
-from .urls import OFFLINE_URL, normalize
+from .urls import OFFLINE_URL, expand, normalize
 from .worker.protocol import Request, Result
 
 WORKER = Path(__file__).with_name("worker") / "__main__.py"
@@ -63,8 +63,9 @@ def run(
 
 def _environment(service: Service, target: Target) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(service.env)
-    env[service.url_env] = normalize(target.url or OFFLINE_URL, service.driver)
+    url = target.url or OFFLINE_URL
+    env.update({name: expand(value, url, service.driver) for name, value in service.env.items()})
+    env[service.url_env] = normalize(url, service.driver)
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("PYTHONSAFEPATH", None)  # the service folder must stay importable (prepend_sys_path = .)
     return env

@@ -65,3 +65,25 @@ def normalize(url: str, driver: str) -> str:
             key, value = "sslmode", {"true": "require", "false": "disable"}.get(value.lower(), value)
         query.append((key, value))
     return urlunsplit((f"postgresql+{driver}", parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
+# ${db.host} and friends in a service's `env:` values: the parts of the URL the service is handed, for
+# env.py files that assemble their URL from POSTGRES_HOST, POSTGRES_PASSWORD, ... instead of reading one.
+PLACEHOLDER = re.compile(r"\$\{db\.([A-Za-z_]+)\}")
+PLACEHOLDER_FIELDS = ("host", "port", "user", "password", "name", "url")
+
+
+def expand(value: str, url: str, driver: str) -> str:
+    """`value` with each ${db.FIELD} replaced by that part of `url` (the password decoded, the URL normalized)."""
+    if "${db." not in value:
+        return value
+    parts = urlsplit(url)
+    fields = {
+        "host": parts.hostname or "localhost",
+        "port": str(parts.port or 5432),
+        "user": unquote(parts.username or ""),
+        "password": unquote(parts.password or ""),
+        "name": parts.path.lstrip("/") or dict(parse_qsl(parts.query)).get("dbname", ""),
+        "url": normalize(url, driver),
+    }
+    return PLACEHOLDER.sub(lambda match: fields[match[1]], value)

@@ -20,7 +20,7 @@ from .worker.protocol import OPS, WRITING_OPS
 Emit = Callable[[str], None]
 # Asked before a destructive run in a protected environment: (subject, environment, what it does, database name).
 Confirm = Callable[[str, str, str, str], None]
-Operation = Callable[..., Any]  # a function of dbtasks.worker.ops, named by the request
+WorkerOp = Callable[..., Any]  # a function of dbtasks.worker.ops, named by the request
 
 
 def _silent(line: str) -> None:
@@ -61,7 +61,7 @@ class Session:
             return self._database
 
     def run(
-        self, service: Service, op: Operation, *, offline: bool = False, on: Target | None = None, **args: Any
+        self, service: Service, op: WorkerOp, *, offline: bool = False, on: Target | None = None, **args: Any
     ) -> dict[str, Any]:
         """Run worker operation `op` (a function of dbtasks.worker.ops) for `service`; writing ones hold its lock.
 

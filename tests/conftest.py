@@ -112,6 +112,22 @@ def database_url(make_database: Callable[[], str]) -> str:
     return make_database()
 
 
+@pytest.fixture(scope="session")
+def stack_interpreters() -> Callable[[str], Path]:
+    """Stack name (tests/stacks.py) -> the interpreter of its venv, built on first use and kept across runs;
+    the test that asks is skipped, with the reason, when this machine lacks the stack's pyenv Python."""
+    from stacks import stack_python
+
+    built: dict[str, Path] = {}
+
+    def interpreter(name: str) -> Path:
+        if name not in built:
+            built[name] = stack_python(name)
+        return built[name]
+
+    return interpreter
+
+
 # -- the project copy ------------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from .compat import dbapi_connection, exec_driver_sql
 from .failures import Failure
 from .protocol import AUTOGENERATE_PHASES, REPORTING_OPS, WRITING_OPS
 
@@ -46,7 +47,7 @@ def install(operation: Operation) -> None:
 
 
 def _register_cancellable(connection: Any) -> None:
-    dbapi = getattr(getattr(connection, "connection", None), "dbapi_connection", None)
+    dbapi = dbapi_connection(connection)
     if dbapi is not None and type(dbapi).__module__.startswith("psycopg") and dbapi not in CANCELLABLE:
         CANCELLABLE.append(dbapi)  # asyncpg needs none: asyncio turns Ctrl-C into a cancelled query itself
 
@@ -83,7 +84,7 @@ def apply_settings(operation: Operation, connection: Any) -> None:
 
     def on_begin(conn: Any) -> None:
         for statement in statements:
-            conn.exec_driver_sql(statement)
+            exec_driver_sql(conn, statement)
 
     event.listen(connection, "begin", on_begin)
     connection._dbtasks_settings = True

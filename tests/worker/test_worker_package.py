@@ -4,22 +4,14 @@ time, and nothing of the rest of dbtasks."""
 from __future__ import annotations
 
 import ast
-import glob
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
+from stacks import require_pyenv_python
 
 WORKER = Path(__file__).resolve().parents[2] / "dbtasks" / "worker"
 FILES = sorted(WORKER.glob("*.py"))
-
-
-def pyenv_python(version: str) -> str | None:
-    """The newest pyenv interpreter of `version` (e.g. '3.8'), if this machine has one."""
-    root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
-    found = sorted(glob.glob(os.path.join(root, "versions", f"{version}.*", "bin", "python")))
-    return found[-1] if found else None
 
 
 @pytest.mark.parametrize("path", FILES, ids=[path.name for path in FILES])
@@ -42,9 +34,7 @@ def test_no_worker_module_imports_the_rest_of_dbtasks(path: Path) -> None:
 def test_the_package_loads_by_path_in_another_interpreter_without_alembic(version: str) -> None:
     """Every module imports with the standard library alone (Alembic is imported when an operation runs),
     under its private name, with the package's folder kept off sys.path."""
-    python = pyenv_python(version)
-    if python is None:
-        pytest.skip(f"no Python {version} under pyenv on this machine")
+    python = require_pyenv_python(version)
     script = f"""
 import importlib, runpy, sys
 sys.argv = ["worker", "--probe"]

@@ -4,61 +4,35 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import shutil
-from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from .config_keys import (
+    DATABASE_KEYS,
+    DEFAULT_URL_ENV,
+    DURATION,
+    ENV_NAME,
+    ENVIRONMENT_KEYS,
+    NAME,
+    REQUIRED,
+    SERVICE_KEYS,
+    TOP_KEYS,
+    env_text,
+    find_cycle,
+    merged,
+    version_table,
+)
 from .errors import ConfigError
 from .project import Environment, Project, Service, display_path
-from .urls import DRIVERS, PLACEHOLDER, PLACEHOLDER_FIELDS
-
-DEFAULT_URL_ENV = "DATABASE_URL"
-_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+from .urls import PLACEHOLDER, PLACEHOLDER_FIELDS
 
 
 def load(file: Path) -> Project:
     """Read and validate `file`; raise ConfigError listing every problem found."""
     return _Loader(file).load()
-
-
-# Each service key: (type check, what to say when it fails).
-_ServiceKeys = dict[str, tuple[Callable[[Any], bool], str]]
-
-
-def _is_str_list(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(item, str) and item for item in value)
-
-
-def _is_env(value: Any) -> bool:
-    return isinstance(value, dict) and all(
-        isinstance(k, str) and _ENV_NAME.match(k) and isinstance(v, str | int | float | bool) for k, v in value.items()
-    )
-
-
-_SERVICE_KEYS: _ServiceKeys = {
-    "path": (lambda v: isinstance(v, str) and bool(v), "expected a folder path"),
-    "schema": (lambda v: isinstance(v, str) and bool(_IDENTIFIER.match(v)), "expected a schema name"),
-    "driver": (lambda v: v in DRIVERS, "expected asyncpg, psycopg2 or psycopg (psycopg 3)"),
-    "alembic_ini": (lambda v: isinstance(v, str) and bool(v), "expected a file name"),
-    "url_env": (lambda v: isinstance(v, str) and bool(_ENV_NAME.match(v)), "expected an environment variable name"),
-    "pythonpath": (_is_str_list, "expected a list of folders"),
-    "env": (_is_env, "expected a mapping of VARIABLE: value"),
-    "python": (lambda v: isinstance(v, str) and bool(v), "expected an interpreter path"),
-    "depends_on": (_is_str_list, "expected a list of service names"),
-    "expect_tables": (_is_str_list, "expected a list of table names"),
-}
-_REQUIRED = ("path", "schema", "driver")
-_TOP_KEYS = ("version", "database", "environments", "services")
-_DATABASE_KEYS = ("url_env", "local")
-_ENVIRONMENT_KEYS = ("url_env", "protected", "statement_timeout", "lock_timeout")
-# A PostgreSQL duration: a number of milliseconds, or a number with one of its time units.
-_DURATION = re.compile(r"^\d+(\.\d+)?\s*(us|ms|s|min|h|d)?$")
 
 
 class _Loader:
@@ -92,11 +66,12 @@ class _Loader:
             raise ConfigError([f"{self.label}{line}: invalid YAML: {reason}; fix the syntax"]) from None
         if not isinstance(root, yaml.MappingNode):
             raise ConfigError([f"{self.label}: expected a mapping with version, database and services"])
-        top = self.mapping(root, "", _TOP_KEYS)
+        top = self.mapping(root, "", TOP_KEYS)
         self.check_version(top.get("version"))
         url_env, local = self.database(top.get("database"))
         environments = self.environments(top.get("environments"), url_env)
         services = self.services(top.get("services"))
+        self.check_url_envs(environments, services)
         if self.problems:
             raise ConfigError(self.problems)
         return Project(file=self.file, url_env=url_env, services=services, local=local, environments=environments)
@@ -104,7 +79,7 @@ class _Loader:
     def mapping(self, node: yaml.MappingNode, where: str, allowed: tuple[str, ...]) -> dict[str, tuple[yaml.Node, yaml.Node]]:
         """Keys of `node` to (key node, value node); unknown keys are reported with a suggestion."""
         entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        for key_node, value_node in _merged(node):
+        for key_node, value_node in merged(node):
             key = key_node.value
             path = f"{where}.{key}" if where else key
             if key in entries:
@@ -134,11 +109,11 @@ class _Loader:
         if not isinstance(node, yaml.MappingNode):
             self.problem(node, "database", "expected a mapping (url_env: DATABASE_URL)")
             return DEFAULT_URL_ENV, True
-        keys = self.mapping(node, "database", _DATABASE_KEYS)
+        keys = self.mapping(node, "database", DATABASE_KEYS)
         url_env, local = DEFAULT_URL_ENV, True
         if "url_env" in keys:
             value = self.value(keys["url_env"][1])
-            if isinstance(value, str) and _ENV_NAME.match(value):
+            if isinstance(value, str) and ENV_NAME.match(value):
                 url_env = value
             else:
                 self.problem(keys["url_env"][1], "database.url_env", f"expected an environment variable name, got {value!r}")
@@ -160,12 +135,12 @@ class _Loader:
         found: dict[str, Environment] = {}
         for name, (key_node, value_node) in self.mapping(node, "environments", ()).items():
             where = f"environments.{name}"
-            if not _NAME.match(name):
+            if not NAME.match(name):
                 self.problem(key_node, where, "environment names use lowercase letters, digits, - and _")
             elif not isinstance(value_node, yaml.MappingNode):
-                self.problem(value_node, where, "expected a mapping (protected, url_env, statement_timeout, lock_timeout)")
+                self.problem(value_node, where, f"expected a mapping ({', '.join(ENVIRONMENT_KEYS)})")
             else:
-                values = {key: (self.value(v), v) for key, (_, v) in self.mapping(value_node, where, _ENVIRONMENT_KEYS).items()}
+                values = {key: (self.value(v), v) for key, (_, v) in self.mapping(value_node, where, ENVIRONMENT_KEYS).items()}
                 environment = self.environment(name, values, default_url_env)
                 if environment is not None:
                     found[name] = environment
@@ -174,7 +149,7 @@ class _Loader:
     def environment(self, name: str, values: dict[str, tuple[Any, yaml.Node]], default_url_env: str) -> Environment | None:
         where, before = f"environments.{name}", len(self.problems)
         url_env, node = values.get("url_env", (default_url_env, None))
-        if not (isinstance(url_env, str) and _ENV_NAME.match(url_env)):
+        if not (isinstance(url_env, str) and ENV_NAME.match(url_env)):
             self.problem(node, f"{where}.url_env", f"expected an environment variable name, got {url_env!r}")
         protected, node = values.get("protected", (False, None))
         if not isinstance(protected, bool):
@@ -183,12 +158,34 @@ class _Loader:
         for key in ("statement_timeout", "lock_timeout"):
             value, node = values.get(key, (None, None))
             text = None if value is None else str(value).strip()
-            if text is not None and (isinstance(value, bool) or not _DURATION.match(text)):
+            if text is not None and (isinstance(value, bool) or not DURATION.match(text)):
                 self.problem(node, f"{where}.{key}", f"expected a duration such as 30s, 500ms or 5min, got {value!r}")
             timeouts[key] = text + "ms" if text and text.isdigit() else text
+        url_envs, node = values.get("url_envs", ({}, None))
+        if not (isinstance(url_envs, dict) and all(isinstance(v, str) and ENV_NAME.match(v) for v in url_envs.values())):
+            self.problem(node, f"{where}.url_envs", f"expected a mapping of service: VARIABLE, got {url_envs!r}")
         if len(self.problems) > before:
             return None
-        return Environment(name, url_env, protected, timeouts["statement_timeout"], timeouts["lock_timeout"])
+        if node is not None:
+            self.value_nodes[(where, "url_envs")] = node
+        return Environment(name, url_env, protected, timeouts["statement_timeout"], timeouts["lock_timeout"], url_envs)
+
+    def check_url_envs(self, environments: dict[str, Environment], services: dict[str, Service]) -> None:
+        """In a named environment, every service with a URL of its own names the variable that holds it there."""
+        for environment in environments.values():
+            where = f"environments.{environment.name}"
+            node = self.value_nodes.get((where, "url_envs"))
+            for name in environment.url_envs:
+                if name not in services:
+                    self.problem(node, f"{where}.url_envs", f"unknown service {name!r}; known: {', '.join(services)}")
+            for service in services.values():
+                if service.database_url_env and service.name not in environment.url_envs:
+                    self.problem(
+                        node,
+                        where,
+                        f"service {service.name!r} has a URL of its own ({service.database_url_env}); say which variable "
+                        f"holds it in {environment.name!r}: url_envs: {{{service.name}: {environment.name.upper()}_{service.name.upper()}_DATABASE_URL}}",
+                    )
 
     def services(self, entry: tuple[yaml.Node, yaml.Node] | None) -> dict[str, Service]:
         if entry is None:
@@ -208,12 +205,12 @@ class _Loader:
                 services[name] = service
                 nodes[name] = value_node
         self.check_dependencies(services, nodes, list(declared))
-        self.check_schemas(services, nodes)
+        self.check_version_tables(services, nodes)
         return services
 
     def service(self, name: str, key_node: yaml.Node, node: yaml.Node) -> Service | None:
         where = f"services.{name}"
-        if not _NAME.match(name):
+        if not NAME.match(name):
             self.problem(key_node, where, "service names use lowercase letters, digits, - and _")
             return None
         if not isinstance(node, yaml.MappingNode):
@@ -221,18 +218,22 @@ class _Loader:
             return None
         raw: dict[str, Any] = {}
         before = len(self.problems)
-        for key, (_, value_node) in self.mapping(node, where, tuple(_SERVICE_KEYS)).items():
+        for key, (_, value_node) in self.mapping(node, where, tuple(SERVICE_KEYS)).items():
             self.value_nodes[(name, key)] = value_node
-            if key not in _SERVICE_KEYS:
+            if key not in SERVICE_KEYS:
                 continue
             value = self.value(value_node)
-            check, expected = _SERVICE_KEYS[key]
+            check, expected = SERVICE_KEYS[key]
             if not check(value):
                 self.problem(value_node, f"{where}.{key}", f"{expected}, got {value!r}")
             raw[key] = value
-        for key in _REQUIRED:
+        for key in REQUIRED:
             if key not in raw and (where, key) not in self.suggested:
                 self.problem(key_node, where, f"missing {key!r}")
+        if not {"schema", "schemas", "database"} & set(raw) and (where, "schema") not in self.suggested:
+            self.problem(
+                key_node, where, "missing 'schema' (or 'schemas'; a service with a 'database' of its own defaults to public)"
+            )
         if len(self.problems) > before:
             return None
         return self.build_service(name, raw, node)
@@ -275,15 +276,23 @@ class _Loader:
                     f"unknown placeholder ${{db.{unknown[0]}}}; use {known}",
                 )
                 return None
+        schemas = list(dict.fromkeys([raw["schema"]] if "schema" in raw else [])) + list(raw.get("schemas", []))
+        schemas = list(dict.fromkeys(schemas or ["public"]))
+        database = raw.get("database")
         return Service(
             name=name,
             path=path,
-            schema=raw["schema"],
+            schema=schemas[0],
+            schemas=tuple(schemas),
+            database=database if isinstance(database, str) else None,
+            database_url_env=database["url_env"] if isinstance(database, dict) else None,
+            version_table=version_table(raw.get("version_table"), schemas[0], ini, path),
+            create_schema=raw.get("create_schema", True),
             driver=raw["driver"],
             alembic_ini=ini,
             url_env=raw.get("url_env", DEFAULT_URL_ENV),
             pythonpath=tuple((path / item).resolve() for item in raw.get("pythonpath", [])),
-            env={key: _env_text(value) for key, value in raw.get("env", {}).items()},
+            env={key: env_text(value) for key, value in raw.get("env", {}).items()},
             python=python,
             depends_on=tuple(raw.get("depends_on", [])),
             expect_tables=tuple(raw.get("expect_tables", [])),
@@ -300,7 +309,7 @@ class _Loader:
                     close = difflib.get_close_matches(dep, declared, n=1)
                     hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(declared)}"
                     self.problem(where, f"services.{name}.depends_on", f"unknown service {dep!r}{hint}")
-        cycle = _find_cycle(services)
+        cycle = find_cycle(services)
         if cycle:
             first = cycle[0]
             self.problem(
@@ -309,68 +318,23 @@ class _Loader:
                 f"dependency cycle {' -> '.join(cycle)}; remove one of these dependencies",
             )
 
-    def check_schemas(self, services: dict[str, Service], nodes: dict[str, yaml.Node]) -> None:
-        owners: dict[str, str] = {}
+    def check_version_tables(self, services: dict[str, Service], nodes: dict[str, yaml.Node]) -> None:
+        """Services may share a database and a schema, never a version table."""
+        owners: dict[tuple[tuple[str, str], str, str], str] = {}
         for name, service in services.items():
-            if service.schema in owners:
+            key = (service.database_key, *service.expected_version_table)
+            if key in owners:
+                table = ".".join(service.expected_version_table)
                 self.problem(
-                    self.at(name, "schema", nodes[name]),
-                    f"services.{name}.schema",
-                    f"schema {service.schema!r} is already owned by {owners[service.schema]!r}; give each service its own schema",
+                    self.at(name, "version_table", self.at(name, "schema", nodes[name])),
+                    f"services.{name}",
+                    f"keeps its version table in {table}, like {owners[key]!r} in the same database; two services "
+                    f"cannot share a version table: give {name!r} its own (version_table: alembic_version_{name}, "
+                    f"and the same name in its env.py's context.configure)",
                 )
             else:
-                owners[service.schema] = name
+                owners[key] = name
 
     @staticmethod
     def value(node: yaml.Node) -> Any:
         return yaml.SafeLoader(yaml.safe_dump(None)).construct_object(node, deep=True)
-
-
-def _merged(node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
-    """The node's pairs with YAML merge keys (`<<: *common`) expanded; explicit keys win over merged ones."""
-    own = [(key, value) for key, value in node.value if key.value != "<<"]
-    names = {key.value for key, _ in own}
-    merged: list[tuple[yaml.Node, yaml.Node]] = []
-    for key, value in node.value:
-        if key.value != "<<":
-            continue
-        sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
-        for source in sources:
-            if isinstance(source, yaml.MappingNode):
-                for pair in _merged(source):
-                    if pair[0].value not in names:
-                        names.add(pair[0].value)
-                        merged.append(pair)
-    return own + merged
-
-
-def _env_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    return str(value)
-
-
-def _find_cycle(services: Mapping[str, Service]) -> list[str]:
-    """One dependency cycle as a path that ends where it starts, or []."""
-    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
-
-    def visit(name: str, path: list[str]) -> list[str]:
-        state[name] = 1
-        for dep in services[name].depends_on:
-            if dep not in services or dep == name:
-                continue
-            if state.get(dep) == 1:
-                return [*path[path.index(dep) :], dep] if dep in path else [name, dep]
-            if dep not in state:
-                found = visit(dep, [*path, dep])
-                if found:
-                    return found
-        state[name] = 2
-        return []
-
-    for name in services:
-        if name not in state:
-            found = visit(name, [name])
-            if found:
-                return found
-    return []

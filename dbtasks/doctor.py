@@ -8,47 +8,22 @@ imports invoke, and nothing writes data: the services' env.py run without applyi
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from . import config, explain
-from .errors import ConfigError, LocalDatabaseError, RunFailed, ServiceError, UsageError
+from .doctor_server import ERROR, OK, WARNING, Finding, address, privileges, url_advice
+from .doctor_server import server as connect_server
+from .errors import ConfigError, DbtasksError, LocalDatabaseError, RunFailed, ServiceError, UsageError
 from .orchestrate import run_all
-from .project import Project, Service
+from .project import Service
 from .session import Session
 from .target import LOCAL_SOURCE, Target, local_database
 from .urls import mask
 from .worker import ops
-from .worker.libpq import database_name, libpq
-
-ERROR, WARNING, OK = "error", "warning", "ok"
-CONNECT_TIMEOUT = 5  # seconds: long enough for a remote server, short enough for a wrong host
-POOLER_PORT = 6543  # Supabase's (and the usual PgBouncer) transaction-pooling port
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One diagnosis: level is error, warning or ok; the message is one line without any password."""
-
-    level: str
-    subject: str
-    message: str
-
-
-@dataclass(frozen=True)
-class Server:
-    """What the parent's own connection learned, before any env.py runs (env.py creates schemas)."""
-
-    address: str
-    user: str
-    database: str
-    can_create: bool
-    schemas: dict[str, bool]  # existing schema -> may the user CREATE in it
 
 
 @dataclass(frozen=True)
@@ -102,12 +77,12 @@ def diagnose(
         return Diagnosis([*findings, Finding(ERROR, "environment", str(error))])
     session = Session(project, chosen, emit=emit)
     target = _target(session, findings)
-    server = _server(target, findings) if target.url else None
+    server = connect_server(target, findings) if target.url else None
     if server is None:
         findings.append(Finding(WARNING, "database", "no database connection: skipped the database checks of every service"))
     else:
-        findings += _privileges(project, server)
-    findings += _services(session, target, server is not None, jobs)
+        findings += privileges(project, server)
+    findings += _services(session, target, server is not None, jobs, findings)
     return Diagnosis([Finding(item.level, item.subject, target.redact(item.message)) for item in findings])
 
 
@@ -127,7 +102,7 @@ def _target(session: Session, findings: list[Finding]) -> Target:
         subject = session.environment.url_env  # the variable to set (never the local database)
     if configured.url is not None:
         findings.append(Finding(OK, subject, f"{configured.source} is {mask(configured.url)}"))
-        findings += _url_advice(project, configured.url, configured.source)
+        findings += url_advice(project, configured.url, configured.source)
         return configured
     running = local_database(project).running_port() is not None
     try:
@@ -145,164 +120,30 @@ def _target(session: Session, findings: list[Finding]) -> Target:
     return target
 
 
-def _url_advice(project: Project, url: str, source: str) -> list[Finding]:
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
-    advice = []
-    pooled = parts.port == POOLER_PORT or query.get("pgbouncer", "").lower() == "true"
-    if pooled:
-        why = f"port {POOLER_PORT}" if parts.port == POOLER_PORT else "pgbouncer=true"
-        extra = "; and drop pgbouncer=true: psycopg2 and asyncpg reject that option" if "pgbouncer" in query else ""
-        advice.append(
-            Finding(
-                WARNING,
-                project.url_env,
-                f"{source} points at a transaction pooler ({why}): advisory locks, prepared statements and session "
-                f"settings break there, so migrations fail or hang; use the session port 5432 (or a direct connection){extra}",
-            )
-        )
-    asyncpg = [service.name for service in project.services.values() if service.driver == "asyncpg"]
-    if "sslmode" in query and asyncpg:
-        value = query["sslmode"]
-        advice.append(
-            Finding(
-                OK,
-                project.url_env,
-                f"sslmode={value} reaches the asyncpg services ({', '.join(asyncpg)}) as ssl={value}: asyncpg "
-                f"rejects sslmode (connect() got an unexpected keyword argument 'sslmode')",
-            )
-        )
-    return advice
-
-
-# -- the server --------------------------------------------------------------------------------------
-
-
-def _server(target: Target, findings: list[Finding]) -> Server | None:
-    """Connect as the tasks would (with psycopg2, without the service's driver); None when that fails."""
-    import psycopg2
-
-    assert target.url is not None
-    try:
-        connection = psycopg2.connect(libpq(target.url), connect_timeout=CONNECT_TIMEOUT)
-    except psycopg2.Error as error:
-        findings.append(Finding(ERROR, "database", _connect_problem(target, " ".join(str(error).split()))))
-        return None
-    try:
-        server, version = _inspect(connection, _address(target.url))
-    except psycopg2.Error as error:
-        reason = " ".join(str(error).split())
-        findings.append(Finding(ERROR, "database", f"connected, but cannot read the catalog ({reason}); check the user's rights"))
-        return None
-    finally:
-        connection.close()
-    findings.append(Finding(OK, "database", f"connected to {server.address} as {server.user!r} (PostgreSQL {version})"))
-    return server
-
-
-def _inspect(connection: Any, address: str) -> tuple[Server, str]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT current_user, current_database(), has_database_privilege(current_database(), 'CREATE'), "
-            "current_setting('server_version')"
-        )
-        user, database, can_create, version = cursor.fetchone()
-        cursor.execute("SELECT nspname, has_schema_privilege(oid, 'CREATE') FROM pg_namespace")
-        schemas = {str(name): bool(create) for name, create in cursor.fetchall()}
-    connection.rollback()
-    return Server(address, str(user), str(database), bool(can_create), schemas), str(version)
-
-
-def _connect_problem(target: Target, reason: str) -> str:
-    """One message per way a connection fails, naming host:port/dbname and the variable to fix."""
-    assert target.url is not None
-    parts = urlsplit(target.url)
-    host, port, database, source = parts.hostname or "localhost", parts.port or 5432, database_name(target.url), target.source
-    user = parts.username or "(default user)"
-    if "could not translate host name" in reason or "Name or service not known" in reason:
-        return f"host {host!r} does not resolve (DNS): fix the host name in {source}, or check your network or VPN"
-    if "Connection refused" in reason:
-        return (
-            f"nothing listens on {host}:{port} (connection refused): start the server (e.g. 'docker compose up -d') "
-            f"or fix the host and port in {source}"
-        )
-    if "authentication failed" in reason or re.search(r'role "[^"]*" does not exist', reason):
-        return f"authentication failed for user {user!r} on {host}:{port}: the user or password in {source} is wrong"
-    if re.search(r'database "[^"]*" does not exist', reason):
-        return (
-            f'database {database!r} does not exist on {host}:{port}: create it (CREATE DATABASE "{database}") '
-            f"or fix the database name in {source}{_close_databases(target, database)}"
-        )
-    if "timeout expired" in reason:
-        return (
-            f"no answer from {host}:{port} within {CONNECT_TIMEOUT} s (timeout): check the host and port in {source}, "
-            f"a firewall, or the VPN"
-        )
-    if "does not support SSL" in reason:
-        return f"{host}:{port} does not accept SSL, but {source} requires it: set sslmode=disable or prefer in the URL"
-    return explain.cannot_connect(f"{host}:{port}/{database}: {reason}", source)
-
-
-def _close_databases(target: Target, wanted: str) -> str:
-    """'; did you mean ...?' from the server's databases, read through its maintenance database."""
-    import psycopg2
-
-    assert target.url is not None
-    parts = urlsplit(libpq(target.url))
-    maintenance = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, ""))
-    try:
-        connection = psycopg2.connect(maintenance, connect_timeout=CONNECT_TIMEOUT)
-    except psycopg2.Error:
-        return ""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT datname FROM pg_database WHERE NOT datistemplate")
-            names = [str(row[0]) for row in cursor.fetchall()]
-    finally:
-        connection.close()
-    close = difflib.get_close_matches(wanted, names, n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def _privileges(project: Project, server: Server) -> list[Finding]:
-    """env.py creates the service's schema and the migrations create tables in it: both need CREATE."""
-    findings = []
-    for service in project.services.values():
-        schema, user, database = service.schema, server.user, server.database
-        if schema not in server.schemas and not server.can_create:
-            findings.append(
-                Finding(
-                    WARNING,
-                    service.name,
-                    f"schema {schema!r} does not exist and user {user!r} may not CREATE in database {database!r}: "
-                    f'env.py\'s CREATE SCHEMA will fail; run CREATE SCHEMA "{schema}" AUTHORIZATION "{user}" as an '
-                    f'admin, or GRANT CREATE ON DATABASE "{database}" TO "{user}"',
-                )
-            )
-        elif schema in server.schemas and not server.schemas[schema]:
-            findings.append(
-                Finding(
-                    WARNING,
-                    service.name,
-                    f"user {user!r} may not CREATE in schema {schema!r}: migrations cannot create tables there; "
-                    f'GRANT CREATE ON SCHEMA "{schema}" TO "{user}", or connect as the schema\'s owner',
-                )
-            )
-    return findings
-
-
 # -- the services ------------------------------------------------------------------------------------
 
 
-def _services(session: Session, target: Target, online: bool, jobs: int) -> list[Finding]:
-    """Each service's own checks, in parallel (each in its own worker process), then the ones across services."""
+def _services(session: Session, target: Target, online: bool, jobs: int, findings: list[Finding]) -> list[Finding]:
+    """Each service's own checks, in parallel (each in its own worker process), then the ones across services.
+
+    A service with a database of its own is checked there; doctor connects to each such database once first."""
     project = session.project
-    owners = {service.schema: service.name for service in project.services.values()}
+    owners: dict[str, str] = {}
+    for service in project.services.values():
+        for schema in service.owned_schemas:
+            owners.setdefault(schema, service.name)
+    targets: dict[str, tuple[Target, bool] | str] = {}
+    for service in project.services.values():
+        targets[service.name] = _service_target(session, service, target, online, targets, findings)
     session.expect_workers(len(project.services))
     results: dict[str, tuple[list[Finding], dict[str, Any]]] = {}
 
     def one(service: Service) -> dict[str, Any]:
-        results[service.name] = _service(session, service, target, online, owners)
+        where = targets[service.name]
+        if isinstance(where, str):
+            results[service.name] = [Finding(ERROR, service.name, where)], {}
+        else:
+            results[service.name] = _service(session, service, where[0], where[1], owners)
         return {}
 
     run_all(project, list(project.services), one, jobs=jobs, ordered=False)
@@ -327,7 +168,24 @@ def _service(
     except ServiceError as error:
         return [Finding(ERROR, service.name, _worker_problem(service, error))], {}
     found = [_finding(service, item, target) for item in data.get("findings") or []]
-    return found, dict(data.get("facts") or {})
+    return found, {**dict(data.get("facts") or {}), "database": address(target.url) if target.url else ""}
+
+
+def _service_target(
+    session: Session, service: Service, default: Target, online: bool, known: dict[str, Any], findings: list[Finding]
+) -> tuple[Target, bool] | str:
+    """(the service's database, reachable), or why it has none; a database of its own is connected to once."""
+    if service.database_key == ("default", ""):
+        return default, online
+    try:
+        target = session.database(service)
+    except DbtasksError as error:
+        return str(error)
+    for other in known.values():
+        if isinstance(other, tuple) and other[0].url == target.url:
+            return other
+    server = connect_server(target, findings) if target.url else None
+    return target, server is not None
 
 
 def _finding(service: Service, item: dict[str, Any], target: Target) -> Finding:
@@ -351,26 +209,19 @@ def _worker_problem(service: Service, error: ServiceError) -> str:
 
 def _shared_version_tables(facts: dict[str, dict[str, Any]]) -> list[Finding]:
     """Services whose alembic_version resolves to one table overwrite each other's revision."""
-    sharing: dict[str, list[str]] = {}
+    sharing: dict[tuple[str, str], list[str]] = {}
     for name, service_facts in facts.items():
         where = service_facts.get("version_table") or {}
         if where.get("schema"):
-            sharing.setdefault(f"{where['schema']}.{where['table']}", []).append(name)
+            sharing.setdefault((f"{where['schema']}.{where['table']}", service_facts.get("database", "")), []).append(name)
     return [
         Finding(
             ERROR,
             "database",
-            f"services {', '.join(names)} all keep their revision in {table}: they overwrite each other's revision; "
-            f"pass version_table_schema=<the service's schema> to context.configure in each env.py",
+            f"services {', '.join(names)} all keep their revision in {table} of {database}: they overwrite each other's "
+            f"revision; give each its own (version_table_schema=<its schema>, or version_table=alembic_version_<service>, "
+            f"in its env.py's context.configure)",
         )
-        for table, names in sharing.items()
+        for (table, database), names in sharing.items()
         if len(names) > 1
     ]
-
-
-# -- URLs ----------------------------------------------------------------------------------------------
-
-
-def _address(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}/{database_name(url)}"

@@ -81,16 +81,23 @@ def _ini(service: Service) -> str:
 
 
 def _version_table(service: Service, data: dict[str, Any]) -> str:
-    found = data.get("found")
-    if data.get("explicit"):
+    found, expected = str(data.get("found")), str(data.get("expected"))
+    found_schema, expected_schema = found.split(".")[0], expected.split(".")[0]
+    declare = f"services.{service.name}.version_table: {found} in migrations.yaml if that table is the service's own"
+    if data.get("explicit") and found_schema not in service.owned_schemas:
         return (
-            f"env.py keeps alembic_version in schema {found!r}, but migrations.yaml says the service owns "
-            f"{service.schema!r}; fix 'schema' in migrations.yaml"
+            f"env.py keeps its version table in schema {found_schema!r} ({found}), but migrations.yaml says the service "
+            f"owns {service.schema!r}; fix 'schema' in migrations.yaml, or declare {declare}"
+        )
+    if found_schema != expected_schema:
+        return (
+            f"env.py keeps its version table in schema {found_schema!r} ({found}), not in {expected}; pass "
+            f"version_table_schema={expected_schema!r} to context.configure in env.py, or declare {declare} "
+            f"(services sharing one version table overwrite each other's revision)"
         )
     return (
-        f"env.py keeps alembic_version in schema {found!r}, not in {service.schema!r}; pass "
-        f"version_table_schema={service.schema!r} to context.configure (services sharing one version table "
-        f"overwrite each other's revision)"
+        f"env.py keeps its version table in {found}, but migrations.yaml expects {expected}; declare {declare} "
+        f"(services sharing one version table overwrite each other's revision)"
     )
 
 

@@ -1,10 +1,10 @@
 """The fast path: which services are at head, decided from one catalog query and the migration files.
 
 Starting a worker costs an interpreter, the imports of Alembic and SQLAlchemy, env.py and a connection
-per service. When a service's files and its `<schema>.alembic_version` rows say for certain where it
-stands, no worker is needed to report it or to do nothing. Anything uncertain (a revision no file
-declares literally, a custom version table, no version table yet, several heads, an error) is left to
-the worker, which reports it properly.
+per service. When a service's files and its version table's rows say for certain where it stands, no
+worker is needed to report it or to do nothing. Anything uncertain (a revision no file declares
+literally, a version table whose name env.py computes, no version table yet, several heads, an error)
+is left to the worker, which reports it properly.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from .target import Target
 from .worker import revisions
 from .worker.libpq import libpq
 
-# Two round trips for every service together: which schemas have alembic_version, then all their rows.
+# Two round trips for every service of one database together: which version tables exist, then all their rows.
 _TABLES_SQL = """
-SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relname = 'alembic_version' AND c.relkind IN ('r', 'p') AND n.nspname = ANY(%s)
+SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND (n.nspname || '.' || c.relname) = ANY(%s)
 """
 _CUSTOM_VERSION_TABLE = re.compile(r"\bversion_table\s*=")
 
@@ -46,12 +46,12 @@ def known_states(target: Target, services: Iterable[Service]) -> dict[str, Known
     graphs = {service.name: (service, graph) for service in services if (graph := _graph(service)) is not None}
     if not graphs:
         return {}
-    rows = _versions(target.url, sorted({service.schema for service, _ in graphs.values()}))
+    rows = _versions(target.url, sorted({service.expected_version_table for service, _ in graphs.values()}))
     if rows is None:
         return {}
     found: dict[str, Known] = {}
     for name, (service, graph) in graphs.items():
-        current = rows.get(service.schema)
+        current = rows.get(service.expected_version_table)
         heads = revisions.heads(graph)
         if current is None or len(heads) != 1 or not all(revision in graph for revision in current):
             continue
@@ -67,15 +67,15 @@ def _graph(service: Service) -> dict[str, tuple[str, list[str]]] | None:
         return None
     try:
         with open(env_py, encoding="utf-8") as handle:
-            if _CUSTOM_VERSION_TABLE.search(handle.read()):
-                return None  # its version table has another name: only the worker reads it right
+            if service.version_table is None and _CUSTOM_VERSION_TABLE.search(handle.read()):
+                return None  # env.py computes its version table's name: only the worker reads it right
     except OSError:
         return None
     return revisions.read_graph(files)
 
 
-def _versions(url: str, schemas: list[str]) -> dict[str, list[str]] | None:
-    """schema -> its alembic_version rows, for the schemas that have that table; None on any error."""
+def _versions(url: str, tables: list[tuple[str, str]]) -> dict[tuple[str, str], list[str]] | None:
+    """(schema, table) -> its rows, for the version tables that exist; None on any error."""
     import psycopg2
     from psycopg2 import sql
 
@@ -85,15 +85,19 @@ def _versions(url: str, schemas: list[str]) -> dict[str, list[str]] | None:
         return None  # the workers will say what is wrong with the connection
     try:
         with connection.cursor() as cursor:
-            cursor.execute(_TABLES_SQL, (schemas,))
-            found: dict[str, list[str]] = {str(row[0]): [] for row in cursor.fetchall()}
+            cursor.execute(_TABLES_SQL, ([f"{schema}.{table}" for schema, table in tables],))
+            found: dict[tuple[str, str], list[str]] = {(str(row[0]), str(row[1])): [] for row in cursor.fetchall()}
             if found:
-                select = sql.SQL("SELECT {}, version_num FROM {}.alembic_version")
-                parts = [select.format(sql.Literal(schema), sql.Identifier(schema)) for schema in sorted(found)]
+                select = sql.SQL("SELECT {}, version_num FROM {}.{}")
+                parts = [
+                    select.format(sql.Literal(index), sql.Identifier(schema), sql.Identifier(table))
+                    for index, (schema, table) in enumerate(sorted(found))
+                ]
                 cursor.execute(sql.SQL(" UNION ALL ").join(parts))
-                for schema, revision in cursor.fetchall():
-                    found[str(schema)].append(str(revision))
-            return {schema: sorted(rows) for schema, rows in found.items()}
+                keys = sorted(found)
+                for index, revision in cursor.fetchall():
+                    found[keys[index]].append(str(revision))
+            return {key: sorted(rows) for key, rows in found.items()}
     except psycopg2.Error:
         return None
     finally:

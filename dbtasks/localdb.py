@@ -3,6 +3,7 @@ under the project's git-ignored `.dbtasks/` folder, started on first use and reu
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import importlib.util
 import json
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from . import settings
 from .errors import LocalDatabaseError
+from .worker.libpq import with_database
 
 USER = "dbtasks"
 DATABASE = "dbtasks"
@@ -182,17 +184,27 @@ class LocalDatabase:
             raise LocalDatabaseError(f"the local database did not start; see {self.log_file}")
         self._create_database(port)
 
-    def _create_database(self, port: int) -> None:
+    def ensure_database(self, name: str) -> str:
+        """The URL of database `name` on the running server, created when missing (a service's database of its own)."""
+        port = self.running_port()
+        if port is None:
+            raise LocalDatabaseError("the local database is not running; run 'inv db.local-start'")
+        self._create_database(port, name)
+        return with_database(self.url(), name)
+
+    def _create_database(self, port: int, name: str = DATABASE) -> None:
         import psycopg2
+        from psycopg2 import sql
 
         password = self._state()["password"]
         connection = psycopg2.connect(host="127.0.0.1", port=port, user=USER, password=password, dbname="postgres")
         try:
             connection.autocommit = True
             with connection.cursor() as cursor:
-                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
+                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
                 if cursor.fetchone() is None:
-                    cursor.execute(f'CREATE DATABASE "{DATABASE}"')
+                    with contextlib.suppress(psycopg2.errors.DuplicateDatabase):  # another task created it meanwhile
+                        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         finally:
             connection.close()
 

@@ -13,19 +13,42 @@ from .errors import UsageError
 
 @dataclass(frozen=True)
 class Service:
-    """One service: its folder, the schema it owns and how to run its Alembic environment."""
+    """One service: its folder, where it lives (database, schemas, version table) and how to run its Alembic environment."""
 
     name: str
     path: Path
-    schema: str
+    schema: str  # its first schema: where its version table is unless version_table says otherwise
     driver: str
     alembic_ini: Path
-    url_env: str
+    url_env: str  # the variable env.py reads its URL from (dbtasks sets it for the worker)
     pythonpath: tuple[Path, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict, hash=False)
     python: str | None = None
     depends_on: tuple[str, ...] = ()
     expect_tables: tuple[str, ...] = ()
+    schemas: tuple[str, ...] = ()  # every schema it owns, `schema` first (empty: just `schema`)
+    database: str | None = None  # a database of its own on the default server
+    database_url_env: str | None = None  # or a URL of its own, from this variable
+    version_table: tuple[str, str] | None = None  # (schema, table) as migrations.yaml or env.py says; None: read by the worker
+    create_schema: bool = True  # create its schemas before its first upgrade when they are missing
+
+    @property
+    def owned_schemas(self) -> tuple[str, ...]:
+        return self.schemas or (self.schema,)
+
+    @property
+    def expected_version_table(self) -> tuple[str, str]:
+        """Where its alembic_version is expected: declared, read from env.py, else `schema`.alembic_version."""
+        return self.version_table or (self.schema, "alembic_version")
+
+    @property
+    def database_key(self) -> tuple[str, str]:
+        """Which database it uses, as migrations.yaml says it: services with equal keys share one."""
+        if self.database_url_env:
+            return ("url_env", self.database_url_env)
+        if self.database:
+            return ("name", self.database)
+        return ("default", "")
 
 
 @dataclass(frozen=True)
@@ -37,6 +60,7 @@ class Environment:
     protected: bool = False
     statement_timeout: str | None = None  # a PostgreSQL duration, set for every migration transaction
     lock_timeout: str | None = None
+    url_envs: Mapping[str, str] = field(default_factory=dict, hash=False)  # service -> its own URL variable here
 
     def settings(self) -> dict[str, str]:
         """The session settings each migration transaction gets (SET LOCAL)."""
@@ -57,6 +81,17 @@ class Project:
     @property
     def root(self) -> Path:
         return self.file.parent
+
+    def neighbours(self, service: Service) -> list[Service]:
+        """The other services in the same database as `service` (as migrations.yaml places them)."""
+        return [
+            other for other in self.services.values() if other.name != service.name and other.database_key == service.database_key
+        ]
+
+    def shared_schemas(self, service: Service) -> list[str]:
+        """Those of the service's schemas that another service in its database also owns."""
+        others = {schema for other in self.neighbours(service) for schema in other.owned_schemas}
+        return [schema for schema in service.owned_schemas if schema in others]
 
     def service(self, name: str) -> Service:
         """The service called `name`, or a UsageError that suggests the closest name."""

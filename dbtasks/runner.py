@@ -36,6 +36,8 @@ def run(
     timeouts: dict[str, str] | None = None,
     fork: bool = False,
     announce: Emit | None = None,
+    shared: tuple[str, ...] = (),
+    foreign: tuple[tuple[str, str], ...] = (),
     **args: Any,
 ) -> dict[str, Any]:
     """Run `op` for `service` in a worker; return its data or raise ServiceError with the next step.
@@ -43,11 +45,17 @@ def run(
     `timeouts` (statement_timeout, lock_timeout) are set for every transaction env.py's connection runs;
     `fork` starts the interpreter's fork server if it is not running yet (worth it when a run starts several
     workers); a running one is always used. With DBTASKS_DEBUG=1, `announce` hears of each worker start.
+    `shared` and `foreign` tell the worker which of its schemas other services use, and their version tables.
     """
     request: Request = {
         "op": op,
         "service": service.name,
         "schema": service.schema,
+        "schemas": list(service.owned_schemas),
+        "shared": list(shared),
+        "version_table": list(service.expected_version_table),
+        "foreign_version_tables": [list(table) for table in foreign],
+        "create_schemas": service.create_schema,
         "ini": str(service.alembic_ini),
         "url_env": service.url_env,
         "pythonpath": [str(path) for path in service.pythonpath],

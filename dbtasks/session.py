@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import fastpath, runner
-from .errors import UsageError
-from .lock import DEFAULT_WAIT, migration_lock
+from .errors import ConfigError, UsageError
+from .lock import DEFAULT_WAIT, lock_name, migration_lock
 from .project import Environment, Project, Service
-from .target import Target, configured_target, resolve_target
+from .target import Target, address, configured_service_target, configured_target, resolve_service_target, resolve_target
 from .worker.libpq import database_name
 from .worker.protocol import OPS, WRITING_OPS
 
@@ -43,22 +43,52 @@ class Session:
     _confirmed: bool = False
     _known: dict[str, fastpath.Known] = field(default_factory=dict)  # prefetched states, each used once
     _database: Target | None = None
+    _databases: dict[tuple[str, str], Target] = field(default_factory=dict)  # by Service.database_key
     _held: dict[str, int] = field(default_factory=dict)  # service -> nesting depth of its migration lock
     _guard: threading.Lock = field(default_factory=threading.Lock)
 
     def service(self, name: str) -> Service:
         return self.project.service(name)
 
-    def configured_target(self) -> Target:
-        """The configured URL, validated, or Target(None): for offline work; never starts the local database."""
+    def configured_target(self, service: Service | None = None) -> Target:
+        """The configured URL (of `service`'s database), validated, or Target(None): for offline work; never starts anything."""
+        if service is not None:
+            return configured_service_target(self.project, self.environment, service)
         return configured_target(self.project, self.environment)
 
-    def database(self) -> Target:
-        """The database to use, resolved once: the configured URL, else the local database (started, created on first use)."""
+    def database(self, service: Service | None = None) -> Target:
+        """The database to use (`service`'s), resolved once: the configured URL, else the local database (started,
+        and the service's database created, on first use)."""
+        if service is not None and service.database_key != ("default", ""):
+            with self._guard:
+                if service.database_key not in self._databases:
+                    self._databases[service.database_key] = resolve_service_target(
+                        self.project, self.environment, service, self._default_database
+                    )
+                return self._databases[service.database_key]
         with self._guard:
-            if self._database is None:
-                self._database = resolve_target(self.project, self.environment, announce=self.announce)
-            return self._database
+            return self._default_database()
+
+    def resolve(self, services: list[Service]) -> None:
+        """Resolve (start, create) every service's database before workers fan out, and refuse two services that
+        would write one version table of one database (through two variables naming the same server)."""
+        writers: dict[tuple[tuple[str, int, str], str, str], str] = {}
+        for service in services:
+            key = (address(self.database(service).url), *service.expected_version_table)
+            if key in writers:
+                raise ConfigError(
+                    [
+                        f"services {writers[key]!r} and {service.name!r} both keep their version table in "
+                        f"{'.'.join(service.expected_version_table)} of database {key[0][2]!r}; give one of them its own "
+                        f"(version_table: alembic_version_{service.name} in migrations.yaml and in its env.py)"
+                    ]
+                )
+            writers[key] = service.name
+
+    def _default_database(self) -> Target:
+        if self._database is None:
+            self._database = resolve_target(self.project, self.environment, announce=self.announce)
+        return self._database
 
     def run(
         self, service: Service, op: WorkerOp, *, offline: bool = False, on: Target | None = None, **args: Any
@@ -70,14 +100,25 @@ class Session:
         """
         name = op.__name__
         assert name in OPS, name
-        target = on if on is not None else self.configured_target() if offline else self.database()
+        target = on if on is not None else self.configured_target(service) if offline else self.database(service)
         prefix = f"{service.name} | "
         # The environment's timeouts are for its own database, not for verify's scratch one or doctor's look.
         timeouts = self.environment.settings() if self.environment is not None and on is None else {}
 
         def start() -> dict[str, Any]:
             emit = lambda line: self.emit(prefix + line)  # noqa: E731
-            return runner.run(service, name, target, emit, timeouts=timeouts, fork=self.fork, announce=self.announce, **args)
+            return runner.run(
+                service,
+                name,
+                target,
+                emit,
+                timeouts=timeouts,
+                fork=self.fork,
+                announce=self.announce,
+                shared=tuple(self.project.shared_schemas(service)),
+                foreign=tuple(other.expected_version_table for other in self.project.neighbours(service)),
+                **args,
+            )
 
         if name in WRITING_OPS and not offline and on is None:
             with self.locked(service):
@@ -97,23 +138,28 @@ class Session:
             where = f" in protected environment {self.environment.name!r}" if self.environment and self.protected() else ""
             raise UsageError(f"{subject}: {what}{where}; rerun with --yes to confirm")
         if self.environment is not None and self.environment.protected and not self._confirmed:
-            self.confirm(subject, self.environment.name, what, database_name(self.database().url))
+            self.confirm(subject, self.environment.name, what, database_name(self.database().url))  # the default database's
             self._confirmed = True
 
     def prefetch_states(self, services: list[Service]) -> dict[str, fastpath.Known]:
-        """Read every service's state from the catalog and the files at once (the fast path)."""
-        self._known = fastpath.known_states(self.database(), services)
+        """Read every service's state from the catalog and the files at once (the fast path: one query per database)."""
+        by_database: dict[tuple[str, str], list[Service]] = {}
+        for service in services:
+            by_database.setdefault(service.database_key, []).append(service)
+        self._known = {}
+        for group in by_database.values():
+            self._known.update(fastpath.known_states(self.database(group[0]), group))
         return dict(self._known)
 
     def known_state(self, service: Service) -> fastpath.Known | None:
         """The service's state without a worker, when certain; a prefetched one is used only once (runs change it)."""
         if service.name in self._known:
             return self._known.pop(service.name)
-        return fastpath.known_states(self.database(), [service]).get(service.name)
+        return fastpath.known_states(self.database(service), [service]).get(service.name)
 
     @contextmanager
     def locked(self, service: Service) -> Iterator[None]:
-        """Hold the service schema's migration lock (re-entrant: reset holds it across both steps)."""
+        """Hold the service's migration lock, named after its version table (re-entrant: reset holds it across both steps)."""
         with self._guard:
             depth = self._held.get(service.name, 0)
             self._held[service.name] = depth + 1
@@ -121,7 +167,8 @@ class Session:
             if depth:
                 yield
             else:
-                with migration_lock(self.database(), service.name, service.schema, wait=self.lock_wait, announce=self.announce):
+                name = lock_name(service.expected_version_table)
+                with migration_lock(self.database(service), service.name, name, wait=self.lock_wait, announce=self.announce):
                     yield
         finally:
             with self._guard:

@@ -10,11 +10,13 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 from .localdb import LocalDatabase
-from .project import Environment, Project, read_dotenv
+from .project import Environment, Project, Service, read_dotenv
 from .urls import mask, secrets_of, validate
+from .worker.libpq import database_name, with_database
 
 LOCAL_SOURCE = "the local database (.dbtasks/)"
 
@@ -47,15 +49,15 @@ class Target:
         return value
 
 
-def resolve_url(project: Project, environment: Environment | None = None) -> tuple[str | None, str]:
+def resolve_url(project: Project, environment: Environment | None = None, variable: str | None = None) -> tuple[str | None, str]:
     """The configured URL and where it came from.
 
     1. the environment variable named by the selected environment's `url_env`, else by
-       `database.url_env` (default DATABASE_URL);
+       `database.url_env` (default DATABASE_URL), unless `variable` names another one;
     2. the same variable in the .env file beside migrations.yaml;
     3. none: the caller falls back to the embedded local database (never for a named environment).
     """
-    name = environment.url_env if environment is not None else project.url_env
+    name = variable or (environment.url_env if environment is not None else project.url_env)
     if os.environ.get(name):
         return os.environ[name], name
     dotenv = project.root / ".env"
@@ -72,6 +74,64 @@ def configured_target(project: Project, environment: Environment | None = None) 
         return Target(None, (), source)
     validate(url, source)
     return Target.of(url, source)
+
+
+def own_url_env(service: Service, environment: Environment | None) -> str | None:
+    """The variable holding the URL of a service with a URL of its own, in the selected environment."""
+    if service.database_url_env is None:
+        return None
+    return environment.url_envs[service.name] if environment is not None else service.database_url_env
+
+
+def configured_service_target(project: Project, environment: Environment | None, service: Service) -> Target:
+    """The service's configured database, validated; Target(None) when none is configured (never starts anything)."""
+    variable = own_url_env(service, environment)
+    if variable is not None:
+        url, source = resolve_url(project, environment, variable)
+        if url is None:
+            return Target(None, (), variable)
+        validate(url, source)
+        return Target.of(url, source)
+    base = configured_target(project, environment)
+    if service.database and base.url is not None:
+        return Target(with_database(base.url, service.database), base.secrets, f"{base.source} (database {service.database})")
+    return base
+
+
+def resolve_service_target(
+    project: Project, environment: Environment | None, service: Service, base: Callable[[], Target]
+) -> Target:
+    """The service's database: its own URL, its own database on the default server (`base`), or `base` itself.
+
+    On the embedded local database, a service's database of its own is created on first use (one named after the
+    service when it has a URL variable of its own that is not set).
+    """
+    variable = own_url_env(service, environment)
+    if variable is None and not service.database:
+        return base()
+    configured = configured_service_target(project, environment, service)
+    if configured.url is not None:
+        return configured
+    if variable is not None and (environment is not None or configured_target(project).url is not None):
+        where = f" in environment {environment.name!r}" if environment is not None else ""
+        raise ConfigError([f"{variable} is not set{where}; set it (or put it in .env) to the URL of {service.name!r}'s database"])
+    default = base()
+    name = service.database or service.name
+    if default.source != LOCAL_SOURCE:
+        return Target(with_database(default.url or "", name), default.secrets, f"{default.source} (database {name})")
+    url = local_database(project).ensure_database(name)
+    return Target.of(url, LOCAL_SOURCE)
+
+
+def address(url: str | None) -> tuple[str, int, str]:
+    """(host, port, database) of a URL, loopback spellings made equal: two URLs with one address are one database."""
+    parts = urlsplit(url or "")
+    try:
+        port = parts.port or 5432
+    except ValueError:
+        port = 5432
+    host = parts.hostname or "localhost"
+    return ("localhost" if host in ("127.0.0.1", "::1") else host, port, database_name(url))
 
 
 def local_database(project: Project) -> LocalDatabase:

@@ -9,10 +9,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import RunFailed, UsageError
+from .errors import DbtasksError, RunFailed, UsageError
 from .project import Service
 from .session import Session
 from .worker import ops
+from .worker.libpq import database_name
 
 
 def upgrade(session: Session, service: Service, to: str = "head") -> dict[str, Any]:
@@ -88,10 +89,19 @@ def heads(session: Session, service: Service) -> dict[str, Any]:
 
 
 def status(session: Session, service: Service) -> dict[str, Any]:
-    """{"service", "schema", "current", "head", "pending", "state"}: from the fast path when it is certain."""
+    """{"service", "database", "schema", "current", "head", "pending", "state"}: from the fast path when it is certain."""
     state = session.known_state(service)
     data = state.status() if state is not None else session.run(service, ops.status)
-    return {"service": service.name, "schema": service.schema, **status_fields(data)}
+    return {**where(session, service), **status_fields(data)}
+
+
+def where(session: Session, service: Service) -> dict[str, Any]:
+    """The service and where it lives: its database's name and its schema(s)."""
+    try:
+        database = database_name(session.database(service).url)
+    except DbtasksError:  # the reason is in the row's state
+        database = service.database or "?"
+    return {"service": service.name, "database": database, "schema": ", ".join(service.owned_schemas)}
 
 
 def status_fields(data: Mapping[str, Any]) -> dict[str, Any]:

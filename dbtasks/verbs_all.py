@@ -30,7 +30,7 @@ def over_all(
     """Run `verb` for each selected service; `workers` is how many will start one (default: all of them)."""
     names = pick.names(session.project)
     if not offline:
-        session.database()  # resolve (and start) the database once, before the workers fan out
+        session.resolve([session.service(name) for name in names])  # databases started and created before the fan-out
     session.expect_workers(len(names) if workers is None else workers)
     return run_all(
         session.project,
@@ -131,7 +131,7 @@ def _difference_count(data: Mapping[str, Any]) -> str:
 def status_all(session: Session, pick: Selection) -> Report:
     """Every selected service's status; each is read on its own, whatever happened to its dependencies.
 
-    The entries are the status rows: {"service", "schema", "current", "head", "pending", "state"}; a
+    The entries are the status rows: {"service", "database", "schema", "current", "head", "pending", "state"}; a
     service whose status could not be read has state "error: ...".
     """
     services = [session.service(name) for name in pick.names(session.project)]
@@ -143,7 +143,7 @@ def status_all(session: Session, pick: Selection) -> Report:
             rows.append(dict(outcome.data))
         else:
             state = f"error: {outcome.detail}" if outcome.state == "failed" else outcome.detail
-            row = {"service": service.name, "schema": service.schema, "current": None, "head": None, "pending": None}
+            row = {**verbs.where(session, service), "current": None, "head": None, "pending": None}
             rows.append({**row, "state": state})
     failure = None if all(o.ok for o in outcomes) else "status could not be read for every service (see the state column)"
     return Report(outcomes, failure, rows)

@@ -27,9 +27,10 @@ from .worker.libpq import database_name, libpq, with_database
 
 def verify(session: Session, service: Service, keep: bool = False) -> dict[str, Any]:
     """Run every check for `service`; the result is {"service", "ok", "checks": [{"name", "ok", "detail"}]}."""
-    target = session.database()
+    target = session.database(service)
     assert target.url is not None
-    prepare = dependencies(session.project, service)
+    # Dependencies in other databases have nothing to prepare in this one.
+    prepare = [dep for dep in dependencies(session.project, service) if dep.database_key == service.database_key]
     session.expect_workers(len(prepare) + 1)
     with scratch_database(target, service.name, keep) as scratch:
         session.announce(f"{service.name} | verifying in scratch database {database_name(scratch.url)}")

@@ -30,12 +30,21 @@ def definitions(config_file: Path) -> Definitions:
         stopped = target.local_database(config.load(config_file)).stop()
         render.out("local database stopped" if stopped else "local database was not running")
 
-    def local_url(c: Any) -> None:
-        """Print the embedded local database's URL, password masked."""
+    def local_url(c: Any, service: str = "") -> None:
+        """Print the embedded local database's URL (of SERVICE's own database, if it has one), password masked."""
         from .. import config, target
+        from ..session import Session
         from ..urls import mask
         from . import render
 
-        render.out(mask(target.local_database(config.load(config_file)).url()))
+        project = config.load(config_file)
+        database = target.local_database(project)
+        if not service:
+            render.out(mask(database.url()))
+            return
+        chosen = project.service(service)
+        url = database.url()  # the local database must be running: this never starts it
+        render.out(mask(Session(project).database(chosen).url or url))
 
-    return [("local-start", local_start, {}), ("local-stop", local_stop, {}), ("local-url", local_url, {})]
+    helps = {"service": "a service of migrations.yaml: the URL of its own database (default: the shared one)"}
+    return [("local-start", local_start, {}), ("local-stop", local_stop, {}), ("local-url", local_url, helps)]

@@ -32,7 +32,7 @@ def progress(line: str) -> None:
         sys.stderr.flush()
 
 
-STATUS_COLUMNS = ("service", "schema", "current", "head", "pending", "state")
+STATUS_COLUMNS = ("service", "database", "schema", "current", "head", "pending", "state")  # database: when several
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
@@ -73,7 +73,8 @@ def finish(report: Report) -> None:
 
 def status_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """The status table; a state too long for its column is repeated in full below."""
-    body = table(STATUS_COLUMNS, [[*(row[key] for key in STATUS_COLUMNS[:-1]), shorten(row["state"])] for row in rows])
+    columns = STATUS_COLUMNS if len({row.get("database") for row in rows}) > 1 else STATUS_COLUMNS[:1] + STATUS_COLUMNS[2:]
+    body = table(columns, [[*(row[key] for key in columns[:-1]), shorten(row["state"])] for row in rows])
     long_states = [f"{row['service']}: {row['state']}" for row in rows if len(row["state"]) > DETAIL_WIDTH]
     return "\n".join([body, *long_states])
 

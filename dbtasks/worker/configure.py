@@ -1,9 +1,9 @@
 """The patch on Alembic's context.configure: what env.py asks for is checked, fenced and recorded.
 
 A worker runs one service, so patching EnvironmentContext.configure is scoped to that service:
-- guards: refuse an env.py that keeps its version table outside the service's schema, connects to
+- guards: refuse an env.py that keeps its version table elsewhere than migrations.yaml says, connects to
   another database than the one handed to it, or (for check and generate) has no model in the schema;
-- the fence: autogenerate sees only the service's schema, whatever env.py asked for;
+- the fence: autogenerate sees only what the service owns (ownership.py), whatever env.py asked for;
 - timeouts: the environment's statement_timeout and lock_timeout, SET LOCAL in every transaction;
 - the recorder: each applied step, one transaction per migration.
 """
@@ -36,7 +36,7 @@ def install(operation: Operation) -> None:
         check_target(operation, kw)
         apply_settings(operation, kw.get("connection"))
         if operation.phase in AUTOGENERATE_PHASES:
-            fence(operation.schema, kw)
+            fence(operation, kw)
         if operation.phase in WRITING_OPS:
             # One transaction per migration: a failure keeps the earlier ones applied and recorded.
             kw.setdefault("transaction_per_migration", True)
@@ -57,11 +57,18 @@ def check_target(operation: Operation, kw: dict[str, Any]) -> None:
     connection = kw.get("connection")
     default = getattr(getattr(connection, "dialect", None), "default_schema_name", None)
     version_schema = kw.get("version_table_schema") or default
-    operation.version_table = {"table": kw.get("version_table") or "alembic_version", "schema": version_schema}
+    version_table = kw.get("version_table") or "alembic_version"
+    operation.version_table = {"table": version_table, "schema": version_schema}
     operation.configured = dict(kw)  # what env.py passed to context.configure, for doctor
-    if version_schema is not None and version_schema != operation.schema and operation.op not in REPORTING_OPS:
-        explicit = bool(kw.get("version_table_schema"))
-        raise Failure("version_table", "version table elsewhere", found=version_schema, explicit=explicit)
+    wanted = list(operation.request.get("version_table") or [operation.schema, "alembic_version"])
+    if version_schema is not None and [version_schema, version_table] != wanted and operation.op not in REPORTING_OPS:
+        raise Failure(
+            "version_table",
+            "version table elsewhere",
+            found=f"{version_schema}.{version_table}",
+            expected=".".join(wanted),
+            explicit=bool(kw.get("version_table_schema")),
+        )
     if connection is not None:
         expected = address(os.environ.get(operation.request["url_env"], ""))
         actual = address(str(connection.engine.url))
@@ -69,7 +76,7 @@ def check_target(operation: Operation, kw: dict[str, Any]) -> None:
             raise Failure("wrong_database", "env.py connected elsewhere", expected=_show(expected), actual=_show(actual))
     if operation.phase in AUTOGENERATE_PHASES:
         schemas = metadata_schemas(kw.get("target_metadata"), default)
-        if schemas and operation.schema not in schemas:
+        if schemas and not schemas & set(operation.ownership.schemas):
             raise Failure("schema_mismatch", "models in other schemas", found=sorted(schemas))
 
 
@@ -92,25 +99,31 @@ def apply_settings(operation: Operation, connection: Any) -> None:
         on_begin(connection)
 
 
-def fence(schema: str, kw: dict[str, Any]) -> None:
-    """Make autogenerate see only `schema`, whatever env.py asked for (its own filters still apply within it)."""
+def fence(operation: Operation, kw: dict[str, Any]) -> None:
+    """Make autogenerate see only what the service owns (ownership.py), whatever env.py asked for; env.py's own
+    filters still apply within that."""
     connection = kw.get("connection")
     user_name_filter = kw.get("include_name")
     user_object_filter = kw.get("include_object")
-
-    def own(name: str | None) -> bool:
-        return (name or getattr(getattr(connection, "dialect", None), "default_schema_name", None)) == schema
+    default = getattr(getattr(connection, "dialect", None), "default_schema_name", None)
+    ownership = operation.ownership
+    ownership.learn_models(kw.get("target_metadata"), default, user_object_filter)
+    ownership.learn_migrations(default)
 
     def include_name(name: Any, type_: str, parent_names: dict[str, Any]) -> bool:
-        if type_ == "schema" and not own(name):
-            return False
-        if type_ != "schema" and "schema_name" in parent_names and not own(parent_names["schema_name"]):
-            return False
+        if type_ == "schema":
+            if not ownership.owns_schema(name or default):
+                return False
+        else:
+            schema = parent_names.get("schema_name") or default
+            table = name if type_ == "table" else parent_names.get("table_name")
+            if not ownership.owns(schema, table) if table else not ownership.owns_schema(schema):
+                return False
         return user_name_filter(name, type_, parent_names) if user_name_filter else True
 
     def include_object(obj: Any, name: Any, type_: str, reflected: bool, compare_to: Any) -> bool:
         table = obj if type_ == "table" else getattr(obj, "table", None)
-        if table is not None and not own(getattr(table, "schema", None)):
+        if table is not None and not ownership.owns(getattr(table, "schema", None) or default, table.name):
             return False
         return user_object_filter(obj, name, type_, reflected, compare_to) if user_object_filter else True
 

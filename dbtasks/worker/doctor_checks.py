@@ -222,13 +222,14 @@ class Diagnosis:
             )
             return
         default = self.database.get("default_schema")
+        self.operation.ownership.learn_models(metadata, default, self.operation.configured.get("include_object"))
         by_schema: dict[Any, list[str]] = {}
         for table in tables:
             by_schema.setdefault(table.schema or default, []).append(table.name)
         self.model_schemas(by_schema)
 
     def model_schemas(self, by_schema: dict[Any, list[str]]) -> None:
-        own = by_schema.pop(self.schema, [])
+        own = [name for schema in self.operation.ownership.schemas for name in by_schema.pop(schema, [])]
         unknown = by_schema.pop(None, [])  # offline: the connection's default schema is not known
         if not own and not unknown:
             self.failure("schema_mismatch", found=sorted(by_schema))
@@ -248,33 +249,37 @@ class Diagnosis:
                 f"the models also define {_some(names)} in schema {schema!r}, {whose}: check and generate only see "
                 f"{self.schema!r}, so nothing migrates them here; keep each schema's models in one service",
             )
-        self.add("ok", f"models: {len(own) + len(unknown)} tables in {self.schema!r}")
+        count, mine = len(own) + len(unknown), ", ".join(repr(schema) for schema in self.operation.ownership.schemas)
+        self.add("ok", f"models: {count} table{'s' if count != 1 else ''} in {mine}")
 
     def version_table(self) -> bool:
-        """Report where alembic_version lives; True when it is the service's own."""
+        """Report where the version table lives; True when it is where migrations.yaml expects it."""
         where = self.operation.version_table
         schema, table = where.get("schema"), where.get("table") or "alembic_version"
         explicit = bool(self.operation.configured.get("version_table_schema"))
         self.facts["version_table"] = {"schema": schema, "table": table, "explicit": explicit}
+        wanted_schema, wanted_table = self.operation.ownership.version_table
         if schema is None:
             self.add(
                 "warning",
-                f"env.py passes no version_table_schema: alembic_version goes to the connection's default schema "
+                f"env.py passes no version_table_schema: {table} goes to the connection's default schema "
                 f"(public unless search_path says otherwise; not checked without a database); pass "
-                f"version_table_schema={self.schema!r} to context.configure",
+                f"version_table_schema={wanted_schema!r} to context.configure",
             )
             return False
-        if schema != self.schema:
-            self.failure("version_table", found=schema, explicit=explicit)
+        if (schema, table) != (wanted_schema, wanted_table):
+            self.failure(
+                "version_table", found=f"{schema}.{table}", expected=f"{wanted_schema}.{wanted_table}", explicit=explicit
+            )
             return False
-        if not explicit:
+        if not explicit and schema != "public":
             self.add(
                 "warning",
-                f"env.py passes no version_table_schema: alembic_version lands in {schema!r} only because search_path "
+                f"env.py passes no version_table_schema: {table} lands in {schema!r} only because search_path "
                 f"puts it first; pass version_table_schema={schema!r} to context.configure",
             )
         else:
-            self.add("ok", f"alembic_version is {schema}.{table}")
+            self.add("ok", f"{'alembic_version' if table == 'alembic_version' else 'the version table'} is {schema}.{table}")
         return True
 
     # -- the database against the files ------------------------------------------------------------------
@@ -300,7 +305,9 @@ class Diagnosis:
 
     def not_initialized(self, script: Any, head: str | None) -> None:
         version_table = self.facts["version_table"]["table"]
-        tables = [name for name in self.database["tables"] if name != version_table]
+        ownership = self.operation.ownership
+        ownership.learn_migrations(self.database.get("default_schema"))
+        tables = [name for name in self.database["tables"] if name != version_table and ownership.owns(self.schema, name)]
         if tables:
             self.add(
                 "warning",

@@ -5,6 +5,7 @@ The operations themselves (ops.py), verify's checks and doctor's checks all work
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -13,6 +14,7 @@ from typing import Any
 
 from . import revisions
 from .failures import Failure
+from .ownership import Ownership
 from .protocol import Request
 
 NO_MODELS = "env.py has no target_metadata"
@@ -38,6 +40,7 @@ class Operation:
         self.phase = self.op  # what env.py runs for now: verify goes through upgrade, downgrade and check
         self.version_table: dict[str, Any] = {}  # where env.py keeps alembic_version, as configured
         self.configured: dict[str, Any] = {}  # what env.py passed to context.configure
+        self.ownership = Ownership(dict(request))  # what check, generate and verify may look at
 
     @property
     def url(self) -> str:
@@ -131,6 +134,41 @@ class Operation:
             return self.database_heads(self.script())
         except Exception:
             return None
+
+    # -- schemas ----------------------------------------------------------------------------------
+
+    def create_schemas(self, db: Any = None) -> list[str]:
+        """Create the service's missing schemas (migrations.yaml's create_schema, on by default); return them."""
+        if not self.request.get("create_schemas", True):
+            return []
+        from .catalog import Connection
+
+        connection = db or Connection(self.url)
+        try:
+            wanted = self.ownership.schemas
+            listed = ", ".join(f"'{name}'" for name in wanted)
+            present = {row[0] for row in connection.rows(f"SELECT nspname FROM pg_namespace WHERE nspname IN ({listed})")}
+            missing = [name for name in wanted if name not in present]
+            for name in missing:
+                connection.rows(f'CREATE SCHEMA IF NOT EXISTS "{name}"')
+            return missing
+        finally:
+            if db is None:
+                connection.close()
+
+    def drop_schemas(self, names: list[str]) -> None:
+        """Drop schemas create_schemas made for a run that applied nothing, if they are still empty."""
+        if not names or self.applied:
+            return
+        from .catalog import Connection
+
+        connection = Connection(self.url)
+        try:
+            for name in names:
+                with contextlib.suppress(Exception):  # something is in it now: leave it
+                    connection.rows(f'DROP SCHEMA IF EXISTS "{name}" RESTRICT')
+        finally:
+            connection.close()
 
     # -- autogenerate -----------------------------------------------------------------------------
 

@@ -18,8 +18,13 @@ def upgrade(operation: Operation) -> dict[str, Any]:
     if target == "head":
         operation.single_head(script)
     operation.resolve(script, target)
-    operation.run_command(command.upgrade, target)
-    return {"applied": operation.applied}
+    created = operation.create_schemas()
+    try:
+        operation.run_command(command.upgrade, target)
+    except BaseException:
+        operation.drop_schemas(created)  # a first migration that failed leaves no empty schema behind
+        raise
+    return {"applied": operation.applied, "created_schemas": created}
 
 
 def downgrade(operation: Operation) -> dict[str, Any]:
@@ -40,6 +45,7 @@ def stamp(operation: Operation) -> dict[str, Any]:
     if revision == "head":
         operation.single_head(script)
     operation.resolve(script, revision, relative_ok=False)
+    operation.create_schemas()  # its version table goes in one of them
     try:
         operation.run_command(command.stamp, revision)
     except Failure as failure:

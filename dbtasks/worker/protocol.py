@@ -50,7 +50,7 @@ KINDS = (
     "migration",  # a migration's own code failed
     "nothing_to_merge",  # merge with a single head
     "post_write",  # the file was written, alembic.ini's post-write hook failed
-    "version_table",  # env.py keeps alembic_version outside the service's schema
+    "version_table",  # env.py keeps alembic_version elsewhere than migrations.yaml says
     "wrong_database",  # env.py connected to another database than the one handed to it
     "schema_mismatch",  # none of the models is in the service's schema
     "no_models",  # env.py passes no target_metadata: nothing to compare (check and drift skip, generate needs --empty)
@@ -65,7 +65,12 @@ class Request(TypedDict):
 
     op: str
     service: str
-    schema: str
+    schema: str  # its first schema
+    schemas: list[str]  # every schema it owns
+    shared: list[str]  # those of its schemas that other services in its database own too (see ownership.py)
+    version_table: list[str]  # [schema, table] where its env.py must keep alembic_version
+    foreign_version_tables: list[list[str]]  # [schema, table] of the other services in its database
+    create_schemas: bool  # create its missing schemas before an upgrade or stamp writes anything
     ini: str  # alembic.ini, absolute
     url_env: str  # the variable env.py reads the URL from (the parent sets it)
     pythonpath: list[str]  # folders put first on sys.path

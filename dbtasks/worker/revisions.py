@@ -176,3 +176,16 @@ def _named_revision(path: str, revision: str, declared: dict[str, list[str]]) ->
     if prefix in declared or re.match(r"^[0-9a-f]{12}$", prefix):
         return prefix
     return None
+
+
+def file_in_traceback(error: BaseException, files: Any) -> str | None:
+    """The last migration file in the traceback of `error`, if any."""
+    if isinstance(error, SyntaxError) and error.filename in files:
+        return error.filename
+    found = None
+    tb = error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename in files:
+            found = tb.tb_frame.f_code.co_filename
+        tb = tb.tb_next
+    return found

@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from . import catalog, revisions
+from . import ownership as owned
 from .failures import Failure, failing_revision, first_line, is_connection_error
 from .operation import Operation, describe
 
@@ -44,6 +45,7 @@ class Verification:
     def __init__(self, operation: Operation) -> None:
         self.operation = operation
         self.schema = operation.schema
+        self.owner = operation.ownership
         self.expected: list[str] = list(operation.args.get("expect_tables") or [])
         self.results: dict[str, dict[str, Any]] = {}
         self.env_runs = 0
@@ -97,8 +99,10 @@ class Verification:
             list(script.walk_revisions())  # loads every file and links every down_revision
         except Exception as error:
             if not problems:
-                culprit = _file_in_traceback(error, files)
-                problems.append(f"{_base(culprit)} does not load: {first_line(error)}" if culprit else first_line(error))
+                culprit = revisions.file_in_traceback(error, files)
+                problems.append(
+                    f"{os.path.basename(culprit)} does not load: {first_line(error)}" if culprit else first_line(error)
+                )
             self.failed("history", "; ".join(problems))
             return None
         if problems:
@@ -127,6 +131,8 @@ class Verification:
                 self.record(name, None, "skipped: no migrations yet")
             return
         head = revisions[-1]
+        self.operation.create_schemas(self.db)  # as upgrade does: env.py must run with its schemas there
+        self.owner.learn_migrations(self.db.rows("SELECT current_schema()")[0][0])
         before = self.db.snapshot()
         if not self.env_runs_twice() or not self.upgrade_in_steps(revisions, before):
             return
@@ -175,7 +181,7 @@ class Verification:
         if problem is not None:
             self.failed("stairway", f"downgrade of {revision} fails: {problem.message}")
             return self.restore(revision, before)
-        left = catalog.differences(previous, self.own(self.db.snapshot()), self.schema, catalog.LEFTOVERS)
+        left = owned.differences(previous, self.own(self.db.snapshot()), catalog.LEFTOVERS)
         if left:
             self.failed("stairway", f"downgrade of {revision} does not undo its upgrade: {catalog.shorten(left)}")
             return self.restore(revision, before)
@@ -183,19 +189,17 @@ class Verification:
         if problem is not None:
             self.failed("stairway", f"{revision} fails to upgrade again after its downgrade: {problem.message}")
             return self.restore(revision, before)
-        changed = catalog.differences(after_up, self.own(self.db.snapshot()), self.schema)
+        changed = owned.differences(after_up, self.own(self.db.snapshot()))
         if changed:
             self.failed("stairway", f"{revision} upgraded again after its downgrade differs: {catalog.shorten(changed)}")
             return self.restore(revision, before)
         return True
 
     def restore(self, revision: str, before: Any) -> bool:
-        """After a broken downgrade: rebuild the schema as it was before, then upgrade straight to `revision`."""
-        statements = [f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE']
-        if self.schema in before:
-            statements.append(f'CREATE SCHEMA "{self.schema}"')
+        """After a broken downgrade: rebuild what it owns as it was before, then upgrade straight to `revision`."""
+        statements = self.owner.restore_statements(before, self.owner.tables)
         where = self.operation.version_table
-        if where.get("schema") and where["schema"] != self.schema:
+        if where.get("schema") and (where["schema"] not in self.owner.schemas or where["schema"] in self.owner.shared):
             statements.append(f'DROP TABLE IF EXISTS "{where["schema"]}"."{where["table"]}"')
         for statement in statements:
             self.db.rows(statement)
@@ -211,37 +215,34 @@ class Verification:
             self.record(name, None, reason)
 
     def version_table(self, at_head: Any, head: str | None) -> None:
-        table = self.version_table_name()
-        configured = self.operation.version_table.get("schema")
-        if configured != self.schema:
+        table, schema = self.version_table_name(), self.operation.version_table.get("schema")
+        expected, wanted = ".".join(self.owner.version_table), self.owner.version_table[0]
+        if f"{schema}.{table}" != expected:
+            fix = f"pass version_table_schema={wanted!r} to context.configure in env.py, or d" if schema != wanted else "D"
             self.failed(
-                "version-table",
-                f"{table} is in {configured or 'the default schema'}, not in {self.schema}; pass "
-                f"version_table_schema={self.schema!r} to context.configure in env.py",
+                "version-table", f"{table} is in {schema}, not in {expected}; {fix}eclare version_table: {schema}.{table}"
             )
             return
-        if ("table", None, table) not in at_head.get(self.schema, {}):
-            self.failed("version-table", f"no {table} table in {self.schema} after upgrade to head")
+        if ("table", None, table) not in at_head.get(schema, {}):
+            self.failed("version-table", f"no {expected} table after upgrade to head")
             return
-        rows = sorted(row[0] for row in self.db.rows(f'SELECT version_num FROM "{self.schema}"."{table}"'))
+        rows = sorted(row[0] for row in self.db.rows(f'SELECT version_num FROM "{schema}"."{table}"'))
         if rows != ([head] if head else []):
-            self.failed("version-table", f"{self.schema}.{table} holds {', '.join(rows) or 'nothing'}, expected {head}")
+            self.failed("version-table", f"{expected} holds {', '.join(rows) or 'nothing'}, expected {head}")
             return
-        self.passed("version-table", f"{self.schema}.{table} at {head or 'base'}")
+        self.passed("version-table", f"{expected} at {head or 'base'}")
 
     def ownership(self, before: Any, at_head: Any) -> None:
-        others = (set(before) | set(at_head)) - {self.schema}
-        changes = catalog.schema_differences(before, at_head, others)
-        self.judge(
-            "ownership", changes, f"migrations changed objects outside {self.schema}", f"nothing outside {self.schema} changed"
-        )
+        changes = owned.differences(self.owner.outside(before), self.owner.outside(at_head))
+        mine = ", ".join(self.owner.schemas) + (" (its own tables)" if self.owner.shared else "")
+        self.judge("ownership", changes, f"migrations changed objects outside {mine}", f"nothing outside {mine} changed")
 
     def expected_tables(self, at_head: Any) -> None:
         if not self.expected:
             self.record("expected-tables", None, "skipped: no expect_tables for this service in migrations.yaml")
             return
-        present = {key[2] for key in at_head.get(self.schema, {}) if key[0] == "table"}
-        missing = [name for name in self.expected if name not in present]
+        present = {(schema, key[2]) for schema in self.owner.schemas for key in at_head.get(schema, {}) if key[0] == "table"}
+        missing = [name for name in self.expected if not present & _qualified(name, self.owner.schemas)]
         if missing:
             self.failed(
                 "expected-tables",
@@ -282,20 +283,16 @@ class Verification:
             shown = catalog.shorten([describe(diff) for diff in diffs])
             self.failed("drift", f"{len(diffs)} differences: {shown}; run 'inv db.generate {name} -m \"...\"'")
         else:
-            self.passed("drift", f"models match the schema at head (autogenerate, {self.schema} only)")
+            self.passed("drift", "models match the database at head (autogenerate, on what the service owns)")
 
     def no_trace(self, before: Any) -> None:
         problem = self.step("downgrade", self.downgrade, "base")
         if problem is not None:
             self.failed("no-trace", f"downgrade to base fails in {problem.where('env.py')}: {problem.message}")
             return
-        left = catalog.differences(self.own(before), self.own(self.db.snapshot()), self.schema, catalog.LEFTOVERS)
-        self.judge(
-            "no-trace",
-            left,
-            "after downgrade to base",
-            f"downgrade to base leaves {self.schema} as it was before the first upgrade",
-        )
+        left = owned.differences(self.own(before), self.own(self.db.snapshot()), catalog.LEFTOVERS)
+        mine = ", ".join(self.owner.schemas)
+        self.judge("no-trace", left, "after downgrade to base", f"downgrade to base leaves {mine} as before the first upgrade")
 
     def offline_sql(self, script: Any) -> None:
         from alembic.config import Config
@@ -319,9 +316,9 @@ class Verification:
 
     # -- helpers --------------------------------------------------------------------------------------
 
-    def own(self, snapshot: Any) -> Any:
-        """The service schema's objects, without the version table (Alembic keeps it, empty, at base)."""
-        return catalog.schema_objects(snapshot, self.schema, self.version_table_name())
+    def own(self, snapshot: Any) -> owned.View:
+        """What the service owns, without its version table (Alembic keeps it, empty, at base)."""
+        return self.owner.view(snapshot, self.version_table_name())
 
     def version_table_name(self) -> str:
         return str(self.operation.version_table.get("table") or "alembic_version")
@@ -375,7 +372,7 @@ class Verification:
         if isinstance(error, Failure):
             data = error.data
             if error.kind == "schema_mismatch":
-                return f"the models' tables are in {', '.join(data.get('found') or [])}, none in {self.schema}"
+                return f"the models' tables are in {', '.join(data.get('found') or [])}, none in {', '.join(self.owner.schemas)}"
             if error.kind == "no_models":
                 return f"skipped: {error}"
             if error.kind == "not_at_head":
@@ -384,17 +381,7 @@ class Verification:
         return str(first_line(error))
 
 
-def _base(path: str) -> str:
-    return os.path.basename(path)
-
-
-def _file_in_traceback(error: BaseException, files: Any) -> str | None:
-    if isinstance(error, SyntaxError) and error.filename in files:
-        return error.filename
-    found = None
-    tb = error.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename in files:
-            found = tb.tb_frame.f_code.co_filename
-        tb = tb.tb_next
-    return found
+def _qualified(name: str, schemas: list[str]) -> set[tuple[str, str]]:
+    """expect_tables names: schema.table, or a table in any of the service's schemas."""
+    schema, _, table = name.rpartition(".")
+    return {(schema, table)} if schema else {(each, table) for each in schemas}

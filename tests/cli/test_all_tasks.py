@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from conftest import (
@@ -32,7 +33,7 @@ from conftest import (
 )
 
 ALL = list(declared_services())
-STATUS_KEYS = {"service", "schema", "current", "head", "pending", "state"}
+STATUS_KEYS = {"service", "database", "schema", "current", "head", "pending", "state"}
 
 
 def upgrade_all(project: Path, url: str, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -123,6 +124,7 @@ def test_status_counts_pending_migrations_before_and_after(project: Path, databa
         head, pending = head_of(service), len(revisions_of(service))
         assert before[service] == {
             "service": service,
+            "database": urlsplit(database_url).path.lstrip("/"),
             "schema": schema_of(service),
             "current": None,
             "head": head,
@@ -138,6 +140,7 @@ def test_status_counts_pending_migrations_before_and_after(project: Path, databa
         head = head_of(service)
         assert after[service] == {
             "service": service,
+            "database": urlsplit(database_url).path.lstrip("/"),
             "schema": schema_of(service),
             "current": head,
             "head": head,

@@ -11,6 +11,8 @@ import pytest
 import yaml
 from conftest import assert_bad_input, declared_services, inv, replace_once, snapshot, version
 
+from dbtasks import config
+
 CONFIG = "migrations.yaml"
 
 
@@ -175,11 +177,24 @@ def test_missing_default_alembic_ini_is_named(project: Path, rejects: Callable[.
     assert match and int(match[1]) in allowed, line
 
 
-def test_two_services_claiming_one_schema_is_named(project: Path, rejects: Callable[..., str]) -> None:
+def test_two_services_sharing_one_version_table_are_both_named(project: Path, rejects: Callable[..., str]) -> None:
+    # One schema may hold several services; one version table may not (their env.py both use alembic_version).
     edit_service(project, "meals", "schema: meals", "schema: habits")
     line = rejects()
     expected = key_line(project, "services", "meals", "schema")
-    assert re.fullmatch(rf"{CONFIG}:{expected}: services\.meals\.schema: .*'habits'.*already owned by 'habits'.*", line), line
+    assert re.fullmatch(
+        rf"{CONFIG}:{expected}: services\.meals: keeps its version table in habits\.alembic_version, like 'habits' "
+        r"in the same database; .*version_table: alembic_version_meals.*",
+        line,
+    ), line
+
+
+def test_two_services_may_share_a_schema_with_version_tables_of_their_own(project: Path) -> None:
+    edit_service(project, "meals", "schema: meals", "schema: habits\n    version_table: alembic_version_meals")
+    loaded = config.load(project / "migrations.yaml")
+    assert loaded.services["meals"].expected_version_table == ("habits", "alembic_version_meals")
+    assert loaded.services["habits"].expected_version_table == ("habits", "alembic_version")
+    assert loaded.shared_schemas(loaded.services["meals"]) == ["habits"]
 
 
 def test_invalid_yaml_syntax_is_one_line_with_its_line(project: Path, rejects: Callable[..., str]) -> None:

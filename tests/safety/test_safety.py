@@ -275,11 +275,11 @@ BAD_INPUTS = [
     pytest.param(
         Bad(
             ("db.reset-all", "--yes"),
-            ("services.movements.schema", "already owned by 'habits'", "its own schema"),
+            ("services.movements:", "habits.alembic_version, like 'habits'", "version_table: alembic_version_movements"),
             yaml_replace("    schema: movements\n", '    schema: "habits"\n'),
             at='    schema: "habits"',
         ),
-        id="yaml-duplicate-schema",
+        id="yaml-shared-version-table",
     ),
     pytest.param(
         Bad(

@@ -13,6 +13,8 @@ from typing import Iterable
 
 UNKNOWN = "?"  # a value env.py computes at run time: only the worker can tell
 _KEYWORDS = ("version_table", "version_table_schema")
+_MENTION = re.compile(r"\bversion_table(?:_schema)?\b")
+_LITERAL = re.compile(r"(version_table(?:_schema)?)\s*=\s*(['\"])([A-Za-z_][A-Za-z0-9_$]*)\2")
 _CREATE_SQL = re.compile(r'\bCREATE\s+(?:UNLOGGED\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:"?(\w+)"?\.)?"?(\w+)"?', re.IGNORECASE)
 
 
@@ -28,6 +30,9 @@ def version_table_of(env_py: str) -> dict[str, str | None]:
             text = handle.read()
         if "version_table" not in text:
             return found
+        quick = _literals(text)
+        if quick is not None:
+            return quick
         tree = ast.parse(text)
     except (OSError, SyntaxError, ValueError):
         return {key: UNKNOWN for key in _KEYWORDS}
@@ -46,6 +51,26 @@ def version_table_of(env_py: str) -> dict[str, str | None]:
         values = seen[key]
         found[key] = values.pop() if len(values) == 1 else (UNKNOWN if values else None)
     return found
+
+
+def _literals(text: str) -> dict[str, str | None] | None:
+    """The regex reading of version_table_of, when it is exact: every mention a keyword given a string literal,
+    outside comments, no **options; None sends the file to the parser."""
+    mentions = list(_MENTION.finditer(text))
+    values: dict[str, set[str]] = {key: set() for key in _KEYWORDS}
+    for mention in mentions:
+        line_start = text.rfind("\n", 0, mention.start()) + 1
+        literal = _LITERAL.match(text, mention.start())
+        if (
+            literal is None
+            or text[line_start : mention.start()].lstrip().startswith("#")
+            or "#" in text[line_start : mention.start()]
+        ):
+            return None
+        values[literal[1]].add(literal[3])
+    if "**" in text:
+        return None
+    return {key: (found.pop() if len(found) == 1 else UNKNOWN) if found else None for key, found in values.items()}
 
 
 def created_tables(files: Iterable[str], default_schema: str) -> set[tuple[str, str]]:

@@ -275,3 +275,46 @@ def test_the_local_database_creates_each_services_database(layouts: Layouts) -> 
         assert shown.endswith(f"/{sync_name}") and ":***@" in shown, shown
     finally:
         LocalDatabase(layouts.root / ".dbtasks").stop()
+
+
+def test_every_layout_with_conflicting_stacks_per_service(layouts: Layouts, stack_interpreters: Callable[[str], Path]) -> None:
+    """Services pinned apart in one monorepo: Python 3.8 + SQLAlchemy 1.3 + Alembic 1.7 for the sync psycopg2 ones,
+    Python 3.13 + SQLAlchemy 2.0 + psycopg 3 for parts, and this interpreter (SQLAlchemy 2.1, asyncpg) for plain_async."""
+    old, new = stack_interpreters("py38-sa13"), stack_interpreters("py313-psycopg3")
+    config = layouts.root / "migrations.yaml"
+    for service in ("plain_sync", "accounts", "billing", "ledger"):
+        replace_once(config, f"    path: {service}\n", f"    path: {service}\n    python: {old}\n")
+    replace_once(config, "    path: parts\n", f"    path: parts\n    python: {new}\n")
+    upgraded = assert_ok(layouts.inv("db.upgrade-all"))
+    assert upgraded.stdout.count(" ok ") == len(HEADS), upgraded.stdout
+    assert versions(layouts.url, "public.alembic_version_billing") == [HEADS["billing"]]
+    assert versions(layouts.url, "ledger.alembic_version") == [HEADS["ledger"]]
+    assert versions(layouts.url, "parts.alembic_version") == [HEADS["parts"]]
+    checked = assert_ok(layouts.inv("db.check-all"))
+    assert checked.stdout.count("models match") == 4, checked.stdout
+    execute(layouts.url, "ALTER TABLE public.invoices ADD COLUMN planted integer")
+    result = layouts.inv("db.check", "billing")  # the fence on SQLAlchemy 1.3
+    assert_failure(result, "billing")
+    assert "planted" in result.stdout and "account" not in result.stdout, result.stdout
+    assert_ok(layouts.inv("db.check", "accounts"))
+    execute(layouts.url, "ALTER TABLE public.invoices DROP COLUMN planted")
+    verified = json.loads(assert_ok(layouts.inv("db.verify-all", "--json")).stdout)
+    assert all(item["ok"] for item in verified), verified
+    assert_ok(layouts.inv("db.downgrade-all", "--yes", "--to", "base"))
+    assert versions(layouts.sync_url, "public.alembic_version") == [] and tables(layouts.url, "ledger") == {"alembic_version"}
+
+
+def test_merge_on_a_plain_service_in_its_own_database(layouts: Layouts) -> None:
+    versions_folder = layouts.root / "plain_sync" / "alembic" / "versions"
+    assert_ok(layouts.inv("db.generate", "plain_sync", "--empty", "-m", "one"))
+    (versions_folder / "b0b0b0b0b0b0_two.py").write_text(
+        f'"""two"""\nrevision = "b0b0b0b0b0b0"\ndown_revision = "{HEADS["plain_sync"]}"\nbranch_labels = None\n'
+        "depends_on = None\n\n\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n"
+    )
+    line = assert_failure(layouts.inv("db.upgrade", "plain_sync"), "plain_sync")
+    assert "heads" in line, line
+    assert_ok(layouts.inv("db.merge", "plain_sync", "-m", "join"))
+    assert_ok(layouts.inv("db.upgrade", "plain_sync"))
+    merged = [path for path in versions_folder.glob("*_join.py")]
+    assert len(merged) == 1
+    assert versions(layouts.sync_url, "public.alembic_version") == [merged[0].name.split("_", 1)[0]]

@@ -132,13 +132,14 @@ class Session:
     def protected(self) -> bool:
         return self.environment is not None and self.environment.protected
 
-    def require_yes(self, yes: bool, subject: str, what: str) -> None:
-        """Destructive commands need --yes; a protected environment also asks `confirm` (once per session)."""
+    def require_yes(self, yes: bool, subject: str, what: str, service: Service | None = None) -> None:
+        """Destructive commands need --yes; a protected environment also asks `confirm` (once per session) for the
+        name of the database they change (`service`'s, else the default one)."""
         if not yes:
             where = f" in protected environment {self.environment.name!r}" if self.environment and self.protected() else ""
             raise UsageError(f"{subject}: {what}{where}; rerun with --yes to confirm")
         if self.environment is not None and self.environment.protected and not self._confirmed:
-            self.confirm(subject, self.environment.name, what, database_name(self.database().url))  # the default database's
+            self.confirm(subject, self.environment.name, what, database_name(self.database(service).url))
             self._confirmed = True
 
     def prefetch_states(self, services: list[Service]) -> dict[str, fastpath.Known]:

@@ -26,13 +26,13 @@ def upgrade(session: Session, service: Service, to: str = "head") -> dict[str, A
 
 def downgrade(session: Session, service: Service, to: str = "-1", yes: bool = False) -> dict[str, Any]:
     to = to or "-1"
-    session.require_yes(yes, service.name, f"downgrade to {to} runs the migrations' downgrade steps and may drop data")
+    session.require_yes(yes, service.name, f"downgrade to {to} runs the migrations' downgrade steps and may drop data", service)
     return session.run(service, ops.downgrade, to=to)
 
 
 def reset(session: Session, service: Service, yes: bool = False) -> dict[str, Any]:
     session.require_yes(
-        yes, service.name, "reset downgrades to base (dropping the service's tables and data) and upgrades to head"
+        yes, service.name, "reset downgrades to base (dropping the service's tables and data) and upgrades to head", service
     )
     session.expect_workers(2)
     with session.locked(service):  # no other run may start in between
@@ -42,7 +42,7 @@ def reset(session: Session, service: Service, yes: bool = False) -> dict[str, An
 
 
 def stamp(session: Session, service: Service, revision: str, yes: bool = False) -> dict[str, Any]:
-    session.require_yes(yes, service.name, f"stamp {revision} rewrites the recorded revision without running migrations")
+    session.require_yes(yes, service.name, f"stamp {revision} rewrites the recorded revision without running migrations", service)
     return session.run(service, ops.stamp, revision=revision)
 
 

@@ -1,0 +1,39 @@
+"""`dbtasks` (and `python -m dbtasks`): the commands that are not Invoke tasks, one module each.
+
+Each command's module has `main(argv) -> int` (the exit code); it is imported only when that command runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# command -> (module with main(argv), one line of help)
+COMMANDS = {
+    "init": ("dbtasks.init", "write migrations.yaml and tasks.py for the Alembic services under this folder"),
+    "check-files": ("dbtasks.cli.offline", "check every service's migration files, without a database (pre-commit)"),
+    "complete": ("dbtasks.cli.complete", "print the service names of migrations.yaml that start with WORD (completion)"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: dbtasks COMMAND [ARGS]  (the migration tasks themselves: inv db.*)", "", "commands:"]
+    lines += [f"  {name:<12} {text}" for name, (_, text) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if args else 2
+    name = args[0]
+    if name not in COMMANDS:
+        print(f"dbtasks: unknown command {name!r}; known: {', '.join(COMMANDS)} (see dbtasks --help)", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    return int(module.main(args[1:]) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,270 @@
+"""`dbtasks init`: migrations.yaml and tasks.py written from the services' own files, compared with the committed
+migrations.yaml of both example monorepos, then run; and what it refuses or cannot decide.
+
+init reads; it never runs an env.py. Where it cannot know what a committed file says, the test names the
+difference and asserts that init printed a line about it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import REPO, assert_ok, inv, query, replace_once, tables
+
+from dbtasks import config
+from dbtasks.project import Project, Service
+from dbtasks.worker import revisions
+
+LAYOUTS = REPO / "examples" / "layouts"
+
+
+def dbtasks_init(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`dbtasks init ARGS` run in `folder`, as a user runs it (a process of its own)."""
+    environment = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "dbtasks", "init", *args],
+        cwd=folder,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def one_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def described(project: Project, service: Service) -> dict[str, Any]:
+    """What migrations.yaml decides for a service, with paths relative to the file."""
+    return {
+        "path": service.path.relative_to(project.root).as_posix(),
+        "driver": service.driver,
+        "schemas": service.owned_schemas,
+        "version_table": service.expected_version_table,
+        "database": service.database_key,
+        "url_env": service.url_env,
+        "env": dict(service.env),
+        "python": service.python and Path(service.python).relative_to(service.path).as_posix(),
+        "depends_on": service.depends_on,
+        "expect_tables": service.expect_tables,
+    }
+
+
+def copy_monorepo(source: Path, target: Path, *folders: str) -> Path:
+    """A copy of `source` (or of its `folders`) without migrations.yaml, tasks.py and caches."""
+    ignore = shutil.ignore_patterns("__pycache__", ".dbtasks", "migrations.yaml", "tasks.py")
+    if folders:
+        target.mkdir(parents=True)
+        for folder in folders:
+            shutil.copytree(source / folder, target / folder, ignore=ignore)
+    else:
+        shutil.copytree(source, target, ignore=ignore)
+    return target
+
+
+@pytest.fixture
+def layouts(tmp_path: Path) -> Path:
+    return copy_monorepo(LAYOUTS, tmp_path / "layouts")
+
+
+def test_init_on_the_layouts_example_writes_its_committed_migrations_yaml(layouts: Path) -> None:
+    result = assert_ok(dbtasks_init(layouts))
+    lines = result.stdout.splitlines()
+    assert lines[0] == "found 6 Alembic services under .: accounts, billing, ledger, parts, plain_async, plain_sync"
+    assert lines[1:4] == ["wrote migrations.yaml", "wrote tasks.py", "added .dbtasks/ to .gitignore"]
+    assert lines[-1] == "next: inv db.status" and result.stderr == ""
+    assert (layouts / "tasks.py").read_text() == (REPO / "tasks.py").read_text()
+    assert (layouts / ".gitignore").read_text() == ".dbtasks/\n"
+
+    committed, written = config.load(LAYOUTS / "migrations.yaml"), config.load(layouts / "migrations.yaml")
+    assert list(written.services) == sorted(committed.services)
+    for name, service in committed.services.items():
+        expected, got = described(committed, service), described(written, written.services[name])
+        # Not in the services' files, so init cannot know: the names of plain_sync's and plain_async's
+        # databases (it names each after its service and says so), and the tables verify should expect
+        # (written as a comment to uncomment).
+        if service.database:
+            assert expected.pop("database") == ("name", f"layouts_{name.split('_')[1]}")
+            assert got.pop("database") == ("name", name)
+            assert (
+                f"{name}: keeps public.alembic_version, as {'plain_async' if name == 'plain_sync' else 'plain_sync'} does, "
+                f"so it got a database of its own; database: {name} is a name init chose: put your database's name "
+                f"in services.{name}.database"
+            ) in lines
+        assert got.pop("expect_tables") == ()
+        assert set(expected.pop("expect_tables")) <= set(expect_tables_comment(layouts, name))
+        assert got == expected, name
+    assert (
+        "depends_on and expect_tables: init took depends_on from foreign keys between services only (billing -> accounts); "
+        "add the others, and uncomment expect_tables for verify to check them (README, 'migrations.yaml')"
+    ) in lines
+
+
+def expect_tables_comment(root: Path, service: str) -> list[str]:
+    """The tables of the `# expect_tables: [...]` comment init wrote under `service`, as schema.table or table."""
+    text = (root / "migrations.yaml").read_text()
+    block = text.split(f"\n  {service}:\n", 1)[1].split("\n\n", 1)[0]
+    listed = block.split("# expect_tables: [", 1)[1].split("]", 1)[0].split(", ")
+    schema = config.load(root / "migrations.yaml").services[service].schema
+    return [*listed, *(f"{schema}.{table}" for table in listed if "." not in table)]
+
+
+def test_init_on_the_root_services_writes_the_committed_migrations_yaml(tmp_path: Path) -> None:
+    root = copy_monorepo(REPO, tmp_path / "repo", "services")
+    result = assert_ok(dbtasks_init(root))
+    lines = result.stdout.splitlines()
+    committed, written = config.load(REPO / "migrations.yaml"), config.load(root / "migrations.yaml")
+    assert set(written.services) == set(committed.services)
+    for name, service in committed.services.items():
+        expected, got = described(committed, service), described(written, written.services[name])
+        assert got.pop("expect_tables") == () and expected.pop("expect_tables")
+        # depends_on: init finds meals -> users (a foreign key); habits, practices and journal depend on users
+        # (and practices on movements) by what the services mean, which no file states.
+        assert set(got.pop("depends_on")) <= set(expected.pop("depends_on"))
+        if name == "journal":
+            # journal's env.py reads its schema and driver through its own alembic_config package at run time:
+            # init guesses both (and says so); ALEMBIC_ENV=local is a choice of the committed file.
+            assert expected.pop("env") == {"ALEMBIC_ENV": "local"} and got.pop("env") == {}
+        assert got == expected, name
+    assert written.services["meals"].depends_on == ("users",)
+    assert lines[5:8] == [
+        "services/journal: env.py builds a sync or an async engine depending on the URL; driver: psycopg2 is a guess: "
+        "set services.journal.driver to asyncpg to run it async",
+        "services/journal: env.py computes its version table's schema; schema: journal is a guess (its folder name): "
+        "check services.journal.schema",
+        "depends_on and expect_tables: init took depends_on from foreign keys between services only (meals -> users); "
+        "add the others, and uncomment expect_tables for verify to check them (README, 'migrations.yaml')",
+    ], result.stdout
+
+
+def test_the_written_layouts_file_upgrades_every_service_into_its_place(
+    layouts: Path, database_url: str, make_database: Callable[[], str]
+) -> None:
+    assert_ok(dbtasks_init(layouts))
+    own = {name: make_database() for name in ("plain_sync", "plain_async")}  # the databases init named after them
+    for name, url in own.items():
+        replace_once(layouts / "migrations.yaml", f"database: {name}", f"database: {url.rsplit('/', 1)[1]}")
+    result = assert_ok(inv(layouts, "db.upgrade-all", url=database_url))
+    heads = {name: head_of(layouts / name) for name in ("plain_sync", "plain_async", "accounts", "billing", "ledger", "parts")}
+    for name, head in heads.items():
+        assert f"-> {head}" in result.stdout, (name, result.stdout)
+    for name, url in own.items():
+        assert rows(url, "public.alembic_version") == [heads[name]]
+    assert rows(database_url, "public.alembic_version_accounts") == [heads["accounts"]]
+    assert rows(database_url, "public.alembic_version_billing") == [heads["billing"]]
+    assert rows(database_url, "ledger.alembic_version") == [heads["ledger"]]
+    assert rows(database_url, "parts.alembic_version") == [heads["parts"]]
+    assert "alembic_version" not in tables(database_url, "public")
+    assert tables(database_url, "audit") == {"entry_log"}
+
+
+def head_of(service: Path) -> str:
+    graph = revisions.read_graph(revisions.version_files(str(service / "alembic.ini"), str(service)) or [])
+    assert graph is not None
+    (head,) = revisions.heads(graph)
+    return head
+
+
+def rows(url: str, table: str) -> list[str]:
+    return sorted(row[0] for row in query(url, f"SELECT version_num FROM {table}"))
+
+
+def test_an_existing_migrations_yaml_or_tasks_py_is_kept_without_force(layouts: Path) -> None:
+    (layouts / "migrations.yaml").write_text("mine\n")
+    assert one_error(dbtasks_init(layouts)) == (
+        "dbtasks init: migrations.yaml already exists; nothing was written: rerun with --force to replace it (and tasks.py)"
+    )
+    assert (layouts / "migrations.yaml").read_text() == "mine\n"
+    assert not (layouts / "tasks.py").exists() and not (layouts / ".gitignore").exists()
+
+    (layouts / "migrations.yaml").unlink()
+    (layouts / "tasks.py").write_text("# mine\n")
+    assert one_error(dbtasks_init(layouts)).startswith("dbtasks init: tasks.py already exists; nothing was written:")
+    assert (layouts / "tasks.py").read_text() == "# mine\n" and not (layouts / "migrations.yaml").exists()
+
+    (layouts / "migrations.yaml").write_text("mine\n")
+    assert_ok(dbtasks_init(layouts, "--force"))
+    assert (layouts / "tasks.py").read_text() == (REPO / "tasks.py").read_text()
+    assert set(config.load(layouts / "migrations.yaml").services) == set(config.load(LAYOUTS / "migrations.yaml").services)
+
+
+def test_gitignore_gets_one_dbtasks_line(layouts: Path) -> None:
+    (layouts / ".gitignore").write_text("*.pyc")  # no newline at the end
+    assert "added .dbtasks/ to .gitignore" in assert_ok(dbtasks_init(layouts)).stdout
+    assert (layouts / ".gitignore").read_text() == "*.pyc\n.dbtasks/\n"
+    result = assert_ok(dbtasks_init(layouts, "--force"))
+    assert ".gitignore" not in result.stdout
+    assert (layouts / ".gitignore").read_text() == "*.pyc\n.dbtasks/\n"
+
+
+def test_a_folder_argument_and_bad_command_lines(tmp_path: Path, layouts: Path) -> None:
+    result = assert_ok(dbtasks_init(tmp_path, "layouts"))
+    assert result.stdout.splitlines()[1] == "wrote layouts/migrations.yaml" and (layouts / "tasks.py").is_file()
+    assert not (tmp_path / "migrations.yaml").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert one_error(dbtasks_init(empty)) == (
+        "dbtasks init: no alembic.ini under .; run 'alembic init' in each service first, "
+        "or pass the monorepo's folder (dbtasks init FOLDER)"
+    )
+    assert list(empty.iterdir()) == []
+    assert one_error(dbtasks_init(tmp_path, "missing")).startswith("dbtasks init: missing: no such folder;")
+    assert one_error(dbtasks_init(layouts, "--forse")) == (
+        "dbtasks init: unknown option '--forse'; usage: dbtasks init [FOLDER] [--force]"
+    )
+    assert dbtasks_init(layouts, "--help").stdout.startswith("usage: dbtasks init [FOLDER] [--force]")
+
+
+def test_what_init_reads_beyond_the_examples(tmp_path: Path) -> None:
+    """A computed version table name, a URL variable of its own, a driver named only in requirements.txt, a venv
+    beside alembic.ini, a folder name that is no service name; alembic.ini files in skipped folders are left alone."""
+    root = tmp_path / "mono"
+    shutil.copytree(LAYOUTS / "billing", root / "Billing Service", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(LAYOUTS / "plain_sync", root / "apps" / "reports", ignore=shutil.ignore_patterns("__pycache__"))
+    env_py = root / "Billing Service" / "alembic" / "env.py"
+    text = env_py.read_text().replace('version_table="alembic_version_billing"', 'version_table=f"alembic_version_{NAME}"')
+    env_py.write_text("NAME = __name__.upper()\n" + text)
+    reports = root / "apps" / "reports"
+    replace_once(
+        reports / "alembic" / "env.py",
+        "config = context.config\n",
+        "config = context.config\nimport os\nconfig.set_main_option('sqlalchemy.url', os.environ['REPORTS_DB_URL'])\n",
+    )
+    (reports / "requirements.txt").write_text("alembic\npsycopg[binary]>=3.1\n")
+    (reports / ".venv" / "bin").mkdir(parents=True)
+    (reports / ".venv" / "bin" / "python").symlink_to(sys.executable)
+    for skipped in ("node_modules/pkg", ".git/x", "apps/reports/.venv/lib", "build/venv-like"):
+        (root / skipped).mkdir(parents=True, exist_ok=True)
+        (root / skipped / "alembic.ini").write_text("[alembic]\nscript_location = nowhere\n")
+    (root / "build" / "venv-like" / "pyvenv.cfg").write_text("home = /usr\n")
+
+    result = assert_ok(dbtasks_init(root))
+    lines = result.stdout.splitlines()
+    assert lines[0] == "found 2 Alembic services under .: billing_service, reports"
+    assert (
+        "Billing Service: env.py computes its version table name; add version_table: <name> to services.billing_service" in lines
+    )
+    assert (
+        "apps/reports: env.py reads its URL from REPORTS_DB_URL, which dbtasks sets to the URL of DATABASE_URL's database; "
+        "for a database of its own, add database: {url_env: REPORTS_DB_URL} to services.reports"
+    ) in lines
+    project = config.load(root / "migrations.yaml")
+    reports_service, billing = project.services["reports"], project.services["billing_service"]
+    assert (reports_service.driver, reports_service.url_env, reports_service.schema) == ("psycopg", "REPORTS_DB_URL", "public")
+    assert reports_service.python == str(reports / ".venv" / "bin" / "python")
+    assert (billing.driver, billing.schema, billing.version_table) == ("psycopg2", "public", None)
+    # Until billing's version table is named, migrations.yaml takes it to be public.alembic_version, as reports'
+    # is: so each got a database of its own, and the file loads.
+    assert (billing.database, reports_service.database) == ("billing_service", "reports")

@@ -45,7 +45,7 @@ def _is_database(value: Any) -> bool:
 
 def _is_env(value: Any) -> bool:
     return isinstance(value, dict) and all(
-        isinstance(k, str) and ENV_NAME.match(k) and isinstance(v, str | int | float | bool) for k, v in value.items()
+        isinstance(k, str) and ENV_NAME.match(k) and isinstance(v, (str, int, float, bool)) for k, v in value.items()
     )
 
 

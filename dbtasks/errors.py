@@ -49,3 +49,7 @@ class ServiceError(DbtasksError):
 
 class RunFailed(DbtasksError):
     """A run finished and reported its results, and some of them failed: the verdict, one line."""
+
+
+class DatabaseUnreachable(DbtasksError):
+    """The database cannot be reached (down, wrong host, wrong password): said once, before any worker starts."""

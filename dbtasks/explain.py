@@ -162,6 +162,12 @@ def _words(kind: str, service: Service, data: dict[str, Any], message: str, targ
         return _import(service, data.get("module") or "", message)
     if kind == "version_table":
         return _version_table(service, data)
+    if kind == "migration" and "already exists" in message and "reached" in data and not data["reached"]:
+        return (
+            f"migration {data.get('revision')} failed: {message}; rolled back, the service stays at base: its tables "
+            f"exist but no revision is recorded (created before Alembic, or left by stamp base); if they match head, "
+            f"run 'inv db.stamp {service.name} head --yes', else drop them or fix the migration"
+        )
     template = _TEMPLATES.get(kind)
     return template.format(**_fields(service, data, message, target)) if template else None
 

@@ -53,7 +53,8 @@ def known_states(target: Target, services: Iterable[Service]) -> dict[str, Known
     for name, (service, graph) in graphs.items():
         current = rows.get(service.expected_version_table)
         heads = revisions.heads(graph)
-        if current is None or len(heads) != 1 or not all(revision in graph for revision in current):
+        # An empty version table may sit beside tables from before Alembic (or stamp base): the worker looks.
+        if not current or len(heads) != 1 or not all(revision in graph for revision in current):
             continue
         found[name] = Known(tuple(current), heads[0], revisions.pending(graph, current))
     return found

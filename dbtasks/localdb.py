@@ -13,6 +13,7 @@ import secrets
 import socket
 import stat
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -89,6 +90,11 @@ class LocalDatabase:
 
     def start(self) -> str:
         """Initialize (first time only) and start the server unless it runs; return its URL."""
+        return self.start_telling()[0]
+
+    def start_telling(self) -> tuple[str, str]:
+        """start(), and what it did: "initialized and started", "started" or "" (it was running)."""
+        did = ""
         self.home.mkdir(parents=True, exist_ok=True)
         if _server_account() is not None:
             _open_path_for(self.home)
@@ -102,9 +108,11 @@ class LocalDatabase:
                         f"or delete {self.home} to start over with an empty local database"
                     )
                 self._initialize()
+                did = "initialized and "
             if self.running_port() is None:
                 self._start()
-        return self.url()
+                did += "started"
+        return self.url(), did
 
     def stop(self) -> bool:
         """Stop the server; return False when it was not running."""
@@ -178,7 +186,16 @@ class LocalDatabase:
         port_file = self.data / "dbtasks-port.conf"
         port_file.write_text(f"port = {_free_port(_configured_port(port_file))}\n")
         self._give_to_server_user(port_file)
-        self._pg_ctl(["start", "-w", "-t", "60", "-l", str(self.log_file)])
+        for attempt in range(20):
+            try:
+                self._pg_ctl(["start", "-w", "-t", "60", "-l", str(self.log_file)])
+                break
+            except LocalDatabaseError as error:
+                # A server killed a moment ago leaves postmaster.pid and, while its last backends exit, its shared
+                # memory in use: PostgreSQL refuses to start until they are gone, which takes a second or so.
+                if attempt == 19 or not ("still in use" in str(error) or "lock file" in str(error)):
+                    raise
+                time.sleep(0.5)
         port = self.running_port()
         if port is None:
             raise LocalDatabaseError(f"the local database did not start; see {self.log_file}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -58,8 +59,16 @@ class Selection:
 
     def names(self, project: Project) -> list[str]:
         """The chosen services in declaration order; every name given must exist."""
-        for name in (*self.only, *self.exclude):
-            project.service(name)  # raises the unknown-service error with a suggestion
+        unknown = [name for name in (*self.only, *self.exclude) if name not in project.services]
+        if len(unknown) == 1:
+            project.service(unknown[0])  # raises the unknown-service error with a suggestion
+        elif unknown:
+            hints = [
+                f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                for name in unknown
+                for close in [difflib.get_close_matches(name, list(project.services), n=1)]
+            ]
+            raise UsageError(f"unknown services {', '.join(hints)}; known: {', '.join(project.services)}")
         chosen = set(self.only or project.services)
         names = [name for name in project.services if name in chosen and name not in self.exclude]
         if not names:

@@ -98,6 +98,8 @@ class Project:
         if name in self.services:
             return self.services[name]
         known = ", ".join(self.services)
+        if not name:
+            raise UsageError(f"missing SERVICE: name one of {known}")
         close = difflib.get_close_matches(name, list(self.services), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ";"
         raise UsageError(f"unknown service {name!r}{hint} known: {known}")

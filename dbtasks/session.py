@@ -10,11 +10,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import fastpath, runner
-from .errors import ConfigError, UsageError
+from .errors import ConfigError, DatabaseUnreachable, UsageError
 from .lock import DEFAULT_WAIT, lock_name, migration_lock
 from .project import Environment, Project, Service
-from .target import Target, address, configured_service_target, configured_target, resolve_service_target, resolve_target
-from .worker.libpq import database_name
+from .target import (
+    LOCAL_SOURCE,
+    Target,
+    address,
+    configured_service_target,
+    configured_target,
+    resolve_service_target,
+    resolve_target,
+    target_line,
+)
+from .worker.libpq import database_name, libpq
 from .worker.protocol import OPS, WRITING_OPS
 
 Emit = Callable[[str], None]
@@ -44,6 +53,7 @@ class Session:
     _known: dict[str, fastpath.Known] = field(default_factory=dict)  # prefetched states, each used once
     _database: Target | None = None
     _databases: dict[tuple[str, str], Target] = field(default_factory=dict)  # by Service.database_key
+    _probed: set[str | None] = field(default_factory=set)  # URLs connected to once already (resolve)
     _held: dict[str, int] = field(default_factory=dict)  # service -> nesting depth of its migration lock
     _guard: threading.Lock = field(default_factory=threading.Lock)
 
@@ -62,9 +72,9 @@ class Session:
         if service is not None and service.database_key != ("default", ""):
             with self._guard:
                 if service.database_key not in self._databases:
-                    self._databases[service.database_key] = resolve_service_target(
-                        self.project, self.environment, service, self._default_database
-                    )
+                    found = resolve_service_target(self.project, self.environment, service, self._default_database)
+                    self._databases[service.database_key] = found
+                    self.announce(target_line(found, self.environment, service=service.name))
                 return self._databases[service.database_key]
         with self._guard:
             return self._default_database()
@@ -74,7 +84,11 @@ class Session:
         would write one version table of one database (through two variables naming the same server)."""
         writers: dict[tuple[tuple[str, int, str], str, str], str] = {}
         for service in services:
-            key = (address(self.database(service).url), *service.expected_version_table)
+            target = self.database(service)
+            if target.url not in self._probed:
+                _probe(target)
+                self._probed.add(target.url)
+            key = (address(target.url), *service.expected_version_table)
             if key in writers:
                 raise ConfigError(
                     [
@@ -88,6 +102,8 @@ class Session:
     def _default_database(self) -> Target:
         if self._database is None:
             self._database = resolve_target(self.project, self.environment, announce=self.announce)
+            if self._database.source != LOCAL_SOURCE:  # the local database announces itself
+                self.announce(target_line(self._database, self.environment))
         return self._database
 
     def run(
@@ -144,6 +160,7 @@ class Session:
 
     def prefetch_states(self, services: list[Service]) -> dict[str, fastpath.Known]:
         """Read every service's state from the catalog and the files at once (the fast path: one query per database)."""
+        self.resolve(services)  # unreachable: said once, before the fast path or any worker tries
         by_database: dict[tuple[str, str], list[Service]] = {}
         for service in services:
             by_database.setdefault(service.database_key, []).append(service)
@@ -174,3 +191,18 @@ class Session:
         finally:
             with self._guard:
                 self._held[service.name] -= 1
+
+
+def _probe(target: Target) -> None:
+    """Connect once before workers fan out, so that a wrong password or a server that is down is said once, in
+    doctor's words, within its connect timeout (not once per service, differently per driver)."""
+    import psycopg2
+
+    from .doctor_server import CONNECT_TIMEOUT, connect_problem
+
+    if target.url is None or target.source == LOCAL_SOURCE:
+        return
+    try:
+        psycopg2.connect(libpq(target.url), connect_timeout=CONNECT_TIMEOUT).close()
+    except psycopg2.Error as error:
+        raise DatabaseUnreachable(target.redact(connect_problem(target, " ".join(str(error).split())))) from None

@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from .errors import ConfigError
 from .localdb import LocalDatabase
@@ -159,6 +159,22 @@ def resolve_target(
                 f"(database.local: false); set {project.url_env} to the database to migrate"
             ]
         )
-    url = local_database(project).start()
-    announce(f"using the local database {mask(url)} (set {project.url_env} to use another)")
-    return Target.of(url, LOCAL_SOURCE)
+    url, did = local_database(project).start_telling()
+    if did:
+        announce(f"{did} the local PostgreSQL under .dbtasks/ (it keeps running; 'inv db.local-stop' stops it)")
+    target = Target.of(url, LOCAL_SOURCE)
+    announce(target_line(target, None, hint=f"set {project.url_env} to use another"))
+    return target
+
+
+def target_line(target: Target, environment: Environment | None, *, service: str = "", hint: str = "") -> str:
+    """'target: app@db.internal:5432/app (from PROD_DATABASE_URL, environment production)': never a password."""
+    parts = urlsplit(target.url or "")
+    try:
+        port = parts.port or 5432
+    except ValueError:
+        port = 5432
+    where = f"{unquote(parts.username or '')}@{parts.hostname or 'localhost'}:{port}/{database_name(target.url)}"
+    origin = "the local database under .dbtasks/" if target.source == LOCAL_SOURCE else f"from {target.source}"
+    details = [origin] + ([f"environment {environment.name}"] if environment is not None else []) + ([hint] if hint else [])
+    return f"target{f' of {service}' if service else ''}: {where} ({', '.join(details)})"

@@ -42,6 +42,8 @@ def reset(session: Session, service: Service, yes: bool = False) -> dict[str, An
 
 
 def stamp(session: Session, service: Service, revision: str, yes: bool = False) -> dict[str, Any]:
+    if not revision:
+        raise UsageError(f"{service.name}: missing REVISION: head, base or a revision id (see 'inv db.history {service.name}')")
     session.require_yes(yes, service.name, f"stamp {revision} rewrites the recorded revision without running migrations", service)
     return session.run(service, ops.stamp, revision=revision)
 
@@ -66,7 +68,7 @@ def raise_for_differences(name: str, data: Mapping[str, Any]) -> None:
     differences = list(data.get("diffs") or [])
     if differences:
         raise RunFailed(
-            f"{name}: the models differ from the database ({len(differences)} differences above); "
+            f"{name}: the models differ from the database ({len(differences)} difference{'s' if len(differences) != 1 else ''} above); "
             f"run 'inv db.generate {name} -m \"...\"' and review the migration"
         )
 
@@ -114,6 +116,8 @@ def status_fields(data: Mapping[str, Any]) -> dict[str, Any]:
         state = "unknown revision"
     elif not heads:
         state = "no migrations"
+    elif not current_revisions and data.get("untracked"):
+        state = "tables without revision"  # created before Alembic, or left by stamp base: see doctor
     elif not current_revisions:
         state = "not initialized"
     elif pending == 0:

@@ -125,7 +125,7 @@ def _difference_count(data: Mapping[str, Any]) -> str:
     count = len(data.get("diffs") or [])
     if data.get("skipped"):
         return f"no models to compare ({data['skipped']})"
-    return f"{count} differences" if count else "models match"
+    return f"{count} difference{'s' if count != 1 else ''}" if count else "models match"
 
 
 def status_all(session: Session, pick: Selection) -> Report:

@@ -407,16 +407,24 @@ def assert_ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedP
     return result
 
 
+# The lines saying which database a task targets and that the local database started (not errors).
+_ANNOUNCEMENT = re.compile(r"^(target( of \S+)?: |(initialized and )?started the local PostgreSQL )")
+
+
 def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
-    """stderr's non-empty lines, without the worker progress lines (prefixed 'service | ')."""
-    return [line for line in result.stderr.splitlines() if line.strip() and not _PROGRESS.match(line)]
+    """stderr's non-empty lines, without the worker progress lines (prefixed 'service | ') and the target lines."""
+    return [
+        line
+        for line in result.stderr.splitlines()
+        if line.strip() and not _PROGRESS.match(line) and not _ANNOUNCEMENT.match(line)
+    ]
 
 
 def assert_bad_input(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
-    """Bad configuration or usage: exit `code` and exactly one non-empty stderr line, no traceback."""
+    """Bad configuration or usage: exit `code` and exactly one non-empty stderr line (besides the target line), no traceback."""
     assert result.returncode == code, show(result)
     assert "Traceback" not in output(result), show(result)
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    lines = [line for line in result.stderr.splitlines() if line.strip() and not _ANNOUNCEMENT.match(line)]
     assert len(lines) == 1, show(result)
     return lines[0]
 

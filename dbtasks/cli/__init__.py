@@ -19,7 +19,7 @@ from invoke.tasks import Task
 
 from ..errors import DbtasksError
 from . import all_tasks, diagnostic_tasks, local_tasks, service_tasks
-from .helps import ENV_HELP, Definitions
+from .helps import ENV_HELP, VERBOSE, VERBOSE_HELP, Definitions, missing_module
 
 
 def build_namespace(config_file: str | Path) -> Collection:
@@ -39,10 +39,41 @@ def build_db_collection(config_file: Path) -> Collection:
         *local_tasks.definitions(config_file),
     ]
     for name, body, helps in definitions:
-        if "env" in inspect.signature(body).parameters:
-            helps = {**helps, **ENV_HELP}
-        db.add_task(Task(guarded(body), name=name, help=dict(helps)), name=name)
+        if "env" in inspect.signature(body).parameters:  # every task that touches a database
+            helps = {**helps, **ENV_HELP, **VERBOSE_HELP}
+            body = with_verbose(body)
+        db.add_task(_Task(guarded(body), name=name, help=dict(helps), auto_shortflags=False), name=name)
     return db
+
+
+# The short flags, one meaning in every task (Invoke would derive them from each task's own parameter order).
+SHORT_FLAGS = {"env": "e", "jobs": "j", "verbose": "v", "message": "m", "yes": "y", "to": "t"}
+
+
+class _Task(Task):  # type: ignore[type-arg]  # Invoke is untyped
+    def arg_opts(self, name: str, default: Any, taken_names: set[str]) -> dict[str, Any]:
+        opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
+        short = SHORT_FLAGS.get(name)
+        if short is not None and short not in taken_names:
+            opts["names"].append(short)
+        return opts
+
+
+def with_verbose(body: Callable[..., None]) -> Callable[..., None]:
+    """Add --verbose to a task: Alembic's whole log instead of its `Running ...` lines only."""
+
+    @functools.wraps(body)
+    def task(*args: Any, verbose: bool = False, **kwargs: Any) -> None:
+        token = VERBOSE.set(verbose)
+        try:
+            body(*args, **kwargs)
+        finally:
+            VERBOSE.reset(token)
+
+    own = list(inspect.signature(body).parameters.values())
+    added = inspect.Parameter("verbose", inspect.Parameter.KEYWORD_ONLY, default=False, annotation="bool")
+    task.__signature__ = inspect.Signature([*own, added])  # type: ignore[attr-defined]  # Invoke reads it
+    return task
 
 
 def guarded(body: Callable[..., None]) -> Callable[..., None]:
@@ -52,6 +83,8 @@ def guarded(body: Callable[..., None]) -> Callable[..., None]:
     def run(*args: Any, **kwargs: Any) -> None:
         try:
             body(*args, **kwargs)
+        except ModuleNotFoundError as error:  # run by an interpreter without dbtasks' dependencies
+            raise Exit(missing_module(error), code=2) from None
         except DbtasksError as error:
             detail = getattr(error, "detail", None)
             if detail:

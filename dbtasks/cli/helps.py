@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextvars
+import sys
 from collections.abc import Callable
 
 # (task name, body, help per parameter)
@@ -12,3 +14,13 @@ ENV_HELP = {"env": "environment from migrations.yaml's environments (default: $D
 LOCK = {"lock_wait": "seconds to wait for another run's migration lock on a schema (default: 60)"}
 JSON = {"json": "print a JSON document instead of a table"}
 YES = {"yes": "confirm"}
+VERBOSE_HELP = {"verbose": "show Alembic's whole log (default: its Running upgrade/downgrade lines only)"}
+VERBOSE: contextvars.ContextVar[bool] = contextvars.ContextVar("verbose", default=False)
+
+
+def missing_module(error: ModuleNotFoundError) -> str:
+    """One line for a task run by an interpreter that lacks dbtasks or one of its dependencies."""
+    return (
+        f"dbtasks: {error.name or error} is not installed for {sys.executable}; activate the project's venv "
+        f"(. .venv/bin/activate) or install dbtasks into this interpreter (pip install dbtasks)"
+    )

@@ -30,21 +30,25 @@ def definitions(config_file: Path) -> Definitions:
         stopped = target.local_database(config.load(config_file)).stop()
         render.out("local database stopped" if stopped else "local database was not running")
 
-    def local_url(c: Any, service: str = "") -> None:
+    def local_url(c: Any, service: str = "", show_password: bool = False) -> None:
         """Print the embedded local database's URL (of SERVICE's own database, if it has one), password masked."""
+        import sys
+
         from .. import config, target
         from ..session import Session
         from ..urls import mask
         from . import render
 
         project = config.load(config_file)
-        database = target.local_database(project)
-        if not service:
-            render.out(mask(database.url()))
-            return
-        chosen = project.service(service)
-        url = database.url()  # the local database must be running: this never starts it
-        render.out(mask(Session(project).database(chosen).url or url))
+        url = target.local_database(project).url()  # the local database must be running: this never starts it
+        if service:
+            url = Session(project).database(project.service(service)).url or url
+        if show_password and sys.stdout.isatty():
+            render.progress("local-url: the password is shown; keep this URL out of logs, tickets and shell history")
+        render.out(url if show_password else mask(url))
 
-    helps = {"service": "a service of migrations.yaml: the URL of its own database (default: the shared one)"}
+    helps = {
+        "service": "a service of migrations.yaml: the URL of its own database (default: the shared one)",
+        "show_password": "print the password too (for psql or the app), not ***",
+    }
     return [("local-start", local_start, {}), ("local-stop", local_stop, {}), ("local-url", local_url, helps)]

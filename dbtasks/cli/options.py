@@ -11,6 +11,7 @@ from ..errors import UsageError
 from ..lock import DEFAULT_WAIT
 from ..orchestrate import Selection, default_jobs
 from ..session import Session
+from .helps import VERBOSE
 from .render import progress
 
 
@@ -60,11 +61,26 @@ def session(config_file: Path, *, quiet: bool = False, lock_wait: float = DEFAUL
     return Session(
         project,
         project.environment(name, source) if name else None,
-        emit=(lambda line: None) if quiet else progress,
+        emit=(lambda line: None) if quiet else progress if VERBOSE.get() or settings.debug() else alembic_lines,
         announce=progress,
         lock_wait=lock_wait,
         confirm=typed_back,
     )
+
+
+# Alembic's log line prefix: "INFO  [alembic.runtime.migration] "
+_ALEMBIC_INFO = "INFO  [alembic."
+
+
+def alembic_lines(line: str) -> None:
+    """Without --verbose: of Alembic's INFO lines only `Running upgrade/downgrade/stamp ...`, without the logger prefix.
+    Everything else (warnings, env.py's own output) passes."""
+    prefix, separator, text = line.partition(" | ")
+    if separator and text.startswith(_ALEMBIC_INFO):
+        if " Running " not in text:
+            return
+        line = f"{prefix} | {text.split('] ', 1)[-1]}"
+    progress(line)
 
 
 def typed_back(subject: str, environment: str, what: str, database: str) -> None:

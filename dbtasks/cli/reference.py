@@ -11,19 +11,52 @@ from . import build_db_collection
 def task_reference() -> str:
     """The README's task reference (a Markdown table), generated from the tasks themselves."""
     db = build_db_collection(Path("migrations.yaml"))  # building tasks reads no file
-    lines = ["| task | what it does | arguments |", "|---|---|---|"]
+    lines = ["| task | what it does | its own arguments |", "|---|---|---|"]
+    shared: dict[str, str] = {}
     for name, task in db.tasks.items():
         summary = (task.__doc__ or "").strip().splitlines()[0]
         arguments = task.get_arguments()  # once: Invoke consumes the help dict while building them
-        usage = " ".join(_usage(argument) for argument in arguments)
-        helps = "; ".join(f"`{_flag(argument)}`: {argument.help}" for argument in arguments if argument.help)
-        lines.append(f"| `inv db.{name}{' ' + usage if usage else ''}` | {summary} | {helps} |")
+        usage = _compact(" ".join(_usage(argument) for argument in arguments))
+        own = []
+        for argument in arguments:
+            if str(argument.names[0]) in SHARED:
+                shared.setdefault(_flag(argument), str(argument.help))
+            elif argument.help:
+                own.append(f"`{_flag(argument)}`: {argument.help}")
+        lines.append(f"| `inv db.{name}{' ' + usage if usage else ''}` | {summary} | {'; '.join(own)} |")
+    lines += [
+        "",
+        "The options many tasks share (`SELECTION` is `--only`, `--exclude`, `-j/--jobs` and, where shown in `--help`, `--fail-fast`):",
+        "",
+    ]
+    lines += [f"- `{flag}`: {text}" for flag, text in sorted(shared.items())]
     return "\n".join(lines)
+
+
+def _compact(usage: str) -> str:
+    """The shared options in their short forms, the selection ones as one group."""
+    for long, short in (
+        ("[--env ENV]", "[-e ENV]"),
+        ("[--verbose]", "[-v]"),
+        ("[--yes]", "[-y]"),
+        ("[--lock-wait SECONDS]", "[--lock-wait S]"),
+    ):
+        usage = usage.replace(long, short)
+    group = "[--only NAMES] [--exclude NAMES] [--jobs N]"
+    usage = usage.replace(f"{group} [--fail-fast]", "[SELECTION]").replace(group, "[SELECTION]")
+    return usage
+
+
+# Options described once below the table rather than in every row.
+SHARED = ("env", "verbose", "lock-wait", "only", "exclude", "jobs", "fail-fast", "yes", "service")
 
 
 def _flag(argument: Any) -> str:
     name = str(argument.names[0])
-    return name.upper() if argument.positional else f"--{name}"
+    if argument.positional:
+        return name.upper()
+    short = [str(other) for other in argument.names[1:]]
+    return f"-{short[0]}, --{name}" if short else f"--{name}"
 
 
 def _usage(argument: Any) -> str:

@@ -308,11 +308,13 @@ class Diagnosis:
         ownership = self.operation.ownership
         ownership.learn_migrations(self.database.get("default_schema"))
         tables = [name for name in self.database["tables"] if name != version_table and ownership.owns(self.schema, name)]
+        exists = version_table in self.database["tables"]
+        recorded = f"its {version_table} records no revision" if exists else f"no {version_table}"
         if tables:
             self.add(
                 "warning",
-                f"schema {self.schema!r} already holds {_some(tables)} but no {version_table} (created before Alembic, "
-                f"e.g. by metadata.create_all): 'inv db.upgrade {self.name}' would fail with \"relation already exists\"; "
+                f"schema {self.schema!r} already holds {_some(tables)} but {recorded} (created before Alembic, e.g. by "
+                f"metadata.create_all, or left by stamp base): 'inv db.upgrade {self.name}' would fail with \"relation already exists\"; "
                 f"if they match the head migration, run 'inv db.stamp {self.name} head --yes'",
             )
         elif head is None:

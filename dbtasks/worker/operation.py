@@ -156,6 +156,20 @@ class Operation:
             if db is None:
                 connection.close()
 
+    def untracked_tables(self) -> list[str]:
+        """The service's own tables in a database whose version table records no revision (schema.table)."""
+        from .catalog import Connection
+
+        connection = Connection(self.url)
+        try:
+            listed = ", ".join(f"'{name}'" for name in self.ownership.schemas)
+            self.ownership.learn_migrations(connection.rows("SELECT current_schema()")[0][0])
+            rows = connection.rows(f"SELECT schemaname, tablename FROM pg_tables WHERE schemaname IN ({listed})")
+        finally:
+            connection.close()
+        mine = [(schema, table) for schema, table in rows if self.ownership.owns(schema, table)]
+        return sorted(f"{schema}.{table}" for schema, table in mine if (schema, table) != tuple(self.ownership.version_table))
+
     def drop_schemas(self, names: list[str]) -> None:
         """Drop schemas create_schemas made for a run that applied nothing, if they are still empty."""
         if not names or self.applied:

@@ -70,7 +70,9 @@ def status(operation: Operation) -> dict[str, Any]:
     pending = None
     if len(heads) == 1 and len(current) <= 1 and len(known) == len(current):
         pending = pending_count(script, heads[0], current)
-    return {"current": current, "head": heads, "pending": pending, "unknown": [r for r in current if r not in known]}
+    untracked = operation.untracked_tables() if not current else []
+    unknown = [r for r in current if r not in known]
+    return {"current": current, "head": heads, "pending": pending, "unknown": unknown, "untracked": untracked}
 
 
 def heads(operation: Operation) -> dict[str, Any]:

@@ -281,7 +281,10 @@ class Verification:
             self.operation.phase = "verify"
         if diffs:
             shown = catalog.shorten([describe(diff) for diff in diffs])
-            self.failed("drift", f"{len(diffs)} differences: {shown}; run 'inv db.generate {name} -m \"...\"'")
+            self.failed(
+                "drift",
+                f"{len(diffs)} difference{'s' if len(diffs) != 1 else ''}: {shown}; run 'inv db.generate {name} -m \"...\"'",
+            )
         else:
             self.passed("drift", "models match the database at head (autogenerate, on what the service owns)")
 

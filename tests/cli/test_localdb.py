@@ -53,7 +53,7 @@ def test_local_database_lifecycle(local_project: Path) -> None:
     outputs += [output(url), output(again)]
 
     upgraded = assert_ok(inv(project, "db.upgrade-all"))
-    assert "***" in upgraded.stderr
+    assert re.search(r"^target: dbtasks@127\.0\.0\.1:\d+/dbtasks \(the local database under \.dbtasks/", upgraded.stderr, re.M)
     status = assert_ok(inv(project, "db.status", "--json"))
     entries = json.loads(status.stdout)["services"]
     assert {entry["service"]: entry["state"] for entry in entries} == dict.fromkeys(declared_services(), "up to date")
@@ -79,7 +79,8 @@ def test_a_task_starts_the_local_database_when_needed(local_project: Path) -> No
     project = local_project
     result = assert_ok(inv(project, "db.upgrade", "habits"))
     assert (project / ".dbtasks").is_dir()
-    assert re.search(r"postgresql://dbtasks:\*\*\*@127\.0\.0\.1:\d+/dbtasks", result.stderr), show(result)
+    assert "initialized and started the local PostgreSQL under .dbtasks/" in result.stderr, show(result)
+    assert re.search(r"^target: dbtasks@127\.0\.0\.1:\d+/dbtasks \(the local database under \.dbtasks/", result.stderr, re.M)
     assert local_password(project) not in output(result)
     url = LocalDatabase(project / ".dbtasks").url()
     assert version(url, "habits") == [head_of("habits")]

@@ -186,7 +186,7 @@ def test_check_and_generate_compare_the_models_with_the_database(plain: Service,
     assert_ok(inv(plain.root, "db.upgrade", SERVICE, url=database_url))
     drifted = inv(plain.root, "db.check", SERVICE, url=database_url)
     line = assert_failure(drifted, SERVICE)
-    assert "the models differ from the database (1 differences above)" in line, line
+    assert "the models differ from the database (1 difference above)" in line, line
     assert drifted.stdout == "  - add column notes.color\n", show(drifted)  # a table in the default schema: no prefix
 
     generated = assert_ok(inv(plain.root, "db.generate", SERVICE, "-m", "add color", url=database_url))
@@ -295,7 +295,7 @@ def test_movements_runs_on_python_3_13_with_psycopg3(
     )
     drifted = inv(root, "db.check", "movements", url=database_url)
     line = assert_failure(drifted, "movements")
-    assert "the models differ from the database (1 differences above)" in line, line
+    assert "the models differ from the database (1 difference above)" in line, line
     assert "add column movements.movements.color" in drifted.stdout, show(drifted)
     generated = assert_ok(inv(root, "db.generate", "movements", "-m", "add color", url=database_url))
     assert generated.stdout.splitlines()[0] == "  - add column movements.movements.color", show(generated)

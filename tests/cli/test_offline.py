@@ -189,6 +189,23 @@ def test_env_py_must_parse_too(project: Path) -> None:
     )
 
 
+def test_what_only_alembic_can_read_is_named_not_failed(project: Path) -> None:
+    """A computed revision id, and migrations in recursive folders: said to be unchecked, exit 0."""
+    plant_migration(project, "meals", "eeeeeeeeeeee", None)
+    planted = versions_folder(project, "meals") / "eeeeeeeeeeee_planted.py"
+    replace_once(planted, "revision = 'eeeeeeeeeeee'", "revision = 'eeee' + 'eeeeeeee'")
+    replace_once(project / "services/users/alembic.ini", "[alembic]\n", "[alembic]\nrecursive_version_locations = true\n")
+    result = check_files(project, "meals", "users")
+    assert result.returncode == 0, show(result)
+    assert result.stdout.splitlines() == [
+        "services/meals/alembic/versions/eeeeeeeeeeee_planted.py:3: revision is computed, not a literal; meals's history "
+        "is not checked here ('inv db.verify meals' checks it)",
+        "services/users/alembic.ini: users's migrations are in a package or in recursive folders, which only Alembic can "
+        "list; not checked here ('inv db.verify users' checks them)",
+        f"check-files: 2 services, {len(version_files(project, 'meals'))} migration files: no problems; 2 not checked (above)",
+    ]
+
+
 # -- choosing services and the configuration --------------------------------------------------------
 
 

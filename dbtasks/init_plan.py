@@ -239,8 +239,9 @@ def _decide_databases(services: list[Planned], notes: list[str]) -> None:
                 " each gets a database of its own (named here after the service: rename it to yours)"
             )
             notes.append(
-                f"{service.label}: keeps {schema}.{table}, as {others} does, so it got a database of its own; "
-                f"database: {service.name} is a name init chose: put your database's name in services.{service.name}.database"
+                f"{service.label}: keeps {schema}.{table}, as {others} does, so it got a database of its own, "
+                f"database: {service.name}, a name init chose (the local database creates it; on your server, "
+                f"create it or put your database's name in services.{service.name}.database)"
             )
 
 

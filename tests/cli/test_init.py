@@ -100,8 +100,8 @@ def test_init_on_the_layouts_example_writes_its_committed_migrations_yaml(layout
             assert got.pop("database") == ("name", name)
             assert (
                 f"{name}: keeps public.alembic_version, as {'plain_async' if name == 'plain_sync' else 'plain_sync'} does, "
-                f"so it got a database of its own; database: {name} is a name init chose: put your database's name "
-                f"in services.{name}.database"
+                f"so it got a database of its own, database: {name}, a name init chose (the local database creates it; "
+                f"on your server, create it or put your database's name in services.{name}.database)"
             ) in lines
         assert got.pop("expect_tables") == ()
         assert set(expected.pop("expect_tables")) <= set(expect_tables_comment(layouts, name))

@@ -89,13 +89,23 @@ def main(argv: list[str]) -> int:
         return 2
     decided = plan(folder, [scan_service(ini) for ini in inis])
     text = render(decided)
-    problems = _check(folder, text)
-    if problems:  # init's own mistake: say so rather than write a file the tasks refuse
-        for problem in problems:
-            print(f"dbtasks init: {problem}", file=sys.stderr)
-        print("dbtasks init: the file init wrote does not load (nothing was written); please report this", file=sys.stderr)
+    try:
+        problems = _check(folder, text)
+        if problems:  # init's own mistake: say so rather than write a file the tasks refuse
+            for problem in problems:
+                print(f"dbtasks init: {problem}", file=sys.stderr)
+            print("dbtasks init: the file init wrote does not load (nothing was written); please report this", file=sys.stderr)
+            return 1
+        config_file.write_text(text, encoding="utf-8")
+        tasks_file.write_text(TASKS_PY, encoding="utf-8")
+        ignored = _ignore_dbtasks(folder / ".gitignore")
+    except OSError as error:
+        print(f"dbtasks init: cannot write in {label}: {error.strerror or error}; check its permissions", file=sys.stderr)
         return 1
-    _report(decided, folder, config_file, tasks_file, text)
+    try:
+        _report(decided, folder, ignored)
+    except BrokenPipeError:  # `dbtasks init | head -1`: the reader left early; the files are written
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
@@ -132,14 +142,13 @@ def _refusal(config_file: Path, tasks_file: Path, force: bool) -> str | None:
     return None
 
 
-def _report(decided: Plan, folder: Path, config_file: Path, tasks_file: Path, text: str) -> None:
+def _report(decided: Plan, folder: Path, ignored: bool) -> None:
+    count = len(decided.services)
     names = ", ".join(service.name for service in decided.services)
-    print(f"found {len(decided.services)} Alembic services under {_shown(folder)}: {names}")
-    config_file.write_text(text, encoding="utf-8")
-    print(f"wrote {_shown(config_file)}")
-    tasks_file.write_text(TASKS_PY, encoding="utf-8")
-    print(f"wrote {_shown(tasks_file)}")
-    if _ignore_dbtasks(folder / ".gitignore"):
+    print(f"found {count} Alembic service{'s' if count > 1 else ''} under {_shown(folder)}: {names}")
+    print(f"wrote {_shown(folder / 'migrations.yaml')}")
+    print(f"wrote {_shown(folder / 'tasks.py')}")
+    if ignored:
         print(f"added .dbtasks/ to {_shown(folder / '.gitignore')}")
     if decided.notes:
         print("to check (init could not decide these):")

@@ -27,6 +27,7 @@ _DEPENDENCY_FILES = ("pyproject.toml", "setup.cfg", "setup.py", "Pipfile", "envi
 _ASYNC_ENGINES = ("async_engine_from_config", "create_async_engine", "AsyncEngine")
 _SYNC_ENGINES = ("engine_from_config", "create_engine")
 _URL_VARIABLE = re.compile(r"(URL|URI|DSN)")
+_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # The suffixes of URL-part variables (POSTGRES_HOST, DB_PASS, PGUSER, ...) and the placeholder each one gets.
 _PARTS = (
     ("PASSWORD", "password"),
@@ -149,11 +150,11 @@ def _read_env_py(scan: ServiceScan, modules: _Modules) -> None:
                 scan.engines.add("sync")
             elif called in ("get", "getenv") and node.args:
                 name = _string(node.args[0], constants)
-                if name and name != UNKNOWN and _reads_environment(node.func):
+                if name and _VARIABLE.match(name) and _reads_environment(node.func):
                     scan.variables.setdefault(name, False)
         elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and _is_environ(node.value):
             name = _string(node.slice, constants)  # os.environ["X"]: required
-            if name and name != UNKNOWN:
+            if name and _VARIABLE.match(name):
                 scan.variables[name] = True
     for statement in tree.body:
         if isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Constant) and statement.value.value is None:

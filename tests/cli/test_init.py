@@ -268,3 +268,25 @@ def test_what_init_reads_beyond_the_examples(tmp_path: Path) -> None:
     # Until billing's version table is named, migrations.yaml takes it to be public.alembic_version, as reports'
     # is: so each got a database of its own, and the file loads.
     assert (billing.database, reports_service.database) == ("billing_service", "reports")
+
+
+def test_passwords_in_alembic_ini_and_env_py_stay_out_of_output_and_files(tmp_path: Path) -> None:
+    root = tmp_path / "mono"
+    service = root / "app"
+    shutil.copytree(LAYOUTS / "plain_sync", service, ignore=shutil.ignore_patterns("__pycache__"))
+    replace_once(
+        service / "alembic.ini",
+        "sqlalchemy.url = driver://user:pass@localhost/dbname",
+        "sqlalchemy.url = postgresql+psycopg://app:Ini-S3cret%%40@db.internal/app",
+    )
+    replace_once(
+        service / "alembic" / "env.py",
+        "target_metadata = None\n",
+        'target_metadata = None\nFALLBACK = "postgresql+psycopg://app:EnvPy-S3cret@localhost/app"\n',
+    )
+    result = assert_ok(dbtasks_init(root))
+    assert config.load(root / "migrations.yaml").services["app"].driver == "psycopg"
+    written = [path.read_text() for path in root.iterdir() if path.is_file()]
+    for secret in ("Ini-S3cret", "EnvPy-S3cret", "S3cret"):
+        assert secret not in result.stdout + result.stderr
+        assert all(secret not in text for text in written)

@@ -12,6 +12,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from dbtasks.compat import zip_strict
+
 from .runner import Result
 from .scenarios import TARGETS
 from .synthetic import REPO
@@ -119,8 +121,8 @@ def text_verdicts(found: Sequence[Verdict]) -> str:
 
 def _align(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) if rows else len(headers[i]) for i in range(len(headers))]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)), "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines = ["  ".join(h.ljust(w) for h, w in zip_strict(headers, widths)), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip_strict(row, widths)).rstrip() for row in rows]
     return "\n".join(lines)
 
 

@@ -108,7 +108,7 @@ def version_table(declared: str | None, schema: str, ini: Path, path: Path) -> t
     table, found = passed["version_table"], passed["version_table_schema"]
     if table == sources.UNKNOWN:
         return None  # a computed name: declare it (the worker says so when it differs from alembic_version)
-    return (schema if found in (None, sources.UNKNOWN) else found, table or "alembic_version")
+    return (schema if found is None or found == sources.UNKNOWN else found, table or "alembic_version")
 
 
 def env_text(value: Any) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import verbs
+from .compat import zip_strict
 from .orchestrate import Outcome, Report, Selection, run_all
 from .project import Service
 from .session import Session
@@ -89,7 +90,7 @@ def reset_all(session: Session, pick: Selection, yes: bool = False) -> Report:
     if pick.fail_fast and any(not outcome.ok for outcome in down):
         return finished(down)
     up = over_all(session, verbs.upgrade, pick, describe=lambda data: "reset to head")
-    return finished([before if not before.ok else after for before, after in zip(down, up, strict=True)])
+    return finished([before if not before.ok else after for before, after in zip_strict(down, up)])
 
 
 def sql_all(session: Session, pick: Selection, folder: Path) -> Report:
@@ -138,7 +139,7 @@ def status_all(session: Session, pick: Selection) -> Report:
     known = session.prefetch_states(services)
     outcomes = over_all(session, verbs.status, pick, ordered=False, workers=len(services) - len(known))
     rows = []
-    for outcome, service in zip(outcomes, services, strict=True):
+    for outcome, service in zip_strict(outcomes, services):
         if outcome.ok:
             rows.append(dict(outcome.data))
         else:

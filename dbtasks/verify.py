@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from .compat import zip_strict
 from .errors import ServiceError
 from .explain import cannot_connect
 from .orchestrate import Outcome, Report, Selection
@@ -120,9 +121,7 @@ def verify_all(session: Session, pick: Selection, keep: bool = False) -> Report:
     verb = functools.partial(verify, keep=keep)
     outcomes = over_all(session, verb, pick, ordered=False, describe=_verdict)
     results = [result_of(outcome) for outcome in outcomes]
-    judged = [
-        Outcome(o.service, "failed", o.detail) if o.ok and not r["ok"] else o for o, r in zip(outcomes, results, strict=True)
-    ]
+    judged = [Outcome(o.service, "failed", o.detail) if o.ok and not r["ok"] else o for o, r in zip_strict(outcomes, results)]
     failed = [result["service"] for result in results if not result["ok"]]
     return Report(judged, f"verify failed for {', '.join(failed)}; see the tables above" if failed else None, results)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 import venv
@@ -29,15 +30,44 @@ def run(*args: str | Path) -> None:
 
 def ensure_venv() -> None:
     """Create .venv and install the project into it, skipping the install when pyproject.toml is unchanged."""
-    if sys.version_info < (3, 11):  # noqa: UP036 - this runs under whatever python3 the user has
-        sys.exit(f"dbtasks needs Python 3.11 or newer; this is {sys.version.split()[0]}: run this script with python3.11+")
+    if sys.version_info < (3, 11):  # this runs under whatever python3 the user has
+        sys.exit(
+            f"scripts/test and scripts/onboard need Python 3.11 or newer (dbtasks itself runs on 3.9); this is {sys.version.split()[0]}: run this script with python3.11+"
+        )
     if not PYTHON.exists():
         say(f"creating {VENV.relative_to(ROOT)}")
         venv.EnvBuilder(with_pip=True).create(VENV)
+    install_project(PYTHON, STAMP)
+
+
+def install_project(python: Path, stamp: Path) -> None:
+    """pip install -e .[EXTRAS] with `python`, skipped when `stamp` says pyproject.toml is unchanged since the last one."""
+    where = stamp.parent.relative_to(ROOT)
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + EXTRAS.encode()).hexdigest()
-    if STAMP.exists() and STAMP.read_text().strip() == wanted:
-        say("dependencies already installed (pyproject.toml unchanged)")
+    if stamp.exists() and stamp.read_text().strip() == wanted:
+        say(f"dependencies already installed in {where} (pyproject.toml unchanged)")
         return
-    say("installing the project and its dependencies")
-    run(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", f".[{EXTRAS}]")
-    STAMP.write_text(wanted + "\n")
+    say(f"installing the project and its dependencies into {where}")
+    run(python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", f".[{EXTRAS}]")
+    stamp.write_text(wanted + "\n")
+
+
+def pyenv_python(version: str) -> Path | None:
+    """The newest interpreter of `version` (e.g. "3.9") under pyenv's root, if this machine has one."""
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    found = sorted(
+        root.glob(f"versions/{version}.*/bin/python"),
+        key=lambda path: [int(part) if part.isdigit() else -1 for part in path.parents[1].name.split(".")],
+    )
+    return found[-1] if found else None
+
+
+def ensure_venv_of(base: Path, folder: Path) -> Path:
+    """A venv of the interpreter `base` in `folder` (such as .venv39) with the project installed; returns its python."""
+    python = folder / "bin" / "python"
+    if not python.exists():
+        say(f"creating {folder.relative_to(ROOT)} from {base}")
+        # --upgrade-deps: the pip that Python 3.9 bundles (23.0) backtracks for many minutes over our dependencies.
+        run(base, "-m", "venv", "--clear", "--upgrade-deps", folder)
+    install_project(python, folder / ".dbtasks-installed")
+    return python

@@ -306,7 +306,8 @@ def plant_model_column(project: Path, service: str, column: str = "color") -> st
         match = re.search(r'^(    )__tablename__ = "(\w+)"\n', text, re.M)
         if match is None:
             continue
-        line = f"{match[1]}{column}: Mapped[str | None] = mapped_column(sa.String(20))\n"
+        # nullable=True rather than Mapped[str | None]: SQLAlchemy evaluates the annotation, which fails on Python 3.9.
+        line = f"{match[1]}{column}: Mapped[str] = mapped_column(sa.String(20), nullable=True)\n"
         path.write_text(text[: match.end()] + line + text[match.end() :], encoding="utf-8")
         return match[2]
     raise AssertionError(f"no declarative model found under {folder}")

@@ -18,7 +18,9 @@ from .libpq import libpq
 if TYPE_CHECKING:  # annotations only: this file must run on Python 3.8
     # (kind, table, name) -> definition, per schema. `table` is the owner of columns, indexes,
     # constraints, triggers and policies; None for objects that stand on their own.
-    Key = tuple[str, str | None, str]
+    from typing import Optional
+
+    Key = tuple[str, Optional[str], str]  # mypy checks for Python 3.9: no `str | None` in an alias
     Snapshot = dict[str, dict[Key, str]]
 
 SNAPSHOT_SQL = """

@@ -110,7 +110,7 @@ def version_files(ini: str, cwd: str) -> list[str] | None:
 
 
 def _split(value: str, separator: str | None) -> list[str]:
-    if separator in (None, "space"):
+    if separator is None or separator == "space":
         return [item for item in re.split(r"[ ,]+", value.strip()) if item] if separator is None else value.split()
     if separator == "os":
         return [item for item in value.split(os.pathsep) if item]

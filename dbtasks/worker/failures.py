@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_DRIVER_PREFIX = re.compile(r"^\([\w.]+\)\s*")  # SQLAlchemy's "(psycopg2.errors.QueryCanceled) " wrapper
+# SQLAlchemy's "(psycopg2.errors.QueryCanceled) " wrapper; with asyncpg, SQLAlchemy 2.0 adds "<class '...Error'>: ".
+_DRIVER_PREFIX = re.compile(r"^\([\w.]+\)\s*(<class '[\w.]+'>:\s*)?")
 
 
 class Failure(Exception):

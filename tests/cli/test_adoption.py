@@ -114,6 +114,18 @@ def test_a_new_monorepo_adopts_dbtasks_with_the_readme_steps(
     ]
     assert init.stderr == "" and (root / ".gitignore").read_text() == ".dbtasks/\n"
 
+    # No DATABASE_URL: the local database, which creates each service's database itself; no edit at all
+    try:
+        local = shell.ok("inv", "db.upgrade-all")
+        assert local.stdout.splitlines()[-1] == "2 ok, 0 failed, 0 skipped", local.stdout
+        assert "initialized and started the local PostgreSQL under .dbtasks/" in local.stderr, local.stderr
+        rows = json.loads(shell.ok("inv", "db.status", "--json").stdout)["services"]
+        assert {(row["service"], row["database"], row["state"]) for row in rows} == {
+            (service, service, "up to date") for service in SERVICES
+        }, rows
+    finally:
+        shell.ok("inv", "db.local-stop")
+
     # DATABASE_URL names a server of ours: the databases the printed lines ask for, put in migrations.yaml
     own = {service: make_database() for service in SERVICES}
     text = (root / "migrations.yaml").read_text()

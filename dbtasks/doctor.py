@@ -19,7 +19,7 @@ from .doctor_server import ERROR, OK, WARNING, Finding, address, privileges, url
 from .doctor_server import server as connect_server
 from .errors import ConfigError, DbtasksError, LocalDatabaseError, RunFailed, ServiceError, UsageError
 from .orchestrate import run_all
-from .project import Service
+from .project import Project, Service, display_path
 from .session import Session
 from .target import LOCAL_SOURCE, Target, local_database
 from .urls import mask
@@ -83,6 +83,7 @@ def diagnose(
     else:
         findings += privileges(project, server)
     findings += _services(session, target, server is not None, jobs, findings)
+    findings += _environment_guards(project)
     return Diagnosis([Finding(item.level, item.subject, target.redact(item.message)) for item in findings])
 
 
@@ -225,3 +226,28 @@ def _shared_version_tables(facts: dict[str, dict[str, Any]]) -> list[Finding]:
         for (table, database), names in sharing.items()
         if len(names) > 1
     ]
+
+
+def _environment_guards(project: Project) -> list[Finding]:
+    """create_all() in a service's own code outside an environment check races the migrations in production."""
+    from .guards import create_all_calls
+    from .worker.revisions import environment_file
+
+    findings = []
+    for service in project.services.values():
+        env_py = environment_file(str(service.alembic_ini), str(service.path))
+        calls = create_all_calls(service.path, Path(env_py).parent if env_py else None)
+        for call in [call for call in calls if not call.guarded]:
+            findings.append(
+                Finding(
+                    WARNING,
+                    service.name,
+                    f"{display_path(call.path)}:{call.line}: metadata.create_all() runs outside an environment check: in "
+                    f"production it creates tables the migrations then fail on ('relation already exists'); run it only "
+                    f'in development (if os.getenv("ENVIRONMENT", "development") == "development": ...) and '
+                    f"let 'inv db.upgrade {service.name}' create the tables everywhere else",
+                )
+            )
+        if calls and all(call.guarded for call in calls):
+            findings.append(Finding(OK, service.name, f"create_all() only under an environment check ({len(calls)} found)"))
+    return findings

@@ -9,6 +9,7 @@ import importlib.util
 import json
 import os
 import pwd
+import re
 import secrets
 import socket
 import stat
@@ -250,13 +251,13 @@ class LocalDatabase:
             raise LocalDatabaseError(f"{program} failed: {self._reason(result)}; see {self.log_file}")
 
     def _reason(self, result: subprocess.CompletedProcess[str]) -> str:
-        """The most telling line: the server log's last FATAL, else the command's last line."""
+        """The most telling line: the server log's last FATAL or PANIC, else the command's last line."""
         try:
-            fatal = [line for line in self.log_file.read_text().splitlines() if "FATAL" in line]
+            fatal = [line for line in self.log_file.read_text().splitlines() if "FATAL:" in line or "PANIC:" in line]
         except OSError:
             fatal = []
         if fatal:
-            return fatal[-1].split("FATAL:", 1)[-1].strip()
+            return re.split(r"(?:FATAL|PANIC):", fatal[-1], maxsplit=1)[-1].strip()
         lines = (result.stderr or result.stdout).strip().splitlines()
         return lines[-1] if lines else f"exit code {result.returncode}"
 

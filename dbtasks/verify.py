@@ -9,10 +9,11 @@ from __future__ import annotations
 import functools
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from . import owner
 from .compat import zip_strict
 from .errors import ServiceError
 from .explain import cannot_connect
@@ -33,7 +34,7 @@ def verify(session: Session, service: Service, keep: bool = False) -> dict[str, 
     # Dependencies in other databases have nothing to prepare in this one.
     prepare = [dep for dep in dependencies(session.project, service) if dep.database_key == service.database_key]
     session.expect_workers(len(prepare) + 1)
-    with scratch_database(target, service.name, keep) as scratch:
+    with scratch_database(target, service.name, keep, session.announce) as scratch:
         session.announce(f"{service.name} | verifying in scratch database {database_name(scratch.url)}")
         for dependency in prepare:
             try:
@@ -70,21 +71,65 @@ def dependencies(project: Project, service: Service) -> list[Service]:
 # -- the scratch database --------------------------------------------------------------------------
 
 
+# The comment on a scratch database that names its owner, so that the next verify can drop it when that
+# owner was killed (-9 runs no cleanup); a database kept on purpose (--keep) has no such comment.
+SCRATCH_OWNER = "dbtasks verify scratch database of "
+
+
 @contextmanager
-def scratch_database(target: Target, service: str, keep: bool = False) -> Iterator[Target]:
-    """A new database `<service>_verify_<random>` on the target's server, dropped on the way out unless `keep`."""
+def scratch_database(
+    target: Target, service: str, keep: bool = False, announce: Callable[[str], None] = lambda line: None
+) -> Iterator[Target]:
+    """A new database `<service>_verify_<random>` on the target's server, dropped on the way out unless `keep`;
+    first, the scratch databases of verify runs that were killed are dropped (each one announced)."""
     assert target.url is not None
     name = re.sub(r"[^a-z0-9_]", "_", service.lower())[:40] + f"_verify_{secrets.token_hex(4)}"
-    _administer(target, service, f'CREATE DATABASE "{name}"')
+    with _administration(target, service) as execute:
+        for abandoned in _drop_abandoned(execute):
+            announce(f"{service} | dropped scratch database {abandoned}, left by a verify that was killed")
+        execute(f'CREATE DATABASE "{name}"')
+        try:
+            if not keep:
+                execute(f'COMMENT ON DATABASE "{name}" IS %s', (SCRATCH_OWNER + owner.this_process(),))
+        except BaseException:
+            execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            raise
     scratch = Target(with_database(target.url, name), target.secrets, target.source)
     try:
         yield scratch
     finally:
         if not keep:
-            _administer(target, service, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            with _administration(target, service) as execute:
+                execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _administer(target: Target, service: str, statement: str) -> None:
+def _drop_abandoned(execute: Callable[..., list[tuple[Any, ...]]]) -> list[str]:
+    """Drop the scratch databases (of any service) whose verify was killed on this host; return their names.
+
+    Only those whose comment names a process of this host that no longer runs: never another host's, never
+    a running verify's, never one kept with --keep; one this user may not drop is left alone."""
+    import psycopg2
+
+    dropped: list[str] = []
+    rows = execute(
+        "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database WHERE datname LIKE %s",
+        ("%\\_verify\\_%",),
+    )
+    for name, comment in rows:
+        if not (comment or "").startswith(SCRATCH_OWNER) or not owner.is_gone(comment[len(SCRATCH_OWNER) :]):
+            continue
+        try:
+            execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except psycopg2.Error:  # not ours to drop (another user's), or dropped by another verify meanwhile
+            continue
+        dropped.append(name)
+    return dropped
+
+
+@contextmanager
+def _administration(target: Target, service: str) -> Iterator[Callable[..., list[tuple[Any, ...]]]]:
+    """execute(sql, params) -> rows, in autocommit on the target's server; connection and privilege errors
+    become ServiceErrors."""
     import psycopg2
 
     assert target.url is not None
@@ -93,10 +138,18 @@ def _administer(target: Target, service: str, statement: str) -> None:
     except psycopg2.OperationalError as error:
         reason = " ".join(str(error).split())
         raise ServiceError(service, target.redact(cannot_connect(reason, target.source)), kind="connect") from None
+    statement = ""
+
+    def execute(sql: str, params: tuple[Any, ...] | None = None) -> list[tuple[Any, ...]]:
+        nonlocal statement
+        statement = sql
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall()) if cursor.description else []
+
     try:
         connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute(statement)
+        yield execute
     except psycopg2.errors.InsufficientPrivilege:
         raise ServiceError(
             service,

@@ -15,6 +15,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +26,8 @@ import psycopg2
 import pytest
 import yaml
 
+from dbtasks import owner
+from dbtasks.errors import LocalDatabaseError
 from dbtasks.localdb import LocalDatabase
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,19 +39,85 @@ SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
 # -- the server and the databases --------------------------------------------------------------
 
 
+# The session's servers keep their data in folders of the suite's own under the temporary folder, never under
+# pytest's basetemp: any other pytest run of the same user resets <tmp>/pytest-of-<user> to mode 0700, and a
+# server that runs as another account (as root: 'nobody') then cannot reach its data and PANICs.
+SERVER_FOLDER_PREFIX = "dbtasks-tests-"
+SERVERS: list[LocalDatabase] = []  # this process's session server, for the diagnosis of failed tests
+
+
+def remove_abandoned_server_folders(parent: Path) -> list[Path]:
+    """Stop the servers of, and remove, the server folders under `parent` whose session is gone (a crashed run)."""
+    removed = []
+    for folder in parent.glob(f"{SERVER_FOLDER_PREFIX}*"):
+        try:
+            owned_by = (folder / "owner").read_text()
+        except OSError:  # being made by a session that starts right now, or not a folder of ours
+            continue
+        if not owner.is_gone(owned_by):
+            continue
+        with contextlib.suppress(Exception):  # a crashed session's server may still run
+            LocalDatabase(folder / "home").stop()
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def server_trouble(server: LocalDatabase) -> str | None:
+    """None while `server` answers; else why not, with its log's last PANIC and FATAL lines."""
+    if server.running_port() is not None:
+        return None
+    try:
+        lines = server.log_file.read_text(errors="replace").splitlines()
+    except OSError as error:
+        lines = [f"(no log: {error})"]
+    telling = [line for line in lines if "PANIC:" in line or "FATAL:" in line] or lines[-1:]
+    panics = [line for line in telling if "PANIC:" in line]
+    # The last PANIC is the cause (a FATAL about the same trouble often follows it); the last line, the end.
+    last_words = [*panics[-1:], *telling[-1:]] if panics[-1:] != telling[-1:] else telling[-1:]
+    return f"the test PostgreSQL server in {server.data} is not running; its log ({server.log_file}) ends with:\n" + "\n".join(
+        last_words
+    )
+
+
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server() -> Iterator[str]:
     """An admin URL (libpq form) to a PostgreSQL server for this (xdist worker) session."""
     external = os.environ.get("DBTASKS_TEST_DATABASE_URL")
     if external:
         yield external
         return
-    server = LocalDatabase(tmp_path_factory.mktemp("pg") / "home", fsync=False)
-    url = server.start()
+    temporary = Path(tempfile.gettempdir())
+    remove_abandoned_server_folders(temporary)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    folder = Path(tempfile.mkdtemp(prefix=f"{SERVER_FOLDER_PREFIX}{worker}-", dir=temporary))
     try:
-        yield url
+        folder.chmod(0o711)  # the server account passes through to home/, which LocalDatabase gives it
+        (folder / "owner").write_text(owner.this_process())
+        server = LocalDatabase(folder / "home", fsync=False)
+        SERVERS.append(server)
+        try:
+            url = server.start()
+        except LocalDatabaseError as error:
+            pytest.fail(f"the test PostgreSQL server did not start: {error}\n{server_trouble(server) or ''}", pytrace=False)
+        try:
+            yield url
+        finally:
+            server.stop()
     finally:
-        server.stop()
+        SERVERS.clear()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A test that failed while the session's server was down says why the server is down (its log's last words)."""
+    report = yield
+    if report.failed and SERVERS:
+        trouble = server_trouble(SERVERS[0])
+        if trouble:
+            report.sections.append(("dbtasks test server", trouble))
+    return report
 
 
 @pytest.fixture(scope="session", autouse=True)

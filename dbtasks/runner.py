@@ -7,6 +7,7 @@ streams Alembic's output on stdout and writes one JSON result on a pipe of its o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -107,22 +108,31 @@ def _start(service: Service, request: Request, target: Target, emit: Emit, fork:
         raise explain.interpreter_missing(service, error.strerror or str(error)) from None
     os.close(write_fd)
     assert process.stdin is not None and process.stdout is not None
-    if debug is not None:  # shows which services the fast path could not answer, and how each worker started
-        how = "forked by the fork server" if server is not None else "spawned"
-        debug(f"{service.name} | worker: {request['op']} ({how}, pid {process.pid})")
-    if server is None:  # a forked worker got its request from the server
-        process.stdin.write(json.dumps(request).encode() + b"\n")
-        process.stdin.flush()
+    show = _Output(emit)
     # stdin stays open until the worker is done: if this process dies, the worker sees end of file and stops.
+    # Whatever goes wrong here, the worker is stopped and awaited before this returns: the caller's lock must
+    # outlive it.
     try:
+        if debug is not None:  # shows which services the fast path could not answer, and how each worker started
+            how = "forked by the fork server" if server is not None else "spawned"
+            show(f"{service.name} | worker: {request['op']} ({how}, pid {process.pid})", debug)
+        if server is None:  # a forked worker got its request from the server
+            process.stdin.write(json.dumps(request).encode() + b"\n")
+            process.stdin.flush()
         for raw in process.stdout:
-            emit(target.redact(raw.decode("utf-8", "replace").rstrip("\n")))
+            show(target.redact(raw.decode("utf-8", "replace").rstrip("\n")))
         code = process.wait()
     except KeyboardInterrupt:
         _stop(process)
         reader.join()
         process.stdin.close()
         raise explain.interrupted(service) from None
+    except BaseException:
+        _stop(process)
+        reader.join()
+        with contextlib.suppress(OSError):
+            process.stdin.close()
+        raise
     reader.join()
     process.stdin.close()
     body = b"".join(chunks)
@@ -130,6 +140,23 @@ def _start(service: Service, request: Request, target: Target, emit: Emit, fork:
         raise explain.worker_silent(service, code)
     result: Result = target.redact_values(json.loads(body.decode("utf-8")))
     return result
+
+
+class _Output:
+    """The worker's lines to `emit`; once writing them fails (the terminal went away) they are drained and dropped,
+    so that the worker runs to its end, and its lock is released only then."""
+
+    def __init__(self, emit: Emit) -> None:
+        self.emit = emit
+        self.gone = False
+
+    def __call__(self, line: str, to: Emit | None = None) -> None:
+        if self.gone:
+            return
+        try:
+            (to or self.emit)(line)
+        except (OSError, ValueError, AttributeError):  # broken pipe, closed file, no stderr (None)
+            self.gone = True
 
 
 def _stop(process: subprocess.Popen[bytes] | forkserver.Forked) -> None:

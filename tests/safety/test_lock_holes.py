@@ -1,0 +1,130 @@
+"""Safety of the migration lock under attack (issue 12): a terminal that goes away, a lock session the server
+ends, many runs waiting at once, and the messages of a dead fork server, a killed worker and a bad --to.
+
+Everything runs through `inv` against the real PostgreSQL server; every process a test starts is killed by id
+(or by the process group it leads) on the way out."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import (
+    assert_ok,
+    execute,
+    head_of,
+    inv,
+    plant_migration,
+    query,
+    show,
+    summary_states,
+    version,
+)
+from safety_helpers import (
+    Background,
+    advisory_lock_holders,
+    inv_environment,
+    start_inv,
+    wait_for,
+)
+
+# Three slow migrations after movements' head; each records which run's lock was held while it ran.
+SLOW = ("5afe10c00001", "5afe10c00002", "5afe10c00003")
+RUNS_TABLE = "public.safety_migration_runs"
+_HOLDER = (
+    "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+    "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.database = "
+    "(SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
+def plant_slow_migrations(project: Path, url: str, seconds: float) -> None:
+    """movements: SLOW after its head, each sleeping `seconds`, then recording itself and the lock's holder."""
+    execute(url, f"CREATE TABLE {RUNS_TABLE} (revision text, holder text)")
+    down = head_of("movements")
+    for revision in SLOW:
+        body = (
+            "from alembic import op\n\n"
+            f"    op.execute('SELECT pg_sleep({seconds})')\n"
+            f"    op.execute(\"INSERT INTO {RUNS_TABLE} SELECT '{revision}', ({_HOLDER})\")"
+        )
+        plant_migration(project, "movements", revision, down, body=body)
+        down = revision
+
+
+def migration_runs(url: str) -> list[tuple[str, str | None]]:
+    return [(row[0], row[1]) for row in query(url, f"SELECT revision, holder FROM {RUNS_TABLE} ORDER BY revision")]
+
+
+def sleeping_migration(url: str) -> bool:
+    return bool(
+        query(
+            url,
+            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE %s",
+            ("SELECT pg_sleep(%",),
+        )
+    )
+
+
+def start_inv_with_stderr_pipe(project: Path, *args: str, url: str) -> subprocess.Popen[bytes]:
+    """`inv ARGS` in its own session with stdout to DEVNULL and stderr on a pipe the test reads and closes."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=project,
+        env=inv_environment(url),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def kill_group(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+
+# == 1. the terminal goes away: the lock is held until the worker is done ==============================================
+
+
+@pytest.mark.slow
+def test_a_closed_stderr_keeps_the_lock_until_the_worker_is_done(project: Path, database_url: str, tmp_path: Path) -> None:
+    """`inv db.upgrade-all 2>&1 | head -1`: the reader leaves after one line; the run must keep its lock while its
+    worker migrates, a second run waits for it, and each migration runs once, under the first run's lock."""
+    assert_ok(inv(project, "db.upgrade-all", url=database_url))
+    plant_slow_migrations(project, database_url, 2)
+    first = start_inv_with_stderr_pipe(project, "db.upgrade-all", url=database_url)
+    second: Background | None = None
+    try:
+        assert first.stderr is not None
+        first.stderr.readline()  # then the reader goes away, as `head -1` does
+        first.stderr.close()
+        assert wait_for(lambda: sleeping_migration(database_url) or first.poll() is not None, 120)
+        time.sleep(2.5)  # the first run has tried to write the next 'Running upgrade' line by now
+        second = start_inv(project, tmp_path / "runs", "db.upgrade-all", url=database_url)
+        out, _ = first.communicate(timeout=120)
+        later = second.finish(timeout=120)
+    finally:
+        kill_group(first)
+        if second is not None and second.process.poll() is None:
+            second.kill_group()
+
+    assert first.returncode == 0, out.decode()
+    assert "movements" in out.decode() and "3 migrations" in out.decode(), out.decode()
+    assert_ok(later)
+    assert "waiting for the migration lock" in later.stderr, show(later)
+    assert summary_states(later)["movements"] == ("ok", "already at head"), show(later)
+    runs = migration_runs(database_url)
+    assert Counter(revision for revision, _ in runs) == {revision: 1 for revision in SLOW}, runs
+    assert all(holder is not None and holder.endswith(f" pid {first.pid}") for _, holder in runs), (first.pid, runs)
+    assert version(database_url, "movements") == [SLOW[-1]]
+    assert not advisory_lock_holders(database_url)

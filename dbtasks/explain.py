@@ -15,7 +15,7 @@ from .target import Target
 from .worker.protocol import KINDS, Result
 
 # Failures that happen in the parent, around the worker.
-PARENT_KINDS = ("interpreter", "worker", "locked", "scratch")
+PARENT_KINDS = ("interpreter", "worker", "locked", "lock_lost", "scratch")
 # Failures caused by what the user typed, not by the service: exit 2 like other bad input.
 BAD_INPUT = frozenset(("unknown_revision", "out_of_range"))
 # Modules a service interpreter must have installed; a folder of the same name is never the fix.
@@ -136,6 +136,10 @@ _TEMPLATES = {
     "connection_lost": (
         "lost the connection to the database{during} ({message}); the server rolls back the migration in progress, "
         "so the service stays at {stays}; check that the server is up, then rerun"
+    ),
+    "lock_lost": (
+        "the migration lock's session was ended by the server ({message}); the run may have overlapped another: "
+        "run 'inv db.status' to see where each service stands, then rerun"
     ),
     "migration": "migration {revision} failed: {message}; rolled back, the service stays at {stays}; fix the migration and rerun",
     "nothing_to_merge": "there is only one head; nothing to merge",

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import explain, forkserver, settings
+from .lock import Held
 from .project import Service
 from .target import Target
 from .urls import OFFLINE_URL, expand, normalize
@@ -39,6 +40,7 @@ def run(
     announce: Emit | None = None,
     shared: tuple[str, ...] = (),
     foreign: tuple[tuple[str, str], ...] = (),
+    lock: Held | None = None,
     **args: Any,
 ) -> dict[str, Any]:
     """Run `op` for `service` in a worker; return its data or raise ServiceError with the next step.
@@ -47,6 +49,8 @@ def run(
     `fork` starts the interpreter's fork server if it is not running yet (worth it when a run starts several
     workers); a running one is always used. With DBTASKS_DEBUG=1, `announce` hears of each worker start.
     `shared` and `foreign` tell the worker which of its schemas other services use, and their version tables.
+    `lock` is the migration lock the caller holds: the worker checks it before each commit, and is stopped (rolling
+    back) when the lock is lost.
     """
     request: Request = {
         "op": op,
@@ -62,9 +66,10 @@ def run(
         "pythonpath": [str(path) for path in service.pythonpath],
         "settings": timeouts or {},
         "args": args,
+        "lock": [lock.server_pid, *lock.oids] if lock is not None else [],
         "result_fd": -1,
     }
-    result = _start(service, request, target, emit, fork, announce if settings.debug() else None)
+    result = _start(service, request, target, emit, fork, announce if settings.debug() else None, lock)
     if result.get("ok"):
         return dict(result.get("data") or {})
     raise explain.failure(service, op, result, target)
@@ -80,7 +85,9 @@ def _environment(service: Service, target: Target) -> dict[str, str]:
     return env
 
 
-def _start(service: Service, request: Request, target: Target, emit: Emit, fork: bool, debug: Emit | None) -> Result:
+def _start(
+    service: Service, request: Request, target: Target, emit: Emit, fork: bool, debug: Emit | None, lock: Held | None
+) -> Result:
     read_fd, write_fd = os.pipe()
     request["result_fd"] = write_fd
     chunks: list[bytes] = []
@@ -109,6 +116,7 @@ def _start(service: Service, request: Request, target: Target, emit: Emit, fork:
     os.close(write_fd)
     assert process.stdin is not None and process.stdout is not None
     show = _Output(emit)
+    unwatch = lock.on_lost(lambda: process.send_signal(signal.SIGINT)) if lock is not None else lambda: None
     # stdin stays open until the worker is done: if this process dies, the worker sees end of file and stops.
     # Whatever goes wrong here, the worker is stopped and awaited before this returns: the caller's lock must
     # outlive it.
@@ -133,6 +141,8 @@ def _start(service: Service, request: Request, target: Target, emit: Emit, fork:
         with contextlib.suppress(OSError):
             process.stdin.close()
         raise
+    finally:
+        unwatch()
     reader.join()
     process.stdin.close()
     body = b"".join(chunks)

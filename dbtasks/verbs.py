@@ -35,9 +35,10 @@ def reset(session: Session, service: Service, yes: bool = False) -> dict[str, An
         yes, service.name, "reset downgrades to base (dropping the service's tables and data) and upgrades to head", service
     )
     session.expect_workers(2)
-    with session.locked(service):  # no other run may start in between
+    with session.locked(service) as held:  # no other run may start in between
         down = session.run(service, ops.downgrade, to="base")
         up = session.run(service, ops.upgrade, to="head")
+        held.check()
     return {"applied": list(down["applied"]) + list(up["applied"])}
 
 

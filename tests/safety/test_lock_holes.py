@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import (
+    assert_failure,
     assert_ok,
     execute,
     head_of,
@@ -30,6 +32,7 @@ from conftest import (
 from safety_helpers import (
     Background,
     advisory_lock_holders,
+    background,
     inv_environment,
     start_inv,
     wait_for,
@@ -128,3 +131,52 @@ def test_a_closed_stderr_keeps_the_lock_until_the_worker_is_done(project: Path, 
     assert all(holder is not None and holder.endswith(f" pid {first.pid}") for _, holder in runs), (first.pid, runs)
     assert version(database_url, "movements") == [SLOW[-1]]
     assert not advisory_lock_holders(database_url)
+
+
+# == 2. the server ends the lock's session: the run fails, and no migration commits without a lock =====================
+
+
+def lock_session(url: str) -> int | None:
+    holders = advisory_lock_holders(url)
+    return holders[0] if len(holders) == 1 else None
+
+
+@pytest.mark.slow
+def test_a_lock_session_ended_by_the_server_fails_the_run(project: Path, database_url: str, tmp_path: Path) -> None:
+    """pg_terminate_backend of the lock's session during a slow migration: the run stops its worker (the migration
+    rolls back) and fails naming what happened; a second run started at once migrates alone."""
+    assert_ok(inv(project, "db.upgrade", "movements", url=database_url))
+    plant_slow_migrations(project, database_url, 3)
+    with background(project, tmp_path / "runs", "db.upgrade", "movements", url=database_url) as first:
+        assert wait_for(lambda: sleeping_migration(database_url) or first.process.poll() is not None, 120)
+        holder = lock_session(database_url)
+        assert holder is not None and first.process.poll() is None, show(first.read())
+        execute(database_url, f"SELECT pg_terminate_backend({holder})")
+        with background(project, tmp_path / "runs", "db.upgrade", "movements", url=database_url) as second:
+            lost = first.finish(timeout=120)
+            later = second.finish(timeout=120)
+
+    line = assert_failure(lost, "movements")
+    assert re.search(r"the migration lock's session was ended by the server \((terminating connection|server closed)", line), line
+    assert "the run may have overlapped another: run 'inv db.status'" in line, line
+    assert_ok(later)
+    runs = migration_runs(database_url)
+    assert Counter(revision for revision, _ in runs) == {revision: 1 for revision in SLOW}, runs
+    assert all(holder is not None and holder.endswith(f" pid {second.pid}") for _, holder in runs), (second.pid, runs)
+    assert version(database_url, "movements") == [SLOW[-1]]
+
+
+def test_an_idle_session_timeout_does_not_end_the_lock(project: Path, database_url: str) -> None:
+    """A database whose sessions end after 1 s idle: the lock's session (idle while the worker migrates) stays."""
+    assert_ok(inv(project, "db.upgrade", "movements", url=database_url))
+    plant_slow_migrations(project, database_url, 1.5)
+    name = database_url.rsplit("/", 1)[-1]
+    execute(database_url, f"ALTER DATABASE \"{name}\" SET idle_session_timeout = '1s'")
+
+    result = assert_ok(inv(project, "db.upgrade", "movements", url=database_url))
+
+    assert f"movements: upgraded {head_of('movements')} -> {SLOW[-1]} (3 migrations)" in result.stdout, show(result)
+    runs = migration_runs(database_url)
+    assert [revision for revision, _ in runs] == list(SLOW)
+    assert all(holder is not None and holder.endswith(f" pid {os.getpid()}") for _, holder in runs), runs  # held throughout
+    assert version(database_url, "movements") == [SLOW[-1]]

@@ -171,9 +171,10 @@ class Session:
             self._known.update(fastpath.known_states(self.database(group[0]), group))
         return dict(self._known)
 
-    def known_state(self, service: Service) -> fastpath.Known | None:
-        """The service's state without a worker, when certain; a prefetched one is used only once (runs change it)."""
-        if service.name in self._known:
+    def known_state(self, service: Service, *, fresh: bool = False) -> fastpath.Known | None:
+        """The service's state without a worker, when certain; a prefetched one is used only once (runs change it),
+        and never when `fresh` (read it again: under the lock, after waiting for another run)."""
+        if service.name in self._known and not fresh:
             return self._known.pop(service.name)
         return fastpath.known_states(self.database(service), [service]).get(service.name)
 

@@ -20,11 +20,14 @@ import pytest
 from conftest import (
     assert_failure,
     assert_ok,
+    declared_services,
     execute,
     head_of,
     inv,
     plant_migration,
     query,
+    revisions_of,
+    schema_of,
     show,
     summary_states,
     version,
@@ -35,8 +38,11 @@ from safety_helpers import (
     background,
     inv_environment,
     start_inv,
+    upgrades_logged,
     wait_for,
 )
+
+ALL = list(declared_services())
 
 # Three slow migrations after movements' head; each records which run's lock was held while it ran.
 SLOW = ("5afe10c00001", "5afe10c00002", "5afe10c00003")
@@ -180,3 +186,40 @@ def test_an_idle_session_timeout_does_not_end_the_lock(project: Path, database_u
     assert [revision for revision, _ in runs] == list(SLOW)
     assert all(holder is not None and holder.endswith(f" pid {os.getpid()}") for _, holder in runs), runs  # held throughout
     assert version(database_url, "movements") == [SLOW[-1]]
+
+
+# == 11. many runs waiting at once: the ones that find a service at head after the wait start no worker ==============
+
+
+@pytest.mark.slow
+def test_sixteen_concurrent_upgrade_all_finish_within_the_default_lock_wait(
+    project: Path, database_url: str, tmp_path: Path
+) -> None:
+    runs: list[Background] = []
+    started = time.monotonic()
+    try:
+        for _ in range(16):  # all started before any is waited for; default --lock-wait (60 s)
+            runs.append(start_inv(project, tmp_path / "runs", "db.upgrade-all", url=database_url, env={"DBTASKS_DEBUG": "1"}))
+        results = [run.finish(timeout=600) for run in runs]
+    finally:
+        for run in runs:
+            if run.process.poll() is None:
+                run.kill_group()
+    elapsed = time.monotonic() - started
+
+    every = "\n\n".join(show(result) for result in results)
+    assert all(result.returncode == 0 for result in results), every
+    assert all("Traceback" not in result.stdout + result.stderr for result in results), every
+    applied = Counter(step for result in results for step in upgrades_logged(result.stderr))
+    expected = {(service, revision) for service in ALL for revision in revisions_of(service)}
+    assert set(applied) == expected, every
+    assert all(count == 1 for count in applied.values()), applied
+    for service in ALL:
+        assert version(database_url, schema_of(service)) == [head_of(service)], service
+    # A run that waited for a lock and found the service at head after the wait started no worker (DBTASKS_DEBUG=1
+    # says each worker start): one upgrade worker per service in all.
+    started = Counter(
+        m[1] for r in results for line in r.stderr.splitlines() if (m := re.match(r"^(\S+) \| worker: upgrade ", line))
+    )
+    print(f"16 concurrent upgrade-all: {elapsed:.1f} s; upgrade workers started: {dict(started)}")
+    assert started == {service: 1 for service in ALL}, started

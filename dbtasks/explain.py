@@ -42,15 +42,19 @@ def failure(service: Service, op: str, result: Result, target: Target) -> Servic
     return ServiceError(service.name, target.redact(text), kind=kind, detail=detail, exit_code=exit_code(kind))
 
 
-def interpreter_missing(service: Service, reason: str) -> ServiceError:
-    return ServiceError(
-        service.name,
-        f"cannot start interpreter {service.python!r} ({reason}); fix 'python' in migrations.yaml",
-        kind="interpreter",
-    )
+def interpreter_missing(service: Service, python: str, reason: str) -> ServiceError:
+    where = "fix 'python' in migrations.yaml" if service.python else "check the interpreter dbtasks runs with"
+    return ServiceError(service.name, f"cannot start interpreter {python!r} ({reason}); {where}", kind="interpreter")
 
 
 def worker_silent(service: Service, code: int | None) -> ServiceError:
+    if code is not None and code < 0:
+        return ServiceError(
+            service.name,
+            f"the worker process was killed (signal {-code}) before reporting; the server rolls back the migration in "
+            f"progress (each runs in its own transaction); run 'inv db.status {service.name}', then rerun",
+            kind="worker",
+        )
     return ServiceError(
         service.name,
         f"worker exited{'' if code is None else f' with code {code}'} before reporting; rerun with DBTASKS_DEBUG=1 and "

@@ -95,11 +95,15 @@ def _start(
     reader.start()
     python, env = service.python or sys.executable, _environment(service, target)
     server = forkserver.server_for(python, WORKER, start=fork) if settings.forkserver(service.env) else None
-    try:
-        process: subprocess.Popen[bytes] | forkserver.Forked
-        if server is not None:
+    process: subprocess.Popen[bytes] | forkserver.Forked | None = None
+    if server is not None:
+        try:
             process = server.fork(request, service.path, env, write_fd)
-        else:
+        except OSError:  # the fork server died (or was killed): spawn this worker; later ones get a new server
+            forkserver.discard(python, server)
+            server = None
+    try:
+        if process is None:
             process = subprocess.Popen(
                 [python, str(WORKER)],
                 cwd=service.path,
@@ -112,7 +116,7 @@ def _start(
     except OSError as error:
         os.close(write_fd)
         reader.join()
-        raise explain.interpreter_missing(service, error.strerror or str(error)) from None
+        raise explain.interpreter_missing(service, python, error.strerror or str(error)) from None
     os.close(write_fd)
     assert process.stdin is not None and process.stdout is not None
     show = _Output(emit)

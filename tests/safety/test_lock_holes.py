@@ -223,3 +223,77 @@ def test_sixteen_concurrent_upgrade_all_finish_within_the_default_lock_wait(
     )
     print(f"16 concurrent upgrade-all: {elapsed:.1f} s; upgrade workers started: {dict(started)}")
     assert started == {service: 1 for service in ALL}, started
+
+
+# == 8. the messages of a dead fork server, a killed worker and a lost asyncpg connection ===============================
+
+
+def test_a_dead_fork_server_falls_back_to_spawned_workers(project: Path, database_url: str) -> None:
+    """The fork server's socket breaks (as when the server is killed mid-request) while its process looks alive:
+    the workers are spawned instead, and no service is told to fix its 'python'."""
+    from dbtasks import forkserver
+    from dbtasks.runner import WORKER
+
+    server = forkserver.server_for(sys.executable, WORKER, start=True)
+    assert server is not None and server.process.poll() is None
+    server.sock.close()
+    try:
+        result = assert_ok(inv(project, "db.upgrade-all", url=database_url))
+    finally:
+        forkserver.discard(sys.executable, server)
+        forkserver.server_for(sys.executable, WORKER, start=True)  # the session's other tests fork from a new one
+
+    assert "cannot start interpreter" not in result.stdout + result.stderr, show(result)
+    assert {state for state, _ in summary_states(result).values()} == {"ok"}, show(result)
+    for service in ALL:
+        assert version(database_url, schema_of(service)) == [head_of(service)], service
+
+
+def worker_pids(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[1]) == parent and fields[0] != "Z" and b"dbtasks/worker/__main__.py" in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.slow
+def test_a_killed_worker_is_said_to_be_killed(project: Path, database_url: str, tmp_path: Path) -> None:
+    assert_ok(inv(project, "db.upgrade", "movements", url=database_url))
+    plant_slow_migrations(project, database_url, 30)
+    with background(project, tmp_path / "runs", "db.upgrade", "movements", url=database_url) as run:
+        assert wait_for(lambda: sleeping_migration(database_url) or run.process.poll() is not None, 120)
+        [worker] = worker_pids(run.pid)  # one service: a spawned worker, a child of inv
+        os.kill(worker, signal.SIGKILL)
+        result = run.finish(timeout=60)
+
+    line = assert_failure(result, "movements")
+    assert "the worker process was killed (signal 9)" in line, line
+    assert "alembic installed" not in line, line
+    assert version(database_url, "movements") == [head_of("movements")]
+    assert migration_runs(database_url) == []
+
+
+def test_asyncpg_losing_its_connection_mid_operation_is_connection_lost() -> None:
+    """asyncpg's protocol says 'cannot switch to state 11' when the server went away under an operation (seen once
+    in a restart); SQLAlchemy wraps it in InternalError. Real exception types, classified as the worker does."""
+    from asyncpg.exceptions._base import InternalClientError
+    from sqlalchemy.exc import InternalError
+
+    from dbtasks.worker.failures import classify
+
+    cause = InternalClientError("cannot switch to state 11; another operation (2) is in progress")
+    error = InternalError("SELECT 1", {}, cause)
+    error.__cause__ = cause
+
+    found = classify(error)
+
+    assert found["kind"] == "connection_lost", found
+    assert "cannot switch to state 11" in found["message"], found

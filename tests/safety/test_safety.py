@@ -429,6 +429,18 @@ BAD_INPUTS = [
         id="sql-from-unknown-revision",
     ),
     pytest.param(
+        Bad(("db.upgrade", "habits", "--to", "nope-1"), ("no revision 'nope'", "inv db.history habits"), service="habits"),
+        id="upgrade-relative-to-unknown-revision",
+    ),
+    pytest.param(
+        Bad(
+            ("db.downgrade", "meals", "--to", "nope-1", "--yes"),
+            ("no revision 'nope'", "inv db.history meals"),
+            service="meals",
+        ),
+        id="downgrade-relative-to-unknown-revision",
+    ),
+    pytest.param(
         Bad(("db.upgrade", "habits", "--to", "+99"), ("+99", "goes past", "inv db.history habits"), service="habits"),
         id="upgrade-plus-99",
     ),

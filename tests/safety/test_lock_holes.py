@@ -82,17 +82,23 @@ def sleeping_migration(url: str) -> bool:
     )
 
 
-def start_inv_with_stderr_pipe(project: Path, *args: str, url: str) -> subprocess.Popen[bytes]:
-    """`inv ARGS` in its own session with stdout to DEVNULL and stderr on a pipe the test reads and closes."""
-    return subprocess.Popen(
+def start_inv_without_a_reader(project: Path, *args: str, url: str, stderr: str) -> subprocess.Popen[bytes]:
+    """`inv ARGS` in its own session, stdout on a pipe; its stderr a pipe whose reader leaves after one line (as
+    `2>&1 | head -1`), or closed before it starts (`2>&-`)."""
+    process = subprocess.Popen(
         [sys.executable, "-m", "invoke", *args],
         cwd=project,
         env=inv_environment(url),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.PIPE if stderr == "reader-left" else None,
+        preexec_fn=None if stderr == "reader-left" else lambda: os.close(2),
         start_new_session=True,
     )
+    if process.stderr is not None:
+        process.stderr.readline()
+        process.stderr.close()
+    return process
 
 
 def kill_group(process: subprocess.Popen[bytes]) -> None:
@@ -106,17 +112,17 @@ def kill_group(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.mark.slow
-def test_a_closed_stderr_keeps_the_lock_until_the_worker_is_done(project: Path, database_url: str, tmp_path: Path) -> None:
-    """`inv db.upgrade-all 2>&1 | head -1`: the reader leaves after one line; the run must keep its lock while its
-    worker migrates, a second run waits for it, and each migration runs once, under the first run's lock."""
+@pytest.mark.parametrize("stderr", ["reader-left", "closed"])
+def test_a_closed_stderr_keeps_the_lock_until_the_worker_is_done(
+    project: Path, database_url: str, tmp_path: Path, stderr: str
+) -> None:
+    """`inv db.upgrade-all 2>&1 | head -1` (the reader leaves after one line) and `2>&-`: the run must keep its lock
+    while its worker migrates, a second run waits for it, and each migration runs once, under the first run's lock."""
     assert_ok(inv(project, "db.upgrade-all", url=database_url))
     plant_slow_migrations(project, database_url, 2)
-    first = start_inv_with_stderr_pipe(project, "db.upgrade-all", url=database_url)
+    first = start_inv_without_a_reader(project, "db.upgrade-all", url=database_url, stderr=stderr)
     second: Background | None = None
     try:
-        assert first.stderr is not None
-        first.stderr.readline()  # then the reader goes away, as `head -1` does
-        first.stderr.close()
         assert wait_for(lambda: sleeping_migration(database_url) or first.poll() is not None, 120)
         time.sleep(2.5)  # the first run has tried to write the next 'Running upgrade' line by now
         second = start_inv(project, tmp_path / "runs", "db.upgrade-all", url=database_url)

@@ -145,6 +145,13 @@ class Held:
         error (also in place of the error of work stopped because the lock went)."""
         try:
             result = work()
+        except ServiceError as error:
+            if error.kind == "connection_lost":  # the server went away (a restart): the worker's words say it best
+                raise
+            self.check(quietly=True)
+            if self.lost is not None:
+                raise self.error() from None
+            raise
         except DbtasksError:
             self.check(quietly=True)
             if self.lost is not None:

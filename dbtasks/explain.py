@@ -15,7 +15,7 @@ from .target import Target
 from .worker.protocol import KINDS, Result
 
 # Failures that happen in the parent, around the worker.
-PARENT_KINDS = ("interpreter", "worker", "locked", "scratch")
+PARENT_KINDS = ("interpreter", "worker", "locked", "lock_lost", "scratch")
 # Failures caused by what the user typed, not by the service: exit 2 like other bad input.
 BAD_INPUT = frozenset(("unknown_revision", "out_of_range"))
 # Modules a service interpreter must have installed; a folder of the same name is never the fix.
@@ -42,15 +42,19 @@ def failure(service: Service, op: str, result: Result, target: Target) -> Servic
     return ServiceError(service.name, target.redact(text), kind=kind, detail=detail, exit_code=exit_code(kind))
 
 
-def interpreter_missing(service: Service, reason: str) -> ServiceError:
-    return ServiceError(
-        service.name,
-        f"cannot start interpreter {service.python!r} ({reason}); fix 'python' in migrations.yaml",
-        kind="interpreter",
-    )
+def interpreter_missing(service: Service, python: str, reason: str) -> ServiceError:
+    where = "fix 'python' in migrations.yaml" if service.python else "check the interpreter dbtasks runs with"
+    return ServiceError(service.name, f"cannot start interpreter {python!r} ({reason}); {where}", kind="interpreter")
 
 
 def worker_silent(service: Service, code: int | None) -> ServiceError:
+    if code is not None and code < 0:
+        return ServiceError(
+            service.name,
+            f"the worker process was killed (signal {-code}) before reporting; the server rolls back the migration in "
+            f"progress (each runs in its own transaction); run 'inv db.status {service.name}', then rerun",
+            kind="worker",
+        )
     return ServiceError(
         service.name,
         f"worker exited{'' if code is None else f' with code {code}'} before reporting; rerun with DBTASKS_DEBUG=1 and "
@@ -136,6 +140,10 @@ _TEMPLATES = {
     "connection_lost": (
         "lost the connection to the database{during} ({message}); the server rolls back the migration in progress, "
         "so the service stays at {stays}; check that the server is up, then rerun"
+    ),
+    "lock_lost": (
+        "the migration lock's session was ended by the server ({message}); the run may have overlapped another: "
+        "run 'inv db.status' to see where each service stands, then rerun"
     ),
     "migration": "migration {revision} failed: {message}; rolled back, the service stays at {stays}; fix the migration and rerun",
     "nothing_to_merge": "there is only one head; nothing to merge",

@@ -37,6 +37,14 @@ def server_for(python: str, worker: Path, *, start: bool) -> ForkServer | None:
         return _servers.get(python)
 
 
+def discard(python: str, server: ForkServer) -> None:
+    """Stop using `server` (it failed a request): later workers of `python` get a new server, or are spawned."""
+    with _guard:
+        if _servers.get(python) is server:
+            del _servers[python]
+    server.close()
+
+
 class ForkServer:
     def __init__(self, process: subprocess.Popen[bytes], sock: socket.socket) -> None:
         self.process = process

@@ -10,18 +10,20 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from .errors import ServiceError
+from .errors import DbtasksError, ServiceError
 from .explain import cannot_connect
 from .target import Target
 from .worker.libpq import libpq
 
 Emit = Callable[[str], None]
+T = TypeVar("T")
 
 # The first key of every dbtasks lock ("dbts"); the second is the CRC-32 of its name (lock_name).
 NAMESPACE = 0x64627473
@@ -33,6 +35,17 @@ WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
   AND l.classid = %s::bigint::oid AND l.objid = %s::bigint::oid
   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 """
+# Whether this session still holds the lock: asked between migrations by the watcher, and before success.
+_HELD_SQL = """
+SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()
+  AND objsubid = 2 AND classid = %s::bigint::oid AND objid = %s::bigint::oid)
+"""
+# The lock's session is idle while the worker migrates: a server (or role) setting must not end it.
+_NO_IDLE_TIMEOUTS = """
+SELECT set_config(name, '0', false) FROM pg_settings
+WHERE name IN ('idle_session_timeout', 'idle_in_transaction_session_timeout')
+"""
+WATCH_INTERVAL = 0.5  # seconds between the watcher's looks at the lock's session
 
 
 def key_of(name: str) -> tuple[int, int]:
@@ -54,8 +67,10 @@ def _subject(name: str) -> str:
 @contextmanager
 def migration_lock(
     target: Target, service: str, name: str, *, wait: float, announce: Emit, sleep: Callable[[float], None] = time.sleep
-) -> Iterator[None]:
-    """Hold lock `name` (lock_name) on target's database for the duration of the block, waiting up to `wait` seconds."""
+) -> Iterator[Held]:
+    """Hold lock `name` (lock_name) on target's database for the duration of the block, waiting up to `wait` seconds.
+
+    The block gets the Held lock: its session is watched until the block ends (see Held)."""
     import psycopg2
 
     assert target.url is not None
@@ -71,15 +86,122 @@ def migration_lock(
         ) from None
     try:
         connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute(_NO_IDLE_TIMEOUTS)
         _acquire(connection, service, name, wait, announce, sleep)
+        held = Held(connection, service, name)
         try:
-            yield
+            yield held
         finally:
+            held.stop_watching()
             # A lost session has released its locks already.
             with contextlib.suppress(psycopg2.Error), connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key_of(name))
     finally:
         connection.close()
+
+
+class Held:
+    """A migration lock being held. A thread looks at its session every WATCH_INTERVAL seconds; when the server has
+    ended it (idle timeout, pg_terminate_backend, restart) `lost` says how, and the work registered with `on_lost`
+    is stopped (a worker rolls back the migration in progress)."""
+
+    def __init__(self, connection: Any, service: str, name: str) -> None:
+        self.connection = connection
+        self.service = service
+        self.name = name
+        self.server_pid: int = connection.get_backend_pid()
+        self.lost: str | None = None
+        self._stops: list[Callable[[], None]] = []
+        self._guard = threading.Lock()
+        self._done = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name=f"lock watcher {service}", daemon=True)
+        self._watcher.start()
+
+    @property
+    def oids(self) -> tuple[int, int]:
+        """The lock's two keys as pg_locks shows them (classid, objid)."""
+        first, second = key_of(self.name)
+        return first & 0xFFFFFFFF, second & 0xFFFFFFFF
+
+    def on_lost(self, stop: Callable[[], None]) -> Callable[[], None]:
+        """Call `stop` if the lock is lost (at once if it is already); returns the function that unregisters it."""
+        with self._guard:
+            lost = self.lost is not None
+            if not lost:
+                self._stops.append(stop)
+        if lost:
+            stop()
+
+        def unregister() -> None:
+            with self._guard:
+                if stop in self._stops:
+                    self._stops.remove(stop)
+
+        return unregister
+
+    def guard(self, work: Callable[[], T]) -> T:
+        """Run `work` under this lock: its result only if the lock was still held when it ended, else the lost-lock
+        error (also in place of the error of work stopped because the lock went)."""
+        try:
+            result = work()
+        except ServiceError as error:
+            if error.kind == "connection_lost":  # the server went away (a restart): the worker's words say it best
+                raise
+            self.check(quietly=True)
+            if self.lost is not None:
+                raise self.error() from None
+            raise
+        except DbtasksError:
+            self.check(quietly=True)
+            if self.lost is not None:
+                raise self.error() from None
+            raise
+        self.check()
+        return result
+
+    def check(self, *, quietly: bool = False) -> None:
+        """Ask the server now whether the lock is held; raise the lost-lock error if not (unless `quietly`)."""
+        self._look()
+        if self.lost is not None and not quietly:
+            raise self.error()
+
+    def error(self) -> ServiceError:
+        return ServiceError(
+            self.service,
+            f"the migration lock's session was ended by the server ({self.lost}); the run may have overlapped "
+            f"another: run 'inv db.status' to see where each service stands, then rerun",
+            kind="lock_lost",
+        )
+
+    def stop_watching(self) -> None:
+        self._done.set()
+        self._watcher.join()
+
+    def _watch(self) -> None:
+        while not self._done.wait(WATCH_INTERVAL) and self.lost is None:
+            self._look()
+
+    def _look(self) -> None:
+        import psycopg2
+
+        with self._guard:
+            if self.lost is not None:
+                return
+            try:
+                with self.connection.cursor() as cursor:
+                    cursor.execute(_HELD_SQL, self.oids)
+                    held = bool(cursor.fetchone()[0])
+                reason = None if held else f"server pid {self.server_pid} no longer holds it"
+            except psycopg2.Error as error:
+                reason = " ".join(str(error).strip().splitlines()[0].split()) or type(error).__name__
+            if reason is None:
+                return
+            self.lost = reason
+            stops, self._stops = self._stops, []
+        for stop in stops:
+            with contextlib.suppress(Exception):
+                stop()
 
 
 def _acquire(connection: Any, service: str, name: str, wait: float, announce: Emit, sleep: Callable[[float], None]) -> None:

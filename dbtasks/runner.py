@@ -7,6 +7,7 @@ streams Alembic's output on stdout and writes one JSON result on a pipe of its o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import explain, forkserver, settings
+from .lock import Held
 from .project import Service
 from .target import Target
 from .urls import OFFLINE_URL, expand, normalize
@@ -38,6 +40,7 @@ def run(
     announce: Emit | None = None,
     shared: tuple[str, ...] = (),
     foreign: tuple[tuple[str, str], ...] = (),
+    lock: Held | None = None,
     **args: Any,
 ) -> dict[str, Any]:
     """Run `op` for `service` in a worker; return its data or raise ServiceError with the next step.
@@ -46,6 +49,8 @@ def run(
     `fork` starts the interpreter's fork server if it is not running yet (worth it when a run starts several
     workers); a running one is always used. With DBTASKS_DEBUG=1, `announce` hears of each worker start.
     `shared` and `foreign` tell the worker which of its schemas other services use, and their version tables.
+    `lock` is the migration lock the caller holds: the worker checks it before each commit, and is stopped (rolling
+    back) when the lock is lost.
     """
     request: Request = {
         "op": op,
@@ -61,9 +66,10 @@ def run(
         "pythonpath": [str(path) for path in service.pythonpath],
         "settings": timeouts or {},
         "args": args,
+        "lock": [lock.server_pid, *lock.oids] if lock is not None else [],
         "result_fd": -1,
     }
-    result = _start(service, request, target, emit, fork, announce if settings.debug() else None)
+    result = _start(service, request, target, emit, fork, announce if settings.debug() else None, lock)
     if result.get("ok"):
         return dict(result.get("data") or {})
     raise explain.failure(service, op, result, target)
@@ -79,7 +85,9 @@ def _environment(service: Service, target: Target) -> dict[str, str]:
     return env
 
 
-def _start(service: Service, request: Request, target: Target, emit: Emit, fork: bool, debug: Emit | None) -> Result:
+def _start(
+    service: Service, request: Request, target: Target, emit: Emit, fork: bool, debug: Emit | None, lock: Held | None
+) -> Result:
     read_fd, write_fd = os.pipe()
     request["result_fd"] = write_fd
     chunks: list[bytes] = []
@@ -87,11 +95,15 @@ def _start(service: Service, request: Request, target: Target, emit: Emit, fork:
     reader.start()
     python, env = service.python or sys.executable, _environment(service, target)
     server = forkserver.server_for(python, WORKER, start=fork) if settings.forkserver(service.env) else None
-    try:
-        process: subprocess.Popen[bytes] | forkserver.Forked
-        if server is not None:
+    process: subprocess.Popen[bytes] | forkserver.Forked | None = None
+    if server is not None:
+        try:
             process = server.fork(request, service.path, env, write_fd)
-        else:
+        except OSError:  # the fork server died (or was killed): spawn this worker; later ones get a new server
+            forkserver.discard(python, server)
+            server = None
+    try:
+        if process is None:
             process = subprocess.Popen(
                 [python, str(WORKER)],
                 cwd=service.path,
@@ -104,25 +116,37 @@ def _start(service: Service, request: Request, target: Target, emit: Emit, fork:
     except OSError as error:
         os.close(write_fd)
         reader.join()
-        raise explain.interpreter_missing(service, error.strerror or str(error)) from None
+        raise explain.interpreter_missing(service, python, error.strerror or str(error)) from None
     os.close(write_fd)
     assert process.stdin is not None and process.stdout is not None
-    if debug is not None:  # shows which services the fast path could not answer, and how each worker started
-        how = "forked by the fork server" if server is not None else "spawned"
-        debug(f"{service.name} | worker: {request['op']} ({how}, pid {process.pid})")
-    if server is None:  # a forked worker got its request from the server
-        process.stdin.write(json.dumps(request).encode() + b"\n")
-        process.stdin.flush()
+    show = _Output(emit)
+    unwatch = lock.on_lost(lambda: process.send_signal(signal.SIGINT)) if lock is not None else lambda: None
     # stdin stays open until the worker is done: if this process dies, the worker sees end of file and stops.
+    # Whatever goes wrong here, the worker is stopped and awaited before this returns: the caller's lock must
+    # outlive it.
     try:
+        if debug is not None:  # shows which services the fast path could not answer, and how each worker started
+            how = "forked by the fork server" if server is not None else "spawned"
+            show(f"{service.name} | worker: {request['op']} ({how}, pid {process.pid})", debug)
+        if server is None:  # a forked worker got its request from the server
+            process.stdin.write(json.dumps(request).encode() + b"\n")
+            process.stdin.flush()
         for raw in process.stdout:
-            emit(target.redact(raw.decode("utf-8", "replace").rstrip("\n")))
+            show(target.redact(raw.decode("utf-8", "replace").rstrip("\n")))
         code = process.wait()
     except KeyboardInterrupt:
         _stop(process)
         reader.join()
         process.stdin.close()
         raise explain.interrupted(service) from None
+    except BaseException:
+        _stop(process)
+        reader.join()
+        with contextlib.suppress(OSError):
+            process.stdin.close()
+        raise
+    finally:
+        unwatch()
     reader.join()
     process.stdin.close()
     body = b"".join(chunks)
@@ -130,6 +154,23 @@ def _start(service: Service, request: Request, target: Target, emit: Emit, fork:
         raise explain.worker_silent(service, code)
     result: Result = target.redact_values(json.loads(body.decode("utf-8")))
     return result
+
+
+class _Output:
+    """The worker's lines to `emit`; once writing them fails (the terminal went away) they are drained and dropped,
+    so that the worker runs to its end, and its lock is released only then."""
+
+    def __init__(self, emit: Emit) -> None:
+        self.emit = emit
+        self.gone = False
+
+    def __call__(self, line: str, to: Emit | None = None) -> None:
+        if self.gone:
+            return
+        try:
+            (to or self.emit)(line)
+        except (OSError, ValueError, AttributeError):  # broken pipe, closed file, no stderr (None)
+            self.gone = True
 
 
 def _stop(process: subprocess.Popen[bytes] | forkserver.Forked) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from . import fastpath, runner
 from .errors import ConfigError, DatabaseUnreachable, UsageError
-from .lock import DEFAULT_WAIT, lock_name, migration_lock
+from .lock import DEFAULT_WAIT, Held, lock_name, migration_lock
 from .project import Environment, Project, Service
 from .target import (
     LOCAL_SOURCE,
@@ -55,6 +55,7 @@ class Session:
     _databases: dict[tuple[str, str], Target] = field(default_factory=dict)  # by Service.database_key
     _probed: set[str | None] = field(default_factory=set)  # URLs connected to once already (resolve)
     _held: dict[str, int] = field(default_factory=dict)  # service -> nesting depth of its migration lock
+    _locks: dict[str, Held] = field(default_factory=dict)  # service -> its migration lock, while held
     _guard: threading.Lock = field(default_factory=threading.Lock)
 
     def service(self, name: str) -> Service:
@@ -121,7 +122,7 @@ class Session:
         # The environment's timeouts are for its own database, not for verify's scratch one or doctor's look.
         timeouts = self.environment.settings() if self.environment is not None and on is None else {}
 
-        def start() -> dict[str, Any]:
+        def start(lock: Held | None = None) -> dict[str, Any]:
             emit = lambda line: self.emit(prefix + line)  # noqa: E731
             return runner.run(
                 service,
@@ -133,12 +134,13 @@ class Session:
                 announce=self.announce,
                 shared=tuple(self.project.shared_schemas(service)),
                 foreign=tuple(other.expected_version_table for other in self.project.neighbours(service)),
+                lock=lock,
                 **args,
             )
 
         if name in WRITING_OPS and not offline and on is None:
-            with self.locked(service):
-                return start()
+            with self.locked(service) as held:
+                return held.guard(lambda: start(held))
         return start()
 
     def expect_workers(self, count: int) -> None:
@@ -169,25 +171,32 @@ class Session:
             self._known.update(fastpath.known_states(self.database(group[0]), group))
         return dict(self._known)
 
-    def known_state(self, service: Service) -> fastpath.Known | None:
-        """The service's state without a worker, when certain; a prefetched one is used only once (runs change it)."""
-        if service.name in self._known:
+    def known_state(self, service: Service, *, fresh: bool = False) -> fastpath.Known | None:
+        """The service's state without a worker, when certain; a prefetched one is used only once (runs change it),
+        and never when `fresh` (read it again: under the lock, after waiting for another run)."""
+        if service.name in self._known and not fresh:
             return self._known.pop(service.name)
         return fastpath.known_states(self.database(service), [service]).get(service.name)
 
     @contextmanager
-    def locked(self, service: Service) -> Iterator[None]:
+    def locked(self, service: Service) -> Iterator[Held]:
         """Hold the service's migration lock, named after its version table (re-entrant: reset holds it across both steps)."""
         with self._guard:
             depth = self._held.get(service.name, 0)
             self._held[service.name] = depth + 1
         try:
             if depth:
-                yield
+                yield self._locks[service.name]
             else:
                 name = lock_name(service.expected_version_table)
-                with migration_lock(self.database(service), service.name, name, wait=self.lock_wait, announce=self.announce):
-                    yield
+                with migration_lock(
+                    self.database(service), service.name, name, wait=self.lock_wait, announce=self.announce
+                ) as held:
+                    self._locks[service.name] = held
+                    try:
+                        yield held
+                    finally:
+                        del self._locks[service.name]
         finally:
             with self._guard:
                 self._held[service.name] -= 1

@@ -17,11 +17,17 @@ from .worker.libpq import database_name
 
 
 def upgrade(session: Session, service: Service, to: str = "head") -> dict[str, Any]:
-    if (to or "head") == "head":
-        state = session.known_state(service)
+    if (to or "head") != "head":
+        return session.run(service, ops.upgrade, to=to)
+    state = session.known_state(service)
+    if state is not None and state.pending == 0:
+        return {"applied": []}  # already at head: no worker, no lock
+    with session.locked(service):
+        # Another run may have brought it to head while this one waited for the lock: then no worker either.
+        state = session.known_state(service, fresh=True)
         if state is not None and state.pending == 0:
-            return {"applied": []}  # already at head: no worker, no lock
-    return session.run(service, ops.upgrade, to=to or "head")
+            return {"applied": []}
+        return session.run(service, ops.upgrade, to="head")
 
 
 def downgrade(session: Session, service: Service, to: str = "-1", yes: bool = False) -> dict[str, Any]:
@@ -35,9 +41,10 @@ def reset(session: Session, service: Service, yes: bool = False) -> dict[str, An
         yes, service.name, "reset downgrades to base (dropping the service's tables and data) and upgrades to head", service
     )
     session.expect_workers(2)
-    with session.locked(service):  # no other run may start in between
+    with session.locked(service) as held:  # no other run may start in between
         down = session.run(service, ops.downgrade, to="base")
         up = session.run(service, ops.upgrade, to="head")
+        held.check()
     return {"applied": list(down["applied"]) + list(up["applied"])}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -24,13 +25,25 @@ def out(text: str) -> None:
 
 
 _WRITING = threading.Lock()
+_STDERR_GONE = threading.Event()
 
 
 def progress(line: str) -> None:
-    """One line to stderr, whole: workers of several services report from several threads."""
+    """One line to stderr, whole: workers of several services report from several threads.
+
+    A stderr that went away (`2>&1 | head -1`, `2>&-`, a closed terminal) drops this line and every later one: a run
+    in progress must finish, and release its locks, as it would have with someone reading.
+    """
     with _WRITING:
-        sys.stderr.write(line + "\n")
-        sys.stderr.flush()
+        if _STDERR_GONE.is_set():
+            return
+        try:
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+        except (OSError, ValueError, AttributeError):  # broken pipe, closed file, or no stderr at all (None)
+            _STDERR_GONE.set()
+            with contextlib.suppress(OSError):  # later writes (Invoke's, the interpreter's at exit) go nowhere, quietly
+                os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
 
 
 STATUS_COLUMNS = ("service", "database", "schema", "current", "head", "pending", "state")  # database: when several

@@ -19,6 +19,12 @@ def exec_driver_sql(connection: Any, statement: str) -> None:
         connection.execute(statement)
 
 
+def scalar_driver_sql(connection: Any, statement: str) -> Any:
+    """The first column of the first row of `statement`, run as exec_driver_sql runs it (None without rows)."""
+    run = getattr(connection, "exec_driver_sql", None)
+    return (run(statement) if run is not None else connection.execute(statement)).scalar()
+
+
 def dbapi_connection(connection: Any) -> Any:
     """The driver's own connection under a SQLAlchemy Connection, or None (not connected, or not SQLAlchemy).
 

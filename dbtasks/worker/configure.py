@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from .compat import dbapi_connection, exec_driver_sql
+from .compat import dbapi_connection, exec_driver_sql, scalar_driver_sql
 from .failures import Failure
 from .protocol import AUTOGENERATE_PHASES, REPORTING_OPS, WRITING_OPS
 
@@ -132,8 +132,20 @@ def fence(operation: Operation, kw: dict[str, Any]) -> None:
     kw["include_object"] = include_object
 
 
+_LOCK_HELD = (
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 "
+    "AND pid = {} AND classid = {}::oid AND objid = {}::oid)"
+)
+
+
 def recorder(operation: Operation, user_callback: Any) -> Any:
+    lock = [int(value) for value in operation.request.get("lock") or []]
+
     def on_version_apply(*, ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
+        # Called inside the step's transaction, before its commit: without the parent's lock, roll it back.
+        if lock and not scalar_driver_sql(ctx.connection, _LOCK_HELD.format(*lock)):
+            revision = ",".join(step.destination_revision_ids if step.is_upgrade else step.source_revision_ids)
+            raise Failure("lock_lost", f"server pid {lock[0]} no longer holds the lock", revision=revision)
         operation.applied.append(
             {
                 "from": list(step.source_revision_ids),

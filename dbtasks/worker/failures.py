@@ -90,6 +90,7 @@ _LOST = (
     "connection was closed in the middle of operation",
     "could not receive data from server",
     "ssl syscall error",
+    "cannot switch to state",  # asyncpg's protocol, when the connection died under an operation (a restart)
 )
 
 

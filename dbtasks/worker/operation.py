@@ -78,7 +78,10 @@ class Operation:
         if revision is None or revision in ("head", "heads", "base"):
             return
         if relative_ok and _RELATIVE.match(revision):
-            return
+            # 'nope-1' is relative to 'nope', which must exist (Alembic would blame the database for it).
+            revision = re.split(r"[+-]", revision, maxsplit=1)[0]
+            if revision in ("", "head", "heads", "base"):
+                return
         try:
             found = script.get_revisions(revision)
         except Exception as error:

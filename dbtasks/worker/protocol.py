@@ -55,6 +55,7 @@ KINDS = (
     "schema_mismatch",  # none of the models is in the service's schema
     "no_models",  # env.py passes no target_metadata: nothing to compare (check and drift skip, generate needs --empty)
     "interrupted",  # Ctrl-C, or the parent went away
+    "lock_lost",  # the parent's migration lock is no longer held: the migration is rolled back instead of committed
     "command",  # any other alembic CommandError
     "unexpected",  # anything else: a bug or an unusual env.py
 )
@@ -76,6 +77,7 @@ class Request(TypedDict):
     pythonpath: list[str]  # folders put first on sys.path
     settings: dict[str, str]  # SET LOCAL in every migration transaction (statement_timeout, lock_timeout)
     args: dict[str, Any]  # the operation's own arguments
+    lock: list[int]  # [server pid, classid, objid] of the parent's migration lock (empty: none); checked before each commit
     result_fd: int  # where the result goes (set by whoever starts the process)
 
 

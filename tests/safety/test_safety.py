@@ -429,6 +429,18 @@ BAD_INPUTS = [
         id="sql-from-unknown-revision",
     ),
     pytest.param(
+        Bad(("db.upgrade", "habits", "--to", "nope-1"), ("no revision 'nope'", "inv db.history habits"), service="habits"),
+        id="upgrade-relative-to-unknown-revision",
+    ),
+    pytest.param(
+        Bad(
+            ("db.downgrade", "meals", "--to", "nope-1", "--yes"),
+            ("no revision 'nope'", "inv db.history meals"),
+            service="meals",
+        ),
+        id="downgrade-relative-to-unknown-revision",
+    ),
+    pytest.param(
         Bad(("db.upgrade", "habits", "--to", "+99"), ("+99", "goes past", "inv db.history habits"), service="habits"),
         id="upgrade-plus-99",
     ),
@@ -936,6 +948,8 @@ def test_server_restarted_during_a_migration(project: Path, tmp_path: Path, serv
 
         line = assert_failure(result, service)
         assert re.search(r"connect|terminat", line, re.I), line
+        # The lock's session went down with the server too: the worker's words (not a lost lock's) name the cause.
+        assert "lost the connection to the database" in line, line
         assert_password_hidden(url, result)
         assert version(url, schema) == [head]
         assert "planted_sleep" not in tables(url, schema)

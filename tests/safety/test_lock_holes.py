@@ -1,0 +1,305 @@
+"""Safety of the migration lock under attack (issue 12): a terminal that goes away, a lock session the server
+ends, many runs waiting at once, and the messages of a dead fork server, a killed worker and a bad --to.
+
+Everything runs through `inv` against the real PostgreSQL server; every process a test starts is killed by id
+(or by the process group it leads) on the way out."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import (
+    assert_failure,
+    assert_ok,
+    declared_services,
+    execute,
+    head_of,
+    inv,
+    plant_migration,
+    query,
+    revisions_of,
+    schema_of,
+    show,
+    summary_states,
+    version,
+)
+from safety_helpers import (
+    Background,
+    advisory_lock_holders,
+    background,
+    inv_environment,
+    start_inv,
+    upgrades_logged,
+    wait_for,
+)
+
+ALL = list(declared_services())
+
+# Three slow migrations after movements' head; each records which run's lock was held while it ran.
+SLOW = ("5afe10c00001", "5afe10c00002", "5afe10c00003")
+RUNS_TABLE = "public.safety_migration_runs"
+_HOLDER = (
+    "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+    "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.database = "
+    "(SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
+def plant_slow_migrations(project: Path, url: str, seconds: float) -> None:
+    """movements: SLOW after its head, each sleeping `seconds`, then recording itself and the lock's holder."""
+    execute(url, f"CREATE TABLE {RUNS_TABLE} (revision text, holder text)")
+    down = head_of("movements")
+    for revision in SLOW:
+        body = (
+            "from alembic import op\n\n"
+            f"    op.execute('SELECT pg_sleep({seconds})')\n"
+            f"    op.execute(\"INSERT INTO {RUNS_TABLE} SELECT '{revision}', ({_HOLDER})\")"
+        )
+        plant_migration(project, "movements", revision, down, body=body)
+        down = revision
+
+
+def migration_runs(url: str) -> list[tuple[str, str | None]]:
+    return [(row[0], row[1]) for row in query(url, f"SELECT revision, holder FROM {RUNS_TABLE} ORDER BY revision")]
+
+
+def sleeping_migration(url: str) -> bool:
+    return bool(
+        query(
+            url,
+            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE %s",
+            ("SELECT pg_sleep(%",),
+        )
+    )
+
+
+def start_inv_without_a_reader(project: Path, *args: str, url: str, stderr: str) -> subprocess.Popen[bytes]:
+    """`inv ARGS` in its own session, stdout on a pipe; its stderr a pipe whose reader leaves after one line (as
+    `2>&1 | head -1`), or closed before it starts (`2>&-`)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=project,
+        env=inv_environment(url),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE if stderr == "reader-left" else None,
+        preexec_fn=None if stderr == "reader-left" else lambda: os.close(2),
+        start_new_session=True,
+    )
+    if process.stderr is not None:
+        process.stderr.readline()
+        process.stderr.close()
+    return process
+
+
+def kill_group(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+
+# == 1. the terminal goes away: the lock is held until the worker is done ==============================================
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stderr", ["reader-left", "closed"])
+def test_a_closed_stderr_keeps_the_lock_until_the_worker_is_done(
+    project: Path, database_url: str, tmp_path: Path, stderr: str
+) -> None:
+    """`inv db.upgrade-all 2>&1 | head -1` (the reader leaves after one line) and `2>&-`: the run must keep its lock
+    while its worker migrates, a second run waits for it, and each migration runs once, under the first run's lock."""
+    assert_ok(inv(project, "db.upgrade-all", url=database_url))
+    plant_slow_migrations(project, database_url, 2)
+    first = start_inv_without_a_reader(project, "db.upgrade-all", url=database_url, stderr=stderr)
+    second: Background | None = None
+    try:
+        assert wait_for(lambda: sleeping_migration(database_url) or first.poll() is not None, 120)
+        time.sleep(2.5)  # the first run has tried to write the next 'Running upgrade' line by now
+        second = start_inv(project, tmp_path / "runs", "db.upgrade-all", url=database_url)
+        out, _ = first.communicate(timeout=120)
+        later = second.finish(timeout=120)
+    finally:
+        kill_group(first)
+        if second is not None and second.process.poll() is None:
+            second.kill_group()
+
+    assert first.returncode == 0, out.decode()
+    assert "movements" in out.decode() and "3 migrations" in out.decode(), out.decode()
+    assert_ok(later)
+    assert "waiting for the migration lock" in later.stderr, show(later)
+    assert summary_states(later)["movements"] == ("ok", "already at head"), show(later)
+    runs = migration_runs(database_url)
+    assert Counter(revision for revision, _ in runs) == {revision: 1 for revision in SLOW}, runs
+    assert all(holder is not None and holder.endswith(f" pid {first.pid}") for _, holder in runs), (first.pid, runs)
+    assert version(database_url, "movements") == [SLOW[-1]]
+    assert not advisory_lock_holders(database_url)
+
+
+# == 2. the server ends the lock's session: the run fails, and no migration commits without a lock =====================
+
+
+def lock_session(url: str) -> int | None:
+    holders = advisory_lock_holders(url)
+    return holders[0] if len(holders) == 1 else None
+
+
+@pytest.mark.slow
+def test_a_lock_session_ended_by_the_server_fails_the_run(project: Path, database_url: str, tmp_path: Path) -> None:
+    """pg_terminate_backend of the lock's session during a slow migration: the run stops its worker (the migration
+    rolls back) and fails naming what happened; a second run started at once migrates alone."""
+    assert_ok(inv(project, "db.upgrade", "movements", url=database_url))
+    plant_slow_migrations(project, database_url, 3)
+    with background(project, tmp_path / "runs", "db.upgrade", "movements", url=database_url) as first:
+        assert wait_for(lambda: sleeping_migration(database_url) or first.process.poll() is not None, 120)
+        holder = lock_session(database_url)
+        assert holder is not None and first.process.poll() is None, show(first.read())
+        execute(database_url, f"SELECT pg_terminate_backend({holder})")
+        with background(project, tmp_path / "runs", "db.upgrade", "movements", url=database_url) as second:
+            lost = first.finish(timeout=120)
+            later = second.finish(timeout=120)
+
+    line = assert_failure(lost, "movements")
+    assert re.search(r"the migration lock's session was ended by the server \((terminating connection|server closed)", line), line
+    assert "the run may have overlapped another: run 'inv db.status'" in line, line
+    assert_ok(later)
+    runs = migration_runs(database_url)
+    assert Counter(revision for revision, _ in runs) == {revision: 1 for revision in SLOW}, runs
+    assert all(holder is not None and holder.endswith(f" pid {second.pid}") for _, holder in runs), (second.pid, runs)
+    assert version(database_url, "movements") == [SLOW[-1]]
+
+
+def test_an_idle_session_timeout_does_not_end_the_lock(project: Path, database_url: str) -> None:
+    """A database whose sessions end after 1 s idle: the lock's session (idle while the worker migrates) stays."""
+    assert_ok(inv(project, "db.upgrade", "movements", url=database_url))
+    plant_slow_migrations(project, database_url, 1.5)
+    name = database_url.rsplit("/", 1)[-1]
+    execute(database_url, f"ALTER DATABASE \"{name}\" SET idle_session_timeout = '1s'")
+
+    result = assert_ok(inv(project, "db.upgrade", "movements", url=database_url))
+
+    assert f"movements: upgraded {head_of('movements')} -> {SLOW[-1]} (3 migrations)" in result.stdout, show(result)
+    runs = migration_runs(database_url)
+    assert [revision for revision, _ in runs] == list(SLOW)
+    assert all(holder is not None and holder.endswith(f" pid {os.getpid()}") for _, holder in runs), runs  # held throughout
+    assert version(database_url, "movements") == [SLOW[-1]]
+
+
+# == 11. many runs waiting at once: the ones that find a service at head after the wait start no worker ==============
+
+
+@pytest.mark.slow
+def test_sixteen_concurrent_upgrade_all_finish_within_the_default_lock_wait(
+    project: Path, database_url: str, tmp_path: Path
+) -> None:
+    runs: list[Background] = []
+    started = time.monotonic()
+    try:
+        for _ in range(16):  # all started before any is waited for; default --lock-wait (60 s)
+            runs.append(start_inv(project, tmp_path / "runs", "db.upgrade-all", url=database_url, env={"DBTASKS_DEBUG": "1"}))
+        results = [run.finish(timeout=600) for run in runs]
+    finally:
+        for run in runs:
+            if run.process.poll() is None:
+                run.kill_group()
+    elapsed = time.monotonic() - started
+
+    every = "\n\n".join(show(result) for result in results)
+    assert all(result.returncode == 0 for result in results), every
+    assert all("Traceback" not in result.stdout + result.stderr for result in results), every
+    applied = Counter(step for result in results for step in upgrades_logged(result.stderr))
+    expected = {(service, revision) for service in ALL for revision in revisions_of(service)}
+    assert set(applied) == expected, every
+    assert all(count == 1 for count in applied.values()), applied
+    for service in ALL:
+        assert version(database_url, schema_of(service)) == [head_of(service)], service
+    # A run that waited for a lock and found the service at head after the wait started no worker (DBTASKS_DEBUG=1
+    # says each worker start): one upgrade worker per service in all.
+    started = Counter(
+        m[1] for r in results for line in r.stderr.splitlines() if (m := re.match(r"^(\S+) \| worker: upgrade ", line))
+    )
+    print(f"16 concurrent upgrade-all: {elapsed:.1f} s; upgrade workers started: {dict(started)}")
+    assert started == {service: 1 for service in ALL}, started
+
+
+# == 8. the messages of a dead fork server, a killed worker and a lost asyncpg connection ===============================
+
+
+def test_a_dead_fork_server_falls_back_to_spawned_workers(project: Path, database_url: str) -> None:
+    """The fork server's socket breaks (as when the server is killed mid-request) while its process looks alive:
+    the workers are spawned instead, and no service is told to fix its 'python'."""
+    from dbtasks import forkserver
+    from dbtasks.runner import WORKER
+
+    server = forkserver.server_for(sys.executable, WORKER, start=True)
+    assert server is not None and server.process.poll() is None
+    server.sock.close()
+    try:
+        result = assert_ok(inv(project, "db.upgrade-all", url=database_url))
+    finally:
+        forkserver.discard(sys.executable, server)
+        forkserver.server_for(sys.executable, WORKER, start=True)  # the session's other tests fork from a new one
+
+    assert "cannot start interpreter" not in result.stdout + result.stderr, show(result)
+    assert {state for state, _ in summary_states(result).values()} == {"ok"}, show(result)
+    for service in ALL:
+        assert version(database_url, schema_of(service)) == [head_of(service)], service
+
+
+def worker_pids(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[1]) == parent and fields[0] != "Z" and b"dbtasks/worker/__main__.py" in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.slow
+def test_a_killed_worker_is_said_to_be_killed(project: Path, database_url: str, tmp_path: Path) -> None:
+    assert_ok(inv(project, "db.upgrade", "movements", url=database_url))
+    plant_slow_migrations(project, database_url, 30)
+    with background(project, tmp_path / "runs", "db.upgrade", "movements", url=database_url) as run:
+        assert wait_for(lambda: sleeping_migration(database_url) or run.process.poll() is not None, 120)
+        [worker] = worker_pids(run.pid)  # one service: a spawned worker, a child of inv
+        os.kill(worker, signal.SIGKILL)
+        result = run.finish(timeout=60)
+
+    line = assert_failure(result, "movements")
+    assert "the worker process was killed (signal 9)" in line, line
+    assert "alembic installed" not in line, line
+    assert version(database_url, "movements") == [head_of("movements")]
+    assert migration_runs(database_url) == []
+
+
+def test_asyncpg_losing_its_connection_mid_operation_is_connection_lost() -> None:
+    """asyncpg's protocol says 'cannot switch to state 11' when the server went away under an operation (seen once
+    in a restart); SQLAlchemy wraps it in InternalError. Real exception types, classified as the worker does."""
+    from asyncpg.exceptions._base import InternalClientError
+    from sqlalchemy.exc import InternalError
+
+    from dbtasks.worker.failures import classify
+
+    cause = InternalClientError("cannot switch to state 11; another operation (2) is in progress")
+    error = InternalError("SELECT 1", {}, cause)
+    error.__cause__ = cause
+
+    found = classify(error)
+
+    assert found["kind"] == "connection_lost", found
+    assert "cannot switch to state 11" in found["message"], found

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import pytest
 from sqlalchemy.engine import make_url
 
 from dbtasks.errors import ConfigError
-from dbtasks.urls import mask, normalize, secrets_of, validate
+from dbtasks.urls import hide, mask, normalize, secrets_of, validate
 
 
 @pytest.mark.parametrize(
@@ -117,3 +120,39 @@ def test_validate_rejects_non_postgresql_urls_without_showing_the_password(url: 
 @pytest.mark.parametrize("url", ["postgresql://u:p@h/db", "postgres://u:p@h:5432/db", "postgresql+asyncpg://u@h/db"])
 def test_validate_accepts_postgresql_urls(url: str) -> None:
     validate(url, "DATABASE_URL")
+
+
+# Inputs on which a backtracking pattern spends time quadratic in the line's length (issue 12: 6.7 s on 20 k characters).
+ADVERSARIAL = {
+    "letters": lambda n: "a" * n,
+    "open-password": lambda n: "postgresql://u:" + "x" * n,
+    "many-schemes": lambda n: "a://b:" * (n // 6),
+    "many-ats": lambda n: "postgresql://u:" + "@" * n,
+    "spaced-words": lambda n: "postgresql " * (n // 11),
+}
+
+
+def _best_time(work: Callable[[], object]) -> float:
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+@pytest.mark.parametrize("shape", list(ADVERSARIAL))
+def test_masking_takes_time_linear_in_the_line_length(shape: str) -> None:
+    """Four times the text takes about four times as long (a quadratic pattern takes sixteen): a ratio, not a limit."""
+    make = ADVERSARIAL[shape]
+    small, large = make(250_000), make(1_000_000)
+    secrets = ("p%40ss word",)
+    ratio = _best_time(lambda: hide(mask(large), secrets)) / max(_best_time(lambda: hide(mask(small), secrets)), 1e-6)
+    assert ratio < 8, f"{shape}: 4x the text took {ratio:.1f}x the time"
+
+
+def test_a_20_mb_line_is_masked_whole() -> None:
+    line = "x" * 10_000_000 + " postgresql://u:s3cret@h/db " + "a://b:" * 1_500_000
+    masked = mask(line)
+    assert "s3cret" not in masked and "postgresql://u:***@h/db" in masked
+    assert len(masked) == len(line) - len("s3cret") + 3

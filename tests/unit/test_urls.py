@@ -122,7 +122,8 @@ def test_validate_accepts_postgresql_urls(url: str) -> None:
     validate(url, "DATABASE_URL")
 
 
-# Inputs on which a backtracking pattern spends time quadratic in the line's length (issue 12: 6.7 s on 20 k characters).
+# Inputs on which a backtracking pattern spends time quadratic in the line's length (issue 12: 6.7 s on 20 k characters);
+# the old pattern takes minutes on them, so its tests fail by the suite's timeout before the ratio is computed.
 ADVERSARIAL = {
     "letters": lambda n: "a" * n,
     "open-password": lambda n: "postgresql://u:" + "x" * n,
@@ -134,10 +135,10 @@ ADVERSARIAL = {
 
 def _best_time(work: Callable[[], object]) -> float:
     best = float("inf")
-    for _ in range(5):
-        started = time.perf_counter()
+    for _ in range(7):  # CPU time, best of seven: other processes on the machine barely move it
+        started = time.process_time()
         work()
-        best = min(best, time.perf_counter() - started)
+        best = min(best, time.process_time() - started)
     return best
 
 
@@ -145,7 +146,7 @@ def _best_time(work: Callable[[], object]) -> float:
 def test_masking_takes_time_linear_in_the_line_length(shape: str) -> None:
     """Four times the text takes about four times as long (a quadratic pattern takes sixteen): a ratio, not a limit."""
     make = ADVERSARIAL[shape]
-    small, large = make(250_000), make(1_000_000)
+    small, large = make(500_000), make(2_000_000)
     secrets = ("p%40ss word",)
     ratio = _best_time(lambda: hide(mask(large), secrets)) / max(_best_time(lambda: hide(mask(small), secrets)), 1e-6)
     assert ratio < 8, f"{shape}: 4x the text took {ratio:.1f}x the time"

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from . import yaml_bounds
 from .config_keys import (
     DATABASE_KEYS,
     DEFAULT_URL_ENV,
@@ -26,7 +27,7 @@ from .config_keys import (
     version_table,
 )
 from .errors import ConfigError
-from .project import Environment, Project, Service, display_path
+from .project import Environment, Project, Service, display_path, read_utf8
 from .urls import PLACEHOLDER, PLACEHOLDER_FIELDS
 
 
@@ -58,12 +59,14 @@ class _Loader:
         if not self.file.is_file():
             raise ConfigError([f"{self.label}: not found; create it (see README, 'migrations.yaml')"])
         try:
-            root = yaml.compose(self.file.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+            root = yaml_bounds.compose(read_utf8(self.file))
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             line = f":{mark.line + 1}" if mark is not None else ""
             reason = getattr(error, "problem", None) or str(error).splitlines()[0]
             raise ConfigError([f"{self.label}{line}: invalid YAML: {reason}; fix the syntax"]) from None
+        except yaml_bounds.TooLarge as error:
+            raise ConfigError([f"{self.label}:{error.line}: {error}"]) from None
         if not isinstance(root, yaml.MappingNode):
             raise ConfigError([f"{self.label}: expected a mapping with version, database and services"])
         top = self.mapping(root, "", TOP_KEYS)

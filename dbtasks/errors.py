@@ -21,8 +21,21 @@ class ConfigError(DbtasksError):
     exit_code = 2
 
     def __init__(self, problems: list[str]) -> None:
+        problems = [bounded(problem) for problem in problems]
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+# A problem quotes what it found; a huge value (a YAML bomb's, a megabyte-long line) is shown by its two ends.
+MAX_LINE = 400
+
+
+def bounded(line: str) -> str:
+    """`line`, or its beginning and end around '...' when it is longer than MAX_LINE characters."""
+    if len(line) <= MAX_LINE:
+        return line
+    half = (MAX_LINE - 5) // 2
+    return f"{line[:half]} ... {line[-half:]}"
 
 
 class LocalDatabaseError(DbtasksError):

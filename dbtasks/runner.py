@@ -24,6 +24,8 @@ from .urls import OFFLINE_URL, expand, normalize
 from .worker.protocol import Request, Result
 
 WORKER = Path(__file__).with_name("worker") / "__main__.py"
+PROBE = b"dbtasks worker"  # what `WORKER --probe` prints
+_probed: set[str] = set()  # interpreters that answered the probe in this process
 Emit = Callable[[str], None]
 
 
@@ -86,6 +88,8 @@ def _start(service: Service, request: Request, target: Target, emit: Emit, fork:
     reader = threading.Thread(target=_drain, args=(read_fd, chunks), daemon=True)
     reader.start()
     python, env = service.python or sys.executable, _environment(service, target)
+    if service.python is not None:
+        _probe(service, python)
     server = forkserver.server_for(python, WORKER, start=fork) if settings.forkserver(service.env) else None
     try:
         process: subprocess.Popen[bytes] | forkserver.Forked
@@ -111,8 +115,11 @@ def _start(service: Service, request: Request, target: Target, emit: Emit, fork:
         how = "forked by the fork server" if server is not None else "spawned"
         debug(f"{service.name} | worker: {request['op']} ({how}, pid {process.pid})")
     if server is None:  # a forked worker got its request from the server
-        process.stdin.write(json.dumps(request).encode() + b"\n")
-        process.stdin.flush()
+        try:
+            process.stdin.write(json.dumps(request).encode() + b"\n")
+            process.stdin.flush()
+        except BrokenPipeError:  # it exited at once: what it printed and its exit code say why
+            pass
     # stdin stays open until the worker is done: if this process dies, the worker sees end of file and stops.
     try:
         for raw in process.stdout:
@@ -130,6 +137,23 @@ def _start(service: Service, request: Request, target: Target, emit: Emit, fork:
         raise explain.worker_silent(service, code)
     result: Result = target.redact_values(json.loads(body.decode("utf-8")))
     return result
+
+
+def _probe(service: Service, python: str) -> None:
+    """Refuse an interpreter that does not run the worker (`/bin/true`, `/bin/cat`: a worker would never answer)."""
+    if python in _probed:
+        return
+    try:
+        done = subprocess.run(
+            [python, str(WORKER), "--probe"], stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False
+        )
+    except OSError:
+        return  # cannot start at all: the worker's start says so (explain.interpreter_missing)
+    except subprocess.TimeoutExpired:
+        done = subprocess.CompletedProcess([], -1, b"", b"")
+    if done.returncode != 0 or done.stdout.strip() != PROBE:
+        raise explain.not_a_worker(service, done.returncode)
+    _probed.add(python)
 
 
 def _stop(process: subprocess.Popen[bytes] | forkserver.Forked) -> None:

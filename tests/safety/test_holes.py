@@ -5,12 +5,26 @@ Everything runs through `inv` against a real PostgreSQL server, as in test_safet
 
 from __future__ import annotations
 
+import os
 import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
-from conftest import assert_bad_input, head_of, inv, output, plant_migration, show, snapshot
+from conftest import (
+    assert_bad_input,
+    assert_failure,
+    head_of,
+    inv,
+    output,
+    plant_migration,
+    replace_once,
+    show,
+    snapshot,
+    version,
+)
 from safety_helpers import files_under, leaks, role_with_password
 
 # == 3. a password with every character a URL parser misreads ===================================================
@@ -108,3 +122,147 @@ def test_a_password_with_every_special_character_never_shows(project: Path, pg_s
         assert "planted failure at" in output(failed) and "***" in output(failed), show(failed)
         run("db.status")
     assert not scan(project, results, (*spellings(NASTY), in_url))
+
+
+# == 5. YAML bombs, and 7. files that are not UTF-8 ==============================================================
+
+
+def billion_laughs() -> str:
+    """The 567-byte kind: nine levels of nine aliases, 10^9 values once expanded."""
+    levels = ['x-l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    levels += [f"x-l{i}: &l{i} [{','.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 9)]
+    return "\n".join(levels) + "\n"
+
+
+def merge_bomb() -> str:
+    """Merge keys that merge their predecessor twice, forty times over: 2^40 mappings to flatten."""
+    levels = ["x-m0: &m0 {k: 1}"] + [f"x-m{i}: &m{i} {{<<: [*m{i - 1}, *m{i - 1}]}}" for i in range(1, 41)]
+    return "\n".join(levels) + "\n"
+
+
+def prepend(text: str, old: str, new: str) -> Callable[[Path], None]:
+    def edit(project: Path) -> None:
+        path = project / "migrations.yaml"
+        content = path.read_text(encoding="utf-8")
+        assert content.count(old) == 1
+        path.write_text(text + content.replace(old, new), encoding="utf-8")
+
+    return edit
+
+
+def write_bytes(name: str, old: bytes, new: bytes) -> Callable[[Path], None]:
+    def edit(project: Path) -> None:
+        path = project / name
+        content = path.read_bytes() if path.exists() else b""
+        path.write_bytes(content.replace(old, new, 1) if old else content + new)
+
+    return edit
+
+
+@dataclass(frozen=True)
+class Refused:
+    edit: Callable[[Path], None]
+    words: tuple[str, ...]
+    url: bool = True  # DATABASE_URL set (False: the .env file gives it)
+
+
+REFUSED = [
+    pytest.param(
+        Refused(prepend(billion_laughs(), "\nversion: 1\n", "\nversion: *l8\n"), ("migrations.yaml:5:", "YAML bomb")),
+        id="billion-laughs",
+    ),
+    pytest.param(
+        Refused(
+            prepend(merge_bomb(), "  url_env: DATABASE_URL", "  <<: *m40\n  url_env: DATABASE_URL"),
+            ("migrations.yaml:", "YAML bomb"),
+        ),
+        id="merge-key-bomb",
+    ),
+    pytest.param(
+        Refused(prepend("x-r: &r [*r]\n", "\nversion: 1\n", "\nversion: *r\n"), ("migrations.yaml:1:", "contains it")),
+        id="recursive-sequence-anchor",
+    ),
+    pytest.param(
+        Refused(
+            prepend("", "database:\n  url_env: DATABASE_URL", "database: &d\n  <<: *d\n  url_env: DATABASE_URL"),
+            ("migrations.yaml:3:", "contains it"),
+        ),
+        id="recursive-merge-anchor",
+    ),
+    pytest.param(
+        Refused(prepend("", "\nversion: 1\n", "\nversion: " + "9" * 2_000_000 + "x\n"), ("migrations.yaml:2:", "version")),
+        id="a-two-megabyte-value",
+    ),
+    pytest.param(
+        Refused(
+            write_bytes("migrations.yaml", b"  url_env: DATABASE_URL", b"  url_env: DATABASE_URL\xff"),
+            ("migrations.yaml:4:", "not UTF-8", "offset", "0xff"),
+        ),
+        id="migrations-yaml-not-utf8",
+    ),
+    pytest.param(
+        Refused(
+            write_bytes(".env", b"", b"# caf\xe9\nDATABASE_URL={url}\n"), (".env:1:", "not UTF-8", "offset 5", "0xe9"), url=False
+        ),
+        id="dotenv-not-utf8",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", REFUSED)
+@pytest.mark.parametrize("task", [("db.status",), ("db.upgrade-all",)])
+def test_a_hostile_file_is_one_short_line(project: Path, database_url: str, case: Refused, task: tuple[str, ...]) -> None:
+    case.edit(project)
+    env_file = project / ".env"
+    if env_file.exists():
+        env_file.write_bytes(env_file.read_bytes().replace(b"{url}", database_url.encode()))
+    before = snapshot(database_url)
+    result = inv(project, *task, url=database_url if case.url else None)
+    line = assert_bad_input(result)
+    assert len(line) <= 500, line[:1000]
+    missing = [word for word in case.words if word not in line]
+    assert not missing, f"{missing} not in {line!r}"
+    assert snapshot(database_url) == before
+    assert not (project / ".dbtasks").exists()
+
+
+# == 7. a service interpreter that is not Python, and a project folder the local database cannot use =============
+
+
+@pytest.mark.parametrize("interpreter", ["/bin/true", "/bin/cat", "/bin/sh"])
+@pytest.mark.parametrize("task", [("db.upgrade", "movements"), ("db.upgrade-all",)])
+def test_a_service_interpreter_that_is_not_python_is_one_line(
+    project: Path, database_url: str, interpreter: str, task: tuple[str, ...]
+) -> None:
+    replace_once(project / "migrations.yaml", "    schema: movements\n", f"    schema: movements\n    python: {interpreter}\n")
+    before = snapshot(database_url)
+    result = inv(project, *task, url=database_url)
+    assert result.returncode == 1 and "Traceback" not in output(result), show(result)
+    expected = f"movements: not a Python interpreter with dbtasks' worker: {interpreter}"
+    if task == ("db.upgrade", "movements"):
+        assert assert_failure(result, "movements").startswith(expected)
+        assert snapshot(database_url) == before
+    else:  # the other services still run; the summary names movements
+        assert expected in result.stdout, show(result)
+    assert version(database_url, "movements") == []
+
+
+def test_a_project_folder_the_local_database_cannot_use_is_one_line(project: Path) -> None:
+    (project / ".dbtasks").write_text("in the way\n", encoding="utf-8")
+    result = inv(project, "db.status", url=None)
+    line = assert_bad_input(result, code=1)
+    assert "cannot write the local database's folder" in line and str(project / ".dbtasks") in line, line
+    assert "writable" in line and "DATABASE_URL" in line, line
+    assert (project / ".dbtasks").read_text(encoding="utf-8") == "in the way\n"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder anyway")
+def test_a_read_only_project_folder_is_one_line(project: Path) -> None:
+    project.chmod(0o555)
+    try:
+        result = inv(project, "db.status", url=None)
+    finally:
+        project.chmod(0o755)
+    line = assert_bad_input(result, code=1)
+    assert f"make {project} writable" in line, line
+    assert not (project / ".dbtasks").exists()

@@ -14,13 +14,13 @@ from . import yaml_bounds
 from .config_keys import (
     DATABASE_KEYS,
     DEFAULT_URL_ENV,
-    DURATION,
     ENV_NAME,
     ENVIRONMENT_KEYS,
     NAME,
     REQUIRED,
     SERVICE_KEYS,
     TOP_KEYS,
+    duration_problem,
     env_text,
     find_cycle,
     merged,
@@ -161,9 +161,10 @@ class _Loader:
         for key in ("statement_timeout", "lock_timeout"):
             value, node = values.get(key, (None, None))
             text = None if value is None else str(value).strip()
-            if text is not None and (isinstance(value, bool) or not DURATION.match(text)):
-                self.problem(node, f"{where}.{key}", f"expected a duration such as 30s, 500ms or 5min, got {value!r}")
-            timeouts[key] = text + "ms" if text and text.isdigit() else text
+            problem = duration_problem(text) if text is not None and not isinstance(value, bool) else None
+            if isinstance(value, bool) or problem is not None:
+                self.problem(node, f"{where}.{key}", f"{problem or 'expected a duration'}, got {value!r}")
+            timeouts[key] = text + "ms" if text and text.isascii() and text.isdigit() else text
         url_envs, node = values.get("url_envs", ({}, None))
         if not (isinstance(url_envs, dict) and all(isinstance(v, str) and ENV_NAME.match(v) for v in url_envs.values())):
             self.problem(node, f"{where}.url_envs", f"expected a mapping of service: VARIABLE, got {url_envs!r}")

@@ -31,7 +31,9 @@ MAX_LINE = 400
 
 
 def bounded(line: str) -> str:
-    """`line`, or its beginning and end around '...' when it is longer than MAX_LINE characters."""
+    """`line` on one line (control characters escaped), or its two ends around '...' past MAX_LINE characters."""
+    if not line.isprintable():
+        line = "".join(char if char.isprintable() else repr(char)[1:-1] for char in line)
     if len(line) <= MAX_LINE:
         return line
     half = (MAX_LINE - 5) // 2

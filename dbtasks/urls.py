@@ -106,6 +106,8 @@ def validate(url: str, source: str) -> None:
 
     A password with a character URL parsers misread is refused without showing the URL: any part of it may be the password.
     """
+    if "\0" in url:
+        raise ConfigError([f"{source}: the URL contains a NUL character; remove it"])
     password = password_of(url)
     raw = _raw_character(password) if password else None
     if raw is not None:

@@ -266,3 +266,94 @@ def test_a_read_only_project_folder_is_one_line(project: Path) -> None:
     line = assert_bad_input(result, code=1)
     assert f"make {project} writable" in line, line
     assert not (project / ".dbtasks").exists()
+
+
+# == 9. names and values the checks let through, and 6. timeouts that mean no timeout ===========================
+
+LONG_SCHEMA = "s" * 64  # PostgreSQL would cut it to 63 bytes: another schema than the one declared
+
+
+def environment_with(setting: str) -> Callable[[Path], None]:
+    def edit(project: Path) -> None:
+        with open(project / "migrations.yaml", "a", encoding="utf-8") as handle:
+            handle.write(f"environments:\n  production:\n    url_env: PROD_DATABASE_URL\n    {setting}\n")
+
+    return edit
+
+
+def yaml_edit(old: str, new: str) -> Callable[[Path], None]:
+    return lambda project: replace_once(project / "migrations.yaml", old, new)
+
+
+NOT_ACCEPTED = [
+    pytest.param(
+        yaml_edit("  habits:\n", '  "habits\\n":\n'),
+        ("services.habits", "service names use lowercase"),
+        id="service-name-newline",
+    ),
+    pytest.param(
+        yaml_edit("    schema: habits\n", '    schema: "habits\\n"\n'),
+        ("services.habits.schema", "expected a schema name"),
+        id="schema-newline",
+    ),
+    pytest.param(
+        yaml_edit("  url_env: DATABASE_URL", '  url_env: "DATABASE_URL\\n"'),
+        ("database.url_env", "expected an environment variable name"),
+        id="url-env-newline",
+    ),
+    pytest.param(
+        yaml_edit("    schema: habits\n", f"    schema: {LONG_SCHEMA}\n"),
+        ("services.habits.schema", "at most 63", LONG_SCHEMA),
+        id="schema-64-bytes",
+    ),
+    pytest.param(
+        yaml_edit("    schema: movements\n", f"    schema: movements\n    schemas: [movements, {LONG_SCHEMA}]\n"),
+        ("services.movements.schemas", "at most 63"),
+        id="schemas-64-bytes",
+    ),
+    pytest.param(
+        yaml_edit("    env: {ALEMBIC_ENV: local}\n", '    env: {ALEMBIC_ENV: "lo\\0cal"}\n'),
+        ("services.journal.env", "no NUL character"),
+        id="env-value-nul",
+    ),
+    pytest.param(
+        environment_with("statement_timeout: 400us"),
+        ("environments.production.statement_timeout", "below 1ms", "400us"),
+        id="timeout-400us",
+    ),
+    pytest.param(
+        environment_with("lock_timeout: 0.5ms"),
+        ("environments.production.lock_timeout", "below 1ms"),
+        id="timeout-half-a-millisecond",
+    ),
+    pytest.param(
+        environment_with("statement_timeout: \u0663\u0660s"),  # Arabic-Indic digits: 30s to \d, nothing to PostgreSQL
+        ("environments.production.statement_timeout", "expected a duration"),
+        id="timeout-unicode-digits",
+    ),
+    pytest.param(
+        environment_with("lock_timeout: 25d"),
+        ("environments.production.lock_timeout", "2147483647ms"),
+        id="timeout-out-of-range",
+    ),
+    pytest.param(
+        environment_with("statement_timeout: 99999999999"),
+        ("environments.production.statement_timeout", "2147483647ms"),
+        id="timeout-out-of-range-plain-number",
+    ),
+]
+
+
+@pytest.mark.parametrize(("edit", "words"), NOT_ACCEPTED)
+def test_a_name_or_value_postgresql_would_read_otherwise_is_refused(
+    project: Path, database_url: str, edit: Callable[[Path], None], words: tuple[str, ...]
+) -> None:
+    edit(project)
+    before = snapshot(database_url)
+    result = inv(project, "db.upgrade-all", url=database_url)
+    line = assert_bad_input(result)
+    assert line.startswith("migrations.yaml:"), line
+    missing = [word for word in words if word not in line]
+    assert not missing, f"{missing} not in {line!r}"
+    assert snapshot(database_url) == before
+    assert not (project / ".dbtasks").exists()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 import re
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from .errors import ConfigError
+from .worker.libpq import KEYS as LIBPQ_KEYS
 
 DRIVERS = ("asyncpg", "psycopg2", "psycopg")  # psycopg: psycopg 3
 _SCHEMES = ("postgres", "postgresql")
@@ -131,17 +132,49 @@ def validate(url: str, source: str) -> None:
         raise ConfigError([f"{source}: URL {shown!r} names no database; add /dbname to it"])
 
 
+# What SQLAlchemy's asyncpg dialect may hand asyncpg.connect() from a URL's query, as the strings a query holds:
+# the rest (connect_timeout, application_name, options, keepalives, pgbouncer=true...) is a TypeError there.
+_ASYNCPG_KEYS = frozenset(
+    (
+        "ssl",
+        "host",
+        "port",
+        "passfile",
+        "target_session_attrs",
+        "krbsrvname",
+        "gsslib",
+        "command_timeout",
+        "prepared_statement_cache_size",
+    )
+)
+
+
 def normalize(url: str, driver: str) -> str:
-    """Rewrite `url` for `driver`: scheme postgresql+<driver>, and sslmode/ssl in the form the driver reads."""
+    """Rewrite `url` for `driver`: scheme postgresql+<driver>, sslmode/ssl in the form the driver reads, and only the
+    query parameters the driver accepts (see dropped_parameters)."""
     parts = urlsplit(url)
-    query = []
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+    query = [(key, value) for key, value in _translated(parts.query, driver) if _accepts(driver, key)]
+    return urlunsplit((f"postgresql+{driver}", parts.netloc, parts.path, urlencode(query, quote_via=quote), parts.fragment))
+
+
+def dropped_parameters(url: str, driver: str) -> list[str]:
+    """The query parameters of `url` that normalize leaves out for `driver` (doctor names them)."""
+    return [key for key, _ in _translated(urlsplit(url).query, driver) if not _accepts(driver, key)]
+
+
+def _translated(query: str, driver: str) -> list[tuple[str, str]]:
+    pairs = []
+    for key, value in parse_qsl(query, keep_blank_values=True):
         if driver == "asyncpg" and key == "sslmode":
             key = "ssl"
         elif driver in ("psycopg2", "psycopg") and key == "ssl":
             key, value = "sslmode", {"true": "require", "false": "disable"}.get(value.lower(), value)
-        query.append((key, value))
-    return urlunsplit((f"postgresql+{driver}", parts.netloc, parts.path, urlencode(query), parts.fragment))
+        pairs.append((key, value))
+    return pairs
+
+
+def _accepts(driver: str, key: str) -> bool:
+    return key in (_ASYNCPG_KEYS if driver == "asyncpg" else LIBPQ_KEYS)
 
 
 # ${db.host} and friends in a service's `env:` values: the parts of the URL the service is handed, for

@@ -357,3 +357,21 @@ def test_a_name_or_value_postgresql_would_read_otherwise_is_refused(
     assert not missing, f"{missing} not in {line!r}"
     assert snapshot(database_url) == before
     assert not (project / ".dbtasks").exists()
+
+
+# == 10. libpq's query parameters in the URL, with asyncpg services =============================================
+
+
+def test_libpq_and_pgbouncer_parameters_reach_no_asyncpg_service(project: Path, database_url: str) -> None:
+    url = f"{database_url}?application_name=deploy&connect_timeout=10&pgbouncer=true&sslmode=disable&keepalives=1"
+    result = inv(project, "db.upgrade-all", url=url)
+    assert result.returncode == 0 and "Traceback" not in output(result), show(result)
+    assert "TypeError" not in output(result) and "unexpected keyword" not in output(result), show(result)
+    for service, schema in (("habits", "habits"), ("movements", "movements")):  # asyncpg, psycopg2
+        assert version(database_url, schema) == [head_of(service)], show(result)
+    doctor = inv(project, "db.doctor", url=url)
+    assert "Traceback" not in output(doctor), show(doctor)
+    assert "application_name, connect_timeout, keepalives in DATABASE_URL left out of the URL the asyncpg services" in (
+        doctor.stdout
+    ), show(doctor)
+    assert "pgbouncer=true is left out" in doctor.stdout, show(doctor)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from dbtasks.errors import ConfigError
-from dbtasks.urls import hide, mask, normalize, secrets_of, validate
+from dbtasks.urls import dropped_parameters, hide, mask, normalize, secrets_of, validate
 
 
 @pytest.mark.parametrize(
@@ -43,7 +43,12 @@ def test_normalize_sets_the_driver_in_the_scheme(url: str, driver: str, expected
         (
             "postgres://u:p@h/db?application_name=api&sslmode=require",
             "asyncpg",
-            {"application_name": "api", "ssl": "require"},
+            {"ssl": "require"},  # asyncpg.connect() has no application_name: a TypeError there
+        ),
+        (
+            "postgres://u:p@h/db?application_name=api&ssl=true",
+            "psycopg2",
+            {"application_name": "api", "sslmode": "require"},
         ),
     ],
 )
@@ -56,8 +61,26 @@ def test_normalize_translates_sslmode_and_ssl(url: str, driver: str, expected_qu
 
 
 def test_normalize_keeps_other_parameters_in_order() -> None:
-    normalized = normalize("postgresql://u:p@h/db?application_name=api&sslmode=require&connect_timeout=5", "asyncpg")
-    assert normalized == "postgresql+asyncpg://u:p@h/db?application_name=api&ssl=require&connect_timeout=5"
+    normalized = normalize("postgresql://u:p@h/db?application_name=api&sslmode=require&connect_timeout=5", "psycopg2")
+    assert normalized == "postgresql+psycopg2://u:p@h/db?application_name=api&sslmode=require&connect_timeout=5"
+
+
+LIBPQ_ONLY = "application_name=api&connect_timeout=5&pgbouncer=true&keepalives=1&options=-c%20x%3D1"
+
+
+def test_normalize_keeps_only_what_asyncpg_connect_accepts() -> None:
+    url = f"postgresql://u:p@h/db?{LIBPQ_ONLY}&sslmode=require&target_session_attrs=read-write&command_timeout=30"
+    normalized = normalize(url, "asyncpg")
+    assert normalized == "postgresql+asyncpg://u:p@h/db?ssl=require&target_session_attrs=read-write&command_timeout=30"
+    assert dropped_parameters(url, "asyncpg") == ["application_name", "connect_timeout", "pgbouncer", "keepalives", "options"]
+
+
+def test_normalize_keeps_only_what_libpq_accepts() -> None:
+    url = f"postgresql://u:p@h/db?{LIBPQ_ONLY}&command_timeout=30&prepared_statement_cache_size=0"
+    assert normalize(url, "psycopg") == (
+        "postgresql+psycopg://u:p@h/db?application_name=api&connect_timeout=5&keepalives=1&options=-c%20x%3D1"
+    )
+    assert dropped_parameters(url, "psycopg2") == ["pgbouncer", "command_timeout", "prepared_statement_cache_size"]
 
 
 def test_normalize_keeps_a_percent_encoded_password_intact() -> None:

@@ -66,7 +66,9 @@ def password_of(url: str) -> str | None:
         if host is None or (host.end() < len(rest) and rest[host.end()] not in "/?#"):
             return None
     _user, colon, password = rest[:at].partition(":")
-    return password if colon else None
+    if not colon or (at > cut and password[: cut - len(_user) - 1].isdigit()):
+        return None  # host:port/db?x=a@b: an @ in the query of a URL without a password
+    return password
 
 
 def secrets_of(url: str) -> list[str]:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from dbtasks.errors import ConfigError
-from dbtasks.urls import dropped_parameters, hide, mask, normalize, secrets_of, validate
+from dbtasks.urls import dropped_parameters, hide, mask, normalize, password_of, secrets_of, validate
 
 
 @pytest.mark.parametrize(
@@ -180,3 +180,29 @@ def test_a_20_mb_line_is_masked_whole() -> None:
     masked = mask(line)
     assert "s3cret" not in masked and "postgresql://u:***@h/db" in masked
     assert len(masked) == len(line) - len("s3cret") + 3
+
+
+@pytest.mark.parametrize(
+    ("url", "password"),
+    [
+        ("postgresql://u:p%2Fw@h:5432/db", "p%2Fw"),
+        ("postgresql://u:p/w@h:5432/db", "p/w"),
+        ("postgresql://u:p?w#x@h/db?sslmode=require", "p?w#x"),
+        ("postgresql://u:p w@h/db", "p w"),
+        ("postgresql://h:5432/db?application_name=me@laptop", None),
+        ("postgresql://u@h:5432/db?application_name=me@laptop", None),
+    ],
+)
+def test_the_password_is_found_as_written(url: str, password: str | None) -> None:
+    assert password_of(url) == password
+
+
+@pytest.mark.parametrize(("char", "encoded"), [("%", "%25"), ("/", "%2F"), ("#", "%23"), ("?", "%3F"), (" ", "%20")])
+def test_a_raw_special_character_is_refused_without_the_url(char: str, encoded: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        validate(f"postgresql://u:Secret{char}Rest@h:5432/db", "DATABASE_URL")
+    assert encoded in str(raised.value) and "Secret" not in str(raised.value) and "Rest" not in str(raised.value)
+
+
+def test_an_at_in_the_query_of_a_url_without_password_is_accepted() -> None:
+    validate("postgresql://h:5432/db?application_name=me@laptop", "DATABASE_URL")

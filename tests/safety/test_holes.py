@@ -375,3 +375,21 @@ def test_libpq_and_pgbouncer_parameters_reach_no_asyncpg_service(project: Path, 
         doctor.stdout
     ), show(doctor)
     assert "pgbouncer=true is left out" in doctor.stdout, show(doctor)
+
+
+# == 6. SET LOCAL does not reach autocommit_block(): doctor says so ================================================
+
+
+def test_doctor_warns_that_timeouts_do_not_reach_an_autocommit_block(project: Path, database_url: str) -> None:
+    environment_with("statement_timeout: 30s")(project)
+    plant_migration(
+        project,
+        "movements",
+        "a0c0b10c0001",
+        head_of("movements"),
+        body="from alembic import op\n\n    with op.get_context().autocommit_block():\n        op.execute('SELECT 1')",
+    )
+    result = inv(project, "db.doctor", url=database_url, env={"PROD_DATABASE_URL": database_url})
+    assert "Traceback" not in output(result), show(result)
+    [line] = [line for line in result.stdout.splitlines() if "autocommit_block()" in line]
+    assert "movements" in line and "a0c0b10c0001_planted.py" in line and "production" in line, line

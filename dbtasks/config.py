@@ -10,23 +10,24 @@ from typing import Any
 
 import yaml
 
+from . import yaml_bounds
 from .config_keys import (
     DATABASE_KEYS,
     DEFAULT_URL_ENV,
-    DURATION,
     ENV_NAME,
     ENVIRONMENT_KEYS,
     NAME,
     REQUIRED,
     SERVICE_KEYS,
     TOP_KEYS,
+    duration_problem,
     env_text,
     find_cycle,
     merged,
     version_table,
 )
 from .errors import ConfigError
-from .project import Environment, Project, Service, display_path
+from .project import Environment, Project, Service, display_path, read_utf8
 from .urls import PLACEHOLDER, PLACEHOLDER_FIELDS
 
 
@@ -58,12 +59,14 @@ class _Loader:
         if not self.file.is_file():
             raise ConfigError([f"{self.label}: not found; create it (see README, 'migrations.yaml')"])
         try:
-            root = yaml.compose(self.file.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+            root = yaml_bounds.compose(read_utf8(self.file))
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             line = f":{mark.line + 1}" if mark is not None else ""
             reason = getattr(error, "problem", None) or str(error).splitlines()[0]
             raise ConfigError([f"{self.label}{line}: invalid YAML: {reason}; fix the syntax"]) from None
+        except yaml_bounds.TooLarge as error:
+            raise ConfigError([f"{self.label}:{error.line}: {error}"]) from None
         if not isinstance(root, yaml.MappingNode):
             raise ConfigError([f"{self.label}: expected a mapping with version, database and services"])
         top = self.mapping(root, "", TOP_KEYS)
@@ -158,9 +161,10 @@ class _Loader:
         for key in ("statement_timeout", "lock_timeout"):
             value, node = values.get(key, (None, None))
             text = None if value is None else str(value).strip()
-            if text is not None and (isinstance(value, bool) or not DURATION.match(text)):
-                self.problem(node, f"{where}.{key}", f"expected a duration such as 30s, 500ms or 5min, got {value!r}")
-            timeouts[key] = text + "ms" if text and text.isdigit() else text
+            problem = duration_problem(text) if text is not None and not isinstance(value, bool) else None
+            if isinstance(value, bool) or problem is not None:
+                self.problem(node, f"{where}.{key}", f"{problem or 'expected a duration'}, got {value!r}")
+            timeouts[key] = text + "ms" if text and text.isascii() and text.isdigit() else text
         url_envs, node = values.get("url_envs", ({}, None))
         if not (isinstance(url_envs, dict) and all(isinstance(v, str) and ENV_NAME.match(v) for v in url_envs.values())):
             self.problem(node, f"{where}.url_envs", f"expected a mapping of service: VARIABLE, got {url_envs!r}")

@@ -14,11 +14,12 @@ from .urls import DRIVERS
 from .worker import revisions, sources
 
 DEFAULT_URL_ENV = "DATABASE_URL"
-NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_DATABASE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$-]*$")
-_VERSION_TABLE = re.compile(r"^([A-Za-z_][A-Za-z0-9_$]*\.)?[A-Za-z_][A-Za-z0-9_$]*$")
+# ASCII only, anchored with \Z (a `$` also matches before a final newline); PostgreSQL cuts identifiers at 63 bytes.
+NAME = re.compile(r"^[a-z][a-z0-9_-]*\Z")
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}\Z")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
+_DATABASE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}\Z")
+_VERSION_TABLE = re.compile(r"^([A-Za-z_][A-Za-z0-9_$]{0,62}\.)?[A-Za-z_][A-Za-z0-9_$]{0,62}\Z")
 
 # Each service key: (type check, what to say when it fails).
 _ServiceKeys = dict[str, tuple[Callable[[Any], bool], str]]
@@ -45,24 +46,31 @@ def _is_database(value: Any) -> bool:
 
 def _is_env(value: Any) -> bool:
     return isinstance(value, dict) and all(
-        isinstance(k, str) and ENV_NAME.match(k) and isinstance(v, (str, int, float, bool)) for k, v in value.items()
+        isinstance(k, str) and ENV_NAME.match(k) and isinstance(v, (str, int, float, bool)) and "\0" not in str(v)
+        for k, v in value.items()
     )
 
 
 SERVICE_KEYS: _ServiceKeys = {
     "path": (lambda v: isinstance(v, str) and bool(v), "expected a folder path"),
-    "schema": (lambda v: isinstance(v, str) and bool(IDENTIFIER.match(v)), "expected a schema name"),
+    "schema": (
+        lambda v: isinstance(v, str) and bool(IDENTIFIER.match(v)),
+        "expected a schema name (ASCII letters, digits, _ and $; at most 63)",
+    ),
     "driver": (lambda v: v in DRIVERS, "expected asyncpg, psycopg2 or psycopg (psycopg 3)"),
     "alembic_ini": (lambda v: isinstance(v, str) and bool(v), "expected a file name"),
     "url_env": (lambda v: isinstance(v, str) and bool(ENV_NAME.match(v)), "expected an environment variable name"),
     "pythonpath": (_is_str_list, "expected a list of folders"),
-    "env": (_is_env, "expected a mapping of VARIABLE: value"),
+    "env": (_is_env, "expected a mapping of VARIABLE: value (no NUL character)"),
     "python": (lambda v: isinstance(v, str) and bool(v), "expected an interpreter path"),
     "depends_on": (_is_str_list, "expected a list of service names"),
     "expect_tables": (_is_str_list, "expected a list of table names"),
-    "schemas": (_is_identifier_list, "expected a list of schema names"),
-    "database": (_is_database, "expected a database name on the default server, or {url_env: VARIABLE}"),
-    "version_table": (lambda v: isinstance(v, str) and bool(_VERSION_TABLE.match(v)), "expected a table or schema.table name"),
+    "schemas": (_is_identifier_list, "expected a list of schema names (ASCII letters, digits, _ and $; at most 63 each)"),
+    "database": (_is_database, "expected a database name on the default server (at most 63 characters), or {url_env: VARIABLE}"),
+    "version_table": (
+        lambda v: isinstance(v, str) and bool(_VERSION_TABLE.match(v)),
+        "expected a table or schema.table name (at most 63 characters each)",
+    ),
     "create_schema": (lambda v: isinstance(v, bool), "expected true or false"),
 }
 REQUIRED = ("path", "driver")
@@ -70,7 +78,22 @@ TOP_KEYS = ("version", "database", "environments", "services")
 DATABASE_KEYS = ("url_env", "local")
 ENVIRONMENT_KEYS = ("url_env", "protected", "statement_timeout", "lock_timeout", "url_envs")
 # A PostgreSQL duration: a number of milliseconds, or a number with one of its time units.
-DURATION = re.compile(r"^\d+(\.\d+)?\s*(us|ms|s|min|h|d)?$")
+DURATION = re.compile(r"^(?P<number>[0-9]+(\.[0-9]+)?)[ \t]*(?P<unit>us|ms|s|min|h|d)?\Z")
+_MILLISECONDS = {"us": 0.001, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
+MAX_TIMEOUT_MS = 2**31 - 1  # statement_timeout and lock_timeout are int milliseconds in PostgreSQL
+
+
+def duration_problem(text: str) -> str | None:
+    """What is wrong with `text` as a statement_timeout / lock_timeout, or None when PostgreSQL takes it as meant."""
+    match = DURATION.match(text)
+    if match is None:
+        return "expected a duration such as 30s, 500ms or 5min"
+    milliseconds = float(match["number"]) * _MILLISECONDS[match["unit"] or "ms"]
+    if 0 < milliseconds < 1:
+        return "below 1ms, which PostgreSQL rounds to 0, no limit at all; use 1ms or more (0 turns the limit off)"
+    if milliseconds > MAX_TIMEOUT_MS:
+        return f"over PostgreSQL's limit of {MAX_TIMEOUT_MS}ms (about 24 days)"
+    return None
 
 
 def merged(node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:

@@ -9,7 +9,7 @@ imports invoke, and nothing writes data: the services' env.py run without applyi
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,11 @@ from .doctor_server import ERROR, OK, WARNING, Finding, address, privileges, url
 from .doctor_server import server as connect_server
 from .errors import ConfigError, DbtasksError, LocalDatabaseError, RunFailed, ServiceError, UsageError
 from .orchestrate import run_all
-from .project import Project, Service, display_path
+from .project import Environment, Project, Service, display_path
 from .session import Session
 from .target import LOCAL_SOURCE, Target, local_database
 from .urls import mask
-from .worker import ops
+from .worker import ops, revisions
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,7 @@ def diagnose(
         chosen = project.environment(environment, source) if environment else None
     except UsageError as error:
         return Diagnosis([*findings, Finding(ERROR, "environment", str(error))])
+    findings += _unlimited_blocks(project.services.values(), [chosen] if chosen else list(project.environments.values()))
     session = Session(project, chosen, emit=emit)
     target = _target(session, findings)
     server = connect_server(target, findings) if target.url else None
@@ -85,6 +86,30 @@ def diagnose(
     findings += _services(session, target, server is not None, jobs, findings)
     findings += _environment_guards(project)
     return Diagnosis([Finding(item.level, item.subject, target.redact(item.message)) for item in findings])
+
+
+def _unlimited_blocks(services: Iterable[Service], environments: list[Environment]) -> list[Finding]:
+    """A warning per migration with an autocommit_block() where an environment sets timeouts: SET LOCAL ends with
+    the transaction the block commits, so the block's statements run without them."""
+    limited = [environment.name for environment in environments if environment.settings()]
+    if not limited:
+        return []
+    found = []
+    for service in services:
+        env_py = revisions.environment_file(str(service.alembic_ini), str(service.path))
+        versions = Path(env_py).parent / "versions" if env_py else None
+        for path in sorted(versions.glob("*.py")) if versions is not None and versions.is_dir() else []:
+            if "autocommit_block(" in path.read_text(encoding="utf-8", errors="replace"):
+                found.append(
+                    Finding(
+                        WARNING,
+                        service.name,
+                        f"{path.name} runs statements in autocommit_block(), where the statement_timeout and lock_timeout "
+                        f"of {', '.join(limited)} do not apply (SET LOCAL ends with the transaction the block commits); "
+                        "keep what runs there short, or set the timeout inside the block",
+                    )
+                )
+    return found
 
 
 # -- the URL ---------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from . import explain
 from .project import Project
 from .target import Target
+from .urls import dropped_parameters
 from .worker.libpq import database_name, libpq
 
 ERROR, WARNING, OK = "error", "warning", "ok"
@@ -45,7 +46,11 @@ def url_advice(project: Project, url: str, source: str) -> list[Finding]:
     pooled = parts.port == POOLER_PORT or query.get("pgbouncer", "").lower() == "true"
     if pooled:
         why = f"port {POOLER_PORT}" if parts.port == POOLER_PORT else "pgbouncer=true"
-        extra = "; and drop pgbouncer=true: psycopg2 and asyncpg reject that option" if "pgbouncer" in query else ""
+        extra = (
+            "; pgbouncer=true is left out of the URL each service is handed (no driver accepts it)"
+            if "pgbouncer" in query
+            else ""
+        )
         advice.append(
             Finding(
                 WARNING,
@@ -65,6 +70,18 @@ def url_advice(project: Project, url: str, source: str) -> list[Finding]:
                 f"rejects sslmode (connect() got an unexpected keyword argument 'sslmode')",
             )
         )
+    for driver in sorted({service.driver for service in project.services.values()}):
+        dropped = [key for key in dropped_parameters(url, driver) if key != "pgbouncer"]
+        if dropped:
+            names = ", ".join(service.name for service in project.services.values() if service.driver == driver)
+            advice.append(
+                Finding(
+                    OK,
+                    project.url_env,
+                    f"{', '.join(dropped)} in {source} left out of the URL the {driver} services ({names}) are handed: "
+                    f"{driver} does not accept {'them' if len(dropped) > 1 else 'it'}",
+                )
+            )
     return advice
 
 

@@ -21,8 +21,23 @@ class ConfigError(DbtasksError):
     exit_code = 2
 
     def __init__(self, problems: list[str]) -> None:
+        problems = [bounded(problem) for problem in problems]
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+# A problem quotes what it found; a huge value (a YAML bomb's, a megabyte-long line) is shown by its two ends.
+MAX_LINE = 400
+
+
+def bounded(line: str) -> str:
+    """`line` on one line (control characters escaped), or its two ends around '...' past MAX_LINE characters."""
+    if not line.isprintable():
+        line = "".join(char if char.isprintable() else repr(char)[1:-1] for char in line)
+    if len(line) <= MAX_LINE:
+        return line
+    half = (MAX_LINE - 5) // 2
+    return f"{line[:half]} ... {line[-half:]}"
 
 
 class LocalDatabaseError(DbtasksError):

@@ -47,6 +47,15 @@ def interpreter_missing(service: Service, python: str, reason: str) -> ServiceEr
     return ServiceError(service.name, f"cannot start interpreter {python!r} ({reason}); {where}", kind="interpreter")
 
 
+def not_a_worker(service: Service, code: int) -> ServiceError:
+    return ServiceError(
+        service.name,
+        f"not a Python interpreter with dbtasks' worker: {service.python} (it did not answer '--probe', exit code {code}); "
+        "point 'python' in migrations.yaml at the service's Python 3.8+ (its venv's bin/python)",
+        kind="interpreter",
+    )
+
+
 def worker_silent(service: Service, code: int | None) -> ServiceError:
     if code is not None and code < 0:
         return ServiceError(

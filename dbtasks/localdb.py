@@ -96,7 +96,14 @@ class LocalDatabase:
     def start_telling(self) -> tuple[str, str]:
         """start(), and what it did: "initialized and started", "started" or "" (it was running)."""
         did = ""
-        self.home.mkdir(parents=True, exist_ok=True)
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+            (self.home / "local.lock").touch()
+        except OSError as error:
+            raise LocalDatabaseError(
+                f"cannot write the local database's folder {self.home} ({error.strerror or error}); make "
+                f"{self.home.parent} writable (or remove what is in the way), or set DATABASE_URL to a database of yours"
+            ) from None
         if _server_account() is not None:
             _open_path_for(self.home)
             _open_path_for(binaries())

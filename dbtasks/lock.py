@@ -80,7 +80,7 @@ def migration_lock(
             connect_timeout=10,
             application_name=f"dbtasks {service} on {socket.gethostname()} pid {os.getpid()}"[:63],
         )
-    except psycopg2.OperationalError as error:
+    except psycopg2.Error as error:  # OperationalError, or ProgrammingError for a DSN libpq cannot parse
         raise ServiceError(
             service, cannot_connect(target.redact(" ".join(str(error).split())), target.source), kind="connect"
         ) from None

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import UsageError
+from .errors import ConfigError, UsageError
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def read_dotenv(path: Path) -> dict[str, str]:
     values: dict[str, str] = {}
     if not path.is_file():
         return values
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in read_utf8(path).splitlines():
         line = line.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
@@ -141,3 +141,15 @@ def read_dotenv(path: Path) -> dict[str, str]:
             value = re.split(r"\s+#", value, maxsplit=1)[0]  # an unquoted value ends at an inline comment
         values[key.strip()] = value
     return values
+
+
+def read_utf8(path: Path) -> str:
+    """The text of a UTF-8 file; a ConfigError naming the file and the first byte that is not UTF-8."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ConfigError(
+            [f"{display_path(path)}:{line}: not UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start}); save it as UTF-8"]
+        ) from None

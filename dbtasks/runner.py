@@ -26,6 +26,8 @@ from .urls import OFFLINE_URL, expand, normalize
 from .worker.protocol import Request, Result
 
 WORKER = Path(__file__).with_name("worker") / "__main__.py"
+PROBE = b"dbtasks worker"  # what `WORKER --probe` prints
+_probed: set[str] = set()  # interpreters that answered the probe in this process
 Emit = Callable[[str], None]
 
 
@@ -94,6 +96,8 @@ def _start(
     reader = threading.Thread(target=_drain, args=(read_fd, chunks), daemon=True)
     reader.start()
     python, env = service.python or sys.executable, _environment(service, target)
+    if service.python is not None:
+        _probe(service, python)
     server = forkserver.server_for(python, WORKER, start=fork) if settings.forkserver(service.env) else None
     process: subprocess.Popen[bytes] | forkserver.Forked | None = None
     if server is not None:
@@ -129,8 +133,11 @@ def _start(
             how = "forked by the fork server" if server is not None else "spawned"
             show(f"{service.name} | worker: {request['op']} ({how}, pid {process.pid})", debug)
         if server is None:  # a forked worker got its request from the server
-            process.stdin.write(json.dumps(request).encode() + b"\n")
-            process.stdin.flush()
+            try:
+                process.stdin.write(json.dumps(request).encode() + b"\n")
+                process.stdin.flush()
+            except BrokenPipeError:  # it exited at once: what it printed and its exit code say why
+                pass
         for raw in process.stdout:
             show(target.redact(raw.decode("utf-8", "replace").rstrip("\n")))
         code = process.wait()
@@ -171,6 +178,23 @@ class _Output:
             (to or self.emit)(line)
         except (OSError, ValueError, AttributeError):  # broken pipe, closed file, no stderr (None)
             self.gone = True
+
+
+def _probe(service: Service, python: str) -> None:
+    """Refuse an interpreter that does not run the worker (`/bin/true`, `/bin/cat`: a worker would never answer)."""
+    if python in _probed:
+        return
+    try:
+        done = subprocess.run(
+            [python, str(WORKER), "--probe"], stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False
+        )
+    except OSError:
+        return  # cannot start at all: the worker's start says so (explain.interpreter_missing)
+    except subprocess.TimeoutExpired:
+        done = subprocess.CompletedProcess([], -1, b"", b"")
+    if done.returncode != 0 or done.stdout.strip() != PROBE:
+        raise explain.not_a_worker(service, done.returncode)
+    _probed.add(python)
 
 
 def _stop(process: subprocess.Popen[bytes] | forkserver.Forked) -> None:

@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 from .errors import ConfigError
 from .localdb import LocalDatabase
 from .project import Environment, Project, Service, read_dotenv
-from .urls import mask, secrets_of, validate
+from .urls import hide, mask, secrets_of, validate
 from .worker.libpq import database_name, with_database
 
 LOCAL_SOURCE = "the local database (.dbtasks/)"
@@ -34,9 +34,7 @@ class Target:
         return cls(url, tuple(secrets_of(url)), source)
 
     def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return mask(text)
+        return mask(hide(text, self.secrets))
 
     def redact_values(self, value: Any) -> Any:
         """Mask every string inside a decoded JSON value (keys and structure stay intact)."""

@@ -2,69 +2,181 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from .errors import ConfigError
+from .worker.libpq import KEYS as LIBPQ_KEYS
 
 DRIVERS = ("asyncpg", "psycopg2", "psycopg")  # psycopg: psycopg 3
 _SCHEMES = ("postgres", "postgresql")
 # Offline SQL rendering never connects, but env.py files still want a URL to read.
 OFFLINE_URL = "postgresql://offline@localhost/offline"
-# user:password@ up to the LAST @ before the host, as URL parsers read it (a password may hold a raw @).
-_PASSWORD_IN_URL = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<password>[^/\s]*)(?P<tail>@)", re.I)
+# What may precede '://' in a URL's scheme (mask reads the scheme backwards from there).
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
+_USER = re.compile(r"[^:/@\s]*:")
+_UP_TO_PATH = re.compile(r"[^/\s]*")
+_HOST = re.compile(r"[A-Za-z0-9._~\[\]:%,-]*")
+# Characters a password must not hold raw in a URL (each ends the password or the host for some parser).
+_RAW = {" ": "%20", "/": "%2F", "#": "%23", "?": "%3F", "@": "%40", "%": "%25"}
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def mask(text: str) -> str:
-    """Replace the password of every URL in `text` with ***."""
-    return _PASSWORD_IN_URL.sub(lambda m: f"{m['head']}***{m['tail']}" if m["password"] else m[0], text)
+    """Replace the password of every URL in `text` with ***, in time linear in the text's length."""
+    pieces, done, start = [], 0, text.find("://")
+    while start >= 0:
+        after = start + 3
+        if _scheme_before(text, start):
+            user = _USER.match(text, after)
+            if user is not None:
+                begin = user.end()
+                span = _UP_TO_PATH.match(text, begin).end()  # type: ignore[union-attr]  # * always matches
+                at = text.rfind("@", begin, span)  # user:password@ up to the LAST @ before the host
+                if at > begin:
+                    pieces += [text[done:begin], "***"]
+                    done = at
+                after = max(after, span)
+        start = text.find("://", after)
+    return "".join(pieces) + text[done:] if pieces else text
+
+
+def _scheme_before(text: str, end: int) -> bool:
+    """Whether a scheme ([a-z][a-z0-9+.-]*) ends at `end`: one letter among the scheme characters before it."""
+    index = end
+    while index > 0 and text[index - 1] in _SCHEME_CHARS:
+        index -= 1
+        if text[index].isalpha():
+            return True
+    return False
 
 
 def password_of(url: str) -> str | None:
-    """The password in `url`, if any (as written and as decoded are both secrets)."""
-    try:
-        return urlsplit(url).password
-    except ValueError:
+    """The password as written in `url`, also when raw characters (/ ? # space) make URL parsers misread it."""
+    _head, separator, rest = url.partition("://")
+    if not separator:
         return None
+    cut = min((rest.find(char) for char in "/?#" if char in rest), default=len(rest))
+    at = rest.rfind("@", 0, cut)
+    if at < 0:
+        # No userinfo before the path: a raw / ? or # in the password may hide it, if a host follows a later @.
+        at = rest.rfind("@")
+        host = _HOST.match(rest, at + 1) if at >= 0 else None
+        if host is None or (host.end() < len(rest) and rest[host.end()] not in "/?#"):
+            return None
+    _user, colon, password = rest[:at].partition(":")
+    if not colon or (at > cut and password[: cut - len(_user) - 1].isdigit()):
+        return None  # host:port/db?x=a@b: an @ in the query of a URL without a password
+    return password
 
 
 def secrets_of(url: str) -> list[str]:
-    """Every spelling of the URL's password that could show up in output."""
+    """Every spelling of the URL's password that could show up in output (as written and decoded)."""
     raw = password_of(url)
     if not raw:
         return []
     return sorted({raw, unquote(raw)}, key=len, reverse=True)
 
 
+def hide(text: str, secrets: tuple[str, ...]) -> str:
+    """`text` with every spelling of each secret (raw, decoded, percent-encoded in any case, + for space) as ***."""
+    return _spellings(secrets).sub("***", text) if secrets else text
+
+
+@functools.lru_cache(maxsize=64)
+def _spellings(secrets: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = sorted({unquote(secret) for secret in secrets} | set(secrets), key=len, reverse=True)
+    return re.compile("|".join("".join(_any_spelling(char) for char in secret) for secret in alternatives if secret))
+
+
+def _any_spelling(char: str) -> str:
+    encoded = "".join("%" + "".join(f"[{d}{d.lower()}]" if d.isalpha() else d for d in f"{byte:02X}") for byte in char.encode())
+    plus = "|\\+" if char == " " else ""
+    return f"(?:{re.escape(char)}|{encoded}{plus})"
+
+
+def _raw_character(password: str) -> str | None:
+    """The first character of a password that must be percent-encoded in a URL, if any."""
+    for index, char in enumerate(password):
+        if char in _RAW and (char != "%" or _BAD_ESCAPE.match(password, index)):
+            return char
+    return None
+
+
 def validate(url: str, source: str) -> None:
-    """Raise ConfigError unless `url` is a PostgreSQL URL; `source` names where it came from."""
+    """Raise ConfigError unless `url` is a PostgreSQL URL; `source` names where it came from.
+
+    A password with a character URL parsers misread is refused without showing the URL: any part of it may be the password.
+    """
+    if "\0" in url:
+        raise ConfigError([f"{source}: the URL contains a NUL character; remove it"])
+    password = password_of(url)
+    raw = _raw_character(password) if password else None
+    if raw is not None:
+        what = "a space" if raw == " " else f"a raw {raw!r}"
+        raise ConfigError([f"{source}: the password in the URL contains {what}; percent-encode it as {_RAW[raw]}"])
+    shown = hide(mask(url), tuple(secrets_of(url)))
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as error:
-        raise ConfigError([f"{source}: malformed URL {mask(url)!r} ({error}); fix the variable"]) from None
+        reason = hide(mask(str(error)), tuple(secrets_of(url)))
+        raise ConfigError([f"{source}: malformed URL {shown!r} ({reason}); fix the variable"]) from None
     if parts.netloc.count("@") > 1:
-        raise ConfigError([f"{source}: the password in {mask(url)!r} contains a raw '@'; percent-encode it as %40"])
+        raise ConfigError([f"{source}: the password in {shown!r} contains a raw '@'; percent-encode it as %40"])
     scheme = parts.scheme.split("+", 1)[0].lower()
     if scheme not in _SCHEMES:
         raise ConfigError(
-            [f"{source}: expected a postgresql:// URL, got {mask(url)!r}; set it to postgresql://user:password@host:5432/dbname"]
+            [f"{source}: expected a postgresql:// URL, got {shown!r}; set it to postgresql://user:password@host:5432/dbname"]
         )
     if not parts.path.strip("/") and "dbname" not in dict(parse_qsl(parts.query)):
-        raise ConfigError([f"{source}: URL {mask(url)!r} names no database; add /dbname to it"])
+        raise ConfigError([f"{source}: URL {shown!r} names no database; add /dbname to it"])
+
+
+# What SQLAlchemy's asyncpg dialect may hand asyncpg.connect() from a URL's query, as the strings a query holds:
+# the rest (connect_timeout, application_name, options, keepalives, pgbouncer=true...) is a TypeError there.
+_ASYNCPG_KEYS = frozenset(
+    (
+        "ssl",
+        "host",
+        "port",
+        "passfile",
+        "target_session_attrs",
+        "krbsrvname",
+        "gsslib",
+        "command_timeout",
+        "prepared_statement_cache_size",
+    )
+)
 
 
 def normalize(url: str, driver: str) -> str:
-    """Rewrite `url` for `driver`: scheme postgresql+<driver>, and sslmode/ssl in the form the driver reads."""
+    """Rewrite `url` for `driver`: scheme postgresql+<driver>, sslmode/ssl in the form the driver reads, and only the
+    query parameters the driver accepts (see dropped_parameters)."""
     parts = urlsplit(url)
-    query = []
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+    query = [(key, value) for key, value in _translated(parts.query, driver) if _accepts(driver, key)]
+    return urlunsplit((f"postgresql+{driver}", parts.netloc, parts.path, urlencode(query, quote_via=quote), parts.fragment))
+
+
+def dropped_parameters(url: str, driver: str) -> list[str]:
+    """The query parameters of `url` that normalize leaves out for `driver` (doctor names them)."""
+    return [key for key, _ in _translated(urlsplit(url).query, driver) if not _accepts(driver, key)]
+
+
+def _translated(query: str, driver: str) -> list[tuple[str, str]]:
+    pairs = []
+    for key, value in parse_qsl(query, keep_blank_values=True):
         if driver == "asyncpg" and key == "sslmode":
             key = "ssl"
         elif driver in ("psycopg2", "psycopg") and key == "ssl":
             key, value = "sslmode", {"true": "require", "false": "disable"}.get(value.lower(), value)
-        query.append((key, value))
-    return urlunsplit((f"postgresql+{driver}", parts.netloc, parts.path, urlencode(query), parts.fragment))
+        pairs.append((key, value))
+    return pairs
+
+
+def _accepts(driver: str, key: str) -> bool:
+    return key in (_ASYNCPG_KEYS if driver == "asyncpg" else LIBPQ_KEYS)
 
 
 # ${db.host} and friends in a service's `env:` values: the parts of the URL the service is handed, for

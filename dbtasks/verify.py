@@ -135,7 +135,7 @@ def _administration(target: Target, service: str) -> Iterator[Callable[..., list
     assert target.url is not None
     try:
         connection = psycopg2.connect(libpq(target.url), connect_timeout=10)
-    except psycopg2.OperationalError as error:
+    except psycopg2.Error as error:  # OperationalError, or ProgrammingError for a DSN libpq cannot parse
         reason = " ".join(str(error).split())
         raise ServiceError(service, target.redact(cannot_connect(reason, target.source)), kind="connect") from None
     statement = ""

@@ -23,14 +23,18 @@ def find_config(start: Path) -> Path | None:
 
 
 def service_names(config_file: Path) -> list[str]:
-    """The names under `services:`, in file order (no other check: completion must be fast)."""
+    """The names under `services:`, in file order (no other check: completion must be fast, and bombs are refused)."""
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    with open(config_file, encoding="utf-8") as handle:
-        document = yaml.load(handle, Loader=loader)  # a safe loader: the C one when PyYAML has it
-    services = document.get("services") if isinstance(document, dict) else None
-    return [name for name in services if isinstance(name, str)] if isinstance(services, dict) else []
+    from ..yaml_bounds import compose
+
+    root = compose(config_file.read_text(encoding="utf-8"))
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    for key, value in root.value:
+        if key.value == "services" and isinstance(value, yaml.MappingNode):
+            return [name.value for name, _ in value.value if isinstance(name, yaml.ScalarNode) and name.value != "<<"]
+    return []
 
 
 def parse(argv: list[str]) -> tuple[str, str | None]:

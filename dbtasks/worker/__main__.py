@@ -1,4 +1,4 @@
-"""Start a worker: `python <this file>` runs the request on stdin; `--serve FD` runs a fork server.
+"""Start a worker: `python <this file>` runs the request on stdin; `--serve FD` runs a fork server; `--probe` says hello.
 
 Run as a file, this folder is first on sys.path, where our module names (ops, catalog, ...) would
 shadow the service's own: it is taken off, and the package is loaded under a private name instead.
@@ -28,6 +28,9 @@ def _load_package() -> str:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["--probe"]:  # the runner's check that a service's `python:` runs this file (runner.PROBE)
+        sys.stdout.write("dbtasks worker\n")
+        return 0
     package = _load_package()
     process = importlib.import_module(package + ".process")
     if sys.argv[1:2] == ["--serve"]:

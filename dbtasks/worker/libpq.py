@@ -6,7 +6,7 @@ Used by the parent (its own connections: lock, fast path, doctor, scratch databa
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 # What libpq accepts in a URL's query; anything else (pgbouncer=true, asyncpg options) makes it refuse the URL.
 _KEYWORDS = (
@@ -16,7 +16,7 @@ _KEYWORDS = (
     "sslcertmode sslrootcert sslcrl sslcrldir sslsni requirepeer ssl_min_protocol_version ssl_max_protocol_version "
     "krbsrvname gsslib gssdelegation service target_session_attrs load_balance_hosts"
 )
-_KEYS = frozenset(_KEYWORDS.split())
+KEYS = frozenset(_KEYWORDS.split())
 _SSL_VALUES = {"true": "require", "false": "disable"}
 
 
@@ -27,9 +27,9 @@ def libpq(url: str) -> str:
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         if key == "ssl":
             key, value = "sslmode", _SSL_VALUES.get(value.lower(), value)
-        if key in _KEYS:
+        if key in KEYS:
             query.append((key, value))
-    return urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(query), parts.fragment))
+    return urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(query, quote_via=quote), parts.fragment))
 
 
 def with_database(url: str, name: str) -> str:

@@ -18,7 +18,7 @@ from .ownership import Ownership
 from .protocol import Request
 
 NO_MODELS = "env.py has no target_metadata"
-_RELATIVE = re.compile(r"^([+-]\d+|(head|heads|base|\w+)[+-]\d+)$")
+_RELATIVE = re.compile(r"^([+-][0-9]+|(head|heads|base|\w+)[+-][0-9]+)\Z")
 
 
 class Operation:

@@ -173,7 +173,7 @@ def _named_revision(path: str, revision: str, declared: dict[str, list[str]]) ->
     if revision in stem:
         return None
     prefix = stem.split("_")[0]
-    if prefix in declared or re.match(r"^[0-9a-f]{12}$", prefix):
+    if prefix in declared or re.match(r"^[0-9a-f]{12}\Z", prefix):
         return prefix
     return None
 

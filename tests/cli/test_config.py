@@ -118,7 +118,7 @@ def test_wrong_driver_has_the_exact_message(project: Path, rejects: Callable[...
     ("old", "new", "key", "message"),
     [
         ("depends_on: [users]", "depends_on: users", "depends_on", "expected a list of service names, got 'users'"),
-        ("schema: habits", "schema: 12", "schema", "expected a schema name, got 12"),
+        ("schema: habits", "schema: 12", "schema", "expected a schema name (ASCII letters, digits, _ and $; at most 63), got 12"),
         (
             "expect_tables: [habits, habit_tracking, program_templates]",
             "expect_tables: habits",

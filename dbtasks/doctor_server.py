@@ -100,6 +100,7 @@ def server(target: Target, findings: list[Finding]) -> Server | None:
         return None
     try:
         server, version = _inspect(connection, address(target.url))
+        findings += _abandoned_scratch_databases(connection)
     except psycopg2.Error as error:
         reason = " ".join(str(error).split())
         findings.append(Finding(ERROR, "database", f"connected, but cannot read the catalog ({reason}); check the user's rights"))
@@ -108,6 +109,29 @@ def server(target: Target, findings: list[Finding]) -> Server | None:
         connection.close()
     findings.append(Finding(OK, "database", f"connected to {server.address} as {server.user!r} (PostgreSQL {version})"))
     return server
+
+
+def _abandoned_scratch_databases(connection: Any) -> list[Finding]:
+    """Scratch databases whose verify was killed (-9 cleans nothing up); the next verify drops them."""
+    from . import owner
+    from .verify import SCRATCH_OWNER
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database "
+            "WHERE shobj_description(oid, 'pg_database') LIKE %s ORDER BY 1",
+            (SCRATCH_OWNER.replace("%", r"\%") + "%",),
+        )
+        left = [name for name, comment in cursor.fetchall() if owner.is_gone(comment[len(SCRATCH_OWNER) :])]
+    return [
+        Finding(
+            WARNING,
+            "database",
+            f"scratch database {name!r} was left by a verify that was killed; the next 'inv db.verify' drops it "
+            f'(or DROP DATABASE "{name}")',
+        )
+        for name in left
+    ]
 
 
 def _inspect(connection: Any, address: str) -> tuple[Server, str]:

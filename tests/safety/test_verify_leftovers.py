@@ -66,3 +66,20 @@ def test_the_next_verify_drops_the_scratch_database_of_a_verify_killed_with_sigk
     finally:
         for name in scratch_databases(pg_server) & {running, elsewhere}:
             execute(pg_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_doctor_names_a_scratch_database_left_by_a_killed_verify(project: Path, database_url: str, pg_server: str) -> None:
+    import socket
+
+    left, alive = f"movements_verify_{secrets.token_hex(4)}", f"movements_verify_{secrets.token_hex(4)}"
+    dead_pid = 2**22 - 7  # above the usual pid range: no such process
+    execute(pg_server, f'CREATE DATABASE "{left}"', f'CREATE DATABASE "{alive}"')
+    try:
+        execute(pg_server, f"COMMENT ON DATABASE \"{left}\" IS '{SCRATCH_OWNER}{socket.gethostname()} {dead_pid} 1'")
+        execute(pg_server, f"COMMENT ON DATABASE \"{alive}\" IS '{SCRATCH_OWNER}{owner.this_process()}'")
+        found = assert_ok(inv(project, "db.doctor", url=database_url)).stdout
+        lines = [line for line in found.splitlines() if "left by a verify that was killed" in line]
+        assert len(lines) == 1 and f"'{left}'" in lines[0] and lines[0].startswith("warning"), found
+        assert {left, alive} <= {row[0] for row in query(pg_server, "SELECT datname FROM pg_database")}  # doctor drops nothing
+    finally:
+        execute(pg_server, f'DROP DATABASE IF EXISTS "{left}"', f'DROP DATABASE IF EXISTS "{alive}"')

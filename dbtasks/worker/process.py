@@ -42,8 +42,10 @@ def _result(request: Request) -> Result:
         configure.install(operation)
         return succeeded(OPS[request["op"]](operation))
     except Failure as failure:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # failed already: a late interrupt must not lose the result
         result = failed(failure.kind, str(failure), failure.data)
     except BaseException as error:  # every failure must reach the parent as data
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # (the parent interrupts a worker whose lock was lost)
         found = classify(error)
         result = failed(found["kind"], found["message"], found["data"], traceback.format_exc())
     if operation is not None and operation.op in MIGRATING_OPS:

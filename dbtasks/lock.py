@@ -85,10 +85,13 @@ def migration_lock(
             service, cannot_connect(target.redact(" ".join(str(error).split())), target.source), kind="connect"
         ) from None
     try:
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute(_NO_IDLE_TIMEOUTS)
-        _acquire(connection, service, name, wait, announce, sleep)
+        try:
+            connection.autocommit = True
+            with connection.cursor() as cursor:
+                cursor.execute(_NO_IDLE_TIMEOUTS)
+            _acquire(connection, service, name, wait, announce, sleep)
+        except psycopg2.Error as error:  # the server ended the session (restart, pg_terminate_backend) while it waited
+            raise ServiceError(service, _lost_while_waiting(target, name, error), kind="connection_lost") from None
         held = Held(connection, service, name)
         try:
             yield held
@@ -99,6 +102,14 @@ def migration_lock(
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key_of(name))
     finally:
         connection.close()
+
+
+def _lost_while_waiting(target: Target, name: str, error: Exception) -> str:
+    reason = " ".join(str(error).strip().splitlines()[0].split()) if str(error).strip() else type(error).__name__
+    return (
+        f"the connection that waits for the migration lock of {_subject(name)} failed ({target.redact(reason)}); "
+        f"nothing was migrated: check the server ('inv db.doctor'), then rerun"
+    )
 
 
 class Held:

@@ -22,7 +22,7 @@ from . import explain, forkserver, settings
 from .lock import Held
 from .project import Service
 from .target import Target
-from .urls import OFFLINE_URL, expand, normalize
+from .urls import OFFLINE_URL, expand, normalize, ssl_file_environment
 from .worker.protocol import Request, Result
 
 WORKER = Path(__file__).with_name("worker") / "__main__.py"
@@ -82,6 +82,7 @@ def _environment(service: Service, target: Target) -> dict[str, str]:
     url = target.url or OFFLINE_URL
     env.update({name: expand(value, url, service.driver) for name, value in service.env.items()})
     env[service.url_env] = normalize(url, service.driver)
+    env.update(ssl_file_environment(url, service.driver))
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("PYTHONSAFEPATH", None)  # the service folder must stay importable (prepend_sys_path = .)
     return env

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
@@ -59,16 +60,22 @@ def password_of(url: str) -> str | None:
         return None
     cut = min((rest.find(char) for char in "/?#" if char in rest), default=len(rest))
     at = rest.rfind("@", 0, cut)
-    if at < 0:
-        # No userinfo before the path: a raw / ? or # in the password may hide it, if a host follows a later @.
-        at = rest.rfind("@")
-        host = _HOST.match(rest, at + 1) if at >= 0 else None
-        if host is None or (host.end() < len(rest) and rest[host.end()] not in "/?#"):
+    if at >= 0:
+        user, colon, password = rest[:at].partition(":")
+        return password if colon else None
+    # No userinfo before the path: a raw / ? or # in the password may hide it, if a host follows a later @.
+    at = rest.rfind("@")
+    host = _HOST.match(rest, at + 1) if at >= 0 else None
+    if host is None or (host.end() < len(rest) and rest[host.end()] not in "/?#"):
+        return None
+    user, colon, password = rest[:at].partition(":")
+    if colon and password[: cut - len(user) - 1].isdigit():
+        # 'host:5432/db?x=a@b' has no password (the @ is in its query or path), while 'user:123/x@host/db' has one:
+        # digits then a raw '/' are a password only when no query starts before the @ and a path follows the host.
+        query = rest[cut + 1 : at]
+        if "?" in query or "#" in query or rest[host.end() : host.end() + 1] != "/":
             return None
-    _user, colon, password = rest[:at].partition(":")
-    if not colon or (at > cut and password[: cut - len(_user) - 1].isdigit()):
-        return None  # host:port/db?x=a@b: an @ in the query of a URL without a password
-    return password
+    return password if colon else None
 
 
 def secrets_of(url: str) -> list[str]:
@@ -160,8 +167,22 @@ def normalize(url: str, driver: str) -> str:
 
 
 def dropped_parameters(url: str, driver: str) -> list[str]:
-    """The query parameters of `url` that normalize leaves out for `driver` (doctor names them)."""
-    return [key for key, _ in _translated(urlsplit(url).query, driver) if not _accepts(driver, key)]
+    """The query parameters of `url` that normalize leaves out for `driver` and no variable carries (doctor names them)."""
+    carried = _SSL_FILE_VARIABLES if driver == "asyncpg" else {}
+    return [key for key, _ in _translated(urlsplit(url).query, driver) if not _accepts(driver, key) and key not in carried]
+
+
+# SQLAlchemy hands asyncpg only the TLS mode, never the certificate files a URL names; asyncpg reads these variables
+# (as libpq does) when it builds its TLS context from the mode, so the files reach it through the worker's environment.
+_SSL_FILE_VARIABLES = {"sslrootcert": "PGSSLROOTCERT", "sslcert": "PGSSLCERT", "sslkey": "PGSSLKEY", "sslcrl": "PGSSLCRL"}
+
+
+def ssl_file_environment(url: str, driver: str) -> dict[str, str]:
+    """The PGSSL* variables that carry `url`'s certificate files to `driver` (asyncpg only), as absolute paths."""
+    if driver != "asyncpg":
+        return {}
+    query = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+    return {variable: os.path.abspath(query[key]) for key, variable in _SSL_FILE_VARIABLES.items() if query.get(key)}
 
 
 def _translated(query: str, driver: str) -> list[tuple[str, str]]:

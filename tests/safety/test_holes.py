@@ -6,6 +6,7 @@ Everything runs through `inv` against a real PostgreSQL server, as in test_safet
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 from conftest import (
+    REPO,
     assert_bad_input,
     assert_failure,
     head_of,
@@ -393,3 +395,48 @@ def test_doctor_warns_that_timeouts_do_not_reach_an_autocommit_block(project: Pa
     assert "Traceback" not in output(result), show(result)
     [line] = [line for line in result.stdout.splitlines() if "autocommit_block()" in line]
     assert "movements" in line and "a0c0b10c0001_planted.py" in line and "production" in line, line
+
+
+def test_an_asyncpg_service_is_handed_the_certificate_files_of_the_url(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLAlchemy hands asyncpg only the TLS mode: the files reach it as the PGSSL* variables it reads (a relative
+    path made absolute, as the orchestrator's own libpq connections read it). The server has no TLS, so the proof is
+    where asyncpg fails: loading the URL's missing root certificate, not looking for its ~/.postgresql default."""
+    import asyncio
+
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from dbtasks import config, runner
+    from dbtasks.target import Target
+    from dbtasks.urls import dropped_parameters, normalize, ssl_file_environment
+
+    monkeypatch.chdir(tmp_path)
+    url = f"{database_url}?sslmode=verify-full&sslrootcert=certs/root.crt&sslcert=certs/me.crt&sslkey=certs/me.key"
+    variables = ssl_file_environment(url, "asyncpg")
+    assert variables == {
+        "PGSSLROOTCERT": str(tmp_path / "certs/root.crt"),
+        "PGSSLCERT": str(tmp_path / "certs/me.crt"),
+        "PGSSLKEY": str(tmp_path / "certs/me.key"),
+    }
+    assert ssl_file_environment(url, "psycopg2") == {}  # libpq reads them from the URL itself
+    services = config.load(REPO / "migrations.yaml").services
+    assert runner._environment(services["habits"], Target.of(url, "DATABASE_URL"))["PGSSLROOTCERT"] == variables["PGSSLROOTCERT"]
+    assert "PGSSLROOTCERT" not in runner._environment(services["movements"], Target.of(url, "DATABASE_URL"))
+    assert dropped_parameters(url, "asyncpg") == []
+    monkeypatch.setenv("HOME", str(tmp_path))
+
+    async def connect() -> None:
+        engine = create_async_engine(normalize(url, "asyncpg"))
+        try:
+            async with engine.connect():
+                pass
+        finally:
+            await engine.dispose()
+
+    with pytest.raises(Exception, match=re.escape(f'root certificate file "{tmp_path}/.postgresql/root.crt" does not')):
+        asyncio.run(connect())  # without the variables: asyncpg's default place
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(FileNotFoundError):
+        asyncio.run(connect())  # with them: the URL's file, which does not exist

@@ -303,3 +303,43 @@ def test_asyncpg_losing_its_connection_mid_operation_is_connection_lost() -> Non
 
     assert found["kind"] == "connection_lost", found
     assert "cannot switch to state 11" in found["message"], found
+
+
+def test_a_lock_session_ended_while_it_waits_is_one_line(database_url: str) -> None:
+    """The server ends the session that waits for a held lock: a one-line error that names the service, not a raw
+    psycopg2 exception, and nothing was migrated."""
+    import psycopg2
+
+    from dbtasks.errors import ServiceError
+    from dbtasks.lock import key_of, migration_lock
+    from dbtasks.target import Target
+
+    holder = psycopg2.connect(database_url)
+    holder.autocommit = True
+    announced: list[str] = []
+
+    def end_the_waiting_session(line: str) -> None:
+        announced.append(line)
+        execute(
+            database_url,
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'dbtasks habits on %pid {os.getpid()}'",
+        )
+
+    try:
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", key_of("habits"))
+        with (
+            pytest.raises(ServiceError) as caught,
+            migration_lock(
+                Target.of(database_url, "DATABASE_URL"), "habits", "habits", wait=30, announce=end_the_waiting_session
+            ),
+        ):
+            pytest.fail("the lock was taken while another session held it")
+    finally:
+        holder.close()
+    assert announced and "waiting for the migration lock of schema 'habits'" in announced[0]
+    error = caught.value
+    assert error.kind == "connection_lost" and error.service == "habits"
+    message = str(error)
+    assert "\n" not in message and "migration lock of schema 'habits' failed" in message and "nothing was migrated" in message
+    assert "(server closed the connection unexpectedly)" in message  # the driver's reason, in one line

@@ -191,6 +191,11 @@ def test_a_20_mb_line_is_masked_whole() -> None:
         ("postgresql://u:p w@h/db", "p w"),
         ("postgresql://h:5432/db?application_name=me@laptop", None),
         ("postgresql://u@h:5432/db?application_name=me@laptop", None),
+        # digits then a raw '/' or '?': a password, not a port, when a host and a path follow the last @
+        ("postgresql://u:123/abc@localhost:5432/db", "123/abc"),
+        ("postgresql://u:12?x@h/db", "12?x"),
+        ("postgresql://h:5432/db?options=a@b", None),
+        ("postgresql://localhost:5432/my@db", None),
     ],
 )
 def test_the_password_is_found_as_written(url: str, password: str | None) -> None:
@@ -202,6 +207,14 @@ def test_a_raw_special_character_is_refused_without_the_url(char: str, encoded: 
     with pytest.raises(ConfigError) as raised:
         validate(f"postgresql://u:Secret{char}Rest@h:5432/db", "DATABASE_URL")
     assert encoded in str(raised.value) and "Secret" not in str(raised.value) and "Rest" not in str(raised.value)
+
+
+@pytest.mark.parametrize(("char", "encoded"), [("/", "%2F"), ("?", "%3F"), ("#", "%23")])
+def test_a_password_of_digits_then_a_raw_character_is_refused_without_the_url(char: str, encoded: str) -> None:
+    """'u:4821/Rest@h/db' reads as host 'u', port 4821 to a URL parser: the password would be printed as a path."""
+    with pytest.raises(ConfigError) as raised:
+        validate(f"postgresql://u:4821{char}Rest@h:5432/db", "DATABASE_URL")
+    assert encoded in str(raised.value) and "4821" not in str(raised.value) and "Rest" not in str(raised.value)
 
 
 def test_an_at_in_the_query_of_a_url_without_password_is_accepted() -> None:

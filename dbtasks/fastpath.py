@@ -60,11 +60,20 @@ def known_states(target: Target, services: Iterable[Service]) -> dict[str, Known
     return found
 
 
+def file_graph(service: Service) -> dict[str, tuple[str, list[str]]] | None:
+    """The service's revision graph as its files declare it, when that is certain: every revision a literal and
+    every down_revision defined by a file (else Alembic itself must read them, and say what is wrong)."""
+    files = revisions.version_files(str(service.alembic_ini), str(service.path))
+    graph = revisions.read_graph(files) if files else None
+    if graph is None or any(down not in graph for _, downs in graph.values() for down in downs):
+        return None
+    return graph
+
+
 def _graph(service: Service) -> dict[str, tuple[str, list[str]]] | None:
-    ini, cwd = str(service.alembic_ini), str(service.path)
-    env_py = revisions.environment_file(ini, cwd)
-    files = revisions.version_files(ini, cwd)
-    if env_py is None or files is None or not files:
+    env_py = revisions.environment_file(str(service.alembic_ini), str(service.path))
+    graph = file_graph(service)
+    if env_py is None or graph is None:
         return None
     try:
         with open(env_py, encoding="utf-8") as handle:
@@ -72,7 +81,7 @@ def _graph(service: Service) -> dict[str, tuple[str, list[str]]] | None:
                 return None  # env.py computes its version table's name: only the worker reads it right
     except OSError:
         return None
-    return revisions.read_graph(files)
+    return graph
 
 
 def _versions(url: str, tables: list[tuple[str, str]]) -> dict[tuple[str, str], list[str]] | None:
@@ -103,3 +112,24 @@ def _versions(url: str, tables: list[tuple[str, str]]) -> dict[tuple[str, str], 
         return None
     finally:
         connection.close()
+
+
+def files_history(service: Service) -> list[dict[str, object]] | None:
+    """The service's revisions newest first, as `alembic history` lists them, when they form one line (no branch, no
+    merge) read with certainty from the files; else None (Alembic's own walk orders branches)."""
+    graph = file_graph(service) if settings.fastpath() else None
+    heads = revisions.heads(graph) if graph else []
+    if graph is None or len(heads) != 1:
+        return None
+    order: list[str] = []
+    revision: str | None = heads[0]
+    while revision is not None and revision not in order:
+        order.append(revision)
+        downs = graph[revision][1]
+        revision = downs[0] if len(downs) == 1 else None
+    if len(order) != len(graph) or graph[order[-1]][1]:
+        return None
+    return [
+        {"revision": rev, "down_revision": graph[rev][1], "doc": revisions.summary_of(graph[rev][0]), "head": rev == heads[0]}
+        for rev in order
+    ]

@@ -9,10 +9,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from . import fastpath, settings
 from .errors import DbtasksError, RunFailed, UsageError
 from .project import Service
 from .session import Session
-from .worker import ops
+from .worker import ops, revisions
 from .worker.libpq import database_name
 
 
@@ -86,15 +87,22 @@ def sql(session: Session, service: Service, start: str | None = None, end: str =
 
 
 def current(session: Session, service: Service) -> dict[str, Any]:
+    """{"current": [...], "head": [...]}: from the fast path when it is certain, else from a worker."""
+    state = session.known_state(service)
+    if state is not None:
+        return {"current": list(state.current), "head": [state.head]}
     return session.run(service, ops.current)
 
 
 def history(session: Session, service: Service) -> dict[str, Any]:
-    return session.run(service, ops.history, offline=True)
+    """{"revisions": [...]}, newest first: read from the files when the history is one plain line, else by Alembic."""
+    found = fastpath.files_history(service)
+    return {"revisions": found} if found is not None else session.run(service, ops.history, offline=True)
 
 
 def heads(session: Session, service: Service) -> dict[str, Any]:
-    return session.run(service, ops.heads, offline=True)
+    graph = fastpath.file_graph(service) if settings.fastpath() else None
+    return {"heads": revisions.heads(graph)} if graph else session.run(service, ops.heads, offline=True)
 
 
 def status(session: Session, service: Service) -> dict[str, Any]:

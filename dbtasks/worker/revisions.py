@@ -38,6 +38,16 @@ def module_constants(path: str) -> dict[str, Any]:
     return values
 
 
+def summary_of(path: str) -> str:
+    """The first paragraph of a migration file's docstring, as Alembic's Script.doc gives it ('' when none)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            doc = ast.get_docstring(ast.parse(handle.read(), filename=path), clean=False)
+    except (OSError, SyntaxError, ValueError):
+        return ""
+    return re.split("\n\n", doc.strip())[0] if doc else ""
+
+
 def read_graph(files: Iterable[str]) -> dict[str, tuple[str, list[str]]] | None:
     """revision -> (file, down revisions); None when a file's revision is not a plain literal."""
     graph: dict[str, tuple[str, list[str]]] = {}

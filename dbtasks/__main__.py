@@ -1,4 +1,5 @@
-"""`dbtasks` (and `python -m dbtasks`): the commands that are not Invoke tasks, one module each.
+"""`dbtasks` (and `python -m dbtasks`): the commands that are not Invoke tasks, one module each, and every `db` task
+without Invoke (`dbtasks upgrade-all` = `inv db.upgrade-all`: cli/direct.py).
 
 Each command's module has `main(argv) -> int` (the exit code); it is imported only when that command runs.
 """
@@ -17,7 +18,8 @@ COMMANDS = {
 
 
 def usage() -> str:
-    lines = ["usage: dbtasks COMMAND [ARGS]  (the migration tasks themselves: inv db.*)", "", "commands:"]
+    lines = ["usage: dbtasks TASK [ARGS]     a db task without Invoke: dbtasks upgrade-all = inv db.upgrade-all"]
+    lines += ["       dbtasks --list          the tasks", "       dbtasks COMMAND [ARGS]", "", "commands:"]
     lines += [f"  {name:<12} {text}" for name, (_, text) in COMMANDS.items()]
     return "\n".join(lines)
 
@@ -29,8 +31,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if args else 2
     name = args[0]
     if name not in COMMANDS:
-        print(f"dbtasks: unknown command {name!r}; known: {', '.join(COMMANDS)} (see dbtasks --help)", file=sys.stderr)
-        return 2
+        from .cli import direct
+
+        return direct.run(args)
     module = importlib.import_module(COMMANDS[name][0])
     return int(module.main(args[1:]) or 0)
 

@@ -233,6 +233,21 @@ def inv(project: Path, *args: str, url: str | None = None, env: dict[str, str] |
     task that needs one starts); `inv_process` runs the whole task in a new interpreter instead."""
     from invoke import Program
 
+    return _in_process(project, ["inv", *args], lambda: Program(version="test").run(["inv", *args]), url, env)
+
+
+def dbtasks_command(
+    project: Path, *args: str, url: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `dbtasks ARGS` (the tasks without Invoke) in `project` inside this test process, as `inv` does."""
+    from dbtasks.__main__ import main
+
+    return _in_process(project, ["dbtasks", *args], lambda: sys.exit(main(list(args))), url, env)
+
+
+def _in_process(
+    project: Path, argv: list[str], run: Callable[[], object], url: str | None, env: dict[str, str] | None
+) -> subprocess.CompletedProcess[str]:
     saved_environ, saved_cwd, saved_path = dict(os.environ), os.getcwd(), list(sys.path)
     stdout, stderr = io.StringIO(), io.StringIO()
     code = 0
@@ -242,7 +257,7 @@ def inv(project: Path, *args: str, url: str | None = None, env: dict[str, str] |
         os.chdir(project)
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             try:
-                Program(version="test").run(["inv", *args])
+                run()
             except SystemExit as done:
                 code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
             except Exception:  # what an uncaught error looks like from a process: a traceback and exit 1
@@ -253,7 +268,7 @@ def inv(project: Path, *args: str, url: str | None = None, env: dict[str, str] |
         os.environ.clear()
         os.environ.update(saved_environ)
         sys.path[:] = saved_path
-    return subprocess.CompletedProcess(["inv", *args], code, stdout.getvalue(), stderr.getvalue())
+    return subprocess.CompletedProcess(argv, code, stdout.getvalue(), stderr.getvalue())
 
 
 def inv_process(

@@ -1,0 +1,54 @@
+"""The Invoke layer: the `db` collection for a migrations.yaml, from the tasks of registry.py."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from invoke.collection import Collection
+from invoke.exceptions import Exit
+from invoke.tasks import Task
+
+from ..errors import DbtasksError
+from . import registry
+from .registry import SHORT_FLAGS
+
+
+def build_namespace(config_file: str | Path) -> Collection:
+    """A fresh root collection with the `db` tasks for the migrations.yaml at `config_file`."""
+    namespace = Collection()
+    namespace.add_collection(build_db_collection(Path(config_file)), name="db")
+    return namespace
+
+
+def build_db_collection(config_file: Path) -> Collection:
+    """The `db` tasks, built afresh (Invoke consumes a task's help dict while parsing)."""
+    db = Collection("db")
+    for name, body, helps in registry.definitions(config_file):
+        db.add_task(_Task(guarded(body), name=name, help=dict(helps), auto_shortflags=False), name=name)
+    return db
+
+
+class _Task(Task):  # type: ignore[type-arg]  # Invoke is untyped
+    def arg_opts(self, name: str, default: Any, taken_names: set[str]) -> dict[str, Any]:
+        opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
+        short = SHORT_FLAGS.get(name)
+        if short is not None and short not in taken_names:
+            opts["names"].append(short)
+        return opts
+
+
+def guarded(body: Callable[..., None]) -> Callable[..., None]:
+    """Turn an expected failure into Invoke's Exit: its one-line message and exit code (registry.expected_failure)."""
+
+    @functools.wraps(body)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            body(*args, **kwargs)
+        except (ModuleNotFoundError, DbtasksError) as error:
+            message, code = registry.expected_failure(error) or (str(error), 1)
+            raise Exit(message, code=code) from None
+
+    return run

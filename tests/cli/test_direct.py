@@ -1,0 +1,110 @@
+"""`dbtasks TASK` runs the same tasks as `inv db.TASK` without Invoke: every task is run both ways here, each way on a
+database of its own, and must give the same exit code, the same output and the same effect on the database."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import REPO, dbtasks_command, head_of, inv, show, snapshot, version
+
+from dbtasks.cli import registry
+
+# One invocation per task, chosen to be cheap and to reach the task's body: a real run where it is quick, else the
+# refusal or failure every user meets first. Each runs on a fresh database (the same state for both ways).
+INVOCATIONS: dict[str, tuple[str, ...]] = {
+    "upgrade": ("upgrade", "habits"),
+    "downgrade": ("downgrade", "habits"),  # no --yes: refused
+    "generate": ("generate", "nope", "-m", "x"),  # unknown service (a real generate writes into the project)
+    "check": ("check", "users"),  # not at head: fails
+    "sql": ("sql", "users"),
+    "reset": ("reset", "habits"),  # no --yes: refused
+    "stamp": ("stamp", "habits", "head"),  # no --yes: refused
+    "merge": ("merge", "habits"),  # one head: nothing to merge
+    "current": ("current", "habits"),
+    "history": ("history", "meals"),
+    "heads": ("heads", "journal"),
+    "status": ("status", "--json"),
+    "upgrade-all": ("upgrade-all", "--only", "users,meals", "-j", "1"),
+    "downgrade-all": ("downgrade-all", "--to", "base"),  # no --yes: refused
+    "check-all": ("check-all", "--json", "--only", "users"),
+    "sql-all": ("sql-all",),  # no --output-dir: refused
+    "reset-all": ("reset-all",),  # no --yes: refused
+    "stamp-all": ("stamp-all", "base"),  # no --yes: refused
+    "verify": ("verify", "nope"),
+    "verify-all": ("verify-all", "--only", "nope"),
+    "doctor": ("doctor", "--env", "nope"),
+    "local-start": ("local-start",),  # DATABASE_URL is set: refused
+    "local-stop": ("local-stop",),  # nothing running in the copy
+    "local-url": ("local-url",),  # not running: said so
+}
+
+
+def test_every_task_has_an_invocation_here() -> None:
+    assert sorted(name for name, _, _ in registry.definitions(REPO / "migrations.yaml")) == sorted(INVOCATIONS)
+
+
+@pytest.mark.parametrize("task", list(INVOCATIONS))
+def test_a_task_run_by_dbtasks_is_the_same_as_by_inv(task: str, project: Path, make_database: Callable[[], str]) -> None:
+    args = INVOCATIONS[task]
+    by_inv_url, by_dbtasks_url = make_database(), make_database()
+    by_inv = inv(project, f"db.{args[0]}", *args[1:], url=by_inv_url)
+    by_dbtasks = dbtasks_command(project, *args, url=by_dbtasks_url)
+    assert "Traceback" not in by_inv.stderr + by_dbtasks.stderr, show(by_inv) + show(by_dbtasks)
+    assert by_dbtasks.returncode == by_inv.returncode, show(by_inv) + show(by_dbtasks)
+    same = lambda text: text.replace(by_dbtasks_url.rsplit("/", 1)[1], by_inv_url.rsplit("/", 1)[1])  # noqa: E731
+    assert same(by_dbtasks.stdout) == by_inv.stdout, show(by_inv) + show(by_dbtasks)
+    assert same(by_dbtasks.stderr) == by_inv.stderr, show(by_inv) + show(by_dbtasks)
+    assert snapshot(by_dbtasks_url) == snapshot(by_inv_url)  # the same effect on the database, tables and rows
+
+
+def test_dbtasks_upgrade_changes_the_database(project: Path, database_url: str) -> None:
+    result = dbtasks_command(project, "db.upgrade", "habits", "--to", "+1", url=database_url)
+    assert result.returncode == 0, show(result)
+    assert version(database_url, "habits") != [] and version(database_url, "habits") != [head_of("habits")]
+    assert dbtasks_command(project, "upgrade", "--service=habits", url=database_url).returncode == 0
+    assert version(database_url, "habits") == [head_of("habits")]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("upgrade",), "dbtasks upgrade: missing SERVICE; see 'dbtasks upgrade --help'"),
+        (("upgrade", "habits", "--nope"), "dbtasks upgrade: no option '--nope'; see 'dbtasks upgrade --help'"),
+        (("upgrade", "habits", "--to"), "dbtasks upgrade: --to needs a value; see 'dbtasks upgrade --help'"),
+        (("upgrade", "habits", "users"), "dbtasks upgrade: unexpected argument 'users'; see 'dbtasks upgrade --help'"),
+        (("downgrade", "habits", "--yes=1"), "dbtasks downgrade: --yes takes no value; write --yes alone"),
+        (("upgrad",), "dbtasks: unknown task 'upgrad'; 'dbtasks --list' shows the tasks"),
+    ],
+)
+def test_a_bad_command_line_is_one_line_and_touches_nothing(
+    args: tuple[str, ...], message: str, project: Path, database_url: str
+) -> None:
+    before = snapshot(database_url)
+    result = dbtasks_command(project, *args, url=database_url)
+    assert result.returncode == 2 and result.stderr == message + "\n" and result.stdout == "", show(result)
+    assert snapshot(database_url) == before
+
+
+def test_help_and_list_name_every_option_and_task(project: Path) -> None:
+    listing = dbtasks_command(project, "--list")
+    assert listing.returncode == 0 and all(f"  {name} " in listing.stdout for name in INVOCATIONS), show(listing)
+    usage = dbtasks_command(project, "downgrade", "-h")
+    assert usage.returncode == 0, show(usage)
+    for flag in ("-t, --to TO", "-y, --yes", "--lock-wait LOCK_WAIT", "-e, --env ENV", "-v, --verbose"):
+        assert flag in usage.stdout, show(usage)
+
+
+def test_no_migrations_yaml_is_one_line(tmp_path: Path) -> None:
+    result = dbtasks_command(tmp_path, "status")
+    assert result.returncode == 2 and result.stderr.startswith("dbtasks: no migrations.yaml in "), show(result)
+    assert result.stderr.rstrip().endswith("run it in your project, or set DBTASKS_CONFIG") and result.stderr.count("\n") == 1
+
+
+def test_the_dbtasks_command_never_imports_invoke(project: Path) -> None:
+    code = "import sys; from dbtasks.__main__ import main; main(['--list']); print(sorted(m for m in sys.modules if m.split('.')[0] == 'invoke'))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and result.stdout.strip().endswith("[]"), show(result)

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from . import settings
+from .graph_cache import GraphCache
 from .project import Service
 from .target import Target
 from .worker import revisions
@@ -39,11 +40,11 @@ class Known:
         return {"current": list(self.current), "head": [self.head], "pending": self.pending, "unknown": []}
 
 
-def known_states(target: Target, services: Iterable[Service]) -> dict[str, Known]:
-    """The services whose state is certain without a worker, by name."""
+def known_states(target: Target, services: Iterable[Service], cache: GraphCache | None = None) -> dict[str, Known]:
+    """The services whose state is certain without a worker, by name (`cache`: the revision files read before)."""
     if not settings.fastpath() or target.url is None:
         return {}
-    graphs = {service.name: (service, graph) for service in services if (graph := _graph(service)) is not None}
+    graphs = {service.name: (service, graph) for service in services if (graph := _graph(service, cache)) is not None}
     if not graphs:
         return {}
     rows = _versions(target.url, sorted({service.expected_version_table for service, _ in graphs.values()}))
@@ -60,19 +61,19 @@ def known_states(target: Target, services: Iterable[Service]) -> dict[str, Known
     return found
 
 
-def file_graph(service: Service) -> dict[str, tuple[str, list[str]]] | None:
+def file_graph(service: Service, cache: GraphCache | None = None) -> dict[str, tuple[str, list[str]]] | None:
     """The service's revision graph as its files declare it, when that is certain: every revision a literal and
     every down_revision defined by a file (else Alembic itself must read them, and say what is wrong)."""
     files = revisions.version_files(str(service.alembic_ini), str(service.path))
-    graph = revisions.read_graph(files) if files else None
+    graph = (cache.graph(files) if cache is not None else revisions.read_graph(files)) if files else None
     if graph is None or any(down not in graph for _, downs in graph.values() for down in downs):
         return None
     return graph
 
 
-def _graph(service: Service) -> dict[str, tuple[str, list[str]]] | None:
+def _graph(service: Service, cache: GraphCache | None) -> dict[str, tuple[str, list[str]]] | None:
     env_py = revisions.environment_file(str(service.alembic_ini), str(service.path))
-    graph = file_graph(service)
+    graph = file_graph(service, cache)
     if env_py is None or graph is None:
         return None
     try:
@@ -114,10 +115,10 @@ def _versions(url: str, tables: list[tuple[str, str]]) -> dict[tuple[str, str], 
         connection.close()
 
 
-def files_history(service: Service) -> list[dict[str, object]] | None:
+def files_history(service: Service, cache: GraphCache | None = None) -> list[dict[str, object]] | None:
     """The service's revisions newest first, as `alembic history` lists them, when they form one line (no branch, no
     merge) read with certainty from the files; else None (Alembic's own walk orders branches)."""
-    graph = file_graph(service) if settings.fastpath() else None
+    graph = file_graph(service, cache) if settings.fastpath() else None
     heads = revisions.heads(graph) if graph else []
     if graph is None or len(heads) != 1:
         return None

@@ -11,6 +11,7 @@ from typing import Any
 
 from . import fastpath, runner
 from .errors import ConfigError, DatabaseUnreachable, UsageError
+from .graph_cache import GraphCache
 from .lock import DEFAULT_WAIT, Held, lock_name, migration_lock
 from .project import Environment, Project, Service
 from .target import (
@@ -57,6 +58,14 @@ class Session:
     _held: dict[str, int] = field(default_factory=dict)  # service -> nesting depth of its migration lock
     _locks: dict[str, Held] = field(default_factory=dict)  # service -> its migration lock, while held
     _guard: threading.Lock = field(default_factory=threading.Lock)
+    _graphs: GraphCache | None = None
+
+    @property
+    def graphs(self) -> GraphCache:
+        """The project's cache of its migration files' revisions (.dbtasks/), loaded on first use."""
+        if self._graphs is None:
+            self._graphs = GraphCache(self.project.root / ".dbtasks")
+        return self._graphs
 
     def service(self, name: str) -> Service:
         return self.project.service(name)
@@ -168,7 +177,8 @@ class Session:
             by_database.setdefault(service.database_key, []).append(service)
         self._known = {}
         for group in by_database.values():
-            self._known.update(fastpath.known_states(self.database(group[0]), group))
+            self._known.update(fastpath.known_states(self.database(group[0]), group, self.graphs))
+        self.graphs.save()
         return dict(self._known)
 
     def known_state(self, service: Service, *, fresh: bool = False) -> fastpath.Known | None:
@@ -176,7 +186,9 @@ class Session:
         and never when `fresh` (read it again: under the lock, after waiting for another run)."""
         if service.name in self._known and not fresh:
             return self._known.pop(service.name)
-        return fastpath.known_states(self.database(service), [service]).get(service.name)
+        found = fastpath.known_states(self.database(service), [service], self.graphs).get(service.name)
+        self.graphs.save()
+        return found
 
     @contextmanager
     def locked(self, service: Service) -> Iterator[Held]:

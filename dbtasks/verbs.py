@@ -96,12 +96,14 @@ def current(session: Session, service: Service) -> dict[str, Any]:
 
 def history(session: Session, service: Service) -> dict[str, Any]:
     """{"revisions": [...]}, newest first: read from the files when the history is one plain line, else by Alembic."""
-    found = fastpath.files_history(service)
+    found = fastpath.files_history(service, session.graphs)
+    session.graphs.save()
     return {"revisions": found} if found is not None else session.run(service, ops.history, offline=True)
 
 
 def heads(session: Session, service: Service) -> dict[str, Any]:
-    graph = fastpath.file_graph(service) if settings.fastpath() else None
+    graph = fastpath.file_graph(service, session.graphs) if settings.fastpath() else None
+    session.graphs.save()
     return {"heads": revisions.heads(graph)} if graph else session.run(service, ops.heads, offline=True)
 
 

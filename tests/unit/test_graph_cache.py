@@ -1,0 +1,110 @@
+"""The revision cache under .dbtasks/: the regular-expression scan agrees with the parser or steps aside, and a cached
+entry is used only while the file's stat is unchanged (real files, real stat, real JSON on disk)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from conftest import REPO, declared_services, revisions_of
+
+from dbtasks.graph_cache import FILE_NAME, GraphCache, read_entry, scan
+from dbtasks.worker import revisions
+
+
+def example_files() -> list[Path]:
+    """Every migration file of the example services and of the layouts under examples/."""
+    return sorted({*REPO.glob("services/*/*/versions/*.py"), *REPO.glob("examples/**/versions/*.py")})
+
+
+def test_the_scan_reads_every_example_file_as_the_parser_does() -> None:
+    files = example_files()
+    assert len(files) > sum(len(revisions_of(name)) for name in declared_services())
+    for path in files:
+        values = revisions.module_constants(str(path))
+        down = values["down_revision"]
+        assert scan(path.read_text()) == (values["revision"], [down] if isinstance(down, str) else list(down or [])), path
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('"""Doc\n\nRevision ID: ab\nRevises: \n"""\nrevision = "ab"\ndown_revision = None\n', ("ab", [])),
+        ("revision: str = 'ab'  # the id\ndown_revision: Union[str, Sequence[str], None] = ('x', 'y')\n", ("ab", ["x", "y"])),
+        ("revision = 'ab'\ndown_revision = 'cd'\nbranch_labels = None\n", ("ab", ["cd"])),
+    ],
+)
+def test_plain_assignments_are_scanned(text: str, expected: tuple[str, list[str]]) -> None:
+    assert scan(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"""\nrevision = "fake"\ndown_revision = None\n"""\nrevision = compute()\n',  # inside a docstring
+        "revision = 'ab'\ndown_revision = (\n    'x',\n    'y',\n)\n",  # a value over several lines
+        "revision = 'ab'; down_revision = None\n",  # two statements on one line
+        "revision = 'ab'\ndown_revision = None\nrevision = 'cd'\n",  # assigned twice: the last one counts
+        "revision = PREFIX + 'ab'\ndown_revision = None\n",  # not a literal
+        "revision = 'ab'\n",  # no down_revision line
+    ],
+)
+def test_anything_else_is_left_to_the_parser(text: str, tmp_path: Path) -> None:
+    assert scan(text) is None
+    path = tmp_path / "x.py"
+    path.write_text(text)
+    values = revisions.module_constants(str(path))
+    entry = read_entry(str(path))
+    if isinstance(values.get("revision"), str) and not isinstance(values.get("down_revision"), (list, dict)):
+        down = values.get("down_revision")
+        assert entry == (values["revision"], [down] if isinstance(down, str) else list(down or []))
+    else:
+        assert entry is None
+
+
+def write_revision(folder: Path, name: str, revision: str, down: str | None) -> str:
+    path = folder / f"{name}.py"
+    path.write_text(f'"""{name}"""\nrevision = {revision!r}\ndown_revision = {down!r}\n')
+    return str(path)
+
+
+def test_a_cached_entry_is_used_only_while_the_file_is_unchanged(tmp_path: Path) -> None:
+    versions, state = tmp_path / "versions", tmp_path / ".dbtasks"
+    versions.mkdir()
+    first = write_revision(versions, "a", "aaaa", None)
+    second = write_revision(versions, "b", "bbbb", "aaaa")
+    assert GraphCache(state).graph([first, second]) == {"aaaa": (first, []), "bbbb": (second, ["aaaa"])}
+
+    cache = GraphCache(state)
+    cache.save()
+    assert not (state / FILE_NAME).exists()  # nothing read: nothing written
+    assert cache.graph([first, second]) is not None
+    cache.save()
+    saved = json.loads((state / FILE_NAME).read_text())
+    assert set(saved["files"]) == {first, second}
+    assert (state / ".gitignore").read_text().splitlines()[-1] == "*"  # the folder it made ignores itself
+
+    # The next run takes the entries from the file as long as the stat matches (proved by one the test altered).
+    saved["files"][second][4] = "from-the-cache"
+    (state / FILE_NAME).write_text(json.dumps(saved))
+    assert set(GraphCache(state).graph([first, second]) or {}) == {"aaaa", "from-the-cache"}
+
+    # An edit of the same size with the old modification time put back still changes ctime: the file is read again.
+    info = os.stat(second)
+    Path(second).write_text(Path(second).read_text().replace("bbbb", "cccc"))
+    os.utime(second, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert os.stat(second).st_size == info.st_size and os.stat(second).st_mtime_ns == info.st_mtime_ns
+    assert GraphCache(state).graph([first, second]) == {"aaaa": (first, []), "cccc": (second, ["aaaa"])}
+
+
+def test_a_broken_cache_file_is_read_as_empty(tmp_path: Path) -> None:
+    state = tmp_path / ".dbtasks"
+    state.mkdir()
+    (state / FILE_NAME).write_text("{not json")
+    path = write_revision(tmp_path, "a", "aaaa", None)
+    cache = GraphCache(state)
+    assert cache.entries == {} and cache.graph([path]) == {"aaaa": (path, [])}
+    cache.save()
+    assert json.loads((state / FILE_NAME).read_text())["files"][path][4] == "aaaa"

@@ -167,3 +167,23 @@ def test_invokes_own_parse_errors_exit_1_without_a_traceback(project: Path) -> N
     result = inv_process(project, "db.upgrade", "movements", "--no-such-flag")
     assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
     assert "No idea what '--no-such-flag' is!" in result.stderr
+
+
+def test_a_task_keeps_dbtasks_bytecode_and_writes_none_into_the_project(project: Path, database_url: str) -> None:
+    """Invoke turns bytecode writing off for its whole process; a task turns it back on for dbtasks' own imports only."""
+    import importlib.util
+    import os
+    import sys
+
+    import dbtasks.verbs_all
+
+    compiled = Path(importlib.util.cache_from_source(dbtasks.verbs_all.__file__))
+    compiled.unlink(missing_ok=True)
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    environment["DATABASE_URL"] = database_url
+    result = subprocess.run(
+        [sys.executable, "-m", "invoke", "db.status"], cwd=project, env=environment, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert compiled.is_file()  # imported inside the task: its bytecode was kept
+    assert not (project / "__pycache__").exists()  # tasks.py, imported by Invoke before the task: left as Invoke wants

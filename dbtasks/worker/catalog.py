@@ -77,6 +77,15 @@ SELECT ns.nspname, 'policy', c.relname, po.polname, COALESCE(pg_get_expr(po.polq
 FROM pg_policy po JOIN pg_class c ON c.oid = po.polrelid JOIN ns ON ns.oid = c.relnamespace
 """
 
+_ALL_SCHEMAS = "WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_%'"
+
+
+def snapshot_sql(schemas: Iterable[str]) -> str:
+    """SNAPSHOT_SQL for `schemas` only (cheaper, and with no % for a driver to read as a parameter)."""
+    names = ", ".join("'" + name.replace("'", "''") + "'" for name in schemas) or "NULL"
+    return SNAPSHOT_SQL.replace(_ALL_SCHEMAS, f"WHERE nspname IN ({names})", 1)
+
+
 # Objects that only describe something already listed (the version table's pieces are filtered apart).
 _PER_TABLE = ("column", "index", "constraint", "trigger", "policy")
 

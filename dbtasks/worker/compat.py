@@ -35,3 +35,9 @@ def dbapi_connection(connection: Any) -> Any:
         return None
     found = getattr(pooled, "dbapi_connection", None)
     return found if found is not None else getattr(pooled, "connection", None)
+
+
+def rows_driver_sql(connection: Any, statement: str) -> list[Any]:
+    """Every row of `statement`, run as exec_driver_sql runs it."""
+    run = getattr(connection, "exec_driver_sql", None)
+    return list((run(statement) if run is not None else connection.execute(statement)).fetchall())

@@ -155,6 +155,8 @@ def recorder(operation: Operation, user_callback: Any) -> Any:
                 "doc": (step.up_revision.doc if step.up_revision is not None else "") or "",
             }
         )
+        if operation.on_step is not None:
+            operation.on_step(ctx, step, heads)
         if user_callback is not None:
             user_callback(ctx=ctx, step=step, heads=heads, run_args=run_args)
 

@@ -37,6 +37,7 @@ class Operation:
         # ConfigParser interpolates %, and a percent-encoded password contains it.
         self.config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         self.applied: list[dict[str, Any]] = []  # steps recorded by configure.recorder
+        self.on_step: Any = None  # verify's look at each step, inside its transaction (configure.recorder calls it)
         self.phase = self.op  # what env.py runs for now: verify goes through upgrade, downgrade and check
         self.version_table: dict[str, Any] = {}  # where env.py keeps alembic_version, as configured
         self.configured: dict[str, Any] = {}  # what env.py passed to context.configure

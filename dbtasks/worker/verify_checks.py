@@ -14,6 +14,7 @@ from . import catalog, revisions
 from . import ownership as owned
 from .failures import Failure, failing_revision, first_line, is_connection_error
 from .operation import Operation, describe
+from .stairway import Problem, StairFailed, Walk
 
 CHECKS = (
     "history",
@@ -28,17 +29,6 @@ CHECKS = (
     "expected-tables",
     "offline-sql",
 )
-
-
-class Problem:
-    """A step that failed: its one-line message and the migration it failed in, if any."""
-
-    def __init__(self, message: str, revision: str | None) -> None:
-        self.message = message
-        self.revision = revision
-
-    def where(self, fallback: str) -> str:
-        return self.revision or fallback
 
 
 class Verification:
@@ -158,45 +148,49 @@ class Verification:
         return True
 
     def upgrade_in_steps(self, revisions: list[str], before: Any) -> bool:
-        """`upgrade` and `stairway` in one pass: at each revision upgrade, downgrade one step, upgrade again."""
-        previous = self.own(before)
-        stairway_ok = True
-        for revision in revisions:
-            problem = self.step("upgrade", self.upgrade, revision)
-            if problem is not None:
-                self.upgrade_failed(revision, problem)
+        """`upgrade` and `stairway` in one run of env.py (stairway.py): at each revision upgrade, downgrade one step,
+        upgrade again. After a stairway failure the service is rebuilt at that revision and upgraded on, stairs off."""
+        walk = self.walk(revisions, self.own(before), stairs=True)
+        if walk is not None:
+            what, revision = walk.doing
+            if what == "upgrade":
                 return False
-            after_up = self.own(self.db.snapshot())
-            if stairway_ok:
-                stairway_ok = self.stair(revision, previous, after_up, before)
-            previous = after_up
+            if not self.restore(revision, before):
+                return False
+            if self.walk(revisions[revisions.index(revision) + 1 :], None, stairs=False) is not None:
+                return False
         last = revisions[-1] if revisions else "base"
         count = f"{len(revisions)} revision{'s' if len(revisions) != 1 else ''}"
         self.passed("upgrade", f"base -> {last}, {count} one at a time")
         self.passed("stairway", f"{count}: upgrade, downgrade one step, upgrade again")
         return True
 
-    def stair(self, revision: str, previous: Any, after_up: Any, before: Any) -> bool:
-        problem = self.step("downgrade", self.downgrade, "-1")
-        if problem is not None:
+    def walk(self, revisions: list[str], previous: Any, stairs: bool) -> Walk | None:
+        """Walk `revisions` in one env.py run; None when it went through, else the walk, its failure recorded."""
+        if not revisions:
+            return None
+        walk = Walk(self.script, self.owner, self.version_table_name(), revisions, previous, stairs)
+        self.operation.on_step = walk.look
+        try:
+            problem = self.step("upgrade", self.run_walk, walk)
+        finally:
+            self.operation.on_step = None
+        if problem is None:
+            return None
+        what, revision = walk.doing
+        if what == "upgrade":
+            self.upgrade_failed(revision, problem)
+        elif problem.stair:
+            self.failed("stairway", problem.message)
+        elif what == "downgrade":
             self.failed("stairway", f"downgrade of {revision} fails: {problem.message}")
-            return self.restore(revision, before)
-        left = owned.differences(previous, self.own(self.db.snapshot()), catalog.LEFTOVERS)
-        if left:
-            self.failed("stairway", f"downgrade of {revision} does not undo its upgrade: {catalog.shorten(left)}")
-            return self.restore(revision, before)
-        problem = self.step("upgrade", self.upgrade, revision)
-        if problem is not None:
+        else:
             self.failed("stairway", f"{revision} fails to upgrade again after its downgrade: {problem.message}")
-            return self.restore(revision, before)
-        changed = owned.differences(after_up, self.own(self.db.snapshot()))
-        if changed:
-            self.failed("stairway", f"{revision} upgraded again after its downgrade differs: {catalog.shorten(changed)}")
-            return self.restore(revision, before)
-        return True
+        return walk
 
     def restore(self, revision: str, before: Any) -> bool:
-        """After a broken downgrade: rebuild what it owns as it was before, then upgrade straight to `revision`."""
+        """After a broken downgrade: rebuild what it owns as it was before, then upgrade straight to `revision`;
+        False when that upgrade fails (recorded)."""
         statements = self.owner.restore_statements(before, self.owner.tables)
         where = self.operation.version_table
         if where.get("schema") and (where["schema"] not in self.owner.schemas or where["schema"] in self.owner.shared):
@@ -206,7 +200,7 @@ class Verification:
         problem = self.step("upgrade", self.upgrade, revision)
         if problem is not None:
             self.upgrade_failed(revision, problem)
-        return False
+        return problem is None
 
     def upgrade_failed(self, revision: str, problem: Problem) -> None:
         self.failed("upgrade", f"{problem.where(revision)} fails: {problem.message}")
@@ -340,6 +334,9 @@ class Verification:
             destination_rev=end,
         )
 
+    def run_walk(self, config: Any, walk: Walk) -> None:
+        self.run_env(config, walk.steps, destination_rev=walk.revisions[-1])
+
     def downgrade(self, config: Any, revision: str) -> None:
         script = self.script
         self.run_env(config, lambda rev, context: script._downgrade_revs(revision, rev), destination_rev=revision)
@@ -365,6 +362,8 @@ class Verification:
             outside = revision_at_fault is None and (isinstance(error, ImportError) or is_connection_error(error))
             if fatal or (outside and self.env_runs == 0):
                 raise  # the parent explains it in one line (env.py import, connection, wrong database)
+            if isinstance(error, StairFailed):
+                return Problem(str(error), error.revision, stair=True)
             return Problem(self.explain(error), revision_at_fault)
         finally:
             self.operation.phase = "verify"

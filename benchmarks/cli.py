@@ -25,13 +25,16 @@ from .runner import Bench, Result, measure_scenario
 from .scenarios import LARGE, MAIN, build, prepare_at_head
 from .synthetic import SyntheticProject, generate
 
-NEEDS_HEAD = {"noop-upgrade", "check", "status", "verify", "status-large"}
+NEEDS_HEAD = {"noop-upgrade", "check", "status", "verify", "noop-direct", "status-direct", "current-one", *LARGE}
+# Services x migrations of each large scenario unless --large-services / --large-migrations say otherwise.
+LARGE_SIZES = {"status-large": (60, 30), "noop-large": (200, 20)}
+PROFILED = (*MAIN, "status-large", "noop-large")
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Benchmark dbtasks (`inv db.*`) against the original loop of `alembic` commands, side by side. "
+        description="Benchmark dbtasks (`inv db.*`, `dbtasks *`) against the original loop of `alembic` commands, side by side. "
         "Run from the repository root with its venv: .venv/bin/python -m benchmarks",
     )
     size = parser.add_argument_group("size")
@@ -46,9 +49,17 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"comma-separated, from {', '.join(MAIN + LARGE)}, or 'all' (default: {','.join(MAIN)})",
     )
     choice.add_argument("--status-scale", action="store_true", help="also run status-large (same as adding it to --scenarios)")
-    choice.add_argument("--large-services", type=int, default=60, help="services of status-large (default: 60)")
-    choice.add_argument("--large-migrations", type=int, default=30, help="migrations per service of status-large (default: 30)")
-    choice.add_argument("--large-runs", type=int, default=3, help="timed runs of status-large and verify-scaling (default: 3)")
+    choice.add_argument(
+        "--large-services", type=int, help="services of status-large and noop-large (default: 60 and 200 respectively)"
+    )
+    choice.add_argument(
+        "--large-migrations",
+        type=int,
+        help="migrations per service of status-large and noop-large (default: 30 and 20 respectively)",
+    )
+    choice.add_argument(
+        "--large-runs", type=int, default=3, help="timed runs of status-large, noop-large and verify-scaling (default: 3)"
+    )
     choice.add_argument("--scaling-revisions", default="10,30,100", help="revision counts of verify-scaling (default: 10,30,100)")
     where = parser.add_argument_group("database and output")
     where.add_argument("--database-url", help="use this server (the user needs CREATEDB) instead of starting an embedded one")
@@ -70,14 +81,15 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     where.add_argument("--timeout", type=float, default=3600.0, help="seconds before a single command is killed (default: 3600)")
     args = parser.parse_args(argv)
     args.chosen = _scenarios(parser, args)
-    if min(args.services, args.migrations, args.runs, args.large_services, args.large_migrations, args.large_runs) < 1:
+    sizes = (args.services, args.migrations, args.runs, args.large_services, args.large_migrations, args.large_runs)
+    if min(size for size in sizes if size is not None) < 1:
         parser.error("--services, --migrations, --runs and the --large-* sizes must be at least 1")
     try:
         args.revisions = sorted({int(part) for part in args.scaling_revisions.split(",") if part.strip()})
     except ValueError:
         parser.error(f"--scaling-revisions: expected numbers like 10,30,100, got {args.scaling_revisions!r}")
-    if args.profile and args.profile not in (*MAIN, "status-large"):
-        parser.error(f"--profile: expected one of {', '.join((*MAIN, 'status-large'))}, got {args.profile!r}")
+    if args.profile and args.profile not in PROFILED:
+        parser.error(f"--profile: expected one of {', '.join(PROFILED)}, got {args.profile!r}")
     return args
 
 
@@ -119,8 +131,10 @@ class Workspace:
         return made, url or self.bench.server.admin_url
 
     def for_scenario(self, name: str) -> tuple[SyntheticProject, str]:
-        if name == "status-large":
-            return self.project("large", self.args.large_services, self.args.large_migrations, True)
+        if name in LARGE_SIZES:  # two large scenarios of the same size share the project and its database
+            services = self.args.large_services or LARGE_SIZES[name][0]
+            migrations = self.args.large_migrations or LARGE_SIZES[name][1]
+            return self.project(f"large-{services}x{migrations}", services, migrations, True)
         return self.project("main", self.args.services, self.args.migrations, name in NEEDS_HEAD)
 
 
@@ -131,11 +145,11 @@ def measure_all(work: Workspace) -> list[Result]:
         if name == "verify-scaling":
             for count in args.revisions:
                 project, url = work.project(f"scaling-{count}", 1, count, False)
-                results.append(measure_scenario(bench, build(name, project.services[0].name), project, url, args.large_runs))
+                results += measure_scenario(bench, build(name, project.services[0].name), project, url, args.large_runs)
             continue
         project, url = work.for_scenario(name)
-        runs = args.large_runs if name == "status-large" else args.runs
-        results.append(measure_scenario(bench, build(name), project, url, runs))
+        runs = args.large_runs if name in LARGE_SIZES else args.runs
+        results += measure_scenario(bench, build(name, project.services[0].name), project, url, runs)
     return results
 
 
@@ -161,9 +175,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     args = parse(arguments)
     python = Path(sys.executable)
-    if not (python.parent / "alembic").is_file():
-        print(f"benchmark: no `alembic` next to {python}; run it with the repository's venv: .venv/bin/python -m benchmarks")
-        return 2
+    for script in ("alembic", "dbtasks"):
+        if not (python.parent / script).is_file():
+            print(
+                f"benchmark: no `{script}` next to {python}; run it with the repository's venv, where the project is "
+                "installed: .venv/bin/python -m benchmarks"
+            )
+            return 2
     signal.signal(signal.SIGTERM, _interrupt)  # a killed benchmark still stops its server
     folder = Path(tempfile.mkdtemp(prefix="dbtasks-bench-", dir=args.workdir))
     server: Server | None = None

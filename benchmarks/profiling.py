@@ -1,10 +1,11 @@
-"""`--profile SCENARIO`: where our time goes. The Invoke process runs under `python -m cProfile`; the
-per-service workers it starts (plain `python dbtasks/worker/__main__.py`, so cProfile cannot reach them) are profiled by
+"""`--profile SCENARIO`: where our time goes. Our command (`inv` or `dbtasks`) runs under `python -m cProfile`;
+the per-service workers it starts (plain `python dbtasks/worker/__main__.py`, so cProfile cannot reach them) are profiled by
 a `sitecustomize` module put on their PYTHONPATH for that one run, each dumping its stats at exit."""
 
 from __future__ import annotations
 
 import io
+import os
 import pstats
 import sys
 import sysconfig
@@ -17,7 +18,7 @@ from .synthetic import REPO, SyntheticProject
 FOLDER_VARIABLE = "DBTASKS_BENCH_PROFILE_DIR"
 
 # Imported by every Python process of the profiled run that finds it on PYTHONPATH: all but the one
-# already under cProfile (the Invoke process) profile themselves and dump their stats at exit.
+# already under cProfile (our command's own process) profile themselves and dump their stats at exit.
 SITECUSTOMIZE = f'''import os
 import sys
 
@@ -41,20 +42,22 @@ def profile(bench: Bench, name: str, project: SyntheticProject, url: str, folder
     """Ours for scenario `name`, once, profiled; the top entries by cumulative time, as text."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "sitecustomize.py").write_text(SITECUSTOMIZE)
-    main_stats = folder / "invoke.prof"
-    plain_invoke, plain_env = bench.invoke, dict(bench.extra_env)
-    bench.invoke = [str(bench.python), "-m", "cProfile", "-o", str(main_stats), "-m", "invoke"]
-    bench.extra_env.update({FOLDER_VARIABLE: str(folder), "PYTHONPATH": str(folder)})
-    side = build(name).ours
+    main_stats = folder / "main.prof"
+    plain_invoke, plain_direct, plain_env = bench.invoke, bench.direct, dict(bench.extra_env)
+    profiled = [str(bench.python), "-m", "cProfile", "-o", str(main_stats), "-m"]
+    bench.invoke, bench.direct = [*profiled, "invoke"], [*profiled, "dbtasks"]
+    search = [str(folder), *filter(None, [os.environ.get("PYTHONPATH")])]  # keep a checkout given on PYTHONPATH
+    bench.extra_env.update({FOLDER_VARIABLE: str(folder), "PYTHONPATH": os.pathsep.join(search)})
+    side = build(name, project.services[0].name).ours
     try:
         seconds = run_side(bench, side, project, url, name).seconds
     finally:
-        bench.invoke, bench.extra_env = plain_invoke, plain_env
+        bench.invoke, bench.direct, bench.extra_env = plain_invoke, plain_direct, plain_env
     workers = sorted(folder.glob("worker-*.prof"))
     parts = [
         f"{side.label.strip('`')}, profiled: {seconds:.3f} s wall (profiling slows it down).",
         "",
-        "The Invoke process (python -m cProfile), by cumulative time:",
+        f"The {'Invoke' if side.label.startswith('`inv') else 'dbtasks'} process (python -m cProfile), by cumulative time:",
         _top([main_stats], top),
     ]
     if workers:

@@ -15,18 +15,24 @@ from typing import Any
 from dbtasks.compat import zip_strict
 
 from .runner import Result
-from .scenarios import TARGETS
+from .scenarios import TARGETS, TARGETS_BY_ISSUE
 from .synthetic import REPO
 
 # verify-scaling passes when the cost of one more revision at the top of the range is at most this
 # multiple of its cost at the bottom (linear: 1.0; quadratic would grow with the revision count).
 FLAT_TOLERANCE = 1.5
+# Issue 14: seconds one more revision may add to `inv db.verify`, at the bottom and at the top of the range.
+MARGINAL_LIMIT = 0.12
 TARGET_TEXT = {
     "noop-upgrade": "no-op `upgrade-all` (everything at head)",
     "fresh-upgrade": "fresh `upgrade-all` (empty database)",
     "check": "`check-all` at head",
     "list": "`inv --list` vs `alembic --help`",
     "status-large": "`status`, large project, vs a loop of `alembic current`",
+    "noop-direct": "no-op `dbtasks upgrade-all` (everything at head)",
+    "status-direct": "`dbtasks status` at head vs a loop of `alembic current`",
+    "current-one": "`inv db.current` of one service vs `alembic current` in its folder",
+    "noop-large": "no-op `dbtasks upgrade-all`, large project",
 }
 
 
@@ -35,6 +41,7 @@ class Verdict:
     target: str
     measured: str
     passed: bool | None  # None: not measured in this run
+    issue: int = 5  # the issue that set the target
 
 
 def machine(server_version: str, server_kind: str) -> dict[str, str]:
@@ -59,17 +66,21 @@ def load_average() -> str:
 
 
 def verdicts(results: Sequence[Result]) -> list[Verdict]:
+    """Every target of issues 5 and 14, in that order, with what this run measured."""
     by_name = {result.scenario: result for result in results if result.scenario != "verify-scaling"}
+    scaling = [r for r in results if r.scenario == "verify-scaling"]
     found = []
-    for name, limit in TARGETS.items():
-        text = f"{TARGET_TEXT[name]} ≤ {limit}x baseline"
-        result = by_name.get(name)
-        if result is None:
-            found.append(Verdict(text, "not run", None))
-        else:
-            found.append(Verdict(text, f"{result.ratio:.3f} ({result.size})", result.ratio <= limit))
-    found.append(_flatness([r for r in results if r.scenario == "verify-scaling"]))
-    return found
+    for issue, targets in TARGETS_BY_ISSUE.items():
+        for name, limit in targets.items():
+            text = f"{TARGET_TEXT[name]} ≤ {limit}x baseline"
+            result = by_name.get(name)
+            if result is None:
+                found.append(Verdict(text, "not run", None, issue))
+            else:
+                found.append(Verdict(text, f"{result.ratio:.3f} ({result.size})", result.ratio <= limit, issue))
+        if issue == 5:
+            found.append(_flatness(scaling))
+    return found + _marginal_costs(scaling)
 
 
 def scaling_rows(results: Sequence[Result]) -> list[tuple[int, float, float, float | None, float]]:
@@ -100,6 +111,25 @@ def _flatness(results: Sequence[Result]) -> Verdict:
     return Verdict(text, measured, high <= FLAT_TOLERANCE * low)
 
 
+def _marginal_costs(results: Sequence[Result]) -> list[Verdict]:
+    """Issue 14: the seconds one more revision adds to verify, at the bottom and at the top of the range."""
+    rows = scaling_rows(results)
+    steps = [(low[0], high[0], high[3]) for low, high in zip_strict(rows[:-1], rows[1:]) if high[3] is not None]
+    found = []
+    for where, step in (("bottom", steps[0] if steps else None), ("top", steps[-1] if steps else None)):
+        text = f"`verify` marginal cost per revision at the {where} of the range ≤ {MARGINAL_LIMIT} s"
+        if step is None:
+            found.append(Verdict(text, "not run (needs two revision counts)" if rows else "not run", None, 14))
+            continue
+        low, high, marginal = step
+        measured = f"{marginal:.3f} s per extra revision ({low} → {high} revisions)"
+        if marginal <= 0:  # more revisions took less time: noise larger than the effect, no verdict
+            found.append(Verdict(text, measured + "; inconclusive (noise), rerun with more --large-runs", None, 14))
+        else:
+            found.append(Verdict(text, measured, marginal <= MARGINAL_LIMIT, 14))
+    return found
+
+
 # -- text ---------------------------------------------------------------------------------------------
 
 
@@ -115,8 +145,8 @@ def text_table(results: Sequence[Result]) -> str:
 
 
 def text_verdicts(found: Sequence[Verdict]) -> str:
-    rows = [(v.target.replace("`", ""), v.measured, _mark(v.passed)) for v in found]
-    return _align(("target", "measured", "result"), rows)
+    rows = [(str(v.issue), v.target.replace("`", ""), v.measured, _mark(v.passed)) for v in found]
+    return _align(("issue", "target", "measured", "result"), rows)
 
 
 def _align(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -147,8 +177,13 @@ def markdown(
         "(sampled) and of its largest single process (exact, `wait4`).",
         "",
     ]
-    parts += ["## Targets (issue 5)", "", "| target | measured (ours/baseline) | result |", "|---|---|---|"]
-    parts += [f"| {v.target} | {v.measured} | {_mark(v.passed)} |" for v in verdicts(results)]
+    parts += [
+        "## Targets (issues 5 and 14)",
+        "",
+        "| issue | target | measured (ours/baseline) | result |",
+        "|---:|---|---|---|",
+    ]
+    parts += [f"| {v.issue} | {v.target} | {v.measured} | {_mark(v.passed)} |" for v in verdicts(results)]
     parts += [
         "",
         "## Summary",
@@ -175,12 +210,24 @@ def markdown(
         for revisions, median, per, marginal, baseline in scaling_rows(scaling):
             shown = "" if marginal is None else f"{marginal:.3f}"
             parts.append(f"| {revisions} | {median:.3f} | {per:.3f} | {shown} | {baseline:.3f} |")
-        parts.append("")
+        parts += ["", *_marginal_sentence(scaling)]
     if notes:
         parts += ["## Notes", "", *[f"- {note}" for note in notes], ""]
     for name, text in profiles.items():
         parts += [f"## Profile: {name}", "", "```", text.rstrip(), "```", ""]
     return "\n".join(parts)
+
+
+def _marginal_sentence(scaling: Sequence[Result]) -> list[str]:
+    """The marginal costs at the bottom and the top of the range, stated against issue 14's limit."""
+    if len(scaling) < 2:
+        return []
+    bottom, top = (f"{v.measured}: {_mark(v.passed)}" for v in _marginal_costs(scaling))
+    return [
+        f"Marginal cost per revision against issue 14's limit of {MARGINAL_LIMIT} s: at the bottom of the range "
+        f"{bottom}; at the top {top}.",
+        "",
+    ]
 
 
 def _scenario_section(r: Result) -> list[str]:

@@ -37,6 +37,7 @@ class Bench:
     interval: float = 0.02
     timeout: float = 3600.0
     invoke: list[str] = field(default_factory=list)  # how `inv` is started; cProfile swaps it
+    direct: list[str] = field(default_factory=list)  # how `dbtasks` is started; cProfile swaps it too
     extra_env: dict[str, str] = field(default_factory=dict)  # for every command (the profiler's hook)
     # Where every command's bytecode caches go (a folder of ours, so nothing is written into the repository
     # or the venv); None: no caches at all, every module compiled from source in every process.
@@ -47,11 +48,18 @@ class Bench:
     def __post_init__(self) -> None:
         if not self.invoke:
             self.invoke = [str(self.python), "-m", "invoke"]
+        if not self.direct:
+            self.direct = [str(self.dbtasks_script)]
 
     @property
     def alembic(self) -> Path:
         """The venv's `alembic` console script: the command the original loop runs."""
         return self.python.parent / "alembic"
+
+    @property
+    def dbtasks_script(self) -> Path:
+        """The venv's `dbtasks` console script: the command a user types (`dbtasks upgrade-all`)."""
+        return self.python.parent / "dbtasks"
 
     def environment(self, url: str) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items() if key not in CLEARED}
@@ -83,6 +91,10 @@ class Bench:
     def inv(self, project: SyntheticProject, url: str, *arguments: str) -> list[Completed]:
         return [self.execute([*self.invoke, *arguments], project.root, url)]
 
+    def dbtasks(self, project: SyntheticProject, url: str, *arguments: str) -> list[Completed]:
+        """`dbtasks TASK ...` in the project's root: the same task bodies as `inv db.TASK`, without Invoke."""
+        return [self.execute([*self.direct, *arguments], project.root, url)]
+
     def note(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
@@ -113,6 +125,12 @@ class Scenario:
     summary: str
     baseline: Side
     ours: Side
+    # More of ours, measured in the same runs against the same baseline (whose minutes are paid once) and
+    # reported as their own results, named here: ("noop-large-inv", Side(`inv db.upgrade-all`)).
+    variants: tuple[tuple[str, Side], ...] = ()
+
+    def sides(self) -> list[tuple[str, Side]]:
+        return [("baseline", self.baseline), (self.name, self.ours), *self.variants]
 
 
 @dataclass(frozen=True)
@@ -135,32 +153,37 @@ class Result:
         return self.ours.median / self.baseline.median if self.baseline.median else float("inf")
 
 
-def measure_scenario(bench: Bench, scenario: Scenario, project: SyntheticProject, at_head: str, runs: int) -> Result:
-    """`runs` timed runs of each side (after `bench.warmup` untimed ones), alternating which side goes first."""
-    kept: dict[str, list[Measurement]] = {"baseline": [], "ours": []}
+def measure_scenario(bench: Bench, scenario: Scenario, project: SyntheticProject, at_head: str, runs: int) -> list[Result]:
+    """`runs` timed runs of each side (after `bench.warmup` untimed ones), rotating which side goes first;
+    one result for ours and one per variant, each against the same baseline runs."""
+    sides = scenario.sides()
+    kept: dict[str, list[Measurement]] = {role: [] for role, _ in sides}
     total = bench.warmup + runs
     for index in range(total):
-        order = [("baseline", scenario.baseline), ("ours", scenario.ours)]
-        if index % 2:
-            order.reverse()
+        shift = index % len(sides)  # two sides: alternate; more: each side goes first in turn
         seconds = {}
-        for role, side in order:
+        for role, side in sides[shift:] + sides[:shift]:
             measurement = run_side(bench, side, project, at_head, scenario.name)
             seconds[role] = measurement.seconds
             if index >= bench.warmup:
                 kept[role].append(measurement)
         what = "warm-up" if index < bench.warmup else f"run {index - bench.warmup + 1}/{runs}"
-        bench.echo(f"{scenario.name} {what}: baseline {seconds['baseline']:.2f} s, ours {seconds['ours']:.2f} s")
-    return Result(
-        scenario.name,
-        scenario.summary,
-        scenario.baseline.label,
-        scenario.ours.label,
-        len(project.services),
-        project.migrations,
-        Summary.of(kept["baseline"]),
-        Summary.of(kept["ours"]),
-    )
+        shown = ", ".join(f"{'ours' if role == scenario.name else role} {seconds[role]:.2f} s" for role, _ in sides)
+        bench.echo(f"{scenario.name} {what}: {shown}")
+    baseline = Summary.of(kept["baseline"])
+    return [
+        Result(
+            role,
+            scenario.summary,
+            scenario.baseline.label,
+            side.label,
+            len(project.services),
+            project.migrations,
+            baseline,
+            Summary.of(kept[role]),
+        )
+        for role, side in sides[1:]
+    ]
 
 
 def run_side(bench: Bench, side: Side, project: SyntheticProject, at_head: str, name: str) -> Measurement:

@@ -200,6 +200,12 @@ def stack_interpreters() -> Callable[[str], Path]:
 # -- the project copy ------------------------------------------------------------------------------
 
 
+def local_database_made(project: Path) -> bool:
+    """Whether the embedded local database was set up under `project`/.dbtasks/ (which also holds the revision cache)."""
+    home = project / ".dbtasks"
+    return any((home / name).exists() for name in ("pgdata", "local.json", "local.lock"))
+
+
 def copy_project(root: Path) -> Path:
     """Copy migrations.yaml, tasks.py and services/ (without __pycache__) into `root`."""
     root.mkdir(parents=True)

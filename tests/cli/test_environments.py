@@ -16,6 +16,7 @@ from conftest import (
     assert_ok,
     head_of,
     inv,
+    local_database_made,
     output,
     plant_migration,
     show,
@@ -56,7 +57,7 @@ def test_env_picks_the_environments_url(envs: Path, database_url: str) -> None:
     result = assert_ok(run(envs, "db.upgrade", "movements", "--env", "production", prod=database_url))
     assert result.stdout.strip() == f"movements: upgraded base -> {head_of('movements')} (1 migration)"
     assert version(database_url, "movements") == [head_of("movements")]
-    assert not (envs / ".dbtasks").exists()  # a named environment never starts the local database
+    assert not local_database_made(envs)  # a named environment never starts the local database
 
 
 def test_dbtasks_env_selects_it_and_env_wins(envs: Path, database_url: str) -> None:
@@ -70,7 +71,7 @@ def test_dbtasks_env_selects_it_and_env_wins(envs: Path, database_url: str) -> N
 def test_an_unset_environment_url_never_falls_back_to_the_local_database(envs: Path) -> None:
     line = assert_bad_input(run(envs, "db.upgrade", "movements", "--env", "production"))
     assert "PROD_DATABASE_URL is not set for environment 'production'" in line
-    assert not (envs / ".dbtasks").exists()
+    assert not local_database_made(envs)
 
 
 @pytest.mark.parametrize("how", ["--env", "DBTASKS_ENV"])

@@ -14,6 +14,7 @@ from conftest import (
     declared_services,
     head_of,
     inv,
+    local_database_made,
     output,
     schema_of,
     show,
@@ -89,13 +90,13 @@ def test_a_task_starts_the_local_database_when_needed(local_project: Path) -> No
 def test_local_start_is_refused_when_a_url_is_set(project: Path, database_url: str) -> None:
     line = assert_bad_input(inv(project, "db.local-start", url=database_url))
     assert "DATABASE_URL" in line
-    assert not (project / ".dbtasks").exists()
+    assert not local_database_made(project)
 
 
 def test_no_local_database_when_a_url_is_set(project: Path, database_url: str) -> None:
     for task in [("db.upgrade", "habits"), ("db.status",), ("db.check", "habits"), ("db.current", "habits"), ("db.local-stop",)]:
         assert_ok(inv(project, *task, url=database_url))
-        assert not (project / ".dbtasks").exists(), task
+        assert not local_database_made(project), task
     assert version(database_url, "habits") == [head_of("habits")]
 
 
@@ -103,8 +104,8 @@ def test_a_url_in_dot_env_is_used_and_no_local_database_starts(project: Path, da
     (project / ".env").write_text(f"# local settings\nexport DATABASE_URL='{database_url}'\n", encoding="utf-8")
     result = assert_ok(inv(project, "db.upgrade", "movements"))
     assert version(database_url, "movements") == [head_of("movements")]
-    assert not (project / ".dbtasks").exists()
+    assert not local_database_made(project)
     assert "local database" not in output(result)
     refused = assert_bad_input(inv(project, "db.local-start"))
     assert "DATABASE_URL" in refused
-    assert not (project / ".dbtasks").exists()
+    assert not local_database_made(project)

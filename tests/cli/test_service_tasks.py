@@ -17,6 +17,7 @@ from conftest import (
     expected_tables,
     head_of,
     inv,
+    local_database_made,
     parent_of,
     plant_migration,
     plant_model_column,
@@ -267,14 +268,14 @@ def test_sql_renders_without_a_database(project: Path, service: str) -> None:
     for table in expected_tables(service):
         assert f"CREATE TABLE {schema}.{table} " in result.stdout
     assert f"INSERT INTO {schema}.alembic_version" in result.stdout
-    assert not (project / ".dbtasks").exists()
+    assert not local_database_made(project)
 
 
 @pytest.mark.parametrize("service", BOTH_DRIVERS)
 def test_sql_without_any_url_never_starts_a_database(project: Path, service: str) -> None:
     result = assert_ok(inv(project, "db.sql", service))
     assert "CREATE TABLE" in result.stdout
-    assert not (project / ".dbtasks").exists()
+    assert not local_database_made(project)
 
 
 @pytest.mark.parametrize("service", BOTH_DRIVERS)

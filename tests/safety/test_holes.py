@@ -20,6 +20,7 @@ from conftest import (
     assert_failure,
     head_of,
     inv,
+    local_database_made,
     output,
     plant_migration,
     replace_once,
@@ -83,7 +84,7 @@ def test_a_raw_special_character_in_the_password_is_refused_without_showing_it(
             assert RAW_REFUSED[char] in result.stdout, show(result)
     assert not scan(project, results, (*spellings(password), "Qz7tail"))
     assert snapshot(database_url) == before
-    assert not (project / ".dbtasks").exists()
+    assert not local_database_made(project)
 
 
 # A failing migration that prints the URL as SQLAlchemy renders it (re-encoded) and quotes it in its error.
@@ -225,7 +226,7 @@ def test_a_hostile_file_is_one_short_line(project: Path, database_url: str, case
     missing = [word for word in case.words if word not in line]
     assert not missing, f"{missing} not in {line!r}"
     assert snapshot(database_url) == before
-    assert not (project / ".dbtasks").exists()
+    assert not local_database_made(project)
 
 
 # == 7. a service interpreter that is not Python, and a project folder the local database cannot use =============
@@ -267,7 +268,7 @@ def test_a_read_only_project_folder_is_one_line(project: Path) -> None:
         project.chmod(0o755)
     line = assert_bad_input(result, code=1)
     assert f"make {project} writable" in line, line
-    assert not (project / ".dbtasks").exists()
+    assert not local_database_made(project)
 
 
 # == 9. names and values the checks let through, and 6. timeouts that mean no timeout ===========================
@@ -358,7 +359,7 @@ def test_a_name_or_value_postgresql_would_read_otherwise_is_refused(
     missing = [word for word in words if word not in line]
     assert not missing, f"{missing} not in {line!r}"
     assert snapshot(database_url) == before
-    assert not (project / ".dbtasks").exists()
+    assert not local_database_made(project)
 
 
 # == 10. libpq's query parameters in the URL, with asyncpg services =============================================

@@ -32,6 +32,7 @@ from conftest import (
     expected_tables,
     head_of,
     inv,
+    local_database_made,
     output,
     plant_migration,
     replace_once,
@@ -576,7 +577,7 @@ def test_bad_input_is_one_line_and_changes_nothing(project: Path, upgraded_datab
     if at is not None:
         assert f"{CONFIG}:{at}:" in line, line
     assert snapshot(url) == before
-    assert not (project / ".dbtasks").exists()  # no local database stood in for the one configured
+    assert not local_database_made(project)  # no local database stood in for the one configured
 
 
 # == 2. every task with a known password ========================================================================
@@ -697,7 +698,7 @@ def test_every_task_with_a_known_password_never_shows_it(
     assert len(tasks.results) >= 40
     assert {path.name for path in (out / "sql").iterdir()} == {f"{service}.sql" for service in ALL}
     assert (out / "verify-all.xml").is_file() and (out / "verify-habits.xml").is_file()
-    assert not (project / ".dbtasks").exists()
+    assert not local_database_made(project)
 
 
 @pytest.mark.slow
@@ -736,7 +737,7 @@ def test_a_known_password_in_a_protected_environment_never_shows(
     found = [spelling for result in results for spelling in leaks(output(result), spellings)]
     found += [f"{path}: {s}" for path in files_under(project) for s in leaks(path.read_bytes(), spellings)]
     assert not found, found
-    assert not (project / ".dbtasks").exists()
+    assert not local_database_made(project)
 
 
 # == 3. a failing migration in one of three services ==============================================================

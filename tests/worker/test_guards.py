@@ -34,6 +34,7 @@ from conftest import (
     expected_tables,
     head_of,
     inv,
+    local_database_made,
     output,
     plant_migration,
     replace_once,
@@ -499,7 +500,7 @@ def test_dotenv_value_with_an_inline_comment(project: Path, database_url: str, l
     assert "movements: upgraded base -> 0001" in result.stdout, show(result)
     assert version(database_url, "movements") == [head_of("movements")]
     assert expected_tables("movements") <= tables(database_url, "movements")
-    assert not (project / ".dbtasks").exists()  # the embedded database was never involved
+    assert not local_database_made(project)  # the embedded database was never involved
 
 
 # -- 9. version: true ----------------------------------------------------------------------------------

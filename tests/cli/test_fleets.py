@@ -1,0 +1,236 @@
+"""Fleets (migrations.yaml's targets:): the *-all tasks and status on many databases, through the tasks."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import (
+    CLOSED_URL,
+    assert_bad_input,
+    assert_ok,
+    declared_services,
+    execute,
+    expected_tables,
+    head_of,
+    inv,
+    query,
+    schema_of,
+    show,
+    tables,
+    version,
+    with_database,
+)
+
+ALL = list(declared_services())
+
+
+@pytest.fixture
+def make_fleet(pg_server: str) -> Iterator[Callable[[int], tuple[str, list[str]]]]:
+    """(prefix, database URLs) of `count` new empty databases named <prefix>_NN; all dropped afterwards."""
+    made: list[str] = []
+
+    def make(count: int) -> tuple[str, list[str]]:
+        prefix = f"fleet_{secrets.token_hex(4)}"
+        names = [f"{prefix}_{number:02d}" for number in range(count)]
+        for name in names:
+            execute(pg_server, f'CREATE DATABASE "{name}"')
+            made.append(name)
+        return prefix, [with_database(pg_server, name) for name in names]
+
+    yield make
+    for name in made:
+        execute(pg_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def add_targets(project: Path, text: str) -> None:
+    """Append a targets: section to the project's migrations.yaml."""
+    with (project / "migrations.yaml").open("a", encoding="utf-8") as handle:
+        handle.write("targets:\n" + text)
+
+
+def fleet_query(prefix: str) -> str:
+    return f"SELECT datname FROM pg_database WHERE datname LIKE '{prefix}%' ORDER BY 1"
+
+
+def report_of(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    document = json.loads(result.stdout)
+    assert isinstance(document, dict), result.stdout
+    return document
+
+
+def states(document: dict[str, Any]) -> dict[str, str]:
+    return {entry["target"]: entry["state"] for entry in document["targets"]}
+
+
+def name_of(url: str) -> str:
+    return url.rsplit("/", 1)[-1]
+
+
+def test_a_fleet_of_50_is_upgraded_checked_stamped_and_retried(
+    project: Path, pg_server: str, make_fleet: Callable[[int], tuple[str, list[str]]], tmp_path: Path
+) -> None:
+    prefix, urls = make_fleet(50)
+    add_targets(project, f'  tenants:\n    services: [users]\n    query: "{fleet_query(prefix)}"\n')
+    planted = urls[3], urls[17], urls[42]
+    for url in planted:  # a table in the way: the first migration fails there
+        execute(url, "CREATE SCHEMA users", "CREATE TABLE users.users (id int)")
+
+    result = inv(project, "db.upgrade-all", "--targets", "tenants", "--json", url=pg_server)
+    assert result.returncode == 1, show(result)
+    assert "Traceback" not in result.stderr, show(result)
+    report = report_of(result)
+    assert report["fleet"] == "tenants" and report["counts"] == {"ok": 47, "failed": 3}, report
+    failed = {name for name, state in states(report).items() if state == "failed"}
+    assert failed == {name_of(url) for url in planted}
+    reasons = {entry["target"]: entry["detail"] for entry in report["targets"] if entry["state"] == "failed"}
+    assert all(reason.startswith("users: ") and "already exists" in reason for reason in reasons.values()), reasons
+    assert result.stderr.strip().splitlines()[-1].startswith("tenants: 3 of 50 targets failed or did not start"), show(result)
+    for url in urls:
+        assert version(url, "users") == ([] if url in planted else [head_of("users")]), url
+
+    saved = tmp_path / "report.json"
+    saved.write_text(result.stdout, encoding="utf-8")
+    for url in planted:
+        execute(url, "DROP TABLE users.users")
+    retried = assert_ok(inv(project, "db.upgrade-all", "--targets", "tenants", "--retry-failed", str(saved), url=pg_server))
+    assert "tenants: 3 targets: 3 ok" in retried.stdout, show(retried)
+    for url in urls:
+        assert version(url, "users") == [head_of("users")], url
+        assert expected_tables("users") <= tables(url, "users"), url
+
+    checked = assert_ok(inv(project, "db.check-all", "--targets", "tenants", "--json", url=pg_server))
+    assert report_of(checked)["counts"] == {"ok": 50}
+
+    stamped = assert_ok(inv(project, "db.stamp-all", "base", "--yes", "--targets", "tenants", url=pg_server))
+    assert "tenants: 50 targets: 50 ok" in stamped.stdout, show(stamped)
+    assert all(version(url, "users") == [] for url in urls)
+    status = inv(project, "db.status", "--targets", "tenants", "--json", url=pg_server)
+    assert status.returncode == 0, show(status)
+    assert report_of(status)["counts"] == {"behind": 50}
+    assert_ok(inv(project, "db.stamp-all", "head", "--yes", "--targets", "tenants", url=pg_server))
+    status = assert_ok(inv(project, "db.status", "--targets", "tenants", url=pg_server))
+    assert status.stdout.strip().splitlines() == ["tenants: 50 targets: 50 up to date"], show(status)
+    assert all(version(url, "users") == [head_of("users")] for url in urls)
+
+
+# -- targets: in migrations.yaml, and the options, before any database is touched ------------------------------
+
+
+def line_of(project: Path, text: str) -> int:
+    lines = (project / "migrations.yaml").read_text(encoding="utf-8").splitlines()
+    return next(number for number, line in enumerate(lines, start=1) if text in line)
+
+
+@pytest.mark.parametrize(
+    ("declared", "marker", "message"),
+    [
+        (
+            "  t:\n    databases: [a]\n    query: SELECT 1\n",
+            "  t:",
+            "targets.t: give exactly one of query, databases, url_envs or file (got query and databases)",
+        ),
+        ("  t:\n    services: [users]\n", "  t:", "targets.t: give exactly one of query, databases, url_envs or file (got none)"),
+        (
+            "  t:\n    services: [user]\n    databases: [a]\n",
+            "services: [user]",
+            "targets.t.services: unknown service 'user'; known: users, habits, movements, meals, practices, journal",
+        ),
+        (
+            "  t:\n    databases: [a, 'b; DROP DATABASE x']\n",
+            "databases:",
+            "targets.t.databases: 'b; DROP DATABASE x' is not a plain database name (ASCII letters, digits, _, $ and -; at most 63)",
+        ),
+        ("  t:\n    databases: [a, a]\n", "databases:", "targets.t.databases: 'a' is listed twice; keep one"),
+        ("  t:\n    url_envs: [EU URL]\n", "url_envs:", "targets.t.url_envs: 'EU URL' is not an environment variable name"),
+        (
+            "  t:\n    databases: [a]\n    x: {tenant: '${tenant}'}\n",
+            "x:",
+            "targets.t.x.tenant: unknown placeholder ${tenant}; use ${target}",
+        ),
+        (
+            "  t:\n    url_envs: [EU_URL]\n    x: {tenant: '${target}'}\n",
+            "x:",
+            "targets.t.x: x names a schema per tenant in one database; use databases, query or file",
+        ),
+        (
+            "  t:\n    databases: [a]\n    servces: [users]\n",
+            "servces:",
+            "targets.t.servces: unknown key; did you mean 'services'?",
+        ),
+        ("  T:\n    databases: [a]\n", "  T:", "targets.T: target names use lowercase letters, digits, - and _"),
+    ],
+)
+def test_targets_are_validated_with_their_line(project: Path, declared: str, marker: str, message: str) -> None:
+    add_targets(project, declared)
+    result = inv(project, "db.upgrade-all", "--targets", "t", url=CLOSED_URL)
+    assert assert_bad_input(result) == f"migrations.yaml:{line_of(project, marker)}: {message}"
+
+
+def test_an_unknown_target_names_the_known_ones_before_any_database(project: Path) -> None:
+    add_targets(project, "  tenants:\n    databases: [a]\n  regions:\n    url_envs: [EU_DATABASE_URL]\n")
+    line = assert_bad_input(inv(project, "db.upgrade-all", "--targets", "tenant", url=CLOSED_URL))
+    assert line == "--targets: unknown target 'tenant'; did you mean 'tenants'? migrations.yaml defines: tenants, regions"
+    line = assert_bad_input(inv(project, "db.status", "--targets", "europe", url=CLOSED_URL))
+    assert line == "--targets: unknown target 'europe'; migrations.yaml defines: tenants, regions"
+    line = assert_bad_input(inv(project, "db.upgrade-all", "--target", "a", url=CLOSED_URL))
+    assert line == "--target: say which fleet it belongs to with --targets NAME (known: tenants, regions)"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--shard", "1/2"), "upgrade-all: --shard is for a fleet; add --targets NAME (README, 'Fleets')"),
+        (("--json",), "upgrade-all: --json is for a fleet; add --targets NAME (README, 'Fleets')"),
+        (("--targets", "t", "--shard", "3/2"), "--shard: expected I/N with 1 <= I <= N (e.g. 2/5) or auto, got '3/2'"),
+        (
+            ("--targets", "t", "--shard", "auto"),
+            "--shard auto: none of JOB_COMPLETION_INDEX/JOB_COMPLETIONS, CI_NODE_INDEX/CI_NODE_TOTAL, CIRCLE_NODE_INDEX/CIRCLE_NODE_TOTAL, BUILDKITE_PARALLEL_JOB/BUILDKITE_PARALLEL_JOB_COUNT is set; give --shard I/N",
+        ),
+        (
+            ("--targets", "t", "--connections", "2"),
+            "--connections: expected a number of 3 or more (a member being migrated holds up to 3), got '2'",
+        ),
+        (
+            ("--targets", "t", "--retry-failed", "missing.json"),
+            "--retry-failed: missing.json: No such file or directory; give the file a --json run wrote",
+        ),
+        (("--targets", "t", "--only", "habits"), "unknown service 'habits'; known: users"),
+    ],
+)
+def test_fleet_options_are_checked_before_any_database(project: Path, args: tuple[str, ...], message: str) -> None:
+    add_targets(project, "  t:\n    services: [users]\n    databases: [a]\n")
+    assert assert_bad_input(inv(project, "db.upgrade-all", *args, url=CLOSED_URL)) == message
+
+
+def test_a_bad_name_from_the_file_is_refused_and_nothing_runs(project: Path, database_url: str, pg_server: str) -> None:
+    (project / "tenants.txt").write_text(
+        f'{name_of(database_url)}\n# a comment\nx"; DROP DATABASE postgres; --\n', encoding="utf-8"
+    )
+    add_targets(project, "  t:\n    file: tenants.txt\n")
+    line = assert_bad_input(inv(project, "db.upgrade-all", "--targets", "t", url=pg_server))
+    assert line == (
+        "targets.t: tenants.txt holds 'x\"; DROP DATABASE postgres; --', which is not a plain database name "
+        "(ASCII letters, digits, _, $ and -; at most 63); rename it or leave it out of the fleet"
+    )
+    assert all(version(database_url, schema_of(service)) == [] for service in ALL)
+
+
+def test_a_failing_query_is_one_line(project: Path, pg_server: str) -> None:
+    add_targets(project, "  t:\n    query: SELECT nam FROM pg_database\n")
+    line = assert_bad_input(inv(project, "db.status", "--targets", "t", url=pg_server))
+    assert line.startswith('targets.t.query: column "nam" does not exist'), line
+    assert line.endswith("; fix the query in migrations.yaml"), line
+
+
+def test_the_query_runs_read_only(project: Path, database_url: str) -> None:
+    execute(database_url, "CREATE SEQUENCE fleet_counter")
+    add_targets(project, "  t:\n    query: SELECT 'a' || nextval('fleet_counter')\n")
+    line = assert_bad_input(inv(project, "db.status", "--targets", "t", url=database_url))
+    assert line == "targets.t.query: cannot execute nextval() in a read-only transaction; fix the query in migrations.yaml"
+    assert query(database_url, "SELECT last_value, is_called FROM fleet_counter") == [(1, False)]

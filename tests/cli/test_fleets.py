@@ -234,3 +234,74 @@ def test_the_query_runs_read_only(project: Path, database_url: str) -> None:
     line = assert_bad_input(inv(project, "db.status", "--targets", "t", url=database_url))
     assert line == "targets.t.query: cannot execute nextval() in a read-only transaction; fix the query in migrations.yaml"
     assert query(database_url, "SELECT last_value, is_called FROM fleet_counter") == [(1, False)]
+
+
+# -- the six services on a few members ------------------------------------------------------------------------
+
+
+def assert_at_head(url: str, services: list[str] = ALL) -> None:
+    for service in services:
+        assert version(url, schema_of(service)) == [head_of(service)], (url, service)
+        assert expected_tables(service) <= tables(url, schema_of(service)), (url, service)
+
+
+def test_the_six_services_on_three_databases(
+    project: Path, pg_server: str, make_fleet: Callable[[int], tuple[str, list[str]]], tmp_path: Path
+) -> None:
+    _, urls = make_fleet(3)
+    names = [name_of(url) for url in urls]
+    add_targets(project, f"  shards:\n    databases: [{', '.join(names)}]\n")
+    result = assert_ok(inv(project, "db.upgrade-all", "--targets", "shards", url=pg_server))
+    assert result.stdout.strip().splitlines() == ["shards: 3 targets: 3 ok"], show(result)
+    assert [line for line in result.stderr.splitlines() if line.startswith("[")] == [
+        f"[{done}/3] {name}: ok" for done, name in enumerate(sorted(names, key=lambda n: result.stderr.index(f"] {n}:")), 1)
+    ]
+    for url in urls:
+        assert_at_head(url)
+
+    status = assert_ok(inv(project, "db.status", "--targets", "shards", "--json", url=pg_server))
+    document = report_of(status)
+    assert document["counts"] == {"up to date": 3} and document["verb"] == "status" and document["shard"] == "1/1"
+    assert {entry["target"]: [row["state"] for row in entry["services"]] for entry in document["targets"]} == {
+        name: ["up to date"] * 6 for name in names
+    }
+
+    refused = assert_bad_input(inv(project, "db.reset-all", "--targets", "shards", url=pg_server))
+    assert (
+        refused
+        == "reset-all: reset drops every selected service's tables and data on every member of shards; rerun with --yes to confirm"
+    )
+    down = assert_ok(
+        inv(project, "db.downgrade-all", "--to", "base", "--yes", "--targets", "shards", "--target", names[1], url=pg_server)
+    )
+    assert down.stdout.strip().splitlines() == ["shards: 1 targets: 1 ok"], show(down)
+    assert all(version(urls[1], schema_of(service)) == [] for service in ALL)
+    assert_at_head(urls[0])
+    assert_at_head(urls[2])
+    behind = assert_ok(inv(project, "db.status", "--targets", "shards", url=pg_server))
+    assert behind.stdout.strip().splitlines() == [
+        "target" + " " * (len(names[1]) - 6 + 2) + "state   detail",
+        *behind.stdout.strip().splitlines()[1:2],
+        f"{names[1]}  behind  {render_detail()}",
+        "shards: 3 targets: 2 up to date, 1 behind",
+    ], show(behind)
+
+    reset = assert_ok(inv(project, "db.reset-all", "--yes", "--targets", "shards", url=pg_server))
+    assert "shards: 3 targets: 3 ok" in reset.stdout, show(reset)
+    for url in urls:
+        assert_at_head(url)
+
+    out = tmp_path / "sql"
+    assert_ok(inv(project, "db.sql-all", "--output-dir", str(out), "--targets", "shards", url=pg_server))
+    assert sorted(path.relative_to(out).as_posix() for path in out.rglob("*.sql")) == sorted(
+        f"{name}/{service}.sql" for name in names for service in ALL
+    )
+
+    verified = assert_ok(inv(project, "db.verify-all", "--targets", "shards", "--sample", "2", "--only", "users", url=pg_server))
+    assert "shards: 2 targets: 2 ok" in verified.stdout, show(verified)
+
+
+def render_detail() -> str:
+    from dbtasks.cli.render import shorten
+
+    return shorten(", ".join(f"{service}: not initialized" for service in ALL), 100)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,12 @@ from conftest import (
     schema_of,
     show,
     tables,
+    task_environment,
     version,
     with_database,
 )
+
+from dbtasks.shard import Shard
 
 ALL = list(declared_services())
 
@@ -305,3 +309,100 @@ def render_detail() -> str:
     from dbtasks.cli.render import shorten
 
     return shorten(", ".join(f"{service}: not initialized" for service in ALL), 100)
+
+
+# -- url_envs, environments, retries, two runners ----------------------------------------------------------------
+
+
+def test_url_envs_members_are_the_variables(project: Path, make_database: Callable[[], str]) -> None:
+    eu, us = make_database(), make_database()
+    add_targets(project, "  regions:\n    services: [movements]\n    url_envs: [EU_DATABASE_URL, US_DATABASE_URL]\n")
+    missing = assert_bad_input(inv(project, "db.upgrade-all", "--targets", "regions", env={"EU_DATABASE_URL": eu}))
+    assert missing == "targets.regions: US_DATABASE_URL is not set; set it (or put it in .env) to that database's URL"
+    assert version(eu, "movements") == []
+    (project / ".env").write_text(f"US_DATABASE_URL={us}\n", encoding="utf-8")
+    result = assert_ok(inv(project, "db.upgrade-all", "--targets", "regions", "--json", env={"EU_DATABASE_URL": eu}))
+    assert states(report_of(result)) == {"EU_DATABASE_URL": "ok", "US_DATABASE_URL": "ok"}
+    assert version(eu, "movements") == version(us, "movements") == [head_of("movements")]
+    assert "closed-port-password" not in result.stdout + result.stderr
+
+
+PROTECTED = "environments:\n  production: {protected: true, url_env: PROD_DATABASE_URL}\n"
+
+
+def test_a_protected_environment_protects_every_member(
+    project: Path, pg_server: str, make_fleet: Callable[[int], tuple[str, list[str]]]
+) -> None:
+    prefix, urls = make_fleet(2)
+    with (project / "migrations.yaml").open("a", encoding="utf-8") as handle:
+        handle.write(PROTECTED)
+    add_targets(project, f'  tenants:\n    services: [movements]\n    query: "{fleet_query(prefix)}"\n')
+    env = {"PROD_DATABASE_URL": pg_server}
+    assert_ok(inv(project, "db.upgrade-all", "--targets", "tenants", "--env", "production", env=env))
+    line = assert_bad_input(inv(project, "db.downgrade-all", "--targets", "tenants", "--env", "production", env=env))
+    assert line == (
+        "downgrade-all: downgrading every selected service may drop data on every member of tenants in protected "
+        "environment 'production'; rerun with --yes to confirm"
+    )
+    assert all(version(url, "movements") == [head_of("movements")] for url in urls)
+    result = assert_ok(inv(project, "db.downgrade-all", "--yes", "--targets", "tenants", "--env", "production", env=env))
+    assert result.stderr.count("production is protected; --yes given and no terminal attached, going ahead") == 1
+    assert all(version(url, "movements") == [] for url in urls)
+
+
+def test_a_report_of_another_fleet_is_refused(project: Path, tmp_path: Path) -> None:
+    add_targets(project, "  a:\n    databases: [x]\n  b:\n    databases: [y]\n")
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"fleet": "a", "targets": [{"target": "x", "state": "failed"}]}), encoding="utf-8")
+    line = assert_bad_input(inv(project, "db.upgrade-all", "--targets", "b", "--retry-failed", str(report), url=CLOSED_URL))
+    assert line == f"--retry-failed: {report} reports on 'a', not 'b'; give --targets a"
+
+
+def test_fail_fast_leaves_the_rest_not_started(
+    project: Path, pg_server: str, make_fleet: Callable[[int], tuple[str, list[str]]]
+) -> None:
+    prefix, urls = make_fleet(4)
+    add_targets(project, f'  tenants:\n    services: [users]\n    query: "{fleet_query(prefix)}"\n')
+    execute(urls[0], "CREATE SCHEMA users", "CREATE TABLE users.users (id int)")
+    result = inv(project, "db.upgrade-all", "--targets", "tenants", "--fail-fast", "--jobs", "1", "--json", url=pg_server)
+    assert result.returncode == 1, show(result)
+    assert list(states(report_of(result)).values()) == ["failed", "not started", "not started", "not started"]
+    assert all(version(url, "users") == [] for url in urls)
+
+
+def fleet_process(project: Path, url: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=project,
+        env=task_environment(url, None),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_two_runners_given_the_same_shard_serialize_on_the_locks(
+    project: Path, pg_server: str, make_fleet: Callable[[int], tuple[str, list[str]]]
+) -> None:
+    prefix, urls = make_fleet(6)
+    add_targets(project, f'  tenants:\n    services: [users, habits]\n    query: "{fleet_query(prefix)}"\n')
+    task = ("db.upgrade-all", "--targets", "tenants", "--shard", "2/2", "--json", "--no-progress")
+    runners = [fleet_process(project, pg_server, *task) for _ in range(2)]
+    results = [runner.communicate(timeout=300) for runner in runners]
+    assert [runner.returncode for runner in runners] == [0, 0], results
+    reports = [json.loads(stdout) for stdout, _ in results]
+    share = {name_of(url) for url in urls if Shard(2, 2).holds(name_of(url))}
+    assert {entry["target"] for report in reports for entry in report["targets"]} == share
+    for name in share:
+        applied = [
+            service["service"]
+            for report in reports
+            for entry in report["targets"]
+            if entry["target"] == name
+            for service in entry["services"]
+            if service["detail"] != "already at head"
+        ]
+        assert sorted(applied) == ["habits", "users"], (name, reports)  # each migrated once, by one runner or the other
+    for url in urls:
+        expected = [[head_of(service)] if name_of(url) in share else [] for service in ("users", "habits")]
+        assert [version(url, service) for service in ("users", "habits")] == expected, url

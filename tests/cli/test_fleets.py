@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import re
 import secrets
 import subprocess
 import sys
@@ -406,3 +409,63 @@ def test_two_runners_given_the_same_shard_serialize_on_the_locks(
     for url in urls:
         expected = [[head_of(service)] if name_of(url) in share else [] for service in ("users", "habits")]
         assert [version(url, service) for service in ("users", "habits")] == expected, url
+
+
+# -- progress -----------------------------------------------------------------------------------------------------
+
+
+def on_a_terminal(project: Path, url: str, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Run `inv ARGS` as a process whose stderr is a terminal: (exit code, stdout, what the terminal showed)."""
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=project,
+        env=task_environment(url, {"TERM": "xterm", **(env or {})}),
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        text=True,
+    )
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # EIO: the process closed the terminal's last descriptor
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    stdout, _ = process.communicate(timeout=120)
+    return process.returncode, stdout, shown.decode("utf-8", "replace")
+
+
+@pytest.mark.parametrize(
+    ("env", "flags", "live"),
+    [({}, (), True), ({"NO_COLOR": "1"}, (), False), ({}, ("--no-progress",), False)],
+    ids=["terminal", "NO_COLOR", "no-progress"],
+)
+def test_progress_is_a_live_line_on_a_terminal(
+    project: Path,
+    pg_server: str,
+    make_fleet: Callable[[int], tuple[str, list[str]]],
+    env: dict[str, str],
+    flags: tuple[str, ...],
+    live: bool,
+) -> None:
+    prefix, urls = make_fleet(3)
+    add_targets(project, f'  tenants:\n    services: [users]\n    query: "{fleet_query(prefix)}"\n')
+    code, stdout, shown = on_a_terminal(project, pg_server, "db.upgrade-all", "--targets", "tenants", *flags, env=env)
+    assert code == 0, (stdout, shown)
+    assert stdout.strip().splitlines() == ["tenants: 3 targets: 3 ok"], (stdout, shown)
+    assert all(version(url, "users") == [head_of("users")] for url in urls)
+    plain = [line for line in shown.splitlines() if line.startswith("[")]
+    if live:
+        assert re.search(r"\r\x1b\[2Ktenants: 3/3 targets, 0 failed, [0-9.]+/s, ETA 0s", shown), repr(shown)
+        assert plain == [], repr(shown)
+    else:
+        assert "\x1b" not in shown and "\r\x1b" not in shown, repr(shown)
+        matches = [re.fullmatch(r"\[(\d)/3\] (\S+): ok", line) for line in plain]
+        assert all(matches), plain
+        assert [match[1] for match in matches if match] == ["1", "2", "3"], plain
+        assert {match[2] for match in matches if match} == {name_of(url) for url in urls}, plain

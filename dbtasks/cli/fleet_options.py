@@ -19,7 +19,7 @@ HELP = {
     "no_progress": "a plain line per target instead of the live progress line (also when NO_COLOR is set)",
 }
 SAMPLE = {"sample": "verify on this many members of the fleet (a stable choice; default: all)"}
-JSON = {"json": "print a JSON document instead of a table"}
+JSON = {"json": "with --targets: print the fleet's JSON report (for --retry-failed) instead of its summary"}
 _DEFAULTS: dict[str, Any] = {
     "targets": "",
     "target": "",

@@ -89,3 +89,18 @@ def finish(report: FleetReport, verb: str, *, json_: bool) -> None:
     """The summary (or the JSON report), then the verdict: a failed or unstarted target fails the run."""
     render.out(render.as_json(report.document(verb)) if json_ else summary(report))
     report.raise_for_failure()
+
+
+def write_junit(report: FleetReport, path: str) -> None:
+    """verify-all's JUnit XML over the fleet: a test suite per member and service (`tenant_a/users`)."""
+    from pathlib import Path
+
+    from ..verbs import write_text
+
+    results = [
+        {**entry, "service": f"{outcome.target}/{entry['service']}"}
+        for outcome in report.outcomes
+        if outcome.report is not None
+        for entry in outcome.report.entries
+    ]
+    write_text(Path(path), render.junit_xml(results))

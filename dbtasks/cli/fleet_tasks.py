@@ -59,6 +59,8 @@ def run(name: str, config_file: Path, given: dict[str, Any]) -> None:
         member_verb=member_verb,
     )
     progress.close()
+    if given.get("junit"):
+        fleet_render.write_junit(report, given["junit"])
     fleet_render.finish(report, name, json_=json_)
 
 

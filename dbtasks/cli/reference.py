@@ -51,7 +51,7 @@ def _compact(usage: str) -> str:
 
 
 # Options described once below the table rather than in every row.
-SHARED = ("env", "verbose", "lock-wait", "only", "exclude", "jobs", "fail-fast", "yes", "service")
+SHARED: tuple[str, ...] = ("env", "verbose", "lock-wait", "only", "exclude", "jobs", "fail-fast", "yes", "service")
 SHARED += ("targets", "target", "shard", "retry-failed", "connections", "no-progress")  # FLEET
 
 

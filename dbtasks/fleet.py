@@ -3,12 +3,11 @@ database), each with the Session that runs the fleet's services there."""
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, replace
 
 from .errors import ConfigError, DatabaseUnreachable, UsageError
 from .fleet_config import MEMBER, member_problem
-from .project import Fleet, Project, Service, display_path, read_utf8
+from .project import Fleet, Project, Service, display_path, read_utf8, unknown_name
 from .session import Emit, Session
 from .target import Target, resolve_url
 from .urls import validate
@@ -28,11 +27,7 @@ def choose(project: Project, name: str) -> Fleet:
     """The fleet called `name` (migrations.yaml's targets:), or a UsageError naming the known ones."""
     if name in project.fleets:
         return project.fleets[name]
-    if not project.fleets:
-        raise UsageError(f"--targets: unknown target {name!r}; migrations.yaml defines no targets (see README, 'Fleets')")
-    close = difflib.get_close_matches(name, list(project.fleets), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ";"
-    raise UsageError(f"--targets: unknown target {name!r}{hint} migrations.yaml defines: {', '.join(project.fleets)}")
+    raise unknown_name("--targets: unknown target", name, list(project.fleets), "targets (see README, 'Fleets')")
 
 
 def default_fleet(project: Project) -> Fleet:

@@ -121,11 +121,16 @@ class Project:
         """The environment called `name` (given by `source`), or a UsageError naming the known ones."""
         if name in self.environments:
             return self.environments[name]
-        if not self.environments:
-            raise UsageError(f"{source}: unknown environment {name!r}; migrations.yaml defines no environments (see README)")
-        close = difflib.get_close_matches(name, list(self.environments), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ";"
-        raise UsageError(f"{source}: unknown environment {name!r}{hint} migrations.yaml defines: {', '.join(self.environments)}")
+        raise unknown_name(f"{source}: unknown environment", name, list(self.environments), "environments (see README)")
+
+
+def unknown_name(subject: str, name: str, known: list[str], none: str) -> UsageError:
+    """'<subject> <name>' with the closest known name and every known one, or that migrations.yaml defines `none`."""
+    if not known:
+        return UsageError(f"{subject} {name!r}; migrations.yaml defines no {none}")
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ";"
+    return UsageError(f"{subject} {name!r}{hint} migrations.yaml defines: {', '.join(known)}")
 
 
 def display_path(path: Path) -> str:

@@ -69,7 +69,7 @@ def _fleet(
         return None
     kind = chosen[0]
     value, node = values[kind]
-    names = _services(loader, where, values.get("services"), services)
+    names = _services(loader, where, key_node, values.get("services"), services)
     x = _x(loader, where, values.get("x"))
     source = _source(loader, f"{where}.{kind}", kind, value, node, with_x=x is not None and bool(x))
     if names is None or source is None or x is None:
@@ -81,7 +81,7 @@ def _fleet(
 
 
 def _services(
-    loader: Loader, where: str, entry: tuple[Any, yaml.Node] | None, services: Mapping[str, Service]
+    loader: Loader, where: str, key_node: yaml.Node, entry: tuple[Any, yaml.Node] | None, services: Mapping[str, Service]
 ) -> tuple[str, ...] | None:
     if entry is None:
         chosen = list(services)
@@ -103,7 +103,10 @@ def _services(
             f"{own[0]!r} has a database of its own; a target's services live in each member database: leave it out",
         )
         return None
-    return tuple(item for item in chosen if item not in own)
+    found = tuple(item for item in chosen if item not in own)
+    if not found:
+        loader.problem(key_node, where, "every service has a database of its own; a target runs services of the default database")
+    return found or None
 
 
 def _source(loader: Loader, where: str, kind: str, value: Any, node: yaml.Node, *, with_x: bool) -> str | tuple[str, ...] | None:

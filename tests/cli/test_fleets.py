@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from conftest import (
@@ -98,6 +99,8 @@ def test_a_fleet_of_50_is_upgraded_checked_stamped_and_retried(
     reasons = {entry["target"]: entry["detail"] for entry in report["targets"] if entry["state"] == "failed"}
     assert all(reason.startswith("users: ") and "already exists" in reason for reason in reasons.values()), reasons
     assert result.stderr.strip().splitlines()[-1].startswith("tenants: 3 of 50 targets failed or did not start"), show(result)
+    password = urlsplit(pg_server).password
+    assert password and password not in result.stdout + result.stderr
     for url in urls:
         assert version(url, "users") == ([] if url in planted else [head_of("users")]), url
 
@@ -233,6 +236,17 @@ def test_a_failing_query_is_one_line(project: Path, pg_server: str) -> None:
     line = assert_bad_input(inv(project, "db.status", "--targets", "t", url=pg_server))
     assert line.startswith('targets.t.query: column "nam" does not exist'), line
     assert line.endswith("; fix the query in migrations.yaml"), line
+
+
+def test_services_with_a_database_of_their_own_are_not_in_a_fleet(project: Path) -> None:
+    text = (project / "migrations.yaml").read_text(encoding="utf-8")
+    (project / "migrations.yaml").write_text(text.replace("    schema: users\n", "    database: users_db\n"), encoding="utf-8")
+    add_targets(project, "  t:\n    services: [users, habits]\n    databases: [a]\n")
+    line = assert_bad_input(inv(project, "db.status", "--targets", "t", url=CLOSED_URL))
+    assert line == (
+        f"migrations.yaml:{line_of(project, 'services: [users, habits]')}: targets.t.services: 'users' has a database of its "
+        "own; a target's services live in each member database: leave it out"
+    )
 
 
 def test_the_query_runs_read_only(project: Path, database_url: str) -> None:

@@ -9,6 +9,8 @@ import re
 import secrets
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -483,3 +485,31 @@ def test_progress_is_a_live_line_on_a_terminal(
         assert all(matches), plain
         assert [match[1] for match in matches if match] == ["1", "2", "3"], plain
         assert {match[2] for match in matches if match} == {name_of(url) for url in urls}, plain
+
+
+@pytest.mark.parametrize("budget", [3, 6])
+def test_the_connection_budget_bounds_the_server_connections(
+    project: Path, pg_server: str, make_fleet: Callable[[int], tuple[str, list[str]]], budget: int
+) -> None:
+    prefix, urls = make_fleet(8)
+    add_targets(project, f'  tenants:\n    services: [users, habits, meals]\n    query: "{fleet_query(prefix)}"\n')
+    peak, done = [0], threading.Event()
+
+    def watch() -> None:  # the fleet's connections, as the server counts them, every few milliseconds
+        while not done.is_set():
+            rows = query(pg_server, "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE %s", (f"{prefix}%",))
+            peak[0] = max(peak[0], int(rows[0][0]))
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        result = assert_ok(
+            inv(project, "db.upgrade-all", "--targets", "tenants", "--jobs", "8", "--connections", str(budget), url=pg_server)
+        )
+    finally:
+        done.set()
+        watcher.join()
+    assert f"tenants: 8 targets, {budget // 3} at a time" in result.stderr, show(result)
+    assert all(version(url, "meals") == [head_of("meals")] for url in urls)
+    assert 2 <= peak[0] <= budget, peak

@@ -192,6 +192,8 @@ def test_an_unknown_target_names_the_known_ones_before_any_database(project: Pat
     assert line == "--targets: unknown target 'europe'; migrations.yaml defines: tenants, regions"
     line = assert_bad_input(inv(project, "db.upgrade-all", "--target", "a", url=CLOSED_URL))
     assert line == "--target: say which fleet it belongs to with --targets NAME (known: tenants, regions)"
+    line = assert_bad_input(inv(project, "db.upgrade-all", "--targets", "tenants", "--target", "b", url=CLOSED_URL))
+    assert line == "--target: 'b' is not a member of tenants now; run 'inv db.status --targets tenants'"
 
 
 @pytest.mark.parametrize(

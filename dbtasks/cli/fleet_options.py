@@ -65,4 +65,5 @@ def fleeting(
     ]
     run.__signature__ = inspect.Signature([*own, *parameters])  # type: ignore[attr-defined]  # Invoke reads it
     texts = {**HELP, **SAMPLE, **JSON}
-    return name, run, {**helps, **{key.rstrip("_"): texts[key.rstrip("_")] for key in added}}
+    jobs = {"jobs": "how many independent services (with --targets: members) run at once (default: one per CPU)"}
+    return name, run, {**helps, **jobs, **{key.rstrip("_"): texts[key.rstrip("_")] for key in added}}

@@ -73,9 +73,15 @@ def _duration(seconds: float) -> str:
 
 
 def summary(report: FleetReport) -> str:
-    """The targets that did not end well, one line each, then the counts by state."""
+    """check-all's differences, the targets that did not end well, one line each, then the counts by state."""
     listed = [outcome for outcome in report.outcomes if outcome.state in _LISTED]
-    lines = []
+    lines = [  # check-all's differences, as check-all prints them, by member
+        f"{outcome.target}/{entry['service']}: - {difference}"
+        for outcome in listed
+        if outcome.report is not None
+        for entry in outcome.report.entries
+        for difference in entry.get("differences") or []
+    ]
     if listed:
         rows = [(outcome.target, outcome.state, render.shorten(outcome.detail, 100)) for outcome in listed]
         lines.append(render.table(("target", "state", "detail"), rows))

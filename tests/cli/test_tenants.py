@@ -4,6 +4,7 @@ migrated as a fleet whose x hands each member's name to env.py."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -73,3 +74,21 @@ def test_sql_all_writes_a_folder_per_tenant(tenants: Path, tmp_path: Path) -> No
         text = (out / tenant / "notes.sql").read_text(encoding="utf-8")
         assert f'SET search_path TO "{tenant}"' in text, text
         assert f"{tenant}.alembic_version" in text, text
+
+
+def test_check_all_names_each_tenants_differences(tenants: Path, database_url: str) -> None:
+    assert_ok(inv(tenants, "db.upgrade-all", "--targets", "tenants", url=database_url))
+    models = tenants / "notes" / "models.py"
+    models.write_text(
+        models.read_text(encoding="utf-8").replace(
+            '    Column("body", Text, nullable=False),\n',
+            '    Column("body", Text, nullable=False),\n    Column("color", Text),\n',
+        ),
+        encoding="utf-8",
+    )
+    result = inv(tenants, "db.check-all", "--targets", "tenants", url=database_url)
+    assert result.returncode == 1, show(result)
+    lines = result.stdout.strip().splitlines()
+    assert lines[:3] == [f"{tenant}/notes: - add column notes.color" for tenant in TENANTS], show(result)
+    assert lines[-1] == "tenants: 3 targets: 3 failed", show(result)
+    assert all(re.search(rf"^{tenant} +failed +notes: 1 difference$", result.stdout, re.M) for tenant in TENANTS), show(result)

@@ -93,7 +93,13 @@ def summary(report: FleetReport) -> str:
 
 def finish(report: FleetReport, verb: str, *, json_: bool) -> None:
     """The summary (or the JSON report), then the verdict: a failed or unstarted target fails the run."""
-    render.out(render.as_json(report.document(verb)) if json_ else summary(report))
+    if json_:
+        render.out(render.as_json(report.document(verb)))
+    else:
+        one = report.outcomes[0].report if len(report.outcomes) == 1 and verb == "status" else None
+        if one is not None:  # --target ONE: its services, as status shows them
+            render.out(render.status_table(one.entries))
+        render.out(summary(report))
     report.raise_for_failure()
 
 

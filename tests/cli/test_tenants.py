@@ -35,6 +35,9 @@ def test_each_tenant_gets_its_own_schema_tables_and_version(tenants: Path, datab
     assert document["counts"] == {"up to date": 3}, document
     rows = {entry["target"]: entry["services"][0] for entry in document["targets"]}
     assert {tenant: (row["schema"], row["current"]) for tenant, row in rows.items()} == {t: (t, HEAD) for t in TENANTS}
+    one = assert_ok(inv(tenants, "db.status", "--targets", "tenants", "--target", "globex", url=database_url))
+    assert one.stdout.strip().splitlines()[2].split() == ["notes", "globex", HEAD, HEAD, "0", "up", "to", "date"], show(one)
+    assert one.stdout.strip().splitlines()[-1] == "tenants: 1 targets: 1 up to date", show(one)
     checked = assert_ok(inv(tenants, "db.check-all", "--targets", "tenants", "--json", url=database_url))
     assert json.loads(checked.stdout)["counts"] == {"ok": 3}, show(checked)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from . import yaml_bounds
+from . import fleet_config, yaml_bounds
 from .config_keys import (
     DATABASE_KEYS,
     DEFAULT_URL_ENV,
@@ -75,9 +75,10 @@ class _Loader:
         environments = self.environments(top.get("environments"), url_env)
         services = self.services(top.get("services"))
         self.check_url_envs(environments, services)
+        fleets = fleet_config.fleets(self, top.get("targets"), services)
         if self.problems:
             raise ConfigError(self.problems)
-        return Project(file=self.file, url_env=url_env, services=services, local=local, environments=environments)
+        return Project(file=self.file, url_env=url_env, services=services, local=local, environments=environments, fleets=fleets)
 
     def mapping(self, node: yaml.MappingNode, where: str, allowed: tuple[str, ...]) -> dict[str, tuple[yaml.Node, yaml.Node]]:
         """Keys of `node` to (key node, value node); unknown keys are reported with a suggestion."""

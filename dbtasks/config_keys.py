@@ -74,7 +74,7 @@ SERVICE_KEYS: _ServiceKeys = {
     "create_schema": (lambda v: isinstance(v, bool), "expected true or false"),
 }
 REQUIRED = ("path", "driver")
-TOP_KEYS = ("version", "database", "environments", "services")
+TOP_KEYS = ("version", "database", "environments", "services", "targets")
 DATABASE_KEYS = ("url_env", "local")
 ENVIRONMENT_KEYS = ("url_env", "protected", "statement_timeout", "lock_timeout", "url_envs")
 # A PostgreSQL duration: a number of milliseconds, or a number with one of its time units.

@@ -31,6 +31,7 @@ class Service:
     database_url_env: str | None = None  # or a URL of its own, from this variable
     version_table: tuple[str, str] | None = None  # (schema, table) as migrations.yaml or env.py says; None: read by the worker
     create_schema: bool = True  # create its schemas before its first upgrade when they are missing
+    x: tuple[str, ...] = ()  # Alembic -x arguments (name=value) for env.py: a fleet's schema per tenant
 
     @property
     def owned_schemas(self) -> tuple[str, ...]:
@@ -69,6 +70,17 @@ class Environment:
 
 
 @dataclass(frozen=True)
+class Fleet:
+    """A named set of databases (migrations.yaml's targets:) that the same services run on; evaluated at run time."""
+
+    name: str
+    services: tuple[str, ...]  # in declaration order
+    kind: str  # query, databases, url_envs or file: where the members' names come from
+    source: str | tuple[str, ...]  # the query, the names, the variables, or the file (relative to migrations.yaml)
+    x: Mapping[str, str] = field(default_factory=dict, hash=False)  # Alembic -x arguments; ${target} is the member
+
+
+@dataclass(frozen=True)
 class Project:
     """The parsed migrations.yaml: where it lives, where the URL comes from, and the services."""
 
@@ -77,6 +89,7 @@ class Project:
     services: Mapping[str, Service] = field(hash=False)
     local: bool = True  # may the embedded database stand in when no URL is configured?
     environments: Mapping[str, Environment] = field(default_factory=dict, hash=False)
+    fleets: Mapping[str, Fleet] = field(default_factory=dict, hash=False)  # migrations.yaml's targets:
 
     @property
     def root(self) -> Path:
@@ -108,11 +121,16 @@ class Project:
         """The environment called `name` (given by `source`), or a UsageError naming the known ones."""
         if name in self.environments:
             return self.environments[name]
-        if not self.environments:
-            raise UsageError(f"{source}: unknown environment {name!r}; migrations.yaml defines no environments (see README)")
-        close = difflib.get_close_matches(name, list(self.environments), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ";"
-        raise UsageError(f"{source}: unknown environment {name!r}{hint} migrations.yaml defines: {', '.join(self.environments)}")
+        raise unknown_name(f"{source}: unknown environment", name, list(self.environments), "environments (see README)")
+
+
+def unknown_name(subject: str, name: str, known: list[str], none: str) -> UsageError:
+    """'<subject> <name>' with the closest known name and every known one, or that migrations.yaml defines `none`."""
+    if not known:
+        return UsageError(f"{subject} {name!r}; migrations.yaml defines no {none}")
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ";"
+    return UsageError(f"{subject} {name!r}{hint} migrations.yaml defines: {', '.join(known)}")
 
 
 def display_path(path: Path) -> str:

@@ -68,6 +68,7 @@ def run(
         "pythonpath": [str(path) for path in service.pythonpath],
         "settings": timeouts or {},
         "args": args,
+        "x": list(service.x),
         "lock": [lock.server_pid, *lock.oids] if lock is not None else [],
         "result_fd": -1,
     }

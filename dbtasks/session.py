@@ -70,6 +70,21 @@ class Session:
     def service(self, name: str) -> Service:
         return self.project.service(name)
 
+    def bound(self, project: Project, database: Target, emit: Emit) -> Session:
+        """A session like this one whose default database is `database` (a fleet's member), for `project`'s services;
+        a protected environment's confirmation carries over (the fleet asks once)."""
+        return Session(
+            project,
+            self.environment,
+            emit,
+            self.announce,
+            self.lock_wait,
+            self.confirm,
+            True,
+            self._confirmed,
+            _database=database,
+        )
+
     def configured_target(self, service: Service | None = None) -> Target:
         """The configured URL (of `service`'s database), validated, or Target(None): for offline work; never starts anything."""
         if service is not None:
@@ -159,14 +174,14 @@ class Session:
     def protected(self) -> bool:
         return self.environment is not None and self.environment.protected
 
-    def require_yes(self, yes: bool, subject: str, what: str, service: Service | None = None) -> None:
+    def require_yes(self, yes: bool, subject: str, what: str, service: Service | None = None, name: str = "") -> None:
         """Destructive commands need --yes; a protected environment also asks `confirm` (once per session) for the
-        name of the database they change (`service`'s, else the default one)."""
+        name of the database they change (`service`'s, else the default one), or `name` (a fleet's)."""
         if not yes:
             where = f" in protected environment {self.environment.name!r}" if self.environment and self.protected() else ""
             raise UsageError(f"{subject}: {what}{where}; rerun with --yes to confirm")
         if self.environment is not None and self.environment.protected and not self._confirmed:
-            self.confirm(subject, self.environment.name, what, database_name(self.database(service).url))
+            self.confirm(subject, self.environment.name, what, name or database_name(self.database(service).url))
             self._confirmed = True
 
     def prefetch_states(self, services: list[Service]) -> dict[str, fastpath.Known]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .fleet_options import fleeting
 from .helps import JSON, LOCK, YES, Definitions
 from .selection import HELP as SELECTION
 from .selection import selecting
@@ -86,7 +87,7 @@ def definitions(config_file: Path) -> Definitions:
         render.finish(verbs_all.stamp_all(session, pick, revision, yes))
 
     without_fail_fast = {key: value for key, value in SELECTION.items() if key != "fail_fast"}
-    return [
+    definitions: Definitions = [
         ("status", status, {**JSON, **without_fail_fast}),
         ("upgrade-all", upgrade_all, {**SELECTION, **LOCK}),
         ("downgrade-all", downgrade_all, {"to": "target revision for every service (default: -1)", **YES, **SELECTION, **LOCK}),
@@ -95,3 +96,4 @@ def definitions(config_file: Path) -> Definitions:
         ("reset-all", reset_all, {**YES, **SELECTION, **LOCK}),
         ("stamp-all", stamp_all, {"revision": "revision to record for every service (head or base)", **YES, **SELECTION, **LOCK}),
     ]
+    return [fleeting(definition, config_file) for definition in definitions]

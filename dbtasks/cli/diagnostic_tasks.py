@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .fleet_options import fleeting
 from .helps import SERVICE, Definitions
 from .selection import HELP as SELECTION
 from .selection import selecting
@@ -59,6 +60,6 @@ def definitions(config_file: Path) -> Definitions:
 
     return [
         ("verify", verify, {**SERVICE, **REPORT}),
-        ("verify-all", verify_all, {**REPORT, **SELECTION}),
+        fleeting(("verify-all", verify_all, {**REPORT, **SELECTION}), config_file, sample=True),
         ("doctor", doctor, {"json": "print JSON instead of a table", "jobs": SELECTION["jobs"]}),
     ]

@@ -26,7 +26,8 @@ def task_reference() -> str:
         lines.append(f"| `inv db.{name}{' ' + usage if usage else ''}` | {summary} | {'; '.join(own)} |")
     lines += [
         "",
-        "The options many tasks share (`SELECTION` is `--only`, `--exclude`, `-j/--jobs` and, where shown in `--help`, `--fail-fast`):",
+        "The options many tasks share (`SELECTION` is `--only`, `--exclude`, `-j/--jobs` and, where shown in `--help`, `--fail-fast`;"
+        " `FLEET` is `--targets`, `--target`, `--shard`, `--retry-failed`, `--connections` and `--no-progress`, see Fleets):",
         "",
     ]
     lines += [f"- `{flag}`: {text}" for flag, text in sorted(shared.items())]
@@ -42,13 +43,16 @@ def _compact(usage: str) -> str:
         ("[--lock-wait SECONDS]", "[--lock-wait S]"),
     ):
         usage = usage.replace(long, short)
+    fleet = "[--targets NAME] [--target NAME] [--shard I/N] [--retry-failed REPORT] [--connections N] [--no-progress]"
+    usage = usage.replace(fleet, "[FLEET]")
     group = "[--only NAMES] [--exclude NAMES] [--jobs N]"
     usage = usage.replace(f"{group} [--fail-fast]", "[SELECTION]").replace(group, "[SELECTION]")
     return usage
 
 
 # Options described once below the table rather than in every row.
-SHARED = ("env", "verbose", "lock-wait", "only", "exclude", "jobs", "fail-fast", "yes", "service")
+SHARED: tuple[str, ...] = ("env", "verbose", "lock-wait", "only", "exclude", "jobs", "fail-fast", "yes", "service")
+SHARED += ("targets", "target", "shard", "retry-failed", "connections", "no-progress")  # FLEET
 
 
 def _flag(argument: Any) -> str:
@@ -79,6 +83,12 @@ _PLACEHOLDERS = {
     "jobs": "N",
     "junit": "FILE",
     "lock-wait": "SECONDS",
+    "targets": "NAME",
+    "target": "NAME",
+    "shard": "I/N",
+    "retry-failed": "REPORT",
+    "connections": "N",
+    "sample": "N",
 }
 
 

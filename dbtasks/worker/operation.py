@@ -5,6 +5,7 @@ The operations themselves (ops.py), verify's checks and doctor's checks all work
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import os
@@ -33,7 +34,9 @@ class Operation:
         for folder in reversed(request.get("pythonpath") or []):
             sys.path.insert(0, folder)
         self.sql_buffer = io.StringIO()
-        self.config = Config(request["ini"], output_buffer=self.sql_buffer if self.op == "sql" else sys.stdout)
+        self.config = Config(
+            request["ini"], output_buffer=self.sql_buffer if self.op == "sql" else sys.stdout, cmd_opts=self.cmd_opts()
+        )
         # ConfigParser interpolates %, and a percent-encoded password contains it.
         self.config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         self.applied: list[dict[str, Any]] = []  # steps recorded by configure.recorder
@@ -42,6 +45,11 @@ class Operation:
         self.version_table: dict[str, Any] = {}  # where env.py keeps alembic_version, as configured
         self.configured: dict[str, Any] = {}  # what env.py passed to context.configure
         self.ownership = Ownership(dict(request))  # what check, generate and verify may look at
+
+    def cmd_opts(self) -> Any:
+        """Alembic's command-line options as env.py sees them: only -x (a fleet's tenant), None without it."""
+        x = list(self.request.get("x") or [])
+        return argparse.Namespace(x=x) if x else None
 
     @property
     def url(self) -> str:

@@ -77,6 +77,7 @@ class Request(TypedDict):
     pythonpath: list[str]  # folders put first on sys.path
     settings: dict[str, str]  # SET LOCAL in every migration transaction (statement_timeout, lock_timeout)
     args: dict[str, Any]  # the operation's own arguments
+    x: list[str]  # Alembic's -x arguments (name=value), for context.get_x_argument()
     lock: list[int]  # [server pid, classid, objid] of the parent's migration lock (empty: none); checked before each commit
     result_fd: int  # where the result goes (set by whoever starts the process)
 

@@ -295,7 +295,7 @@ class Verification:
         from alembic.config import Config
 
         buffer = io.StringIO()
-        config = Config(self.operation.request["ini"], output_buffer=buffer)
+        config = Config(self.operation.request["ini"], output_buffer=buffer, cmd_opts=self.operation.cmd_opts())
         config.set_main_option("sqlalchemy.url", self.operation.url.replace("%", "%%"))
         saved, self.operation.config = self.operation.config, config
         try:

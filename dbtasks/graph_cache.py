@@ -15,6 +15,7 @@ import json
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,7 @@ class GraphCache:
         self.file = folder / FILE_NAME if folder is not None else None
         self.entries: dict[str, list[Any]] = {}
         self.changed = False
+        self._guard = threading.Lock()  # a fleet's members read through one cache from several threads
         if self.file is not None:
             with contextlib.suppress(OSError, ValueError):
                 loaded = json.loads(self.file.read_text(encoding="utf-8"))
@@ -101,15 +103,19 @@ class GraphCache:
         if cached is not None and cached[:4] == key:
             return (cached[4], list(cached[5])) if cached[4] is not None else None
         entry = read_entry(path)
-        self.entries[path] = [*key, entry[0] if entry else None, entry[1] if entry else []]
-        self.changed = True
+        with self._guard:
+            self.entries[path] = [*key, entry[0] if entry else None, entry[1] if entry else []]
+            self.changed = True
         return entry
 
     def save(self) -> None:
         """Write the cache back if it changed (atomically: a concurrent run reads the old file or the new one)."""
-        if self.file is None or not self.changed:
-            return
-        live = {path: entry for path, entry in self.entries.items() if os.path.exists(path)}
+        with self._guard:
+            if self.file is None or not self.changed:
+                return
+            self.changed = False
+            entries = dict(self.entries)
+        live = {path: entry for path, entry in entries.items() if os.path.exists(path)}
         with contextlib.suppress(OSError):
             _make_folder(self.file.parent)
             handle, temporary = tempfile.mkstemp(dir=self.file.parent, prefix=".revisions-", suffix=".tmp")
@@ -120,7 +126,6 @@ class GraphCache:
             finally:
                 with contextlib.suppress(OSError):
                     os.unlink(temporary)
-        self.changed = False
 
 
 def _make_folder(folder: Path) -> None:

@@ -83,6 +83,7 @@ class Session:
             True,
             self._confirmed,
             _database=database,
+            _graphs=self.graphs,  # the members share one project's files: read them once
         )
 
     def configured_target(self, service: Service | None = None) -> Target:

@@ -17,6 +17,20 @@ SILENCE = re.compile(r"#\s*lint\s*:\s*ignore\b(?P<rest>.*)\Z")
 _WELL_FORMED = re.compile(r"\[(?P<rules>[^\]]*)\]\s*(?:--\s*(?P<reason>.*))?\Z")
 FORM = "# lint: ignore[RULE] -- why it is safe here"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+# Which op renders which statement: of calls naming the same table and column, the one of the right kind wins.
+_KINDS = (
+    (re.compile(r"\bADD COLUMN\b", re.I), ("add_column",)),
+    (re.compile(r"^CREATE (UNIQUE )?INDEX\b", re.I), ("create_index",)),
+    (re.compile(r"\bFOREIGN KEY\b", re.I), ("create_foreign_key",)),
+    (re.compile(r"\bADD CONSTRAINT\b", re.I), ("create_unique_constraint", "create_check_constraint", "create_primary_key")),
+    (re.compile(r"\bALTER COLUMN\b|^ALTER TABLE \S+ RENAME\b", re.I), ("alter_column",)),
+    (re.compile(r"^CREATE TABLE\b", re.I), ("create_table",)),
+    (re.compile(r"^DROP INDEX\b", re.I), ("drop_index",)),
+    (re.compile(r"\bDROP COLUMN\b", re.I), ("drop_column",)),
+    (re.compile(r"\bDROP CONSTRAINT\b", re.I), ("drop_constraint",)),
+    (re.compile(r"^DROP TABLE\b", re.I), ("drop_table",)),
+    (re.compile(r"^ALTER TABLE \S+ RENAME TO\b", re.I), ("rename_table",)),
+)
 
 
 @dataclass
@@ -74,12 +88,15 @@ def op_line(path: Path, statement: str) -> int | None:
     if upgrade is None:
         return None
     names = set(_NAME.findall(statement))
+    kinds = {method for pattern, methods in _KINDS if pattern.search(statement.strip()) for method in methods}
     text = _normalized(statement)
-    best, best_score = upgrade.lineno, 0
+    best, best_score = upgrade.lineno, 0.0
     calls = [node for node in ast.walk(upgrade) if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)]
     for node in sorted(calls, key=lambda call: call.lineno):  # of equal matches, the first op wins
         literals = {sub.value for sub in ast.walk(node) if isinstance(sub, ast.Constant) and isinstance(sub.value, str)}
-        score = sum(1 for literal in literals if literal in names)
+        score = sum(1.0 for literal in literals if literal in names)
+        if score and getattr(node.value.func, "attr", None) in kinds:
+            score += 1.5
         if any(text and text in _normalized(literal) for literal in literals if len(literal) > 20):
             score += 100  # op.execute("...") holding the statement itself
         if score > best_score:

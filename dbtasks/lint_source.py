@@ -91,11 +91,11 @@ def op_line(path: Path, statement: str) -> int | None:
     kinds = {method for pattern, methods in _KINDS if pattern.search(statement.strip()) for method in methods}
     text = _normalized(statement)
     best, best_score = upgrade.lineno, 0.0
-    calls = [node for node in ast.walk(upgrade) if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)]
+    calls = [node.value for node in ast.walk(upgrade) if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)]
     for node in sorted(calls, key=lambda call: call.lineno):  # of equal matches, the first op wins
         literals = {sub.value for sub in ast.walk(node) if isinstance(sub, ast.Constant) and isinstance(sub.value, str)}
         score = sum(1.0 for literal in literals if literal in names)
-        if score and getattr(node.value.func, "attr", None) in kinds:
+        if score and isinstance(node.func, ast.Attribute) and node.func.attr in kinds:
             score += 1.5
         if any(text and text in _normalized(literal) for literal in literals if len(literal) > 20):
             score += 100  # op.execute("...") holding the statement itself

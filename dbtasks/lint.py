@@ -32,8 +32,7 @@ def lint(session: Session, service: Service, start: str | None = None) -> dict[s
     """{"service", "ok", "revisions": how many were linted, "findings": [{"revision", "file", "line", "rule", "message",
     "help", "statement"}]}: upgrade from `start` (default base) to the heads, without a database."""
     squawk.binary()  # missing: said before any worker starts
-    bounds: dict[str, Any] = {"from": start or None}
-    rendered = session.run(service, ops.revision_sql, offline=True, **bounds)["revisions"]
+    rendered = render(session, service, start)
     findings: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="dbtasks-lint-") as folder:
         files: dict[str, tuple[dict[str, Any], str]] = {}
@@ -45,12 +44,30 @@ def lint(session: Session, service: Service, start: str | None = None) -> dict[s
         reported = squawk.run([Path(name) for name in files], service.lint, Path(folder))
     by_revision: dict[str, list[dict[str, Any]]] = {revision["revision"]: [] for revision in rendered}
     for item in reported:
-        revision, text = files.get(Path(str(item.get("file", ""))).name, (None, ""))
-        if revision is not None:
-            by_revision[revision["revision"]].append(finding(session, revision, text, item))
+        name = Path(str(item.get("file", ""))).name
+        if name in files:
+            source, text = files[name]
+            by_revision[source["revision"]].append(finding(session, source, text, item))
     for revision in rendered:
         findings.extend(silenced(session, revision, by_revision[revision["revision"]]))
     return {"service": service.name, "ok": not findings, "revisions": len(rendered), "findings": findings}
+
+
+def render(session: Session, service: Service, start: str | None) -> list[dict[str, Any]]:
+    """Each revision's upgrade SQL, offline; a migration that fails without a database is named as such."""
+    bounds: dict[str, Any] = {"from": start or None}
+    try:
+        return list(session.run(service, ops.revision_sql, offline=True, **bounds)["revisions"])
+    except ServiceError as error:
+        if error.kind != "migration":
+            raise
+        failed = error.reason.split("; rolled back", 1)[0]  # nothing ran: there is nothing to roll back
+        raise ServiceError(
+            service.name,
+            f"{failed} while rendering its SQL offline (lint reads each revision's SQL without a database); "
+            "make it check context.is_offline_mode() before it reads the database",
+            kind=error.kind,
+        ) from None
 
 
 def finding(session: Session, revision: Mapping[str, Any], text: str, item: Mapping[str, Any]) -> dict[str, Any]:
@@ -150,7 +167,7 @@ def lint_all(session: Session, pick: Selection, start: str | None = None) -> Rep
     results = [dict(o.data) if o.ok else {"service": o.service, "ok": False, "error": o.detail, "findings": []} for o in outcomes]
     judged = [Outcome(o.service, "failed", o.detail) if o.ok and not r["ok"] else o for o, r in zip_strict(outcomes, results)]
     failed = [str(result["service"]) for result in results if not result["ok"]]
-    failure = f"lint failed for {', '.join(failed)} (above); {SILENCE_HINT}" if failed else None
+    failure = f"lint failed for {', '.join(failed)}; see the findings and the table above" if failed else None
     return Report(judged, failure, results)
 
 

@@ -15,6 +15,7 @@ import pytest
 from conftest import (
     REPO,
     assert_bad_input,
+    assert_failure,
     assert_ok,
     head_of,
     inv,
@@ -124,7 +125,7 @@ def test_lint_all_flags_the_planted_risk_in_json_and_junit(project: Path, tmp_pa
     report = tmp_path / "lint.xml"
     result = inv(project, "db.lint-all", "--json", "--junit", str(report))
     assert result.returncode == 1, show(result)
-    assert result.stderr.splitlines()[-1] == f"lint failed for habits (above); {HINT}"
+    assert result.stderr.splitlines()[-1] == "lint failed for habits; see the findings and the table above"
     documents = {entry["service"]: entry for entry in json.loads(result.stdout)["services"]}
     assert set(documents) == set(SERVICES)
     assert [f["rule"] for f in documents["habits"]["findings"]] == ["changing-column-type"]
@@ -136,6 +137,16 @@ def test_lint_all_flags_the_planted_risk_in_json_and_junit(project: Path, tmp_pa
     assert failure.get("message", "").endswith(
         f"_planted.py:{OP_LINE}: changing-column-type: " + documents["habits"]["findings"][0]["message"]
     )
+
+
+def test_a_revision_that_cannot_render_offline_is_one_line(project: Path) -> None:
+    plant(project, 'sa.inspect(op.get_bind()).has_table("habits", schema="habits")')
+    line = assert_failure(inv(project, "db.lint", "habits"), "habits")
+    assert line.startswith("habits: migration a1b2c3d4e5f6 failed: "), line
+    assert line.endswith(
+        " while rendering its SQL offline (lint reads each revision's SQL without a database); "
+        "make it check context.is_offline_mode() before it reads the database"
+    ), line
 
 
 # -- rules and silences ------------------------------------------------------------------------------------------

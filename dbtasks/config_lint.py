@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Protocol
 
 import yaml
 
 from .lint_rules import LintRules, unknown_rule
 
-KEYS = ("exclude", "include")
-EXPECTED = "expected a mapping (exclude: [rule, ...], include: [rule, ...])"
+KEYS = ("exclude", "include", "pg_version")
+EXPECTED = "expected a mapping (exclude: [rule, ...], include: [rule, ...], pg_version: 16)"
+PG_VERSION = re.compile(r"^[0-9]{1,2}(\.[0-9]{1,2})?\Z")
 
 
 class Loader(Protocol):
@@ -30,7 +32,17 @@ def layer(loader: Loader, node: yaml.Node | None, where: str, below: LintRules) 
         loader.problem(node, where, f"{EXPECTED}, got {loader.value(node)!r}")
         return below
     lists: dict[str, list[str]] = {"exclude": [], "include": []}
+    pg_version = None
     for key, (_, value_node) in loader.mapping(node, where, KEYS).items():
+        if key == "pg_version":
+            value = loader.value(value_node)
+            if isinstance(value, (int, float, str)) and not isinstance(value, bool) and PG_VERSION.match(str(value)):
+                pg_version = str(value)
+            else:
+                loader.problem(
+                    value_node, f"{where}.pg_version", f"expected a PostgreSQL major version such as 16 or 13.4, got {value!r}"
+                )
+            continue
         if key not in lists:
             continue
         if not isinstance(value_node, yaml.SequenceNode):
@@ -46,4 +58,4 @@ def layer(loader: Loader, node: yaml.Node | None, where: str, below: LintRules) 
     for rule in lists["exclude"]:
         if rule in lists["include"]:
             loader.problem(node, where, f"{rule!r} is both excluded and included; keep it in one list")
-    return below.layered(lists["exclude"], lists["include"])
+    return below.layered(lists["exclude"], lists["include"], pg_version)

@@ -113,13 +113,15 @@ class LintRules:
 
     exclude: tuple[str, ...] = tuple(DEFAULT_EXCLUDE)
     include: tuple[str, ...] = ()
+    pg_version: str | None = None  # the PostgreSQL the migrations run on (squawk's --pg-version; default: a recent one)
 
-    def layered(self, exclude: list[str], include: list[str]) -> LintRules:
+    def layered(self, exclude: list[str], include: list[str], pg_version: str | None = None) -> LintRules:
         """These rules with a layer of migrations.yaml's on top (the top level's, then a service's): its include
-        turns a rule back on, its exclude turns one off."""
+        turns a rule back on, its exclude turns one off, its pg_version replaces the one below."""
         excluded = [rule for rule in self.exclude if rule not in include] + [rule for rule in exclude if rule not in self.exclude]
         included = [rule for rule in self.include if rule not in exclude] + [rule for rule in include if rule not in self.include]
-        return LintRules(tuple(excluded), tuple(rule for rule in included if rule not in excluded))
+        kept = tuple(rule for rule in included if rule not in excluded)
+        return LintRules(tuple(excluded), kept, pg_version or self.pg_version)
 
 
 def unknown_rule(name: object) -> str | None:

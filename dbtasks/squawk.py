@@ -56,6 +56,8 @@ def arguments(rules: LintRules) -> list[str]:
         args.append("--exclude=" + ",".join(rules.exclude))
     if rules.include:
         args.append("--include=" + ",".join(rules.include))
+    if rules.pg_version:
+        args.append("--pg-version=" + (rules.pg_version if "." in rules.pg_version else rules.pg_version + ".0"))
     return args
 
 

@@ -169,6 +169,18 @@ def test_include_at_the_top_level_turns_a_default_excluded_rule_back_on(project:
     assert {f[3] for f in rules_of(document)} == {"prefer-identity"}  # BigInteger primary keys render as BIGSERIAL
 
 
+def test_pg_version_tells_squawk_which_postgresql_runs_the_migrations(project: Path) -> None:
+    """A column with a constant default needs no table rewrite since PostgreSQL 11; before, it did."""
+    plant(
+        project, 'op.add_column("habits", sa.Column("score", sa.Integer(), server_default="0", nullable=False), schema="habits")'
+    )
+    assert assert_ok(inv(project, "db.lint", "habits")).stdout == "habits: no findings in 3 revisions\n"
+    replace_once(
+        project / "migrations.yaml", "    path: services/habits\n", "    path: services/habits\n    lint: {pg_version: 10}\n"
+    )
+    assert [f[3] for f in rules_of(linted(project, "habits"))] == ["adding-field-with-default"]
+
+
 def test_a_silence_with_a_reason_silences_its_rule(project: Path) -> None:
     reason = "# lint: ignore[require-concurrent-index-creation] -- habits is empty until the import job runs\n    "
     plant(project, reason + RISKS["require-concurrent-index-creation"])
@@ -207,7 +219,12 @@ def test_an_unused_or_unknown_silence_is_a_finding(project: Path) -> None:
         (
             "[renaming-column]",
             4,
-            "services.habits.lint: expected a mapping (exclude: [rule, ...], include: [rule, ...]), got ['renaming-column']",
+            "services.habits.lint: expected a mapping (exclude: [rule, ...], include: [rule, ...], pg_version: 16), got ['renaming-column']",
+        ),
+        (
+            "{pg_version: sixteen}",
+            4,
+            "services.habits.lint.pg_version: expected a PostgreSQL major version such as 16 or 13.4, got 'sixteen'",
         ),
         (
             "{exclude: [renaming-column], include: [renaming-column]}",

@@ -7,6 +7,7 @@ from pathlib import Path
 from dbtasks.lint import statement_at
 from dbtasks.lint_rules import DEFAULT_EXCLUDE, RULES, LintRules, unknown_rule
 from dbtasks.lint_source import op_line, silences
+from dbtasks.squawk import arguments
 
 
 def test_the_default_excludes_are_squawk_rules_and_leave_the_lock_rules_on() -> None:
@@ -23,6 +24,15 @@ def test_layers_apply_in_order_and_include_turns_a_default_back_on() -> None:
     service = top.layered(["require-table-schema"], ["renaming-column"])
     assert "renaming-column" not in service.exclude and "require-table-schema" in service.exclude
     assert service.include == ("prefer-identity", "renaming-column")
+
+
+def test_squawk_gets_the_rules_as_options() -> None:
+    rules = LintRules().layered(["renaming-column"], ["require-table-schema"], "13")
+    args = arguments(rules)
+    assert args[:3] == ["--reporter", "json", "--no-error-on-unmatched-pattern"]
+    assert args[3] == "--exclude=" + ",".join([*DEFAULT_EXCLUDE, "renaming-column"])
+    assert args[4:] == ["--include=require-table-schema", "--pg-version=13.0"]
+    assert rules.layered([], [], None).pg_version == "13" and rules.layered([], [], "16").pg_version == "16"
 
 
 def test_an_unknown_rule_gets_the_closest_name() -> None:

@@ -95,6 +95,10 @@ DEFAULT_EXCLUDE: dict[str, str] = {
     "require-lock-timeout": "dbtasks sets lock_timeout for every migration transaction (environments: lock_timeout)",
     "require-statement-timeout": "dbtasks sets statement_timeout for every migration transaction (environments: statement_timeout)",
     "require-timeout-settings": "the same two timeouts, set by dbtasks per environment",
+    "prefer-robust-stmts": (
+        "inside a migration's transaction squawk does not report it; outside one (autocommit_block), IF NOT EXISTS would "
+        "skip the INVALID index a failed CREATE INDEX CONCURRENTLY leaves instead of building it"
+    ),
     "prefer-bigint-over-int": "a column type the models chose (Integer primary keys render as SERIAL), not a lock",
     "prefer-bigint-over-smallint": "a column type the models chose, not a lock",
     "prefer-identity": "SQLAlchemy renders Integer primary keys as SERIAL; a type choice, not a lock",

@@ -75,6 +75,15 @@ def test_each_planted_risk_is_caught_with_its_revision_file_and_line(project: Pa
     assert {finding[0] for finding in rules_of(document)} == {"a1b2c3d4e5f6"}  # the examples' own revisions stay clean
 
 
+def test_concurrently_is_clean_in_an_autocommit_block_and_caught_in_the_transaction(project: Path) -> None:
+    index = 'op.create_index("ix_habits_{0}", "habits", ["{0}"], schema="habits", postgresql_concurrently=True)'
+    plant(
+        project, "with op.get_context().autocommit_block():\n        " + index.format("name") + "\n    " + index.format("user_id")
+    )
+    findings = rules_of(linted(project, "habits"))
+    assert [(line, rule) for _, _, line, rule in findings] == [(OP_LINE + 2, "ban-concurrent-index-creation-in-transaction")]
+
+
 def test_a_clean_revision_gives_no_finding(project: Path) -> None:
     plant(project, CLEAN)
     result = assert_ok(inv(project, "db.lint", "habits"))

@@ -14,7 +14,9 @@ def test_the_default_excludes_are_squawk_rules_and_leave_the_lock_rules_on() -> 
     assert set(DEFAULT_EXCLUDE) <= RULES
     locks = {"adding-required-field", "require-concurrent-index-creation", "changing-column-type"}
     assert not locks & set(LintRules().exclude)
-    assert not {"adding-foreign-key-constraint", "renaming-column", "prefer-robust-stmts"} & set(LintRules().exclude)
+    assert not {"adding-foreign-key-constraint", "renaming-column", "ban-concurrent-index-creation-in-transaction"} & set(
+        LintRules().exclude
+    )
 
 
 def test_layers_apply_in_order_and_include_turns_a_default_back_on() -> None:

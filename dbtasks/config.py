@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from . import fleet_config, yaml_bounds
+from . import config_lint, fleet_config, yaml_bounds
 from .config_keys import (
     DATABASE_KEYS,
     DEFAULT_URL_ENV,
@@ -27,6 +27,7 @@ from .config_keys import (
     version_table,
 )
 from .errors import ConfigError
+from .lint_rules import LintRules
 from .project import Environment, Project, Service, display_path, read_utf8
 from .urls import PLACEHOLDER, PLACEHOLDER_FIELDS
 
@@ -45,6 +46,7 @@ class _Loader:
         self.problems: list[str] = []
         self.suggested: set[tuple[str, str]] = set()  # (where, key) a misspelled key was matched to
         self.value_nodes: dict[tuple[str, str], yaml.Node] = {}  # (service, key) -> its value, for line numbers
+        self.lint = LintRules()  # dbtasks' defaults with the top level's lint: on top
 
     def at(self, name: str, key: str, fallback: yaml.Node) -> yaml.Node:
         """The node of services.<name>.<key>, so a problem points at that key's line."""
@@ -73,6 +75,7 @@ class _Loader:
         self.check_version(top.get("version"))
         url_env, local = self.database(top.get("database"))
         environments = self.environments(top.get("environments"), url_env)
+        self.lint = config_lint.layer(self, top["lint"][1] if "lint" in top else None, "lint", self.lint)
         services = self.services(top.get("services"))
         self.check_url_envs(environments, services)
         fleets = fleet_config.fleets(self, top.get("targets"), services)
@@ -301,6 +304,7 @@ class _Loader:
             python=python,
             depends_on=tuple(raw.get("depends_on", [])),
             expect_tables=tuple(raw.get("expect_tables", [])),
+            lint=config_lint.layer(self, self.value_nodes.get((name, "lint")), f"{where}.lint", self.lint),
         )
 
     def check_dependencies(self, services: dict[str, Service], nodes: dict[str, yaml.Node], declared: list[str]) -> None:

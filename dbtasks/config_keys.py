@@ -72,9 +72,10 @@ SERVICE_KEYS: _ServiceKeys = {
         "expected a table or schema.table name (at most 63 characters each)",
     ),
     "create_schema": (lambda v: isinstance(v, bool), "expected true or false"),
+    "lint": (lambda v: True, ""),  # read by config_lint, with a line per problem
 }
 REQUIRED = ("path", "driver")
-TOP_KEYS = ("version", "database", "environments", "services", "targets")
+TOP_KEYS = ("version", "database", "environments", "services", "targets", "lint")
 DATABASE_KEYS = ("url_env", "local")
 ENVIRONMENT_KEYS = ("url_env", "protected", "statement_timeout", "lock_timeout", "url_envs")
 # A PostgreSQL duration: a number of milliseconds, or a number with one of its time units.

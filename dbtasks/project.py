@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError, UsageError
+from .lint_rules import LintRules
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Service:
     version_table: tuple[str, str] | None = None  # (schema, table) as migrations.yaml or env.py says; None: read by the worker
     create_schema: bool = True  # create its schemas before its first upgrade when they are missing
     x: tuple[str, ...] = ()  # Alembic -x arguments (name=value) for env.py: a fleet's schema per tenant
+    lint: LintRules = field(default_factory=LintRules)  # the squawk rules `inv db.lint` runs with (migrations.yaml's lint:)
 
     @property
     def owned_schemas(self) -> tuple[str, ...]:

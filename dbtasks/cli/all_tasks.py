@@ -44,12 +44,15 @@ def definitions(config_file: Path) -> Definitions:
         render.finish(verbs_all.downgrade_all(session, pick, to, yes))
 
     @selecting()
-    def check_all(c: Any, json_: bool = False, env: str = "", *, pick: Selection) -> None:
+    def check_all(c: Any, json_: bool = False, lint: bool = False, env: str = "", *, pick: Selection) -> None:
         """Run check for every service; exit non-zero if any fails (for CI)."""
+        from .. import lint as linting
         from .. import verbs_all
-        from . import options, render
+        from . import lint_render, options, render
 
-        report = verbs_all.check_all(options.session(config_file, quiet=json_, env=env), pick)
+        session = options.session(config_file, quiet=json_, env=env)
+        report = verbs_all.check_all(session, pick)
+        report = linting.add_to_check(session, pick, report) if lint else report
         if json_:
             render.out(render.as_json({"services": report.entries}))
             report.raise_for_failure()
@@ -57,6 +60,8 @@ def definitions(config_file: Path) -> Definitions:
         for entry in report.entries:
             for diff in entry.get("differences") or []:
                 render.out(f"{entry['service']}: - {diff}")
+            for item in entry.get("lint") or []:
+                render.out(lint_render.finding(entry["service"], item))
         render.finish(report)
 
     @selecting()
@@ -91,7 +96,7 @@ def definitions(config_file: Path) -> Definitions:
         ("status", status, {**JSON, **without_fail_fast}),
         ("upgrade-all", upgrade_all, {**SELECTION, **LOCK}),
         ("downgrade-all", downgrade_all, {"to": "target revision for every service (default: -1)", **YES, **SELECTION, **LOCK}),
-        ("check-all", check_all, {**JSON, **SELECTION}),
+        ("check-all", check_all, {**JSON, "lint": "also lint each revision's SQL for lock-taking DDL (see lint)", **SELECTION}),
         ("sql-all", sql_all, {"output_dir": "folder for the <service>.sql files (required)", **SELECTION}),
         ("reset-all", reset_all, {**YES, **SELECTION, **LOCK}),
         ("stamp-all", stamp_all, {"revision": "revision to record for every service (head or base)", **YES, **SELECTION, **LOCK}),

@@ -129,17 +129,17 @@ def as_json(document: Any) -> str:
     return json.dumps(document, indent=2)
 
 
-def junit_xml(results: Sequence[dict[str, Any]]) -> str:
+def junit_xml(results: Sequence[dict[str, Any]], task: str = "verify") -> str:
     """JUnit XML: a test suite per service, a test case per check (failures and skips marked)."""
-    suites = ElementTree.Element("testsuites", name="dbtasks verify")
+    suites = ElementTree.Element("testsuites", name=f"dbtasks {task}")
     for result in results:
         checks = list(result.get("checks") or [])
         suite = ElementTree.SubElement(suites, "testsuite", name=result["service"])
         if "error" in result:
-            case = ElementTree.SubElement(suite, "testcase", classname=f"verify.{result['service']}", name="verify")
+            case = ElementTree.SubElement(suite, "testcase", classname=f"{task}.{result['service']}", name=task)
             ElementTree.SubElement(case, "error", message=result["error"]).text = result["error"]
         for check in checks:
-            case = ElementTree.SubElement(suite, "testcase", classname=f"verify.{result['service']}", name=check["name"])
+            case = ElementTree.SubElement(suite, "testcase", classname=f"{task}.{result['service']}", name=check["name"])
             if check["ok"] is False:
                 ElementTree.SubElement(case, "failure", message=check["detail"]).text = check["detail"]
             elif check["ok"] is None:

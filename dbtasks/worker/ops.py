@@ -163,6 +163,12 @@ def doctor(operation: Operation) -> dict[str, Any]:
     return Diagnosis(operation).run()
 
 
+def revision_sql(operation: Operation) -> dict[str, Any]:
+    from .per_revision import revision_sql as render
+
+    return render(operation)
+
+
 OPS: dict[str, Callable[[Operation], dict[str, Any]]] = {
     "upgrade": upgrade,
     "downgrade": downgrade,
@@ -177,6 +183,7 @@ OPS: dict[str, Callable[[Operation], dict[str, Any]]] = {
     "sql": sql,
     "verify": verify,
     "doctor": doctor,
+    "revision_sql": revision_sql,
 }
 
 

@@ -24,6 +24,7 @@ OPS = (
     "sql",
     "verify",
     "doctor",
+    "revision_sql",
 )
 # Operations that write alembic_version or the schema: the parent holds the migration lock around them,
 # and the worker records each step they apply (one transaction per migration).

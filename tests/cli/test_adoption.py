@@ -93,6 +93,7 @@ def test_a_new_monorepo_adopts_dbtasks_with_the_readme_steps(
     # pip install /path/to/dbtasks asyncpg "sqlalchemy[asyncio]"
     shell.ok("pip", "install", str(REPO), "asyncpg", "sqlalchemy[asyncio]")
     assert (shell.venv / "bin" / "dbtasks").is_file() and (shell.venv / "bin" / "inv").is_file()
+    assert (shell.venv / "bin" / "squawk").is_file()  # lint's squawk comes with dbtasks' dependencies
 
     # dbtasks init
     init = shell.ok("dbtasks", "init")
@@ -125,6 +126,10 @@ def test_a_new_monorepo_adopts_dbtasks_with_the_readme_steps(
         }, rows
     finally:
         shell.ok("inv", "db.local-stop")
+
+    # inv db.lint-all: offline, with the venv's own squawk; create_table on a new table takes no risky lock
+    linted = shell.ok("inv", "db.lint-all")
+    assert summary_states(linted) == {"events": ("ok", "no findings in 1 revision"), "notes": ("ok", "no findings in 1 revision")}
 
     # DATABASE_URL names a server of ours: the databases the printed lines ask for, put in migrations.yaml
     own = {service: make_database() for service in SERVICES}

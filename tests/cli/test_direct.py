@@ -37,6 +37,8 @@ INVOCATIONS: dict[str, tuple[str, ...]] = {
     "verify": ("verify", "nope"),
     "verify-all": ("verify-all", "--only", "nope"),
     "doctor": ("doctor", "--env", "nope"),
+    "lint": ("lint", "habits", "--json"),
+    "lint-all": ("lint-all", "--only", "users,movements"),
     "local-start": ("local-start",),  # DATABASE_URL is set: refused
     "local-stop": ("local-stop",),  # nothing running in the copy
     "local-url": ("local-url",),  # not running: said so

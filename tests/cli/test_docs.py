@@ -9,7 +9,7 @@ from conftest import REPO, assert_ok, inv
 
 PER_SERVICE = ["upgrade", "downgrade", "generate", "check", "sql", "reset", "stamp", "merge", "current", "history", "heads"]
 ALL_SERVICES = ["upgrade-all", "downgrade-all", "check-all", "sql-all", "reset-all", "stamp-all", "status"]
-CHECKS = ["verify", "verify-all", "doctor"]
+CHECKS = ["verify", "verify-all", "doctor", "lint", "lint-all"]
 LOCAL = ["local-start", "local-stop", "local-url"]
 TASKS = [f"db.{name}" for name in PER_SERVICE + ALL_SERVICES + CHECKS + LOCAL]
 
@@ -65,12 +65,14 @@ def test_list_shows_every_task_with_a_one_line_help() -> None:
         ("db.stamp", {"--service", "--revision", "--yes"}),
         ("db.status", {"--json", "--only", "--exclude", "--jobs"}),
         ("db.upgrade-all", {"--only", "--exclude", "--jobs", "--fail-fast"}),
-        ("db.check-all", {"--json", "--only", "--exclude", "--jobs", "--fail-fast"}),
+        ("db.check-all", {"--json", "--lint", "--only", "--exclude", "--jobs", "--fail-fast"}),
         ("db.sql-all", {"--output-dir", "--only", "--exclude", "--jobs"}),
         ("db.downgrade-all", {"--to", "--yes", "--only", "--exclude", "--jobs", "--fail-fast"}),
         ("db.verify", {"--service", "--json", "--junit", "--keep", "--env"}),
         ("db.verify-all", {"--json", "--junit", "--keep", "--only", "--exclude", "--jobs", "--fail-fast", "--env"}),
         ("db.doctor", {"--json", "--jobs", "--env"}),
+        ("db.lint", {"--service", "--from", "--json", "--junit"}),
+        ("db.lint-all", {"--json", "--junit", "--only", "--exclude", "--jobs"}),
     ],
 )
 def test_help_documents_the_arguments_the_issue_names(task: str, arguments: set[str]) -> None:

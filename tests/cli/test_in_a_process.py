@@ -104,6 +104,8 @@ CASES = {
     "verify": Case(("db.verify", "movements"), "no-trace", read_only=True),
     "verify-all": Case(("db.verify-all", "--only", "users,meals"), "2 ok, 0 failed, 0 skipped", read_only=True),
     "doctor": Case(("db.doctor",), "doctor: 0 errors", ("db.upgrade-all",), read_only=True),
+    "lint": Case(("db.lint", "movements"), "movements: no findings in 1 revision", read_only=True),
+    "lint-all": Case(("db.lint-all",), f"{len(ALL)} ok, 0 failed, 0 skipped", read_only=True),
 }
 
 

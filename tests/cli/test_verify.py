@@ -48,6 +48,7 @@ CHECKS = [
     "version-table",
     "expected-tables",
     "offline-sql",
+    "lint",  # run by the parent, after the worker's checks (tests/cli/test_lint.py)
 ]
 
 

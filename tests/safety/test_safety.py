@@ -639,6 +639,9 @@ def test_every_task_with_a_known_password_never_shows_it(
             tasks.run(task, "habits")
         tasks.run("db.check-all")
         tasks.run("db.check-all", "--json")
+        tasks.run("db.check-all", "--lint", "--json")
+        tasks.run("db.lint", "habits", "--json")
+        tasks.run("db.lint-all", "--junit", str(out / "lint-all.xml"))
         tasks.run("db.doctor")
         tasks.run("db.doctor", "--json")
         tasks.run("db.sql", "habits")
@@ -669,6 +672,7 @@ def test_every_task_with_a_known_password_never_shows_it(
         tasks.run("db.upgrade-all", code=1)
         tasks.run("db.check-all", "--json", code=1)
         tasks.run("db.verify", "movements", "--json", code=1)
+        tasks.run("db.lint", "movements", "--json", code=1)  # offline, env.py still gets the configured URL
         tasks.run("db.status", "--json")
         leaky.unlink()
         config = project / HABITS_CONFIG
@@ -697,7 +701,7 @@ def test_every_task_with_a_known_password_never_shows_it(
     assert not found, f"the password shows up in: {found}"
     assert len(tasks.results) >= 40
     assert {path.name for path in (out / "sql").iterdir()} == {f"{service}.sql" for service in ALL}
-    assert (out / "verify-all.xml").is_file() and (out / "verify-habits.xml").is_file()
+    assert (out / "verify-all.xml").is_file() and (out / "verify-habits.xml").is_file() and (out / "lint-all.xml").is_file()
     assert not local_database_made(project)
 
 

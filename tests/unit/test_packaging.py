@@ -32,6 +32,12 @@ def test_every_package_folder_is_installed() -> None:
     assert folders <= installed, folders - installed
 
 
+def test_squawk_cli_is_a_dependency() -> None:
+    """`inv db.lint` runs the squawk binary that the squawk-cli wheel puts in the venv's bin: pip installs it with dbtasks."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert any(dependency.startswith("squawk-cli>=2.70") for dependency in config["project"]["dependencies"])
+
+
 # -- what `python -m build` and `pip install "dbtasks @ git+file://..."` really produce ------------------------
 
 

@@ -314,5 +314,6 @@ def test_movements_runs_on_python_3_13_with_psycopg3(
         "version-table": True,
         "expected-tables": None,
         "offline-sql": True,
+        "lint": True,  # each revision's SQL rendered in the Python 3.8 / SQLAlchemy 1.3 / Alembic 1.7 interpreter too
     }, verified
     assert version(database_url, "movements") == [head]  # verify ran in a scratch database

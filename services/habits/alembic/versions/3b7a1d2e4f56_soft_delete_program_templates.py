@@ -28,6 +28,7 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     # Listing a user's live templates is the hot path; deleted rows stay out.
+    # lint: ignore[require-concurrent-index-creation] -- example service: program_templates holds a few test rows; on a big table, create it with postgresql_concurrently=True in an autocommit_block
     op.create_index(
         "ix_program_templates_live_owner",
         "program_templates",

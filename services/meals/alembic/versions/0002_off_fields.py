@@ -43,6 +43,7 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     # Products are looked up by barcode; NULLs (hand-made foods) don't collide.
+    # lint: ignore[require-concurrent-index-creation] -- example service: foods holds a few test rows; on a big table, create it with postgresql_concurrently=True in an autocommit_block
     op.create_index("ix_foods_barcode", "foods", ["barcode"], unique=True, schema=SCHEMA)
 
 

@@ -1,0 +1,45 @@
+"""The lock-risk lint: lint and lint-all (squawk on each revision's offline SQL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .helps import SERVICE, Definitions
+from .selection import HELP as SELECTION
+from .selection import selecting
+
+if TYPE_CHECKING:
+    from ..orchestrate import Selection
+
+REPORT = {
+    "json": "print JSON instead of the findings",
+    "junit": "also write a JUnit XML report to this file (for CI)",
+}
+
+
+def definitions(config_file: Path) -> Definitions:
+    def lint(c: Any, service: str, from_: str = "", json_: bool = False, junit: str = "", env: str = "") -> None:
+        """Lint each revision's upgrade SQL with squawk for lock-taking DDL, offline (exit 1 on a finding)."""
+        from .. import lint as linting
+        from . import lint_render, options
+
+        session = options.session(config_file, quiet=True, env=env)
+        report = linting.lint_one(session, session.service(service), from_ or None)
+        lint_render.lint_report(report, json_=json_, junit=junit, many=False)
+        report.raise_for_failure()
+
+    @selecting()
+    def lint_all(c: Any, json_: bool = False, junit: str = "", env: str = "", *, pick: Selection) -> None:
+        """Run lint for every service (for CI); exit non-zero if any revision has a finding."""
+        from .. import lint as linting
+        from . import lint_render, options
+
+        report = linting.lint_all(options.session(config_file, quiet=True, env=env), pick)
+        lint_render.lint_report(report, json_=json_, junit=junit, many=True)
+        report.raise_for_failure()
+
+    return [
+        ("lint", lint, {**SERVICE, "from": "lint the revisions after this one (default: from base)", **REPORT}),
+        ("lint-all", lint_all, {**REPORT, **SELECTION}),
+    ]

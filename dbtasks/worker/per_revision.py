@@ -1,0 +1,63 @@
+"""Each revision's offline upgrade SQL, rendered in one run of env.py and cut at each migration's end (for lint).
+
+Alembic renders `upgrade base:heads --sql` as one text: `-- Running upgrade a -> b` before each migration's
+statements, its version-table update after them. on_version_apply is called once per migration, right after that
+update, so the buffer's length at each call is where one migration ends; what comes before its `-- Running` line
+(BEGIN, env.py's CREATE SCHEMA, the version table's CREATE TABLE, a per-migration COMMIT/BEGIN) is not the
+migration's own. Branches and merges come in Alembic's order along the graph, one step per revision.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .operation import Operation
+
+RUNNING = "-- Running "
+
+
+def revision_sql(operation: Operation) -> dict[str, Any]:
+    """{"revisions": [{"revision", "down_revisions", "path", "sql"}]}: upgrade from `from` (default base) to the heads."""
+    from alembic import command
+    from alembic.runtime.environment import EnvironmentContext
+
+    script = operation.script()
+    start = operation.args.get("from")
+    operation.resolve(script, start, relative_ok=False)
+    buffer = operation.sql_buffer
+    operation.config.output_buffer = buffer
+    ends: list[tuple[Any, int]] = []  # (the step's revision, where its SQL ends in the buffer)
+    patched = EnvironmentContext.configure
+
+    def configure(self: Any, *args: Any, **kw: Any) -> None:
+        user_callback = kw.get("on_version_apply")
+
+        def on_version_apply(*, ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
+            ends.append((step.up_revision, buffer.tell()))
+            if user_callback is not None:
+                user_callback(ctx=ctx, step=step, heads=heads, run_args=run_args)
+
+        kw["on_version_apply"] = on_version_apply
+        patched(self, *args, **kw)
+
+    EnvironmentContext.configure = configure  # type: ignore[method-assign]  # this process runs this one operation
+    try:
+        operation.run_command(command.upgrade, f"{start}:heads" if start else "heads", sql=True)
+    finally:
+        EnvironmentContext.configure = patched  # type: ignore[method-assign]
+    text = buffer.getvalue()
+    found: list[dict[str, Any]] = []
+    begin = 0
+    for revision, end in ends:
+        segment = text[begin:end]
+        marker = segment.find(RUNNING)
+        found.append(
+            {
+                "revision": revision.revision,
+                "down_revisions": list(revision._normalized_down_revisions),
+                "path": revision.path,
+                "sql": segment[marker:] if marker >= 0 else segment,
+            }
+        )
+        begin = end
+    return {"revisions": found}

@@ -9,11 +9,12 @@ is left to the worker, which reports it properly.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from . import settings
+from .errors import DatabaseUnreachable
 from .graph_cache import GraphCache
 from .project import Service
 from .target import Target
@@ -25,7 +26,6 @@ _TABLES_SQL = """
 SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND (n.nspname || '.' || c.relname) = ANY(%s)
 """
-_CUSTOM_VERSION_TABLE = re.compile(r"\bversion_table\s*=")
 
 
 @dataclass(frozen=True)
@@ -40,14 +40,21 @@ class Known:
         return {"current": list(self.current), "head": [self.head], "pending": self.pending, "unknown": []}
 
 
-def known_states(target: Target, services: Iterable[Service], cache: GraphCache | None = None) -> dict[str, Known]:
-    """The services whose state is certain without a worker, by name (`cache`: the revision files read before)."""
-    if not settings.fastpath() or target.url is None:
-        return {}
-    graphs = {service.name: (service, graph) for service in services if (graph := _graph(service, cache)) is not None}
+def known_states(
+    target: Target, services: Iterable[Service], cache: GraphCache | None = None, *, probe: bool = False
+) -> dict[str, Known]:
+    """The services whose state is certain without a worker, by name (`cache`: the revision files read before).
+
+    With `probe`, a database that cannot be reached raises DatabaseUnreachable in doctor's words (one connection
+    serves both: a fleet member is connected to once); without, the workers say what is wrong."""
+    graphs = {}
+    if settings.fastpath() and target.url is not None:
+        graphs = {service.name: (service, graph) for service in services if (graph := _graph(service, cache)) is not None}
     if not graphs:
+        if probe:
+            reach(target).close()
         return {}
-    rows = _versions(target.url, sorted({service.expected_version_table for service, _ in graphs.values()}))
+    rows = _versions(target, sorted({service.expected_version_table for service, _ in graphs.values()}), probe)
     if rows is None:
         return {}
     found: dict[str, Known] = {}
@@ -61,38 +68,48 @@ def known_states(target: Target, services: Iterable[Service], cache: GraphCache 
     return found
 
 
+def reach(target: Target) -> Any:
+    """A psycopg2 connection to `target`, or DatabaseUnreachable saying why in doctor's words, within its timeout."""
+    import psycopg2
+
+    from .doctor_server import CONNECT_TIMEOUT, connect_problem
+
+    assert target.url is not None
+    try:
+        return psycopg2.connect(libpq(target.url), connect_timeout=CONNECT_TIMEOUT)
+    except psycopg2.Error as error:
+        raise DatabaseUnreachable(target.redact(connect_problem(target, " ".join(str(error).split())))) from None
+
+
 def file_graph(service: Service, cache: GraphCache | None = None) -> dict[str, tuple[str, list[str]]] | None:
     """The service's revision graph as its files declare it, when that is certain: every revision a literal and
     every down_revision defined by a file (else Alembic itself must read them, and say what is wrong)."""
-    files = revisions.version_files(str(service.alembic_ini), str(service.path))
-    graph = (cache.graph(files) if cache is not None else revisions.read_graph(files)) if files else None
+    cache = cache or GraphCache(None)
+    located = cache.located(str(service.alembic_ini), str(service.path))
+    graph = cache.graph(located[0]) if located is not None and located[0] else None
     if graph is None or any(down not in graph for _, downs in graph.values() for down in downs):
         return None
     return graph
 
 
 def _graph(service: Service, cache: GraphCache | None) -> dict[str, tuple[str, list[str]]] | None:
-    env_py = revisions.environment_file(str(service.alembic_ini), str(service.path))
-    graph = file_graph(service, cache)
-    if env_py is None or graph is None:
-        return None
-    try:
-        with open(env_py, encoding="utf-8") as handle:
-            if service.version_table is None and _CUSTOM_VERSION_TABLE.search(handle.read()):
-                return None  # env.py computes its version table's name: only the worker reads it right
-    except OSError:
-        return None
-    return graph
+    cache = cache or GraphCache(None)
+    located = cache.located(str(service.alembic_ini), str(service.path))
+    if located is None or (service.version_table is None and located[2]):
+        return None  # env.py computes its version table's name: only the worker reads it right
+    return file_graph(service, cache)
 
 
-def _versions(url: str, tables: list[tuple[str, str]]) -> dict[tuple[str, str], list[str]] | None:
-    """(schema, table) -> its rows, for the version tables that exist; None on any error."""
+def _versions(target: Target, tables: list[tuple[str, str]], probe: bool) -> dict[tuple[str, str], list[str]] | None:
+    """(schema, table) -> its rows, for the version tables that exist; None on any error (but see `probe`)."""
     import psycopg2
     from psycopg2 import sql
 
     try:
-        connection = psycopg2.connect(libpq(url), connect_timeout=10)
-    except psycopg2.Error:
+        connection = reach(target)
+    except DatabaseUnreachable:
+        if probe:
+            raise
         return None  # the workers will say what is wrong with the connection
     try:
         with connection.cursor() as cursor:

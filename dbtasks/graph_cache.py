@@ -23,11 +23,14 @@ from typing import Any
 from .worker import revisions
 
 Graph = dict[str, tuple[str, list[str]]]
+# An Alembic environment's migration files, its env.py, and whether env.py may name its own version table.
+Located = tuple[list[str], str, bool]
 FILE_NAME = "revisions-cache.json"
 _FORMAT = 1
 # A top-level assignment of either name, the whole value on its line: `revision: str = "ab12"`, `down_revision = None`.
 _ASSIGNMENT = re.compile(r"^(revision|down_revision)[ \t]*(?::[^=\n]*)?=[ \t]*([^\n#]*?)[ \t]*(?:#[^\n]*)?$", re.MULTILINE)
 _MENTION = re.compile(r"^(?:revision|down_revision)\b", re.MULTILINE)
+_CUSTOM_VERSION_TABLE = re.compile(r"\bversion_table\s*=")
 
 
 def scan(text: str) -> tuple[str, list[str]] | None:
@@ -77,6 +80,7 @@ class GraphCache:
         self.entries: dict[str, list[Any]] = {}
         self.changed = False
         self._guard = threading.Lock()  # a fleet's members read through one cache from several threads
+        self._located: dict[tuple[str, str], tuple[list[Any], Located | None]] = {}
         if self.file is not None:
             with contextlib.suppress(OSError, ValueError):
                 loaded = json.loads(self.file.read_text(encoding="utf-8"))
@@ -92,6 +96,28 @@ class GraphCache:
                 return None
             graph[entry[0]] = (path, entry[1])
         return graph
+
+    def located(self, ini: str, cwd: str) -> Located | None:
+        """Where the environment `ini` configures (run from `cwd`) keeps its files, None when only Alembic can say.
+
+        Remembered in memory while alembic.ini, env.py and each versions folder keep their stat (adding, removing or
+        renaming a file changes its folder's): a fleet's members, or a run's second look, do not read them again."""
+        memo = self._located.get((ini, cwd))
+        if memo is not None and memo[0] == _stats(memo[0][0::2]):
+            return memo[1]
+        folders, env_py = revisions.version_folders(ini, cwd), revisions.environment_file(ini, cwd)
+        if folders is None or env_py is None:
+            return None
+        signature = _stats([ini, env_py, *folders])  # taken first: a change made while reading shows next time
+        try:
+            with open(env_py, encoding="utf-8") as handle:
+                computes = bool(_CUSTOM_VERSION_TABLE.search(handle.read()))
+        except (OSError, ValueError):
+            computes = True  # unreadable: only the worker can say
+        found: Located = (revisions.files_in(folders), env_py, computes)
+        with self._guard:
+            self._located[(ini, cwd)] = (signature, found)
+        return found
 
     def _entry(self, path: str) -> tuple[str, list[str]] | None:
         try:
@@ -126,6 +152,18 @@ class GraphCache:
             finally:
                 with contextlib.suppress(OSError):
                     os.unlink(temporary)
+
+
+def _stats(paths: Iterable[Any]) -> list[Any]:
+    """[path, its stat (None when missing), ...] for each path."""
+    found: list[Any] = []
+    for path in paths:
+        try:
+            info = os.stat(path)
+            found += [path, (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)]
+        except OSError:
+            found += [path, None]
+    return found
 
 
 def _make_folder(folder: Path) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import fastpath, runner
-from .errors import ConfigError, DatabaseUnreachable, UsageError
+from .errors import ConfigError, UsageError
 from .graph_cache import GraphCache
 from .lock import DEFAULT_WAIT, Held, lock_name, migration_lock
 from .project import Environment, Project, Service
@@ -24,7 +24,7 @@ from .target import (
     resolve_target,
     target_line,
 )
-from .worker.libpq import database_name, libpq
+from .worker.libpq import database_name
 from .worker.protocol import OPS, WRITING_OPS
 
 Emit = Callable[[str], None]
@@ -105,14 +105,17 @@ class Session:
         with self._guard:
             return self._default_database()
 
-    def resolve(self, services: list[Service]) -> None:
+    def resolve(self, services: list[Service], *, probe: bool = True) -> None:
         """Resolve (start, create) every service's database before workers fan out, and refuse two services that
-        would write one version table of one database (through two variables naming the same server)."""
+        would write one version table of one database (through two variables naming the same server).
+
+        `probe` connects to each once, so that a wrong password or a server that is down is said once, in doctor's
+        words (not once per service, differently per driver); prefetch_states probes with its own query instead."""
         writers: dict[tuple[tuple[str, int, str], str, str], str] = {}
         for service in services:
             target = self.database(service)
-            if target.url not in self._probed:
-                _probe(target)
+            if probe and self._needs_probe(target):
+                fastpath.reach(target).close()
                 self._probed.add(target.url)
             key = (address(target.url), *service.expected_version_table)
             if key in writers:
@@ -187,13 +190,16 @@ class Session:
 
     def prefetch_states(self, services: list[Service]) -> dict[str, fastpath.Known]:
         """Read every service's state from the catalog and the files at once (the fast path: one query per database)."""
-        self.resolve(services)  # unreachable: said once, before the fast path or any worker tries
+        self.resolve(services, probe=False)
         by_database: dict[tuple[str, str], list[Service]] = {}
         for service in services:
             by_database.setdefault(service.database_key, []).append(service)
         self._known = {}
-        for group in by_database.values():
-            self._known.update(fastpath.known_states(self.database(group[0]), group, self.graphs))
+        for group in by_database.values():  # unreachable: said once, before any worker tries
+            target = self.database(group[0])
+            probe = self._needs_probe(target)
+            self._known.update(fastpath.known_states(target, group, self.graphs, probe=probe))
+            self._probed.add(target.url)
         self.graphs.save()
         return dict(self._known)
 
@@ -205,6 +211,9 @@ class Session:
         found = fastpath.known_states(self.database(service), [service], self.graphs).get(service.name)
         self.graphs.save()
         return found
+
+    def _needs_probe(self, target: Target) -> bool:
+        return target.url is not None and target.source != LOCAL_SOURCE and target.url not in self._probed
 
     @contextmanager
     def locked(self, service: Service) -> Iterator[Held]:
@@ -228,18 +237,3 @@ class Session:
         finally:
             with self._guard:
                 self._held[service.name] -= 1
-
-
-def _probe(target: Target) -> None:
-    """Connect once before workers fan out, so that a wrong password or a server that is down is said once, in
-    doctor's words, within its connect timeout (not once per service, differently per driver)."""
-    import psycopg2
-
-    from .doctor_server import CONNECT_TIMEOUT, connect_problem
-
-    if target.url is None or target.source == LOCAL_SOURCE:
-        return
-    try:
-        psycopg2.connect(libpq(target.url), connect_timeout=CONNECT_TIMEOUT).close()
-    except psycopg2.Error as error:
-        raise DatabaseUnreachable(target.redact(connect_problem(target, " ".join(str(error).split())))) from None

@@ -99,6 +99,22 @@ def pending(graph: dict[str, tuple[str, list[str]]], current: Iterable[str]) -> 
 def version_files(ini: str, cwd: str) -> list[str] | None:
     """The migration files of the Alembic environment configured by `ini`, read the way Alembic reads it
     when run from `cwd`; None when only Alembic can resolve them (package resources, recursive folders)."""
+    folders = version_folders(ini, cwd)
+    if folders is None:
+        return None
+    return files_in(folders)
+
+
+def files_in(folders: Iterable[str]) -> list[str]:
+    """The migration files directly in `folders` (every .py but __init__.py)."""
+    found: list[str] = []
+    for folder in folders:
+        found.extend(glob.glob(os.path.join(folder, "*.py")))
+    return [path for path in found if os.path.basename(path) != "__init__.py"]
+
+
+def version_folders(ini: str, cwd: str) -> list[str] | None:
+    """The folders holding those files (None as for version_files)."""
     parser = configparser.ConfigParser(defaults={"here": os.path.dirname(os.path.abspath(ini))})
     try:
         parser.read(ini, encoding="utf-8")
@@ -113,10 +129,7 @@ def version_files(ini: str, cwd: str) -> list[str] | None:
         folders = _split(options["version_locations"], options.get("path_separator"))
     else:
         folders = [os.path.join(location, "versions")]
-    found: list[str] = []
-    for folder in folders:
-        found.extend(glob.glob(os.path.join(cwd, folder, "*.py")))  # join keeps an absolute folder as is
-    return [path for path in found if os.path.basename(path) != "__init__.py"]
+    return [os.path.join(cwd, folder) for folder in folders]  # join keeps an absolute folder as is
 
 
 def _split(value: str, separator: str | None) -> list[str]:

@@ -108,3 +108,24 @@ def test_a_broken_cache_file_is_read_as_empty(tmp_path: Path) -> None:
     assert cache.entries == {} and cache.graph([path]) == {"aaaa": (path, [])}
     cache.save()
     assert json.loads((state / FILE_NAME).read_text())["files"][path][4] == "aaaa"
+
+
+def test_where_an_environment_keeps_its_files_is_remembered_only_while_nothing_changes(tmp_path: Path) -> None:
+    """A fleet's members reuse one look at alembic.ini, env.py and the versions folder; a file added, removed or an
+    env.py that starts naming its own version table is seen by the next look of the same cache."""
+    (tmp_path / "migrations" / "versions").mkdir(parents=True)
+    ini, env_py = tmp_path / "alembic.ini", tmp_path / "migrations" / "env.py"
+    ini.write_text("[alembic]\nscript_location = migrations\n")
+    env_py.write_text("context.configure(connection=connection)\n")
+    first = write_revision(tmp_path / "migrations" / "versions", "a", "aaaa", None)
+    cache = GraphCache(None)
+    assert cache.located(str(ini), str(tmp_path)) == ([first], str(env_py), False)
+
+    second = write_revision(tmp_path / "migrations" / "versions", "b", "bbbb", "aaaa")
+    assert sorted(cache.located(str(ini), str(tmp_path))[0]) == [first, second]  # type: ignore[index]
+    os.unlink(first)
+    assert cache.located(str(ini), str(tmp_path)) == ([second], str(env_py), False)
+    env_py.write_text("context.configure(connection=connection, version_table='habits_version')\n")
+    assert cache.located(str(ini), str(tmp_path)) == ([second], str(env_py), True)
+    ini.write_text("[alembic]\nscript_location = pkg:migrations\n")  # a package resource: only Alembic resolves it
+    assert cache.located(str(ini), str(tmp_path)) is None

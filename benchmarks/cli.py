@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import shutil
 import signal
@@ -19,7 +20,7 @@ import psycopg2
 from dbtasks.errors import DbtasksError
 from dbtasks.localdb import LocalDatabase
 
-from . import profiling, report
+from . import fleet, profiling, report
 from .database import BenchmarkError, Server, mask
 from .runner import Bench, Result, measure_scenario
 from .scenarios import LARGE, MAIN, build, prepare_at_head
@@ -28,6 +29,7 @@ from .synthetic import SyntheticProject, generate
 NEEDS_HEAD = {"noop-upgrade", "check", "status", "verify", "noop-direct", "status-direct", "current-one", *LARGE}
 # Services x migrations of each large scenario unless --large-services / --large-migrations say otherwise.
 LARGE_SIZES = {"status-large": (60, 30), "noop-large": (200, 20)}
+EVERY = (*MAIN, *LARGE, *fleet.SCENARIOS)
 PROFILED = (*MAIN, "status-large", "noop-large")
 
 
@@ -46,7 +48,10 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     choice.add_argument(
         "--scenarios",
         default="",
-        help=f"comma-separated, from {', '.join(MAIN + LARGE)}, or 'all' (default: {','.join(MAIN)})",
+        help=f"comma-separated, from {', '.join(EVERY)}, or 'all' (default: {','.join(MAIN)})",
+    )
+    choice.add_argument(
+        "--fleet-targets", type=int, default=200, help="databases in the fleet of the fleet-* scenarios (default: 200)"
     )
     choice.add_argument("--status-scale", action="store_true", help="also run status-large (same as adding it to --scenarios)")
     choice.add_argument(
@@ -81,7 +86,15 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     where.add_argument("--timeout", type=float, default=3600.0, help="seconds before a single command is killed (default: 3600)")
     args = parser.parse_args(argv)
     args.chosen = _scenarios(parser, args)
-    sizes = (args.services, args.migrations, args.runs, args.large_services, args.large_migrations, args.large_runs)
+    sizes = (
+        args.services,
+        args.migrations,
+        args.runs,
+        args.large_services,
+        args.large_migrations,
+        args.large_runs,
+        args.fleet_targets,
+    )
     if min(size for size in sizes if size is not None) < 1:
         parser.error("--services, --migrations, --runs and the --large-* sizes must be at least 1")
     try:
@@ -97,17 +110,17 @@ def _scenarios(parser: argparse.ArgumentParser, args: argparse.Namespace) -> lis
     """The scenarios to measure, in a fixed order; with --profile alone, none."""
     text = args.scenarios.strip()
     if text == "all":
-        wanted = [*MAIN, *LARGE]
+        wanted = list(EVERY)
     elif text:
         wanted = [part.strip() for part in text.split(",") if part.strip()]
     else:
         wanted = [] if args.profile and not args.status_scale else list(MAIN)
     if args.status_scale:
         wanted.append("status-large")
-    unknown = [name for name in wanted if name not in (*MAIN, *LARGE)]
+    unknown = [name for name in wanted if name not in EVERY]
     if unknown:
-        parser.error(f"--scenarios: unknown {', '.join(unknown)}; choose from {', '.join(MAIN + LARGE)}")
-    return [name for name in (*MAIN, *LARGE) if name in wanted]
+        parser.error(f"--scenarios: unknown {', '.join(unknown)}; choose from {', '.join(EVERY)}")
+    return [name for name in EVERY if name in wanted]
 
 
 @dataclass
@@ -118,6 +131,7 @@ class Workspace:
     folder: Path
     args: argparse.Namespace
     projects: dict[str, tuple[SyntheticProject, str]] = field(default_factory=dict)
+    fleet_rows: list[fleet.Row] = field(default_factory=list)
 
     def project(self, kind: str, services: int, migrations: int, at_head: bool) -> tuple[SyntheticProject, str]:
         if kind not in self.projects:
@@ -142,6 +156,15 @@ def measure_all(work: Workspace) -> list[Result]:
     bench, args = work.bench, work.args
     results = []
     for name in args.chosen:
+        if name in fleet.SCENARIOS:  # one run per side: the loop over 200 databases takes minutes
+            project, at_head = work.project("fleet", args.services, args.migrations, True)
+            if "fleet:" not in (project.root / "migrations.yaml").read_text(encoding="utf-8"):
+                fleet.declare_fleet(project)
+            empty = bench.server.create("fleet_empty") if name == "fleet-fresh" else ""
+            work.fleet_rows.append(fleet.scenario(bench, project, name, args.fleet_targets, empty or at_head))
+            if empty:
+                bench.server.drop(empty)
+            continue
         if name == "verify-scaling":
             for count in args.revisions:
                 project, url = work.project(f"scaling-{count}", 1, count, False)
@@ -199,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = measure_all(work)
         profiles = {args.profile: profile_scenario(work, args.profile)} if args.profile else {}
         about["Load average at end"] = report.load_average()
-        _publish(args, results, about, command_line(arguments), bench.notes, profiles)
+        _publish(args, results, about, command_line(arguments), bench.notes, profiles, work.fleet_rows)
         return 0
     except (BenchmarkError, DbtasksError, psycopg2.Error) as error:  # the server's own errors name no password
         print(f"benchmark failed: {str(error).strip()}", file=sys.stderr)
@@ -219,20 +242,29 @@ def _publish(
     command: str,
     notes: list[str],
     profiles: dict[str, str],
+    fleet_rows: list[fleet.Row],
 ) -> None:
     if results:
         print(report.text_table(results))
         print()
         print(report.text_verdicts(report.verdicts(results)))
+    fleet_table = fleet.table(fleet_rows, args.fleet_targets, args.services) if fleet_rows else ""
+    if fleet_table:
+        print(fleet_table)
     for note in notes:
         print(f"note: {note}")
     for name, text in profiles.items():
         print(f"\nprofile of {name}:\n{text}")
     if args.markdown:
-        Path(args.markdown).write_text(report.markdown(results, about, command, notes, profiles))
+        text = report.markdown(results, about, command, notes, profiles)
+        if fleet_table:
+            text += f"\n## Fleets (one run per side)\n\n{fleet_table}\n"
+        Path(args.markdown).write_text(text)
         print(f"wrote {args.markdown}")
     if args.output:
-        Path(args.output).write_text(report.as_json(results, about, command, notes))
+        document = json.loads(report.as_json(results, about, command, notes))
+        document["fleet"] = [row.as_dict() for row in fleet_rows]
+        Path(args.output).write_text(json.dumps(document, indent=2) + "\n")
         print(f"wrote {args.output}")
 
 

@@ -28,8 +28,9 @@ from .worker.libpq import database_name
 from .worker.protocol import OPS, WRITING_OPS
 
 Emit = Callable[[str], None]
-# Asked before a destructive run in a protected environment: (subject, environment, what it does, database name).
-Confirm = Callable[[str, str, str, str], None]
+# Asked before a destructive run in a protected environment: (subject, environment, what it does, the name to type
+# back, what that name is: "database", or "fleet" for a run over a fleet's members).
+Confirm = Callable[[str, str, str, str, str], None]
 WorkerOp = Callable[..., Any]  # a function of dbtasks.worker.ops, named by the request
 
 
@@ -37,7 +38,7 @@ def _silent(line: str) -> None:
     pass
 
 
-def _no_confirmation(subject: str, environment: str, what: str, database: str) -> None:
+def _no_confirmation(subject: str, environment: str, what: str, name: str, kind: str) -> None:
     pass
 
 
@@ -185,7 +186,10 @@ class Session:
             where = f" in protected environment {self.environment.name!r}" if self.environment and self.protected() else ""
             raise UsageError(f"{subject}: {what}{where}; rerun with --yes to confirm")
         if self.environment is not None and self.environment.protected and not self._confirmed:
-            self.confirm(subject, self.environment.name, what, name or database_name(self.database(service).url))
+            if name:
+                self.confirm(subject, self.environment.name, what, name, "fleet")
+            else:
+                self.confirm(subject, self.environment.name, what, database_name(self.database(service).url), "database")
             self._confirmed = True
 
     def prefetch_states(self, services: list[Service]) -> dict[str, fastpath.Known]:

@@ -83,15 +83,16 @@ def alembic_lines(line: str) -> None:
     progress(line)
 
 
-def typed_back(subject: str, environment: str, what: str, database: str) -> None:
-    """In a protected environment at a terminal, the database name must be typed back (--yes alone does without one)."""
+def typed_back(subject: str, environment: str, what: str, name: str, kind: str) -> None:
+    """In a protected environment at a terminal, the database's (or fleet's) name must be typed back (--yes alone does
+    without one)."""
     if not sys.stdin.isatty():
         progress(f"{subject}: {environment} is protected; --yes given and no terminal attached, going ahead")
         return
     progress(f"{subject}: {environment} is a protected environment; {what}")
     try:
-        typed = input(f"Type the database name ({database}) to go ahead: ")
+        typed = input(f"Type the {kind} name ({name}) to go ahead: ")
     except EOFError:
         typed = ""
-    if typed.strip() != database:
-        raise UsageError(f"{subject}: the name typed does not match {database!r}; nothing was changed")
+    if typed.strip() != name:
+        raise UsageError(f"{subject}: the name typed does not match {name!r}; nothing was changed")

@@ -371,6 +371,43 @@ def test_a_protected_environment_protects_every_member(
     assert all(version(url, "movements") == [] for url in urls)
 
 
+@pytest.mark.parametrize("typed", ["tenant", "tenants"], ids=["mismatch", "match"])
+def test_a_protected_fleet_at_a_terminal_asks_for_the_fleets_name(
+    project: Path, pg_server: str, make_fleet: Callable[[int], tuple[str, list[str]]], typed: str
+) -> None:
+    prefix, urls = make_fleet(2)
+    with (project / "migrations.yaml").open("a", encoding="utf-8") as handle:
+        handle.write(PROTECTED)
+    add_targets(project, f'  tenants:\n    services: [movements]\n    query: "{fleet_query(prefix)}"\n')
+    env = {"PROD_DATABASE_URL": pg_server}
+    assert_ok(inv(project, "db.upgrade-all", "--targets", "tenants", "--env", "production", env=env))
+    controller, terminal = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "invoke", "db.downgrade-all", "--yes", "--targets", "tenants", "--env", "production"],
+            cwd=project,
+            env=task_environment(pg_server, env),
+            stdin=terminal,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        os.write(controller, f"{typed}\n".encode())
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    assert "Type the fleet name (tenants) to go ahead:" in stdout, (stdout, stderr)
+    assert "Traceback" not in stdout + stderr
+    if typed == "tenants":
+        assert process.returncode == 0, (stdout, stderr)
+        assert all(version(url, "movements") == [] for url in urls)
+    else:
+        assert process.returncode == 2, (stdout, stderr)
+        assert stderr.strip().splitlines()[-1] == "downgrade-all: the name typed does not match 'tenants'; nothing was changed"
+        assert all(version(url, "movements") == [head_of("movements")] for url in urls)
+
+
 def test_a_report_of_another_fleet_is_refused(project: Path, tmp_path: Path) -> None:
     add_targets(project, "  a:\n    databases: [x]\n  b:\n    databases: [y]\n")
     report = tmp_path / "report.json"

@@ -21,6 +21,7 @@ from conftest import (
     CLOSED_URL,
     assert_bad_input,
     assert_ok,
+    dbtasks_command,
     declared_services,
     execute,
     expected_tables,
@@ -406,6 +407,27 @@ def test_a_protected_fleet_at_a_terminal_asks_for_the_fleets_name(
         assert process.returncode == 2, (stdout, stderr)
         assert stderr.strip().splitlines()[-1] == "downgrade-all: the name typed does not match 'tenants'; nothing was changed"
         assert all(version(url, "movements") == [head_of("movements")] for url in urls)
+
+
+def test_fleet_options_work_the_same_through_the_dbtasks_command(
+    project: Path, pg_server: str, make_fleet: Callable[[int], tuple[str, list[str]]], tmp_path: Path
+) -> None:
+    prefix, urls = make_fleet(3)
+    add_targets(project, f'  tenants:\n    services: [users]\n    query: "{fleet_query(prefix)}"\n')
+    first = dbtasks_command(project, "upgrade-all", "--targets", "tenants", "--shard", "1/2", "--json", url=pg_server)
+    second = dbtasks_command(project, "upgrade-all", "--targets", "tenants", "--shard", "2/2", "--json", url=pg_server)
+    assert first.returncode == 0 and second.returncode == 0, show(first) + show(second)
+    shares = [set(states(report_of(result))) for result in (first, second)]
+    assert shares[0] | shares[1] == {name_of(url) for url in urls} and not shares[0] & shares[1]
+    assert all(version(url, "users") == [head_of("users")] for url in urls)
+    by_inv = inv(project, "db.status", "--targets", "tenants", "--json", url=pg_server)
+    by_dbtasks = dbtasks_command(project, "status", "--targets", "tenants", "--json", url=pg_server)
+    assert by_inv.returncode == by_dbtasks.returncode == 0, show(by_inv) + show(by_dbtasks)
+    assert report_of(by_dbtasks) == report_of(by_inv)
+    assert set(states(report_of(by_inv)).values()) == {"up to date"}
+    refused = dbtasks_command(project, "status", "--targets", "tenants", "--shard", "3/2", url=pg_server)
+    assert refused.returncode == inv(project, "db.status", "--targets", "tenants", "--shard", "3/2").returncode == 2
+    assert refused.stderr.strip().splitlines()[-1].startswith("--shard"), show(refused)
 
 
 def test_a_report_of_another_fleet_is_refused(project: Path, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import os
 import pty
 import re
 import secrets
+import signal
 import subprocess
 import sys
 import threading
@@ -27,6 +28,7 @@ from conftest import (
     expected_tables,
     head_of,
     inv,
+    plant_migration,
     query,
     schema_of,
     show,
@@ -410,7 +412,7 @@ def test_a_protected_fleet_at_a_terminal_asks_for_the_fleets_name(
 
 
 def test_fleet_options_work_the_same_through_the_dbtasks_command(
-    project: Path, pg_server: str, make_fleet: Callable[[int], tuple[str, list[str]]], tmp_path: Path
+    project: Path, pg_server: str, make_fleet: Callable[[int], tuple[str, list[str]]]
 ) -> None:
     prefix, urls = make_fleet(3)
     add_targets(project, f'  tenants:\n    services: [users]\n    query: "{fleet_query(prefix)}"\n')
@@ -459,6 +461,41 @@ def fleet_process(project: Path, url: str, *args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def test_ctrl_c_rolls_back_the_running_member_and_starts_no_other(
+    project: Path, pg_server: str, make_fleet: Callable[[int], tuple[str, list[str]]]
+) -> None:
+    prefix, urls = make_fleet(3)
+    add_targets(project, f'  tenants:\n    services: [users]\n    query: "{fleet_query(prefix)}"\n')
+    plant_migration(
+        project, "users", "5100000000cc", head_of("users"), 'from alembic import op\n    op.execute("SELECT pg_sleep(60)")'
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "db.upgrade-all", "--targets", "tenants", "--jobs", "1", "--no-progress"],
+        cwd=project,
+        env=task_environment(pg_server, None),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's Ctrl-C reaches it
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not query(pg_server, "SELECT 1 FROM pg_stat_activity WHERE query LIKE %s", ("SELECT pg_sleep(60)%",)):
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.2)
+        os.killpg(process.pid, signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 1 and "Traceback" not in stdout + stderr, (stdout, stderr)
+    assert stdout.strip().splitlines()[-1] == "tenants: 3 targets: 2 not started, 1 failed", (stdout, stderr)
+    assert "interrupted; the migration in progress was rolled back" in stdout + stderr, (stdout, stderr)
+    assert version(urls[0], "users") == [head_of("users")]  # its earlier migrations committed, the slow one rolled back
+    assert [version(url, "users") for url in urls[1:]] == [[], []]
+    assert not query(pg_server, "SELECT 1 FROM pg_stat_activity WHERE query LIKE %s", ("SELECT pg_sleep(60)%",))
 
 
 def test_two_runners_given_the_same_shard_serialize_on_the_locks(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import shutil
 from pathlib import Path
@@ -28,7 +27,7 @@ from .config_keys import (
 )
 from .errors import ConfigError
 from .lint_rules import LintRules
-from .project import Environment, Project, Service, display_path, read_utf8
+from .project import Environment, Project, Service, closest, display_path, read_utf8
 from .urls import PLACEHOLDER, PLACEHOLDER_FIELDS
 
 
@@ -94,7 +93,7 @@ class _Loader:
             elif not where and key.startswith("x-"):
                 continue  # extension fields hold YAML anchors (`x-common: &common`), as in docker-compose
             elif allowed and key not in allowed:
-                close = difflib.get_close_matches(key, allowed, n=1)
+                close = closest(key, allowed)
                 hint = f"did you mean {close[0]!r}?" if close else f"expected one of {', '.join(allowed)}"
                 if close:
                     self.suggested.add((where, close[0]))
@@ -315,7 +314,7 @@ class _Loader:
                 if dep == name:
                     self.problem(where, f"services.{name}.depends_on", "a service cannot depend on itself")
                 elif dep not in declared:
-                    close = difflib.get_close_matches(dep, declared, n=1)
+                    close = closest(dep, declared)
                     hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(declared)}"
                     self.problem(where, f"services.{name}.depends_on", f"unknown service {dep!r}{hint}")
         cycle = find_cycle(services)

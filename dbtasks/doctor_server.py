@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from . import explain
-from .project import Project
+from .project import Project, closest
 from .target import Target
 from .urls import dropped_parameters
 from .worker.libpq import database_name, libpq
@@ -194,7 +193,7 @@ def _close_databases(target: Target, wanted: str) -> str:
             names = [str(row[0]) for row in cursor.fetchall()]
     finally:
         connection.close()
-    close = difflib.get_close_matches(wanted, names, n=1)
+    close = closest(wanted, names)
     return f"; did you mean {close[0]!r}?" if close else ""
 
 

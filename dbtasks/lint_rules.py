@@ -3,7 +3,6 @@ rules each service's lint runs with (`lint: {exclude: [...], include: [...]}`, t
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
 # Every rule squawk-cli 2.x knows (its --exclude and --include refuse any other name).
@@ -132,6 +131,8 @@ def unknown_rule(name: object) -> str | None:
     """What is wrong with `name` as a squawk rule, or None."""
     if isinstance(name, str) and name in RULES:
         return None
+    import difflib  # only on this error path
+
     close = difflib.get_close_matches(name, sorted(RULES), n=1) if isinstance(name, str) else []
     hint = f"did you mean {close[0]!r}?" if close else "see https://squawkhq.com/docs/rules for the rules"
     return f"unknown squawk rule {name!r}; {hint}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -10,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import DbtasksError, RunFailed, UsageError
-from .project import Project, Service
+from .project import Project, Service, closest
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,7 @@ class Selection:
             hints = [
                 f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
                 for name in unknown
-                for close in [difflib.get_close_matches(name, list(project.services), n=1)]
+                for close in [closest(name, list(project.services))]
             ]
             raise UsageError(f"unknown services {', '.join(hints)}; known: {', '.join(project.services)}")
         chosen = set(self.only or project.services)

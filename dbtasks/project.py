@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError, UsageError
 from .lint_rules import LintRules
+
+
+def closest(name: str, known: Sequence[str]) -> list[str]:
+    """The known name closest to a mistyped `name`, if one is close (difflib is imported only on that path)."""
+    import difflib
+
+    return difflib.get_close_matches(name, known, n=1)
 
 
 @dataclass(frozen=True)
@@ -115,7 +121,7 @@ class Project:
         known = ", ".join(self.services)
         if not name:
             raise UsageError(f"missing SERVICE: name one of {known}")
-        close = difflib.get_close_matches(name, list(self.services), n=1)
+        close = closest(name, list(self.services))
         hint = f"; did you mean {close[0]!r}?" if close else ";"
         raise UsageError(f"unknown service {name!r}{hint} known: {known}")
 
@@ -130,7 +136,7 @@ def unknown_name(subject: str, name: str, known: list[str], none: str) -> UsageE
     """'<subject> <name>' with the closest known name and every known one, or that migrations.yaml defines `none`."""
     if not known:
         return UsageError(f"{subject} {name!r}; migrations.yaml defines no {none}")
-    close = difflib.get_close_matches(name, known, n=1)
+    close = closest(name, known)
     hint = f"; did you mean {close[0]!r}?" if close else ";"
     return UsageError(f"{subject} {name!r}{hint} migrations.yaml defines: {', '.join(known)}")
 

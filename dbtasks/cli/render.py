@@ -9,7 +9,6 @@ import sys
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
-from xml.etree import ElementTree
 
 from ..compat import zip_strict
 from ..orchestrate import Outcome, Report
@@ -131,6 +130,8 @@ def as_json(document: Any) -> str:
 
 def junit_xml(results: Sequence[dict[str, Any]], task: str = "verify") -> str:
     """JUnit XML: a test suite per service, a test case per check (failures and skips marked)."""
+    from xml.etree import ElementTree
+
     suites = ElementTree.Element("testsuites", name=f"dbtasks {task}")
     for result in results:
         checks = list(result.get("checks") or [])

@@ -23,7 +23,7 @@ from .project import Environment, Project, Service, display_path
 from .session import Session
 from .target import LOCAL_SOURCE, Target, local_database
 from .urls import mask
-from .worker import ops, revisions
+from .worker import revisions
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ def _service(
     try:
         data = session.run(
             service,
-            ops.doctor,
+            "doctor",
             on=target,
             driver=service.driver,
             reachable=online,

@@ -23,7 +23,6 @@ from .orchestrate import Outcome, Report, Selection
 from .project import Service
 from .session import Session
 from .verbs_all import over_all
-from .worker import ops
 
 SILENCE_HINT = "fix the migration, or silence a finding in its revision file with '# lint: ignore[RULE] -- why it is safe'"
 
@@ -57,7 +56,7 @@ def render(session: Session, service: Service, start: str | None) -> list[dict[s
     """Each revision's upgrade SQL, offline; a migration that fails without a database is named as such."""
     bounds: dict[str, Any] = {"from": start or None}
     try:
-        return list(session.run(service, ops.revision_sql, offline=True, **bounds)["revisions"])
+        return list(session.run(service, "revision_sql", offline=True, **bounds)["revisions"])
     except ServiceError as error:
         if error.kind != "migration":
             raise

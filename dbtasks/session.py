@@ -31,7 +31,7 @@ Emit = Callable[[str], None]
 # Asked before a destructive run in a protected environment: (subject, environment, what it does, the name to type
 # back, what that name is: "database", or "fleet" for a run over a fleet's members).
 Confirm = Callable[[str, str, str, str, str], None]
-WorkerOp = Callable[..., Any]  # a function of dbtasks.worker.ops, named by the request
+WorkerOp = str  # the name of a function of dbtasks.worker.ops (worker/protocol.py's OPS); the worker runs it
 
 
 def _silent(line: str) -> None:
@@ -139,12 +139,12 @@ class Session:
     def run(
         self, service: Service, op: WorkerOp, *, offline: bool = False, on: Target | None = None, **args: Any
     ) -> dict[str, Any]:
-        """Run worker operation `op` (a function of dbtasks.worker.ops) for `service`; writing ones hold its lock.
+        """Run worker operation `op` (named after a function of dbtasks.worker.ops) for `service`; writing ones hold its lock.
 
         `offline` runs without a database (the configured URL, if any, is only handed to env.py); `on` runs
         against another database than the session's (verify's scratch database), without the lock.
         """
-        name = op.__name__
+        name = op
         assert name in OPS, name
         target = on if on is not None else self.configured_target(service) if offline else self.database(service)
         prefix = f"{service.name} | "

@@ -13,13 +13,13 @@ from . import fastpath, settings
 from .errors import DbtasksError, RunFailed, UsageError
 from .project import Service
 from .session import Session
-from .worker import ops, revisions
+from .worker import revisions
 from .worker.libpq import database_name
 
 
 def upgrade(session: Session, service: Service, to: str = "head") -> dict[str, Any]:
     if (to or "head") != "head":
-        return session.run(service, ops.upgrade, to=to)
+        return session.run(service, "upgrade", to=to)
     state = session.known_state(service)
     if state is not None and state.pending == 0:
         return {"applied": []}  # already at head: no worker, no lock
@@ -28,13 +28,13 @@ def upgrade(session: Session, service: Service, to: str = "head") -> dict[str, A
         state = session.known_state(service, fresh=True)
         if state is not None and state.pending == 0:
             return {"applied": []}
-        return session.run(service, ops.upgrade, to="head")
+        return session.run(service, "upgrade", to="head")
 
 
 def downgrade(session: Session, service: Service, to: str = "-1", yes: bool = False) -> dict[str, Any]:
     to = to or "-1"
     session.require_yes(yes, service.name, f"downgrade to {to} runs the migrations' downgrade steps and may drop data", service)
-    return session.run(service, ops.downgrade, to=to)
+    return session.run(service, "downgrade", to=to)
 
 
 def reset(session: Session, service: Service, yes: bool = False) -> dict[str, Any]:
@@ -43,8 +43,8 @@ def reset(session: Session, service: Service, yes: bool = False) -> dict[str, An
     )
     session.expect_workers(2)
     with session.locked(service) as held:  # no other run may start in between
-        down = session.run(service, ops.downgrade, to="base")
-        up = session.run(service, ops.upgrade, to="head")
+        down = session.run(service, "downgrade", to="base")
+        up = session.run(service, "upgrade", to="head")
         held.check()
     return {"applied": list(down["applied"]) + list(up["applied"])}
 
@@ -53,22 +53,22 @@ def stamp(session: Session, service: Service, revision: str, yes: bool = False) 
     if not revision:
         raise UsageError(f"{service.name}: missing REVISION: head, base or a revision id (see 'inv db.history {service.name}')")
     session.require_yes(yes, service.name, f"stamp {revision} rewrites the recorded revision without running migrations", service)
-    return session.run(service, ops.stamp, revision=revision)
+    return session.run(service, "stamp", revision=revision)
 
 
 def generate(session: Session, service: Service, message: str, empty: bool = False) -> dict[str, Any]:
     if not message or not message.strip():
         raise UsageError(f'{service.name}: a message is required; pass -m "what the migration does"')
-    return session.run(service, ops.generate, message=message.strip(), empty=empty)
+    return session.run(service, "generate", message=message.strip(), empty=empty)
 
 
 def merge(session: Session, service: Service, message: str = "merge heads") -> dict[str, Any]:
-    return session.run(service, ops.merge, message=message)
+    return session.run(service, "merge", message=message)
 
 
 def check(session: Session, service: Service) -> dict[str, Any]:
     """One head, database at head, no autogenerate difference; the data carries the differences."""
-    return session.run(service, ops.check)
+    return session.run(service, "check")
 
 
 def raise_for_differences(name: str, data: Mapping[str, Any]) -> None:
@@ -83,7 +83,7 @@ def raise_for_differences(name: str, data: Mapping[str, Any]) -> None:
 
 def sql(session: Session, service: Service, start: str | None = None, end: str = "head") -> str:
     bounds: dict[str, Any] = {"from": start or None, "to": end or "head"}
-    return str(session.run(service, ops.sql, offline=True, **bounds)["sql"])
+    return str(session.run(service, "sql", offline=True, **bounds)["sql"])
 
 
 def current(session: Session, service: Service) -> dict[str, Any]:
@@ -91,26 +91,26 @@ def current(session: Session, service: Service) -> dict[str, Any]:
     state = session.known_state(service)
     if state is not None:
         return {"current": list(state.current), "head": [state.head]}
-    return session.run(service, ops.current)
+    return session.run(service, "current")
 
 
 def history(session: Session, service: Service) -> dict[str, Any]:
     """{"revisions": [...]}, newest first: read from the files when the history is one plain line, else by Alembic."""
     found = fastpath.files_history(service, session.graphs)
     session.graphs.save()
-    return {"revisions": found} if found is not None else session.run(service, ops.history, offline=True)
+    return {"revisions": found} if found is not None else session.run(service, "history", offline=True)
 
 
 def heads(session: Session, service: Service) -> dict[str, Any]:
     graph = fastpath.file_graph(service, session.graphs) if settings.fastpath() else None
     session.graphs.save()
-    return {"heads": revisions.heads(graph)} if graph else session.run(service, ops.heads, offline=True)
+    return {"heads": revisions.heads(graph)} if graph else session.run(service, "heads", offline=True)
 
 
 def status(session: Session, service: Service) -> dict[str, Any]:
     """{"service", "database", "schema", "current", "head", "pending", "state"}: from the fast path when it is certain."""
     state = session.known_state(service)
-    data = state.status() if state is not None else session.run(service, ops.status)
+    data = state.status() if state is not None else session.run(service, "status")
     return {**where(session, service), **status_fields(data)}
 
 

@@ -23,7 +23,6 @@ from .session import Session
 from .target import Target
 from .urls import mask
 from .verbs_all import over_all
-from .worker import ops
 from .worker.libpq import database_name, libpq, with_database
 
 
@@ -38,7 +37,7 @@ def verify(session: Session, service: Service, keep: bool = False) -> dict[str, 
         session.announce(f"{service.name} | verifying in scratch database {database_name(scratch.url)}")
         for dependency in prepare:
             try:
-                session.run(dependency, ops.upgrade, on=scratch, to="head")
+                session.run(dependency, "upgrade", on=scratch, to="head")
             except ServiceError as error:
                 raise ServiceError(
                     service.name,
@@ -46,7 +45,7 @@ def verify(session: Session, service: Service, keep: bool = False) -> dict[str, 
                     f"{str(error).removeprefix(f'{dependency.name}: ')}",
                     kind=error.kind,
                 ) from None
-        data = session.run(service, ops.verify, on=scratch, expect_tables=list(service.expect_tables))
+        data = session.run(service, "verify", on=scratch, expect_tables=list(service.expect_tables))
     checks = [*data["checks"], lint.check(session, service)]
     result: dict[str, Any] = {"service": service.name, "ok": all(check["ok"] is not False for check in checks), "checks": checks}
     if keep:

@@ -57,12 +57,13 @@ def _moved(unchanged: str) -> Callable[[Mapping[str, Any]], str]:
     return lambda data: verbs.describe_applied(data) or unchanged
 
 
-def upgrade_all(session: Session, pick: Selection) -> Report:
+def upgrade_all(session: Session, pick: Selection, allow_edited: bool = False) -> Report:
     """Upgrade every selected service to head, dependencies first; services at head start no worker."""
     services = [session.service(name) for name in pick.names(session.project)]
     known = session.prefetch_states(services)
     behind = sum(1 for service in services if service.name not in known or known[service.name].pending)
-    return finished(over_all(session, verbs.upgrade, pick, describe=_moved("already at head"), workers=behind))
+    verb = functools.partial(verbs.upgrade, allow_edited=allow_edited)
+    return finished(over_all(session, verb, pick, describe=_moved("already at head"), workers=behind))
 
 
 def downgrade_all(session: Session, pick: Selection, to: str = "-1", yes: bool = False) -> Report:
@@ -102,7 +103,8 @@ def sql_all(session: Session, pick: Selection, folder: Path) -> Report:
 def check_all(session: Session, pick: Selection) -> Report:
     """check for every selected service; a service whose models differ from its schema fails.
 
-    The entries are {"service", "ok", "differences"} or {"service", "ok": false, "error", "state"}.
+    The entries are {"service", "ok", "differences", "checksums"} or {"service", "ok": false, "error", "state"}; an
+    applied revision edited since it was applied fails its service.
     """
     outcomes = over_all(session, verbs.check, pick, describe=_difference_count)
     entries: list[dict[str, Any]] = []
@@ -110,10 +112,15 @@ def check_all(session: Session, pick: Selection) -> Report:
     for outcome in outcomes:
         if outcome.ok:
             differences = list(outcome.data.get("diffs") or [])
-            entry = {"service": outcome.service, "ok": not differences, "differences": differences}
+            edited = verbs.edited_problem(outcome.service, outcome.data)
+            entry = {"service": outcome.service, "ok": not differences and not edited, "differences": differences}
             if outcome.data.get("skipped"):
                 entry["skipped"] = outcome.data["skipped"]  # no models to compare
+            if "checksums" in outcome.data:
+                entry["checksums"] = outcome.data["checksums"]
             entries.append(entry)
+            if edited:
+                outcome = Outcome(outcome.service, "failed", edited.removeprefix(f"{outcome.service}: "), outcome.data)
             judged.append(Outcome(outcome.service, "failed", outcome.detail, outcome.data) if differences else outcome)
         else:
             entries.append({"service": outcome.service, "ok": False, "error": outcome.detail, "state": outcome.state})

@@ -113,7 +113,7 @@ def checksums(session: Session, service: Service, accept: str = "", yes: bool = 
     if not accept:
         return session.run(service, ops.checksums)
     if session.protected():
-        what = f"accepting {accept} records its file as it is now as the applied one"
+        what = f"--accept {accept} re-records the checksum from the file as it is now"
         session.require_yes(yes, service.name, what, service)
     with session.locked(service):
         return session.run(service, ops.checksums, accept=accept)

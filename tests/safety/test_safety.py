@@ -642,6 +642,9 @@ def test_every_task_with_a_known_password_never_shows_it(
         tasks.run("db.check-all", "--lint", "--json")
         tasks.run("db.lint", "habits", "--json")
         tasks.run("db.lint-all", "--junit", str(out / "lint-all.xml"))
+        tasks.run("db.checksums", "habits")
+        tasks.run("db.checksums", "habits", "--json")
+        tasks.run("db.checksums", "habits", "--accept", "all")
         tasks.run("db.doctor")
         tasks.run("db.doctor", "--json")
         tasks.run("db.sql", "habits")
@@ -735,6 +738,8 @@ def test_a_known_password_in_a_protected_environment_never_shows(
         run("db.reset-all", "--yes", env={"DBTASKS_ENV": "production"})
         run("db.sql", "habits", "--env", "production")
         run("db.status", env={"DBTASKS_ENV": "production"})
+        run("db.checksums", "habits", "--env", "production", "--accept", "all", "--yes")
+        run("db.checksums", "habits", "--env", "production", "--json")
         run("db.downgrade", "habits", "--env", "production", "--to", "feedface9999", "--yes", code=2)
         assert_all_at_head(admin)
 

@@ -156,15 +156,16 @@ def heads(session: Session, service: Service) -> dict[str, Any]:
 
 
 def status(session: Session, service: Service) -> dict[str, Any]:
-    """{"service", "database", "schema", "current", "head", "pending", "state"}: from the fast path when it is certain."""
+    """{"service", "database", "schema", "current", "head", "pending", "state", "checksums"}: from the fast path when it
+    is certain."""
     state = session.known_state(service)
     if state is not None:
         data = {**state.status(), "checksums": state.checksums(str(service.path), session.graphs)}
         session.graphs.save()
     else:
         data = session.run(service, ops.status)
-    found = {**where(session, service), **status_fields(data)}
-    return {**found, "checksums": data["checksums"]} if "checksums" in data else found
+    # checksums: None when nothing is applied, or the recorded revision is one no file defines
+    return {**where(session, service), **status_fields(data), "checksums": data.get("checksums")}
 
 
 def where(session: Session, service: Service) -> dict[str, Any]:

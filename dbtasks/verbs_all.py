@@ -139,8 +139,8 @@ def _difference_count(data: Mapping[str, Any]) -> str:
 def status_all(session: Session, pick: Selection) -> Report:
     """Every selected service's status; each is read on its own, whatever happened to its dependencies.
 
-    The entries are the status rows: {"service", "database", "schema", "current", "head", "pending", "state"}; a
-    service whose status could not be read has state "error: ...".
+    The entries are the status rows: {"service", "database", "schema", "current", "head", "pending", "state",
+    "checksums"}; a service whose status could not be read has state "error: ..." (and checksums None).
     """
     services = [session.service(name) for name in pick.names(session.project)]
     known = session.prefetch_states(services)
@@ -152,6 +152,6 @@ def status_all(session: Session, pick: Selection) -> Report:
         else:
             state = f"error: {outcome.detail}" if outcome.state == "failed" else outcome.detail
             row = {**verbs.where(session, service), "current": None, "head": None, "pending": None}
-            rows.append({**row, "state": state})
+            rows.append({**row, "state": state, "checksums": None})
     failure = None if all(o.ok for o in outcomes) else "status could not be read for every service (see the state column)"
     return Report(outcomes, failure, rows)

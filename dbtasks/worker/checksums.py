@@ -11,7 +11,6 @@ driver come from env.py's connection or catalog.Connection); Python 3.8 at run t
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -104,6 +103,8 @@ def relative(path: str, folder: str) -> str:
 
 
 def os_user() -> str:
+    import getpass  # only a writing run needs it
+
     try:
         return getpass.getuser()
     except Exception:  # no user name for this uid (a container)

@@ -10,7 +10,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from . import checksums
-from .compat import exec_driver_sql, scalar_driver_sql
+from .compat import exec_driver_sql, rows_driver_sql, scalar_driver_sql
 from .failures import Failure
 
 if TYPE_CHECKING:
@@ -51,11 +51,16 @@ def record_step(operation: Operation, ctx: Any, step: Any) -> None:
             connection.execute(text(checksums.BOUND_DELETE.format(table=name)), {"revision": revision})
 
 
-def recorded(operation: Operation) -> dict[str, dict[str, Any]] | None:
-    """The recorded rows by revision, on a connection of our own; None when the table does not exist."""
+def recorded(operation: Operation, sqlalchemy_connection: Any = None) -> dict[str, dict[str, Any]] | None:
+    """The recorded rows by revision, on env.py's connection when given (inside env.py, where an asyncpg-only service
+    runs an event loop already), else on a connection of our own; None when the table does not exist."""
     from .catalog import Connection
 
     schema, table = where(operation)
+    if sqlalchemy_connection is not None:
+        if not scalar_driver_sql(sqlalchemy_connection, checksums.exists_sql(schema, table)):
+            return None
+        return checksums.as_recorded(rows_driver_sql(sqlalchemy_connection, checksums.select_sql(schema, table)))
     connection = Connection(operation.url)
     try:
         if not connection.rows(checksums.exists_sql(schema, table))[0][0]:
@@ -73,13 +78,13 @@ def applied_files(script: Any, heads: list[str]) -> list[tuple[str, str | None]]
     return [(revision.revision, getattr(revision, "path", None)) for revision in reversed(walked)]
 
 
-def verdict(operation: Operation, script: Any, heads: list[str]) -> dict[str, Any]:
-    """checksums.judge on the revisions applied at `heads`."""
+def verdict(operation: Operation, script: Any, heads: list[str], connection: Any = None) -> dict[str, Any]:
+    """checksums.judge on the revisions applied at `heads` (the rows read on `connection`, see recorded)."""
     from .operation import defines
 
     return checksums.judge(
         applied_files(script, heads),
-        recorded(operation),
+        recorded(operation, connection),
         lambda revision: defines(script, revision),
         checksums.file_checksum,
         os.getcwd(),

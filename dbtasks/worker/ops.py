@@ -39,7 +39,7 @@ def _upgrade_checked(operation: Operation, script: Any, mode: str, edited: list[
         def steps(heads: Any, context: Any) -> Any:
             planned = script._upgrade_revs(revision, heads)
             if planned:
-                edited.extend(applied.verdict(operation, script, list(heads))["edited"])
+                edited.extend(applied.verdict(operation, script, list(heads), context.connection)["edited"])
                 if edited and mode == "refuse":
                     raise applied.edited_failure(operation, edited)
             return planned

@@ -259,3 +259,35 @@ def test_verify_and_doctor_ignore_the_checksum_table(project: Path, database_url
     assert_ok(inv(project, "db.downgrade", "habits", "--to", "base", "--yes", url=database_url))
     status = status_json(project, database_url)["habits"]
     assert status["state"] == "not initialized", status  # the empty checksum table is no untracked table
+
+
+# -- fleets -----------------------------------------------------------------------------------------------------------
+
+
+def test_a_fleet_reports_an_edited_revision_per_member(tmp_path: Path, database_url: str) -> None:
+    import shutil
+
+    from conftest import REPO
+
+    tenants = Path(
+        shutil.copytree(REPO / "examples" / "tenants", tmp_path / "tenants", ignore=shutil.ignore_patterns("__pycache__"))
+    )
+    assert_ok(inv(tenants, "db.upgrade-all", "--targets", "tenants", url=database_url))
+    [path] = (tenants / "notes" / "alembic" / "versions").glob("*.py")
+    path.write_text(path.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
+    file = path.relative_to(tenants / "notes").as_posix()
+
+    status = assert_ok(inv(tenants, "db.status", "--targets", "tenants", "--json", url=database_url))
+    members = json.loads(status.stdout)["targets"]
+    assert [member["state"] for member in members] == ["up to date"] * 3
+    for member in members:
+        [row] = member["services"]
+        assert row["checksums"]["edited"] == [{"revision": path.name.split("_")[0], "file": file}], member
+
+    checked = inv(tenants, "db.check-all", "--targets", "tenants", "--json", url=database_url)
+    assert checked.returncode == 1, show(checked)
+    document = json.loads(checked.stdout)
+    assert document["counts"] == {"failed": 3}, document
+    for member in document["targets"]:
+        [entry] = member["services"]
+        assert entry["ok"] is False and entry["checksums"]["edited"][0]["file"] == file, member

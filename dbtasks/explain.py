@@ -17,7 +17,7 @@ from .worker.protocol import KINDS, Result
 # Failures that happen in the parent, around the worker.
 PARENT_KINDS = ("interpreter", "worker", "locked", "lock_lost", "scratch")
 # Failures caused by what the user typed, not by the service: exit 2 like other bad input.
-BAD_INPUT = frozenset(("unknown_revision", "out_of_range"))
+BAD_INPUT = frozenset(("unknown_revision", "out_of_range", "not_applied"))
 # Modules a service interpreter must have installed; a folder of the same name is never the fix.
 _REQUIREMENTS = {"alembic", "sqlalchemy", "asyncpg", "psycopg2", "greenlet", "psycopg"}
 
@@ -87,6 +87,12 @@ def stays_at(data: dict[str, Any]) -> str:
 def revisions(values: Iterable[str] | None) -> str:
     found = list(values or [])
     return ", ".join(found) if found else "base (nothing applied)"
+
+
+def edited_files(edited: Iterable[dict[str, Any]]) -> str:
+    """'revision 1a2b (alembic/versions/1a2b_x.py) was edited', or 'revisions 1a2b (...), 3c4d (...) were edited'."""
+    found = [f"{entry['revision']} ({entry.get('file') or 'no file'})" for entry in edited]
+    return f"revision {found[0]} was edited" if len(found) == 1 else f"revisions {', '.join(found)} were edited"
 
 
 def _ini(service: Service) -> str:
@@ -171,6 +177,14 @@ _TEMPLATES = {
         "the service stays at {stays}; rerun to continue"
     ),
     "command": "alembic: {message}; see 'inv db.history {name}' and 'inv db.current {name}'",
+    "edited": (
+        "{edited} after it was applied, and the environment is protected: nothing was upgraded; restore the file, "
+        "or review the change and run 'inv db.checksums {name} --accept {revision} --yes', or rerun with --allow-edited"
+    ),
+    "not_applied": (
+        "revision {revision} is not applied (the database is at {current}): there is no checksum to accept; "
+        "run 'inv db.checksums {name}' for the applied ones"
+    ),
 }
 
 
@@ -208,4 +222,5 @@ def _fields(service: Service, data: dict[str, Any], message: str, target: Target
         "found": ", ".join(data.get("found") or []),
         "stays": stays_at(data),
         "during": f" during migration {data['revision']}" if data.get("revision") else "",
+        "edited": edited_files(data.get("edited") or []),
     }

@@ -10,7 +10,7 @@ is left to the worker, which reports it properly.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import settings
@@ -18,10 +18,11 @@ from .errors import DatabaseUnreachable
 from .graph_cache import GraphCache
 from .project import Service
 from .target import Target
-from .worker import revisions
+from .worker import checksums, revisions
 from .worker.libpq import libpq
 
-# Two round trips for every service of one database together: which version tables exist, then all their rows.
+# Two round trips for every service of one database together: which version tables (and the checksum tables beside
+# them) exist, then all their rows.
 _TABLES_SQL = """
 SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND (n.nspname || '.' || c.relname) = ANY(%s)
@@ -35,9 +36,18 @@ class Known:
     current: tuple[str, ...]
     head: str
     pending: int
+    applied: tuple[tuple[str, str], ...] = ()  # (revision, file) of every applied revision, oldest first
+    recorded: dict[str, dict[str, Any]] | None = field(default=None, compare=False)  # the checksum rows; None: no table
+    defined: frozenset[str] = frozenset()  # every revision a file defines
 
     def status(self) -> dict[str, object]:
         return {"current": list(self.current), "head": [self.head], "pending": self.pending, "unknown": []}
+
+    def checksums(self, folder: str, cache: GraphCache | None) -> dict[str, Any]:
+        """The checksum verdict (edited, missing, unknown) as the worker's status gives it, from the cached files."""
+        sum_of = cache.checksum if cache is not None else checksums.file_checksum
+        found = checksums.judge(self.applied, self.recorded, lambda revision: revision in self.defined, sum_of, folder)
+        return {key: found[key] for key in ("edited", "missing", "unknown")}
 
 
 def known_states(
@@ -54,9 +64,10 @@ def known_states(
         if probe:
             reach(target).close()
         return {}
-    rows = _versions(target, sorted({service.expected_version_table for service, _ in graphs.values()}), probe)
-    if rows is None:
+    read = _versions(target, sorted({service.expected_version_table for service, _ in graphs.values()}), probe)
+    if read is None:
         return {}
+    rows, sums = read
     found: dict[str, Known] = {}
     for name, (service, graph) in graphs.items():
         current = rows.get(service.expected_version_table)
@@ -64,7 +75,10 @@ def known_states(
         # An empty version table may sit beside tables from before Alembic (or stamp base): the worker looks.
         if not current or len(heads) != 1 or not all(revision in graph for revision in current):
             continue
-        found[name] = Known(tuple(current), heads[0], revisions.pending(graph, current))
+        applied = tuple((revision, graph[revision][0]) for revision in _applied(graph, current))
+        pending = revisions.pending(graph, current)
+        recorded = sums.get(service.expected_version_table)
+        found[name] = Known(tuple(current), heads[0], pending, applied, recorded, frozenset(graph))
     return found
 
 
@@ -79,6 +93,22 @@ def reach(target: Target) -> Any:
         return psycopg2.connect(libpq(target.url), connect_timeout=CONNECT_TIMEOUT)
     except psycopg2.Error as error:
         raise DatabaseUnreachable(target.redact(connect_problem(target, " ".join(str(error).split())))) from None
+
+
+def _applied(graph: dict[str, tuple[str, list[str]]], current: Iterable[str]) -> list[str]:
+    """The revisions applied at `current` (they and their ancestors), oldest first."""
+    order: list[str] = []
+    seen: set[str] = set()
+    stack: list[tuple[str, bool]] = [(revision, False) for revision in sorted(current, reverse=True)]
+    while stack:
+        revision, done = stack.pop()
+        if done:
+            order.append(revision)
+        elif revision not in seen and revision in graph:
+            seen.add(revision)
+            stack.append((revision, True))
+            stack.extend((down, False) for down in reversed(graph[revision][1]))
+    return order
 
 
 def file_graph(service: Service, cache: GraphCache | None = None) -> dict[str, tuple[str, list[str]]] | None:
@@ -100,11 +130,17 @@ def _graph(service: Service, cache: GraphCache | None) -> dict[str, tuple[str, l
     return file_graph(service, cache)
 
 
-def _versions(target: Target, tables: list[tuple[str, str]], probe: bool) -> dict[tuple[str, str], list[str]] | None:
-    """(schema, table) -> its rows, for the version tables that exist; None on any error (but see `probe`)."""
+Versions = dict[tuple[str, str], list[str]]
+Sums = dict[tuple[str, str], dict[str, dict[str, Any]]]  # by version table: the rows of the checksum table beside it
+
+
+def _versions(target: Target, tables: list[tuple[str, str]], probe: bool) -> tuple[Versions, Sums] | None:
+    """(schema, table) -> its rows, for the version tables that exist, and the checksum rows beside each (where that
+    table exists); None on any error (but see `probe`)."""
     import psycopg2
     from psycopg2 import sql
 
+    sum_tables = {(schema, checksums.table_for(table)): (schema, table) for schema, table in tables}
     try:
         connection = reach(target)
     except DatabaseUnreachable:
@@ -113,23 +149,36 @@ def _versions(target: Target, tables: list[tuple[str, str]], probe: bool) -> dic
         return None  # the workers will say what is wrong with the connection
     try:
         with connection.cursor() as cursor:
-            cursor.execute(_TABLES_SQL, ([f"{schema}.{table}" for schema, table in tables],))
-            found: dict[tuple[str, str], list[str]] = {(str(row[0]), str(row[1])): [] for row in cursor.fetchall()}
-            if found:
-                select = sql.SQL("SELECT {}, version_num FROM {}.{}")
-                parts = [
-                    select.format(sql.Literal(index), sql.Identifier(schema), sql.Identifier(table))
-                    for index, (schema, table) in enumerate(sorted(found))
-                ]
-                cursor.execute(sql.SQL(" UNION ALL ").join(parts))
-                keys = sorted(found)
-                for index, revision in cursor.fetchall():
-                    found[keys[index]].append(str(revision))
-            return {key: sorted(rows) for key, rows in found.items()}
+            names = [f"{schema}.{table}" for schema, table in [*tables, *sum_tables]]
+            cursor.execute(_TABLES_SQL, (names,))
+            existing = sorted((str(row[0]), str(row[1])) for row in cursor.fetchall())
+            found: Versions = {key: [] for key in existing if key not in sum_tables}
+            sums: Sums = {sum_tables[key]: {} for key in existing if key in sum_tables}
+            if existing:
+                cursor.execute(_select_rows(existing, sum_tables, sql))
+                for index, revision, *row in cursor.fetchall():
+                    key = existing[index]
+                    if key in sum_tables:
+                        sums[sum_tables[key]].update(checksums.as_recorded([(revision, *row)]))
+                    else:
+                        found[key].append(str(revision))
+            return {key: sorted(rows) for key, rows in found.items()}, sums
     except psycopg2.Error:
         return None
     finally:
         connection.close()
+
+
+def _select_rows(existing: list[tuple[str, str]], sum_tables: Iterable[tuple[str, str]], sql: Any) -> Any:
+    """One query for the rows of every version and checksum table (the version tables' padded to the same columns)."""
+    versions = sql.SQL("SELECT {}, version_num::text, NULL::text, NULL::text, NULL::text, NULL::text FROM {}.{}")
+    sums = sql.SQL("SELECT {}, revision::text, checksum::text, file, applied_at::text, applied_by FROM {}.{}")
+    is_sum = set(sum_tables)
+    parts = [
+        (sums if key in is_sum else versions).format(sql.Literal(index), sql.Identifier(key[0]), sql.Identifier(key[1]))
+        for index, key in enumerate(existing)
+    ]
+    return sql.SQL(" UNION ALL ").join(parts)
 
 
 def files_history(service: Service, cache: GraphCache | None = None) -> list[dict[str, object]] | None:

@@ -20,13 +20,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .worker import revisions
+from .worker import checksums, revisions
 
 Graph = dict[str, tuple[str, list[str]]]
 # An Alembic environment's migration files, its env.py, and whether env.py may name its own version table.
 Located = tuple[list[str], str, bool]
 FILE_NAME = "revisions-cache.json"
-_FORMAT = 1
+_FORMAT = 2  # 2: each entry also holds the file's checksum (worker/checksums.py)
 # A top-level assignment of either name, the whole value on its line: `revision: str = "ab12"`, `down_revision = None`.
 _ASSIGNMENT = re.compile(r"^(revision|down_revision)[ \t]*(?::[^=\n]*)?=[ \t]*([^\n#]*?)[ \t]*(?:#[^\n]*)?$", re.MULTILINE)
 _MENTION = re.compile(r"^(?:revision|down_revision)\b", re.MULTILINE)
@@ -56,11 +56,23 @@ def scan(text: str) -> tuple[str, list[str]] | None:
 
 def read_entry(path: str) -> tuple[str, list[str]] | None:
     """A file's (revision, down revisions): scanned where exact, else parsed; None when not plain literals."""
+    return read_file(path)[0]
+
+
+def read_file(path: str) -> tuple[tuple[str, list[str]] | None, str | None]:
+    """A file's entry (read_entry) and its checksum, from one read; (None, None) when it cannot be read."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except (OSError, ValueError):
-        return None
+        with open(path, "rb") as handle:
+            data = handle.read()
+        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as text mode reads it
+    except OSError:
+        return None, None
+    except ValueError:
+        return None, checksums.checksum(data)
+    return _entry_of(path, text), checksums.checksum(data)
+
+
+def _entry_of(path: str, text: str) -> tuple[str, list[str]] | None:
     scanned = scan(text)
     if scanned is not None:
         return scanned
@@ -119,7 +131,19 @@ class GraphCache:
             self._located[(ini, cwd)] = (signature, found)
         return found
 
+    def checksum(self, path: str) -> str | None:
+        """The file's checksum (worker/checksums.py), read through the cache like its revision."""
+        cached = self._cached(path)
+        return cached[6] if cached is not None else None
+
     def _entry(self, path: str) -> tuple[str, list[str]] | None:
+        cached = self._cached(path)
+        if cached is None or cached[4] is None:
+            return None
+        return cached[4], list(cached[5])
+
+    def _cached(self, path: str) -> list[Any] | None:
+        """[size, mtime_ns, ctime_ns, inode, revision, down revisions, checksum], read again when the stat differs."""
         try:
             info = os.stat(path)
         except OSError:
@@ -127,12 +151,13 @@ class GraphCache:
         key = [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
         cached = self.entries.get(path)
         if cached is not None and cached[:4] == key:
-            return (cached[4], list(cached[5])) if cached[4] is not None else None
-        entry = read_entry(path)
+            return cached
+        entry, digest = read_file(path)
+        fresh = [*key, entry[0] if entry else None, entry[1] if entry else [], digest]
         with self._guard:
-            self.entries[path] = [*key, entry[0] if entry else None, entry[1] if entry else []]
+            self.entries[path] = fresh
             self.changed = True
-        return entry
+        return fresh
 
     def save(self) -> None:
         """Write the cache back if it changed (atomically: a concurrent run reads the old file or the new one)."""

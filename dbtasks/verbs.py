@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import fastpath, settings
+from . import explain, fastpath, settings
 from .errors import DbtasksError, RunFailed, UsageError
 from .project import Service
 from .session import Session
@@ -17,9 +17,12 @@ from .worker import revisions
 from .worker.libpq import database_name
 
 
-def upgrade(session: Session, service: Service, to: str = "head") -> dict[str, Any]:
+def upgrade(session: Session, service: Service, to: str = "head", allow_edited: bool = False) -> dict[str, Any]:
+    """Upgrade to `to`; when there is something to apply, an applied revision edited since is refused in a protected
+    environment (unless `allow_edited`), else warned about."""
+    edited = "warn" if allow_edited or not session.protected() else "refuse"
     if (to or "head") != "head":
-        return session.run(service, "upgrade", to=to)
+        return _warn_edited(session, service, session.run(service, "upgrade", to=to, edited=edited))
     state = session.known_state(service)
     if state is not None and state.pending == 0:
         return {"applied": []}  # already at head: no worker, no lock
@@ -28,7 +31,16 @@ def upgrade(session: Session, service: Service, to: str = "head") -> dict[str, A
         state = session.known_state(service, fresh=True)
         if state is not None and state.pending == 0:
             return {"applied": []}
-        return session.run(service, "upgrade", to="head")
+        return _warn_edited(session, service, session.run(service, "upgrade", to="head", edited=edited))
+
+
+def _warn_edited(session: Session, service: Service, data: dict[str, Any]) -> dict[str, Any]:
+    if data.get("edited"):
+        session.announce(
+            f"{service.name}: warning: {explain.edited_files(data['edited'])} after it was applied; "
+            f"see 'inv db.checksums {service.name}'"
+        )
+    return data
 
 
 def downgrade(session: Session, service: Service, to: str = "-1", yes: bool = False) -> dict[str, Any]:
@@ -67,8 +79,44 @@ def merge(session: Session, service: Service, message: str = "merge heads") -> d
 
 
 def check(session: Session, service: Service) -> dict[str, Any]:
-    """One head, database at head, no autogenerate difference; the data carries the differences."""
+    """One head, database at head, no autogenerate difference; the data carries the differences and the checksums."""
     return session.run(service, "check")
+
+
+def edited_problem(name: str, data: Mapping[str, Any]) -> str | None:
+    """check's verdict on the checksums: an applied revision edited since fails it (unknown and missing never do)."""
+    edited = list((data.get("checksums") or {}).get("edited") or [])
+    if not edited:
+        return None
+    return (
+        f"{name}: {explain.edited_files(edited)} after it was applied; restore the file, or review the change and run "
+        f"'inv db.checksums {name} --accept {edited[0]['revision'] if len(edited) == 1 else 'REV'}'"
+    )
+
+
+def checksum_notes(name: str, data: Mapping[str, Any], edited: bool = True) -> list[str]:
+    """Lines for status and check: edited revisions (unless `edited` is False), and recorded ones no file defines."""
+    sums = data.get("checksums") or {}
+    lines = [
+        f"{name}: {explain.edited_files([entry])} after it was applied; restore the file, or review the change and run "
+        f"'inv db.checksums {name} --accept {entry['revision']}'"
+        for entry in (sums.get("edited") or [] if edited else [])
+    ]
+    for entry in sums.get("missing") or []:
+        lines.append(f"{name}: revision {entry['revision']} ({entry.get('file')}) has a recorded checksum but no file defines it")
+    return lines
+
+
+def checksums(session: Session, service: Service, accept: str = "", yes: bool = False) -> dict[str, Any]:
+    """Each applied revision's checksum state; `accept` (a revision, or 'all') records its current checksum first,
+    under the service's migration lock (in a protected environment, with `yes`)."""
+    if not accept:
+        return session.run(service, "checksums")
+    if session.protected():
+        what = f"--accept {accept} re-records the checksum from the file as it is now"
+        session.require_yes(yes, service.name, what, service)
+    with session.locked(service):
+        return session.run(service, "checksums", accept=accept)
 
 
 def raise_for_differences(name: str, data: Mapping[str, Any]) -> None:
@@ -108,10 +156,16 @@ def heads(session: Session, service: Service) -> dict[str, Any]:
 
 
 def status(session: Session, service: Service) -> dict[str, Any]:
-    """{"service", "database", "schema", "current", "head", "pending", "state"}: from the fast path when it is certain."""
+    """{"service", "database", "schema", "current", "head", "pending", "state", "checksums"}: from the fast path when it
+    is certain."""
     state = session.known_state(service)
-    data = state.status() if state is not None else session.run(service, "status")
-    return {**where(session, service), **status_fields(data)}
+    if state is not None:
+        data = {**state.status(), "checksums": state.checksums(str(service.path), session.graphs)}
+        session.graphs.save()
+    else:
+        data = session.run(service, "status")
+    # checksums: None when nothing is applied, or the recorded revision is one no file defines
+    return {**where(session, service), **status_fields(data), "checksums": data.get("checksums")}
 
 
 def where(session: Session, service: Service) -> dict[str, Any]:

@@ -57,12 +57,13 @@ def _moved(unchanged: str) -> Callable[[Mapping[str, Any]], str]:
     return lambda data: verbs.describe_applied(data) or unchanged
 
 
-def upgrade_all(session: Session, pick: Selection) -> Report:
+def upgrade_all(session: Session, pick: Selection, allow_edited: bool = False) -> Report:
     """Upgrade every selected service to head, dependencies first; services at head start no worker."""
     services = [session.service(name) for name in pick.names(session.project)]
     known = session.prefetch_states(services)
     behind = sum(1 for service in services if service.name not in known or known[service.name].pending)
-    return finished(over_all(session, verbs.upgrade, pick, describe=_moved("already at head"), workers=behind))
+    verb = functools.partial(verbs.upgrade, allow_edited=allow_edited)
+    return finished(over_all(session, verb, pick, describe=_moved("already at head"), workers=behind))
 
 
 def downgrade_all(session: Session, pick: Selection, to: str = "-1", yes: bool = False) -> Report:
@@ -102,7 +103,8 @@ def sql_all(session: Session, pick: Selection, folder: Path) -> Report:
 def check_all(session: Session, pick: Selection) -> Report:
     """check for every selected service; a service whose models differ from its schema fails.
 
-    The entries are {"service", "ok", "differences"} or {"service", "ok": false, "error", "state"}.
+    The entries are {"service", "ok", "differences", "checksums"} or {"service", "ok": false, "error", "state"}; an
+    applied revision edited since it was applied fails its service.
     """
     outcomes = over_all(session, verbs.check, pick, describe=_difference_count)
     entries: list[dict[str, Any]] = []
@@ -110,10 +112,15 @@ def check_all(session: Session, pick: Selection) -> Report:
     for outcome in outcomes:
         if outcome.ok:
             differences = list(outcome.data.get("diffs") or [])
-            entry = {"service": outcome.service, "ok": not differences, "differences": differences}
+            edited = verbs.edited_problem(outcome.service, outcome.data)
+            entry = {"service": outcome.service, "ok": not differences and not edited, "differences": differences}
             if outcome.data.get("skipped"):
                 entry["skipped"] = outcome.data["skipped"]  # no models to compare
+            if "checksums" in outcome.data:
+                entry["checksums"] = outcome.data["checksums"]
             entries.append(entry)
+            if edited:
+                outcome = Outcome(outcome.service, "failed", edited.removeprefix(f"{outcome.service}: "), outcome.data)
             judged.append(Outcome(outcome.service, "failed", outcome.detail, outcome.data) if differences else outcome)
         else:
             entries.append({"service": outcome.service, "ok": False, "error": outcome.detail, "state": outcome.state})
@@ -132,8 +139,8 @@ def _difference_count(data: Mapping[str, Any]) -> str:
 def status_all(session: Session, pick: Selection) -> Report:
     """Every selected service's status; each is read on its own, whatever happened to its dependencies.
 
-    The entries are the status rows: {"service", "database", "schema", "current", "head", "pending", "state"}; a
-    service whose status could not be read has state "error: ...".
+    The entries are the status rows: {"service", "database", "schema", "current", "head", "pending", "state",
+    "checksums"}; a service whose status could not be read has state "error: ..." (and checksums None).
     """
     services = [session.service(name) for name in pick.names(session.project)]
     known = session.prefetch_states(services)
@@ -145,6 +152,6 @@ def status_all(session: Session, pick: Selection) -> Report:
         else:
             state = f"error: {outcome.detail}" if outcome.state == "failed" else outcome.detail
             row = {**verbs.where(session, service), "current": None, "head": None, "pending": None}
-            rows.append({**row, "state": state})
+            rows.append({**row, "state": state, "checksums": None})
     failure = None if all(o.ok for o in outcomes) else "status could not be read for every service (see the state column)"
     return Report(outcomes, failure, rows)

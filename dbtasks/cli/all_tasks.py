@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .fleet_options import fleeting
-from .helps import JSON, LOCK, YES, Definitions
+from .helps import EDITED, JSON, LOCK, YES, Definitions
 from .selection import HELP as SELECTION
 from .selection import selecting
 
@@ -19,20 +19,25 @@ def definitions(config_file: Path) -> Definitions:
     @selecting(fail_fast=False)
     def status(c: Any, json_: bool = False, env: str = "", *, pick: Selection) -> None:
         """Show every service's current revision, head, pending count and state."""
-        from .. import verbs_all
+        from .. import verbs, verbs_all
         from . import options, render
 
         report = verbs_all.status_all(options.session(config_file, quiet=True, env=env), pick)
         render.out(render.as_json({"services": report.entries}) if json_ else render.status_table(report.entries))
+        if not json_:
+            for row in report.entries:
+                for line in verbs.checksum_notes(row["service"], row):
+                    render.out(line)
         report.raise_for_failure()
 
     @selecting()
-    def upgrade_all(c: Any, lock_wait: str = "", env: str = "", *, pick: Selection) -> None:
+    def upgrade_all(c: Any, allow_edited: bool = False, lock_wait: str = "", env: str = "", *, pick: Selection) -> None:
         """Upgrade every service to head, dependencies first."""
         from .. import verbs_all
         from . import options, render
 
-        render.finish(verbs_all.upgrade_all(options.session(config_file, lock_wait=options.seconds(lock_wait), env=env), pick))
+        session = options.session(config_file, lock_wait=options.seconds(lock_wait), env=env)
+        render.finish(verbs_all.upgrade_all(session, pick, allow_edited))
 
     @selecting()
     def downgrade_all(c: Any, to: str = "-1", yes: bool = False, lock_wait: str = "", env: str = "", *, pick: Selection) -> None:
@@ -47,7 +52,7 @@ def definitions(config_file: Path) -> Definitions:
     def check_all(c: Any, json_: bool = False, lint: bool = False, env: str = "", *, pick: Selection) -> None:
         """Run check for every service; exit non-zero if any fails (for CI)."""
         from .. import lint as linting
-        from .. import verbs_all
+        from .. import verbs, verbs_all
         from . import lint_render, options, render
 
         session = options.session(config_file, quiet=json_, env=env)
@@ -60,6 +65,8 @@ def definitions(config_file: Path) -> Definitions:
         for entry in report.entries:
             for diff in entry.get("differences") or []:
                 render.out(f"{entry['service']}: - {diff}")
+            for line in verbs.checksum_notes(entry["service"], entry, edited=False):
+                render.out(line)
             for item in entry.get("lint") or []:
                 render.out(lint_render.finding(entry["service"], item))
         render.finish(report)
@@ -94,7 +101,7 @@ def definitions(config_file: Path) -> Definitions:
     without_fail_fast = {key: value for key, value in SELECTION.items() if key != "fail_fast"}
     definitions: Definitions = [
         ("status", status, {**JSON, **without_fail_fast}),
-        ("upgrade-all", upgrade_all, {**SELECTION, **LOCK}),
+        ("upgrade-all", upgrade_all, {**EDITED, **SELECTION, **LOCK}),
         ("downgrade-all", downgrade_all, {"to": "target revision for every service (default: -1)", **YES, **SELECTION, **LOCK}),
         ("check-all", check_all, {**JSON, "lint": "also lint each revision's SQL for lock-taking DDL (see lint)", **SELECTION}),
         ("sql-all", sql_all, {"output_dir": "folder for the <service>.sql files (required)", **SELECTION}),

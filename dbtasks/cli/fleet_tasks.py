@@ -88,7 +88,7 @@ def _verb(name: str, given: dict[str, Any]) -> tuple[Verb, Any]:
         return verbs_all.sql_all, per_member
     found: dict[str, Verb] = {
         "status": verbs_all.status_all,
-        "upgrade-all": verbs_all.upgrade_all,
+        "upgrade-all": functools.partial(verbs_all.upgrade_all, allow_edited=bool(given.get("allow_edited"))),
         "check-all": verbs_all.check_all,
         "downgrade-all": functools.partial(verbs_all.downgrade_all, to=given.get("to", "-1"), yes=True),
         "stamp-all": functools.partial(verbs_all.stamp_all, revision=given.get("revision", ""), yes=True),

@@ -89,6 +89,7 @@ _PLACEHOLDERS = {
     "retry-failed": "REPORT",
     "connections": "N",
     "sample": "N",
+    "accept": "REV",
 }
 
 

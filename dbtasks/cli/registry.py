@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DbtasksError
-from . import all_tasks, diagnostic_tasks, lint_tasks, local_tasks, service_tasks
+from . import all_tasks, checksum_tasks, diagnostic_tasks, lint_tasks, local_tasks, service_tasks
 from .helps import ENV_HELP, VERBOSE, VERBOSE_HELP, Definitions, missing_module
 
 # The short flags, one meaning in every task (Invoke would derive them from each task's own parameter order).
@@ -25,6 +25,7 @@ def definitions(config_file: Path) -> Definitions:
         *all_tasks.definitions(config_file),
         *diagnostic_tasks.definitions(config_file),
         *lint_tasks.definitions(config_file),
+        *checksum_tasks.definitions(config_file),
         *local_tasks.definitions(config_file),
     ]:
         if "env" in inspect.signature(body).parameters:  # every task that touches a database

@@ -5,17 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .helps import LOCK, SERVICE, YES, Definitions
+from .helps import EDITED, LOCK, SERVICE, YES, Definitions
 
 
 def definitions(config_file: Path) -> Definitions:
-    def upgrade(c: Any, service: str, to: str = "head", lock_wait: str = "", env: str = "") -> None:
+    def upgrade(c: Any, service: str, to: str = "head", allow_edited: bool = False, lock_wait: str = "", env: str = "") -> None:
         """Apply a service's migrations up to head (or --to REV)."""
         from .. import verbs
         from . import options, render
 
         session = options.session(config_file, lock_wait=options.seconds(lock_wait), env=env)
-        moved = verbs.describe_applied(verbs.upgrade(session, session.service(service), to))
+        moved = verbs.describe_applied(verbs.upgrade(session, session.service(service), to, allow_edited))
         render.out(f"{service}: upgraded {moved}" if moved else f"{service}: nothing to apply (already at or past {to})")
 
     def downgrade(c: Any, service: str, to: str = "-1", yes: bool = False, lock_wait: str = "", env: str = "") -> None:
@@ -45,14 +45,20 @@ def definitions(config_file: Path) -> Definitions:
         render.out(display_path(Path(data["path"])))
 
     def check(c: Any, service: str, env: str = "") -> None:
-        """Fail unless the service has one head, the database is at it and the models match."""
+        """Fail unless the service has one head, the database is at it, the models match and no applied file changed."""
         from .. import verbs
+        from ..errors import RunFailed
         from . import options, render
 
         session = options.session(config_file, env=env)
         data = verbs.check(session, session.service(service))
         for diff in data.get("diffs") or []:
             render.out(f"  - {diff}")
+        for line in verbs.checksum_notes(service, data, edited=False):
+            render.out(line)
+        edited = verbs.edited_problem(service, data)
+        if edited:
+            raise RunFailed(edited)
         verbs.raise_for_differences(service, data)
         models = f"no models to compare: {data['skipped']}" if data.get("skipped") else "models match"
         render.out(f"{service}: OK (head {data.get('head') or 'base'}, database at head, {models})")
@@ -129,7 +135,7 @@ def definitions(config_file: Path) -> Definitions:
             render.out(f"{head} (head)")
 
     return [
-        ("upgrade", upgrade, {**SERVICE, "to": "target revision (default: head; +1, prefixes accepted)", **LOCK}),
+        ("upgrade", upgrade, {**SERVICE, "to": "target revision (default: head; +1, prefixes accepted)", **EDITED, **LOCK}),
         ("downgrade", downgrade, {**SERVICE, "to": "target revision (default: -1; base for all)", **YES, **LOCK}),
         (
             "generate",

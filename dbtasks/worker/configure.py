@@ -5,7 +5,7 @@ A worker runs one service, so patching EnvironmentContext.configure is scoped to
   another database than the one handed to it, or (for check and generate) has no model in the schema;
 - the fence: autogenerate sees only what the service owns (ownership.py), whatever env.py asked for;
 - timeouts: the environment's statement_timeout and lock_timeout, SET LOCAL in every transaction;
-- the recorder: each applied step, one transaction per migration.
+- the recorder: each applied step, one transaction per migration, with its file's checksum (applied.py).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from . import applied
 from .compat import dbapi_connection, exec_driver_sql, scalar_driver_sql
 from .failures import Failure
 from .protocol import AUTOGENERATE_PHASES, REPORTING_OPS, WRITING_OPS
@@ -117,13 +118,16 @@ def fence(operation: Operation, kw: dict[str, Any]) -> None:
         else:
             schema = parent_names.get("schema_name") or default
             table = name if type_ == "table" else parent_names.get("table_name")
+            if table and ownership.bookkeeping(schema, table):
+                return False  # the checksum table, like the version table, is no model's
             if not ownership.owns(schema, table) if table else not ownership.owns_schema(schema):
                 return False
         return user_name_filter(name, type_, parent_names) if user_name_filter else True
 
     def include_object(obj: Any, name: Any, type_: str, reflected: bool, compare_to: Any) -> bool:
         table = obj if type_ == "table" else getattr(obj, "table", None)
-        if table is not None and not ownership.owns(getattr(table, "schema", None) or default, table.name):
+        schema = getattr(table, "schema", None) or default
+        if table is not None and (not ownership.owns(schema, table.name) or ownership.bookkeeping(schema, table.name)):
             return False
         return user_object_filter(obj, name, type_, reflected, compare_to) if user_object_filter else True
 
@@ -155,6 +159,7 @@ def recorder(operation: Operation, user_callback: Any) -> Any:
                 "doc": (step.up_revision.doc if step.up_revision is not None else "") or "",
             }
         )
+        applied.record_step(operation, ctx, step)  # the checksum of what was applied, in the same transaction
         if operation.on_step is not None:
             operation.on_step(ctx, step, heads)
         if user_callback is not None:

@@ -17,6 +17,7 @@ import re
 import sys
 from typing import Any
 
+from .checksums import table_for
 from .failures import Failure, classify, first_line
 from .operation import Operation, defines, pending_count
 
@@ -307,7 +308,11 @@ class Diagnosis:
         version_table = self.facts["version_table"]["table"]
         ownership = self.operation.ownership
         ownership.learn_migrations(self.database.get("default_schema"))
-        tables = [name for name in self.database["tables"] if name != version_table and ownership.owns(self.schema, name)]
+        tables = [
+            name
+            for name in self.database["tables"]
+            if name not in (version_table, table_for(version_table)) and ownership.owns(self.schema, name)
+        ]
         exists = version_table in self.database["tables"]
         recorded = f"its {version_table} records no revision" if exists else f"no {version_table}"
         if tables:

@@ -180,7 +180,7 @@ class Operation:
         finally:
             connection.close()
         mine = [(schema, table) for schema, table in rows if self.ownership.owns(schema, table)]
-        return sorted(f"{schema}.{table}" for schema, table in mine if (schema, table) != tuple(self.ownership.version_table))
+        return sorted(f"{schema}.{table}" for schema, table in mine if not self.ownership.bookkeeping(schema, table))
 
     def drop_schemas(self, names: list[str]) -> None:
         """Drop schemas create_schemas made for a run that applied nothing, if they are still empty."""

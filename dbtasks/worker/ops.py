@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from . import applied
 from .failures import Failure
 from .operation import Operation, defines, describe, pending_count
 
@@ -19,12 +20,34 @@ def upgrade(operation: Operation) -> dict[str, Any]:
         operation.single_head(script)
     operation.resolve(script, target)
     created = operation.create_schemas()
+    edited: list[dict[str, Any]] = []
     try:
-        operation.run_command(command.upgrade, target)
+        mode = operation.args.get("edited")
+        operation.run_command(_upgrade_checked(operation, script, mode, edited) if mode else command.upgrade, target)
     except BaseException:
         operation.drop_schemas(created)  # a first migration that failed leaves no empty schema behind
         raise
-    return {"applied": operation.applied, "created_schemas": created}
+    return {"applied": operation.applied, "created_schemas": created, "edited": edited}
+
+
+def _upgrade_checked(operation: Operation, script: Any, mode: str, edited: list[dict[str, Any]]) -> Any:
+    """command.upgrade that first compares the applied revisions with their recorded checksums, in the same run of
+    env.py, when there is something to apply: `mode` "refuse" fails before the first migration, "warn" reports them."""
+    from alembic.runtime.environment import EnvironmentContext
+
+    def upgrade(config: Any, revision: str) -> None:
+        def steps(heads: Any, context: Any) -> Any:
+            planned = script._upgrade_revs(revision, heads)
+            if planned:
+                edited.extend(applied.verdict(operation, script, list(heads), context.connection)["edited"])
+                if edited and mode == "refuse":
+                    raise applied.edited_failure(operation, edited)
+            return planned
+
+        with EnvironmentContext(config, script, fn=steps, as_sql=False, starting_rev=None, destination_rev=revision):
+            script.run_env()
+
+    return upgrade
 
 
 def downgrade(operation: Operation) -> dict[str, Any]:
@@ -72,7 +95,15 @@ def status(operation: Operation) -> dict[str, Any]:
         pending = pending_count(script, heads[0], current)
     untracked = operation.untracked_tables() if not current else []
     unknown = [r for r in current if r not in known]
-    return {"current": current, "head": heads, "pending": pending, "unknown": unknown, "untracked": untracked}
+    found: dict[str, Any] = {"current": current, "head": heads, "pending": pending, "unknown": unknown, "untracked": untracked}
+    if current and not unknown:
+        found["checksums"] = _summary(applied.verdict(operation, script, current))
+    return found
+
+
+def _summary(verdict: dict[str, Any]) -> dict[str, Any]:
+    """What status and check report of the checksums: edited, missing and unknown revisions."""
+    return {key: verdict[key] for key in ("edited", "missing", "unknown")}
 
 
 def heads(operation: Operation) -> dict[str, Any]:
@@ -103,8 +134,21 @@ def check(operation: Operation) -> dict[str, Any]:
     except Failure as failure:
         if failure.kind != "no_models":
             raise
-        return {"diffs": [], "head": head, "skipped": str(failure)}  # hand-written migrations only: nothing to compare
-    return {"diffs": [describe(diff) for diff in diffs], "head": head}
+        sums = _summary(applied.verdict(operation, script, [head] if head else []))
+        return {"diffs": [], "head": head, "skipped": str(failure), "checksums": sums}  # hand-written migrations only
+    sums = _summary(applied.verdict(operation, script, [head] if head else []))
+    return {"diffs": [describe(diff) for diff in diffs], "head": head, "checksums": sums}
+
+
+def checksums(operation: Operation) -> dict[str, Any]:
+    """Each applied revision's checksum state; with `accept`, that revision's (or 'all') current checksum recorded first."""
+    script = operation.script()
+    current = operation.database_heads(script)
+    unknown = [revision for revision in current if not defines(script, revision)]
+    if unknown:
+        raise Failure("unknown_database_revision", "unknown revision", revision=unknown[0])
+    accepted = applied.accept(operation, script, current, operation.args["accept"]) if operation.args.get("accept") else []
+    return {"current": current, "accepted": accepted, **applied.verdict(operation, script, current)}
 
 
 def generate(operation: Operation) -> dict[str, Any]:
@@ -184,6 +228,7 @@ OPS: dict[str, Callable[[Operation], dict[str, Any]]] = {
     "verify": verify,
     "doctor": doctor,
     "revision_sql": revision_sql,
+    "checksums": checksums,
 }
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, Iterable
 
-from . import catalog, revisions, sources
+from . import catalog, checksums, revisions, sources
 
 _PER_TABLE = ("column", "index", "constraint", "trigger", "policy")
 View = Dict[str, Dict[Any, str]]  # schema -> its owned objects in a catalog snapshot
@@ -25,7 +25,9 @@ class Ownership:
         self.schemas: list[str] = list(request.get("schemas") or [request["schema"]])
         self.shared: set[str] = set(request.get("shared") or [])
         self.version_table: tuple[str, ...] = tuple(request.get("version_table") or (self.schemas[0], "alembic_version"))
-        self.foreign: set[tuple[str, ...]] = {tuple(table) for table in request.get("foreign_version_tables") or []}
+        self.checksum_table = (self.version_table[0], checksums.table_for(self.version_table[-1]))
+        foreign = [tuple(table) for table in request.get("foreign_version_tables") or []]
+        self.foreign: set[tuple[str, ...]] = {*foreign, *((table[0], checksums.table_for(table[-1])) for table in foreign)}
         self.tables: set[tuple[str, str]] = set()  # in shared schemas: its models' and its migrations' tables
         self._ini = str(request.get("ini") or "")
         self._learned_files = False
@@ -56,7 +58,11 @@ class Ownership:
             return False
         if schema not in self.shared:
             return True
-        return (schema, table) in self.tables or (schema, table) == self.version_table
+        return (schema, table) in self.tables or self.bookkeeping(schema, table)
+
+    def bookkeeping(self, schema: str | None, table: str | None) -> bool:
+        """Is it its version table or the checksum table beside it (Alembic's and dbtasks' own, never a model's)?"""
+        return (schema, table) in (self.version_table, self.checksum_table)
 
     def owns_object(self, schema: str, key: tuple[str, Any, str]) -> bool:
         """Does the service own a catalog snapshot's object (kind, table, name) of `schema`?"""
@@ -70,10 +76,13 @@ class Ownership:
     # -- catalog views, for verify ---------------------------------------------------------------------
 
     def view(self, snapshot: catalog.Snapshot, ignore_table: str | None = None) -> View:
-        """Its objects in `snapshot`, by schema (without its own version table when `ignore_table` names it)."""
+        """Its objects in `snapshot`, by schema (without its own version table, and the checksum table beside it, when
+        `ignore_table` names it)."""
         found: View = {}
         for schema in self.schemas:
             objects = catalog.schema_objects(snapshot, schema, ignore_table if schema == self.version_table[0] else None)
+            if ignore_table and schema == self.version_table[0]:
+                objects = catalog.without_table(objects, checksums.table_for(ignore_table))
             found[schema] = {key: value for key, value in objects.items() if self.owns_object(schema, key)}
         return found
 

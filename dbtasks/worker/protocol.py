@@ -25,6 +25,7 @@ OPS = (
     "verify",
     "doctor",
     "revision_sql",
+    "checksums",
 )
 # Operations that write alembic_version or the schema: the parent holds the migration lock around them,
 # and the worker records each step they apply (one transaction per migration).
@@ -57,6 +58,8 @@ KINDS = (
     "no_models",  # env.py passes no target_metadata: nothing to compare (check and drift skip, generate needs --empty)
     "interrupted",  # Ctrl-C, or the parent went away
     "lock_lost",  # the parent's migration lock is no longer held: the migration is rolled back instead of committed
+    "edited",  # an applied revision's file differs from the checksum recorded when it was applied
+    "not_applied",  # checksums --accept of a revision the database has not applied (bad input)
     "command",  # any other alembic CommandError
     "unexpected",  # anything else: a bug or an unusual env.py
 )

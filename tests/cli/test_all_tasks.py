@@ -33,7 +33,7 @@ from conftest import (
 )
 
 ALL = list(declared_services())
-STATUS_KEYS = {"service", "database", "schema", "current", "head", "pending", "state"}
+STATUS_KEYS = {"service", "database", "schema", "current", "head", "pending", "state", "checksums"}
 
 
 def upgrade_all(project: Path, url: str, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -50,7 +50,7 @@ def assert_all_at_head(url: str, services: list[str] = ALL) -> None:
 def assert_untouched(url: str, service: str) -> None:
     schema = schema_of(service)
     assert version(url, schema) == [], service
-    assert tables(url, schema) <= {"alembic_version"}, service
+    assert tables(url, schema) <= {"alembic_version", "alembic_version_checksums"}, service
 
 
 def json_document(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
@@ -130,6 +130,7 @@ def test_status_counts_pending_migrations_before_and_after(project: Path, databa
             "head": head,
             "pending": pending,
             "state": "not initialized",
+            "checksums": None,  # nothing applied
         }
         assert table[service] == [service, schema_of(service), "-", head, str(pending), "not initialized"]
 
@@ -146,6 +147,7 @@ def test_status_counts_pending_migrations_before_and_after(project: Path, databa
             "head": head,
             "pending": 0,
             "state": "up to date",
+            "checksums": {"edited": [], "missing": [], "unknown": []},  # each revision recorded by this upgrade
         }
         assert table[service] == [service, schema_of(service), head, head, "0", "up to date"]
 
@@ -164,7 +166,8 @@ def test_check_all_passes_then_fails_on_a_planted_model_change(project: Path, da
     result = assert_ok(inv(project, "db.check-all", url=database_url))
     assert {service: state for service, (state, _) in summary_states(result).items()} == dict.fromkeys(ALL, "ok")
     document = json_document(assert_ok(inv(project, "db.check-all", "--json", url=database_url)))
-    assert document["services"] == [{"service": service, "ok": True, "differences": []} for service in ALL]
+    clean = {"edited": [], "missing": [], "unknown": []}
+    assert document["services"] == [{"service": service, "ok": True, "differences": [], "checksums": clean} for service in ALL]
     assert snapshot(database_url) == before
 
     table = plant_model_column(project, "habits", "color")
@@ -182,7 +185,12 @@ def test_check_all_passes_then_fails_on_a_planted_model_change(project: Path, da
     assert [d for d in entries["habits"]["differences"] if difference in d], entries["habits"]
     for service in ALL:
         if service != "habits":
-            assert entries[service] == {"service": service, "ok": True, "differences": []}
+            assert entries[service] == {
+                "service": service,
+                "ok": True,
+                "differences": [],
+                "checksums": {"edited": [], "missing": [], "unknown": []},
+            }
     assert snapshot(database_url) == before
 
 

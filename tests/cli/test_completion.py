@@ -91,7 +91,14 @@ def test_every_service_task(project: Path, task: str) -> None:
 
 def test_invoke_still_completes_tasks_and_options(project: Path) -> None:
     assert complete_in_bash(project, "inv", "db.up") == ["db.upgrade", "db.upgrade-all"]
-    assert complete_in_bash(project, "inv", "db.upgrade", "--") == ["--lock-wait", "--service", "--env", "--to", "--verbose"]
+    assert complete_in_bash(project, "inv", "db.upgrade", "--") == [
+        "--allow-edited",
+        "--lock-wait",
+        "--service",
+        "--env",
+        "--to",
+        "--verbose",
+    ]
     assert complete_in_bash(project, "inv", "db.upgrade", "--s") == ["--service"]
     assert sorted(complete_in_bash(project, "inv", "--li")) == ["--list", "--list-depth", "--list-format"]
 

@@ -39,6 +39,7 @@ INVOCATIONS: dict[str, tuple[str, ...]] = {
     "doctor": ("doctor", "--env", "nope"),
     "lint": ("lint", "habits", "--json"),
     "lint-all": ("lint-all", "--only", "users,movements"),
+    "checksums": ("checksums", "habits", "--json"),  # nothing applied: an empty list
     "local-start": ("local-start",),  # DATABASE_URL is set: refused
     "local-stop": ("local-stop",),  # nothing running in the copy
     "local-url": ("local-url",),  # not running: said so

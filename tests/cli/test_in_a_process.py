@@ -106,6 +106,7 @@ CASES = {
     "doctor": Case(("db.doctor",), "doctor: 0 errors", ("db.upgrade-all",), read_only=True),
     "lint": Case(("db.lint", "movements"), "movements: no findings in 1 revision", read_only=True),
     "lint-all": Case(("db.lint-all",), f"{len(ALL)} ok, 0 failed, 0 skipped", read_only=True),
+    "checksums": Case(("db.checksums", "movements"), "alembic/versions/0001_init.py", ("db.upgrade-all",), read_only=True),
 }
 
 

@@ -75,9 +75,15 @@ def test_every_layout_upgrades_into_its_own_database_schema_and_version_table(la
     assert versions(layouts.url, "public.alembic_version_billing") == [HEADS["billing"]]
     # schemas no migration creates were created before the first upgrade
     assert {"ledger", "audit", "parts"} <= schemas(layouts.url)
-    assert tables(layouts.url, "ledger") == {"entries", "alembic_version"} and tables(layouts.url, "audit") == {"entry_log"}
+    assert tables(layouts.url, "ledger") == {"entries", "alembic_version", "alembic_version_checksums"} and tables(
+        layouts.url, "audit"
+    ) == {"entry_log"}
     assert versions(layouts.url, "ledger.alembic_version") == [HEADS["ledger"]]
-    assert tables(layouts.url, "parts") == {"widgets", "alembic_version"}  # parts' env.py built its URL from POSTGRES_*
+    assert tables(layouts.url, "parts") == {
+        "widgets",
+        "alembic_version",
+        "alembic_version_checksums",
+    }  # parts' env.py built its URL from POSTGRES_*
 
 
 def test_status_names_each_services_database_when_there_are_several(layouts: Layouts) -> None:
@@ -140,7 +146,10 @@ def test_every_single_service_task_on_the_multi_schema_and_database_per_service_
 
     assert_ok(layouts.inv("db.downgrade", "ledger", "--yes"))
     assert versions(layouts.url, "ledger.alembic_version") == []
-    assert tables(layouts.url, "ledger") == {"alembic_version"} and tables(layouts.url, "audit") == set()
+    assert (
+        tables(layouts.url, "ledger") == {"alembic_version", "alembic_version_checksums"}
+        and tables(layouts.url, "audit") == set()
+    )
     assert_ok(layouts.inv("db.stamp", "ledger", "head", "--yes"))
     assert versions(layouts.url, "ledger.alembic_version") == [HEADS["ledger"]]
     assert_ok(layouts.inv("db.stamp", "ledger", "base", "--yes"))
@@ -301,7 +310,10 @@ def test_every_layout_with_conflicting_stacks_per_service(layouts: Layouts, stac
     verified = json.loads(assert_ok(layouts.inv("db.verify-all", "--json")).stdout)
     assert all(item["ok"] for item in verified), verified
     assert_ok(layouts.inv("db.downgrade-all", "--yes", "--to", "base"))
-    assert versions(layouts.sync_url, "public.alembic_version") == [] and tables(layouts.url, "ledger") == {"alembic_version"}
+    assert versions(layouts.sync_url, "public.alembic_version") == [] and tables(layouts.url, "ledger") == {
+        "alembic_version",
+        "alembic_version_checksums",
+    }
 
 
 def test_merge_on_a_plain_service_in_its_own_database(layouts: Layouts) -> None:

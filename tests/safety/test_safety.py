@@ -92,7 +92,7 @@ def assert_password_hidden(url: str, *results: subprocess.CompletedProcess[str])
 def assert_untouched(url: str, service: str) -> None:
     schema = schema_of(service)
     assert version(url, schema) == [], service
-    assert tables(url, schema) <= {"alembic_version"}, service
+    assert tables(url, schema) <= {"alembic_version", "alembic_version_checksums"}, service
 
 
 # == 1. bad input: one line, a non-zero exit, nothing changed ============================================
@@ -642,6 +642,9 @@ def test_every_task_with_a_known_password_never_shows_it(
         tasks.run("db.check-all", "--lint", "--json")
         tasks.run("db.lint", "habits", "--json")
         tasks.run("db.lint-all", "--junit", str(out / "lint-all.xml"))
+        tasks.run("db.checksums", "habits")
+        tasks.run("db.checksums", "habits", "--json")
+        tasks.run("db.checksums", "habits", "--accept", "all")
         tasks.run("db.doctor")
         tasks.run("db.doctor", "--json")
         tasks.run("db.sql", "habits")
@@ -735,6 +738,8 @@ def test_a_known_password_in_a_protected_environment_never_shows(
         run("db.reset-all", "--yes", env={"DBTASKS_ENV": "production"})
         run("db.sql", "habits", "--env", "production")
         run("db.status", env={"DBTASKS_ENV": "production"})
+        run("db.checksums", "habits", "--env", "production", "--accept", "all", "--yes")
+        run("db.checksums", "habits", "--env", "production", "--json")
         run("db.downgrade", "habits", "--env", "production", "--to", "feedface9999", "--yes", code=2)
         assert_all_at_head(admin)
 
@@ -888,7 +893,7 @@ def assert_each_service_at_old_or_new_revision(url: str, project: Path) -> None:
         assert len(recorded) <= 1 and set(recorded) <= set(revisions_of(service, project)), (service, recorded)
         present = tables(url, schema)
         if not recorded:
-            assert present <= {"alembic_version"}, (service, present)
+            assert present <= {"alembic_version", "alembic_version_checksums"}, (service, present)
         elif recorded[0] in (head_of(service), SLEEPER):
             assert expected_tables(service) <= present, (service, present)
     # The planted migration's table exists exactly when its revision is recorded.

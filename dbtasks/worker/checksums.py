@@ -1,0 +1,174 @@
+"""Checksums of applied revision files: what was applied, as it was, kept beside the version table.
+
+When a revision is applied (upgrade, stamp), its file's checksum is recorded in `<version table>_checksums`, in the
+migration's own transaction; a downgrade deletes the rows of the revisions it takes back. Comparing those rows with
+the files tells which applied revisions were edited since. The checksum ignores line endings and trailing
+whitespace (an editor's or git's doing, never a change to the migration).
+
+The pure part (normalize, judge) is shared with the parent's fast path. Standard library only (SQLAlchemy and the
+driver come from env.py's connection or catalog.Connection); Python 3.8 at run time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # annotations only: collections.abc generics cannot be subscripted at run time on Python 3.8
+    Recorded = Mapping[str, Mapping[str, Any]]  # revision -> {"checksum", "file", "applied_at", "applied_by"}
+
+SUFFIX = "_checksums"
+# The states of an applied revision (and of a recorded one no file defines).
+OK, EDITED, UNKNOWN, MISSING = "ok", "edited", "unknown", "missing"
+
+
+def table_for(version_table: str) -> str:
+    """The checksum table beside `version_table`: alembic_version -> alembic_version_checksums."""
+    return version_table + SUFFIX
+
+
+def normalize(data: bytes) -> bytes:
+    """The file as the checksum sees it: LF line ends, no trailing whitespace on a line, no trailing blank lines."""
+    lines = [line.rstrip() for line in data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    return b"\n".join(lines)
+
+
+def checksum(data: bytes) -> str:
+    return hashlib.sha256(normalize(data)).hexdigest()
+
+
+def file_checksum(path: str) -> str | None:
+    """The checksum of the file at `path`, None when it cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            return checksum(handle.read())
+    except OSError:
+        return None
+
+
+def judge(
+    applied: Iterable[tuple[str, str | None]],
+    recorded: Recorded | None,
+    defined: Callable[[str], bool],
+    sum_of: Callable[[str], str | None],
+    folder: str,
+) -> dict[str, Any]:
+    """The verdict on the applied revisions ((revision, file) oldest first) against the recorded rows (None: no table).
+
+    {"revisions": [{"revision", "state", "file", ...}], "edited": [{"revision", "file"}], "missing": [...],
+    "unknown": [revision, ...], "table": bool}: a recorded revision no file defines is missing; an applied one
+    without a row is unknown (applied before anything was recorded), never an error.
+    """
+    rows = dict(recorded or {})
+    found: list[dict[str, Any]] = []
+    for revision, path in applied:
+        file = relative(path, folder) if path else None
+        row = rows.get(revision)
+        if row is None:
+            found.append({"revision": revision, "state": UNKNOWN, "file": file})
+            continue
+        current = sum_of(path) if path else None
+        state = OK if current == row.get("checksum") else EDITED
+        found.append({"revision": revision, "state": state, "file": file or row.get("file"), **_recorded(row)})
+    listed = {entry["revision"] for entry in found}
+    for revision in sorted(rows):
+        if revision not in listed and not defined(revision):
+            found.append(
+                {"revision": revision, "state": MISSING, "file": rows[revision].get("file"), **_recorded(rows[revision])}
+            )
+    return {
+        "revisions": found,
+        "edited": [{"revision": e["revision"], "file": e["file"]} for e in found if e["state"] == EDITED],
+        "missing": [{"revision": e["revision"], "file": e["file"]} for e in found if e["state"] == MISSING],
+        "unknown": [e["revision"] for e in found if e["state"] == UNKNOWN],
+        "table": recorded is not None,
+    }
+
+
+def _recorded(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: row.get(key) for key in ("checksum", "applied_at", "applied_by")}
+
+
+def relative(path: str, folder: str) -> str:
+    """`path` relative to the service folder (as recorded), with forward slashes."""
+    try:
+        found = os.path.relpath(path, folder)
+    except ValueError:  # another drive (Windows)
+        found = path
+    return found.replace(os.sep, "/")
+
+
+def os_user() -> str:
+    import getpass  # only a writing run needs it
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name for this uid (a container)
+        return str(os.getuid()) if hasattr(os, "getuid") else "?"
+
+
+# -- SQL --------------------------------------------------------------------------------------------
+
+
+def quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def qualified(schema: str | None, table: str) -> str:
+    return f"{quoted(schema)}.{quoted(table)}" if schema else quoted(table)
+
+
+def create_sql(schema: str | None, table: str) -> str:
+    return (
+        f"CREATE TABLE IF NOT EXISTS {qualified(schema, table)} (revision VARCHAR(255) NOT NULL PRIMARY KEY, "
+        "checksum VARCHAR(64) NOT NULL, file TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), "
+        "applied_by TEXT NOT NULL)"
+    )
+
+
+def upsert_sql(schema: str | None, table: str, revision: str, digest: str, file: str, by: str) -> str:
+    """Record one revision's checksum (replacing an earlier row); `by` is the OS user, the database user is added."""
+    values = ", ".join(literal(value) for value in (revision, digest, file))
+    return (
+        f"INSERT INTO {qualified(schema, table)} (revision, checksum, file, applied_by) "
+        f"VALUES ({values}, current_user || ' (' || {literal(by)} || ')') ON CONFLICT (revision) DO UPDATE SET "
+        "checksum = EXCLUDED.checksum, file = EXCLUDED.file, applied_at = now(), applied_by = EXCLUDED.applied_by"
+    )
+
+
+def delete_sql(schema: str | None, table: str, revisions: Iterable[str]) -> str:
+    listed = ", ".join(literal(revision) for revision in revisions)
+    return f"DELETE FROM {qualified(schema, table)} WHERE revision IN ({listed})"
+
+
+# The same two writes with bind parameters, for env.py's SQLAlchemy connection (sqlalchemy.text would read a ':' in a
+# literal as a parameter, and a driver a '%').
+BOUND_UPSERT = (
+    "INSERT INTO {table} (revision, checksum, file, applied_by) VALUES (:revision, :checksum, :file, "
+    "current_user || ' (' || :by || ')') ON CONFLICT (revision) DO UPDATE SET checksum = EXCLUDED.checksum, "
+    "file = EXCLUDED.file, applied_at = now(), applied_by = EXCLUDED.applied_by"
+)
+BOUND_DELETE = "DELETE FROM {table} WHERE revision = :revision"
+
+
+def exists_sql(schema: str | None, table: str) -> str:
+    return f"SELECT to_regclass({literal(qualified(schema, table))}) IS NOT NULL"
+
+
+def select_sql(schema: str | None, table: str) -> str:
+    return f"SELECT revision, checksum, file, applied_at::text, applied_by FROM {qualified(schema, table)}"
+
+
+def as_recorded(rows: Iterable[Any]) -> dict[str, dict[str, Any]]:
+    return {
+        str(revision): {"checksum": digest, "file": file, "applied_at": at, "applied_by": by}
+        for revision, digest, file, at, by in rows
+    }

@@ -1,0 +1,293 @@
+"""Applied-migration checksums, against real PostgreSQL: recorded by upgrade and stamp, deleted by downgrade, reported
+by status, check and check-all, enforced by upgrade in a protected environment, re-recorded by checksums --accept."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import (
+    assert_bad_input,
+    assert_failure,
+    assert_ok,
+    declared_services,
+    error_lines,
+    execute,
+    inv,
+    query,
+    revisions_of,
+    show,
+    snapshot,
+    tables,
+    version,
+    versions_folder,
+)
+
+from dbtasks.urls import normalize
+from dbtasks.worker.checksums import normalize as normalized
+
+FIRST, HEAD = revisions_of("habits")  # habits has two revisions
+TABLE = "habits.alembic_version_checksums"
+PROTECTED = "environments:\n  production: {protected: true, url_env: PROD_DATABASE_URL}\n"
+
+
+def file_of(project: Path, revision: str) -> Path:
+    [path] = versions_folder(project, "habits").glob(f"{revision}_*.py")
+    return path
+
+
+def relative(project: Path, revision: str) -> str:
+    return file_of(project, revision).relative_to(project / "services" / "habits").as_posix()
+
+
+def rows(url: str) -> dict[str, tuple[str, str, str]]:
+    """revision -> (checksum, file, applied_by) of the habits checksum table ({} when it does not exist)."""
+    if "alembic_version_checksums" not in tables(url, "habits"):
+        return {}
+    found = query(url, f"SELECT revision, checksum, file, applied_by FROM {TABLE}")
+    return {revision: (digest, file, by) for revision, digest, file, by in found}
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(normalized(path.read_bytes())).hexdigest()
+
+
+def edit(project: Path, revision: str = FIRST, line: str = "# edited after it was applied\n") -> Path:
+    path = file_of(project, revision)
+    path.write_text(path.read_text(encoding="utf-8") + line, encoding="utf-8")
+    return path
+
+
+def status_json(project: Path, url: str, **env: str) -> dict[str, dict[str, object]]:
+    result = assert_ok(inv(project, "db.status", "--json", "--only", "habits", url=url, env=env))
+    return {row["service"]: row for row in json.loads(result.stdout)["services"]}
+
+
+@pytest.fixture
+def protected(project: Path) -> Path:
+    config = project / "migrations.yaml"
+    config.write_text(config.read_text().replace("services:\n", PROTECTED + "services:\n", 1))
+    return project
+
+
+# -- recorded --------------------------------------------------------------------------------------------------------
+
+
+def test_upgrade_records_downgrade_deletes_stamp_records(project: Path, database_url: str) -> None:
+    assert_ok(inv(project, "db.upgrade", "habits", url=database_url))
+    recorded = rows(database_url)
+    assert set(recorded) == {FIRST, HEAD}
+    for revision in (FIRST, HEAD):
+        digest, file, by = recorded[revision]
+        assert digest == sha(file_of(project, revision)) and file == relative(project, revision)
+        assert by.startswith(query(database_url, "SELECT current_user")[0][0] + " (") and by.endswith(")")
+
+    assert_ok(inv(project, "db.downgrade", "habits", "--yes", url=database_url))
+    assert set(rows(database_url)) == {FIRST}  # the row of the revision it took back is gone
+
+    execute(database_url, f"DELETE FROM {TABLE}")
+    result = assert_ok(inv(project, "db.stamp", "habits", "head", "--yes", url=database_url))
+    assert "recorded revision is now" in result.stdout
+    assert set(rows(database_url)) == {HEAD}  # the stamped revision only
+    assert version(database_url, "habits") == [HEAD]
+
+
+def test_a_failed_migration_records_nothing(project: Path, database_url: str) -> None:
+    from conftest import plant_migration
+
+    plant_migration(project, "habits", "c0ffee000001", HEAD, body="raise RuntimeError('planted')")
+    assert_ok(inv(project, "db.upgrade", "habits", "--to", HEAD, url=database_url))
+    assert_failure(inv(project, "db.upgrade", "habits", url=database_url), "habits")
+    assert set(rows(database_url)) == {FIRST, HEAD}
+
+
+# -- reported ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fastpath", ["1", "0"], ids=["fast-path", "worker"])
+def test_an_edited_revision_is_reported_by_status_check_and_check_all(project: Path, database_url: str, fastpath: str) -> None:
+    env = {"DBTASKS_FASTPATH": fastpath}
+    assert_ok(inv(project, "db.upgrade-all", url=database_url))
+    assert_ok(inv(project, "db.check", "habits", url=database_url, env=env))  # the table is no model's: no difference
+    edit(project)
+    file = relative(project, FIRST)
+
+    status = assert_ok(inv(project, "db.status", url=database_url, env=env))
+    note = f"habits: revision {FIRST} ({file}) was edited after it was applied"
+    assert note in status.stdout and "up to date" in status.stdout, show(status)
+    row = status_json(project, database_url, **env)["habits"]
+    assert row["checksums"] == {"edited": [{"revision": FIRST, "file": file}], "missing": [], "unknown": []}
+
+    line = assert_failure(inv(project, "db.check", "habits", url=database_url, env=env), "habits")
+    assert line == (
+        f"habits: revision {FIRST} ({file}) was edited after it was applied; restore the file, or review the change and "
+        f"run 'inv db.checksums habits --accept {FIRST}'"
+    )
+
+    result = inv(project, "db.check-all", "--json", url=database_url, env=env)
+    assert result.returncode == 1, show(result)
+    entries = {entry["service"]: entry for entry in json.loads(result.stdout)["services"]}
+    assert entries["habits"]["ok"] is False and entries["habits"]["differences"] == []
+    assert entries["habits"]["checksums"]["edited"] == [{"revision": FIRST, "file": file}]
+    assert all(entry["ok"] for name, entry in entries.items() if name != "habits")
+    assert error_lines(result) == ["check failed for habits; see the table above"]
+    text = inv(project, "db.check-all", url=database_url, env=env)
+    assert text.returncode == 1 and f"--accept {FIRST}" in text.stdout, show(text)
+
+
+def test_line_endings_and_trailing_whitespace_are_not_edits(project: Path, database_url: str) -> None:
+    assert_ok(inv(project, "db.upgrade", "habits", url=database_url))
+    path = file_of(project, FIRST)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_bytes(("\r\n".join(line + "  \t" for line in lines) + "\r\n\r\n   \r\n").encode())
+    assert_ok(inv(project, "db.check", "habits", url=database_url))
+    assert status_json(project, database_url)["habits"]["checksums"]["edited"] == []
+    assert "edited" not in assert_ok(inv(project, "db.status", url=database_url)).stdout
+
+
+def test_a_revision_applied_without_dbtasks_is_unknown_never_an_error(project: Path, database_url: str) -> None:
+    folder = project / declared_services(project)["habits"]["path"]
+    environment = {**os.environ, "DATABASE_URL": normalize(database_url, "asyncpg"), "PYTHONDONTWRITEBYTECODE": "1"}
+    execute(database_url, "CREATE SCHEMA IF NOT EXISTS habits")
+    done = subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"], cwd=folder, env=environment, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert version(database_url, "habits") == [HEAD] and rows(database_url) == {}
+
+    assert status_json(project, database_url)["habits"]["checksums"] == {"edited": [], "missing": [], "unknown": [FIRST, HEAD]}
+    assert_ok(inv(project, "db.check", "habits", url=database_url))
+    listed = assert_ok(inv(project, "db.checksums", "habits", url=database_url))
+    assert [line.split()[:2] for line in listed.stdout.splitlines()[2:]] == [[FIRST, "unknown"], [HEAD, "unknown"]]
+
+
+def test_a_recorded_revision_no_file_defines_is_missing(project: Path, database_url: str) -> None:
+    assert_ok(inv(project, "db.upgrade", "habits", url=database_url))
+    execute(
+        database_url,
+        f"INSERT INTO {TABLE} (revision, checksum, file, applied_by) VALUES ('dead0000beef', 'x', 'alembic/versions/gone.py', 'test')",
+    )
+    missing = [{"revision": "dead0000beef", "file": "alembic/versions/gone.py"}]
+    assert status_json(project, database_url)["habits"]["checksums"]["missing"] == missing
+    check = assert_ok(inv(project, "db.check", "habits", url=database_url))  # reported, never a failure
+    assert (
+        "habits: revision dead0000beef (alembic/versions/gone.py) has a recorded checksum but no file defines it" in check.stdout
+    )
+    listed = assert_ok(inv(project, "db.checksums", "habits", "--json", url=database_url))
+    states = {entry["revision"]: entry["state"] for entry in json.loads(listed.stdout)["revisions"]}
+    assert states == {FIRST: "ok", HEAD: "ok", "dead0000beef": "missing"}
+
+
+# -- enforced and accepted --------------------------------------------------------------------------------------------
+
+
+def test_a_protected_upgrade_refuses_an_edited_revision(protected: Path, database_url: str) -> None:
+    prod = {"PROD_DATABASE_URL": database_url}
+    assert_ok(inv(protected, "db.upgrade", "habits", "--to", FIRST, "--env", "production", env=prod))
+    edit(protected)
+    before = snapshot(database_url)
+
+    line = assert_failure(inv(protected, "db.upgrade", "habits", "--env", "production", env=prod), "habits")
+    assert line.startswith(f"habits: revision {FIRST} ({relative(protected, FIRST)}) was edited after it was applied"), line
+    assert f"'inv db.checksums habits --accept {FIRST} --yes'" in line and line.endswith("or rerun with --allow-edited")
+    assert snapshot(database_url) == before and version(database_url, "habits") == [FIRST]
+    assert_failure(inv(protected, "db.upgrade-all", "--only", "users,habits", "--env", "production", env=prod), "failed")
+    assert version(database_url, "habits") == [FIRST]
+
+    result = assert_ok(inv(protected, "db.upgrade", "habits", "--env", "production", "--allow-edited", env=prod))
+    assert version(database_url, "habits") == [HEAD]
+    assert f"habits: warning: revision {FIRST}" in result.stderr, show(result)
+
+
+def test_an_unprotected_upgrade_warns_and_goes_ahead(project: Path, database_url: str) -> None:
+    assert_ok(inv(project, "db.upgrade", "habits", "--to", FIRST, url=database_url))
+    edit(project)
+    result = assert_ok(inv(project, "db.upgrade", "habits", url=database_url))
+    assert version(database_url, "habits") == [HEAD]
+    warning = f"habits: warning: revision {FIRST} ({relative(project, FIRST)}) was edited after it was applied; see 'inv db.checksums habits'"
+    assert warning in result.stderr.splitlines(), show(result)
+    nothing = assert_ok(inv(project, "db.upgrade", "habits", url=database_url))  # nothing to apply: nothing to say
+    assert "warning" not in nothing.stderr, show(nothing)
+
+
+def test_accept_rerecords_an_edit(protected: Path, database_url: str) -> None:
+    prod = {"PROD_DATABASE_URL": database_url}
+    assert_ok(inv(protected, "db.upgrade", "habits", "--env", "production", env=prod))
+    old = rows(database_url)[FIRST]
+    path = edit(protected)
+
+    line = assert_bad_input(inv(protected, "db.checksums", "habits", "--accept", FIRST, "--env", "production", env=prod))
+    assert line.startswith("habits: --accept") and line.endswith("rerun with --yes to confirm"), line
+    assert rows(database_url)[FIRST] == old
+
+    result = assert_ok(inv(protected, "db.checksums", "habits", "--accept", FIRST[:6], "--env", "production", "--yes", env=prod))
+    assert f"habits: recorded the checksum of {FIRST} as it is now" in result.stdout
+    assert rows(database_url)[FIRST][0] == sha(path) != old[0]
+    assert_ok(inv(protected, "db.check", "habits", "--env", "production", env=prod))
+    listed = assert_ok(inv(protected, "db.checksums", "habits", "--env", "production", env=prod))
+    assert [line.split()[:2] for line in listed.stdout.splitlines()[2:]] == [[FIRST, "ok"], [HEAD, "ok"]]
+
+
+def test_accept_needs_an_applied_revision(project: Path, database_url: str) -> None:
+    assert_ok(inv(project, "db.upgrade", "habits", "--to", FIRST, url=database_url))
+    line = assert_failure(inv(project, "db.checksums", "habits", "--accept", HEAD, url=database_url), "habits", code=2)
+    assert line == (
+        f"habits: revision {HEAD} is not applied (the database is at {FIRST}): there is no checksum to accept; "
+        "run 'inv db.checksums habits' for the applied ones"
+    )
+    assert_failure(inv(project, "db.checksums", "habits", "--accept", "nope", url=database_url), "habits", code=2)
+    execute(database_url, f"DROP TABLE {TABLE}")  # a service from before: --accept all records every applied one
+    result = assert_ok(inv(project, "db.checksums", "habits", "--accept", "all", url=database_url))
+    assert f"habits: recorded the checksum of {FIRST} as it is now" in result.stdout
+    assert set(rows(database_url)) == {FIRST}
+
+
+# -- ignored where the version table is -------------------------------------------------------------------------------
+
+
+def test_verify_and_doctor_ignore_the_checksum_table(project: Path, database_url: str) -> None:
+    assert_ok(inv(project, "db.upgrade", "habits", url=database_url))
+    verify = assert_ok(inv(project, "db.verify", "habits", "--json", url=database_url))
+    assert all(check["ok"] is not False for check in json.loads(verify.stdout)["checks"]), verify.stdout
+    doctor = inv(project, "db.doctor", "--json", url=database_url)
+    assert "alembic_version_checksums" not in doctor.stdout, show(doctor)
+    assert_ok(inv(project, "db.downgrade", "habits", "--to", "base", "--yes", url=database_url))
+    status = status_json(project, database_url)["habits"]
+    assert status["state"] == "not initialized", status  # the empty checksum table is no untracked table
+
+
+# -- fleets -----------------------------------------------------------------------------------------------------------
+
+
+def test_a_fleet_reports_an_edited_revision_per_member(tmp_path: Path, database_url: str) -> None:
+    import shutil
+
+    from conftest import REPO
+
+    tenants = Path(
+        shutil.copytree(REPO / "examples" / "tenants", tmp_path / "tenants", ignore=shutil.ignore_patterns("__pycache__"))
+    )
+    assert_ok(inv(tenants, "db.upgrade-all", "--targets", "tenants", url=database_url))
+    [path] = (tenants / "notes" / "alembic" / "versions").glob("*.py")
+    path.write_text(path.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
+    file = path.relative_to(tenants / "notes").as_posix()
+
+    status = assert_ok(inv(tenants, "db.status", "--targets", "tenants", "--json", url=database_url))
+    members = json.loads(status.stdout)["targets"]
+    assert [member["state"] for member in members] == ["up to date"] * 3
+    for member in members:
+        [row] = member["services"]
+        assert row["checksums"]["edited"] == [{"revision": path.name.split("_")[0], "file": file}], member
+
+    checked = inv(tenants, "db.check-all", "--targets", "tenants", "--json", url=database_url)
+    assert checked.returncode == 1, show(checked)
+    document = json.loads(checked.stdout)
+    assert document["counts"] == {"failed": 3}, document
+    for member in document["targets"]:
+        [entry] = member["services"]
+        assert entry["ok"] is False and entry["checksums"]["edited"][0]["file"] == file, member

@@ -538,3 +538,59 @@ def summary_states(result: subprocess.CompletedProcess[str]) -> dict[str, tuple[
         if match:
             states[match[1]] = (match[2], match[3] or "")
     return states
+
+
+def ctrl_c_while(cwd: Path, url: str, args: list[str], running: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run `python -m invoke ARGS` in its own process group (as a terminal's Ctrl-C reaches it), send SIGINT to the
+    group once a query starting with `running` shows in pg_stat_activity: how the process ended, and how many
+    seconds after the signal."""
+    import signal
+    import time
+
+    # An ignored SIGINT is inherited by the child, which would then never see the Ctrl-C: say so, not a timeout.
+    assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN, "SIGINT is ignored in the test process"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=cwd,
+        env=task_environment(url, None),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not query(url, "SELECT 1 FROM pg_stat_activity WHERE query LIKE %s", (running + "%",)):
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.2)
+        interrupted_at = time.monotonic()
+        os.killpg(process.pid, signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=120)
+        took = time.monotonic() - interrupted_at
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr), took
+
+
+def typed_at_a_terminal(cwd: Path, env: dict[str, str], args: list[str], typed: str) -> subprocess.CompletedProcess[str]:
+    """Run `python -m invoke ARGS` with a terminal as its stdin and `typed` (and Enter) typed on it."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "invoke", *args],
+            cwd=cwd,
+            env=env,
+            stdin=terminal,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        os.write(controller, f"{typed}\n".encode())
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)

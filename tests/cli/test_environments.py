@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from conftest import (
     show,
     snapshot,
     tables,
+    typed_at_a_terminal,
     version,
 )
 
@@ -122,22 +122,9 @@ def test_protected_at_a_terminal_asks_for_the_database_name(envs: Path, database
     before = snapshot(database_url)
     environment = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "DBTASKS_ENV", "DBTASKS_DEBUG")}
     environment.update({"PROD_DATABASE_URL": database_url, "PYTHONDONTWRITEBYTECODE": "1"})
-    controller, terminal = pty.openpty()
-    try:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "invoke", "db.downgrade", "movements", "--env", "production", "--yes"],
-            cwd=envs,
-            env=environment,
-            stdin=terminal,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        os.write(controller, f"{database if typed == 'RIGHT' else typed}\n".encode())
-        stdout, stderr = process.communicate(timeout=120)
-    finally:
-        os.close(terminal)
-        os.close(controller)
+    args = ["db.downgrade", "movements", "--env", "production", "--yes"]
+    process = typed_at_a_terminal(envs, environment, args, database if typed == "RIGHT" else typed)
+    stdout, stderr = process.stdout, process.stderr
     assert f"Type the database name ({database}) to go ahead:" in stdout, (stdout, stderr)
     assert "Traceback" not in stdout + stderr
     if typed == "RIGHT":

@@ -7,7 +7,6 @@ import os
 import pty
 import re
 import secrets
-import signal
 import subprocess
 import sys
 import threading
@@ -22,6 +21,7 @@ from conftest import (
     CLOSED_URL,
     assert_bad_input,
     assert_ok,
+    ctrl_c_while,
     dbtasks_command,
     declared_services,
     execute,
@@ -34,6 +34,7 @@ from conftest import (
     show,
     tables,
     task_environment,
+    typed_at_a_terminal,
     version,
     with_database,
 )
@@ -354,15 +355,23 @@ def test_url_envs_members_are_the_variables(project: Path, make_database: Callab
 PROTECTED = "environments:\n  production: {protected: true, url_env: PROD_DATABASE_URL}\n"
 
 
-def test_a_protected_environment_protects_every_member(
+def protected_fleet(
     project: Path, pg_server: str, make_fleet: Callable[[int], tuple[str, list[str]]]
-) -> None:
+) -> tuple[list[str], dict[str, str]]:
+    """A fleet `tenants` of two databases in the protected environment `production`, upgraded: (URLs, environment)."""
     prefix, urls = make_fleet(2)
     with (project / "migrations.yaml").open("a", encoding="utf-8") as handle:
         handle.write(PROTECTED)
     add_targets(project, f'  tenants:\n    services: [movements]\n    query: "{fleet_query(prefix)}"\n')
     env = {"PROD_DATABASE_URL": pg_server}
     assert_ok(inv(project, "db.upgrade-all", "--targets", "tenants", "--env", "production", env=env))
+    return urls, env
+
+
+def test_a_protected_environment_protects_every_member(
+    project: Path, pg_server: str, make_fleet: Callable[[int], tuple[str, list[str]]]
+) -> None:
+    urls, env = protected_fleet(project, pg_server, make_fleet)
     line = assert_bad_input(inv(project, "db.downgrade-all", "--targets", "tenants", "--env", "production", env=env))
     assert line == (
         "downgrade-all: downgrading every selected service may drop data on every member of tenants in protected "
@@ -378,28 +387,10 @@ def test_a_protected_environment_protects_every_member(
 def test_a_protected_fleet_at_a_terminal_asks_for_the_fleets_name(
     project: Path, pg_server: str, make_fleet: Callable[[int], tuple[str, list[str]]], typed: str
 ) -> None:
-    prefix, urls = make_fleet(2)
-    with (project / "migrations.yaml").open("a", encoding="utf-8") as handle:
-        handle.write(PROTECTED)
-    add_targets(project, f'  tenants:\n    services: [movements]\n    query: "{fleet_query(prefix)}"\n')
-    env = {"PROD_DATABASE_URL": pg_server}
-    assert_ok(inv(project, "db.upgrade-all", "--targets", "tenants", "--env", "production", env=env))
-    controller, terminal = pty.openpty()
-    try:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "invoke", "db.downgrade-all", "--yes", "--targets", "tenants", "--env", "production"],
-            cwd=project,
-            env=task_environment(pg_server, env),
-            stdin=terminal,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        os.write(controller, f"{typed}\n".encode())
-        stdout, stderr = process.communicate(timeout=120)
-    finally:
-        os.close(terminal)
-        os.close(controller)
+    urls, env = protected_fleet(project, pg_server, make_fleet)
+    args = ["db.downgrade-all", "--yes", "--targets", "tenants", "--env", "production"]
+    process = typed_at_a_terminal(project, task_environment(pg_server, env), args, typed)
+    stdout, stderr = process.stdout, process.stderr
     assert "Type the fleet name (tenants) to go ahead:" in stdout, (stdout, stderr)
     assert "Traceback" not in stdout + stderr
     if typed == "tenants":
@@ -471,25 +462,10 @@ def test_ctrl_c_rolls_back_the_running_member_and_starts_no_other(
     plant_migration(
         project, "users", "5100000000cc", head_of("users"), 'from alembic import op\n    op.execute("SELECT pg_sleep(60)")'
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "invoke", "db.upgrade-all", "--targets", "tenants", "--jobs", "1", "--no-progress"],
-        cwd=project,
-        env=task_environment(pg_server, None),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, as a terminal's Ctrl-C reaches it
+    result, _ = ctrl_c_while(
+        project, pg_server, ["db.upgrade-all", "--targets", "tenants", "--jobs", "1", "--no-progress"], "SELECT pg_sleep(60)"
     )
-    try:
-        deadline = time.monotonic() + 120
-        while not query(pg_server, "SELECT 1 FROM pg_stat_activity WHERE query LIKE %s", ("SELECT pg_sleep(60)%",)):
-            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-            time.sleep(0.2)
-        os.killpg(process.pid, signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+    process, stdout, stderr = result, result.stdout, result.stderr
     assert process.returncode == 1 and "Traceback" not in stdout + stderr, (stdout, stderr)
     assert stdout.strip().splitlines()[-1] == "tenants: 3 targets: 2 not started, 1 failed", (stdout, stderr)
     assert "interrupted; the migration in progress was rolled back" in stdout + stderr, (stdout, stderr)

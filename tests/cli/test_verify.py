@@ -5,11 +5,7 @@ never touched."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +17,7 @@ from conftest import (
     assert_bad_input,
     assert_failure,
     assert_ok,
+    ctrl_c_while,
     declared_services,
     execute,
     head_of,
@@ -351,27 +348,8 @@ def test_env_py_that_connects_elsewhere_never_touches_that_database(project: Pat
 
 def test_ctrl_c_drops_the_scratch_database(project: Path, database_url: str) -> None:
     plant(project, "movements", "f00d00000002", head_of("movements"), 'op.execute("SELECT pg_sleep(60)")', "pass")
-    environment = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "DBTASKS_DEBUG")}
-    environment.update({"PYTHONDONTWRITEBYTECODE": "1", "DATABASE_URL": database_url})
-    process = subprocess.Popen(
-        [sys.executable, "-m", "invoke", "db.verify", "movements"],
-        cwd=project,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, as a terminal's Ctrl-C reaches it
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while not query(database_url, "SELECT 1 FROM pg_stat_activity WHERE query LIKE %s", ("SELECT pg_sleep(60)%",)):
-            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-            time.sleep(0.2)
-        os.killpg(process.pid, signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+    result, _ = ctrl_c_while(project, database_url, ["db.verify", "movements"], "SELECT pg_sleep(60)")
+    process, stdout, stderr = result, result.stdout, result.stderr
     assert process.returncode != 0 and "Traceback" not in stdout + stderr, (stdout, stderr)
     assert "interrupted" in stderr
     assert scratch_databases(database_url) == []

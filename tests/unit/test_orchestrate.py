@@ -101,6 +101,8 @@ def test_an_interrupt_lets_the_running_service_finish_and_starts_nothing_new() -
         time.sleep(0.2)  # the running worker finishes (a real one rolls back and reports)
         return {}
 
+    handler = signal.getsignal(signal.SIGINT)
+    assert handler is signal.default_int_handler, f"SIGINT's handler in the test process is {handler!r}"
     outcomes = run_all(project(users=[], movements=[], meals=[]), ["users", "movements", "meals"], action, jobs=1)
     assert [(o.state, o.detail) for o in outcomes] == [
         ("ok", ""),

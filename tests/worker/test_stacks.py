@@ -8,10 +8,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +17,7 @@ from conftest import (
     REPO,
     assert_failure,
     assert_ok,
+    ctrl_c_while,
     execute,
     head_of,
     inv,
@@ -28,7 +25,6 @@ from conftest import (
     replace_once,
     show,
     tables,
-    task_environment,
     version,
 )
 from stacks import STACKS, Stack
@@ -227,27 +223,8 @@ def test_an_environments_statement_timeout_stops_a_slow_migration(plain: Service
 def test_ctrl_c_cancels_the_running_query(plain: Service, database_url: str) -> None:
     """psycopg2 and psycopg 3 block in C while a query runs: the worker must cancel it, not wait for it."""
     plant_migration_in(plain, "c0000000000c", FIRST, 'from alembic import op\n    op.execute("SELECT pg_sleep(60)")')
-    process = subprocess.Popen(
-        [sys.executable, "-m", "invoke", "db.upgrade", SERVICE],
-        cwd=plain.root,
-        env=task_environment(database_url, None),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, as a terminal's Ctrl-C reaches it
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while not query(database_url, "SELECT 1 FROM pg_stat_activity WHERE query LIKE %s", ("SELECT pg_sleep(60)%",)):
-            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-            time.sleep(0.2)
-        interrupted_at = time.monotonic()
-        os.killpg(process.pid, signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=120)
-        took = time.monotonic() - interrupted_at
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+    process, took = ctrl_c_while(plain.root, database_url, ["db.upgrade", SERVICE], "SELECT pg_sleep(60)")
+    stdout, stderr = process.stdout, process.stderr
     assert process.returncode == 1 and "Traceback" not in stdout + stderr, (stdout, stderr)
     assert f"{SERVICE}: interrupted; the migration in progress was rolled back" in stderr, stderr
     assert took < 20, f"the run ended {took:.0f} s after Ctrl-C: the query was not cancelled"

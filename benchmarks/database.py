@@ -111,14 +111,16 @@ def mask(url: str) -> str:
 
 
 def schema_states(url: str, schemas: Iterable[str]) -> dict[str, tuple[list[str], int]]:
-    """For each schema: the revisions in its alembic_version (empty when there is none) and its table count."""
+    """For each schema: the revisions in its alembic_version (empty when there is none) and its table count (the
+    version table and dbtasks' checksum table beside it, alembic_version_checksums, not counted)."""
     wanted = list(schemas)
     connection = psycopg2.connect(url)
     try:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT table_schema, count(*), bool_or(table_name = 'alembic_version') FROM information_schema.tables "
-                "WHERE table_schema = ANY(%s) AND table_type = 'BASE TABLE' GROUP BY table_schema",
+                "WHERE table_schema = ANY(%s) AND table_type = 'BASE TABLE' AND table_name <> 'alembic_version_checksums' "
+                "GROUP BY table_schema",
                 (wanted,),
             )
             found = {schema: (count, has_version) for schema, count, has_version in cursor.fetchall()}

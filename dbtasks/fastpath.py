@@ -75,7 +75,7 @@ def known_states(
         # An empty version table may sit beside tables from before Alembic (or stamp base): the worker looks.
         if not current or len(heads) != 1 or not all(revision in graph for revision in current):
             continue
-        applied = tuple((revision, graph[revision][0]) for revision in _applied(graph, current))
+        applied = tuple((revision, graph[revision][0]) for revision in revisions.applied(graph, current))
         pending = revisions.pending(graph, current)
         recorded = sums.get(service.expected_version_table)
         found[name] = Known(tuple(current), heads[0], pending, applied, recorded, frozenset(graph))
@@ -93,22 +93,6 @@ def reach(target: Target) -> Any:
         return psycopg2.connect(libpq(target.url), connect_timeout=CONNECT_TIMEOUT)
     except psycopg2.Error as error:
         raise DatabaseUnreachable(target.redact(connect_problem(target, " ".join(str(error).split())))) from None
-
-
-def _applied(graph: dict[str, tuple[str, list[str]]], current: Iterable[str]) -> list[str]:
-    """The revisions applied at `current` (they and their ancestors), oldest first."""
-    order: list[str] = []
-    seen: set[str] = set()
-    stack: list[tuple[str, bool]] = [(revision, False) for revision in sorted(current, reverse=True)]
-    while stack:
-        revision, done = stack.pop()
-        if done:
-            order.append(revision)
-        elif revision not in seen and revision in graph:
-            seen.add(revision)
-            stack.append((revision, True))
-            stack.extend((down, False) for down in reversed(graph[revision][1]))
-    return order
 
 
 def file_graph(service: Service, cache: GraphCache | None = None) -> dict[str, tuple[str, list[str]]] | None:

@@ -144,11 +144,10 @@ class GraphCache:
 
     def _cached(self, path: str) -> list[Any] | None:
         """[size, mtime_ns, ctime_ns, inode, revision, down revisions, checksum], read again when the stat differs."""
-        try:
-            info = os.stat(path)
-        except OSError:
+        stat = _stat(path)
+        if stat is None:
             return None
-        key = [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
+        key = list(stat)
         cached = self.entries.get(path)
         if cached is not None and cached[:4] == key:
             return cached
@@ -179,16 +178,18 @@ class GraphCache:
                     os.unlink(temporary)
 
 
-def _stats(paths: Iterable[Any]) -> list[Any]:
-    """[path, its stat (None when missing), ...] for each path."""
-    found: list[Any] = []
-    for path in paths:
-        try:
-            info = os.stat(path)
-            found += [path, (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)]
-        except OSError:
-            found += [path, None]
-    return found
+def _stat(path: str) -> tuple[int, int, int, int] | None:
+    """What tells a file's (or folder's) change: size, modification and change times, inode; None when missing."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino
+
+
+def _stats(paths: Iterable[str]) -> list[Any]:
+    """[path, its _stat, ...] for each path."""
+    return [item for path in paths for item in (path, _stat(path))]
 
 
 def _make_folder(folder: Path) -> None:

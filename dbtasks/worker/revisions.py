@@ -86,14 +86,23 @@ def heads(graph: dict[str, tuple[str, list[str]]]) -> list[str]:
 
 def pending(graph: dict[str, tuple[str, list[str]]], current: Iterable[str]) -> int:
     """How many revisions are not yet applied when the database records `current`."""
-    applied: set[str] = set()
-    stack = list(current)
+    return len(graph) - len(applied(graph, current))
+
+
+def applied(graph: dict[str, tuple[str, list[str]]], current: Iterable[str]) -> list[str]:
+    """The revisions applied when the database records `current` (they and their ancestors), oldest first."""
+    order: list[str] = []
+    seen: set[str] = set()
+    stack = [(revision, False) for revision in sorted(current, reverse=True)]
     while stack:
-        revision = stack.pop()
-        if revision not in applied:
-            applied.add(revision)
-            stack.extend(graph[revision][1])
-    return len(graph) - len(applied)
+        revision, done = stack.pop()
+        if done:
+            order.append(revision)
+        elif revision not in seen and revision in graph:
+            seen.add(revision)
+            stack.append((revision, True))
+            stack.extend((down, False) for down in reversed(graph[revision][1]))
+    return order
 
 
 def version_files(ini: str, cwd: str) -> list[str] | None:

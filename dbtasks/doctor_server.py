@@ -9,12 +9,12 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from . import explain
 from .project import Project, closest
+from .settings import CONNECT_TIMEOUT
 from .target import Target
 from .urls import dropped_parameters
 from .worker.libpq import database_name, libpq
 
 ERROR, WARNING, OK = "error", "warning", "ok"
-CONNECT_TIMEOUT = 5  # seconds: long enough for a remote server, short enough for a wrong host
 POOLER_PORT = 6543  # Supabase's (and the usual PgBouncer) transaction-pooling port
 
 

@@ -11,21 +11,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import settings
+from . import pg, settings
 from .errors import DatabaseUnreachable
 from .graph_cache import GraphCache
 from .project import Service
-from .target import Target
 from .worker import checksums, revisions
 from .worker.libpq import libpq
+
+if TYPE_CHECKING:
+    from .target import Target
 
 # Two round trips for every service of one database together: which version tables (and the checksum tables beside
 # them) exist, then all their rows.
 _TABLES_SQL = """
 SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND (n.nspname || '.' || c.relname) = ANY(%s)
+WHERE c.relkind IN ('r', 'p') AND (n.nspname || '.' || c.relname) IN ({})
 """
 
 
@@ -82,17 +84,15 @@ def known_states(
     return found
 
 
-def reach(target: Target) -> Any:
-    """A psycopg2 connection to `target`, or DatabaseUnreachable saying why in doctor's words, within its timeout."""
-    import psycopg2
-
-    from .doctor_server import CONNECT_TIMEOUT, connect_problem
-
+def reach(target: Target) -> pg.Connection:
+    """A connection to `target` (pg.py), or DatabaseUnreachable saying why in doctor's words, within its timeout."""
     assert target.url is not None
     try:
-        return psycopg2.connect(libpq(target.url), connect_timeout=CONNECT_TIMEOUT)
-    except psycopg2.Error as error:
-        raise DatabaseUnreachable(target.redact(connect_problem(target, " ".join(str(error).split())))) from None
+        return pg.connect(libpq(target.url))
+    except pg.PgError as error:
+        from .doctor_server import connect_problem
+
+        raise DatabaseUnreachable(target.redact(connect_problem(target, str(error)))) from None
 
 
 def file_graph(service: Service, cache: GraphCache | None = None) -> dict[str, tuple[str, list[str]]] | None:
@@ -121,9 +121,6 @@ Sums = dict[tuple[str, str], dict[str, dict[str, Any]]]  # by version table: the
 def _versions(target: Target, tables: list[tuple[str, str]], probe: bool) -> tuple[Versions, Sums] | None:
     """(schema, table) -> its rows, for the version tables that exist, and the checksum rows beside each (where that
     table exists); None on any error (but see `probe`)."""
-    import psycopg2
-    from psycopg2 import sql
-
     sum_tables = {(schema, checksums.table_for(table)): (schema, table) for schema, table in tables}
     try:
         connection = reach(target)
@@ -132,37 +129,35 @@ def _versions(target: Target, tables: list[tuple[str, str]], probe: bool) -> tup
             raise
         return None  # the workers will say what is wrong with the connection
     try:
-        with connection.cursor() as cursor:
-            names = [f"{schema}.{table}" for schema, table in [*tables, *sum_tables]]
-            cursor.execute(_TABLES_SQL, (names,))
-            existing = sorted((str(row[0]), str(row[1])) for row in cursor.fetchall())
-            found: Versions = {key: [] for key in existing if key not in sum_tables}
-            sums: Sums = {sum_tables[key]: {} for key in existing if key in sum_tables}
-            if existing:
-                cursor.execute(_select_rows(existing, sum_tables, sql))
-                for index, revision, *row in cursor.fetchall():
-                    key = existing[index]
-                    if key in sum_tables:
-                        sums[sum_tables[key]].update(checksums.as_recorded([(revision, *row)]))
-                    else:
-                        found[key].append(str(revision))
-            return {key: sorted(rows) for key, rows in found.items()}, sums
-    except psycopg2.Error:
+        names = [f"{schema}.{table}" for schema, table in [*tables, *sum_tables]]
+        listed = connection.rows(_TABLES_SQL.format(", ".join(connection.literal(name) for name in names)))
+        existing = sorted((str(row[0]), str(row[1])) for row in listed)
+        found: Versions = {key: [] for key in existing if key not in sum_tables}
+        sums: Sums = {sum_tables[key]: {} for key in existing if key in sum_tables}
+        if existing:
+            for index, revision, *row in connection.rows(_select_rows(existing, sum_tables, connection)):
+                key = existing[int(str(index))]
+                if key in sum_tables:
+                    sums[sum_tables[key]].update(checksums.as_recorded([(revision, *row)]))
+                else:
+                    found[key].append(str(revision))
+        return {key: sorted(rows) for key, rows in found.items()}, sums
+    except pg.PgError:
         return None
     finally:
         connection.close()
 
 
-def _select_rows(existing: list[tuple[str, str]], sum_tables: Iterable[tuple[str, str]], sql: Any) -> Any:
+def _select_rows(existing: list[tuple[str, str]], sum_tables: Iterable[tuple[str, str]], connection: pg.Connection) -> str:
     """One query for the rows of every version and checksum table (the version tables' padded to the same columns)."""
-    versions = sql.SQL("SELECT {}, version_num::text, NULL::text, NULL::text, NULL::text, NULL::text FROM {}.{}")
-    sums = sql.SQL("SELECT {}, revision::text, checksum::text, file, applied_at::text, applied_by FROM {}.{}")
+    versions = "SELECT {}, version_num::text, NULL::text, NULL::text, NULL::text, NULL::text FROM {}.{}"
+    sums = "SELECT {}, revision::text, checksum::text, file, applied_at::text, applied_by FROM {}.{}"
     is_sum = set(sum_tables)
     parts = [
-        (sums if key in is_sum else versions).format(sql.Literal(index), sql.Identifier(key[0]), sql.Identifier(key[1]))
+        (sums if key in is_sum else versions).format(index, connection.identifier(key[0]), connection.identifier(key[1]))
         for index, key in enumerate(existing)
     ]
-    return sql.SQL(" UNION ALL ").join(parts)
+    return " UNION ALL ".join(parts)
 
 
 def files_history(service: Service, cache: GraphCache | None = None) -> list[dict[str, object]] | None:

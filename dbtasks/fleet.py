@@ -89,7 +89,8 @@ def _query_names(target: Target, fleet: Fleet) -> list[str]:
     """The first column of the fleet's query, run in a read-only transaction."""
     import psycopg2
 
-    from .doctor_server import CONNECT_TIMEOUT, connect_problem
+    from .doctor_server import connect_problem
+    from .settings import CONNECT_TIMEOUT
 
     assert target.url is not None
     try:

@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -26,7 +25,7 @@ Graph = dict[str, tuple[str, list[str]]]
 # An Alembic environment's migration files, its env.py, and whether env.py may name its own version table.
 Located = tuple[list[str], str, bool]
 FILE_NAME = "revisions-cache.json"
-_FORMAT = 2  # 2: each entry also holds the file's checksum (worker/checksums.py)
+_FORMAT = 3  # 2: each entry also holds the file's checksum (worker/checksums.py); 3: and the located memo
 # A top-level assignment of either name, the whole value on its line: `revision: str = "ab12"`, `down_revision = None`.
 _ASSIGNMENT = re.compile(r"^(revision|down_revision)[ \t]*(?::[^=\n]*)?=[ \t]*([^\n#]*?)[ \t]*(?:#[^\n]*)?$", re.MULTILINE)
 _MENTION = re.compile(r"^(?:revision|down_revision)\b", re.MULTILINE)
@@ -98,6 +97,11 @@ class GraphCache:
                 loaded = json.loads(self.file.read_text(encoding="utf-8"))
                 if isinstance(loaded, dict) and loaded.get("format") == _FORMAT and isinstance(loaded.get("files"), dict):
                     self.entries = loaded["files"]
+                    self._located = {
+                        (ini, cwd): (signature, (list(found[0]), str(found[1]), bool(found[2])))
+                        for key, (signature, found) in loaded.get("located", {}).items()
+                        for ini, cwd in [key.split("\n")]
+                    }
 
     def graph(self, files: Iterable[str]) -> Graph | None:
         """revision -> (file, down revisions), as revisions.read_graph gives it; None when a file is not plain literals."""
@@ -112,15 +116,16 @@ class GraphCache:
     def located(self, ini: str, cwd: str) -> Located | None:
         """Where the environment `ini` configures (run from `cwd`) keeps its files, None when only Alembic can say.
 
-        Remembered in memory while alembic.ini, env.py and each versions folder keep their stat (adding, removing or
-        renaming a file changes its folder's): a fleet's members, or a run's second look, do not read them again."""
+        Remembered (in the cache file too) while alembic.ini, env.py and each versions folder keep their stat (adding,
+        removing or renaming a file changes its folder's): the next run, a fleet's members or a run's second look do not
+        read them again."""
         memo = self._located.get((ini, cwd))
-        if memo is not None and memo[0] == _stats(memo[0][0::2]):
+        if memo is not None and memo[0] == stats(memo[0][0::2]):
             return memo[1]
         folders, env_py = revisions.version_folders(ini, cwd), revisions.environment_file(ini, cwd)
         if folders is None or env_py is None:
             return None
-        signature = _stats([ini, env_py, *folders])  # taken first: a change made while reading shows next time
+        signature = stats([ini, env_py, *folders])  # taken first: a change made while reading shows next time
         try:
             with open(env_py, encoding="utf-8") as handle:
                 computes = bool(_CUSTOM_VERSION_TABLE.search(handle.read()))
@@ -129,6 +134,7 @@ class GraphCache:
         found: Located = (revisions.files_in(folders), env_py, computes)
         with self._guard:
             self._located[(ini, cwd)] = (signature, found)
+            self.changed = True
         return found
 
     def checksum(self, path: str) -> str | None:
@@ -144,10 +150,9 @@ class GraphCache:
 
     def _cached(self, path: str) -> list[Any] | None:
         """[size, mtime_ns, ctime_ns, inode, revision, down revisions, checksum], read again when the stat differs."""
-        stat = _stat(path)
-        if stat is None:
+        key = _stat(path)
+        if key is None:
             return None
-        key = list(stat)
         cached = self.entries.get(path)
         if cached is not None and cached[:4] == key:
             return cached
@@ -165,34 +170,43 @@ class GraphCache:
                 return
             self.changed = False
             entries = dict(self.entries)
+            located = {f"{ini}\n{cwd}": memo for (ini, cwd), memo in self._located.items() if os.path.exists(ini)}
         live = {path: entry for path, entry in entries.items() if os.path.exists(path)}
-        with contextlib.suppress(OSError):
-            _make_folder(self.file.parent)
-            handle, temporary = tempfile.mkstemp(dir=self.file.parent, prefix=".revisions-", suffix=".tmp")
-            try:
-                with os.fdopen(handle, "w", encoding="utf-8") as out:
-                    json.dump({"format": _FORMAT, "files": live}, out, separators=(",", ":"))
-                os.replace(temporary, self.file)
-            finally:
-                with contextlib.suppress(OSError):
-                    os.unlink(temporary)
+        write_json(self.file, {"format": _FORMAT, "files": live, "located": located})
 
 
-def _stat(path: str) -> tuple[int, int, int, int] | None:
+def write_json(file: Path, data: Any) -> None:
+    """Write `data` to `file` in .dbtasks/ atomically (a concurrent run reads the old file or the new one); a folder
+    that cannot be written is no error (the cache is only a cache)."""
+    import tempfile  # with shutil and random: only when something is written
+
+    with contextlib.suppress(OSError):
+        make_folder(file.parent)
+        handle, temporary = tempfile.mkstemp(dir=file.parent, prefix=f".{file.stem}-", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                json.dump(data, out, separators=(",", ":"))
+            os.replace(temporary, file)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+
+
+def _stat(path: str) -> list[int] | None:
     """What tells a file's (or folder's) change: size, modification and change times, inode; None when missing."""
     try:
         info = os.stat(path)
     except OSError:
         return None
-    return info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino
+    return [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
 
 
-def _stats(paths: Iterable[str]) -> list[Any]:
-    """[path, its _stat, ...] for each path."""
+def stats(paths: Iterable[str]) -> list[Any]:
+    """[path, its stat (size, mtime, ctime, inode; None when missing), ...] for each path: equal lists, unchanged files."""
     return [item for path in paths for item in (path, _stat(path))]
 
 
-def _make_folder(folder: Path) -> None:
+def make_folder(folder: Path) -> None:
     """.dbtasks/, ignored by git from the inside when we make it (a project that never ran `dbtasks init`)."""
     if not folder.is_dir():
         folder.mkdir()

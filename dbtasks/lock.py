@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from . import settings
 from .errors import DbtasksError, ServiceError
 from .explain import cannot_connect
 from .target import Target
@@ -27,7 +28,7 @@ T = TypeVar("T")
 
 # The first key of every dbtasks lock ("dbts"); the second is the CRC-32 of its name (lock_name).
 NAMESPACE = 0x64627473
-DEFAULT_WAIT = 60.0
+DEFAULT_WAIT = settings.DEFAULT_WAIT
 _HOLDER_SQL = """
 SELECT a.pid, a.application_name, a.backend_start
 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,13 +84,15 @@ def run_all(
     reverse: bool = False,
     ordered: bool = True,
     describe: Callable[[Mapping[str, Any]], str] = lambda data: "",
+    inline: bool = False,
 ) -> list[Outcome]:
     """Run `action` on each named service once its prerequisites are done.
 
     Prerequisites are the selected services it depends on (or, with `reverse`, the selected services
     that depend on it). A service whose prerequisite failed or was skipped is skipped; with
     `fail_fast`, nothing new starts after the first failure. With `ordered=False` (read-only work)
-    services are independent. Results come back in `names` order.
+    services are independent. Results come back in `names` order. With `inline` (no action starts a worker: every
+    one is quick), the actions run one after the other in this thread, with no thread pool to start.
     """
     waits_for = _prerequisites(project, names, reverse) if ordered else {name: set() for name in names}
     outcomes: dict[str, Outcome] = {}
@@ -104,9 +105,9 @@ def run_all(
             return Outcome(name, "failed", str(error).removeprefix(f"{name}: "))
         return Outcome(name, "ok", describe(data), data)
 
-    jobs = max(1, jobs)
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        running: dict[Future[Outcome], str] = {}
+    jobs = 1 if inline else max(1, jobs)
+    with _Inline() if inline else _Threads(jobs) as pool:
+        running: dict[Any, str] = {}
         pending = list(names)
         while pending or running:
             for name in list(pending):
@@ -125,7 +126,7 @@ def run_all(
             if not running:
                 continue
             try:
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                done = pool.first_done(list(running))
             except KeyboardInterrupt:  # start nothing new; the running workers roll back and report
                 stop, reason = True, "not started: interrupted"
                 continue
@@ -148,3 +149,55 @@ def _prerequisites(project: Project, names: list[str], reverse: bool) -> dict[st
                 else:
                     waits_for[name].add(dep)
     return waits_for
+
+
+class _Threads:
+    """The pool of a run that may start workers: `jobs` threads, each waiting on its worker."""
+
+    def __init__(self, jobs: int) -> None:
+        from concurrent.futures import ThreadPoolExecutor  # with logging and queue: only for a run with workers
+
+        self.executor = ThreadPoolExecutor(max_workers=jobs)
+
+    def __enter__(self) -> _Threads:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.executor.shutdown(wait=True)
+
+    def submit(self, execute: Callable[[str], Outcome], name: str) -> Any:
+        return self.executor.submit(execute, name)
+
+    @staticmethod
+    def first_done(running: list[Any]) -> Any:
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        return wait(running, return_when=FIRST_COMPLETED)[0]
+
+
+class _Inline:
+    """The pool of a run that starts no worker: each action runs when it is submitted, in this thread."""
+
+    def __enter__(self) -> _Inline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    @staticmethod
+    def submit(execute: Callable[[str], Outcome], name: str) -> _Done:
+        return _Done(execute(name))
+
+    @staticmethod
+    def first_done(running: list[Any]) -> list[Any]:
+        return running
+
+
+class _Done:
+    """An inline action's outcome, as a finished future gives it."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+
+    def result(self) -> Outcome:
+        return self.outcome

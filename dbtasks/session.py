@@ -7,13 +7,13 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import fastpath, runner
+from . import fastpath
 from .errors import ConfigError, UsageError
 from .graph_cache import GraphCache
-from .lock import DEFAULT_WAIT, Held, lock_name, migration_lock
 from .project import Environment, Project, Service
+from .settings import DEFAULT_WAIT
 from .target import (
     LOCAL_SOURCE,
     Target,
@@ -26,6 +26,9 @@ from .target import (
 )
 from .worker.libpq import database_name
 from .worker.protocol import OPS, WRITING_OPS
+
+if TYPE_CHECKING:  # the lock and the runner are imported when a run takes a lock or starts a worker
+    from .lock import Held
 
 Emit = Callable[[str], None]
 # Asked before a destructive run in a protected environment: (subject, environment, what it does, the name to type
@@ -152,6 +155,8 @@ class Session:
         timeouts = self.environment.settings() if self.environment is not None and on is None else {}
 
         def start(lock: Held | None = None) -> dict[str, Any]:
+            from . import runner
+
             emit = lambda line: self.emit(prefix + line)  # noqa: E731
             return runner.run(
                 service,
@@ -229,6 +234,8 @@ class Session:
             if depth:
                 yield self._locks[service.name]
             else:
+                from .lock import lock_name, migration_lock
+
                 name = lock_name(service.expected_version_table)
                 with migration_lock(
                     self.database(service), service.name, name, wait=self.lock_wait, announce=self.announce

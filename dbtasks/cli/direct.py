@@ -123,14 +123,15 @@ def find_config(start: Path) -> Path | None:
     return None
 
 
-def specs(config_file: Path) -> dict[str, Spec]:
-    return {name: Spec.of(name, body, helps) for name, body, helps in registry.definitions(config_file)}
+def definitions(config_file: Path) -> dict[str, tuple[Callable[..., None], dict[str, str]]]:
+    """Every task's body and help per parameter, by name (a Spec is made for the one that runs)."""
+    return {name: (body, helps) for name, body, helps in registry.definitions(config_file)}
 
 
-def listing(tasks: dict[str, Spec]) -> str:
+def listing(tasks: dict[str, tuple[Callable[..., None], dict[str, str]]]) -> str:
     width = max(len(name) for name in tasks) + 2
     lines = ["tasks (dbtasks TASK --help for its options; the same as inv db.TASK):"]
-    lines += [f"  {name.ljust(width)}{(spec.body.__doc__ or '').strip().splitlines()[0]}" for name, spec in tasks.items()]
+    lines += [f"  {name.ljust(width)}{(body.__doc__ or '').strip().splitlines()[0]}" for name, (body, _) in tasks.items()]
     return "\n".join(lines)
 
 
@@ -143,12 +144,12 @@ def run(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    tasks = specs(config_file)
+    tasks = definitions(config_file)
     name = argv[0].removeprefix("db.") if argv else ""
     if name in ("--list", "-l"):
         print(listing(tasks))
         return 0
-    spec = tasks.get(name)
+    spec = Spec.of(name, *tasks[name]) if name in tasks else None
     if spec is None:
         print(f"dbtasks: unknown task {argv[0]!r}; 'dbtasks --list' shows the tasks", file=sys.stderr)
         return 2

@@ -6,11 +6,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .. import config, settings
+from .. import config_cache, settings
 from ..errors import UsageError
-from ..lock import DEFAULT_WAIT
 from ..orchestrate import Selection, default_jobs
 from ..session import Session
+from ..settings import DEFAULT_WAIT
 from .helps import VERBOSE
 from .render import progress
 
@@ -56,7 +56,7 @@ def output_folder(text: str) -> Path:
 
 def session(config_file: Path, *, quiet: bool = False, lock_wait: float = DEFAULT_WAIT, env: str = "") -> Session:
     """The Session of a task: migrations.yaml loaded and checked, the environment chosen; no database touched yet."""
-    project = config.load(config_file)
+    project = config_cache.load(config_file)
     name, source = settings.environment_choice(env)
     return Session(
         project,

@@ -11,7 +11,6 @@ driver come from env.py's connection or catalog.Connection); Python 3.8 at run t
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -38,6 +37,8 @@ def normalize(data: bytes) -> bytes:
 
 
 def checksum(data: bytes) -> str:
+    import hashlib  # a cached checksum needs none: its import loads OpenSSL
+
     return hashlib.sha256(normalize(data)).hexdigest()
 
 

@@ -7,7 +7,6 @@ broken chain that Alembic reports as a bare KeyError). Standard library only; Py
 from __future__ import annotations
 
 import ast
-import configparser
 import contextlib
 import glob
 import os
@@ -124,6 +123,8 @@ def files_in(folders: Iterable[str]) -> list[str]:
 
 def version_folders(ini: str, cwd: str) -> list[str] | None:
     """The folders holding those files (None as for version_files)."""
+    import configparser  # imported when alembic.ini is read: a cached run reads none
+
     parser = configparser.ConfigParser(defaults={"here": os.path.dirname(os.path.abspath(ini))})
     try:
         parser.read(ini, encoding="utf-8")
@@ -161,6 +162,8 @@ def script_files(script: Any) -> set[str]:
 
 def environment_file(ini: str, cwd: str) -> str | None:
     """The env.py of the Alembic environment configured by `ini` (None when only Alembic can find it)."""
+    import configparser  # imported when alembic.ini is read: a cached run reads none
+
     parser = configparser.ConfigParser(defaults={"here": os.path.dirname(os.path.abspath(ini))})
     try:
         parser.read(ini, encoding="utf-8")

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from conftest import REPO, copy_project, declared_services, replace_once, show, task_environment
+from conftest import REPO, copy_project, declared_services, local_database_made, replace_once, show, task_environment
 
 WORKFLOW = REPO / "docs" / "ci" / "github-actions.yml"
 BIN = Path(sys.executable).parent
@@ -154,7 +154,7 @@ def test_a_missing_url_fails_instead_of_using_the_embedded_database(tmp_path: Pa
         "DATABASE_URL is not set and migrations.yaml turns the local database off (database.local: false); "
         "set DATABASE_URL to the database to migrate"
     )
-    assert not (root / ".dbtasks").exists()
+    assert not local_database_made(root)
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import assert_bad_input, declared_services, inv, replace_once, snapshot, version
+from conftest import assert_bad_input, declared_services, inv, local_database_made, replace_once, snapshot, version
 
 from dbtasks import config
 
@@ -273,7 +273,7 @@ def test_local_false_refuses_to_fall_back_to_the_embedded_database(project: Path
     result = inv(project, "db.upgrade-all")  # no DATABASE_URL
     line = assert_bad_input(result, code=2)
     assert "DATABASE_URL is not set" in line and "database.local: false" in line
-    assert not (project / ".dbtasks").exists()
+    assert not local_database_made(project)
 
 
 def test_local_must_be_a_boolean(rejects: Callable[..., str], project: Path) -> None:

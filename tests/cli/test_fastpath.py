@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from conftest import (
     revisions_of,
     show,
     snapshot,
+    task_environment,
     version,
 )
 
@@ -134,3 +137,45 @@ def test_forked_and_spawned_workers_do_the_same(project: Path, make_database: Ca
     services = len(declared_services())
     assert starts[0] == ["forked by the fork server"] * (2 * services), starts[0]  # upgrade-all and check-all: one each
     assert starts[1] == ["spawned"] * (2 * services), starts[1]
+
+
+# What a no-op run must not import (each is measured in BENCHMARKS.md): the YAML parser and validation (config_cache.py),
+# psycopg2 (pg.py loads libpq itself), the thread pool (orchestrate's inline run), the lock, the runner and the local
+# database (nothing to lock, no worker, a URL given), OpenSSL's hashlib (checksums come from the revision cache) and
+# configparser (where each environment keeps its files is cached too).
+HEAVY = ("yaml", "psycopg2", "concurrent.futures", "dbtasks.config", "dbtasks.lock", "dbtasks.runner", "dbtasks.localdb")
+HEAVY += ("hashlib", "configparser", "tempfile", "invoke")
+
+
+def direct_process(project: Path, url: str, *args: str, env: dict[str, str] | None = None) -> tuple[str, list[str]]:
+    """`dbtasks ARGS` in a new interpreter: its stdout, and which HEAVY modules it had imported when it finished."""
+    code = (
+        "import json, sys; from dbtasks.__main__ import main; code = main(sys.argv[1:]); "
+        f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)), file=sys.stderr); sys.exit(code)"
+    )
+    environment = task_environment(url, env)
+    result = subprocess.run([sys.executable, "-c", code, *args], cwd=project, env=environment, capture_output=True, text=True)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, show(result)
+    return result.stdout, json.loads(result.stderr.splitlines()[-1])
+
+
+def test_a_no_op_run_imports_only_what_it_runs(project: Path, database_url: str) -> None:
+    assert_ok(inv(project, "db.upgrade-all", url=database_url))
+    direct_process(project, database_url, "status")  # the first run after a change fills the caches under .dbtasks/
+    before = snapshot(database_url)
+    for args in (["upgrade-all"], ["status"], ["status", "--json"]):
+        shown, imported = direct_process(project, database_url, *args)
+        assert imported == [], (args, imported)
+        assert shown.count("already at head" if args == ["upgrade-all"] else "up to date") == len(declared_services()), shown
+    assert snapshot(database_url) == before
+
+
+def test_status_is_the_same_through_libpq_and_through_psycopg2(project: Path, database_url: str) -> None:
+    """pg.py loads the libpq psycopg2-binary bundles; DBTASKS_LIBPQ=psycopg2 (or no libpq to load) uses psycopg2."""
+    assert_ok(inv(project, "db.upgrade-all", url=database_url))
+    assert_ok(inv(project, "db.downgrade", "meals", "--yes", url=database_url))
+    direct, imported = direct_process(project, database_url, "status", "--json")
+    through, imported_too = direct_process(project, database_url, "status", "--json", env={"DBTASKS_LIBPQ": "psycopg2"})
+    assert json.loads(direct) == json.loads(through)
+    assert [row["state"] for row in json.loads(direct)["services"]].count("behind") == 1
+    assert "psycopg2" not in imported and "psycopg2" in imported_too

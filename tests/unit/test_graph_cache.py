@@ -129,3 +129,25 @@ def test_where_an_environment_keeps_its_files_is_remembered_only_while_nothing_c
     assert cache.located(str(ini), str(tmp_path)) == ([second], str(env_py), True)
     ini.write_text("[alembic]\nscript_location = pkg:migrations\n")  # a package resource: only Alembic resolves it
     assert cache.located(str(ini), str(tmp_path)) is None
+
+
+def test_where_an_environment_keeps_its_files_is_kept_for_the_next_run(tmp_path: Path) -> None:
+    """The next run (a new cache object reading the file) takes the located memo while nothing changed, so a no-op
+    reads no alembic.ini; a file added to the versions folder makes it look again."""
+    (tmp_path / "migrations" / "versions").mkdir(parents=True)
+    ini, env_py, state = tmp_path / "alembic.ini", tmp_path / "migrations" / "env.py", tmp_path / ".dbtasks"
+    ini.write_text("[alembic]\nscript_location = migrations\n")
+    env_py.write_text("context.configure(connection=connection)\n")
+    first = write_revision(tmp_path / "migrations" / "versions", "a", "aaaa", None)
+    cache = GraphCache(state)
+    assert cache.located(str(ini), str(tmp_path)) == ([first], str(env_py), False)
+    cache.save()
+    saved = json.loads((state / FILE_NAME).read_text())
+    assert list(saved["located"]) == [f"{ini}\n{tmp_path}"]
+
+    # Proved by an entry the test altered: the next run believes the file while every stat matches.
+    saved["located"][f"{ini}\n{tmp_path}"][1][0] = ["from-the-cache.py"]
+    (state / FILE_NAME).write_text(json.dumps(saved))
+    assert GraphCache(state).located(str(ini), str(tmp_path)) == (["from-the-cache.py"], str(env_py), False)
+    second = write_revision(tmp_path / "migrations" / "versions", "b", "bbbb", "aaaa")
+    assert sorted(GraphCache(state).located(str(ini), str(tmp_path))[0]) == [first, second]  # type: ignore[index]

@@ -63,6 +63,24 @@ def test_dependencies_run_first_and_results_come_back_in_declaration_order(jobs:
     assert action.ended.index("habits") < action.started.index("practices")
 
 
+def test_an_inline_run_keeps_the_order_and_the_skips_in_this_thread() -> None:
+    """A run that starts no worker (everything at head) needs no thread pool: same order, same skips, one thread."""
+    threads: list[int] = []
+    action = Recorder(failing=("users",))
+
+    def recorded(service: Service) -> Mapping[str, Any]:
+        threads.append(threading.get_ident())
+        return action(service)
+
+    later_first = {"habits": ["users"], "movements": [], "users": []}  # a dependency declared after its dependent
+    outcomes = run_all(project(**later_first), list(later_first), recorded, jobs=4, inline=True)
+    assert [(o.service, o.state) for o in outcomes] == [("habits", "skipped"), ("movements", "ok"), ("users", "failed")]
+    assert action.started == ["movements", "users"] and threads == [threading.get_ident()] * 2
+    action = Recorder()
+    outcomes = run_all(project(**later_first), list(later_first), action, inline=True)
+    assert action.started == ["movements", "users", "habits"] and all(o.ok for o in outcomes)
+
+
 def test_reverse_runs_dependents_first() -> None:
     action = Recorder()
     run_all(project(**CHAIN), list(CHAIN), action, jobs=3, reverse=True)

@@ -206,6 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 2
     signal.signal(signal.SIGTERM, _interrupt)  # a killed benchmark still stops its server
+    if args.workdir:
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="dbtasks-bench-", dir=args.workdir))
     server: Server | None = None
     try:

@@ -50,9 +50,9 @@ def load(file: Path) -> Project:
     path = file.resolve()
     cache = path.parent / ".dbtasks" / FILE_NAME
     entries = _read(cache)
-    entry = entries.get(str(path))
-    if isinstance(entry, dict) and entry.get("inputs") == _inputs_now(entry.get("inputs")):
-        with contextlib.suppress(KeyError, TypeError, ValueError):
+    with contextlib.suppress(KeyError, TypeError, ValueError, AttributeError):  # a damaged entry: validate again
+        entry = entries[str(path)]
+        if entry["inputs"] == _inputs_now(entry["inputs"]):
             project = decode(entry["project"])
             if isinstance(project, Project):
                 return project
@@ -81,16 +81,12 @@ def inputs(project: Project) -> dict[str, Any]:
     return {"files": stats(paths), "variables": variables}
 
 
-def _inputs_now(recorded: Any) -> Any:
-    """The same inputs as `recorded`, as they are now (None when `recorded` is not an inputs record)."""
-    if (
-        not isinstance(recorded, dict)
-        or not isinstance(recorded.get("files"), list)
-        or not isinstance(recorded.get("variables"), dict)
-    ):
-        return None
-    files = stats(recorded["files"][0::2])
-    return {"files": files, "variables": {name: os.environ.get(name) for name in recorded["variables"]}}
+def _inputs_now(recorded: dict[str, Any]) -> dict[str, Any]:
+    """The same inputs as `recorded`, as they are now."""
+    paths = recorded["files"][0::2]
+    if not all(isinstance(path, str) for path in paths):
+        raise ValueError("not an inputs record")
+    return {"files": stats(paths), "variables": {name: os.environ.get(name) for name in recorded["variables"]}}
 
 
 def holds_secret(project: Project) -> bool:

@@ -93,7 +93,7 @@ class GraphCache:
         self._guard = threading.Lock()  # a fleet's members read through one cache from several threads
         self._located: dict[tuple[str, str], tuple[list[Any], Located | None]] = {}
         if self.file is not None:
-            with contextlib.suppress(OSError, ValueError):
+            with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):  # a damaged file: read as empty
                 loaded = json.loads(self.file.read_text(encoding="utf-8"))
                 if isinstance(loaded, dict) and loaded.get("format") == _FORMAT and isinstance(loaded.get("files"), dict):
                     self.entries = loaded["files"]

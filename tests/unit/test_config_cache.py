@@ -103,6 +103,11 @@ def test_a_damaged_or_foreign_cache_is_ignored_and_rewritten(tmp_path: Path) -> 
     entry["project"]["$class"] = "Path"
     (root / CACHE).write_text(json.dumps(saved))
     assert config_cache.load(file) == expected
+    for damaged in ({"files": [["not", "a path"], None], "variables": {}}, {"files": "x"}, None):
+        saved = json.loads((root / CACHE).read_text())
+        saved["projects"][str(file.resolve())]["inputs"] = damaged
+        (root / CACHE).write_text(json.dumps(saved))
+        assert config_cache.load(file) == expected, damaged
 
 
 def test_an_invalid_migrations_yaml_is_not_cached(tmp_path: Path) -> None:

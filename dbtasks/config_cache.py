@@ -22,7 +22,7 @@ from typing import Any
 from .graph_cache import stats, write_json
 from .lint_rules import LintRules
 from .project import Environment, Fleet, Project, Service
-from .urls import password_of
+from .urls import PLACEHOLDER, password_of
 
 FILE_NAME = "project-cache.json"
 _FORMAT = 1
@@ -41,7 +41,6 @@ _VALIDATORS = [
     "worker/sources.py",
     "worker/revisions.py",
 ]
-_PLACEHOLDER = re.compile(r"\$\{db\.\w+\}")
 _SECRET_NAME = re.compile(r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|AUTH", re.IGNORECASE)
 
 
@@ -92,15 +91,15 @@ def _inputs_now(recorded: dict[str, Any]) -> dict[str, Any]:
 def holds_secret(project: Project) -> bool:
     """Whether migrations.yaml put what may be a secret into `project` (which then is never written to disk)."""
     for service in project.services.values():
-        if any(_SECRET_NAME.search(name) for name in service.env):
-            return True
+        if any(_SECRET_NAME.search(name) and PLACEHOLDER.sub("", value).strip() for name, value in service.env.items()):
+            return True  # POSTGRES_PASSWORD: "${db.password}" is filled in at run time: no secret in the file
     return any(_password(text) for text in _strings(encode(project)))
 
 
 def _password(text: str) -> bool:
     """A URL with a password in it (a ${db.password} placeholder is none)."""
     password = password_of(text)
-    return bool(password) and not _PLACEHOLDER.fullmatch(password or "")
+    return bool(password) and bool(PLACEHOLDER.sub("", password or "").strip())
 
 
 def encode(value: Any) -> Any:

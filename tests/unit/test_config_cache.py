@@ -87,6 +87,9 @@ def test_a_secret_in_migrations_yaml_is_never_written(tmp_path: Path) -> None:
     replace_once(file, "postgresql://audit:hunter2@db/audit", "postgresql://audit:${db.password}@db/audit")  # a placeholder
     config_cache.load(file)
     assert "${db.password}" in (root / CACHE).read_text()
+    replace_once(file, "AUDIT_URL:", "AUDIT_PASSWORD: '${db.password}'\n      AUDIT_URL:")  # filled in at run time
+    assert config_cache.load(file).services["habits"].env["AUDIT_PASSWORD"] == "${db.password}"
+    assert "AUDIT_PASSWORD" in (root / CACHE).read_text()
 
 
 def test_a_damaged_or_foreign_cache_is_ignored_and_rewritten(tmp_path: Path) -> None:

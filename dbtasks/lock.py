@@ -91,9 +91,12 @@ def migration_lock(
             with connection.cursor() as cursor:
                 cursor.execute(_NO_IDLE_TIMEOUTS)
             _acquire(connection, service, name, wait, announce, sleep)
+            with connection.cursor() as cursor:  # a later start time tells a restart from a session ended alone
+                cursor.execute("SELECT pg_postmaster_start_time()::text")
+                started = str(cursor.fetchone()[0])
         except psycopg2.Error as error:  # the server ended the session (restart, pg_terminate_backend) while it waited
             raise ServiceError(service, _lost_while_waiting(target, name, error), kind="connection_lost") from None
-        held = Held(connection, service, name)
+        held = Held(connection, service, name, target, started)
         try:
             yield held
         finally:
@@ -118,10 +121,12 @@ class Held:
     ended it (idle timeout, pg_terminate_backend, restart) `lost` says how, and the work registered with `on_lost`
     is stopped (a worker rolls back the migration in progress)."""
 
-    def __init__(self, connection: Any, service: str, name: str) -> None:
+    def __init__(self, connection: Any, service: str, name: str, target: Target | None = None, started: str = "") -> None:
         self.connection = connection
         self.service = service
         self.name = name
+        self.target = target  # to tell, once the session is gone, whether the whole server restarted
+        self.started = started  # the server's pg_postmaster_start_time() when the lock was taken
         self.server_pid: int = connection.get_backend_pid()
         self.lost: str | None = None
         self._stops: list[Callable[[], None]] = []
@@ -179,12 +184,32 @@ class Held:
             raise self.error()
 
     def error(self) -> ServiceError:
+        if self._server_restarted():  # every session went: the worker's may not have noticed yet (asyncpg)
+            return ServiceError(
+                self.service,
+                f"lost the connection to the database: the server went down or restarted during the run ({self.lost}); it rolls back "
+                f"the migration in progress, so the service stays at its last completed revision; check that the server "
+                f"is up, then rerun",
+                kind="connection_lost",
+            )
         return ServiceError(
             self.service,
             f"the migration lock's session was ended by the server ({self.lost}); the run may have overlapped "
             f"another: run 'inv db.status' to see where each service stands, then rerun",
             kind="lock_lost",
         )
+
+    def _server_restarted(self) -> bool:
+        """Whether the server is down or has started again since the lock was taken (not just this session ended)."""
+        if self.target is None or self.target.url is None or not self.started:
+            return False
+        from . import pg
+
+        try:
+            with pg.connect(libpq(self.target.url)) as connection:
+                return connection.rows("SELECT pg_postmaster_start_time()::text") != [(self.started,)]
+        except pg.PgError:
+            return True  # down (or still starting): the server went, not only the lock's session
 
     def stop_watching(self) -> None:
         self._done.set()

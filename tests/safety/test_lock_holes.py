@@ -343,3 +343,36 @@ def test_a_lock_session_ended_while_it_waits_is_one_line(database_url: str) -> N
     message = str(error)
     assert "\n" not in message and "migration lock of schema 'habits' failed" in message and "nothing was migrated" in message
     assert "(server closed the connection unexpectedly)" in message  # the driver's reason, in one line
+
+
+def test_a_lost_lock_tells_a_server_restart_from_a_session_ended_alone(database_url: str, tmp_path: Path) -> None:
+    """When the watcher sees the lock's session gone before the worker sees its own connection go (asyncpg under
+    load), the run must still say the server went away: the lock compares the server's start time."""
+    from dbtasks.localdb import LocalDatabase
+    from dbtasks.lock import migration_lock
+    from dbtasks.target import Target
+
+    # Ended alone (pg_terminate_backend): the server's start time is unchanged, the lost-lock words.
+    with migration_lock(Target.of(database_url, "DATABASE_URL"), "habits", "habits", wait=5, announce=print) as held:
+        execute(database_url, f"SELECT pg_terminate_backend({held.server_pid})")
+        held.check(quietly=True)
+        assert held.lost is not None
+        alone = held.error()
+    assert alone.kind == "lock_lost" and "the migration lock's session was ended by the server" in str(alone)
+
+    # A restart: down, then up again with a new start time; both are the lost connection's words.
+    server = LocalDatabase(tmp_path / "pg", fsync=False)
+    url = server.start()
+    try:
+        with migration_lock(Target.of(url, "DATABASE_URL"), "habits", "habits", wait=5, announce=print) as held:
+            server.stop()
+            held.check(quietly=True)
+            assert held.lost is not None
+            down = held.error()
+            server.start()
+            again = held.error()
+    finally:
+        server.stop()
+    for error in (down, again):
+        assert error.kind == "connection_lost" and str(error).startswith("habits: lost the connection to the database"), error
+        assert "the server went down or restarted during the run" in str(error)

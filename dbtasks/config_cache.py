@@ -58,8 +58,9 @@ def load(file: Path) -> Project:
     from . import config  # the YAML parser and the validation: only when something changed
 
     project = config.load(file)
-    if not holds_secret(project):
-        entries[str(path)] = {"inputs": inputs(project), "project": encode(project)}
+    encoded = encode(project)
+    if not holds_secret(project, encoded):
+        entries[str(path)] = {"inputs": inputs(project), "project": encoded}
         write_json(cache, {"format": _FORMAT, "projects": entries})
     return project
 
@@ -88,12 +89,13 @@ def _inputs_now(recorded: dict[str, Any]) -> dict[str, Any]:
     return {"files": stats(paths), "variables": {name: os.environ.get(name) for name in recorded["variables"]}}
 
 
-def holds_secret(project: Project) -> bool:
-    """Whether migrations.yaml put what may be a secret into `project` (which then is never written to disk)."""
+def holds_secret(project: Project, encoded: Any) -> bool:
+    """Whether migrations.yaml put what may be a secret into `project` (`encoded`: its encode()), which then is never
+    written to disk."""
     for service in project.services.values():
         if any(_SECRET_NAME.search(name) and PLACEHOLDER.sub("", value).strip() for name, value in service.env.items()):
             return True  # POSTGRES_PASSWORD: "${db.password}" is filled in at run time: no secret in the file
-    return any(_password(text) for text in _strings(encode(project)))
+    return any(_password(text) for text in _strings(encoded))
 
 
 def _password(text: str) -> bool:

@@ -134,12 +134,16 @@ def _abandoned_scratch_databases(connection: Any) -> list[Finding]:
 
 
 def _inspect(connection: Any, address: str) -> tuple[Server, str]:
+    """What the server says it is: the database and address reached (read back, not taken from the URL)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT current_user, current_database(), has_database_privilege(current_database(), 'CREATE'), "
-            "current_setting('server_version')"
+            "current_setting('server_version'), host(inet_server_addr()), inet_server_port()"
         )
-        user, database, can_create, version = cursor.fetchone()
+        user, database, can_create, version, host, port = cursor.fetchone()
+        address = f"{address.rsplit('/', 1)[0]}/{database}"
+        if host is not None:
+            address += f" (the server answers at {host}:{port})"
         cursor.execute("SELECT nspname, has_schema_privilege(oid, 'CREATE') FROM pg_namespace")
         schemas = {str(name): bool(create) for name, create in cursor.fetchall()}
     connection.rollback()

@@ -191,6 +191,12 @@ _TEMPLATES = {
 def _words(kind: str, service: Service, data: dict[str, Any], message: str, target: Target) -> str | None:
     if kind == "import":
         return _import(service, data.get("module") or "", message)
+    if kind == "wrong_database" and data.get("overridden"):
+        return (
+            f"env.py's connection reached {data.get('actual')}, although the URL handed to it in {service.url_env} names "
+            f"{data.get('expected')}: its engine overrides the database (connect_args, or a URL its driver reads "
+            f"differently); let env.py connect with the URL as handed"
+        )
     if kind == "version_table":
         return _version_table(service, data)
     if kind == "migration" and "already exists" in message and "reached" in data and not data["reached"]:

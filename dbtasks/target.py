@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 from .errors import ConfigError
 from .project import Environment, Project, Service, read_dotenv
-from .urls import hide, mask, secrets_of, validate
+from .urls import canonical, hide, mask, secrets_of, validate
 from .worker.libpq import database_name, with_database
 
 if TYPE_CHECKING:  # imported when the local database stands in for a missing URL
@@ -33,7 +33,10 @@ class Target:
 
     @classmethod
     def of(cls, url: str, source: str) -> Target:
-        return cls(url, tuple(secrets_of(url)), source)
+        """A validated URL in its canonical form (urls.canonical: what libpq reads in its query moved where every
+        driver reads it), hiding the password in every spelling it had."""
+        found = canonical(url, source)
+        return cls(found, tuple(sorted({*secrets_of(url), *secrets_of(found)}, key=len, reverse=True)), source)
 
     def redact(self, text: str) -> str:
         return mask(hide(text, self.secrets))

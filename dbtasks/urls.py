@@ -5,10 +5,11 @@ from __future__ import annotations
 import functools
 import os
 import re
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from .errors import ConfigError
 from .worker.libpq import KEYS as LIBPQ_KEYS
+from .worker.libpq import unsplit
 
 DRIVERS = ("asyncpg", "psycopg2", "psycopg")  # psycopg: psycopg 3
 _SCHEMES = ("postgres", "postgresql")
@@ -79,11 +80,16 @@ def password_of(url: str) -> str | None:
 
 
 def secrets_of(url: str) -> list[str]:
-    """Every spelling of the URL's password that could show up in output (as written and decoded)."""
-    raw = password_of(url)
-    if not raw:
-        return []
-    return sorted({raw, unquote(raw)}, key=len, reverse=True)
+    """Every spelling of the URL's password that could show up in output (as written and decoded), in its userinfo or
+    in a ?password= of its query."""
+    found = {password_of(url) or ""}
+    _head, _, query = url.partition("?")
+    for pair in query.partition("#")[0].split("&"):
+        key, _, value = pair.partition("=")
+        if unquote(key) == "password":
+            found.add(value)
+    spellings = {spelling for raw in found if raw for spelling in (raw, unquote(raw))}
+    return sorted(spellings, key=len, reverse=True)
 
 
 def hide(text: str, secrets: tuple[str, ...]) -> str:
@@ -141,6 +147,85 @@ def validate(url: str, source: str) -> None:
         raise ConfigError([f"{source}: URL {shown!r} names no database; add /dbname to it"])
 
 
+# libpq lets a URL's query name the parts its body names (and prefers the query's); the drivers do not all read them
+# there (asyncpg drops dbname=, and connects to the database named after the user). canonical() moves each into the
+# one place every driver reads, so that psycopg2, psycopg 3, asyncpg and every URL derived from it (a service's own
+# database, verify's scratch database, a fleet member) reach the same server and database.
+_IN_THE_BODY = ("dbname", "host", "port", "user", "password")
+# Query parameters that would send some drivers elsewhere than others: refused, with what to write instead.
+_REFUSED = {
+    "service": "a pg_service.conf entry, which asyncpg and SQLAlchemy do not read; write its host, port and database in the URL",
+    "hostaddr": "an address that asyncpg does not read; write it as the URL's host",
+}
+
+
+def canonical(url: str, source: str) -> str:
+    """`url` (already validated) with the database, host, port, user and password its query names moved into the URL
+    itself, where every driver reads them; ConfigError naming the parameter when that cannot be done unambiguously."""
+    parts = urlsplit(url)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    if not any(key in _IN_THE_BODY or key in _REFUSED for key, _ in pairs) and "," not in parts.netloc:
+        return url
+    moved: dict[str, str] = {}
+    kept: list[tuple[str, str]] = []
+    for key, value in pairs:
+        if key in _REFUSED:
+            raise ConfigError([f"{source}: the URL's ?{key}= names {_REFUSED[key]}"])
+        if key not in _IN_THE_BODY:
+            kept.append((key, value))
+        elif key in moved:
+            raise ConfigError([f"{source}: the URL names ?{key}= twice in its query; keep one"])
+        else:
+            moved[key] = value
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    host, port = _host_and_port(hostport, source)
+    body = {
+        "dbname": unquote(parts.path[1:]),
+        "host": unquote(host),
+        "port": port,
+        "user": unquote(user),
+        "password": unquote(password) if colon else "",
+    }
+    for key, value in moved.items():
+        if body[key] and value and body[key] != value:
+            what = "a password" if key == "password" else f"{key} {body[key]!r}"
+            also = "another" if key == "password" else repr(value)
+            raise ConfigError([f"{source}: the URL names {what} and {also} in ?{key}= (libpq takes the second); keep one"])
+    database = moved.get("dbname") or body["dbname"]
+    if "=" in database or "://" in database:
+        raise ConfigError([f"{source}: the URL's database name holds a connection string; write only the database's name"])
+    if moved.get("host", "").startswith("/"):  # a Unix-socket folder: every driver reads it (and its port) from the query
+        kept += [(key, moved.pop(key)) for key in ("host", "port") if key in moved]
+    if "," in (moved.get("host") or host):
+        raise ConfigError([f"{source}: the URL names several hosts; dbtasks migrates one server: name only its primary"])
+    number = moved.get("port") or port or "5432"
+    if not (number.isascii() and number.isdigit() and 0 < int(number) < 65536):
+        raise ConfigError([f"{source}: the URL's port {number!r} is not a port number (1-65535); fix it"])
+    if "user" in moved or "password" in moved:
+        name = quote(moved.get("user") or body["user"], safe="")
+        secret = moved.get("password") or body["password"]
+        userinfo, at = name + (":" + quote(secret, safe="") if secret else ""), "@"
+    if "host" in moved or "port" in moved:
+        name = moved.get("host") or body["host"]
+        host = f"[{name}]" if ":" in name else quote(name, safe="")
+        port = moved.get("port") or port
+    netloc = f"{userinfo}{at}{host}{':' + port if port else ''}"
+    path = "/" + quote(database, safe="") if "dbname" in moved else parts.path
+    return unsplit(parts.scheme, netloc, path, kept)
+
+
+def _host_and_port(hostport: str, source: str) -> tuple[str, str]:
+    """The host and port as written after the userinfo ('[::1]:5432', 'db:5432', 'db')."""
+    if hostport.startswith("["):
+        host, _, rest = hostport[1:].partition("]")
+        return host, rest[1:] if rest.startswith(":") else ""
+    if "," in hostport:
+        raise ConfigError([f"{source}: the URL names several hosts; dbtasks migrates one server: name only its primary"])
+    host, _, port = hostport.partition(":")
+    return host, port
+
+
 # What SQLAlchemy's asyncpg dialect may hand asyncpg.connect() from a URL's query, as the strings a query holds:
 # the rest (connect_timeout, application_name, options, keepalives, pgbouncer=true...) is a TypeError there.
 _ASYNCPG_KEYS = frozenset(
@@ -163,7 +248,7 @@ def normalize(url: str, driver: str) -> str:
     query parameters the driver accepts (see dropped_parameters)."""
     parts = urlsplit(url)
     query = [(key, value) for key, value in _translated(parts.query, driver) if _accepts(driver, key)]
-    return urlunsplit((f"postgresql+{driver}", parts.netloc, parts.path, urlencode(query, quote_via=quote), parts.fragment))
+    return unsplit(f"postgresql+{driver}", parts.netloc, parts.path, query)
 
 
 def dropped_parameters(url: str, driver: str) -> list[str]:

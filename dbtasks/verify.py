@@ -95,11 +95,28 @@ def scratch_database(
             raise
     scratch = Target(with_database(target.url, name), target.secrets, target.source)
     try:
+        _confirm_scratch(scratch, name, service)
         yield scratch
     finally:
         if not keep:
             with _administration(target, service) as execute:
                 execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _confirm_scratch(scratch: Target, name: str, service: str) -> None:
+    """Refuse to go on unless a connection to the scratch URL reaches the database just created (the checks drop
+    and recreate everything in it)."""
+    with _administration(scratch, service) as execute:
+        reached = str(execute("SELECT current_database()")[0][0])
+    if reached != name:
+        raise ServiceError(
+            service,
+            scratch.redact(
+                f"the scratch database's URL reached database {reached!r}, not {name!r}: nothing was checked; "
+                f"fix the query parameters of {scratch.source}"
+            ),
+            kind="scratch",
+        )
 
 
 def _drop_abandoned(execute: Callable[..., list[tuple[Any, ...]]]) -> list[str]:

@@ -73,8 +73,17 @@ def check_target(operation: Operation, kw: dict[str, Any]) -> None:
     if connection is not None:
         expected = address(os.environ.get(operation.request["url_env"], ""))
         actual = address(str(connection.engine.url))
+        overridden = bool(expected and actual and expected == actual)
+        if overridden and actual is not None:
+            actual = (actual[0], actual[1], connected_database(connection))  # the server's word, not the URL's
         if expected and actual and expected != actual:
-            raise Failure("wrong_database", "env.py connected elsewhere", expected=_show(expected), actual=_show(actual))
+            raise Failure(
+                "wrong_database",
+                "env.py connected elsewhere",
+                expected=_show(expected),
+                actual=_show(actual),
+                overridden=overridden,
+            )
     if operation.phase in AUTOGENERATE_PHASES:
         schemas = metadata_schemas(kw.get("target_metadata"), default)
         if schemas and not schemas & set(operation.ownership.schemas):
@@ -181,6 +190,16 @@ def address(url: str) -> tuple[str, int, str] | None:
     host = parsed.host or str(parsed.query.get("host") or "localhost")
     host = "localhost" if host in ("127.0.0.1", "::1", "localhost") else host
     return (host, int(parsed.port or 5432), parsed.database or "")
+
+
+def connected_database(connection: Any) -> str:
+    """The database env.py's connection reached, as the server says (a driver may drop the one its URL names), read
+    without leaving a transaction open that Alembic would take for env.py's own."""
+    began = not connection.in_transaction() if hasattr(connection, "in_transaction") else False
+    name = str(scalar_driver_sql(connection, "SELECT current_database()"))
+    if began and connection.in_transaction():
+        connection.rollback()
+    return name
 
 
 def _show(where: tuple[str, int, str]) -> str:

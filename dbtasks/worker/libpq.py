@@ -6,7 +6,7 @@ Used by the parent (its own connections: lock, fast path, doctor, scratch databa
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 # What libpq accepts in a URL's query; anything else (pgbouncer=true, asyncpg options) makes it refuse the URL.
 _KEYWORDS = (
@@ -29,16 +29,23 @@ def libpq(url: str) -> str:
             key, value = "sslmode", _SSL_VALUES.get(value.lower(), value)
         if key in KEYS:
             query.append((key, value))
-    return urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(query, quote_via=quote), parts.fragment))
+    return unsplit("postgresql", parts.netloc, parts.path, query)
 
 
 def with_database(url: str, name: str) -> str:
-    """`url` pointing at database `name` on the same server."""
+    """`url` pointing at database `name` on the same server (a dbname= in its query, which libpq would prefer, left out)."""
     parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+    query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key != "dbname"]
+    return unsplit(parts.scheme, parts.netloc, f"/{name}", query)
+
+
+def unsplit(scheme: str, netloc: str, path: str, query: list[tuple[str, str]]) -> str:
+    """A URL of these parts, with '//' also when there is no host (a Unix socket), which urlunsplit would drop."""
+    encoded = urlencode(query, quote_via=quote)
+    return f"{scheme}://{netloc}{path}" + (f"?{encoded}" if encoded else "")
 
 
 def database_name(url: str | None) -> str:
-    """The database a URL names (its path, or a dbname= query)."""
+    """The database a URL names: a dbname= of its query (which libpq prefers), else its path."""
     parts = urlsplit(url or "")
-    return parts.path.lstrip("/") or dict(parse_qsl(parts.query)).get("dbname", "")
+    return dict(parse_qsl(parts.query)).get("dbname") or parts.path.lstrip("/")

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from dbtasks.errors import ConfigError
-from dbtasks.urls import dropped_parameters, hide, mask, normalize, password_of, secrets_of, validate
+from dbtasks.urls import canonical, dropped_parameters, hide, mask, normalize, password_of, secrets_of, validate
+from dbtasks.worker.libpq import database_name, with_database
 
 
 @pytest.mark.parametrize(
@@ -219,3 +220,101 @@ def test_a_password_of_digits_then_a_raw_character_is_refused_without_the_url(ch
 
 def test_an_at_in_the_query_of_a_url_without_password_is_accepted() -> None:
     validate("postgresql://h:5432/db?application_name=me@laptop", "DATABASE_URL")
+
+
+# -- canonical: what libpq reads in the query, moved where every driver reads it ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://u:p@h:5432/app", "postgresql://u:p@h:5432/app"),  # nothing to move: unchanged
+        ("postgresql://u@h:5432/?dbname=app", "postgresql://u@h:5432/app"),
+        ("postgresql://u@h:5432/app?dbname=app&sslmode=require", "postgresql://u@h:5432/app?sslmode=require"),
+        ("postgresql:///app?host=db.internal&port=6432", "postgresql://db.internal:6432/app"),
+        ("postgresql://h/app?user=bob&password=s%40cret", "postgresql://bob:s%40cret@h/app"),
+        ("postgresql://h/app?host=h&port=5432", "postgresql://h:5432/app"),
+        ("postgresql:///app?host=%3A%3A1", "postgresql://[::1]/app"),
+        ("postgresql:///app?host=/var/run/postgresql&port=5433", "postgresql:///app?host=%2Fvar%2Frun%2Fpostgresql&port=5433"),
+        ("postgresql://u@h/?dbname=my%20db", "postgresql://u@h/my%20db"),
+    ],
+)
+def test_canonical_moves_the_query_into_the_url(url: str, expected: str) -> None:
+    validate(url, "DATABASE_URL")
+    assert canonical(url, "DATABASE_URL") == expected
+    for driver in ("asyncpg", "psycopg2"):  # what SQLAlchemy hands each driver names the same database
+        parsed = make_url(normalize(expected, driver))
+        assert parsed.database == (database_name(url) or None), driver
+
+
+@pytest.mark.parametrize(
+    ("url", "line"),
+    [
+        (
+            "postgresql://h/a?dbname=b",
+            "DATABASE_URL: the URL names dbname 'a' and 'b' in ?dbname= (libpq takes the second); keep one",
+        ),
+        ("postgresql://h/a?host=g", "DATABASE_URL: the URL names host 'h' and 'g' in ?host= (libpq takes the second); keep one"),
+        (
+            "postgresql://h:1/a?port=2",
+            "DATABASE_URL: the URL names port '1' and '2' in ?port= (libpq takes the second); keep one",
+        ),
+        (
+            "postgresql://u@h/a?user=v",
+            "DATABASE_URL: the URL names user 'u' and 'v' in ?user= (libpq takes the second); keep one",
+        ),
+        (
+            "postgresql://u:one@h/a?password=two",
+            "DATABASE_URL: the URL names a password and another in ?password= (libpq takes the second); keep one",
+        ),
+        ("postgresql://h/a?dbname=a&dbname=b", "DATABASE_URL: the URL names ?dbname= twice in its query; keep one"),
+        (
+            "postgresql://h/a?service=prod",
+            "DATABASE_URL: the URL's ?service= names a pg_service.conf entry, which asyncpg and SQLAlchemy do not read; "
+            "write its host, port and database in the URL",
+        ),
+        (
+            "postgresql://h/a?hostaddr=10.0.0.1",
+            "DATABASE_URL: the URL's ?hostaddr= names an address that asyncpg does not read; write it as the URL's host",
+        ),
+        (
+            "postgresql://h1:5432,h2:5432/a",
+            "DATABASE_URL: the URL names several hosts; dbtasks migrates one server: name only its primary",
+        ),
+        (
+            "postgresql:///a?host=h1,h2",
+            "DATABASE_URL: the URL names several hosts; dbtasks migrates one server: name only its primary",
+        ),
+        ("postgresql:///a?port=%C2%B2", "DATABASE_URL: the URL's port '²' is not a port number (1-65535); fix it"),
+        ("postgresql:///a?port=70000", "DATABASE_URL: the URL's port '70000' is not a port number (1-65535); fix it"),
+        (
+            "postgresql://h/?dbname=postgresql://other/db",
+            "DATABASE_URL: the URL's database name holds a connection string; write only the database's name",
+        ),
+        (
+            "postgresql://h/a?host=/tmp",
+            "DATABASE_URL: the URL names host 'h' and '/tmp' in ?host= (libpq takes the second); keep one",
+        ),
+    ],
+)
+def test_canonical_refuses_what_drivers_would_read_differently(url: str, line: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        canonical(url, "DATABASE_URL")
+    assert raised.value.problems == [line]
+
+
+def test_a_password_in_the_query_is_a_secret_in_every_spelling() -> None:
+    url = "postgresql://h/app?user=bob&password=s%40cret"
+    assert secrets_of(url) == ["s%40cret", "s@cret"]
+    assert (
+        hide(f"failed for {url} and s@cret", tuple(secrets_of(url)))
+        == "failed for postgresql://h/app?user=bob&password=*** and ***"
+    )
+
+
+def test_with_database_leaves_out_a_dbname_of_the_query() -> None:
+    assert (
+        with_database("postgresql://u@h/app?dbname=app&sslmode=require", "scratch") == "postgresql://u@h/scratch?sslmode=require"
+    )
+    assert with_database("postgresql:///app?host=%2Ftmp", "scratch") == "postgresql:///scratch?host=%2Ftmp"
+    assert database_name("postgresql://u@h/app?dbname=other") == "other"  # libpq's rule: the query wins

@@ -17,8 +17,8 @@ from types import FrameType
 
 import psycopg2
 
+from dbtasks.database.localdb import LocalDatabase
 from dbtasks.errors import DbtasksError
-from dbtasks.localdb import LocalDatabase
 
 from . import fleet, profiling, report
 from .database import BenchmarkError, Server, mask

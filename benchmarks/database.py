@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 
-from dbtasks.localdb import LocalDatabase
+from dbtasks.database.localdb import LocalDatabase
 
 from .synthetic import SyntheticService
 

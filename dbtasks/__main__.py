@@ -11,7 +11,7 @@ import sys
 
 # command -> (module with main(argv), one line of help)
 COMMANDS = {
-    "init": ("dbtasks.init", "write migrations.yaml and tasks.py for the Alembic services under this folder"),
+    "init": ("dbtasks.cli.init_command", "write migrations.yaml and tasks.py for the Alembic services under this folder"),
     "check-files": ("dbtasks.cli.offline", "check every service's migration files, without a database (pre-commit)"),
     "complete": ("dbtasks.cli.complete", "print the service names of migrations.yaml that start with WORD (completion)"),
 }

@@ -3,16 +3,22 @@ the next step, and the exit code each kind gets."""
 
 from __future__ import annotations
 
+import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from . import settings
+from .config.project import Service, closest, display_path
+from .database.target import Target
 from .errors import ServiceError
-from .project import Service, display_path
-from .target import Target
+from .settings import CONNECT_TIMEOUT
+from .worker.libpq import database_name, libpq
 from .worker.protocol import KINDS, Result
+
+Emit = Callable[[str], None]  # where lines go: a line at a time
 
 # Failures that happen in the parent, around the worker.
 PARENT_KINDS = ("interpreter", "worker", "locked", "lock_lost", "scratch")
@@ -87,6 +93,14 @@ def stays_at(data: dict[str, Any]) -> str:
 def revisions(values: Iterable[str] | None) -> str:
     found = list(values or [])
     return ", ".join(found) if found else "base (nothing applied)"
+
+
+def edited_advice(name: str, edited: list[dict[str, Any]], revision: str = "REV") -> str:
+    """The line for applied revisions whose file was edited since, with the command that accepts `revision`."""
+    return (
+        f"{name}: {edited_files(edited)} after it was applied; restore the file, or review the change and run "
+        f"'inv db.checksums {name} --accept {revision}'"
+    )
 
 
 def edited_files(edited: Iterable[dict[str, Any]]) -> str:
@@ -230,3 +244,57 @@ def _fields(service: Service, data: dict[str, Any], message: str, target: Target
         "during": f" during migration {data['revision']}" if data.get("revision") else "",
         "edited": edited_files(data.get("edited") or []),
     }
+
+
+# -- a connection that failed ----------------------------------------------------------------------------
+
+
+def connect_problem(target: Target, reason: str) -> str:
+    """One message per way a connection fails, naming host:port/dbname and the variable to fix."""
+    assert target.url is not None
+    parts = urlsplit(target.url)
+    host, port, database, source = parts.hostname or "localhost", parts.port or 5432, database_name(target.url), target.source
+    user = parts.username or "(default user)"
+    if "could not translate host name" in reason or "Name or service not known" in reason:
+        return f"host {host!r} does not resolve (DNS): fix the host name in {source}, or check your network or VPN"
+    if "Connection refused" in reason:
+        return (
+            f"nothing listens on {host}:{port} (connection refused): start the server (e.g. 'docker compose up -d') "
+            f"or fix the host and port in {source}"
+        )
+    if "authentication failed" in reason or re.search(r'role "[^"]*" does not exist', reason):
+        return f"authentication failed for user {user!r} on {host}:{port}: the user or password in {source} is wrong"
+    if re.search(r'database "[^"]*" does not exist', reason):
+        return (
+            f'database {database!r} does not exist on {host}:{port}: create it (CREATE DATABASE "{database}") '
+            f"or fix the database name in {source}{_close_databases(target, database)}"
+        )
+    if "timeout expired" in reason:
+        return (
+            f"no answer from {host}:{port} within {CONNECT_TIMEOUT} s (timeout): check the host and port in {source}, "
+            f"a firewall, or the VPN"
+        )
+    if "does not support SSL" in reason:
+        return f"{host}:{port} does not accept SSL, but {source} requires it: set sslmode=disable or prefer in the URL"
+    return cannot_connect(f"{host}:{port}/{database}: {reason}", source)
+
+
+def _close_databases(target: Target, wanted: str) -> str:
+    """'; did you mean ...?' from the server's databases, read through its maintenance database."""
+    import psycopg2
+
+    assert target.url is not None
+    parts = urlsplit(libpq(target.url))
+    maintenance = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, ""))
+    try:
+        connection = psycopg2.connect(maintenance, connect_timeout=CONNECT_TIMEOUT)
+    except psycopg2.Error:
+        return ""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT datname FROM pg_database WHERE NOT datistemplate")
+            names = [str(row[0]) for row in cursor.fetchall()]
+    finally:
+        connection.close()
+    close = closest(wanted, names)
+    return f"; did you mean {close[0]!r}?" if close else ""

@@ -13,15 +13,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import pg, settings
+from . import settings
+from .config.project import Service
+from .database import pg
 from .errors import DatabaseUnreachable
-from .graph_cache import GraphCache
-from .project import Service
+from .files.graph_cache import GraphCache
 from .worker import checksums, revisions
 from .worker.libpq import libpq
 
 if TYPE_CHECKING:
-    from .target import Target
+    from .database.target import Target
 
 # Two round trips for every service of one database together: which version tables (and the checksum tables beside
 # them) exist, then all their rows.
@@ -90,7 +91,7 @@ def reach(target: Target) -> pg.Connection:
     try:
         return pg.connect(libpq(target.url))
     except pg.PgError as error:
-        from .doctor_server import connect_problem
+        from .explain import connect_problem
 
         raise DatabaseUnreachable(target.redact(connect_problem(target, str(error)))) from None
 

@@ -7,8 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .config.project import Project, Service, closest
 from .errors import DbtasksError, RunFailed, UsageError
-from .project import Project, Service, closest
 
 
 @dataclass(frozen=True)

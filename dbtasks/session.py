@@ -10,11 +10,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import fastpath
-from .errors import ConfigError, UsageError
-from .graph_cache import GraphCache
-from .project import Environment, Project, Service
-from .settings import DEFAULT_WAIT
-from .target import (
+from .config.project import Environment, Project, Service
+from .database.target import (
     LOCAL_SOURCE,
     Target,
     address,
@@ -24,13 +21,16 @@ from .target import (
     resolve_target,
     target_line,
 )
+from .errors import ConfigError, UsageError
+from .explain import Emit
+from .files.graph_cache import GraphCache
+from .settings import DEFAULT_WAIT
 from .worker.libpq import database_name
 from .worker.protocol import OPS, WRITING_OPS
 
 if TYPE_CHECKING:  # the lock and the runner are imported when a run takes a lock or starts a worker
-    from .lock import Held
+    from .database.lock import Held
 
-Emit = Callable[[str], None]
 # Asked before a destructive run in a protected environment: (subject, environment, what it does, the name to type
 # back, what that name is: "database", or "fleet" for a run over a fleet's members).
 Confirm = Callable[[str, str, str, str, str], None]
@@ -155,7 +155,7 @@ class Session:
         timeouts = self.environment.settings() if self.environment is not None and on is None else {}
 
         def start(lock: Held | None = None) -> dict[str, Any]:
-            from . import runner
+            from .run import runner
 
             emit = lambda line: self.emit(prefix + line)  # noqa: E731
             return runner.run(
@@ -234,7 +234,7 @@ class Session:
             if depth:
                 yield self._locks[service.name]
             else:
-                from .lock import lock_name, migration_lock
+                from .database.lock import lock_name, migration_lock
 
                 name = lock_name(service.expected_version_table)
                 with migration_lock(

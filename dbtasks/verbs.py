@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from . import explain, fastpath, settings
+from .config.project import Service
 from .errors import DbtasksError, RunFailed, UsageError
-from .project import Service
 from .session import Session
 from .worker import revisions
 from .worker.libpq import database_name
@@ -88,20 +88,13 @@ def edited_problem(name: str, data: Mapping[str, Any]) -> str | None:
     edited = list((data.get("checksums") or {}).get("edited") or [])
     if not edited:
         return None
-    return (
-        f"{name}: {explain.edited_files(edited)} after it was applied; restore the file, or review the change and run "
-        f"'inv db.checksums {name} --accept {edited[0]['revision'] if len(edited) == 1 else 'REV'}'"
-    )
+    return explain.edited_advice(name, edited, edited[0]["revision"] if len(edited) == 1 else "REV")
 
 
 def checksum_notes(name: str, data: Mapping[str, Any], edited: bool = True) -> list[str]:
     """Lines for status and check: edited revisions (unless `edited` is False), and recorded ones no file defines."""
     sums = data.get("checksums") or {}
-    lines = [
-        f"{name}: {explain.edited_files([entry])} after it was applied; restore the file, or review the change and run "
-        f"'inv db.checksums {name} --accept {entry['revision']}'"
-        for entry in (sums.get("edited") or [] if edited else [])
-    ]
+    lines = [explain.edited_advice(name, [entry], entry["revision"]) for entry in (sums.get("edited") or [] if edited else [])]
     for entry in sums.get("missing") or []:
         lines.append(f"{name}: revision {entry['revision']} ({entry.get('file')}) has a recorded checksum but no file defines it")
     return lines

@@ -10,8 +10,8 @@ from typing import Any
 
 from . import verbs
 from .compat import zip_strict
+from .config.project import Service
 from .orchestrate import Outcome, Report, Selection, run_all
-from .project import Service
 from .session import Session
 
 Verb = Callable[[Session, Service], Mapping[str, Any]]

@@ -13,15 +13,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from . import lint, owner
 from .compat import zip_strict
+from .config.project import Project, Service
+from .database import owner
+from .database.target import Target
+from .database.urls import mask
 from .errors import ServiceError
 from .explain import cannot_connect
+from .lint import check as lint
 from .orchestrate import Outcome, Report, Selection
-from .project import Project, Service
 from .session import Session
-from .target import Target
-from .urls import mask
 from .verbs_all import over_all
 from .worker.libpq import database_name, libpq, with_database
 
@@ -70,11 +71,6 @@ def dependencies(project: Project, service: Service) -> list[Service]:
 # -- the scratch database --------------------------------------------------------------------------
 
 
-# The comment on a scratch database that names its owner, so that the next verify can drop it when that
-# owner was killed (-9 runs no cleanup); a database kept on purpose (--keep) has no such comment.
-SCRATCH_OWNER = "dbtasks verify scratch database of "
-
-
 @contextmanager
 def scratch_database(
     target: Target, service: str, keep: bool = False, announce: Callable[[str], None] = lambda line: None
@@ -89,7 +85,7 @@ def scratch_database(
         execute(f'CREATE DATABASE "{name}"')
         try:
             if not keep:
-                execute(f'COMMENT ON DATABASE "{name}" IS %s', (SCRATCH_OWNER + owner.this_process(),))
+                execute(f'COMMENT ON DATABASE "{name}" IS %s', (owner.SCRATCH_OWNER + owner.this_process(),))
         except BaseException:
             execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             raise
@@ -132,7 +128,7 @@ def _drop_abandoned(execute: Callable[..., list[tuple[Any, ...]]]) -> list[str]:
         ("%\\_verify\\_%",),
     )
     for name, comment in rows:
-        if not (comment or "").startswith(SCRATCH_OWNER) or not owner.is_gone(comment[len(SCRATCH_OWNER) :]):
+        if not (comment or "").startswith(owner.SCRATCH_OWNER) or not owner.is_gone(comment[len(owner.SCRATCH_OWNER) :]):
             continue
         try:
             execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

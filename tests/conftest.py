@@ -26,9 +26,9 @@ import psycopg2
 import pytest
 import yaml
 
-from dbtasks import owner
+from dbtasks.database import owner
+from dbtasks.database.localdb import LocalDatabase
 from dbtasks.errors import LocalDatabaseError
-from dbtasks.localdb import LocalDatabase
 
 REPO = Path(__file__).resolve().parents[1]
 # A port nothing listens on: offline tasks must work with it, online ones fail cleanly.
@@ -125,8 +125,8 @@ def fork_server() -> None:
     """Tasks run in this process fork their workers from one server per interpreter, as a run of several
     services does; start it before the first test so that every test, not only the ones after the first
     *-all task, gets forked workers (tests that set DBTASKS_FORKSERVER=0 still spawn theirs)."""
-    from dbtasks import forkserver
-    from dbtasks.runner import WORKER
+    from dbtasks.run import forkserver
+    from dbtasks.run.runner import WORKER
 
     forkserver.server_for(sys.executable, WORKER, start=True)
 

@@ -51,8 +51,8 @@ def definitions(config_file: Path) -> Definitions:
     @selecting()
     def check_all(c: Any, json_: bool = False, lint: bool = False, env: str = "", *, pick: Selection) -> None:
         """Run check for every service; exit non-zero if any fails (for CI)."""
-        from .. import lint as linting
         from .. import verbs, verbs_all
+        from ..lint import check as linting
         from . import lint_render, options, render
 
         session = options.session(config_file, quiet=json_, env=env)

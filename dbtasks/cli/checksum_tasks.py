@@ -32,9 +32,6 @@ def definitions(config_file: Path) -> Definitions:
         render.out(render.table(COLUMNS, [[entry[key] for key in COLUMNS] for entry in listed]))
         edited = [entry for entry in listed if entry["state"] == "edited"]
         if edited:
-            render.out(
-                f"{service}: {explain.edited_files(edited)} after it was applied; restore the file, or review the change "
-                f"and run 'inv db.checksums {service} --accept REV'"
-            )
+            render.out(explain.edited_advice(service, edited))
 
     return [("checksums", checksums, {**SERVICE, **ACCEPT, **YES, **JSON})]

@@ -10,23 +10,14 @@ import os
 import sys
 from pathlib import Path
 
-CONFIG_NAME = "migrations.yaml"
-
-
-def find_config(start: Path) -> Path | None:
-    """The migrations.yaml in `start` or the nearest folder above it."""
-    for folder in (start, *start.parents):
-        candidate = folder / CONFIG_NAME
-        if candidate.is_file():
-            return candidate
-    return None
+from ..settings import find_config
 
 
 def service_names(config_file: Path) -> list[str]:
     """The names under `services:`, in file order (no other check: completion must be fast, and bombs are refused)."""
     import yaml
 
-    from ..yaml_bounds import compose
+    from ..config.yaml_bounds import compose
 
     root = compose(config_file.read_text(encoding="utf-8"))
     if not isinstance(root, yaml.MappingNode):

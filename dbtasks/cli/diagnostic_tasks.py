@@ -43,8 +43,8 @@ def definitions(config_file: Path) -> Definitions:
 
     def doctor(c: Any, json_: bool = False, jobs: str = "", env: str = "") -> None:
         """Diagnose the setup: URL, connection, drivers, env.py imports, revisions, version tables."""
-        from .. import doctor as diagnosis
         from .. import settings
+        from ..doctor import diagnose as diagnosis
         from . import options, render
 
         job_count = options.jobs(jobs)

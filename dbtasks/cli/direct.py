@@ -8,17 +8,15 @@ booleans without a value. Messages and exit codes are the tasks' own; only a bad
 from __future__ import annotations
 
 import inspect
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import settings
+from ..settings import find_config
 from . import registry
-
-CONFIG_NAME = "migrations.yaml"
-CONFIG_VARIABLE = "DBTASKS_CONFIG"  # the migrations.yaml to use, when it is not in this folder or above
 
 
 class CommandLineError(ValueError):
@@ -113,16 +111,6 @@ class Spec:
         return "\n".join(lines)
 
 
-def find_config(start: Path) -> Path | None:
-    """$DBTASKS_CONFIG, else the nearest migrations.yaml in `start` or a folder above it (as Invoke finds tasks.py)."""
-    if os.environ.get(CONFIG_VARIABLE):
-        return Path(os.environ[CONFIG_VARIABLE]).resolve()
-    for folder in (start, *start.parents):
-        if (folder / CONFIG_NAME).is_file():
-            return folder / CONFIG_NAME
-    return None
-
-
 def definitions(config_file: Path) -> dict[str, tuple[Callable[..., None], dict[str, str]]]:
     """Every task's body and help per parameter, by name (a Spec is made for the one that runs)."""
     return {name: (body, helps) for name, body, helps in registry.definitions(config_file)}
@@ -140,7 +128,7 @@ def run(argv: list[str]) -> int:
     config_file = find_config(Path.cwd())
     if config_file is None:
         print(
-            f"dbtasks: no {CONFIG_NAME} in {Path.cwd()} or above; run it in your project, or set {CONFIG_VARIABLE}",
+            f"dbtasks: no {settings.CONFIG_NAME} in {Path.cwd()} or above; run it in your project, or set {settings.CONFIG}",
             file=sys.stderr,
         )
         return 2

@@ -7,8 +7,8 @@ import os
 import sys
 import time
 
-from ..fanout import Plan
-from ..fleet_report import FleetReport, TargetOutcome
+from ..fleet.fanout import Plan
+from ..fleet.report import FleetReport, TargetOutcome
 from . import render
 
 # The states a summary lists target by target; the others are only counted.

@@ -7,8 +7,10 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from .. import fanout, fleet, shard, verbs_all, verify
-from ..fleet_report import judge_run, judge_status, retry_names
+from .. import verbs_all, verify
+from ..fleet import fanout, shard
+from ..fleet import members as fleet
+from ..fleet.report import judge_run, judge_status, retry_names
 from ..orchestrate import Report, Selection
 from ..session import Session
 from . import fleet_render, options

@@ -14,7 +14,7 @@ STATEMENT_LINES = 3  # of a long statement, its first lines are shown (--json ha
 
 def finding(service: str, item: Mapping[str, Any]) -> str:
     """`file:line: service revision: rule: message (help)`, then the statement, indented."""
-    from ..lint import where
+    from ..lint.check import where
 
     advice = f" ({item['help']})" if item.get("help") else ""
     lines = [f"{where(item)}: {service} {item['revision']}: {item['rule']}: {item['message']}{advice}"]
@@ -27,7 +27,7 @@ def finding(service: str, item: Mapping[str, Any]) -> str:
 
 def as_checks(result: Mapping[str, Any]) -> dict[str, Any]:
     """A lint result in verify's shape for JUnit: a test case per revision linted, failed by its findings."""
-    from ..lint import where
+    from ..lint.check import where
 
     by_revision: dict[str, list[str]] = {}
     for item in result.get("findings") or []:

@@ -21,7 +21,7 @@ REPORT = {
 def definitions(config_file: Path) -> Definitions:
     def lint(c: Any, service: str, from_: str = "", json_: bool = False, junit: str = "", env: str = "") -> None:
         """Lint each revision's upgrade SQL with squawk for lock-taking DDL, offline (exit 1 on a finding)."""
-        from .. import lint as linting
+        from ..lint import check as linting
         from . import lint_render, options
 
         session = options.session(config_file, quiet=True, env=env)
@@ -32,7 +32,7 @@ def definitions(config_file: Path) -> Definitions:
     @selecting()
     def lint_all(c: Any, json_: bool = False, junit: str = "", env: str = "", *, pick: Selection) -> None:
         """Run lint for every service (for CI); exit non-zero if any revision has a finding."""
-        from .. import lint as linting
+        from ..lint import check as linting
         from . import lint_render, options
 
         report = linting.lint_all(options.session(config_file, quiet=True, env=env), pick)

@@ -11,9 +11,10 @@ from .helps import Definitions
 def definitions(config_file: Path) -> Definitions:
     def local_start(c: Any) -> None:
         """Start the embedded local PostgreSQL (created on first use under .dbtasks/)."""
-        from .. import config, target
+        from ..config import load as config
+        from ..database import target
+        from ..database.urls import mask
         from ..errors import UsageError
-        from ..urls import mask
         from . import render
 
         project = config.load(config_file)
@@ -24,7 +25,8 @@ def definitions(config_file: Path) -> Definitions:
 
     def local_stop(c: Any) -> None:
         """Stop the embedded local PostgreSQL (its data stays under .dbtasks/)."""
-        from .. import config, target
+        from ..config import load as config
+        from ..database import target
         from . import render
 
         stopped = target.local_database(config.load(config_file)).stop()
@@ -34,9 +36,10 @@ def definitions(config_file: Path) -> Definitions:
         """Print the embedded local database's URL (of SERVICE's own database, if it has one), password masked."""
         import sys
 
-        from .. import config, target
+        from ..config import load as config
+        from ..database import target
+        from ..database.urls import mask
         from ..session import Session
-        from ..urls import mask
         from . import render
 
         project = config.load(config_file)

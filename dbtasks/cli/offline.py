@@ -15,11 +15,11 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import load
+from ..config.load import load
+from ..config.project import Project, Service, display_path
 from ..errors import DbtasksError, UsageError
-from ..project import Project, Service, display_path
+from ..settings import find_config
 from ..worker import revisions
-from .complete import find_config
 
 USAGE = "usage: dbtasks check-files [--config migrations.yaml] [SERVICE...]"
 DEFAULT_TEMPLATE = "%(rev)s_%(slug)s"  # Alembic's file_template when alembic.ini sets none

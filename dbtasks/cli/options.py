@@ -6,7 +6,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .. import config_cache, settings
+from .. import settings
+from ..config import cache as config_cache
 from ..errors import UsageError
 from ..orchestrate import Selection, default_jobs
 from ..session import Session

@@ -30,7 +30,7 @@ def definitions(config_file: Path) -> Definitions:
     def generate(c: Any, service: str, message: str = "", empty: bool = False, env: str = "") -> None:
         """Create a migration from the model changes (autogenerate), or an empty one with --empty."""
         from .. import verbs
-        from ..project import display_path
+        from ..config.project import display_path
         from . import options, render
 
         session = options.session(config_file, env=env)
@@ -96,7 +96,7 @@ def definitions(config_file: Path) -> Definitions:
     def merge(c: Any, service: str, message: str = "merge heads", env: str = "") -> None:
         """Write a migration that merges the service's heads into one."""
         from .. import verbs
-        from ..project import display_path
+        from ..config.project import display_path
         from . import options, render
 
         session = options.session(config_file, env=env)

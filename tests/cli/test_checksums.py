@@ -28,7 +28,7 @@ from conftest import (
     versions_folder,
 )
 
-from dbtasks.urls import normalize
+from dbtasks.database.urls import normalize
 from dbtasks.worker.checksums import normalize as normalized
 
 FIRST, HEAD = revisions_of("habits")  # habits has two revisions

@@ -210,13 +210,17 @@ def test_dbtasks_complete_prints_matching_names(project: Path, tmp_path: Path) -
 
 
 @pytest.mark.parametrize(
-    "text",
-    ["version: 1\nservices: [\n", "- a list\n", "services:\n  habits: {path: x\n", "\0binary"],
+    ("text", "code"),
+    [
+        ("version: 1\nservices: [\n", 1),  # does not parse: an error completes nothing
+        ("- a list\n", 0),  # parses, but holds no services: nothing to complete
+        ("services:\n  habits: {path: x\n", 1),
+        ("\0binary", 1),
+    ],
 )
-def test_dbtasks_complete_is_silent_on_errors(tmp_path: Path, text: str) -> None:
+def test_dbtasks_complete_is_silent_on_errors(tmp_path: Path, text: str, code: int) -> None:
     (tmp_path / "migrations.yaml").write_text(text, encoding="utf-8")
     result = dbtasks_complete(tmp_path, "h")
-    assert result.stdout == "" and result.stderr == "", show(result)
-    assert result.returncode in (0, 1)
+    assert (result.returncode, result.stdout, result.stderr) == (code, "", ""), show(result)
     nothing = dbtasks_complete(tmp_path / "..", "--config", str(tmp_path / "missing.yaml"))
     assert (nothing.returncode, nothing.stdout, nothing.stderr) == (1, "", "")

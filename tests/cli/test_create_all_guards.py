@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import assert_ok, inv
 
-from dbtasks.guards import create_all_calls
+from dbtasks.doctor.guards import create_all_calls
 
 UNGUARDED = """from sqlalchemy.ext.asyncio import create_async_engine
 

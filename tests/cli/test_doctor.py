@@ -45,9 +45,9 @@ from conftest import (
     version,
 )
 
-from dbtasks.doctor import Finding, diagnose
-from dbtasks.localdb import LocalDatabase
-from dbtasks.urls import secrets_of
+from dbtasks.database.localdb import LocalDatabase
+from dbtasks.database.urls import secrets_of
+from dbtasks.doctor.diagnose import Finding, diagnose
 
 SECRET = "Sup3r-Secret-Doctor-pw"
 VERSION_TABLE_LINE = "        version_table_schema=SCHEMA,\n"

@@ -25,7 +25,7 @@ from conftest import (
     version,
 )
 
-from dbtasks.lock import key_of
+from dbtasks.database.lock import key_of
 
 ENVIRONMENTS = """environments:
   production: {protected: true, url_env: PROD_DATABASE_URL, statement_timeout: 1s, lock_timeout: 5s}
@@ -208,6 +208,7 @@ def test_the_lock_of_a_killed_holder_is_released(project: Path, database_url: st
     finally:
         holder.kill()
         holder.wait(timeout=60)
+        holder.stdout.close()  # type: ignore[union-attr]  # a PIPE
     result = assert_ok(inv(project, "db.upgrade", "movements", "--lock-wait", "30", url=database_url))
     assert version(database_url, "movements") == [head_of("movements")], show(result)
 

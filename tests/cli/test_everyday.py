@@ -17,7 +17,7 @@ import pytest
 from conftest import REPO, assert_bad_input, assert_failure, assert_ok, inv, inv_process, output, query, replace_once, tables
 
 from dbtasks.cli import SHORT_FLAGS, build_db_collection
-from dbtasks.localdb import LocalDatabase
+from dbtasks.database.localdb import LocalDatabase
 
 
 def with_password(url: str, password: str) -> str:
@@ -100,7 +100,7 @@ def test_unknown_names_in_only_are_all_named(project: Path, database_url: str) -
 
 
 def test_a_missing_service_name_lists_the_services(project: Path) -> None:
-    from dbtasks import config
+    from dbtasks.config import load as config
     from dbtasks.errors import UsageError
 
     with pytest.raises(UsageError, match=r"missing SERVICE: name one of users, habits"):

@@ -143,7 +143,15 @@ def test_forked_and_spawned_workers_do_the_same(project: Path, make_database: Ca
 # psycopg2 (pg.py loads libpq itself), the thread pool (orchestrate's inline run), the lock, the runner and the local
 # database (nothing to lock, no worker, a URL given), OpenSSL's hashlib (checksums come from the revision cache) and
 # configparser (where each environment keeps its files is cached too).
-HEAVY = ("yaml", "psycopg2", "concurrent.futures", "dbtasks.config", "dbtasks.lock", "dbtasks.runner", "dbtasks.localdb")
+HEAVY = (
+    "yaml",
+    "psycopg2",
+    "concurrent.futures",
+    "dbtasks.config.load",
+    "dbtasks.database.lock",
+    "dbtasks.run.runner",
+    "dbtasks.database.localdb",
+)
 HEAVY += ("hashlib", "configparser", "tempfile", "invoke")
 
 

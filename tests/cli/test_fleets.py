@@ -39,7 +39,7 @@ from conftest import (
     with_database,
 )
 
-from dbtasks.shard import Shard
+from dbtasks.fleet.shard import Shard
 
 ALL = list(declared_services())
 

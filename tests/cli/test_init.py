@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from conftest import REPO, assert_ok, inv, query, replace_once, tables
 
-from dbtasks import config
-from dbtasks.project import Project, Service
+from dbtasks.config import load as config
+from dbtasks.config.project import Project, Service
 from dbtasks.worker import revisions
 
 LAYOUTS = REPO / "examples" / "layouts"

@@ -270,7 +270,7 @@ def test_a_url_of_its_own_per_environment(layouts: Layouts) -> None:
 
 
 def test_the_local_database_creates_each_services_database(layouts: Layouts) -> None:
-    from dbtasks.localdb import LocalDatabase
+    from dbtasks.database.localdb import LocalDatabase
 
     try:
         assert_ok(inv(layouts.root, "db.upgrade-all", "--only", "plain_sync,plain_async,parts"))

@@ -21,7 +21,7 @@ from conftest import (
     version,
 )
 
-from dbtasks.localdb import LocalDatabase
+from dbtasks.database.localdb import LocalDatabase
 
 MASKED_URL = re.compile(r"^postgresql://dbtasks:\*\*\*@127\.0\.0\.1:(\d+)/dbtasks$")
 

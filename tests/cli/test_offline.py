@@ -339,6 +339,7 @@ def test_the_hook_entry_on_staged_files_in_a_git_repository(tmp_path: Path) -> N
 
 
 @pytest.mark.slow
+@pytest.mark.network
 def test_the_hook_through_pre_commit_itself(tmp_path: Path) -> None:
     """pre-commit installed from PyPI into a venv, the hook repository (this one's package and manifest, committed)
     installed by pre-commit as users get it, then run on commits: clean, a planted second head, an unrelated file."""
@@ -348,7 +349,10 @@ def test_the_hook_through_pre_commit_itself(tmp_path: Path) -> None:
         [str(tool / "bin" / "pip"), "install", "-q", "pre-commit"], capture_output=True, text=True, timeout=600, check=False
     )
     if install.returncode != 0:
-        pytest.skip(f"pre-commit could not be installed from PyPI here: {install.stderr.strip().splitlines()[-1:]}")
+        pytest.fail(
+            f"pre-commit could not be installed from PyPI ({install.stderr.strip().splitlines()[-1:]}); "
+            "offline, leave the network tests out with -m 'not network'"
+        )
     hooks = tmp_path / "hook-repo"
     hooks.mkdir()
     for name in ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml"):

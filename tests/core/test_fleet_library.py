@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 from conftest import execute, head_of, version
 
-from dbtasks import config, fanout, verbs_all
+from dbtasks import verbs_all
+from dbtasks.config import load as config
 from dbtasks.errors import RunFailed
+from dbtasks.fleet import fanout
+from dbtasks.fleet.shard import Shard
 from dbtasks.orchestrate import Selection
 from dbtasks.session import Session
-from dbtasks.shard import Shard
 
 
 def test_over_fleet_upgrades_every_member_and_reports(

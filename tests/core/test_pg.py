@@ -8,7 +8,8 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from conftest import execute, query
 
-from dbtasks import pg, settings
+from dbtasks import settings
+from dbtasks.database import pg
 from dbtasks.worker.libpq import libpq
 
 CLIENTS: dict[str, Callable[[str], pg.Connection]] = {
@@ -20,7 +21,7 @@ CLIENTS: dict[str, Callable[[str], pg.Connection]] = {
 def test_this_machine_loads_the_libpq_psycopg2_binary_bundles() -> None:
     """Without it every test of the libpq client below would be testing psycopg2 twice."""
     assert pg._library() is not None
-    assert "psycopg2_binary.libs" in pg.implementation() or "libpq.so" in pg.implementation(), pg.implementation()
+    assert "/psycopg2_binary.libs/libpq-" in pg.implementation(), pg.implementation()  # the bundle, not the system's
 
 
 @pytest.mark.parametrize("client", CLIENTS)

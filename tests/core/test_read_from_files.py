@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from conftest import declared_services, head_of, parent_of, plant_migration, replace_once, revisions_of, versions_folder
 
-from dbtasks import config, fastpath, verbs
+from dbtasks import fastpath, verbs
+from dbtasks.config import load as config
 from dbtasks.errors import DbtasksError
 from dbtasks.session import Session
 

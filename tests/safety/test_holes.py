@@ -408,9 +408,10 @@ def test_an_asyncpg_service_is_handed_the_certificate_files_of_the_url(
 
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from dbtasks import config, runner
-    from dbtasks.target import Target
-    from dbtasks.urls import dropped_parameters, normalize, ssl_file_environment
+    from dbtasks.config import load as config
+    from dbtasks.database.target import Target
+    from dbtasks.database.urls import dropped_parameters, normalize, ssl_file_environment
+    from dbtasks.run import runner
 
     monkeypatch.chdir(tmp_path)
     url = f"{database_url}?sslmode=verify-full&sslrootcert=certs/root.crt&sslcert=certs/me.crt&sslkey=certs/me.key"

@@ -106,6 +106,9 @@ def kill_group(process: subprocess.Popen[bytes]) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
+    for pipe in (process.stdout, process.stderr):
+        if pipe is not None:
+            pipe.close()
 
 
 # == 1. the terminal goes away: the lock is held until the worker is done ==============================================
@@ -237,8 +240,8 @@ def test_sixteen_concurrent_upgrade_all_finish_within_the_default_lock_wait(
 def test_a_dead_fork_server_falls_back_to_spawned_workers(project: Path, database_url: str) -> None:
     """The fork server's socket breaks (as when the server is killed mid-request) while its process looks alive:
     the workers are spawned instead, and no service is told to fix its 'python'."""
-    from dbtasks import forkserver
-    from dbtasks.runner import WORKER
+    from dbtasks.run import forkserver
+    from dbtasks.run.runner import WORKER
 
     server = forkserver.server_for(sys.executable, WORKER, start=True)
     assert server is not None and server.process.poll() is None
@@ -310,9 +313,9 @@ def test_a_lock_session_ended_while_it_waits_is_one_line(database_url: str) -> N
     psycopg2 exception, and nothing was migrated."""
     import psycopg2
 
+    from dbtasks.database.lock import key_of, migration_lock
+    from dbtasks.database.target import Target
     from dbtasks.errors import ServiceError
-    from dbtasks.lock import key_of, migration_lock
-    from dbtasks.target import Target
 
     holder = psycopg2.connect(database_url)
     holder.autocommit = True
@@ -348,9 +351,9 @@ def test_a_lock_session_ended_while_it_waits_is_one_line(database_url: str) -> N
 def test_a_lost_lock_tells_a_server_restart_from_a_session_ended_alone(database_url: str, tmp_path: Path) -> None:
     """When the watcher sees the lock's session gone before the worker sees its own connection go (asyncpg under
     load), the run must still say the server went away: the lock compares the server's start time."""
-    from dbtasks.localdb import LocalDatabase
-    from dbtasks.lock import migration_lock
-    from dbtasks.target import Target
+    from dbtasks.database.localdb import LocalDatabase
+    from dbtasks.database.lock import migration_lock
+    from dbtasks.database.target import Target
 
     # Ended alone (pg_terminate_backend): the server's start time is unchanged, the lost-lock words.
     with migration_lock(Target.of(database_url, "DATABASE_URL"), "habits", "habits", wait=5, announce=print) as held:

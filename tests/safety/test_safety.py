@@ -65,7 +65,7 @@ from safety_helpers import (
     worker_children,
 )
 
-from dbtasks.localdb import LocalDatabase
+from dbtasks.database.localdb import LocalDatabase
 
 ALL = list(declared_services())
 CONFIG = "migrations.yaml"

@@ -34,9 +34,9 @@ from conftest import (
 )
 from safety_helpers import wait_for
 
-from dbtasks import owner
+from dbtasks.database import owner
+from dbtasks.database.localdb import LocalDatabase
 from dbtasks.errors import LocalDatabaseError
-from dbtasks.localdb import LocalDatabase
 
 
 @pytest.fixture

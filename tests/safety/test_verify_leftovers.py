@@ -10,8 +10,8 @@ from pathlib import Path
 from conftest import assert_ok, execute, head_of, inv, plant_migration, query, show
 from safety_helpers import background, wait_for
 
-from dbtasks import owner
-from dbtasks.verify import SCRATCH_OWNER
+from dbtasks.database import owner
+from dbtasks.database.owner import SCRATCH_OWNER
 
 
 def scratch_databases(server_url: str) -> set[str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, declared_services, revisions_of
 
-from dbtasks.graph_cache import FILE_NAME, GraphCache, read_entry, scan
+from dbtasks.files.graph_cache import FILE_NAME, GraphCache, read_entry, scan
 from dbtasks.worker import revisions
 
 

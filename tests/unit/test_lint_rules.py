@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dbtasks.lint import statement_at
-from dbtasks.lint_rules import DEFAULT_EXCLUDE, RULES, LintRules, unknown_rule
-from dbtasks.lint_source import op_line, silences
-from dbtasks.squawk import arguments
+from dbtasks.lint.check import statement_at
+from dbtasks.lint.rules import DEFAULT_EXCLUDE, RULES, LintRules, unknown_rule
+from dbtasks.lint.source import op_line, silences
+from dbtasks.lint.squawk import arguments
 
 
 def test_the_default_excludes_are_squawk_rules_and_leave_the_lock_rules_on() -> None:

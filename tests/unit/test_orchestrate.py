@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from dbtasks.config.project import Project, Service
 from dbtasks.errors import ServiceError, UsageError
 from dbtasks.orchestrate import Outcome, Selection, run_all
-from dbtasks.project import Project, Service
 from dbtasks.verbs_all import finished
 
 

@@ -8,7 +8,7 @@ import hashlib
 import pytest
 
 from dbtasks.errors import UsageError
-from dbtasks.shard import AUTO, Shard, parse
+from dbtasks.fleet.shard import AUTO, Shard, parse
 
 
 def fleet(size: int) -> list[str]:

@@ -1,4 +1,4 @@
-"""dbtasks.urls: the URL handed to a service is normalized to its driver; passwords are masked."""
+"""dbtasks.database.urls: the URL handed to a service is normalized to its driver; passwords are masked."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy.engine import make_url
 
+from dbtasks.database.urls import canonical, dropped_parameters, hide, mask, normalize, password_of, secrets_of, validate
 from dbtasks.errors import ConfigError
-from dbtasks.urls import canonical, dropped_parameters, hide, mask, normalize, password_of, secrets_of, validate
 from dbtasks.worker.libpq import database_name, with_database
 
 

@@ -47,7 +47,7 @@ from conftest import (
     version_files,
 )
 
-from dbtasks.localdb import LocalDatabase
+from dbtasks.database.localdb import LocalDatabase
 
 DRIVERS = ["movements", "habits"]  # psycopg2, asyncpg
 VERSION_TABLE_LINE = "        version_table_schema=SCHEMA,\n"

@@ -29,8 +29,8 @@ from conftest import (
 )
 from stacks import STACKS, Stack
 
-from dbtasks import forkserver
-from dbtasks.runner import WORKER
+from dbtasks.run import forkserver
+from dbtasks.run.runner import WORKER
 
 PLAIN = REPO / "examples" / "layouts" / "plain_sync"
 FIRST = "4a1b2c3d4e5f"  # plain_sync's one migration: creates public.notes

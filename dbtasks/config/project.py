@@ -1,0 +1,181 @@
+"""The parsed migrations.yaml: a Project of Services (and Environments), plain frozen values."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ConfigError, UsageError
+from ..lint.rules import LintRules
+
+
+def closest(name: str, known: Sequence[str]) -> list[str]:
+    """The known name closest to a mistyped `name`, if one is close (difflib is imported only on that path)."""
+    import difflib
+
+    return difflib.get_close_matches(name, known, n=1)
+
+
+@dataclass(frozen=True)
+class Service:
+    """One service: its folder, where it lives (database, schemas, version table) and how to run its Alembic environment."""
+
+    name: str
+    path: Path
+    schema: str  # its first schema: where its version table is unless version_table says otherwise
+    driver: str
+    alembic_ini: Path
+    url_env: str  # the variable env.py reads its URL from (dbtasks sets it for the worker)
+    pythonpath: tuple[Path, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict, hash=False)
+    python: str | None = None
+    depends_on: tuple[str, ...] = ()
+    expect_tables: tuple[str, ...] = ()
+    schemas: tuple[str, ...] = ()  # every schema it owns, `schema` first (empty: just `schema`)
+    database: str | None = None  # a database of its own on the default server
+    database_url_env: str | None = None  # or a URL of its own, from this variable
+    version_table: tuple[str, str] | None = None  # (schema, table) as migrations.yaml or env.py says; None: read by the worker
+    create_schema: bool = True  # create its schemas before its first upgrade when they are missing
+    x: tuple[str, ...] = ()  # Alembic -x arguments (name=value) for env.py: a fleet's schema per tenant
+    lint: LintRules = field(default_factory=LintRules)  # the squawk rules `inv db.lint` runs with (migrations.yaml's lint:)
+
+    @property
+    def owned_schemas(self) -> tuple[str, ...]:
+        return self.schemas or (self.schema,)
+
+    @property
+    def expected_version_table(self) -> tuple[str, str]:
+        """Where its alembic_version is expected: declared, read from env.py, else `schema`.alembic_version."""
+        return self.version_table or (self.schema, "alembic_version")
+
+    @property
+    def database_key(self) -> tuple[str, str]:
+        """Which database it uses, as migrations.yaml says it: services with equal keys share one."""
+        if self.database_url_env:
+            return ("url_env", self.database_url_env)
+        if self.database:
+            return ("name", self.database)
+        return ("default", "")
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A named target (production, staging, ...): its URL variable, whether it is protected, its timeouts."""
+
+    name: str
+    url_env: str
+    protected: bool = False
+    statement_timeout: str | None = None  # a PostgreSQL duration, set for every migration transaction
+    lock_timeout: str | None = None
+    url_envs: Mapping[str, str] = field(default_factory=dict, hash=False)  # service -> its own URL variable here
+
+    def settings(self) -> dict[str, str]:
+        """The session settings each migration transaction gets (SET LOCAL)."""
+        found = {"statement_timeout": self.statement_timeout, "lock_timeout": self.lock_timeout}
+        return {key: value for key, value in found.items() if value}
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """A named set of databases (migrations.yaml's targets:) that the same services run on; evaluated at run time."""
+
+    name: str
+    services: tuple[str, ...]  # in declaration order
+    kind: str  # query, databases, url_envs or file: where the members' names come from
+    source: str | tuple[str, ...]  # the query, the names, the variables, or the file (relative to migrations.yaml)
+    x: Mapping[str, str] = field(default_factory=dict, hash=False)  # Alembic -x arguments; ${target} is the member
+
+
+@dataclass(frozen=True)
+class Project:
+    """The parsed migrations.yaml: where it lives, where the URL comes from, and the services."""
+
+    file: Path
+    url_env: str
+    services: Mapping[str, Service] = field(hash=False)
+    local: bool = True  # may the embedded database stand in when no URL is configured?
+    environments: Mapping[str, Environment] = field(default_factory=dict, hash=False)
+    fleets: Mapping[str, Fleet] = field(default_factory=dict, hash=False)  # migrations.yaml's targets:
+
+    @property
+    def root(self) -> Path:
+        return self.file.parent
+
+    def neighbours(self, service: Service) -> list[Service]:
+        """The other services in the same database as `service` (as migrations.yaml places them)."""
+        return [
+            other for other in self.services.values() if other.name != service.name and other.database_key == service.database_key
+        ]
+
+    def shared_schemas(self, service: Service) -> list[str]:
+        """Those of the service's schemas that another service in its database also owns."""
+        others = {schema for other in self.neighbours(service) for schema in other.owned_schemas}
+        return [schema for schema in service.owned_schemas if schema in others]
+
+    def service(self, name: str) -> Service:
+        """The service called `name`, or a UsageError that suggests the closest name."""
+        if name in self.services:
+            return self.services[name]
+        known = ", ".join(self.services)
+        if not name:
+            raise UsageError(f"missing SERVICE: name one of {known}")
+        close = closest(name, list(self.services))
+        hint = f"; did you mean {close[0]!r}?" if close else ";"
+        raise UsageError(f"unknown service {name!r}{hint} known: {known}")
+
+    def environment(self, name: str, source: str = "--env") -> Environment:
+        """The environment called `name` (given by `source`), or a UsageError naming the known ones."""
+        if name in self.environments:
+            return self.environments[name]
+        raise unknown_name(f"{source}: unknown environment", name, list(self.environments), "environments (see README)")
+
+
+def unknown_name(subject: str, name: str, known: list[str], none: str) -> UsageError:
+    """'<subject> <name>' with the closest known name and every known one, or that migrations.yaml defines `none`."""
+    if not known:
+        return UsageError(f"{subject} {name!r}; migrations.yaml defines no {none}")
+    close = closest(name, known)
+    hint = f"; did you mean {close[0]!r}?" if close else ";"
+    return UsageError(f"{subject} {name!r}{hint} migrations.yaml defines: {', '.join(known)}")
+
+
+def display_path(path: Path) -> str:
+    """`path` relative to the working directory when it is below it, for messages."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """The KEY=VALUE pairs of a .env file (comments, `export` and quotes allowed; no interpolation)."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in read_utf8(path).splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        quote = value[:1]
+        if quote in ("'", '"') and value.find(quote, 1) > 0:
+            value = value[1 : value.find(quote, 1)]  # what follows the closing quote is a comment
+        else:
+            value = re.split(r"\s+#", value, maxsplit=1)[0]  # an unquoted value ends at an inline comment
+        values[key.strip()] = value
+    return values
+
+
+def read_utf8(path: Path) -> str:
+    """The text of a UTF-8 file; a ConfigError naming the file and the first byte that is not UTF-8."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ConfigError(
+            [f"{display_path(path)}:{line}: not UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start}); save it as UTF-8"]
+        ) from None

@@ -1,0 +1,1 @@
+"""Diagnosing a setup: the URL, the server, the services, and create_all guards."""

@@ -1,0 +1,1 @@
+"""The same services on many databases: the members, running over them, the report, shards."""

@@ -1,0 +1,1 @@
+"""dbtasks init: reading a repository's Alembic services and writing migrations.yaml for them."""

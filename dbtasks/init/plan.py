@@ -1,0 +1,283 @@
+"""What `dbtasks init` decides from the services' scans: names, driver, schemas, database, version table, URL
+variables, dependencies; and a line for each thing it could not decide.
+
+Runs in the orchestrator: standard library only, Python 3.9 syntax.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .scan import UNKNOWN, ServiceScan
+
+DEFAULT_URL_ENV = "DATABASE_URL"
+_GENERIC_FOLDERS = ("alembic", "migrations", "migration", "db", "database", "schema")
+_PLACEHOLDER_ORDER = ("${db.host}", "${db.port}", "${db.user}", "${db.password}", "${db.name}")
+
+
+@dataclass
+class Planned:
+    """One service as migrations.yaml will declare it, with the comments that say why."""
+
+    name: str
+    label: str  # its folder relative to the monorepo, for messages
+    path: str
+    scan: ServiceScan
+    driver: str = "psycopg2"
+    schemas: list[str] = field(default_factory=list)
+    database: str | None = None
+    version_table: str | None = None
+    url_env: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    python: str | None = None
+    depends_on: list[str] = field(default_factory=list)
+    expect_tables: list[str] = field(default_factory=list)
+    comments: list[str] = field(default_factory=list)
+    version_source: str = ""  # what says where its version table is
+
+    @property
+    def version_key(self) -> tuple[str, str]:
+        """(schema, table) of its version table as migrations.yaml's loader will see it."""
+        table = self.version_table or (self.scan.version_table if _known(self.scan.version_table) else None)
+        return (self.schemas[0], table or "alembic_version")
+
+
+@dataclass
+class Plan:
+    services: list[Planned]
+    notes: list[str]  # one line per thing init could not decide, with what to fill in
+
+
+def plan(root: Path, scans: list[ServiceScan]) -> Plan:
+    """Decide every service's entry; `scans` are in folder order."""
+    notes: list[str] = []
+    names = _names([scan.folder for scan in scans])
+    services = [
+        Planned(name=names[index], label=_label(root, scan.folder), path=_label(root, scan.folder), scan=scan)
+        for index, scan in enumerate(scans)
+    ]
+    for service in services:
+        if not service.scan.env_parsed:
+            notes.append(f"{service.label}: init could not read its env.py; check driver and schema in services.{service.name}")
+        _decide_driver(service, notes)
+        _decide_url(service, notes)
+        service.python = service.scan.python
+        if service.python:
+            service.comments.append(f"its own interpreter: {service.python} beside alembic.ini")
+    primaries = {service.name: _decide_schema(service, notes) for service in services}
+    for service in services:
+        _decide_extra_schemas(service, primaries)
+        _decide_version_table(service, notes)
+    _decide_databases(services, notes)
+    _decide_dependencies(services)
+    for service in services:
+        if service.scan.no_models:
+            service.comments.append("no models (target_metadata = None): check passes it; generate needs --empty")
+        if service.scan.include_object:
+            service.comments.append("env.py's include_object filter still applies to check and generate")
+    found = [f"{service.name} -> {', '.join(service.depends_on)}" for service in services if service.depends_on]
+    notes.append(
+        "depends_on and expect_tables: init took depends_on from foreign keys between services only"
+        f" ({'; '.join(found) if found else 'none found'}); add the others, and uncomment expect_tables for verify"
+        " to check them (README, 'migrations.yaml')"
+    )
+    return Plan(services, notes)
+
+
+def _names(folders: list[Path]) -> list[str]:
+    """Each service named after its folder (lowercase letters, digits, - and _), made unique."""
+
+    def clean(text: str) -> str:
+        name = re.sub(r"[^a-z0-9_-]+", "_", text.lower()).strip("_-")
+        return name if name[:1].isalpha() else f"service_{name}".rstrip("_")
+
+    def named(folder: Path, parents: int) -> str:
+        parts = folder.resolve().parts
+        while len(parts) > 1 and parts[-1].lower() in _GENERIC_FOLDERS:
+            parts = parts[:-1]
+        return clean("_".join(parts[len(parts) - 1 - parents :]))
+
+    names = [named(folder, 0) for folder in folders]
+    for parents in (1, 2):
+        clashing = {name for name in names if names.count(name) > 1}
+        names = [named(folders[index], parents) if name in clashing else name for index, name in enumerate(names)]
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        unique.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return unique
+
+
+def _label(root: Path, folder: Path) -> str:
+    relative = folder.resolve().relative_to(root.resolve()).as_posix()
+    return relative if relative != "." else "."
+
+
+def _decide_driver(service: Planned, notes: list[str]) -> None:
+    scan, where = service.scan, f"services.{service.name}.driver"
+    dependencies, engines = scan.dependencies, scan.engines
+    if len(scan.literal_drivers) == 1:
+        service.driver = next(iter(scan.literal_drivers))
+        service.comments.append(f"driver: env.py names postgresql+{service.driver}")
+        return
+    if engines == {"async"}:
+        service.driver = "psycopg" if "psycopg" in dependencies and "asyncpg" not in dependencies else "asyncpg"
+        service.comments.append(f"driver: env.py builds an async engine ({service.driver})")
+        return
+    if engines == {"sync"}:
+        sync = [driver for driver in ("psycopg2", "psycopg") if driver in dependencies or driver == scan.ini_driver]
+        service.driver = sync[0] if len(sync) == 1 else "psycopg2"
+        service.comments.append(f"driver: env.py builds a sync engine ({service.driver})")
+        return
+    named = sorted(dependencies | ({scan.ini_driver} if scan.ini_driver else set()))
+    service.driver = named[0] if len(named) == 1 else "psycopg2"
+    if engines:
+        why = "env.py builds a sync or an async engine depending on the URL"
+        hint = f"set {where} to asyncpg to run it async"
+    else:
+        why = "env.py does not say which driver it uses"
+        hint = f"check {where}"
+    service.comments.append(f"driver: a guess ({why}); check it")
+    notes.append(f"{service.label}: {why}; driver: {service.driver} is a guess: {hint}")
+
+
+def _decide_url(service: Planned, notes: list[str]) -> None:
+    scan = service.scan
+    urls = scan.url_variables
+    parts = scan.url_parts()
+    if urls and DEFAULT_URL_ENV not in urls:
+        service.url_env = urls[0]
+        service.comments.append(f"env.py reads its URL from {urls[0]}: dbtasks sets it")
+        also = f" (it also reads {', '.join(urls[1:])})" if urls[1:] else ""
+        notes.append(
+            f"{service.label}: env.py reads its URL from {urls[0]}{also}, which dbtasks sets to the URL of "
+            f"{DEFAULT_URL_ENV}'s database; for a database of its own, add database: {{url_env: {urls[0]}}} "
+            f"to services.{service.name}"
+        )
+    elif not urls and parts:
+        order = {placeholder: index for index, placeholder in enumerate(_PLACEHOLDER_ORDER)}
+        service.env = dict(sorted(parts.items(), key=lambda item: (order[item[1]], item[0])))
+        service.comments.append(f"env.py builds its URL from {', '.join(service.env)}: dbtasks fills them in")
+    others = [name for name in scan.variables if name not in urls and name not in parts]
+    for name in others:
+        if scan.variables[name]:
+            notes.append(
+                f"{service.label}: env.py needs {name} (os.environ[{name!r}]); add env: {{{name}: <value>}} to "
+                f"services.{service.name}"
+            )
+    optional = [name for name in others if not scan.variables[name]]
+    if optional:
+        service.comments.append(f"env.py also reads {', '.join(optional)} when set (env: sets them)")
+
+
+def _decide_schema(service: Planned, notes: list[str]) -> str:
+    """Where its version table lives: version_table_schema when env.py passes one, else public."""
+    scan = service.scan
+    found = scan.version_table_schema if scan.env_parsed else UNKNOWN
+    if found is None:
+        service.version_source = "env.py passes no version_table_schema"
+        return "public"
+    if found != UNKNOWN:
+        service.version_source = f"env.py passes version_table_schema={found!r}"
+        return found
+    created = sorted({schema for schema, _ in scan.created if schema})
+    named = created or sorted(scan.model_schemas)
+    guess = named[0] if len(named) == 1 else service.name
+    source = "the schema its migrations use" if created else "the schema its models use" if named else "its folder name"
+    service.version_source = f"env.py computes its version_table_schema: a guess from {source}; check it"
+    notes.append(
+        f"{service.label}: env.py computes its version table's schema; schema: {guess} is a guess ({source}): "
+        f"check services.{service.name}.schema"
+    )
+    return guess
+
+
+def _decide_extra_schemas(service: Planned, primaries: dict[str, str]) -> None:
+    """The schemas its migrations create tables in (else its models name), less other services' own schemas."""
+    scan, primary = service.scan, primaries[service.name]
+    others = {schema for name, schema in primaries.items() if name != service.name and schema != "public"}
+    named = sorted({schema for schema, _ in scan.created if schema}) or sorted(scan.model_schemas)
+    extra = [schema for schema in named if schema != primary and schema not in others]
+    service.schemas = [primary, *extra]
+    if extra:
+        service.comments.append(f"its tables are also in {', '.join(extra)} (schemas:)")
+    tables = [table if schema in (None, primary) else f"{schema}.{table}" for schema, table in sorted(scan.created, key=str)]
+    service.expect_tables = tables
+
+
+def _decide_version_table(service: Planned, notes: list[str]) -> None:
+    found = service.scan.version_table if service.scan.env_parsed else None
+    schema, table = service.version_key
+    if found == UNKNOWN:
+        service.comments.append(f"version table in {schema}: {service.version_source}; env.py computes its name")
+        notes.append(
+            f"{service.label}: env.py computes its version table name; add version_table: <name> to services.{service.name}"
+        )
+        return
+    if found and found != "alembic_version":
+        service.version_table = found
+        service.version_source += f" and version_table={found!r}"
+    service.comments.append(f"version table {schema}.{table}: {service.version_source}")
+
+
+def _decide_databases(services: list[Planned], notes: list[str]) -> None:
+    """Services that would keep their version tables in the same place get a database each."""
+    groups: dict[tuple[str, str], list[Planned]] = {}
+    for service in services:
+        groups.setdefault(service.version_key, []).append(service)
+    for (schema, table), group in groups.items():
+        if len(group) < 2:
+            continue
+        for service in group:
+            others = ", ".join(other.name for other in group if other is not service)
+            service.database = service.name
+            service.comments.append(
+                f"keeps its version table in {schema}.{table}, as {others} does: two services cannot share one, so"
+                " each gets a database of its own (named here after the service: rename it to yours)"
+            )
+            notes.append(
+                f"{service.label}: keeps {schema}.{table}, as {others} does, so it got a database of its own, "
+                f"database: {service.name}, a name init chose (the local database creates it; on your server, "
+                f"create it or put your database's name in services.{service.name}.database)"
+            )
+
+
+def _decide_dependencies(services: list[Planned]) -> None:
+    """A service whose migrations' foreign keys point at a table another service (in its database) creates
+    depends on that service; a dependency that would close a cycle is left out."""
+    owners: dict[tuple[str, str], set[str]] = {}
+    for service in services:
+        for schema, table in service.scan.created:
+            owners.setdefault((schema or "public", table), set()).add(service.name)
+    by_name = {service.name: service for service in services}
+    for service in services:
+        for schema, table in sorted(service.scan.references, key=str):
+            found = owners.get((schema or "public", table), set())
+            if len(found) != 1:
+                continue
+            owner = next(iter(found))
+            if owner == service.name or owner in service.depends_on or by_name[owner].database != service.database:
+                continue
+            if not _reaches(by_name, owner, service.name):
+                service.depends_on.append(owner)
+    for service in services:
+        service.depends_on.sort()
+
+
+def _reaches(services: dict[str, Planned], start: str, goal: str) -> bool:
+    stack, seen = [start], set()
+    while stack:
+        name = stack.pop()
+        if name == goal:
+            return True
+        if name not in seen:
+            seen.add(name)
+            stack.extend(services[name].depends_on)
+    return False
+
+
+def _known(value: str | None) -> bool:
+    return value is not None and value != UNKNOWN

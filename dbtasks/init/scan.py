@@ -1,0 +1,380 @@
+"""What `dbtasks init` reads from one Alembic service without running it: alembic.ini, env.py, the migration
+files, the models and the dependency files, each parsed with ast or read as text.
+
+Runs in the orchestrator: standard library only, Python 3.9 syntax.
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..worker import revisions, sources
+
+UNKNOWN = sources.UNKNOWN  # a value env.py computes at run time
+SKIPPED_FOLDERS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "node_modules", ".dbtasks", "__pycache__", ".tox", ".nox"})
+_DRIVER_IN_URL = re.compile(r"\bpostgres(?:ql)?\+(asyncpg|psycopg2|psycopg)\b")
+_DEPENDENCY = {
+    "asyncpg": re.compile(r"\basyncpg\b", re.I),
+    "psycopg2": re.compile(r"\bpsycopg2\b", re.I),
+    "psycopg": re.compile(r"\bpsycopg\b(?![2_])", re.I),
+}
+_DEPENDENCY_FILES = ("pyproject.toml", "setup.cfg", "setup.py", "Pipfile", "environment.yml")
+_ASYNC_ENGINES = ("async_engine_from_config", "create_async_engine", "AsyncEngine")
+_SYNC_ENGINES = ("engine_from_config", "create_engine")
+_URL_VARIABLE = re.compile(r"(URL|URI|DSN)")
+_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# The suffixes of URL-part variables (POSTGRES_HOST, DB_PASS, PGUSER, ...) and the placeholder each one gets.
+_PARTS = (
+    ("PASSWORD", "password"),
+    ("PASS", "password"),
+    ("PWD", "password"),
+    ("USERNAME", "user"),
+    ("USER", "user"),
+    ("HOST", "host"),
+    ("PORT", "port"),
+    ("DBNAME", "name"),
+    ("DATABASE", "name"),
+    ("NAME", "name"),
+    ("DB", "name"),
+)
+_MAX_MODEL_FILES = 300
+
+
+@dataclass
+class ServiceScan:
+    """What one service's files say (None / UNKNOWN where they do not say it, or compute it)."""
+
+    folder: Path
+    ini: Path
+    env_py: Path | None = None
+    env_parsed: bool = False
+    literal_drivers: set[str] = field(default_factory=set)  # postgresql+X written in env.py
+    engines: set[str] = field(default_factory=set)  # "async" and/or "sync": the engine env.py builds
+    dependencies: set[str] = field(default_factory=set)  # drivers named in pyproject.toml / requirements*.txt
+    ini_driver: str | None = None  # the driver of alembic.ini's sqlalchemy.url
+    variables: dict[str, bool] = field(default_factory=dict)  # variables env.py reads -> required (os.environ[...])
+    version_table: str | None = None
+    version_table_schema: str | None = None
+    include_schemas: bool = False
+    include_object: bool = False
+    no_models: bool = False  # target_metadata = None
+    created: set[tuple[str | None, str]] = field(default_factory=set)  # tables its migrations create
+    migration_count: int = 0
+    model_schemas: set[str] = field(default_factory=set)
+    references: set[tuple[str | None, str]] = field(default_factory=set)  # tables its migrations' foreign keys point at
+    python: str | None = None  # a venv beside alembic.ini, relative to the folder
+
+    @property
+    def url_variables(self) -> list[str]:
+        return [name for name in self.variables if _URL_VARIABLE.search(name)]
+
+    def url_parts(self) -> dict[str, str]:
+        """The URL-part variables env.py reads (POSTGRES_HOST, ...) -> the placeholder that fills each one."""
+        hosts = [name for name in self.variables if name.endswith("HOST") and not _URL_VARIABLE.search(name)]
+        best: dict[str, str] = {}
+        for host in hosts:
+            prefix = host[: -len("HOST")]
+            found = {}
+            for name in self.variables:
+                if not name.startswith(prefix) or _URL_VARIABLE.search(name):
+                    continue
+                rest = name[len(prefix) :]
+                for suffix, placeholder in _PARTS:
+                    if rest.endswith(suffix) and len(rest) - len(suffix) <= 1:  # PASS, _PASS; not SUPERUSER_PASS
+                        found[name] = f"${{db.{placeholder}}}"
+                        break
+            if len(found) > len(best):
+                best = found
+        return best
+
+
+def find_alembic_inis(root: Path) -> list[Path]:
+    """Every alembic.ini under `root`, sorted, outside VCS, virtualenv, cache and node_modules folders."""
+    found: list[Path] = []
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = sorted(
+            name
+            for name in subfolders
+            if name not in SKIPPED_FOLDERS and not os.path.isfile(os.path.join(folder, name, "pyvenv.cfg"))
+        )
+        if "alembic.ini" in files:
+            found.append(Path(folder) / "alembic.ini")
+    return sorted(found)
+
+
+def scan_service(ini: Path) -> ServiceScan:
+    """Read the service whose alembic.ini is `ini`: nothing is imported or run."""
+    folder = ini.parent
+    scan = ServiceScan(folder=folder, ini=ini)
+    roots = _import_roots(ini, folder)
+    modules = _Modules(roots)
+    scan.ini_driver = _ini_driver(ini)
+    scan.dependencies = _dependencies(folder)
+    env_py = revisions.environment_file(str(ini), str(folder))
+    if env_py and os.path.isfile(env_py):
+        scan.env_py = Path(env_py)
+        _read_env_py(scan, modules)
+    files = revisions.version_files(str(ini), str(folder)) or []
+    scan.migration_count = len(files)
+    for path in files:
+        _read_migration(scan, Path(path), modules)
+    scan.created |= {(schema or None, table) for schema, table in sources.created_tables(files, "")}
+    _read_models(scan, modules)
+    for candidate in (".venv/bin/python", "venv/bin/python"):
+        if os.access(folder / candidate, os.X_OK):
+            scan.python = candidate
+            break
+    return scan
+
+
+def _read_env_py(scan: ServiceScan, modules: _Modules) -> None:
+    assert scan.env_py is not None
+    tree = modules.parse(scan.env_py)
+    if tree is None:
+        return
+    scan.env_parsed = True
+    constants = modules.constants(scan.env_py)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            scan.literal_drivers.update(_DRIVER_IN_URL.findall(node.value))
+        elif isinstance(node, ast.Call):
+            called = _called(node)
+            if called in _ASYNC_ENGINES:
+                scan.engines.add("async")
+            elif called in _SYNC_ENGINES:
+                scan.engines.add("sync")
+            elif called in ("get", "getenv") and node.args:
+                name = _string(node.args[0], constants)
+                if name and _VARIABLE.match(name) and _reads_environment(node.func):
+                    scan.variables.setdefault(name, False)
+        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and _is_environ(node.value):
+            name = _string(node.slice, constants)  # os.environ["X"]: required
+            if name and _VARIABLE.match(name):
+                scan.variables[name] = True
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Constant) and statement.value.value is None:
+            scan.no_models |= any(isinstance(target, ast.Name) and target.id == "target_metadata" for target in statement.targets)
+    _read_configure_calls(scan, tree, constants)
+
+
+def _read_configure_calls(scan: ServiceScan, tree: ast.Module, constants: dict[str, str]) -> None:
+    """version_table(_schema) as env.py passes them to context.configure: the exact reading of worker/sources.py,
+    then, for what that leaves computed, constants imported from the service's own modules."""
+    exact = sources.version_table_of(str(scan.env_py))
+    seen: dict[str, set[str | None]] = {"version_table": set(), "version_table_schema": set()}
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "configure"):
+            continue
+        if not (isinstance(node.func.value, ast.Name) and node.func.value.id == "context"):
+            continue
+        passed = {keyword.arg: keyword.value for keyword in node.keywords if keyword.arg}
+        for key, values in seen.items():
+            values.add(_string(passed[key], constants) if key in passed else None)
+        value = passed.get("include_schemas")
+        scan.include_schemas |= isinstance(value, ast.Constant) and value.value is True
+        scan.include_object |= "include_object" in passed
+    for key, values in seen.items():
+        found = exact[key] if exact[key] != UNKNOWN else (next(iter(values)) if len(values) == 1 else UNKNOWN)
+        setattr(scan, key, found)
+
+
+def _read_migration(scan: ServiceScan, path: Path, modules: _Modules) -> None:
+    tree = modules.parse(path)
+    if tree is None:
+        return
+    constants = modules.constants(path)
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        called, keywords = _called(node), {keyword.arg: keyword.value for keyword in node.keywords if keyword.arg}
+        if called == "create_table" and node.args:
+            table, schema = _string(node.args[0], constants), _keyword(keywords, "schema", constants)
+            if table and table != UNKNOWN and schema != UNKNOWN:
+                scan.created.add((schema, table))
+        elif called == "ForeignKeyConstraint":
+            targets = node.args[1] if len(node.args) > 1 else keywords.get("refcolumns")
+            for element in targets.elts if isinstance(targets, (ast.List, ast.Tuple)) else []:
+                _add_reference(scan, _string(element, constants))
+        elif called == "ForeignKey" and node.args:
+            _add_reference(scan, _string(node.args[0], constants))
+        elif called == "create_foreign_key":
+            referent = node.args[2] if len(node.args) > 2 else keywords.get("referent_table")
+            table, schema = _string(referent, constants), _keyword(keywords, "referent_schema", constants)
+            if table and table != UNKNOWN and schema != UNKNOWN:
+                scan.references.add((schema, table))
+
+
+def _add_reference(scan: ServiceScan, column: str | None) -> None:
+    """A foreign key's target column, `schema.table.column` or `table.column`."""
+    if not column or column == UNKNOWN:
+        return
+    parts = column.split(".")
+    if len(parts) == 3:
+        scan.references.add((parts[0], parts[1]))
+    elif len(parts) == 2:
+        scan.references.add((None, parts[0]))
+
+
+def _read_models(scan: ServiceScan, modules: _Modules) -> None:
+    """Schemas the service's own modules name for their tables: Table(..., schema=), MetaData(schema=),
+    __table_args__ = {"schema": ...}; the Alembic folder and virtualenvs are left out."""
+    script_folder = scan.env_py.parent if scan.env_py else None
+    count = 0
+    for folder, subfolders, files in os.walk(scan.folder):
+        subfolders[:] = sorted(
+            name
+            for name in subfolders
+            if name not in SKIPPED_FOLDERS
+            and Path(folder, name) != script_folder
+            and not os.path.isfile(os.path.join(folder, name, "pyvenv.cfg"))
+        )
+        for name in sorted(files):
+            if not name.endswith(".py") or count >= _MAX_MODEL_FILES:
+                continue
+            path = Path(folder, name)
+            count += 1
+            tree = modules.parse(path, needle="schema")
+            if tree is not None:
+                _model_schemas(scan, tree, modules.constants(path))
+
+
+def _model_schemas(scan: ServiceScan, tree: ast.Module, constants: dict[str, str]) -> None:
+    for node in ast.walk(tree):
+        value: str | None = None
+        if isinstance(node, ast.Call) and _called(node) in ("Table", "MetaData"):
+            value = _keyword({k.arg: k.value for k in node.keywords if k.arg}, "schema", constants)
+        elif isinstance(node, ast.Dict):
+            for index, key in enumerate(node.keys):
+                if isinstance(key, ast.Constant) and key.value == "schema":
+                    value = _string(node.values[index], constants)
+        if value and value != UNKNOWN:
+            scan.model_schemas.add(value)
+
+
+class _Modules:
+    """Parses the service's Python files once each and resolves module-level string constants, following
+    `from package.module import NAME` into the service's own folders (alembic.ini's prepend_sys_path)."""
+
+    def __init__(self, roots: list[Path]) -> None:
+        self.roots = roots
+        self.trees: dict[Path, ast.Module | None] = {}
+        self.resolved: dict[Path, dict[str, str]] = {}
+
+    def parse(self, path: Path, needle: str = "") -> ast.Module | None:
+        if path not in self.trees:
+            try:
+                text = path.read_text(encoding="utf-8")
+                self.trees[path] = ast.parse(text) if needle in text else None
+            except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+                self.trees[path] = None
+        return self.trees[path]
+
+    def constants(self, path: Path, depth: int = 0) -> dict[str, str]:
+        if path in self.resolved:
+            return self.resolved[path]
+        self.resolved[path] = {}  # an import cycle resolves to nothing
+        found = {name: value for name, value in revisions.module_constants(str(path)).items() if isinstance(value, str)}
+        tree = self.parse(path)
+        for node in tree.body if tree is not None and depth < 4 else []:
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                source = self.module_file(node.module)
+                if source is not None:
+                    values = self.constants(source, depth + 1)
+                    for alias in node.names:
+                        if alias.name in values:
+                            found[alias.asname or alias.name] = values[alias.name]
+        self.resolved[path] = found
+        return found
+
+    def module_file(self, module: str) -> Path | None:
+        relative = Path(*module.split("."))
+        for root in self.roots:
+            for candidate in (root / relative.with_suffix(".py"), root / relative / "__init__.py"):
+                if candidate.is_file():
+                    return candidate
+        return None
+
+
+def _import_roots(ini: Path, folder: Path) -> list[Path]:
+    """Where env.py's imports come from: the service folder and alembic.ini's prepend_sys_path."""
+    roots = [folder]
+    parser = configparser.ConfigParser(defaults={"here": str(folder)})
+    try:
+        parser.read(ini, encoding="utf-8")
+        value = parser.get("alembic", "prepend_sys_path", fallback="")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        value = ""
+    for item in re.split(r"[\s,:]+", value.strip()):
+        if item:
+            path = (folder / item).resolve()
+            if path not in roots:
+                roots.append(path)
+    return roots
+
+
+def _ini_driver(ini: Path) -> str | None:
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read(ini, encoding="utf-8")
+        url = parser.get("alembic", "sqlalchemy.url", fallback="")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return None
+    found = _DRIVER_IN_URL.findall(url)
+    return found[0] if found else None
+
+
+def _dependencies(folder: Path) -> set[str]:
+    """The drivers the service's dependency files name (asyncpg, psycopg2, psycopg)."""
+    found: set[str] = set()
+    names = list(_DEPENDENCY_FILES) + sorted(path.name for path in folder.glob("requirements*.txt"))
+    for name in names:
+        try:
+            text = (folder / name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        found |= {driver for driver, pattern in _DEPENDENCY.items() if pattern.search(text)}
+    return found
+
+
+def _called(node: ast.Call) -> str:
+    func = node.func
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+
+
+def _is_environ(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Attribute) and node.attr == "environ") or (isinstance(node, ast.Name) and node.id == "environ")
+
+
+def _reads_environment(func: ast.AST) -> bool:
+    """os.environ.get, environ.get, os.getenv, getenv."""
+    if isinstance(func, ast.Attribute):
+        return (func.attr == "get" and _is_environ(func.value)) or (func.attr == "getenv")
+    return isinstance(func, ast.Name) and func.id == "getenv"
+
+
+def _keyword(keywords: dict[str, ast.expr], name: str, constants: dict[str, str]) -> str | None:
+    return _string(keywords[name], constants) if name in keywords else None
+
+
+def _string(node: ast.AST | None, constants: dict[str, str]) -> str | None:
+    """A string expression's value: a literal, a known constant, an f-string of those; None for None, else UNKNOWN."""
+    if node is None:
+        return None
+    if isinstance(node, ast.Constant):
+        return node.value if isinstance(node.value, str) else None if node.value is None else UNKNOWN
+    if isinstance(node, ast.Name):
+        return constants.get(node.id, UNKNOWN)
+    if isinstance(node, ast.JoinedStr):
+        pieces = []
+        for value in node.values:
+            piece = _string(value.value if isinstance(value, ast.FormattedValue) else value, constants)
+            if piece is None or piece == UNKNOWN:
+                return UNKNOWN
+            pieces.append(piece)
+        return "".join(pieces)
+    return UNKNOWN

@@ -67,7 +67,13 @@ def test_the_wheel_holds_every_module_the_worker_entry_point_and_py_typed(built:
         names = set(wheel.namelist())
         entry_points = next(wheel.read(name).decode() for name in names if name.endswith(".dist-info/entry_points.txt"))
     files = {name for name in names if name.startswith("dbtasks/")}
-    assert {"dbtasks/worker/__main__.py", "dbtasks/py.typed", "dbtasks/__main__.py", "dbtasks/init/write.py", "dbtasks/database/urls.py"} <= files
+    assert {
+        "dbtasks/worker/__main__.py",
+        "dbtasks/py.typed",
+        "dbtasks/__main__.py",
+        "dbtasks/init/write.py",
+        "dbtasks/database/urls.py",
+    } <= files
     assert files == package_modules(ROOT), files ^ package_modules(ROOT)
     assert "dbtasks = dbtasks.__main__:main" in entry_points
 

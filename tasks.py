@@ -11,7 +11,8 @@ try:
 except ModuleNotFoundError as error:  # `inv` of an interpreter without dbtasks: say which, and the fix
     sys.exit(
         f"tasks.py: {error.name} is not installed for {sys.executable}; activate the project's venv "
-        "(. .venv/bin/activate) or install dbtasks into this interpreter (pip install dbtasks)"
+        "(. .venv/bin/activate) or install dbtasks into this interpreter "
+        '(pip install /path/to/dbtasks, or pip install "git+<URL of the dbtasks repository>")'
     )
 
 namespace = build_namespace(Path(__file__).resolve().with_name("migrations.yaml"))

@@ -1,4 +1,4 @@
-"""The README's "Adopting it in another monorepo", step by step, in a fresh monorepo of two `alembic init` services
+"""The README's "Adopting an existing monorepo", step by step, in a fresh monorepo of two `alembic init` services
 (generic and async, one hand-written migration each): a venv of its own, `pip install` of this checkout,
 `dbtasks init`, then `inv db.status` and `inv db.upgrade-all` against a fresh database, as a new user runs them.
 

@@ -1,4 +1,4 @@
-"""A fleet from Python, as the README's Fleets section shows: fanout.over_fleet with a verbs_all verb."""
+"""A fleet from Python, as docs/library.md shows: fanout.over_fleet with a verbs_all verb."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The core as a library: what the README shows a deploy script doing, against a real database."""
+"""The core as a library: what docs/library.md shows a deploy script doing, against a real database."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`dbtasks TASK [ARGS]`: the `db` tasks without Invoke's start-up (about 0.15 s of imports), for CI and scripts.
+"""`dbtasks TASK [ARGS]`: the `db` tasks without Invoke's start-up (its imports), for CI and scripts.
 
 The same bodies as `inv db.TASK` (registry.py) and the same options, parsed the way Invoke parses them: required
 parameters are positional (or `--name VALUE`), `--flag VALUE`, `--flag=VALUE`, the short flags of SHORT_FLAGS, and

@@ -13,7 +13,7 @@ from typing import Any
 HELP = {
     "targets": "run on every member of this fleet (migrations.yaml's targets:)",
     "target": "run on this one member of the fleet (with --targets, or the only fleet there is)",
-    "shard": "I/N: this runner's stable share of the fleet (by a hash of each member's name), or auto (README, 'Fleets')",
+    "shard": "I/N: this runner's stable share of the fleet (by a hash of each member's name), or auto (docs/fleets.md)",
     "retry_failed": "a --json report of an earlier fleet run: redo only the targets that failed or did not start",
     "connections": "the most database connections a fleet run holds at once (default: 20)",
     "no_progress": "a plain line per target instead of the live progress line (also when NO_COLOR is set)",
@@ -50,7 +50,7 @@ def fleeting(
                 from ..errors import UsageError
 
                 flag = "--" + given[0].rstrip("_").replace("_", "-")
-                raise UsageError(f"{name}: {flag} is for a fleet; add --targets NAME (README, 'Fleets')")
+                raise UsageError(f"{name}: {flag} is for a fleet; add --targets NAME (docs/fleets.md)")
             task(*args, **kwargs)
             return
         from . import fleet_tasks

@@ -11,7 +11,7 @@ Definitions = list[tuple[str, Callable[..., None], dict[str, str]]]
 
 SERVICE = {"service": "service name from migrations.yaml"}
 ENV_HELP = {"env": "environment from migrations.yaml's environments (default: $DBTASKS_ENV, else database.url_env)"}
-LOCK = {"lock_wait": "seconds to wait for another run's migration lock on a schema (default: 60)"}
+LOCK = {"lock_wait": "seconds to wait for another run's migration lock on a version table (default: 60)"}
 JSON = {"json": "print a JSON document instead of a table"}
 YES = {"yes": "confirm"}
 EDITED = {"allow_edited": "upgrade a protected environment even when an applied revision's file was edited (see checksums)"}
@@ -23,5 +23,6 @@ def missing_module(error: ModuleNotFoundError) -> str:
     """One line for a task run by an interpreter that lacks dbtasks or one of its dependencies."""
     return (
         f"dbtasks: {error.name or error} is not installed for {sys.executable}; activate the project's venv "
-        f"(. .venv/bin/activate) or install dbtasks into this interpreter (pip install dbtasks)"
+        f"(. .venv/bin/activate) or install dbtasks into this interpreter "
+        '(pip install /path/to/dbtasks, or pip install "git+<URL of the dbtasks repository>")'
     )

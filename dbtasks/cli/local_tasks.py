@@ -11,7 +11,7 @@ from .helps import Definitions
 def definitions(config_file: Path) -> Definitions:
     def local_start(c: Any) -> None:
         """Start the embedded local PostgreSQL (created on first use under .dbtasks/)."""
-        from ..config import load as config
+        from .. import config
         from ..database import target
         from ..database.urls import mask
         from ..errors import UsageError
@@ -25,7 +25,7 @@ def definitions(config_file: Path) -> Definitions:
 
     def local_stop(c: Any) -> None:
         """Stop the embedded local PostgreSQL (its data stays under .dbtasks/)."""
-        from ..config import load as config
+        from .. import config
         from ..database import target
         from . import render
 
@@ -36,7 +36,7 @@ def definitions(config_file: Path) -> Definitions:
         """Print the embedded local database's URL (of SERVICE's own database, if it has one), password masked."""
         import sys
 
-        from ..config import load as config
+        from .. import config
         from ..database import target
         from ..database.urls import mask
         from ..session import Session

@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config.load import load
+from ..config.loader import load
 from ..config.project import Project, Service, display_path
 from ..errors import DbtasksError, UsageError
 from ..settings import find_config

@@ -1,4 +1,4 @@
-"""The README's task reference, generated from the tasks themselves: `python -m dbtasks.cli.reference`."""
+"""The task reference of docs/tasks.md, generated from the tasks themselves: `python -m dbtasks.cli.reference`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from . import build_db_collection
 
 
 def task_reference() -> str:
-    """The README's task reference (a Markdown table), generated from the tasks themselves."""
+    """The task reference of docs/tasks.md, generated from the tasks themselves."""
     db = build_db_collection(Path("migrations.yaml"))  # building tasks reads no file
     lines = ["| task | what it does | its own arguments |", "|---|---|---|"]
     shared: dict[str, str] = {}

@@ -1,1 +1,20 @@
-"""migrations.yaml -> a frozen Project: loading, the keys, fleets, lint settings, the cache, the size bounds."""
+"""migrations.yaml -> a frozen Project: loading (loader.py), the keys, fleets, lint settings, the cache, the size bounds.
+
+May import: errors, settings, worker/sources and worker/revisions (reading files), database/urls (URL rules).
+Nothing is imported here but on call: `dbtasks.config.load` is the one entry point a library user needs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .project import Project
+
+
+def load(file: Path) -> Project:
+    """migrations.yaml at `file`, validated whole, as a Project; ConfigError lists every problem, one line each."""
+    from .loader import load as validated
+
+    return validated(file)

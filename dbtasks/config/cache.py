@@ -29,7 +29,7 @@ _FORMAT = 1
 _CLASSES: dict[str, Any] = {cls.__name__: cls for cls in (Project, Service, Environment, Fleet, LintRules)}
 # The modules whose code decides what load() makes of the files: a change to dbtasks itself is a change too.
 _VALIDATORS = [
-    "config/load.py",
+    "config/loader.py",
     "config/keys.py",
     "config/lint_settings.py",
     "config/fleets.py",
@@ -55,9 +55,9 @@ def load(file: Path) -> Project:
             project = decode(entry["project"])
             if isinstance(project, Project):
                 return project
-    from . import load as config  # the YAML parser and the validation: only when something changed
+    from . import loader  # the YAML parser and the validation: only when something changed
 
-    project = config.load(file)
+    project = loader.load(file)
     encoded = encode(project)
     if not holds_secret(project, encoded):
         entries[str(path)] = {"inputs": inputs(project), "project": encoded}

@@ -129,7 +129,9 @@ class Project:
         """The environment called `name` (given by `source`), or a UsageError naming the known ones."""
         if name in self.environments:
             return self.environments[name]
-        raise unknown_name(f"{source}: unknown environment", name, list(self.environments), "environments (see README)")
+        raise unknown_name(
+            f"{source}: unknown environment", name, list(self.environments), "environments (see docs/configuration.md)"
+        )
 
 
 def unknown_name(subject: str, name: str, known: list[str], none: str) -> UsageError:

@@ -1,1 +1,4 @@
-"""Diagnosing a setup: the URL, the server, the services, and create_all guards."""
+"""Diagnosing a setup: the URL, the server, the services, and create_all guards.
+
+May import: the core (session, run), config, database, files; never the CLI. Returns findings; it prints nothing.
+"""

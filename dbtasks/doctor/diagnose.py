@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import explain
-from ..config import load as config
+from .. import config, explain
 from ..config.project import Environment, Project, Service, display_path
 from ..database.target import LOCAL_SOURCE, Target, local_database
 from ..database.urls import mask

@@ -28,7 +28,7 @@ def choose(project: Project, name: str) -> Fleet:
     """The fleet called `name` (migrations.yaml's targets:), or a UsageError naming the known ones."""
     if name in project.fleets:
         return project.fleets[name]
-    raise unknown_name("--targets: unknown target", name, list(project.fleets), "targets (see README, 'Fleets')")
+    raise unknown_name("--targets: unknown target", name, list(project.fleets), "targets (see docs/fleets.md)")
 
 
 def default_fleet(project: Project) -> Fleet:

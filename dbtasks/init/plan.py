@@ -81,7 +81,7 @@ def plan(root: Path, scans: list[ServiceScan]) -> Plan:
     notes.append(
         "depends_on and expect_tables: init took depends_on from foreign keys between services only"
         f" ({'; '.join(found) if found else 'none found'}); add the others, and uncomment expect_tables for verify"
-        " to check them (README, 'migrations.yaml')"
+        " to check them (docs/configuration.md)"
     )
     return Plan(services, notes)
 

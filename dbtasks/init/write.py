@@ -32,7 +32,8 @@ try:
 except ModuleNotFoundError as error:  # `inv` of an interpreter without dbtasks: say which, and the fix
     sys.exit(
         f"tasks.py: {error.name} is not installed for {sys.executable}; activate the project's venv "
-        "(. .venv/bin/activate) or install dbtasks into this interpreter (pip install dbtasks)"
+        "(. .venv/bin/activate) or install dbtasks into this interpreter "
+        '(pip install /path/to/dbtasks, or pip install "git+<URL of the dbtasks repository>")'
     )
 
 namespace = build_namespace(Path(__file__).resolve().with_name("migrations.yaml"))
@@ -41,7 +42,7 @@ namespace = build_namespace(Path(__file__).resolve().with_name("migrations.yaml"
 HEADER = """\
 # The services whose Alembic migrations `inv db.*` runs (tasks.py reads this file).
 # Written by `dbtasks init` from each service's alembic.ini, env.py and migrations (read, never run):
-# comments saying "check" mark guesses. Every key: the dbtasks README, "migrations.yaml" and "Layouts".
+# comments saying "check" mark guesses. Every key: docs/configuration.md and docs/layouts.md of dbtasks.
 version: 1
 database:
   url_env: DATABASE_URL   # the variable (environment or .env) holding the URL; unset: an embedded local PostgreSQL
@@ -163,7 +164,7 @@ def _flow(values: list[str]) -> str:
 
 def _check(folder: Path, text: str) -> list[str]:
     """Load the text with the tasks' own loader, from a scratch file beside where it goes."""
-    from ..config import load as config
+    from .. import config
     from ..errors import ConfigError
 
     scratch = folder / f".migrations.yaml.init-{os.getpid()}"

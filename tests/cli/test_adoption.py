@@ -110,7 +110,7 @@ def test_a_new_monorepo_adopts_dbtasks_with_the_readme_steps(
         "a name init chose (the local database creates it; on your server, create it or put your database's name in "
         "services.notes.database)",
         "depends_on and expect_tables: init took depends_on from foreign keys between services only (none found); "
-        "add the others, and uncomment expect_tables for verify to check them (README, 'migrations.yaml')",
+        "add the others, and uncomment expect_tables for verify to check them (docs/configuration.md)",
         "next: inv db.status",
     ]
     assert init.stderr == "" and (root / ".gitignore").read_text() == ".dbtasks/\n"

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from conftest import assert_bad_input, declared_services, inv, local_database_made, replace_once, snapshot, version
 
-from dbtasks.config import load as config
+from dbtasks import config
 
 CONFIG = "migrations.yaml"
 

@@ -276,3 +276,8 @@ def test_every_command_shown_exists_with_the_options_shown(where: str, tokens: l
     assert task in listed, f"{where}: `{shown}`: no task {task} (inv --list)"
     unknown = set(given_flags(rest)) - flags(task) - {"--help", "-h"}
     assert not unknown, f"{where}: `{shown}`: {task} has no {', '.join(sorted(unknown))} (inv --help {task})"
+
+
+def test_the_readme_stays_short() -> None:
+    """What it is, install, the two commands, a first session, adoption and links: the rest lives under docs/."""
+    assert len((REPO / "README.md").read_bytes()) <= 15_000

@@ -100,7 +100,7 @@ def test_unknown_names_in_only_are_all_named(project: Path, database_url: str) -
 
 
 def test_a_missing_service_name_lists_the_services(project: Path) -> None:
-    from dbtasks.config import load as config
+    from dbtasks import config
     from dbtasks.errors import UsageError
 
     with pytest.raises(UsageError, match=r"missing SERVICE: name one of users, habits"):
@@ -168,7 +168,7 @@ def test_inv_from_an_interpreter_without_dbtasks_is_one_line(project: Path, tmp_
         timeout=120,
     )
     assert missing.returncode == 2 and "Traceback" not in output(missing), output(missing)
-    assert "yaml is not installed for" in missing.stderr and "pip install dbtasks" in missing.stderr, missing.stderr
+    assert "yaml is not installed for" in missing.stderr and "pip install /path/to/dbtasks" in missing.stderr, missing.stderr
 
 
 def test_inv_process_prints_the_target_line_too(project: Path, database_url: str) -> None:

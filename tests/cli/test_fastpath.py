@@ -147,7 +147,7 @@ HEAVY = (
     "yaml",
     "psycopg2",
     "concurrent.futures",
-    "dbtasks.config.load",
+    "dbtasks.config.loader",
     "dbtasks.database.lock",
     "dbtasks.run.runner",
     "dbtasks.database.localdb",

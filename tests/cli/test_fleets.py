@@ -203,8 +203,8 @@ def test_an_unknown_target_names_the_known_ones_before_any_database(project: Pat
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--shard", "1/2"), "upgrade-all: --shard is for a fleet; add --targets NAME (README, 'Fleets')"),
-        (("--json",), "upgrade-all: --json is for a fleet; add --targets NAME (README, 'Fleets')"),
+        (("--shard", "1/2"), "upgrade-all: --shard is for a fleet; add --targets NAME (docs/fleets.md)"),
+        (("--json",), "upgrade-all: --json is for a fleet; add --targets NAME (docs/fleets.md)"),
         (("--targets", "t", "--shard", "3/2"), "--shard: expected I/N with 1 <= I <= N (e.g. 2/5) or auto, got '3/2'"),
         (
             ("--targets", "t", "--shard", "auto"),

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from conftest import REPO, assert_ok, inv, query, replace_once, tables
 
-from dbtasks.config import load as config
+from dbtasks import config
 from dbtasks.config.project import Project, Service
 from dbtasks.worker import revisions
 
@@ -108,7 +108,7 @@ def test_init_on_the_layouts_example_writes_its_committed_migrations_yaml(layout
         assert got == expected, name
     assert (
         "depends_on and expect_tables: init took depends_on from foreign keys between services only (billing -> accounts); "
-        "add the others, and uncomment expect_tables for verify to check them (README, 'migrations.yaml')"
+        "add the others, and uncomment expect_tables for verify to check them (docs/configuration.md)"
     ) in lines
 
 
@@ -145,7 +145,7 @@ def test_init_on_the_root_services_writes_the_committed_migrations_yaml(tmp_path
         "services/journal: env.py computes its version table's schema; schema: journal is a guess (its folder name): "
         "check services.journal.schema",
         "depends_on and expect_tables: init took depends_on from foreign keys between services only (meals -> users); "
-        "add the others, and uncomment expect_tables for verify to check them (README, 'migrations.yaml')",
+        "add the others, and uncomment expect_tables for verify to check them (docs/configuration.md)",
     ], result.stdout
 
 

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import execute, head_of, version
 
-from dbtasks import verbs_all
-from dbtasks.config import load as config
+from dbtasks import config, verbs_all
 from dbtasks.errors import RunFailed
 from dbtasks.fleet import fanout
 from dbtasks.fleet.shard import Shard

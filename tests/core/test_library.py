@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import declared_services, head_of, tables, version
 
-from dbtasks import verbs, verbs_all
-from dbtasks.config import load as config
+from dbtasks import config, verbs, verbs_all
 from dbtasks.errors import RunFailed, UsageError
 from dbtasks.orchestrate import Selection
 from dbtasks.session import Session

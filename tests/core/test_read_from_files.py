@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from conftest import declared_services, head_of, parent_of, plant_migration, replace_once, revisions_of, versions_folder
 
-from dbtasks import fastpath, verbs
-from dbtasks.config import load as config
+from dbtasks import config, fastpath, verbs
 from dbtasks.errors import DbtasksError
 from dbtasks.session import Session
 

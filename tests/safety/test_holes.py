@@ -408,7 +408,7 @@ def test_an_asyncpg_service_is_handed_the_certificate_files_of_the_url(
 
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from dbtasks.config import load as config
+    from dbtasks import config
     from dbtasks.database.target import Target
     from dbtasks.database.urls import dropped_parameters, normalize, ssl_file_environment
     from dbtasks.run import runner

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO, copy_project, replace_once
 
+from dbtasks import config
 from dbtasks.config import cache as config_cache
-from dbtasks.config import load as config
 from dbtasks.errors import ConfigError
 
 CACHE = Path(".dbtasks") / config_cache.FILE_NAME
@@ -40,7 +40,7 @@ def test_a_second_load_comes_from_the_cache_without_the_yaml_parser(tmp_path: Pa
     script = (
         "import sys; from pathlib import Path; from dbtasks.config import cache as config_cache; "
         f"project = config_cache.load(Path({str(root / 'migrations.yaml')!r})); "
-        "print(sorted(project.services), 'yaml' in sys.modules, 'dbtasks.config.load' in sys.modules)"
+        "print(sorted(project.services), 'yaml' in sys.modules, 'dbtasks.config.loader' in sys.modules)"
     )
     shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split("\n")[0]
     assert shown == f"{sorted(first.services)} False False"

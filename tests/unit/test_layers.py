@@ -169,3 +169,15 @@ def test_every_room_says_what_it_is_for() -> None:
 def test_no_module_over_400_lines() -> None:
     long = {name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in modules(PACKAGE).items()}
     assert {name: lines for name, lines in long.items() if lines > 400} == {}
+
+
+def test_the_library_api_loads_on_first_use() -> None:
+    import subprocess
+
+    script = (
+        "import sys, dbtasks\n"
+        "print(sorted(m for m in sys.modules if m.startswith('dbtasks')))\n"
+        "print(dbtasks.load.__module__, dbtasks.Session.__module__, dbtasks.verbs.__name__, dbtasks.verbs_all.__name__)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=REPO)
+    assert result.stdout.splitlines() == ["['dbtasks']", "dbtasks.config dbtasks.session dbtasks.verbs dbtasks.verbs_all"]

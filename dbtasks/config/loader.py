@@ -60,7 +60,7 @@ class _Loader:
 
     def load(self) -> Project:
         if not self.file.is_file():
-            raise ConfigError([f"{self.label}: not found; create it (see README, 'migrations.yaml')"])
+            raise ConfigError([f"{self.label}: not found; create it (see docs/configuration.md, or run 'dbtasks init')"])
         try:
             root = yaml_bounds.compose(read_utf8(self.file))
         except yaml.YAMLError as error:

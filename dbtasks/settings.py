@@ -53,8 +53,13 @@ def squawk() -> Path | None:
 def find_config(start: Path) -> Path | None:
     """$DBTASKS_CONFIG, else the nearest migrations.yaml in `start` or a folder above it (as Invoke finds tasks.py)."""
     if os.environ.get(CONFIG):
-        return Path(os.environ[CONFIG]).resolve()
+        return Path(os.environ[CONFIG]).absolute()  # links are followed (and loops refused) by the loader
     for folder in (start, *start.parents):
         if (folder / CONFIG_NAME).is_file():
             return folder / CONFIG_NAME
     return None
+
+
+def digits(text: str) -> bool:
+    """Whether `text` is a whole number in ASCII digits ('²'.isdigit() is true, yet int('²') fails)."""
+    return text.isascii() and text.isdigit()

@@ -13,6 +13,7 @@ from ..fleet import members as fleet
 from ..fleet.report import judge_run, judge_status, retry_names
 from ..orchestrate import Report, Selection
 from ..session import Session
+from ..settings import digits
 from . import fleet_render, options
 from .helps import VERBOSE
 
@@ -69,7 +70,7 @@ def run(name: str, config_file: Path, given: dict[str, Any]) -> None:
 def _sample(text: str) -> int:
     if not text:
         return 0
-    if not text.isdigit() or int(text) < 1:
+    if not digits(text) or int(text) < 1:
         from ..errors import UsageError
 
         raise UsageError(f"--sample: expected a positive number of targets, got {text!r}")

@@ -11,7 +11,7 @@ from ..config import cache as config_cache
 from ..errors import UsageError
 from ..orchestrate import Selection, default_jobs
 from ..session import Session
-from ..settings import DEFAULT_WAIT
+from ..settings import DEFAULT_WAIT, digits
 from .helps import VERBOSE
 from .render import progress
 
@@ -20,7 +20,7 @@ def jobs(text: str) -> int:
     """--jobs: a positive number (default: one per CPU)."""
     if not text:
         return default_jobs()
-    if not text.isdigit() or int(text) < 1:
+    if not digits(text) or int(text) < 1:
         raise UsageError(f"--jobs: expected a positive number, got {text!r}")
     return int(text)
 

@@ -22,7 +22,7 @@ from typing import Any
 from ..database.urls import PLACEHOLDER, password_of
 from ..files.graph_cache import stats, write_json
 from ..lint.rules import LintRules
-from .project import Environment, Fleet, Project, Service
+from .project import Environment, Fleet, Project, Service, resolved
 
 FILE_NAME = "project-cache.json"
 _FORMAT = 1
@@ -46,7 +46,7 @@ _SECRET_NAME = re.compile(r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|AUTH", re.IGNORECAS
 
 def load(file: Path) -> Project:
     """config.load(file), from the cache when nothing it read has changed since; ConfigError as config.load raises it."""
-    path = file.resolve()
+    path = resolved(file)
     cache = path.parent / ".dbtasks" / FILE_NAME
     entries = _read(cache)
     with contextlib.suppress(KeyError, TypeError, ValueError, AttributeError):  # a damaged entry: validate again

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -30,7 +31,7 @@ from .keys import (
     merged,
     version_table,
 )
-from .project import Environment, Project, Service, closest, display_path, read_utf8
+from .project import Environment, Project, Service, closest, display_path, read_utf8, resolved
 
 
 def load(file: Path) -> Project:
@@ -42,7 +43,7 @@ class _Loader:
     """Walks the YAML node tree so that every problem is reported with its line number."""
 
     def __init__(self, file: Path) -> None:
-        self.file = file.resolve()
+        self.file = resolved(file)
         self.label = display_path(file)
         self.problems: list[str] = []
         self.suggested: set[tuple[str, str]] = set()  # (where, key) a misspelled key was matched to
@@ -59,7 +60,7 @@ class _Loader:
         self.problems.append(f"{self.label}{line}:{subject} {message}")
 
     def load(self) -> Project:
-        if not self.file.is_file():
+        if not self.file.exists():
             raise ConfigError([f"{self.label}: not found; create it (see docs/configuration.md, or run 'dbtasks init')"])
         try:
             root = yaml_bounds.compose(read_utf8(self.file))
@@ -249,7 +250,9 @@ class _Loader:
 
     def build_service(self, name: str, raw: dict[str, Any], node: yaml.Node) -> Service | None:
         where = f"services.{name}"
-        path = (self.file.parent / raw["path"]).resolve()
+        path = self.file.parent / raw["path"]
+        with contextlib.suppress(RuntimeError, OSError):  # a symbolic link loop: no such folder, as far as anyone can tell
+            path = path.resolve()
         ini = path / raw.get("alembic_ini", "alembic.ini")
         python = os.path.expanduser(raw["python"]) if "python" in raw else None
         if not path.is_dir():

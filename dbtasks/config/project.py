@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,8 +172,35 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
+# A migrations.yaml, a .env or a fleet's file of names: a real one is a few kilobytes; anything this large is refused
+# before it is read (a 50 MB file took minutes and gigabytes to refuse).
+MAX_FILE_BYTES = 2 * 1024 * 1024
+
+
+def resolved(path: Path) -> Path:
+    """`path` made absolute with its links followed; a ConfigError for a link that loops."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):  # RuntimeError: Python < 3.13's word for a symbolic link loop
+        where = display_path(path)
+        raise ConfigError([f"{where}: its symbolic links loop (or cannot be followed); point it at a real file"]) from None
+
+
 def read_utf8(path: Path) -> str:
-    """The text of a UTF-8 file; a ConfigError naming the file and the first byte that is not UTF-8."""
+    """The text of a UTF-8 file; a ConfigError naming the file and what is wrong: not a regular file (a FIFO, a
+    device: reading could hang), too large, or the first byte that is not UTF-8."""
+    try:
+        info = path.stat()
+    except OSError as error:
+        raise ConfigError([f"{display_path(path)}: cannot read it ({error.strerror or error}); fix the path"]) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError([f"{display_path(path)}: not a regular file (a pipe, device or folder); point it at a file"])
+    if info.st_size > MAX_FILE_BYTES:
+        raise ConfigError(
+            [
+                f"{display_path(path)}: {info.st_size} bytes, more than the {MAX_FILE_BYTES // (1024 * 1024)} MiB a file of dbtasks may hold; is it the right file?"
+            ]
+        )
     data = path.read_bytes()
     try:
         return data.decode("utf-8")

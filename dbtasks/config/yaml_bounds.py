@@ -8,6 +8,9 @@ import yaml
 # Values (scalars, sequences, mappings) the document may expand to, aliases followed: a real migrations.yaml
 # with a hundred services has a few thousand.
 MAX_VALUES = 100_000
+# How deep collections may nest: a migrations.yaml needs six levels; PyYAML's composer (and every walk of the tree)
+# recurses once a level, and a few hundred levels end in a RecursionError.
+MAX_DEPTH = 64
 # libyaml's parser when PyYAML was built with it (ten times faster than the pure-Python one); the same nodes.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -21,11 +24,25 @@ class TooLarge(ValueError):
 
 
 def compose(text: str) -> yaml.Node | None:
-    """yaml.compose with the safe loader, then check_expansion."""
+    """yaml.compose with the safe loader, once check_depth passed, then check_expansion."""
+    check_depth(text)
     root = yaml.compose(text, Loader=_LOADER)
     if root is not None:
         check_expansion(root)
     return root
+
+
+def check_depth(text: str) -> None:
+    """Refuse collections nested deeper than MAX_DEPTH, from the parser's events (before any tree is built)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_LOADER):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark is not None else 1
+                raise TooLarge(f"its values nest more than {MAX_DEPTH} levels deep; a migrations.yaml needs a handful", line)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def check_expansion(root: yaml.Node) -> None:

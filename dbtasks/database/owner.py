@@ -10,6 +10,8 @@ import os
 import socket
 from pathlib import Path
 
+from ..settings import digits
+
 # The comment on a scratch database that names its owner, so that the next verify can drop it when that
 # owner was killed (-9 runs no cleanup); a database kept on purpose (--keep) has no such comment.
 SCRATCH_OWNER = "dbtasks verify scratch database of "
@@ -40,7 +42,7 @@ def this_process() -> str:
 def is_gone(owner: str) -> bool:
     """True only when `owner` (from this_process) names a process of this host that no longer runs."""
     parts = owner.split()
-    if len(parts) != 3 or not parts[1].isdigit() or parts[0] != socket.gethostname():
+    if len(parts) != 3 or not digits(parts[1]) or parts[0] != socket.gethostname():
         return False
     pid, started = int(parts[1]), parts[2]
     try:

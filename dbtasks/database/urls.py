@@ -124,6 +124,12 @@ def validate(url: str, source: str) -> None:
     """
     if "\0" in url:
         raise ConfigError([f"{source}: the URL contains a NUL character; remove it"])
+    try:
+        url.encode("utf-8")
+    except UnicodeEncodeError:  # a byte that is not UTF-8 in the variable (os.environ keeps it as a surrogate)
+        raise ConfigError(
+            [f"{source}: the URL holds a byte that is not UTF-8 text; percent-encode it (%FF for byte 0xff)"]
+        ) from None
     password = password_of(url)
     raw = _raw_character(password) if password else None
     if raw is not None:
@@ -195,6 +201,13 @@ def canonical(url: str, source: str) -> str:
     database = moved.get("dbname") or body["dbname"]
     if "=" in database or "://" in database:
         raise ConfigError([f"{source}: the URL's database name holds a connection string; write only the database's name"])
+    if "dbname" in moved and quote(database, safe="") != database:  # SQLAlchemy 2.0 keeps %20 in a path, 2.1 decodes it
+        raise ConfigError(
+            [
+                f"{source}: the URL's ?dbname={database!r} would need percent-encoding in the URL's path, which not every "
+                "driver decodes; name the database with letters, digits, _ - . ~ only"
+            ]
+        )
     if moved.get("host", "").startswith("/"):  # a Unix-socket folder: every driver reads it (and its port) from the query
         kept += [(key, moved.pop(key)) for key in ("host", "port") if key in moved]
     if "," in (moved.get("host") or host):

@@ -13,6 +13,7 @@ from ..config.project import Fleet
 from ..errors import DbtasksError, UsageError
 from ..orchestrate import Report, Selection, default_jobs
 from ..session import Session
+from ..settings import digits
 from . import members as fleets
 from .report import FleetReport, TargetOutcome, judge_run
 from .shard import Shard
@@ -47,7 +48,7 @@ def check_connections(text: str) -> int:
     """--connections: the most server connections the run may hold at once."""
     if not text:
         return DEFAULT_CONNECTIONS
-    if not text.isdigit() or int(text) < CONNECTIONS_PER_MEMBER:
+    if not digits(text) or int(text) < CONNECTIONS_PER_MEMBER:
         raise UsageError(
             f"--connections: expected a number of {CONNECTIONS_PER_MEMBER} or more (a member being migrated holds up to "
             f"{CONNECTIONS_PER_MEMBER}), got {text!r}"

@@ -4,6 +4,8 @@ run reads back (`--retry-failed REPORT`) to redo only the members that failed or
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,19 +100,29 @@ def judge_status(report: Report) -> tuple[str, str]:
     return "behind", ", ".join(f"{row['service']}: {row['state']}" for row in behind)
 
 
+# A report of a few thousand members is a few megabytes; a larger file is not one of ours.
+MAX_REPORT_BYTES = 64 * 1024 * 1024
+
+
 def retry_names(path: str, fleet: str) -> frozenset[str]:
     """The members a --json report of `fleet` says failed or did not start."""
+    advice = "give the file a --json run wrote"
     try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_REPORT_BYTES:  # a FIFO would hang, a huge file exhaust
+            what = "not a regular file" if not stat.S_ISREG(info.st_mode) else f"{info.st_size} bytes, not a fleet report"
+            raise UsageError(f"--retry-failed: {path}: {what}; {advice}")
         document = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as error:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
         reason = error.strerror if isinstance(error, OSError) else "not a JSON report"
-        raise UsageError(f"--retry-failed: {path}: {reason}; give the file a --json run wrote") from None
+        raise UsageError(f"--retry-failed: {path}: {reason}; {advice}") from None
     if not isinstance(document, dict) or not isinstance(document.get("targets"), list):
-        raise UsageError(f"--retry-failed: {path} is not a fleet report; give the file a --json run wrote")
+        raise UsageError(f"--retry-failed: {path} is not a fleet report; {advice}")
     if document.get("fleet") != fleet:
         raise UsageError(
             f"--retry-failed: {path} reports on {document.get('fleet')!r}, not {fleet!r}; give --targets {document.get('fleet')}"
         )
-    return frozenset(
-        str(entry["target"]) for entry in document["targets"] if isinstance(entry, dict) and entry.get("state") in UNFINISHED
-    )
+    unfinished = [entry for entry in document["targets"] if isinstance(entry, dict) and entry.get("state") in UNFINISHED]
+    if any(not isinstance(entry.get("target"), str) for entry in unfinished):
+        raise UsageError(f"--retry-failed: {path} has an unfinished entry without its target's name; {advice}")
+    return frozenset(str(entry["target"]) for entry in unfinished)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from ..errors import UsageError
+from ..settings import digits
 
 T = TypeVar("T")
 
@@ -48,7 +49,7 @@ def parse(text: str, environ: Mapping[str, str] | None = None) -> Shard:
     if text == "auto":
         return _auto(os.environ if environ is None else environ)
     index, slash, count = text.partition("/")
-    if slash and index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count):
+    if slash and digits(index) and digits(count) and 1 <= int(index) <= int(count):
         return Shard(int(index), int(count))
     raise UsageError(f"--shard: expected I/N with 1 <= I <= N (e.g. 2/5) or auto, got {text!r}")
 
@@ -58,7 +59,7 @@ def _auto(environ: Mapping[str, str]) -> Shard:
         index, count = environ.get(index_name, ""), environ.get(count_name, "")
         if not index and not count:
             continue
-        if index.isdigit() and count.isdigit():
+        if digits(index) and digits(count):
             number = int(index) + (1 if from_zero else 0)
             if 1 <= number <= int(count):
                 return Shard(number, int(count))

@@ -219,6 +219,13 @@ def test_an_unknown_target_names_the_known_ones_before_any_database(project: Pat
             "--retry-failed: missing.json: No such file or directory; give the file a --json run wrote",
         ),
         (("--targets", "t", "--only", "habits"), "unknown service 'habits'; known: users"),
+        # Digits that are not ASCII: str.isdigit() says yes, int() says no (a traceback once)
+        (("--targets", "t", "--jobs", "\u00b2"), "--jobs: expected a positive number, got '\u00b2'"),
+        (("--targets", "t", "--shard", "1/\u00b2"), "--shard: expected I/N with 1 <= I <= N (e.g. 2/5) or auto, got '1/\u00b2'"),
+        (
+            ("--targets", "t", "--connections", "\u0664\u0660"),
+            "--connections: expected a number of 3 or more (a member being migrated holds up to 3), got '\u0664\u0660'",
+        ),
     ],
 )
 def test_fleet_options_are_checked_before_any_database(project: Path, args: tuple[str, ...], message: str) -> None:

@@ -84,6 +84,7 @@ def test_auto_reads_the_job_index(environ: dict[str, str], shard: Shard) -> None
         ),
         ({"JOB_COMPLETION_INDEX": "1"}, "JOB_COMPLETION_INDEX='1' and JOB_COMPLETIONS='' do not make a shard"),
         ({"CI_NODE_INDEX": "0", "CI_NODE_TOTAL": "3"}, "CI_NODE_INDEX='0' and CI_NODE_TOTAL='3' do not make a shard"),
+        ({"CI_NODE_INDEX": "\u00b2", "CI_NODE_TOTAL": "3"}, "CI_NODE_INDEX='\u00b2' and CI_NODE_TOTAL='3' do not make a shard"),
         ({}, "none of " + ", ".join(f"{index}/{count}" for index, count, _ in AUTO) + " is set"),
     ],
 )

@@ -22,6 +22,12 @@ NO_MODELS = "env.py has no target_metadata"
 _RELATIVE = re.compile(r"^([+-][0-9]+|(head|heads|base|\w+)[+-][0-9]+)\Z")
 
 
+# CREATE SCHEMA IF NOT EXISTS is not safe under concurrency: two runs can both miss the schema, and one then fails on
+# pg_namespace's unique index. Services that share a new schema (each with its own version table, so under different
+# migration locks) take turns under this transaction-level advisory lock; the DO block is one transaction.
+SCHEMA_LOCK = 1684173939  # b"dbts" as a number: the key of dbtasks' schema creation in every database
+CREATE_SCHEMA = 'DO $$BEGIN PERFORM pg_advisory_xact_lock({lock}); CREATE SCHEMA IF NOT EXISTS "{name}"; END$$'
+
 class Operation:
     def __init__(self, request: Request) -> None:
         from alembic.config import Config
@@ -162,7 +168,7 @@ class Operation:
             present = {row[0] for row in connection.rows(f"SELECT nspname FROM pg_namespace WHERE nspname IN ({listed})")}
             missing = [name for name in wanted if name not in present]
             for name in missing:
-                connection.rows(f'CREATE SCHEMA IF NOT EXISTS "{name}"')
+                connection.rows(CREATE_SCHEMA.format(lock=SCHEMA_LOCK, name=name))
             return missing
         finally:
             if db is None:

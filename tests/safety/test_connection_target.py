@@ -171,3 +171,52 @@ def test_env_py_whose_driver_reaches_another_database_is_refused_by_what_the_ser
         "(connect_args, or a URL its driver reads differently); let env.py connect with the URL as handed"
     )
     assert {url: own_tables(url) for url in (database_url, other)} == before  # env.py's own CREATE SCHEMA aside
+
+
+# -- schema creation takes turns ---------------------------------------------------------------------------------------
+
+
+def test_schema_creation_waits_for_the_schema_lock_so_parallel_first_deploys_cannot_collide(
+    project: Path, database_url: str
+) -> None:
+    import subprocess
+    import sys
+    import time
+
+    import psycopg2
+    from conftest import task_environment
+
+    from dbtasks.worker.operation import SCHEMA_LOCK
+
+    holder = psycopg2.connect(database_url)
+    holder.autocommit = True
+    try:
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+        with subprocess.Popen(
+            [sys.executable, "-m", "invoke", "db.upgrade", "movements"],
+            cwd=project,
+            env=task_environment(database_url, None),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as process:
+            waiting: list[tuple[object, ...]] = []
+            deadline = time.monotonic() + 120
+            while not waiting and time.monotonic() < deadline and process.poll() is None:
+                time.sleep(0.2)
+                waiting = query(
+                    database_url,
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = %s AND objsubid = 1",
+                    (SCHEMA_LOCK,),
+                )
+            assert waiting, "the upgrade never waited for the schema lock"
+            assert "movements" not in schemas(database_url)  # nothing created while another run creates schemas
+            with holder.cursor() as cursor:  # the other run creates the schema, then lets go
+                cursor.execute('CREATE SCHEMA "movements"')
+                cursor.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
+            stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, (stdout, stderr)
+        assert version(database_url, "movements") == [head_of("movements")]
+    finally:
+        holder.close()

@@ -101,7 +101,9 @@ def _query_names(target: Target, fleet: Fleet) -> list[str]:
     try:
         connection.set_session(readonly=True)
         with connection.cursor() as cursor:
-            cursor.execute(str(fleet.source))  # migrations.yaml's own text; the names it returns are checked
+            # migrations.yaml's own text, as one subquery of a read-only transaction: a second statement (a COMMIT, then
+            # DDL in a transaction of its own) is a syntax error, not a write. The names it returns are checked.
+            cursor.execute(f"SELECT * FROM ({str(fleet.source).strip().rstrip(';')}\n) AS fleet_members")
             rows = cursor.fetchall()
     except psycopg2.Error as error:
         reason = target.redact(" ".join(str(error).split()))

@@ -28,6 +28,7 @@ _RELATIVE = re.compile(r"^([+-][0-9]+|(head|heads|base|\w+)[+-][0-9]+)\Z")
 SCHEMA_LOCK = 1684173939  # b"dbts" as a number: the key of dbtasks' schema creation in every database
 CREATE_SCHEMA = 'DO $$BEGIN PERFORM pg_advisory_xact_lock({lock}); CREATE SCHEMA IF NOT EXISTS "{name}"; END$$'
 
+
 class Operation:
     def __init__(self, request: Request) -> None:
         from alembic.config import Config

@@ -272,6 +272,13 @@ def test_the_query_runs_read_only(project: Path, database_url: str) -> None:
     assert query(database_url, "SELECT last_value, is_called FROM fleet_counter") == [(1, False)]
 
 
+def test_the_query_is_one_statement_so_a_commit_cannot_end_its_read_only_transaction(project: Path, database_url: str) -> None:
+    add_targets(project, "  t:\n    query: SELECT 'a'; COMMIT; CREATE TABLE fleet_pwned (x int)\n")
+    line = assert_bad_input(inv(project, "db.status", "--targets", "t", url=database_url))
+    assert line.startswith('targets.t.query: syntax error at or near ";"') and line.endswith("; fix the query in migrations.yaml")
+    assert query(database_url, "SELECT to_regclass('fleet_pwned') IS NULL") == [(True,)]
+
+
 # -- the six services on a few members ------------------------------------------------------------------------
 
 

@@ -30,10 +30,14 @@ class ConfigError(DbtasksError):
 MAX_LINE = 400
 
 
+def printable(text: str) -> str:
+    """`text` with every character a terminal would act on (newlines, escape sequences, ...) written as its escape."""
+    return text if text.isprintable() else "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
 def bounded(line: str) -> str:
     """`line` on one line (control characters escaped), or its two ends around '...' past MAX_LINE characters."""
-    if not line.isprintable():
-        line = "".join(char if char.isprintable() else repr(char)[1:-1] for char in line)
+    line = printable(line)
     if len(line) <= MAX_LINE:
         return line
     half = (MAX_LINE - 5) // 2

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 from . import settings
 from .config.project import Service, closest, display_path
 from .database.target import Target
-from .errors import ServiceError
+from .errors import ServiceError, printable
 from .settings import CONNECT_TIMEOUT
 from .worker.libpq import database_name, libpq
 from .worker.protocol import KINDS, Result
@@ -99,13 +99,13 @@ def edited_advice(name: str, edited: list[dict[str, Any]], revision: str = "REV"
     """The line for applied revisions whose file was edited since, with the command that accepts `revision`."""
     return (
         f"{name}: {edited_files(edited)} after it was applied; restore the file, or review the change and run "
-        f"'inv db.checksums {name} --accept {revision}'"
+        f"'inv db.checksums {name} --accept {printable(revision)}'"
     )
 
 
 def edited_files(edited: Iterable[dict[str, Any]]) -> str:
     """'revision 1a2b (alembic/versions/1a2b_x.py) was edited', or 'revisions 1a2b (...), 3c4d (...) were edited'."""
-    found = [f"{entry['revision']} ({entry.get('file') or 'no file'})" for entry in edited]
+    found = [printable(f"{entry['revision']} ({entry.get('file') or 'no file'})") for entry in edited]
     return f"revision {found[0]} was edited" if len(found) == 1 else f"revisions {', '.join(found)} were edited"
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from . import explain, fastpath, settings
 from .config.project import Service
-from .errors import DbtasksError, RunFailed, UsageError
+from .errors import DbtasksError, RunFailed, UsageError, printable
 from .session import Session
 from .worker import revisions
 from .worker.libpq import database_name
@@ -96,7 +96,8 @@ def checksum_notes(name: str, data: Mapping[str, Any], edited: bool = True) -> l
     sums = data.get("checksums") or {}
     lines = [explain.edited_advice(name, [entry], entry["revision"]) for entry in (sums.get("edited") or [] if edited else [])]
     for entry in sums.get("missing") or []:
-        lines.append(f"{name}: revision {entry['revision']} ({entry.get('file')}) has a recorded checksum but no file defines it")
+        recorded = printable(f"{entry['revision']} ({entry.get('file')})")  # read from the database: escaped
+        lines.append(f"{name}: revision {recorded} has a recorded checksum but no file defines it")
     return lines
 
 

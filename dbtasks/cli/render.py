@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..compat import zip_strict
+from ..errors import printable
 from ..orchestrate import Outcome, Report
 
 
@@ -59,7 +61,8 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 
 
 def _cell(value: Any) -> str:
-    return "-" if value is None else str(value)
+    """A table cell: values read from a database or a file cannot move the cursor or start a line of their own."""
+    return "-" if value is None else printable(str(value))
 
 
 DETAIL_WIDTH = 72
@@ -128,9 +131,20 @@ def as_json(document: Any) -> str:
     return json.dumps(document, indent=2)
 
 
+# What XML 1.0 cannot hold at all (control characters but tab and newlines, lone surrogates, U+FFFE and U+FFFF): a
+# message holding one made the whole report unreadable to CI.
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_safe(text: str) -> str:
+    return _NOT_XML.sub(lambda match: repr(match[0])[1:-1], text)
+
+
 def junit_xml(results: Sequence[dict[str, Any]], task: str = "verify") -> str:
     """JUnit XML: a test suite per service, a test case per check (failures and skips marked)."""
     from xml.etree import ElementTree
+
+    results = [_xml_safe_values(result) for result in results]
 
     suites = ElementTree.Element("testsuites", name=f"dbtasks {task}")
     for result in results:
@@ -151,3 +165,13 @@ def junit_xml(results: Sequence[dict[str, Any]], task: str = "verify") -> str:
         suite.set("skipped", str(sum(1 for check in checks if check["ok"] is None)))
     ElementTree.indent(suites)
     return ElementTree.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _xml_safe_values(value: Any) -> Any:
+    if isinstance(value, str):
+        return _xml_safe(value)
+    if isinstance(value, list):
+        return [_xml_safe_values(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _xml_safe_values(item) for key, item in value.items()}
+    return value

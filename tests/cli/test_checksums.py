@@ -291,3 +291,20 @@ def test_a_fleet_reports_an_edited_revision_per_member(tmp_path: Path, database_
     for member in document["targets"]:
         [entry] = member["services"]
         assert entry["ok"] is False and entry["checksums"]["edited"][0]["file"] == file, member
+
+
+def test_values_read_from_the_database_cannot_forge_lines_or_move_the_cursor(project: Path, database_url: str) -> None:
+    assert_ok(inv(project, "db.upgrade", "habits", url=database_url))
+    forged = "dead\x1b[2J\nhabits: all good"  # clears the screen, then prints a line of its own
+    execute(
+        database_url,
+        f"INSERT INTO {TABLE} (revision, checksum, file, applied_by) VALUES (E'dead\\x1b[2J\\nhabits: all good', 'x', 'f\\x07.py', 't')",
+    )
+    check = assert_ok(inv(project, "db.check", "habits", url=database_url))
+    assert "\x1b" not in check.stdout and "\x07" not in check.stdout
+    assert "habits: revision dead\\x1b[2J\\nhabits: all good (f\\x07.py) has a recorded checksum but no file defines it" in (
+        check.stdout.splitlines()
+    )
+    listed = assert_ok(inv(project, "db.checksums", "habits", url=database_url))
+    assert "\x1b" not in listed.stdout and not any(line.startswith("habits: all good") for line in listed.stdout.splitlines())
+    assert forged not in listed.stdout

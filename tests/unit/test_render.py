@@ -66,3 +66,26 @@ def test_junit_marks_failures_skips_and_errors() -> None:
     assert users.find("testcase[@name='drift']/failure").get("message") == "1 differences"  # type: ignore[union-attr]
     assert (meals.get("tests"), meals.get("errors")) == ("1", "1")
     assert json.loads(render.as_json({"a": [1]})) == {"a": [1]}
+
+
+def test_junit_stays_well_formed_when_a_message_holds_control_characters() -> None:
+    from xml.etree import ElementTree
+
+    from dbtasks.cli.render import junit_xml
+
+    detail = "relation \x1b[31mgone\x1b[0m\x00 dropped\x0b"
+    text = junit_xml([{"service": "habits\x07", "checks": [{"name": "upgrade", "ok": False, "detail": detail}]}])
+    root = ElementTree.fromstring(text.encode())  # CI's reader: raises on a character XML cannot hold
+    failure = root.find("testsuite/testcase/failure")
+    assert failure is not None and failure.get("message") == "relation \\x1b[31mgone\\x1b[0m\\x00 dropped\\x0b"
+    assert root.find("testsuite").get("name") == "habits\\x07"  # type: ignore[union-attr]
+
+
+def test_a_table_cell_cannot_start_a_line_of_its_own() -> None:
+    from dbtasks.cli.render import table
+
+    assert table(("revision", "state"), [("dead\nforged", "ok\x1b[2J")]).splitlines() == [
+        "revision      state",
+        "------------  ---------",
+        "dead\\nforged  ok\\x1b[2J",
+    ]

@@ -41,7 +41,8 @@ _VALIDATORS = [
     "worker/sources.py",
     "worker/revisions.py",
 ]
-_SECRET_NAME = re.compile(r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|AUTH", re.IGNORECASE)
+_SECRET_NAME = re.compile(r"PASS|PWD|(^|_)PW($|_)|SECRET|TOKEN|KEY|CREDENTIAL|AUTH", re.IGNORECASE)
+_KEYWORD_PASSWORD = re.compile(r"password\s*=\s*([^\s&]*)", re.IGNORECASE)  # a keyword DSN's, or a URL query's
 
 
 def load(file: Path) -> Project:
@@ -99,9 +100,9 @@ def holds_secret(project: Project, encoded: Any) -> bool:
 
 
 def _password(text: str) -> bool:
-    """A URL with a password in it (a ${db.password} placeholder is none)."""
-    password = password_of(text)
-    return bool(password) and bool(PLACEHOLDER.sub("", password or "").strip())
+    """A URL with a password in it, or a password= (a ${db.password} placeholder is none)."""
+    found = [password_of(text) or "", *_KEYWORD_PASSWORD.findall(text)]
+    return any(PLACEHOLDER.sub("", password).strip().strip("'\"") for password in found)
 
 
 def encode(value: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
@@ -25,8 +26,15 @@ _RAW = {" ": "%20", "/": "%2F", "#": "%23", "?": "%3F", "@": "%40", "%": "%25"}
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
+# password=VALUE, as a keyword DSN ("host=db password=s3cret") or a URL's query ("?password=s3cret&...") spells it.
+_KEYWORD_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&'\"]+)", re.IGNORECASE)
+
+
 def mask(text: str) -> str:
-    """Replace the password of every URL in `text` with ***, in time linear in the text's length."""
+    """Replace every password in `text` with ***: a URL's userinfo or query, or a keyword DSN's password=, in time
+    linear in the text's length."""
+    if "password" in text.lower():
+        text = _KEYWORD_PASSWORD.sub(lambda match: match[1] + "***", text)
     pieces, done, start = [], 0, text.find("://")
     while start >= 0:
         after = start + 3
@@ -99,7 +107,9 @@ def hide(text: str, secrets: tuple[str, ...]) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _spellings(secrets: tuple[str, ...]) -> re.Pattern[str]:
-    alternatives = sorted({unquote(secret) for secret in secrets} | set(secrets), key=len, reverse=True)
+    plain = {unquote(secret) for secret in secrets} | set(secrets)
+    escaped = {json.dumps(secret)[1:-1] for secret in plain}  # as a JSON string holds it (env.py printing json.dumps)
+    alternatives = sorted(plain | escaped, key=len, reverse=True)
     return re.compile("|".join("".join(_any_spelling(char) for char in secret) for secret in alternatives if secret))
 
 

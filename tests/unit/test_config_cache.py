@@ -93,6 +93,23 @@ def test_a_secret_in_migrations_yaml_is_never_written(tmp_path: Path) -> None:
     assert "AUDIT_PASSWORD" in (root / CACHE).read_text()
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "DB_PW: hunter2",
+        "ADMIN_PWD: hunter2",
+        "AUDIT_DSN: 'host=db user=audit password=hunter2'",
+        "AUDIT_URL: 'postgresql://audit@db/audit?sslmode=require&password=hunter2'",
+    ],
+)
+def test_every_spelling_of_a_secret_keeps_the_file_out_of_the_cache(tmp_path: Path, value: str) -> None:
+    root = copy_project(tmp_path / "repo")
+    file = root / "migrations.yaml"
+    replace_once(file, "    schema: habits\n", f"    schema: habits\n    env:\n      {value}\n")
+    assert "hunter2" in str(config_cache.load(file).services["habits"].env)
+    assert not (root / CACHE).exists()
+
+
 def test_a_damaged_or_foreign_cache_is_ignored_and_rewritten(tmp_path: Path) -> None:
     root = copy_project(tmp_path / "repo")
     file = root / "migrations.yaml"

@@ -322,3 +322,28 @@ def test_with_database_leaves_out_a_dbname_of_the_query() -> None:
     )
     assert with_database("postgresql:///app?host=%2Ftmp", "scratch") == "postgresql:///scratch?host=%2Ftmp"
     assert database_name("postgresql://u@h/app?dbname=other") == "other"  # libpq's rule: the query wins
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("host=db user=app password=s3cret dbname=app", "host=db user=app password=*** dbname=app"),
+        ("host=db password='two words' dbname=app", "host=db password=*** dbname=app"),
+        (
+            "postgresql://db/app?user=app&password=s3cret&sslmode=require",
+            "postgresql://db/app?user=app&password=***&sslmode=require",
+        ),
+        ("postgresql://app:s3cret@db/app", "postgresql://app:***@db/app"),
+        ("sslmode=require application_name=api", "sslmode=require application_name=api"),
+    ],
+)
+def test_mask_hides_a_password_wherever_a_dsn_puts_it(text: str, masked: str) -> None:
+    assert mask(text) == masked
+
+
+def test_hide_finds_a_secret_as_json_escapes_it() -> None:
+    import json
+
+    secret = 'pa"ss\\wörd'
+    printed = json.dumps({"url": f"postgresql://u:{secret}@h/db", "password": secret}, ensure_ascii=True)
+    assert secret not in hide(printed, (secret,)) and "\\u00f6" not in hide(printed, (secret,)), hide(printed, (secret,))

@@ -195,6 +195,11 @@ _TEMPLATES = {
         "{edited} after it was applied, and the environment is protected: nothing was upgraded; restore the file, "
         "or review the change and run 'inv db.checksums {name} --accept {revision} --yes', or rerun with --allow-edited"
     ),
+    "checksum_table": (
+        "cannot record the checksum of {revision} in {table} ({message}); rolled back, the service stays at {stays}; "
+        "mend the table (ALTER TABLE {table} ADD PRIMARY KEY (revision)), or drop it to have it made anew (the revisions "
+        "applied before then show as unknown), then rerun"
+    ),
     "not_applied": (
         "revision {revision} is not applied (the database is at {current}): there is no checksum to accept; "
         "run 'inv db.checksums {name}' for the applied ones"
@@ -240,6 +245,7 @@ def _fields(service: Service, data: dict[str, Any], message: str, target: Target
         "actual": data.get("actual"),
         "expected": data.get("expected"),
         "found": ", ".join(data.get("found") or []),
+        "table": data.get("table"),
         "stays": stays_at(data),
         "during": f" during migration {data['revision']}" if data.get("revision") else "",
         "edited": edited_files(data.get("edited") or []),

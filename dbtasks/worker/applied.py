@@ -45,7 +45,11 @@ def record_step(operation: Operation, ctx: Any, step: Any) -> None:
                 "file": checksums.relative(path, os.getcwd()),
                 "by": checksums.os_user(),
             }
-            connection.execute(text(checksums.BOUND_UPSERT.format(table=name)), values)
+            try:
+                connection.execute(text(checksums.BOUND_UPSERT.format(table=name)), values)
+            except Exception as error:  # a primary key or a column dropped by hand: say which table, and how to mend it
+                reason = " ".join(str(getattr(error, "orig", error)).split())
+                raise Failure("checksum_table", reason, table=name, revision=revision) from None
     elif revisions and scalar_driver_sql(connection, checksums.exists_sql(schema, table)):
         for revision in revisions:
             connection.execute(text(checksums.BOUND_DELETE.format(table=name)), {"revision": revision})

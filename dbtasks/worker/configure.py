@@ -159,6 +159,7 @@ def recorder(operation: Operation, user_callback: Any) -> Any:
         if lock and not scalar_driver_sql(ctx.connection, _LOCK_HELD.format(*lock)):
             revision = ",".join(step.destination_revision_ids if step.is_upgrade else step.source_revision_ids)
             raise Failure("lock_lost", f"server pid {lock[0]} no longer holds the lock", revision=revision)
+        applied.record_step(operation, ctx, step)  # the checksum of what was applied, in the same transaction
         operation.applied.append(
             {
                 "from": list(step.source_revision_ids),
@@ -168,7 +169,6 @@ def recorder(operation: Operation, user_callback: Any) -> Any:
                 "doc": (step.up_revision.doc if step.up_revision is not None else "") or "",
             }
         )
-        applied.record_step(operation, ctx, step)  # the checksum of what was applied, in the same transaction
         if operation.on_step is not None:
             operation.on_step(ctx, step, heads)
         if user_callback is not None:

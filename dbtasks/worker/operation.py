@@ -146,7 +146,7 @@ class Operation:
         """The revision a failed run left the service at: the last migration completed, else read back."""
         if self.applied:
             return list(self.applied[-1]["to"])
-        if kind not in ("migration", "interrupted"):
+        if kind not in ("migration", "interrupted", "checksum_table"):
             return None
         try:
             self.phase = "current"

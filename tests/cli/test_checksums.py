@@ -308,3 +308,20 @@ def test_values_read_from_the_database_cannot_forge_lines_or_move_the_cursor(pro
     listed = assert_ok(inv(project, "db.checksums", "habits", url=database_url))
     assert "\x1b" not in listed.stdout and not any(line.startswith("habits: all good") for line in listed.stdout.splitlines())
     assert forged not in listed.stdout
+
+
+def test_a_checksum_table_without_its_primary_key_is_named_and_the_advice_works(project: Path, database_url: str) -> None:
+    assert_ok(inv(project, "db.upgrade", "habits", url=database_url))
+    assert_ok(inv(project, "db.downgrade", "habits", "--yes", url=database_url))
+    execute(database_url, f"ALTER TABLE {TABLE} DROP CONSTRAINT alembic_version_checksums_pkey")
+    line = assert_failure(inv(project, "db.upgrade", "habits", url=database_url), "habits")
+    table = '"habits"."alembic_version_checksums"'
+    assert line == (
+        f"habits: cannot record the checksum of {HEAD} in {table} (there is no unique or exclusion constraint matching the "
+        f"ON CONFLICT specification); rolled back, the service stays at {FIRST}; mend the table (ALTER TABLE {table} ADD "
+        "PRIMARY KEY (revision)), or drop it to have it made anew (the revisions applied before then show as unknown), then rerun"
+    )
+    assert version(database_url, "habits") == [FIRST]
+    execute(database_url, f"ALTER TABLE {table} ADD PRIMARY KEY (revision)")  # the advice, followed
+    assert_ok(inv(project, "db.upgrade", "habits", url=database_url))
+    assert version(database_url, "habits") == [HEAD]

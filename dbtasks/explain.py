@@ -106,6 +106,12 @@ def edited_advice(name: str, edited: list[dict[str, Any]], revision: str = "REV"
 def edited_files(edited: Iterable[dict[str, Any]]) -> str:
     """'revision 1a2b (alembic/versions/1a2b_x.py) was edited', or 'revisions 1a2b (...), 3c4d (...) were edited'."""
     found = [printable(f"{entry['revision']} ({entry.get('file') or 'no file'})") for entry in edited]
+    if any(entry.get("unrecorded") for entry in edited):  # its checksum row was deleted: an edit cannot be ruled out
+        return (
+            f"revision {found[0]} lost its recorded checksum (so it may have been edited)"
+            if len(found) == 1
+            else (f"revisions {', '.join(found)} were edited or lost their recorded checksum")
+        )
     return f"revision {found[0]} was edited" if len(found) == 1 else f"revisions {', '.join(found)} were edited"
 
 

@@ -34,6 +34,20 @@ def upgrade(session: Session, service: Service, to: str = "head", allow_edited: 
         return _warn_edited(session, service, session.run(service, "upgrade", to="head", edited=edited))
 
 
+def refuse_edited(session: Session, service: Service, allow_edited: bool, what: str) -> None:
+    """In a protected environment, refuse `what` (a reset runs every downgrade, then records every checksum anew: the
+    evidence of an edit would be gone) over applied revisions edited since, unless `allow_edited`."""
+    if allow_edited or not session.protected():
+        return
+    edited = list(session.run(service, "checksums").get("edited") or [])
+    if edited:
+        raise DbtasksError(
+            f"{service.name}: {explain.edited_files(edited)} after it was applied, and the environment is protected: "
+            f"nothing was {what}; restore the file, or review the change and run 'inv db.checksums {service.name} "
+            "--accept REV --yes', or rerun with --allow-edited"
+        )
+
+
 def _warn_edited(session: Session, service: Service, data: dict[str, Any]) -> dict[str, Any]:
     if data.get("edited"):
         session.announce(
@@ -49,12 +63,13 @@ def downgrade(session: Session, service: Service, to: str = "-1", yes: bool = Fa
     return session.run(service, "downgrade", to=to)
 
 
-def reset(session: Session, service: Service, yes: bool = False) -> dict[str, Any]:
+def reset(session: Session, service: Service, yes: bool = False, allow_edited: bool = False) -> dict[str, Any]:
     session.require_yes(
         yes, service.name, "reset downgrades to base (dropping the service's tables and data) and upgrades to head", service
     )
     session.expect_workers(2)
     with session.locked(service) as held:  # no other run may start in between
+        refuse_edited(session, service, allow_edited, "reset")
         down = session.run(service, "downgrade", to="base")
         up = session.run(service, "upgrade", to="head")
         held.check()

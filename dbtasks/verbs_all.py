@@ -81,14 +81,19 @@ def stamp_all(session: Session, pick: Selection, revision: str, yes: bool = Fals
     return finished(over_all(session, verb, pick, describe=verbs.recorded))
 
 
-def reset_all(session: Session, pick: Selection, yes: bool = False) -> Report:
+def reset_all(session: Session, pick: Selection, yes: bool = False, allow_edited: bool = False) -> Report:
     """Downgrade to base (dependents first), then upgrade to head (dependencies first).
 
     Every service is upgraded again, also one whose downgrade failed part-way, so each ends at head;
     its row reports the downgrade failure. With fail_fast, a downgrade failure stops before upgrading.
     """
     session.require_yes(yes, "reset-all", "reset drops every selected service's tables and data")
-    down = over_all(session, functools.partial(verbs.downgrade, to="base", yes=True), pick, reverse=True)
+
+    def down_to_base(session: Session, service: Service) -> dict[str, Any]:
+        verbs.refuse_edited(session, service, allow_edited, "reset")
+        return verbs.downgrade(session, service, to="base", yes=True)
+
+    down = over_all(session, down_to_base, pick, reverse=True)
     if pick.fail_fast and any(not outcome.ok for outcome in down):
         return finished(down)
     up = over_all(session, verbs.upgrade, pick, describe=lambda data: "reset to head")

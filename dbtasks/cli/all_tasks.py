@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .fleet_options import fleeting
-from .helps import EDITED, JSON, LOCK, YES, Definitions
+from .helps import EDITED, JSON, LOCK, RESET_EDITED, YES, Definitions
 from .selection import HELP as SELECTION
 from .selection import selecting
 
@@ -81,13 +81,15 @@ def definitions(config_file: Path) -> Definitions:
         render.finish(verbs_all.sql_all(options.session(config_file, quiet=True, env=env), pick, folder))
 
     @selecting()
-    def reset_all(c: Any, yes: bool = False, lock_wait: str = "", env: str = "", *, pick: Selection) -> None:
+    def reset_all(
+        c: Any, yes: bool = False, allow_edited: bool = False, lock_wait: str = "", env: str = "", *, pick: Selection
+    ) -> None:
         """Downgrade every service to base (dependents first), then upgrade all to head (needs --yes)."""
         from .. import verbs_all
         from . import options, render
 
         session = options.session(config_file, lock_wait=options.seconds(lock_wait), env=env)
-        render.finish(verbs_all.reset_all(session, pick, yes))
+        render.finish(verbs_all.reset_all(session, pick, yes, allow_edited))
 
     @selecting()
     def stamp_all(c: Any, revision: str, yes: bool = False, lock_wait: str = "", env: str = "", *, pick: Selection) -> None:
@@ -105,7 +107,7 @@ def definitions(config_file: Path) -> Definitions:
         ("downgrade-all", downgrade_all, {"to": "target revision for every service (default: -1)", **YES, **SELECTION, **LOCK}),
         ("check-all", check_all, {**JSON, "lint": "also lint each revision's SQL for lock-taking DDL (see lint)", **SELECTION}),
         ("sql-all", sql_all, {"output_dir": "folder for the <service>.sql files (required)", **SELECTION}),
-        ("reset-all", reset_all, {**YES, **SELECTION, **LOCK}),
+        ("reset-all", reset_all, {**YES, **RESET_EDITED, **SELECTION, **LOCK}),
         ("stamp-all", stamp_all, {"revision": "revision to record for every service (head or base)", **YES, **SELECTION, **LOCK}),
     ]
     return [fleeting(definition, config_file) for definition in definitions]

@@ -30,7 +30,11 @@ def definitions(config_file: Path) -> Definitions:
             render.out(f"{service}: nothing applied, no checksum recorded")
             return
         render.out(render.table(COLUMNS, [[entry[key] for key in COLUMNS] for entry in listed]))
-        edited = [entry for entry in listed if entry["state"] == "edited"]
+        edited = [
+            {**entry, "unrecorded": entry["state"] == "unrecorded"}
+            for entry in listed
+            if entry["state"] in ("edited", "unrecorded")
+        ]
         if edited:
             render.out(explain.edited_advice(service, edited))
 

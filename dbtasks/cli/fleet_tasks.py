@@ -95,7 +95,7 @@ def _verb(name: str, given: dict[str, Any]) -> tuple[Verb, Any]:
         "check-all": verbs_all.check_all,
         "downgrade-all": functools.partial(verbs_all.downgrade_all, to=given.get("to", "-1"), yes=True),
         "stamp-all": functools.partial(verbs_all.stamp_all, revision=given.get("revision", ""), yes=True),
-        "reset-all": functools.partial(verbs_all.reset_all, yes=True),
+        "reset-all": functools.partial(verbs_all.reset_all, yes=True, allow_edited=bool(given.get("allow_edited"))),
         "verify-all": functools.partial(_verify_all, keep=bool(given.get("keep"))),
     }
     return found[name], None

@@ -15,6 +15,7 @@ LOCK = {"lock_wait": "seconds to wait for another run's migration lock on a vers
 JSON = {"json": "print a JSON document instead of a table"}
 YES = {"yes": "confirm"}
 EDITED = {"allow_edited": "upgrade a protected environment even when an applied revision's file was edited (see checksums)"}
+RESET_EDITED = {"allow_edited": "reset a protected environment even when an applied revision's file was edited (see checksums)"}
 VERBOSE_HELP = {"verbose": "show Alembic's whole log (default: its Running upgrade/downgrade lines only)"}
 VERBOSE: contextvars.ContextVar[bool] = contextvars.ContextVar("verbose", default=False)
 

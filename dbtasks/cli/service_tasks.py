@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .helps import EDITED, LOCK, SERVICE, YES, Definitions
+from .helps import EDITED, LOCK, RESET_EDITED, SERVICE, YES, Definitions
 
 
 def definitions(config_file: Path) -> Definitions:
@@ -76,13 +76,13 @@ def definitions(config_file: Path) -> Definitions:
         else:
             render.out(text.rstrip("\n"))
 
-    def reset(c: Any, service: str, yes: bool = False, lock_wait: str = "", env: str = "") -> None:
+    def reset(c: Any, service: str, yes: bool = False, allow_edited: bool = False, lock_wait: str = "", env: str = "") -> None:
         """Downgrade a service to base, then upgrade it to head (needs --yes)."""
         from .. import verbs
         from . import options, render
 
         session = options.session(config_file, lock_wait=options.seconds(lock_wait), env=env)
-        verbs.reset(session, session.service(service), yes)
+        verbs.reset(session, session.service(service), yes, allow_edited)
         render.out(f"{service}: reset to base and upgraded to head")
 
     def stamp(c: Any, service: str, revision: str, yes: bool = False, lock_wait: str = "", env: str = "") -> None:
@@ -153,7 +153,7 @@ def definitions(config_file: Path) -> Definitions:
                 "output": "write to this file instead of stdout",
             },
         ),
-        ("reset", reset, {**SERVICE, **YES, **LOCK}),
+        ("reset", reset, {**SERVICE, **YES, **RESET_EDITED, **LOCK}),
         ("stamp", stamp, {**SERVICE, "revision": "revision to record (head, base, an id)", **YES, **LOCK}),
         ("merge", merge, {**SERVICE, "message": "message of the merge migration"}),
         ("current", current, SERVICE),

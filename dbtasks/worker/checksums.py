@@ -21,6 +21,9 @@ if TYPE_CHECKING:  # annotations only: collections.abc generics cannot be subscr
 SUFFIX = "_checksums"
 # The states of an applied revision (and of a recorded one no file defines).
 OK, EDITED, UNKNOWN, MISSING = "ok", "edited", "unknown", "missing"
+# Applied after recording began, yet without a row: the row was deleted, so an edit can no longer be ruled out; it
+# counts as edited (check fails, a protected upgrade needs --allow-edited) until the checksum is accepted again.
+UNRECORDED = "unrecorded"
 
 
 def table_for(version_table: str) -> str:
@@ -62,16 +65,19 @@ def judge(
 
     {"revisions": [{"revision", "state", "file", ...}], "edited": [{"revision", "file"}], "missing": [...],
     "unknown": [revision, ...], "table": bool}: a recorded revision no file defines is missing; an applied one
-    without a row is unknown (applied before anything was recorded), never an error.
+    without a row is unknown (applied before anything was recorded), never an error, unless an earlier one has a row:
+    then its row was deleted (unrecorded), which counts as edited.
     """
     rows = dict(recorded or {})
     found: list[dict[str, Any]] = []
+    recording = False  # a row was seen for an earlier applied revision: recording had begun
     for revision, path in applied:
         file = relative(path, folder) if path else None
         row = rows.get(revision)
         if row is None:
-            found.append({"revision": revision, "state": UNKNOWN, "file": file})
+            found.append({"revision": revision, "state": UNRECORDED if recording else UNKNOWN, "file": file})
             continue
+        recording = True
         current = sum_of(path) if path else None
         state = OK if current == row.get("checksum") else EDITED
         found.append({"revision": revision, "state": state, "file": file or row.get("file"), **_recorded(row)})
@@ -83,7 +89,11 @@ def judge(
             )
     return {
         "revisions": found,
-        "edited": [{"revision": e["revision"], "file": e["file"]} for e in found if e["state"] == EDITED],
+        "edited": [
+            {"revision": e["revision"], "file": e["file"], **({"unrecorded": True} if e["state"] == UNRECORDED else {})}
+            for e in found
+            if e["state"] in (EDITED, UNRECORDED)
+        ],
         "missing": [{"revision": e["revision"], "file": e["file"]} for e in found if e["state"] == MISSING],
         "unknown": [e["revision"] for e in found if e["state"] == UNKNOWN],
         "table": recorded is not None,

@@ -325,3 +325,37 @@ def test_a_checksum_table_without_its_primary_key_is_named_and_the_advice_works(
     execute(database_url, f"ALTER TABLE {table} ADD PRIMARY KEY (revision)")  # the advice, followed
     assert_ok(inv(project, "db.upgrade", "habits", url=database_url))
     assert version(database_url, "habits") == [HEAD]
+
+
+def test_a_protected_reset_refuses_an_edited_revision_instead_of_erasing_the_evidence(protected: Path, database_url: str) -> None:
+    prod = {"PROD_DATABASE_URL": database_url}
+    assert_ok(inv(protected, "db.upgrade", "habits", "--env", "production", env=prod))
+    edit(protected)
+    before = snapshot(database_url)
+    result = inv(protected, "db.reset", "habits", "--yes", "--env", "production", env=prod)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, show(result)
+    assert result.stderr.strip().splitlines()[1:] == [
+        "habits: production is protected; --yes given and no terminal attached, going ahead",
+        (
+            f"habits: revision {FIRST} ({relative(protected, FIRST)}) was edited after it was applied, and the environment is "
+            f"protected: nothing was reset; restore the file, or review the change and run 'inv db.checksums habits --accept REV "
+            "--yes', or rerun with --allow-edited"
+        ),
+    ]
+    assert snapshot(database_url) == before and rows(database_url)[FIRST][0] != sha(file_of(protected, FIRST))
+    assert inv(protected, "db.reset-all", "--only", "habits", "--yes", "--env", "production", env=prod).returncode == 1
+    assert snapshot(database_url) == before
+    assert_ok(inv(protected, "db.reset", "habits", "--yes", "--allow-edited", "--env", "production", env=prod))
+    assert rows(database_url)[FIRST][0] == sha(file_of(protected, FIRST))  # re-recorded, as asked
+
+
+def test_a_deleted_checksum_row_counts_as_an_edit(protected: Path, database_url: str) -> None:
+    prod = {"PROD_DATABASE_URL": database_url}
+    assert_ok(inv(protected, "db.upgrade", "habits", "--to", FIRST, "--env", "production", env=prod))
+    assert_ok(inv(protected, "db.upgrade", "habits", "--env", "production", env=prod))
+    execute(database_url, f"DELETE FROM {TABLE} WHERE revision = '{HEAD}'")  # recording had begun with FIRST
+    check = assert_failure(inv(protected, "db.check", "habits", "--env", "production", env=prod), "habits")
+    assert f"revision {HEAD} ({relative(protected, HEAD)}) lost its recorded checksum (so it may have been edited)" in check
+    listed = assert_ok(inv(protected, "db.checksums", "habits", "--json", "--env", "production", env=prod))
+    states = {entry["revision"]: entry["state"] for entry in json.loads(listed.stdout)["revisions"]}
+    assert states == {FIRST: "ok", HEAD: "unrecorded"}

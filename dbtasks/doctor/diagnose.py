@@ -21,7 +21,7 @@ from ..database.urls import mask
 from ..errors import ConfigError, DbtasksError, LocalDatabaseError, RunFailed, ServiceError, UsageError
 from ..orchestrate import run_all
 from ..session import Session
-from ..worker import revisions
+from . import autocommit
 from .server import ERROR, OK, WARNING, Finding, address, privileges, url_advice
 from .server import server as connect_server
 
@@ -89,26 +89,35 @@ def diagnose(
 
 
 def _unlimited_blocks(services: Iterable[Service], environments: list[Environment]) -> list[Finding]:
-    """A warning per migration with an autocommit_block() where an environment sets timeouts: SET LOCAL ends with
-    the transaction the block commits, so the block's statements run without them."""
+    """A warning per place a migration leaves its transaction (autocommit_block(), COMMIT, an AUTOCOMMIT engine):
+    what runs there has no rollback and, where an environment sets timeouts, none of them (SET LOCAL ends with the
+    transaction). An env.py whose engine autocommits is warned about always: no migration has a transaction."""
     limited = [environment.name for environment in environments if environment.settings()]
-    if not limited:
-        return []
     found = []
     for service in services:
-        env_py = revisions.environment_file(str(service.alembic_ini), str(service.path))
-        versions = Path(env_py).parent / "versions" if env_py else None
-        for path in sorted(versions.glob("*.py")) if versions is not None and versions.is_dir() else []:
-            if "autocommit_block(" in path.read_text(encoding="utf-8", errors="replace"):
-                found.append(
-                    Finding(
-                        WARNING,
-                        service.name,
-                        f"{path.name} runs statements in autocommit_block(), where the statement_timeout and lock_timeout "
-                        f"of {', '.join(limited)} do not apply (SET LOCAL ends with the transaction the block commits); "
-                        "keep what runs there short, or set the timeout inside the block",
-                    )
+        engine = autocommit.engine_autocommits(service)
+        if engine is not None:
+            found.append(
+                Finding(
+                    WARNING,
+                    service.name,
+                    f"{display_path(engine)} sets the AUTOCOMMIT isolation level: no migration runs in a transaction, so a "
+                    "failing one is not rolled back and no environment's statement_timeout or lock_timeout applies; "
+                    "remove it from the engine that env.py migrates with",
                 )
+            )
+        if not limited:
+            continue
+        for path, what in autocommit.revision_findings(service):
+            found.append(
+                Finding(
+                    WARNING,
+                    service.name,
+                    f"{display_path(path)} {what}, where the statement_timeout and lock_timeout of {', '.join(limited)} "
+                    "do not apply (SET LOCAL ends with the transaction it leaves); keep what runs there short, or set "
+                    "the timeout there",
+                )
+            )
     return found
 
 

@@ -442,3 +442,27 @@ def test_an_asyncpg_service_is_handed_the_certificate_files_of_the_url(
         monkeypatch.setenv(name, value)
     with pytest.raises(FileNotFoundError):
         asyncio.run(connect())  # with them: the URL's file, which does not exist
+
+
+def test_doctor_finds_every_way_a_migration_leaves_its_transaction(project: Path, database_url: str) -> None:
+    environment_with("statement_timeout: 30s")(project)
+    service = project / "services" / "movements"
+    (service / "planted_helpers.py").write_text('def finish(op):\n    op.execute ( "COMMIT" )\n', encoding="utf-8")
+    plant_migration(
+        project,
+        "movements",
+        "a0c0b10c0002",
+        head_of("movements"),
+        body="from planted_helpers import finish\n\n    with op.get_context().autocommit_block ():\n        finish(op)",
+    )
+    env_py = service / "alembic" / "env.py"
+    text = env_py.read_text(encoding="utf-8")
+    env_py.write_text(
+        text.replace("poolclass=pool.NullPool,", 'poolclass=pool.NullPool, isolation_level="AUTOCOMMIT",'), encoding="utf-8"
+    )
+    result = inv(project, "db.doctor", url=database_url, env={"PROD_DATABASE_URL": database_url})
+    assert "Traceback" not in output(result), show(result)
+    lines = [line for line in result.stdout.splitlines() if line.split()[1:2] == ["movements"] and "warning" in line]
+    assert any("a0c0b10c0002_planted.py runs statements in autocommit_block()" in line for line in lines), lines
+    assert any("planted_helpers.py executes COMMIT" in line for line in lines), lines
+    assert any("env.py sets the AUTOCOMMIT isolation level: no migration runs in a transaction" in line for line in lines), lines

@@ -138,3 +138,30 @@ def test_an_invalid_migrations_yaml_is_not_cached(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="expected 1"):
         config_cache.load(file)
     assert not (root / CACHE).exists()
+
+
+def test_an_entry_edited_by_hand_is_never_trusted(tmp_path: Path) -> None:
+    """The cache can only make a run faster: an entry changed after it was written (here a schema, as an attacker would
+    turn a protected environment off) does not verify, and the file is validated again."""
+    root = copy_project(tmp_path / "repo")
+    file = root / "migrations.yaml"
+    expected = config_cache.load(file)
+    saved = json.loads((root / CACHE).read_text())
+    assert set(saved["projects"][str(file.resolve())]) == {"inputs", "project", "seal"}
+    tampered = (root / CACHE).read_text().replace('"habits"', '"evil"')
+    assert tampered != (root / CACHE).read_text()
+    (root / CACHE).write_text(tampered)
+    assert config_cache.load(file) == expected
+    assert '"evil"' not in (root / CACHE).read_text()  # rebuilt from the file
+
+
+def test_an_entry_sealed_with_another_key_is_never_trusted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = copy_project(tmp_path / "repo")
+    file = root / "migrations.yaml"
+    monkeypatch.setenv("DBTASKS_CACHE_KEY_FILE", str(tmp_path / "elsewhere" / "key"))
+    config_cache.load(file)
+    written = (root / CACHE).read_text()
+    monkeypatch.setenv("DBTASKS_CACHE_KEY_FILE", str(tmp_path / "here" / "key"))  # another user's, another machine's
+    config_cache.load(file)
+    assert (root / CACHE).read_text() != written  # not taken: validated and sealed again with this key
+    assert oct((tmp_path / "here" / "key").stat().st_mode & 0o777) == "0o600"

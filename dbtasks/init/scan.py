@@ -102,9 +102,19 @@ def find_alembic_inis(root: Path) -> list[Path]:
             for name in subfolders
             if name not in SKIPPED_FOLDERS and not os.path.isfile(os.path.join(folder, name, "pyvenv.cfg"))
         )
-        if "alembic.ini" in files:
-            found.append(Path(folder) / "alembic.ini")
+        ini = Path(folder) / "alembic.ini"
+        if "alembic.ini" in files and ini.is_file() and inside(ini, root):
+            found.append(ini)
     return sorted(found)
+
+
+def inside(path: Path, root: Path) -> bool:
+    """Whether `path`, its links followed, stays in the tree under `root` (an alembic.ini linked to /etc/passwd does not)."""
+    try:
+        path.resolve().relative_to(root.resolve())
+    except (ValueError, RuntimeError, OSError):
+        return False
+    return True
 
 
 def scan_service(ini: Path) -> ServiceScan:
@@ -268,9 +278,9 @@ class _Modules:
     def parse(self, path: Path, needle: str = "") -> ast.Module | None:
         if path not in self.trees:
             try:
-                text = path.read_text(encoding="utf-8")
-                self.trees[path] = ast.parse(text) if needle in text else None
-            except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+                text = revisions.text_of(str(path)) or ""
+                self.trees[path] = ast.parse(text) if text and needle in text else None
+            except (OSError, SyntaxError, ValueError, RecursionError):
                 self.trees[path] = None
         return self.trees[path]
 
@@ -305,7 +315,7 @@ def _import_roots(ini: Path, folder: Path) -> list[Path]:
     roots = [folder]
     parser = configparser.ConfigParser(defaults={"here": str(folder)})
     try:
-        parser.read(ini, encoding="utf-8")
+        parser.read_string(revisions.text_of(str(ini)) or "", str(ini))
         value = parser.get("alembic", "prepend_sys_path", fallback="")
     except (configparser.Error, OSError, UnicodeDecodeError):
         value = ""
@@ -320,7 +330,7 @@ def _import_roots(ini: Path, folder: Path) -> list[Path]:
 def _ini_driver(ini: Path) -> str | None:
     parser = configparser.RawConfigParser()
     try:
-        parser.read(ini, encoding="utf-8")
+        parser.read_string(revisions.text_of(str(ini)) or "", str(ini))
         url = parser.get("alembic", "sqlalchemy.url", fallback="")
     except (configparser.Error, OSError, UnicodeDecodeError):
         return None
@@ -333,9 +343,8 @@ def _dependencies(folder: Path) -> set[str]:
     found: set[str] = set()
     names = list(_DEPENDENCY_FILES) + sorted(path.name for path in folder.glob("requirements*.txt"))
     for name in names:
-        try:
-            text = (folder / name).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+        text = revisions.text_of(str(folder / name))
+        if text is None:
             continue
         found |= {driver for driver, pattern in _DEPENDENCY.items() if pattern.search(text)}
     return found

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import DbtasksError
 from .plan import Plan, Planned, plan
-from .scan import find_alembic_inis, scan_service
+from .scan import find_alembic_inis, inside, scan_service
 
 # The repository's own tasks.py, word for word: all a monorepo needs beside its migrations.yaml.
 TASKS_PY = '''"""Invoke tasks for this monorepo's Alembic migrations, generated from the migrations.yaml beside this file.
@@ -89,6 +89,11 @@ def write(folder: Path, force: bool = False) -> Written:
                 "or pass the monorepo's folder (dbtasks init FOLDER)"
             ]
         )
+    for target in (config_file, tasks_file, folder / ".gitignore"):
+        if target.is_symlink() and not inside(target, folder):
+            raise InitError(
+                [f"{shown(target)} is a link to a file outside {label}; nothing was written: remove the link, then rerun"]
+            )
     decided = plan(folder, [scan_service(ini) for ini in inis])
     text = render(decided)
     try:

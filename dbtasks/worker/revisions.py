@@ -11,16 +11,33 @@ import contextlib
 import glob
 import os
 import re
+import stat
 from collections.abc import Iterable
 from typing import Any
+
+# A migration file, env.py or alembic.ini larger than this is not read (a link to /dev/zero, a data dump by mistake).
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
+
+def text_of(path: str) -> str | None:
+    """The UTF-8 text of a regular file of at most MAX_FILE_BYTES; None for anything else (a pipe would hang the
+    reader, a device or a huge file exhaust it, other bytes fail it)."""
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
+            return None
+        with open(path, "rb") as handle:
+            return handle.read(MAX_FILE_BYTES + 1).decode("utf-8")
+    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
+        return None
 
 
 def module_constants(path: str) -> dict[str, Any]:
     """The literal top-level assignments of a Python file ({} when it does not parse)."""
+    text = text_of(path)
     try:
-        with open(path, encoding="utf-8") as handle:
-            tree = ast.parse(handle.read(), filename=path)
-    except (OSError, SyntaxError, ValueError):
+        tree = ast.parse(text if text is not None else "", filename=path)
+    except (SyntaxError, ValueError, RecursionError):
         return {}
     values: dict[str, Any] = {}
     for node in tree.body:
@@ -40,9 +57,8 @@ def module_constants(path: str) -> dict[str, Any]:
 def summary_of(path: str) -> str:
     """The first paragraph of a migration file's docstring, as Alembic's Script.doc gives it ('' when none)."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            doc = ast.get_docstring(ast.parse(handle.read(), filename=path), clean=False)
-    except (OSError, SyntaxError, ValueError):
+        doc = ast.get_docstring(ast.parse(text_of(path) or "", filename=path), clean=False)
+    except (SyntaxError, ValueError, RecursionError):
         return ""
     return re.split("\n\n", doc.strip())[0] if doc else ""
 
@@ -118,7 +134,7 @@ def files_in(folders: Iterable[str]) -> list[str]:
     found: list[str] = []
     for folder in folders:
         found.extend(glob.glob(os.path.join(folder, "*.py")))
-    return [path for path in found if os.path.basename(path) != "__init__.py"]
+    return [path for path in found if os.path.basename(path) != "__init__.py" and os.path.isfile(path)]  # no pipes
 
 
 def version_folders(ini: str, cwd: str) -> list[str] | None:
@@ -127,7 +143,7 @@ def version_folders(ini: str, cwd: str) -> list[str] | None:
 
     parser = configparser.ConfigParser(defaults={"here": os.path.dirname(os.path.abspath(ini))})
     try:
-        parser.read(ini, encoding="utf-8")
+        parser.read_string(text_of(ini) or "", ini)
         options = dict(parser.items("alembic"))
     except (configparser.Error, OSError):
         return None
@@ -166,7 +182,7 @@ def environment_file(ini: str, cwd: str) -> str | None:
 
     parser = configparser.ConfigParser(defaults={"here": os.path.dirname(os.path.abspath(ini))})
     try:
-        parser.read(ini, encoding="utf-8")
+        parser.read_string(text_of(ini) or "", ini)
         location = parser.get("alembic", "script_location", fallback="")
     except (configparser.Error, OSError):
         return None

@@ -11,6 +11,8 @@ import ast
 import re
 from typing import Iterable
 
+from .revisions import text_of
+
 UNKNOWN = "?"  # a value env.py computes at run time: only the worker can tell
 _KEYWORDS = ("version_table", "version_table_schema")
 _MENTION = re.compile(r"\bversion_table(?:_schema)?\b")
@@ -26,15 +28,16 @@ def version_table_of(env_py: str) -> dict[str, str | None]:
     """
     found: dict[str, str | None] = {key: None for key in _KEYWORDS}
     try:
-        with open(env_py, encoding="utf-8") as handle:
-            text = handle.read()
+        text = text_of(env_py)
+        if text is None:
+            raise ValueError("not a readable file")
         if "version_table" not in text:
             return found
         quick = _literals(text)
         if quick is not None:
             return quick
         tree = ast.parse(text)
-    except (OSError, SyntaxError, ValueError):
+    except (OSError, SyntaxError, ValueError, RecursionError):
         return {key: UNKNOWN for key in _KEYWORDS}
     constants = _module_constants(tree)
     seen: dict[str, set[str | None]] = {key: set() for key in _KEYWORDS}
@@ -78,9 +81,8 @@ def created_tables(files: Iterable[str], default_schema: str) -> set[tuple[str, 
     found: set[tuple[str, str]] = set()
     for path in files:
         try:
-            with open(path, encoding="utf-8") as handle:
-                tree = ast.parse(handle.read())
-        except (OSError, SyntaxError, ValueError):
+            tree = ast.parse(text_of(path) or "")
+        except (SyntaxError, ValueError, RecursionError):
             continue
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and _called(node) == "create_table" and node.args:

@@ -290,3 +290,48 @@ def test_passwords_in_alembic_ini_and_env_py_stay_out_of_output_and_files(tmp_pa
     for secret in ("Ini-S3cret", "EnvPy-S3cret", "S3cret"):
         assert secret not in result.stdout + result.stderr
         assert all(secret not in text for text in written)
+
+
+# -- hostile files: bounded, one line, never written through a link out of the tree ---------------------------------
+
+
+@pytest.mark.parametrize("make", ["device", "pipe"])
+def test_an_env_py_that_is_a_device_or_a_pipe_is_not_read(tmp_path: Path, make: str) -> None:
+    root = copy_monorepo(LAYOUTS, tmp_path / "repo", "plain_sync")
+    env_py = root / "plain_sync" / "alembic" / "env.py"
+    env_py.unlink()
+    if make == "device":
+        env_py.symlink_to("/dev/zero")  # read whole, it was a MemoryError after 3.7 GB
+    else:
+        os.mkfifo(env_py)  # read, it hung forever
+    result = dbtasks_init(root)  # its timeout fails the test on a hang
+    assert result.returncode == 0 and "Traceback" not in result.stderr, (result.stdout, result.stderr)
+    assert "plain_sync" in config.load(root / "migrations.yaml").services
+
+
+def test_an_alembic_ini_that_is_not_utf8_is_read_as_nothing(tmp_path: Path) -> None:
+    root = copy_monorepo(LAYOUTS, tmp_path / "repo", "plain_sync")
+    ini = root / "plain_sync" / "alembic.ini"
+    ini.write_bytes(ini.read_bytes().replace(b"script_location", b"# \xff\nscript_location", 1))
+    result = dbtasks_init(root)
+    assert "Traceback" not in result.stderr and "UnicodeDecodeError" not in result.stderr, result.stderr
+
+
+def test_an_alembic_ini_linked_out_of_the_tree_is_not_a_service(tmp_path: Path) -> None:
+    root = copy_monorepo(LAYOUTS, tmp_path / "repo", "plain_sync")
+    (root / "elsewhere").mkdir()
+    (root / "elsewhere" / "alembic.ini").symlink_to("/etc/passwd")
+    result = dbtasks_init(root)
+    assert result.returncode == 0, result.stderr
+    assert list(config.load(root / "migrations.yaml").services) == ["plain_sync"]
+
+
+@pytest.mark.parametrize("name", ["tasks.py", ".gitignore", "migrations.yaml"])
+def test_init_never_writes_through_a_link_that_leaves_the_tree(tmp_path: Path, name: str) -> None:
+    root = copy_monorepo(LAYOUTS, tmp_path / "repo", "plain_sync")
+    outside = tmp_path / "outside" / name
+    outside.parent.mkdir()
+    (root / name).symlink_to(outside)
+    line = one_error(dbtasks_init(root, "--force"))
+    assert line == f"dbtasks init: {name} is a link to a file outside .; nothing was written: remove the link, then rerun"
+    assert not outside.exists() and sorted(path.name for path in root.iterdir()) == sorted(["plain_sync", name])

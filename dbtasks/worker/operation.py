@@ -81,6 +81,10 @@ class Operation:
             if isinstance(error, (ImportError, SyntaxError)):
                 raise
             raise Failure("history", f"{type(error).__name__}: {error}".splitlines()[0]) from None
+        for folder in getattr(script, "_version_locations", None) or [script.versions]:
+            unreadable = revisions.broken_folder(str(folder))
+            if unreadable:  # else the service reads as having no migrations, and every check passes
+                raise Failure("history", unreadable)
         return script
 
     def single_head(self, script: Any) -> str | None:

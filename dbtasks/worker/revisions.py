@@ -137,6 +137,13 @@ def files_in(folders: Iterable[str]) -> list[str]:
     return [path for path in found if os.path.basename(path) != "__init__.py" and os.path.isfile(path)]  # no pipes
 
 
+def broken_folder(folder: str) -> str | None:
+    """Why a versions folder that is a link cannot be read (it points at nothing, or loops); None when it can."""
+    if os.path.islink(folder) and not os.path.isdir(folder):
+        return f"the versions folder {folder} is a link to nothing (or a link loop)"
+    return None
+
+
 def version_folders(ini: str, cwd: str) -> list[str] | None:
     """The folders holding those files (None as for version_files)."""
     import configparser  # imported when alembic.ini is read: a cached run reads none
@@ -155,7 +162,8 @@ def version_folders(ini: str, cwd: str) -> list[str] | None:
         folders = _split(options["version_locations"], options.get("path_separator"))
     else:
         folders = [os.path.join(location, "versions")]
-    return [os.path.join(cwd, folder) for folder in folders]  # join keeps an absolute folder as is
+    found = [os.path.join(cwd, folder) for folder in folders]  # join keeps an absolute folder as is
+    return None if any(broken_folder(folder) for folder in found) else found  # the worker says what is wrong
 
 
 def _split(value: str, separator: str | None) -> list[str]:

@@ -107,3 +107,20 @@ def test_a_report_entry_without_its_target_is_named(tmp_path: Path) -> None:
         f"--retry-failed: {tmp_path / 'report.json'} has an unfinished entry without its target's name; "
         "give the file a --json run wrote"
     )
+
+
+def test_a_versions_folder_linked_to_nothing_is_not_a_service_without_migrations(project: Path, database_url: str) -> None:
+    from conftest import assert_failure, schemas
+
+    versions = project / "services" / "movements" / "alembic" / "versions"
+    moved = versions.with_name("versions-moved")
+    versions.rename(moved)
+    versions.symlink_to(project / "nowhere")  # before, upgrade was a no-op and check passed
+    before = schemas(database_url)
+    for task in ("upgrade", "check"):
+        line = assert_failure(dbtasks_command(project, task, "movements", url=database_url), "movements")
+        assert line == (
+            f"movements: cannot read the migration files: the versions folder {versions} is a link to nothing (or a link "
+            "loop); fix them, then run 'inv db.history movements'"
+        )
+    assert schemas(database_url) == before

@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..database.urls import PLACEHOLDER, password_of
+from ..database.urls import PLACEHOLDER, SECRET_NAME, password_of
 from ..files.graph_cache import stats, write_json
 from ..lint.rules import LintRules
 from . import seal
@@ -43,7 +43,6 @@ _VALIDATORS = [
     "worker/sources.py",
     "worker/revisions.py",
 ]
-_SECRET_NAME = re.compile(r"PASS|PWD|(^|_)PW($|_)|SECRET|TOKEN|KEY|CREDENTIAL|AUTH", re.IGNORECASE)
 _KEYWORD_PASSWORD = re.compile(r"password\s*=\s*([^\s&]*)", re.IGNORECASE)  # a keyword DSN's, or a URL query's
 
 
@@ -107,7 +106,7 @@ def holds_secret(project: Project, encoded: Any) -> bool:
     """Whether migrations.yaml put what may be a secret into `project` (`encoded`: its encode()), which then is never
     written to disk."""
     for service in project.services.values():
-        if any(_SECRET_NAME.search(name) and PLACEHOLDER.sub("", value).strip() for name, value in service.env.items()):
+        if any(SECRET_NAME.search(name) and PLACEHOLDER.sub("", value).strip() for name, value in service.env.items()):
             return True  # POSTGRES_PASSWORD: "${db.password}" is filled in at run time: no secret in the file
     return any(_password(text) for text in _strings(encoded))
 

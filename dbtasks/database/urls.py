@@ -308,6 +308,10 @@ def _accepts(driver: str, key: str) -> bool:
     return key in (_ASYNCPG_KEYS if driver == "asyncpg" else LIBPQ_KEYS)
 
 
+# A variable whose name says it holds a secret (POSTGRES_PASSWORD, DB_PW, ADMIN_PWD, API_TOKEN, ...): its value is
+# hidden from output and keeps migrations.yaml out of the config cache.
+SECRET_NAME = re.compile(r"PASS|PWD|(^|_)PW($|_)|SECRET|TOKEN|KEY|CREDENTIAL|AUTH", re.IGNORECASE)
+
 # ${db.host} and friends in a service's `env:` values: the parts of the URL the service is handed, for
 # env.py files that assemble their URL from POSTGRES_HOST, POSTGRES_PASSWORD, ... instead of reading one.
 PLACEHOLDER = re.compile(r"\$\{db\.([A-Za-z_]+)\}")

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from .. import explain, settings
 from ..config.project import Service
 from ..database.lock import Held
 from ..database.target import Target
-from ..database.urls import OFFLINE_URL, expand, normalize, ssl_file_environment
+from ..database.urls import OFFLINE_URL, SECRET_NAME, expand, normalize, ssl_file_environment
 from ..explain import Emit
 from ..worker.protocol import Request, Result
 from . import forkserver
@@ -72,10 +73,20 @@ def run(
         "lock": [lock.server_pid, *lock.oids] if lock is not None else [],
         "result_fd": -1,
     }
+    target = _with_env_secrets(service, target)
     result = _start(service, request, target, emit, fork, announce if settings.debug() else None, lock)
     if result.get("ok"):
         return dict(result.get("data") or {})
     raise explain.failure(service, op, result, target)
+
+
+def _with_env_secrets(service: Service, target: Target) -> Target:
+    """`target`, hiding also the values of the service's `env:` named like secrets (POSTGRES_PASSWORD, API_TOKEN...),
+    as env.py may print them: its output and result are masked with these too."""
+    url = target.url or OFFLINE_URL
+    found = [expand(value, url, service.driver) for name, value in service.env.items() if SECRET_NAME.search(name)]
+    extra = tuple(value for value in found if len(value) >= 4 and value not in target.secrets)  # a short value is no secret
+    return replace(target, secrets=(*target.secrets, *extra)) if extra else target
 
 
 def _environment(service: Service, target: Target) -> dict[str, str]:

@@ -220,3 +220,36 @@ def test_schema_creation_waits_for_the_schema_lock_so_parallel_first_deploys_can
         assert version(database_url, "movements") == [head_of("movements")]
     finally:
         holder.close()
+
+
+# -- secrets env.py may print ------------------------------------------------------------------------------------------
+
+
+def test_what_env_py_prints_of_a_secret_is_masked_in_every_spelling(project: Path, pg_server: str) -> None:
+    from urllib.parse import quote
+
+    password = 'q"u\\\u00f6-pw-9'  # a quote, a backslash and a letter JSON escapes: json.dumps spells it otherwise
+    token = "tok-s3cret-42"
+    with role_with_password(pg_server, password, quote(password, safe="")) as made:
+        url, _ = made.database()
+        config = project / "migrations.yaml"
+        replace_once(
+            config,
+            "    driver: psycopg2\n    expect_tables: [exercises",
+            f"    driver: psycopg2\n    env: {{API_TOKEN: {token}}}\n    expect_tables: [exercises",
+        )
+        env_py = project / "services" / "movements" / "alembic" / "env.py"
+        env_py.write_text(
+            "import json, os\nfrom sqlalchemy.engine import make_url\n"
+            "print(json.dumps({'token': os.environ['API_TOKEN'], 'password': make_url(os.environ['DATABASE_URL']).password}))\n"
+            + env_py.read_text(encoding="utf-8"),
+            encoding="utf-8",
+        )
+        result = assert_ok(inv(project, "db.upgrade", "movements", "--verbose", url=url))
+        shown = output(result)
+        assert '{"token": "***", "password": "***"}' in shown, shown
+        import json as json_module
+
+        for spelling in (token, password, json_module.dumps(password)[1:-1], quote(password, safe="")):
+            assert spelling not in shown, spelling
+        assert version(url, "movements") == [head_of("movements")]

@@ -3,12 +3,20 @@ request's op to its function. Each returns the data of a successful result or ra
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable
 from typing import Any
 
 from . import applied
 from .failures import Failure
 from .operation import Operation, defines, describe, pending_count
+
+# Two services creating the same schema, extension or type at once (CREATE ... IF NOT EXISTS is not safe under
+# concurrency) fail one of them on the catalog's unique index; that migration was rolled back, and upgrading again
+# finds the object there.
+_CATALOG_RACE = re.compile(r"pg_(namespace_nspname|extension_name|type_typname_nsp)_index")
+_CATALOG_RACE_ATTEMPTS = 3
 
 
 def upgrade(operation: Operation) -> dict[str, Any]:
@@ -23,7 +31,15 @@ def upgrade(operation: Operation) -> dict[str, Any]:
     edited: list[dict[str, Any]] = []
     try:
         mode = operation.args.get("edited")
-        operation.run_command(_upgrade_checked(operation, script, mode, edited) if mode else command.upgrade, target)
+        for attempt in range(_CATALOG_RACE_ATTEMPTS):
+            try:
+                operation.run_command(_upgrade_checked(operation, script, mode, edited) if mode else command.upgrade, target)
+                break
+            except Exception as error:
+                if attempt + 1 == _CATALOG_RACE_ATTEMPTS or not _CATALOG_RACE.search(str(error)):
+                    raise
+                edited.clear()
+                time.sleep(0.05 * (attempt + 1))  # the other run's CREATE ... IF NOT EXISTS has committed by now
     except BaseException:
         operation.drop_schemas(created)  # a first migration that failed leaves no empty schema behind
         raise

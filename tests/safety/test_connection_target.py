@@ -253,3 +253,52 @@ def test_what_env_py_prints_of_a_secret_is_masked_in_every_spelling(project: Pat
         for spelling in (token, password, json_module.dumps(password)[1:-1], quote(password, safe="")):
             assert spelling not in shown, spelling
         assert version(url, "movements") == [head_of("movements")]
+
+
+def test_a_migration_that_loses_a_create_if_not_exists_race_is_run_again(project: Path, database_url: str) -> None:
+    """Another run creates the same schema at the same moment (its transaction still open): the migration's CREATE
+    SCHEMA IF NOT EXISTS waits, then fails on pg_namespace's unique index once the other commits; the migration was
+    rolled back, and the worker runs the upgrade again, which finds the schema there."""
+    import subprocess
+    import sys
+    import time
+
+    import psycopg2
+    from conftest import plant_migration, task_environment
+
+    assert_ok(inv(project, "db.upgrade", "movements", url=database_url))
+    plant_migration(
+        project,
+        "movements",
+        "a0ce0000beef",
+        head_of("movements"),
+        "from alembic import op\n\n    op.execute('CREATE SCHEMA IF NOT EXISTS raced')",
+    )
+    other = psycopg2.connect(database_url)
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("CREATE SCHEMA raced")  # not committed yet
+        with subprocess.Popen(
+            [sys.executable, "-m", "invoke", "db.upgrade", "movements"],
+            cwd=project,
+            env=task_environment(database_url, None),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as process:
+            waiting: list[tuple[object, ...]] = []
+            deadline = time.monotonic() + 120
+            while not waiting and time.monotonic() < deadline and process.poll() is None:
+                time.sleep(0.1)
+                waiting = query(
+                    database_url,
+                    "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+                    ("%CREATE SCHEMA IF NOT EXISTS raced%",),
+                )
+            assert waiting, "the migration never waited for the other run's schema"
+            other.commit()
+            stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, (stdout, stderr)
+        assert version(database_url, "movements") == ["a0ce0000beef"]
+    finally:
+        other.close()

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import DbtasksError
+from ..errors import DbtasksError, printable
 from . import all_tasks, checksum_tasks, diagnostic_tasks, lint_tasks, local_tasks, service_tasks
 from .helps import ENV_HELP, VERBOSE, VERBOSE_HELP, Definitions, missing_module
 
@@ -64,4 +64,7 @@ def expected_failure(error: BaseException) -> tuple[str, int] | None:
         from .render import progress
 
         progress(detail)
-    return str(error), error.exit_code
+    # One line per problem; a value inside a line (a database's error text, a file's name) cannot split it or move
+    # the cursor.
+    lines = getattr(error, "problems", None) or [str(error)]
+    return "\n".join(printable(line) for line in lines), error.exit_code

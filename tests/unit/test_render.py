@@ -89,3 +89,12 @@ def test_a_table_cell_cannot_start_a_line_of_its_own() -> None:
         "------------  ---------",
         "dead\\nforged  ok\\x1b[2J",
     ]
+
+
+def test_an_error_line_cannot_be_split_or_move_the_cursor_by_a_value_in_it() -> None:
+    from dbtasks.cli.registry import expected_failure
+    from dbtasks.errors import ConfigError, ServiceError
+
+    error = ServiceError("habits", 'relation "x\x1b[2J\nhabits: ok" does not exist')
+    assert expected_failure(error) == ('habits: relation "x\\x1b[2J\\nhabits: ok" does not exist', 1)
+    assert expected_failure(ConfigError(["a: one", "b: two"])) == ("a: one\nb: two", 2)  # one line per problem stays

@@ -165,7 +165,10 @@ def test_downgrade_with_yes_goes_one_step_back(project: Path, database_url: str,
 def test_downgrade_to_base_removes_every_table(project: Path, database_url: str, service: str) -> None:
     upgrade(project, service, database_url)
     result = assert_ok(inv(project, "db.downgrade", service, "--to", "base", "--yes", url=database_url))
-    assert "base" in result.stdout
+    count = len(revisions_of(service))
+    assert result.stdout.strip().splitlines()[-1] == (
+        f"{service}: downgraded {head_of(service)} -> base ({count} migration{'s' if count > 1 else ''})"
+    ), show(result)
     assert_at_base(database_url, service)
 
 

@@ -51,24 +51,26 @@ def test_the_checksum_is_sha256_of_the_normalized_text() -> None:
     assert normalize(b"") == b"" and normalize(b"\r\n \n") == b""
 
 
-def test_judge_sorts_applied_revisions_into_ok_edited_unknown_and_missing() -> None:
-    sums = {"/s/a.py": "A", "/s/b.py": "B2", "/s/c.py": "C"}
+def test_judge_sorts_applied_revisions_into_ok_edited_unknown_unrecorded_and_missing() -> None:
+    sums = {"/s/a.py": "A", "/s/b.py": "B2", "/s/c.py": "C", "/s/d.py": "D"}
     recorded = {
         "a": {"checksum": "A", "file": "a.py"},
         "b": {"checksum": "B1", "file": "b.py"},
         "gone": {"checksum": "G", "file": "gone.py"},
         "later": {"checksum": "L", "file": "later.py"},  # defined by a file, not applied (stamped down): not listed
     }
-    applied = [("a", "/s/a.py"), ("b", "/s/b.py"), ("c", "/s/c.py")]
+    # c was applied before recording began (unknown); d after it, yet has no row: its row was deleted (unrecorded)
+    applied = [("c", "/s/c.py"), ("a", "/s/a.py"), ("b", "/s/b.py"), ("d", "/s/d.py")]
     found = judge(applied, recorded, lambda revision: revision != "gone", sums.get, "/s")
     assert [(entry["revision"], entry["state"]) for entry in found["revisions"]] == [
+        ("c", "unknown"),
         ("a", "ok"),
         ("b", "edited"),
-        ("c", "unknown"),
+        ("d", "unrecorded"),
         ("gone", "missing"),
     ]
-    assert found["edited"] == [{"revision": "b", "file": "b.py"}]
+    assert found["edited"] == [{"revision": "b", "file": "b.py"}, {"revision": "d", "file": "d.py", "unrecorded": True}]
     assert found["missing"] == [{"revision": "gone", "file": "gone.py"}]
     assert found["unknown"] == ["c"] and found["table"] is True
     no_table = judge(applied, None, lambda revision: True, sums.get, "/s")
-    assert no_table["unknown"] == ["a", "b", "c"] and no_table["edited"] == [] and no_table["table"] is False
+    assert no_table["unknown"] == ["c", "a", "b", "d"] and no_table["edited"] == [] and no_table["table"] is False

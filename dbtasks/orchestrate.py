@@ -30,8 +30,9 @@ class Report:
     """What a run over several services did: one Outcome each, and the verdict when any failed."""
 
     outcomes: list[Outcome]
-    failure: str | None = None  # one line: what failed and where to look
+    failure: str | None = None  # one line: what failed (in the core's words: it draws no table)
     entries: list[dict[str, Any]] = field(default_factory=list)  # per-service documents (status rows, check results)
+    shown: str = "the table"  # what a command line shows of the outcomes, for its verdict to point at ("see ... above")
 
     @property
     def ok(self) -> bool:

@@ -50,7 +50,7 @@ def finished(outcomes: list[Outcome]) -> Report:
     """The usual verdict: any service failed or skipped fails the run."""
     failed = [outcome.service for outcome in outcomes if outcome.state == "failed"]
     if failed or any(outcome.state == "skipped" for outcome in outcomes):
-        return Report(outcomes, f"failed: {', '.join(failed) or 'none'}; see the table above")
+        return Report(outcomes, f"failed: {', '.join(failed) or 'none'}")
     return Report(outcomes)
 
 
@@ -132,7 +132,7 @@ def check_all(session: Session, pick: Selection) -> Report:
             entries.append({"service": outcome.service, "ok": False, "error": outcome.detail, "state": outcome.state})
             judged.append(outcome)
     failed = [entry["service"] for entry in entries if not entry["ok"]]
-    return Report(judged, f"check failed for {', '.join(failed)}; see the table above" if failed else None, entries)
+    return Report(judged, f"check failed for {', '.join(failed)}" if failed else None, entries)
 
 
 def _difference_count(data: Mapping[str, Any]) -> str:

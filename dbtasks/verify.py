@@ -188,15 +188,17 @@ def verify_all(session: Session, pick: Selection, keep: bool = False) -> Report:
     results = [result_of(outcome) for outcome in outcomes]
     judged = [Outcome(o.service, "failed", o.detail) if o.ok and not r["ok"] else o for o, r in zip_strict(outcomes, results)]
     failed = [result["service"] for result in results if not result["ok"]]
-    return Report(judged, f"verify failed for {', '.join(failed)}; see the tables above" if failed else None, results)
+    return Report(judged, f"verify failed for {', '.join(failed)}" if failed else None, results, "the tables")
 
 
 def verify_one(session: Session, service: Service, keep: bool = False) -> Report:
     """verify for one service, as a Report whose one entry is the result."""
     result = verify(session, service, keep=keep)
     failed = failed_checks(result)
-    verdict = f"{service.name}: verify failed ({', '.join(failed)}); see the details above" if failed else None
-    return Report([Outcome(service.name, "failed" if failed else "ok", _verdict(result), result)], verdict, [result])
+    verdict = f"{service.name}: verify failed ({', '.join(failed)})" if failed else None
+    return Report(
+        [Outcome(service.name, "failed" if failed else "ok", _verdict(result), result)], verdict, [result], "the details"
+    )
 
 
 def _verdict(data: Any) -> str:

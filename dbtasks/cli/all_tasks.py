@@ -28,7 +28,7 @@ def definitions(config_file: Path) -> Definitions:
             for row in report.entries:
                 for line in verbs.checksum_notes(row["service"], row):
                     render.out(line)
-        report.raise_for_failure()
+        render.verdict(report, json_=json_)
 
     @selecting()
     def upgrade_all(c: Any, allow_edited: bool = False, lock_wait: str = "", env: str = "", *, pick: Selection) -> None:
@@ -60,7 +60,7 @@ def definitions(config_file: Path) -> Definitions:
         report = linting.add_to_check(session, pick, report) if lint else report
         if json_:
             render.out(render.as_json({"services": report.entries}))
-            report.raise_for_failure()
+            render.verdict(report, json_=True)
             return
         for entry in report.entries:
             for diff in entry.get("differences") or []:

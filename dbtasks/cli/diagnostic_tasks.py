@@ -29,7 +29,7 @@ def definitions(config_file: Path) -> Definitions:
         session = options.session(config_file, quiet=True, env=env)
         report = verification.verify_one(session, session.service(service), keep=keep)
         render.verify_report(report, json_=json_, junit=junit, many=False)
-        report.raise_for_failure()
+        render.verdict(report, json_=json_)
 
     @selecting()
     def verify_all(c: Any, json_: bool = False, junit: str = "", keep: bool = False, env: str = "", *, pick: Selection) -> None:
@@ -39,7 +39,7 @@ def definitions(config_file: Path) -> Definitions:
 
         report = verification.verify_all(options.session(config_file, quiet=True, env=env), pick, keep=keep)
         render.verify_report(report, json_=json_, junit=junit, many=True)
-        report.raise_for_failure()
+        render.verdict(report, json_=json_)
 
     def doctor(c: Any, json_: bool = False, jobs: str = "", env: str = "") -> None:
         """Diagnose the setup: URL, connection, drivers, env.py imports, revisions, version tables."""

@@ -22,22 +22,22 @@ def definitions(config_file: Path) -> Definitions:
     def lint(c: Any, service: str, from_: str = "", json_: bool = False, junit: str = "", env: str = "") -> None:
         """Lint each revision's upgrade SQL with squawk for lock-taking DDL, offline (exit 1 on a finding)."""
         from ..lint import check as linting
-        from . import lint_render, options
+        from . import lint_render, options, render
 
         session = options.session(config_file, quiet=True, env=env)
         report = linting.lint_one(session, session.service(service), from_ or None)
         lint_render.lint_report(report, json_=json_, junit=junit, many=False)
-        report.raise_for_failure()
+        render.verdict(report, json_=json_)
 
     @selecting()
     def lint_all(c: Any, json_: bool = False, junit: str = "", env: str = "", *, pick: Selection) -> None:
         """Run lint for every service (for CI); exit non-zero if any revision has a finding."""
         from ..lint import check as linting
-        from . import lint_render, options
+        from . import lint_render, options, render
 
         report = linting.lint_all(options.session(config_file, quiet=True, env=env), pick)
         lint_render.lint_report(report, json_=json_, junit=junit, many=True)
-        report.raise_for_failure()
+        render.verdict(report, json_=json_)
 
     return [
         ("lint", lint, {**SERVICE, "from": "lint the revisions after this one (default: from base)", **REPORT}),

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..compat import zip_strict
-from ..errors import printable
+from ..errors import RunFailed, printable
 from ..orchestrate import Outcome, Report
 
 
@@ -84,7 +84,13 @@ def summary(outcomes: Sequence[Outcome]) -> str:
 def finish(report: Report) -> None:
     """The closing summary of a *-all task, then its verdict (a failed run raises RunFailed)."""
     out(summary(report.outcomes))
-    report.raise_for_failure()
+    verdict(report)
+
+
+def verdict(report: Report, *, json_: bool = False) -> None:
+    """Raise the run's verdict (RunFailed), pointing at what this command printed of it; a JSON document is no table."""
+    if report.failure is not None:
+        raise RunFailed(report.failure if json_ else f"{report.failure}; see {report.shown} above")
 
 
 def status_table(rows: Sequence[Mapping[str, Any]]) -> str:

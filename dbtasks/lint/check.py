@@ -155,8 +155,9 @@ def verdict(result: Mapping[str, Any]) -> str:
 def lint_one(session: Session, service: Service, start: str | None = None) -> Report:
     """lint for one service, as a Report whose one entry is the result."""
     result = lint(session, service, start)
-    failure = None if result["ok"] else f"{service.name}: {verdict(result)} (above); {SILENCE_HINT}"
-    return Report([Outcome(service.name, "ok" if result["ok"] else "failed", verdict(result), result)], failure, [result])
+    failure = None if result["ok"] else f"{service.name}: {verdict(result)}; {SILENCE_HINT}"
+    outcome = Outcome(service.name, "ok" if result["ok"] else "failed", verdict(result), result)
+    return Report([outcome], failure, [result], "the findings")
 
 
 def lint_all(session: Session, pick: Selection, start: str | None = None) -> Report:
@@ -167,8 +168,8 @@ def lint_all(session: Session, pick: Selection, start: str | None = None) -> Rep
     results = [dict(o.data) if o.ok else {"service": o.service, "ok": False, "error": o.detail, "findings": []} for o in outcomes]
     judged = [Outcome(o.service, "failed", o.detail) if o.ok and not r["ok"] else o for o, r in zip_strict(outcomes, results)]
     failed = [str(result["service"]) for result in results if not result["ok"]]
-    failure = f"lint failed for {', '.join(failed)}; see the findings and the table above" if failed else None
-    return Report(judged, failure, results)
+    failure = f"lint failed for {', '.join(failed)}" if failed else None
+    return Report(judged, failure, results, "the findings and the table")
 
 
 def check(session: Session, service: Service) -> dict[str, Any]:
@@ -206,4 +207,4 @@ def add_to_check(session: Session, pick: Selection, report: Report) -> Report:
         entries.append(entry)
         outcomes.append(outcome)
     failed = [str(entry["service"]) for entry in entries if not entry["ok"]]
-    return Report(outcomes, f"check failed for {', '.join(failed)}; see the table above" if failed else None, entries)
+    return Report(outcomes, f"check failed for {', '.join(failed)}" if failed else None, entries)

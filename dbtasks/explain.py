@@ -12,10 +12,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 from . import settings
 from .config.project import Service, closest, display_path
-from .database.target import Target
+from .database.target import Target, where
 from .errors import ServiceError, printable
 from .settings import CONNECT_TIMEOUT
-from .worker.libpq import database_name, libpq
+from .worker.libpq import libpq
 from .worker.protocol import KINDS, Result
 
 Emit = Callable[[str], None]  # where lines go: a line at a time
@@ -93,6 +93,14 @@ def stays_at(data: dict[str, Any]) -> str:
 def revisions(values: Iterable[str] | None) -> str:
     found = list(values or [])
     return ", ".join(found) if found else "base (nothing applied)"
+
+
+# What each destructive task over every selected service does, as it asks for --yes (on one database or a fleet).
+DESTRUCTIVE_ALL = {
+    "downgrade-all": "downgrading every selected service may drop data",
+    "stamp-all": "stamp rewrites every selected service's recorded revision",
+    "reset-all": "reset drops every selected service's tables and data",
+}
 
 
 def edited_advice(name: str, edited: list[dict[str, Any]], revision: str = "REV") -> str:
@@ -264,9 +272,8 @@ def _fields(service: Service, data: dict[str, Any], message: str, target: Target
 def connect_problem(target: Target, reason: str) -> str:
     """One message per way a connection fails, naming host:port/dbname and the variable to fix."""
     assert target.url is not None
-    parts = urlsplit(target.url)
-    host, port, database, source = parts.hostname or "localhost", parts.port or 5432, database_name(target.url), target.source
-    user = parts.username or "(default user)"
+    (host, port, database), source = where(target.url), target.source
+    user = urlsplit(target.url).username or "(default user)"
     if "could not translate host name" in reason or "Name or service not known" in reason:
         return f"host {host!r} does not resolve (DNS): fix the host name in {source}, or check your network or VPN"
     if "Connection refused" in reason:

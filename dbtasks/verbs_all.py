@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import verbs
+from . import explain, verbs
 from .compat import zip_strict
 from .config.project import Service
 from .orchestrate import Outcome, Report, Selection, run_all
@@ -87,7 +87,7 @@ def reset_all(session: Session, pick: Selection, yes: bool = False, allow_edited
     Every service is upgraded again, also one whose downgrade failed part-way, so each ends at head;
     its row reports the downgrade failure. With fail_fast, a downgrade failure stops before upgrading.
     """
-    session.require_yes(yes, "reset-all", "reset drops every selected service's tables and data")
+    session.require_yes(yes, "reset-all", explain.DESTRUCTIVE_ALL["reset-all"])
 
     def down_to_base(session: Session, service: Service) -> dict[str, Any]:
         verbs.refuse_edited(session, service, allow_edited, "reset")

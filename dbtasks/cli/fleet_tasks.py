@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import verbs_all, verify
+from ..explain import DESTRUCTIVE_ALL
 from ..fleet import fanout, shard
 from ..fleet import members as fleet
 from ..fleet.report import judge_run, judge_status, retry_names
@@ -16,13 +17,6 @@ from ..session import Session
 from ..settings import digits
 from . import fleet_render, options
 from .helps import VERBOSE
-
-# The tasks that change or drop data: they need --yes (and a protected environment's name typed back).
-_DESTRUCTIVE = {
-    "downgrade-all": "downgrading every selected service may drop data",
-    "stamp-all": "stamp rewrites every selected service's recorded revision",
-    "reset-all": "reset drops every selected service's tables and data",
-}
 
 
 def run(name: str, config_file: Path, given: dict[str, Any]) -> None:
@@ -48,8 +42,8 @@ def run(name: str, config_file: Path, given: dict[str, Any]) -> None:
         connections=fanout.check_connections(given.get("connections", "")),
     )
     verb, member_verb = _verb(name, given)
-    if name in _DESTRUCTIVE:
-        fanout.require_yes(session, plan, bool(given.get("yes")), name, _DESTRUCTIVE[name])
+    if name in DESTRUCTIVE_ALL:  # they change or drop data: --yes, and a protected environment's fleet name typed back
+        fanout.require_yes(session, plan, bool(given.get("yes")), name, DESTRUCTIVE_ALL[name])
     progress = fleet_render.Progress(plan, live=fleet_render.live(bool(given.get("no_progress"))))
     report = fanout.over_fleet(
         session,

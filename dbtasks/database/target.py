@@ -126,15 +126,25 @@ def resolve_service_target(
     return Target.of(url, LOCAL_SOURCE)
 
 
-def address(url: str | None) -> tuple[str, int, str]:
-    """(host, port, database) of a URL, loopback spellings made equal: two URLs with one address are one database."""
+def where(url: str | None) -> tuple[str, int, str]:
+    """(host, port, database) of a URL as written (libpq's defaults for what it leaves out)."""
     parts = urlsplit(url or "")
     try:
         port = parts.port or 5432
     except ValueError:
         port = 5432
-    host = parts.hostname or "localhost"
-    return ("localhost" if host in ("127.0.0.1", "::1") else host, port, database_name(url))
+    return parts.hostname or "localhost", port, database_name(url)
+
+
+def shown(url: str | None) -> str:
+    """'host:port/database' of a URL, for messages."""
+    return "{}:{}/{}".format(*where(url))
+
+
+def address(url: str | None) -> tuple[str, int, str]:
+    """(host, port, database) of a URL, loopback spellings made equal: two URLs with one address are one database."""
+    host, port, database = where(url)
+    return ("localhost" if host in ("127.0.0.1", "::1") else host, port, database)
 
 
 def local_database(project: Project) -> LocalDatabase:
@@ -174,12 +184,7 @@ def resolve_target(
 
 def target_line(target: Target, environment: Environment | None, *, service: str = "", hint: str = "") -> str:
     """'target: app@db.internal:5432/app (from PROD_DATABASE_URL, environment production)': never a password."""
-    parts = urlsplit(target.url or "")
-    try:
-        port = parts.port or 5432
-    except ValueError:
-        port = 5432
-    where = f"{unquote(parts.username or '')}@{parts.hostname or 'localhost'}:{port}/{database_name(target.url)}"
+    reached = f"{unquote(urlsplit(target.url or '').username or '')}@{shown(target.url)}"
     origin = "the local database under .dbtasks/" if target.source == LOCAL_SOURCE else f"from {target.source}"
     details = [origin] + ([f"environment {environment.name}"] if environment is not None else []) + ([hint] if hint else [])
-    return f"target{f' of {service}' if service else ''}: {where} ({', '.join(details)})"
+    return f"target{f' of {service}' if service else ''}: {reached} ({', '.join(details)})"

@@ -16,13 +16,13 @@ from typing import Any
 
 from .. import config, explain
 from ..config.project import Environment, Project, Service, display_path
-from ..database.target import LOCAL_SOURCE, Target, local_database
+from ..database.target import LOCAL_SOURCE, Target, local_database, shown
 from ..database.urls import mask
 from ..errors import ConfigError, DbtasksError, LocalDatabaseError, RunFailed, ServiceError, UsageError
 from ..orchestrate import run_all
 from ..session import Session
 from . import autocommit
-from .server import ERROR, OK, WARNING, Finding, address, privileges, url_advice
+from .server import ERROR, OK, WARNING, Finding, privileges, url_advice
 from .server import server as connect_server
 
 
@@ -203,7 +203,7 @@ def _service(
     except ServiceError as error:
         return [Finding(ERROR, service.name, _worker_problem(service, error))], {}
     found = [_finding(service, item, target) for item in data.get("findings") or []]
-    return found, {**dict(data.get("facts") or {}), "database": address(target.url) if target.url else ""}
+    return found, {**dict(data.get("facts") or {}), "database": shown(target.url) if target.url else ""}
 
 
 def _service_target(

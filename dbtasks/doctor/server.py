@@ -8,10 +8,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 from .. import explain
 from ..config.project import Project
-from ..database.target import Target
+from ..database.target import Target, shown
 from ..database.urls import dropped_parameters
 from ..settings import CONNECT_TIMEOUT
-from ..worker.libpq import database_name, libpq
+from ..worker.libpq import libpq
 
 ERROR, WARNING, OK = "error", "warning", "ok"
 POOLER_PORT = 6543  # Supabase's (and the usual PgBouncer) transaction-pooling port
@@ -97,7 +97,7 @@ def server(target: Target, findings: list[Finding]) -> Server | None:
         findings.append(Finding(ERROR, "database", explain.connect_problem(target, " ".join(str(error).split()))))
         return None
     try:
-        server, version = _inspect(connection, address(target.url))
+        server, version = _inspect(connection, shown(target.url))
         findings += _abandoned_scratch_databases(connection)
     except psycopg2.Error as error:
         reason = " ".join(str(error).split())
@@ -180,8 +180,3 @@ def privileges(project: Project, server: Server) -> list[Finding]:
 
 
 # -- URLs ----------------------------------------------------------------------------------------------
-
-
-def address(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}/{database_name(url)}"

@@ -179,6 +179,18 @@ class Operation:
             if db is None:
                 connection.close()
 
+    def version_schema_exists(self) -> bool:
+        """Whether the schema of the version table migrations.yaml names exists (a service never migrated has none)."""
+        from .catalog import Connection
+
+        schema = (self.request.get("version_table") or [self.schema])[0]
+        literal = str(schema).replace("'", "''")
+        connection = Connection(self.url)
+        try:
+            return bool(connection.rows(f"SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = '{literal}')")[0][0])
+        finally:
+            connection.close()
+
     def untracked_tables(self) -> list[str]:
         """The service's own tables in a database whose version table records no revision (schema.table)."""
         from .catalog import Connection

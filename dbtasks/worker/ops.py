@@ -72,6 +72,8 @@ def downgrade(operation: Operation) -> dict[str, Any]:
     script = operation.script()
     target = operation.args.get("to") or "-1"
     operation.resolve(script, target)
+    if not operation.version_schema_exists():  # never migrated: nothing to revert (Alembic would create its table there)
+        return {"applied": []}
     operation.run_command(command.downgrade, target)
     return {"applied": operation.applied}
 

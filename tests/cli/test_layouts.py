@@ -12,7 +12,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import REPO, assert_bad_input, assert_failure, assert_ok, execute, inv, query, replace_once, tables
+from conftest import (
+    REPO,
+    assert_bad_input,
+    assert_failure,
+    assert_ok,
+    execute,
+    inv,
+    query,
+    replace_once,
+    show,
+    summary_states,
+    tables,
+)
 
 EXAMPLES = REPO / "examples" / "layouts"
 HEADS = {
@@ -186,6 +198,13 @@ def test_the_all_tasks_across_several_databases(layouts: Layouts) -> None:
     assert_ok(layouts.inv("db.stamp-all", "base", "--yes"))
     assert versions(layouts.url, "parts.alembic_version") == []
     assert "widgets" in tables(layouts.url, "parts")  # stamp writes the version table only
+
+
+def test_downgrade_all_to_base_of_services_never_migrated_has_nothing_to_revert(layouts: Layouts) -> None:
+    before = {url: schemas(url) for url in (layouts.url, layouts.sync_url, layouts.async_url)}
+    result = assert_ok(layouts.inv("db.downgrade-all", "--yes", "--to", "base"))
+    assert summary_states(result) == {name: ("ok", "nothing to revert") for name in HEADS}, show(result)
+    assert {url: schemas(url) for url in before} == before  # the schemas of ledger and parts were not made for it
 
 
 def test_verify_all_and_doctor_pass_on_every_layout(layouts: Layouts) -> None:

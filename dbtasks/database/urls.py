@@ -6,7 +6,7 @@ import functools
 import json
 import os
 import re
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, unquote_to_bytes, urlsplit
 
 from ..errors import ConfigError
 from ..worker.libpq import KEYS as LIBPQ_KEYS
@@ -141,6 +141,10 @@ def validate(url: str, source: str) -> None:
             [f"{source}: the URL holds a byte that is not UTF-8 text; percent-encode it (%FF for byte 0xff)"]
         ) from None
     password = password_of(url)
+    try:
+        unquote_to_bytes(password or "").decode("utf-8")
+    except UnicodeDecodeError:  # no server takes it (a password is text), and drivers fail on it with a traceback
+        raise ConfigError([f"{source}: the password in the URL percent-encodes bytes that are not UTF-8 text; fix it"]) from None
     raw = _raw_character(password) if password else None
     if raw is not None:
         what = "a space" if raw == " " else f"a raw {raw!r}"

@@ -79,6 +79,15 @@ def test_a_url_with_a_byte_that_is_not_utf8_is_one_line(project: Path) -> None:
     assert line == "DATABASE_URL: the URL holds a byte that is not UTF-8 text; percent-encode it (%FF for byte 0xff)"
 
 
+def test_a_password_percent_encoding_bytes_that_are_not_utf8_is_one_line(project: Path) -> None:
+    url = "postgresql://user:p%FF@127.0.0.1:1/app"
+    line = assert_bad_input(dbtasks_command(project, "status", url=url))
+    assert line == "DATABASE_URL: the password in the URL percent-encodes bytes that are not UTF-8 text; fix it"
+    doctor = dbtasks_command(project, "doctor", url=url)  # a psycopg2 traceback once
+    assert doctor.returncode == 1 and "Traceback" not in doctor.stderr, doctor.stderr
+    assert f"error    DATABASE_URL     {line}" in doctor.stdout.splitlines(), doctor.stdout
+
+
 # -- --retry-failed's report --------------------------------------------------------------------------------------------
 
 

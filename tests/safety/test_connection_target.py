@@ -9,6 +9,9 @@ destructive checks dropped the tables of `app` itself. Every test here looks at 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -28,6 +31,7 @@ from conftest import (
     schemas,
     show,
     snapshot,
+    task_environment,
     version,
 )
 from safety_helpers import Owner, database_name, role_with_password
@@ -173,18 +177,38 @@ def test_env_py_whose_driver_reaches_another_database_is_refused_by_what_the_ser
     assert {url: own_tables(url) for url in (database_url, other)} == before  # env.py's own CREATE SCHEMA aside
 
 
+# -- runs that must wait for another ----------------------------------------------------------------------------------
+
+
+def upgrade_in_background(project: Path, url: str) -> subprocess.Popen[str]:
+    """`inv db.upgrade movements` as a process of its own (the caller waits for it with communicate)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "invoke", "db.upgrade", "movements"],
+        cwd=project,
+        env=task_environment(url, None),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def until_waiting(process: subprocess.Popen[str], url: str, sql: str, params: tuple[object, ...]) -> bool:
+    """Whether `sql` finds a session waiting before `process` ends (within two minutes)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if query(url, sql, params):
+            return True
+        time.sleep(0.1)
+    return False
+
+
 # -- schema creation takes turns ---------------------------------------------------------------------------------------
 
 
 def test_schema_creation_waits_for_the_schema_lock_so_parallel_first_deploys_cannot_collide(
     project: Path, database_url: str
 ) -> None:
-    import subprocess
-    import sys
-    import time
-
     import psycopg2
-    from conftest import task_environment
 
     from dbtasks.worker.operation import SCHEMA_LOCK
 
@@ -193,24 +217,9 @@ def test_schema_creation_waits_for_the_schema_lock_so_parallel_first_deploys_can
     try:
         with holder.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
-        with subprocess.Popen(
-            [sys.executable, "-m", "invoke", "db.upgrade", "movements"],
-            cwd=project,
-            env=task_environment(database_url, None),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        ) as process:
-            waiting: list[tuple[object, ...]] = []
-            deadline = time.monotonic() + 120
-            while not waiting and time.monotonic() < deadline and process.poll() is None:
-                time.sleep(0.2)
-                waiting = query(
-                    database_url,
-                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = %s AND objsubid = 1",
-                    (SCHEMA_LOCK,),
-                )
-            assert waiting, "the upgrade never waited for the schema lock"
+        with upgrade_in_background(project, database_url) as process:
+            waits = "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = %s AND objsubid = 1"
+            assert until_waiting(process, database_url, waits, (SCHEMA_LOCK,)), "the upgrade never waited for the schema lock"
             assert "movements" not in schemas(database_url)  # nothing created while another run creates schemas
             with holder.cursor() as cursor:  # the other run creates the schema, then lets go
                 cursor.execute('CREATE SCHEMA "movements"')
@@ -259,12 +268,8 @@ def test_a_migration_that_loses_a_create_if_not_exists_race_is_run_again(project
     """Another run creates the same schema at the same moment (its transaction still open): the migration's CREATE
     SCHEMA IF NOT EXISTS waits, then fails on pg_namespace's unique index once the other commits; the migration was
     rolled back, and the worker runs the upgrade again, which finds the schema there."""
-    import subprocess
-    import sys
-    import time
-
     import psycopg2
-    from conftest import plant_migration, task_environment
+    from conftest import plant_migration
 
     assert_ok(inv(project, "db.upgrade", "movements", url=database_url))
     plant_migration(
@@ -278,24 +283,9 @@ def test_a_migration_that_loses_a_create_if_not_exists_race_is_run_again(project
     try:
         with other.cursor() as cursor:
             cursor.execute("CREATE SCHEMA raced")  # not committed yet
-        with subprocess.Popen(
-            [sys.executable, "-m", "invoke", "db.upgrade", "movements"],
-            cwd=project,
-            env=task_environment(database_url, None),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        ) as process:
-            waiting: list[tuple[object, ...]] = []
-            deadline = time.monotonic() + 120
-            while not waiting and time.monotonic() < deadline and process.poll() is None:
-                time.sleep(0.1)
-                waiting = query(
-                    database_url,
-                    "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
-                    ("%CREATE SCHEMA IF NOT EXISTS raced%",),
-                )
-            assert waiting, "the migration never waited for the other run's schema"
+        with upgrade_in_background(project, database_url) as process:
+            waits = "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s"
+            assert until_waiting(process, database_url, waits, ("%CREATE SCHEMA IF NOT EXISTS raced%",)), "it never waited"
             other.commit()
             stdout, stderr = process.communicate(timeout=300)
         assert process.returncode == 0, (stdout, stderr)

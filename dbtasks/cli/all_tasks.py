@@ -6,23 +6,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .fleet_options import fleeting
-from .helps import EDITED, JSON, LOCK, RESET_EDITED, YES, Definitions
-from .selection import HELP as SELECTION
-from .selection import selecting
+from .helps import EDITED, JSON, LOCK, RESET_EDITED, YES, Definitions, Task
 
 if TYPE_CHECKING:
     from ..orchestrate import Selection
 
 
 def definitions(config_file: Path) -> Definitions:
-    @selecting(fail_fast=False)
-    def status(c: Any, json_: bool = False, env: str = "", *, pick: Selection) -> None:
+    def status(c: Any, json_: bool = False, env: str = "", verbose: bool = False, *, pick: Selection) -> None:
         """Show every service's current revision, head, pending count and state."""
         from .. import verbs, verbs_all
         from . import options, render
 
-        report = verbs_all.status_all(options.session(config_file, quiet=True, env=env), pick)
+        report = verbs_all.status_all(options.session(config_file, quiet=True, env=env, verbose=verbose), pick)
         render.out(render.as_json({"services": report.entries}) if json_ else render.status_table(report.entries))
         if not json_:
             for row in report.entries:
@@ -30,32 +26,35 @@ def definitions(config_file: Path) -> Definitions:
                     render.out(line)
         render.verdict(report, json_=json_)
 
-    @selecting()
-    def upgrade_all(c: Any, allow_edited: bool = False, lock_wait: str = "", env: str = "", *, pick: Selection) -> None:
+    def upgrade_all(
+        c: Any, allow_edited: bool = False, lock_wait: str = "", env: str = "", verbose: bool = False, *, pick: Selection
+    ) -> None:
         """Upgrade every service to head, dependencies first."""
         from .. import verbs_all
         from . import options, render
 
-        session = options.session(config_file, lock_wait=options.seconds(lock_wait), env=env)
+        session = options.session(config_file, lock_wait=options.seconds(lock_wait), env=env, verbose=verbose)
         render.finish(verbs_all.upgrade_all(session, pick, allow_edited))
 
-    @selecting()
-    def downgrade_all(c: Any, to: str = "-1", yes: bool = False, lock_wait: str = "", env: str = "", *, pick: Selection) -> None:
+    def downgrade_all(
+        c: Any, to: str = "-1", yes: bool = False, lock_wait: str = "", env: str = "", verbose: bool = False, *, pick: Selection
+    ) -> None:
         """Downgrade every service (--to base for all), dependents first (needs --yes)."""
         from .. import verbs_all
         from . import options, render
 
-        session = options.session(config_file, lock_wait=options.seconds(lock_wait), env=env)
+        session = options.session(config_file, lock_wait=options.seconds(lock_wait), env=env, verbose=verbose)
         render.finish(verbs_all.downgrade_all(session, pick, to, yes))
 
-    @selecting()
-    def check_all(c: Any, json_: bool = False, lint: bool = False, env: str = "", *, pick: Selection) -> None:
+    def check_all(
+        c: Any, json_: bool = False, lint: bool = False, env: str = "", verbose: bool = False, *, pick: Selection
+    ) -> None:
         """Run check for every service; exit non-zero if any fails (for CI)."""
         from .. import verbs, verbs_all
         from ..lint import check as linting
         from . import lint_render, options, render
 
-        session = options.session(config_file, quiet=json_, env=env)
+        session = options.session(config_file, quiet=json_, env=env, verbose=verbose)
         report = verbs_all.check_all(session, pick)
         report = linting.add_to_check(session, pick, report) if lint else report
         if json_:
@@ -71,43 +70,62 @@ def definitions(config_file: Path) -> Definitions:
                 render.out(lint_render.finding(entry["service"], item))
         render.finish(report)
 
-    @selecting()
-    def sql_all(c: Any, output_dir: str = "", env: str = "", *, pick: Selection) -> None:
+    def sql_all(c: Any, output_dir: str = "", env: str = "", verbose: bool = False, *, pick: Selection) -> None:
         """Write each service's upgrade SQL (base to head) to --output-dir/<service>.sql, offline."""
         from .. import verbs_all
         from . import options, render
 
         folder = options.output_folder(output_dir)
-        render.finish(verbs_all.sql_all(options.session(config_file, quiet=True, env=env), pick, folder))
+        render.finish(verbs_all.sql_all(options.session(config_file, quiet=True, env=env, verbose=verbose), pick, folder))
 
-    @selecting()
     def reset_all(
-        c: Any, yes: bool = False, allow_edited: bool = False, lock_wait: str = "", env: str = "", *, pick: Selection
+        c: Any,
+        yes: bool = False,
+        allow_edited: bool = False,
+        lock_wait: str = "",
+        env: str = "",
+        verbose: bool = False,
+        *,
+        pick: Selection,
     ) -> None:
         """Downgrade every service to base (dependents first), then upgrade all to head (needs --yes)."""
         from .. import verbs_all
         from . import options, render
 
-        session = options.session(config_file, lock_wait=options.seconds(lock_wait), env=env)
+        session = options.session(config_file, lock_wait=options.seconds(lock_wait), env=env, verbose=verbose)
         render.finish(verbs_all.reset_all(session, pick, yes, allow_edited))
 
-    @selecting()
-    def stamp_all(c: Any, revision: str, yes: bool = False, lock_wait: str = "", env: str = "", *, pick: Selection) -> None:
+    def stamp_all(
+        c: Any, revision: str, yes: bool = False, lock_wait: str = "", env: str = "", verbose: bool = False, *, pick: Selection
+    ) -> None:
         """Record REVISION (head or base) for every service without running migrations (needs --yes)."""
         from .. import verbs_all
         from . import options, render
 
-        session = options.session(config_file, lock_wait=options.seconds(lock_wait), env=env)
+        session = options.session(config_file, lock_wait=options.seconds(lock_wait), env=env, verbose=verbose)
         render.finish(verbs_all.stamp_all(session, pick, revision, yes))
 
-    without_fail_fast = {key: value for key, value in SELECTION.items() if key != "fail_fast"}
-    definitions: Definitions = [
-        ("status", status, {**JSON, **without_fail_fast}),
-        ("upgrade-all", upgrade_all, {**EDITED, **SELECTION, **LOCK}),
-        ("downgrade-all", downgrade_all, {"to": "target revision for every service (default: -1)", **YES, **SELECTION, **LOCK}),
-        ("check-all", check_all, {**JSON, "lint": "also lint each revision's SQL for lock-taking DDL (see lint)", **SELECTION}),
-        ("sql-all", sql_all, {"output_dir": "folder for the <service>.sql files (required)", **SELECTION}),
-        ("reset-all", reset_all, {**YES, **RESET_EDITED, **SELECTION, **LOCK}),
-        ("stamp-all", stamp_all, {"revision": "revision to record for every service (head or base)", **YES, **SELECTION, **LOCK}),
+    edits = "target revision for every service (default: -1)"
+    return [
+        Task("status", status, dict(JSON), selection="no-fail-fast", fleet="targets"),
+        Task("upgrade-all", upgrade_all, {**EDITED, **LOCK}, selection="all", fleet="targets"),
+        Task("downgrade-all", downgrade_all, {"to": edits, **YES, **LOCK}, selection="all", fleet="targets"),
+        Task(
+            "check-all",
+            check_all,
+            {**JSON, "lint": "also lint each revision's SQL for lock-taking DDL (see lint)"},
+            selection="all",
+            fleet="targets",
+        ),
+        Task(
+            "sql-all", sql_all, {"output_dir": "folder for the <service>.sql files (required)"}, selection="all", fleet="targets"
+        ),
+        Task("reset-all", reset_all, {**YES, **RESET_EDITED, **LOCK}, selection="all", fleet="targets"),
+        Task(
+            "stamp-all",
+            stamp_all,
+            {"revision": "revision to record for every service (head or base)", **YES, **LOCK},
+            selection="all",
+            fleet="targets",
+        ),
     ]
-    return [fleeting(definition, config_file) for definition in definitions]

@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .fleet_options import fleeting
-from .helps import SERVICE, Definitions
+from .helps import SERVICE, Definitions, Task
 from .selection import HELP as SELECTION
-from .selection import selecting
 
 if TYPE_CHECKING:
     from ..orchestrate import Selection
@@ -21,27 +19,30 @@ REPORT = {
 
 
 def definitions(config_file: Path) -> Definitions:
-    def verify(c: Any, service: str, json_: bool = False, junit: str = "", keep: bool = False, env: str = "") -> None:
+    def verify(
+        c: Any, service: str, json_: bool = False, junit: str = "", keep: bool = False, env: str = "", verbose: bool = False
+    ) -> None:
         """Run the test plan for a service on a scratch database: history, stairway, drift, no-trace and more."""
         from .. import verify as verification
         from . import options, render
 
-        session = options.session(config_file, quiet=True, env=env)
+        session = options.session(config_file, quiet=True, env=env, verbose=verbose)
         report = verification.verify_one(session, session.service(service), keep=keep)
         render.verify_report(report, json_=json_, junit=junit, many=False)
         render.verdict(report, json_=json_)
 
-    @selecting()
-    def verify_all(c: Any, json_: bool = False, junit: str = "", keep: bool = False, env: str = "", *, pick: Selection) -> None:
+    def verify_all(
+        c: Any, json_: bool = False, junit: str = "", keep: bool = False, env: str = "", verbose: bool = False, *, pick: Selection
+    ) -> None:
         """Run verify for every service, in parallel, each in its own scratch database (for CI)."""
         from .. import verify as verification
         from . import options, render
 
-        report = verification.verify_all(options.session(config_file, quiet=True, env=env), pick, keep=keep)
+        report = verification.verify_all(options.session(config_file, quiet=True, env=env, verbose=verbose), pick, keep=keep)
         render.verify_report(report, json_=json_, junit=junit, many=True)
         render.verdict(report, json_=json_)
 
-    def doctor(c: Any, json_: bool = False, jobs: str = "", env: str = "") -> None:
+    def doctor(c: Any, json_: bool = False, jobs: str = "", env: str = "", verbose: bool = False) -> None:
         """Diagnose the setup: URL, connection, drivers, env.py imports, revisions, version tables."""
         from .. import settings
         from ..doctor import diagnose as diagnosis
@@ -59,7 +60,7 @@ def definitions(config_file: Path) -> Definitions:
         render.progress(f"doctor: {report.counts}")
 
     return [
-        ("verify", verify, {**SERVICE, **REPORT}),
-        fleeting(("verify-all", verify_all, {**REPORT, **SELECTION}), config_file, sample=True),
-        ("doctor", doctor, {"json": "print JSON instead of a table", "jobs": SELECTION["jobs"]}),
+        Task("verify", verify, {**SERVICE, **REPORT}),
+        Task("verify-all", verify_all, dict(REPORT), selection="all", fleet="sample"),
+        Task("doctor", doctor, {"json": "print JSON instead of a table", "jobs": SELECTION["jobs"]}),
     ]

@@ -1,13 +1,9 @@
 """The fleet options of status and the *-all tasks (--targets, --target, --shard, --retry-failed, --connections,
---no-progress, and --sample for verify-all): added to a task's signature; given --targets or --target, the task
-runs on a fleet (cli/fleet_tasks.py) instead. Imported when Invoke lists the tasks: nothing heavy here."""
+--no-progress, and --sample for verify-all): their help and defaults. Given --targets or --target, registry.py runs
+the task on a fleet (cli/fleet_tasks.py) instead. Nothing heavy here."""
 
 from __future__ import annotations
 
-import functools
-import inspect
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 HELP = {
@@ -17,10 +13,11 @@ HELP = {
     "retry_failed": "a --json report of an earlier fleet run: redo only the targets that failed or did not start",
     "connections": "the most database connections a fleet run holds at once (default: 20)",
     "no_progress": "a plain line per target instead of the live progress line (also when NO_COLOR is set)",
+    "sample": "verify on this many members of the fleet (a stable choice; default: all)",
+    "json": "with --targets: print the fleet's JSON report (for --retry-failed) instead of its summary",
+    "jobs": "how many independent services (with --targets: members) run at once (default: one per CPU)",
 }
-SAMPLE = {"sample": "verify on this many members of the fleet (a stable choice; default: all)"}
-JSON = {"json": "with --targets: print the fleet's JSON report (for --retry-failed) instead of its summary"}
-_DEFAULTS: dict[str, Any] = {
+DEFAULTS: dict[str, Any] = {
     "targets": "",
     "target": "",
     "shard": "",
@@ -32,38 +29,19 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
-def fleeting(
-    definition: tuple[str, Callable[..., None], dict[str, str]], config_file: Path, *, sample: bool = False
-) -> tuple[str, Callable[..., None], dict[str, str]]:
-    """Task definition (name, body, helps) with the fleet options added; `sample` adds --sample (verify-all)."""
-    name, task, helps = definition
-    own = list(inspect.signature(task).parameters.values())
-    taken = {parameter.name for parameter in own}
-    added = [key for key in _DEFAULTS if key not in taken and (sample or key != "sample")]
+def names(sample: bool, taken: set[str]) -> list[str]:
+    """The fleet options a task takes beyond its own (`json_` when it has none; --sample for verify-all)."""
+    return [key for key in DEFAULTS if key not in taken and (sample or key != "sample")]
 
-    @functools.wraps(task)
-    def run(*args: Any, **kwargs: Any) -> None:
-        chosen = {key: kwargs.pop(key, _DEFAULTS[key]) for key in added}
-        if not (chosen.get("targets") or chosen.get("target")):
-            given = [key for key in added if chosen[key] != _DEFAULTS[key]]
-            if given:
-                from ..errors import UsageError
 
-                flag = "--" + given[0].rstrip("_").replace("_", "-")
-                raise UsageError(f"{name}: {flag} is for a fleet; add --targets NAME (docs/fleets.md)")
-            task(*args, **kwargs)
-            return
-        from . import fleet_tasks
+def for_a_fleet(task: str, given: dict[str, Any]) -> bool:
+    """Whether the options ask for a run on a fleet; a fleet option without --targets/--target is bad input."""
+    if given.get("targets") or given.get("target"):
+        return True
+    used = [key for key, value in given.items() if value != DEFAULTS[key]]
+    if used:
+        from ..errors import UsageError
 
-        fleet_tasks.run(name, config_file, {**kwargs, **chosen})
-
-    parameters = [
-        inspect.Parameter(
-            key, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=_DEFAULTS[key], annotation=type(_DEFAULTS[key]).__name__
-        )
-        for key in added
-    ]
-    run.__signature__ = inspect.Signature([*own, *parameters])  # type: ignore[attr-defined]  # Invoke reads it
-    texts = {**HELP, **SAMPLE, **JSON}
-    jobs = {"jobs": "how many independent services (with --targets: members) run at once (default: one per CPU)"}
-    return name, run, {**helps, **jobs, **{key.rstrip("_"): texts[key.rstrip("_")] for key in added}}
+        flag = "--" + used[0].rstrip("_").replace("_", "-")
+        raise UsageError(f"{task}: {flag} is for a fleet; add --targets NAME (docs/fleets.md)")
+    return False

@@ -16,7 +16,6 @@ from ..orchestrate import Report, Selection
 from ..session import Session
 from ..settings import digits
 from . import fleet_render, options
-from .helps import VERBOSE
 
 
 def run(name: str, config_file: Path, given: dict[str, Any]) -> None:
@@ -27,7 +26,7 @@ def run(name: str, config_file: Path, given: dict[str, Any]) -> None:
     json_ = bool(given.get("json_"))
     session = options.session(
         config_file,
-        quiet=json_ or not VERBOSE.get(),
+        quiet=json_ or not given.get("verbose"),
         lock_wait=options.seconds(given.get("lock_wait", "")),
         env=given.get("env", ""),
     )

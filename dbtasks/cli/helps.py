@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-import contextvars
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 
-# (task name, body, help per parameter)
-Definitions = list[tuple[str, Callable[..., None], dict[str, str]]]
+
+@dataclass(frozen=True)
+class Task:
+    """One task, described once: its name, its body (the options it takes of its own, and `pick` when it takes the
+    service selection), the help of each option, and which shared options it takes. registry.py makes from it the
+    Invoke task and the `dbtasks` command's, their signature included (the fleet map reads `fleet` too)."""
+
+    name: str
+    body: Callable[..., None]
+    helps: dict[str, str]
+    selection: str = ""  # "all": --only/--exclude/--jobs/--fail-fast; "no-fail-fast": the same without --fail-fast
+    fleet: str = ""  # "targets": --targets, --target, --shard, ... (runs on a fleet when given); "sample": also --sample
+
+
+Definitions = list[Task]
 
 SERVICE = {"service": "service name from migrations.yaml"}
 ENV_HELP = {"env": "environment from migrations.yaml's environments (default: $DBTASKS_ENV, else database.url_env)"}
@@ -17,7 +30,6 @@ YES = {"yes": "confirm"}
 EDITED = {"allow_edited": "upgrade a protected environment even when an applied revision's file was edited (see checksums)"}
 RESET_EDITED = {"allow_edited": "reset a protected environment even when an applied revision's file was edited (see checksums)"}
 VERBOSE_HELP = {"verbose": "show Alembic's whole log (default: its Running upgrade/downgrade lines only)"}
-VERBOSE: contextvars.ContextVar[bool] = contextvars.ContextVar("verbose", default=False)
 
 
 def missing_module(error: ModuleNotFoundError) -> str:

@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .helps import SERVICE, Definitions
-from .selection import HELP as SELECTION
-from .selection import selecting
+from .helps import SERVICE, Definitions, Task
 
 if TYPE_CHECKING:
     from ..orchestrate import Selection
@@ -19,27 +17,28 @@ REPORT = {
 
 
 def definitions(config_file: Path) -> Definitions:
-    def lint(c: Any, service: str, from_: str = "", json_: bool = False, junit: str = "", env: str = "") -> None:
+    def lint(
+        c: Any, service: str, from_: str = "", json_: bool = False, junit: str = "", env: str = "", verbose: bool = False
+    ) -> None:
         """Lint each revision's upgrade SQL with squawk for lock-taking DDL, offline (exit 1 on a finding)."""
         from ..lint import check as linting
         from . import lint_render, options, render
 
-        session = options.session(config_file, quiet=True, env=env)
+        session = options.session(config_file, quiet=True, env=env, verbose=verbose)
         report = linting.lint_one(session, session.service(service), from_ or None)
         lint_render.lint_report(report, json_=json_, junit=junit, many=False)
         render.verdict(report, json_=json_)
 
-    @selecting()
-    def lint_all(c: Any, json_: bool = False, junit: str = "", env: str = "", *, pick: Selection) -> None:
+    def lint_all(c: Any, json_: bool = False, junit: str = "", env: str = "", verbose: bool = False, *, pick: Selection) -> None:
         """Run lint for every service (for CI); exit non-zero if any revision has a finding."""
         from ..lint import check as linting
         from . import lint_render, options, render
 
-        report = linting.lint_all(options.session(config_file, quiet=True, env=env), pick)
+        report = linting.lint_all(options.session(config_file, quiet=True, env=env, verbose=verbose), pick)
         lint_render.lint_report(report, json_=json_, junit=junit, many=True)
         render.verdict(report, json_=json_)
 
     return [
-        ("lint", lint, {**SERVICE, "from": "lint the revisions after this one (default: from base)", **REPORT}),
-        ("lint-all", lint_all, {**REPORT, **SELECTION}),
+        Task("lint", lint, {**SERVICE, "from": "lint the revisions after this one (default: from base)", **REPORT}),
+        Task("lint-all", lint_all, dict(REPORT), selection="all"),
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .helps import Definitions
+from .helps import Definitions, Task
 
 
 def definitions(config_file: Path) -> Definitions:
@@ -54,4 +54,4 @@ def definitions(config_file: Path) -> Definitions:
         "service": "a service of migrations.yaml: the URL of its own database (default: the shared one)",
         "show_password": "print the password too (for psql or the app), not ***",
     }
-    return [("local-start", local_start, {}), ("local-stop", local_stop, {}), ("local-url", local_url, helps)]
+    return [Task("local-start", local_start, {}), Task("local-stop", local_stop, {}), Task("local-url", local_url, helps)]

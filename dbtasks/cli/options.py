@@ -12,7 +12,6 @@ from ..errors import UsageError
 from ..orchestrate import Selection, default_jobs
 from ..session import Session
 from ..settings import DEFAULT_WAIT, digits
-from .helps import VERBOSE
 from .render import progress
 
 
@@ -55,14 +54,16 @@ def output_folder(text: str) -> Path:
     return Path(text)
 
 
-def session(config_file: Path, *, quiet: bool = False, lock_wait: float = DEFAULT_WAIT, env: str = "") -> Session:
+def session(
+    config_file: Path, *, quiet: bool = False, lock_wait: float = DEFAULT_WAIT, env: str = "", verbose: bool = False
+) -> Session:
     """The Session of a task: migrations.yaml loaded and checked, the environment chosen; no database touched yet."""
     project = config_cache.load(config_file)
     name, source = settings.environment_choice(env)
     return Session(
         project,
         project.environment(name, source) if name else None,
-        emit=(lambda line: None) if quiet else progress if VERBOSE.get() or settings.debug() else alembic_lines,
+        emit=(lambda line: None) if quiet else progress if verbose or settings.debug() else alembic_lines,
         announce=progress,
         lock_wait=lock_wait,
         confirm=typed_back,

@@ -10,46 +10,69 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DbtasksError, printable
-from . import all_tasks, checksum_tasks, diagnostic_tasks, lint_tasks, local_tasks, service_tasks
-from .helps import ENV_HELP, VERBOSE, VERBOSE_HELP, Definitions, missing_module
+from . import all_tasks, checksum_tasks, diagnostic_tasks, fleet_options, lint_tasks, local_tasks, selection, service_tasks
+from .helps import ENV_HELP, VERBOSE_HELP, Definitions, Task, missing_module
 
 # The short flags, one meaning in every task (Invoke would derive them from each task's own parameter order).
 SHORT_FLAGS = {"env": "e", "jobs": "j", "verbose": "v", "message": "m", "yes": "y", "to": "t"}
 
 
-def definitions(config_file: Path) -> Definitions:
-    """Every task as (name, body, help per parameter), with --verbose added to those that touch a database."""
-    found: Definitions = []
-    for name, body, helps in [
+Assembled = list[tuple[str, Callable[..., None], dict[str, str]]]  # (name, the task's function, help per option)
+
+
+def definitions(config_file: Path) -> Assembled:
+    """Every task as (name, function, help per option), assembled from its one description (helps.Task)."""
+    tasks: Definitions = [
         *service_tasks.definitions(config_file),
         *all_tasks.definitions(config_file),
         *diagnostic_tasks.definitions(config_file),
         *lint_tasks.definitions(config_file),
         *checksum_tasks.definitions(config_file),
         *local_tasks.definitions(config_file),
-    ]:
-        if "env" in inspect.signature(body).parameters:  # every task that touches a database
-            helps = {**helps, **ENV_HELP, **VERBOSE_HELP}
-            body = with_verbose(body)
-        found.append((name, body, helps))
-    return found
+    ]
+    return [assemble(task, config_file) for task in tasks]
 
 
-def with_verbose(body: Callable[..., None]) -> Callable[..., None]:
-    """Add --verbose to a task: Alembic's whole log instead of its `Running ...` lines only."""
+def assemble(task: Task, config_file: Path) -> tuple[str, Callable[..., None], dict[str, str]]:
+    """The one place a task's options are put together: its own, the selection's (before --lock-wait and --env,
+    where they have always been), the fleet's; the function parses what it adds and calls the body once."""
+    own = [parameter for parameter in inspect.signature(task.body).parameters.values() if parameter.name != "pick"]
+    taken = {parameter.name for parameter in own}
+    selected = [name for name in selection.DEFAULTS if task.selection and (task.selection == "all" or name != "fail_fast")]
+    fleet = fleet_options.names(task.fleet == "sample", taken) if task.fleet else []
+    at = next((i for i, parameter in enumerate(own) if parameter.name in ("lock_wait", "env")), len(own))
+    added = [_parameter(name, {**selection.DEFAULTS, **fleet_options.DEFAULTS}[name]) for name in [*selected, *fleet]]
+    parameters = [*own[:at], *added[: len(selected)], *own[at:], *added[len(selected) :]]
 
-    @functools.wraps(body)
-    def task(*args: Any, verbose: bool = False, **kwargs: Any) -> None:
-        token = VERBOSE.set(verbose)
-        try:
-            body(*args, **kwargs)
-        finally:
-            VERBOSE.reset(token)
+    @functools.wraps(task.body)
+    def run(*args: Any, **kwargs: Any) -> None:
+        chosen = {name: kwargs.pop(name, fleet_options.DEFAULTS[name]) for name in fleet}
+        if fleet and fleet_options.for_a_fleet(task.name, chosen):
+            from . import fleet_tasks
 
-    own = list(inspect.signature(body).parameters.values())
-    added = inspect.Parameter("verbose", inspect.Parameter.KEYWORD_ONLY, default=False, annotation="bool")
-    task.__signature__ = inspect.Signature([*own, added])  # type: ignore[attr-defined]  # Invoke reads it
-    return task
+            fleet_tasks.run(task.name, config_file, {**kwargs, **chosen})
+            return
+        if task.selection:
+            from .options import selection as parse
+
+            picked = {name: kwargs.pop(name, selection.DEFAULTS[name]) for name in selected}
+            kwargs["pick"] = parse(picked["only"], picked["exclude"], picked["jobs"], picked.get("fail_fast", False))
+        task.body(*args, **kwargs)
+
+    run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]  # Invoke and `dbtasks` read it
+    helps = dict(task.helps)
+    helps.update({name: selection.HELP[name] for name in selected})
+    if fleet:
+        helps.update(
+            {"jobs": fleet_options.HELP["jobs"], **{name.rstrip("_"): fleet_options.HELP[name.rstrip("_")] for name in fleet}}
+        )
+    if "env" in taken:  # every task that touches a database
+        helps.update({**ENV_HELP, **VERBOSE_HELP})
+    return task.name, run, helps
+
+
+def _parameter(name: str, default: Any) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default, annotation=type(default).__name__)
 
 
 def expected_failure(error: BaseException) -> tuple[str, int] | None:

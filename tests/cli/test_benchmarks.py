@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, task_environment
+from _support import REPO, task_environment
 
 
 @pytest.mark.slow

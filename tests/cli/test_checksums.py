@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import (
+from _support import (
     assert_bad_input,
     assert_failure,
     assert_ok,
@@ -98,7 +98,7 @@ def test_upgrade_records_downgrade_deletes_stamp_records(project: Path, database
 
 
 def test_a_failed_migration_records_nothing(project: Path, database_url: str) -> None:
-    from conftest import plant_migration
+    from _support import plant_migration
 
     plant_migration(project, "habits", "c0ffee000001", HEAD, body="raise RuntimeError('planted')")
     assert_ok(inv(project, "db.upgrade", "habits", "--to", HEAD, url=database_url))
@@ -267,7 +267,7 @@ def test_verify_and_doctor_ignore_the_checksum_table(project: Path, database_url
 def test_a_fleet_reports_an_edited_revision_per_member(tmp_path: Path, database_url: str) -> None:
     import shutil
 
-    from conftest import REPO
+    from _support import REPO
 
     tenants = Path(
         shutil.copytree(REPO / "examples" / "tenants", tmp_path / "tenants", ignore=shutil.ignore_patterns("__pycache__"))

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from conftest import REPO, copy_project, declared_services, local_database_made, replace_once, show, task_environment
+from _support import REPO, copy_project, declared_services, local_database_made, replace_once, show, task_environment
 
 WORKFLOW = REPO / "docs" / "ci" / "github-actions.yml"
 BIN = Path(sys.executable).parent

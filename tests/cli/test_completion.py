@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, declared_services, show
+from _support import REPO, declared_services, show
 
 SCRIPT = REPO / "docs" / "completion" / "dbtasks.bash"
 BIN = Path(sys.executable).parent

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import assert_bad_input, declared_services, inv, local_database_made, replace_once, snapshot, version
+from _support import assert_bad_input, declared_services, inv, local_database_made, replace_once, snapshot, version
 
 from dbtasks import config
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import assert_ok, inv
+from _support import assert_ok, inv
 
 from dbtasks.doctor.guards import create_all_calls
 

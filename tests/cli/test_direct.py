@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import REPO, dbtasks_command, head_of, inv, show, snapshot, version
+from _support import REPO, dbtasks_command, head_of, inv, show, snapshot, version
 
 from dbtasks.cli import registry
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, assert_ok, inv
+from _support import REPO, assert_ok, inv
 
 from dbtasks import config
 from dbtasks.errors import ConfigError

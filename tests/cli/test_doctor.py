@@ -28,7 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import yaml
-from conftest import (
+from _support import (
     CLOSED_URL,
     assert_ok,
     create_database,

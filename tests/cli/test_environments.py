@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from conftest import (
+from _support import (
     assert_bad_input,
     assert_failure,
     assert_ok,

@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from conftest import REPO, assert_bad_input, assert_failure, assert_ok, inv, inv_process, output, query, replace_once, tables
+from _support import REPO, assert_bad_input, assert_failure, assert_ok, inv, inv_process, output, query, replace_once, tables
 
 from dbtasks.cli import SHORT_FLAGS, build_db_collection
 from dbtasks.database.localdb import LocalDatabase

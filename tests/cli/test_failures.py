@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from conftest import (
+from _support import (
     assert_failure,
     assert_ok,
     execute,

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import (
+from _support import (
     assert_ok,
     declared_services,
     execute,

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import REPO, copy_project, execute, head_of, show, task_environment, version, with_database
+from _support import REPO, copy_project, execute, head_of, show, task_environment, version, with_database
 
 FOLDER = REPO / "docs" / "fleets"
 BIN = Path(sys.executable).parent

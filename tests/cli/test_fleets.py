@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import (
+from _support import (
     CLOSED_URL,
     assert_bad_input,
     assert_ok,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import (
+from _support import (
     assert_bad_input,
     assert_failure,
     assert_ok,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, assert_ok, inv, query, replace_once, tables
+from _support import REPO, assert_ok, inv, query, replace_once, tables
 
 from dbtasks import config
 from dbtasks.config.project import Project, Service

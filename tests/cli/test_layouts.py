@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import (
+from _support import (
     REPO,
     assert_bad_input,
     assert_failure,

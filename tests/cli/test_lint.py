@@ -12,7 +12,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-from conftest import (
+from _support import (
     REPO,
     assert_bad_input,
     assert_failure,

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import (
+from _support import (
     assert_bad_input,
     assert_ok,
     declared_services,

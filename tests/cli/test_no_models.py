@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import assert_failure, assert_ok, head_of, inv, replace_once, version, version_files
+from _support import assert_failure, assert_ok, head_of, inv, replace_once, version, version_files
 
 ENV_PY = Path("services/movements/alembic/env.py")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, head_of, parent_of, plant_migration, replace_once, show, version_files, versions_folder
+from _support import REPO, head_of, parent_of, plant_migration, replace_once, show, version_files, versions_folder
 
 HOOKS = REPO / ".pre-commit-hooks.yaml"
 LAYOUTS = REPO / "examples" / "layouts"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import assert_bad_input, assert_ok, head_of, inv, plant_migration, query, replace_once, version
+from _support import assert_bad_input, assert_ok, head_of, inv, plant_migration, query, replace_once, version
 
 pytest.importorskip("psycopg", reason="psycopg 3 is not installed (pip install 'psycopg[binary]', the examples extra)")
 

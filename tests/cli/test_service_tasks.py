@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import (
+from _support import (
     CLOSED_URL,
     assert_bad_input,
     assert_failure,

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import REPO, assert_ok, inv, schemas, show, tables, version
+from _support import REPO, assert_ok, inv, schemas, show, tables, version
 
 EXAMPLE = REPO / "examples" / "tenants"
 TENANTS = ["acme", "globex", "initech"]

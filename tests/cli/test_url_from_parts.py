@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from conftest import assert_bad_input, assert_ok, head_of, inv, output, replace_once, snapshot, version
+from _support import assert_bad_input, assert_ok, head_of, inv, output, replace_once, snapshot, version
 
 CONFIG = Path("services/habits/habits_service/app/config.py")
 FROM_PARTS = (

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
 import pytest
-from conftest import (
+from _support import (
     CLOSED_URL,
     assert_bad_input,
     assert_failure,

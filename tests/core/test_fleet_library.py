@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import execute, head_of, version
+from _support import execute, head_of, version
 
 from dbtasks import config, verbs_all
 from dbtasks.errors import RunFailed

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import declared_services, head_of, tables, version
+from _support import declared_services, head_of, tables, version
 
 from dbtasks import config, verbs, verbs_all
 from dbtasks.errors import RunFailed, UsageError

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from conftest import execute, query
+from _support import execute, query
 
 from dbtasks import settings
 from dbtasks.database import pg

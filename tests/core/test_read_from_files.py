@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import declared_services, head_of, parent_of, plant_migration, replace_once, revisions_of, versions_folder
+from _support import declared_services, head_of, parent_of, plant_migration, replace_once, revisions_of, versions_folder
 
 from dbtasks import config, fastpath, verbs
 from dbtasks.errors import DbtasksError

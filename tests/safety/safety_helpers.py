@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from conftest import create_database, drop_database, execute, query, with_database
+from _support import create_database, drop_database, execute, query, with_database
 
 # -- editing a project copy -------------------------------------------------------------------------
 

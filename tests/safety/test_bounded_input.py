@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import CLOSED_URL, assert_bad_input, dbtasks_command
+from _support import CLOSED_URL, assert_bad_input, dbtasks_command
 
 from dbtasks import config
 from dbtasks.config.project import MAX_FILE_BYTES
@@ -119,7 +119,7 @@ def test_a_report_entry_without_its_target_is_named(tmp_path: Path) -> None:
 
 
 def test_a_versions_folder_linked_to_nothing_is_not_a_service_without_migrations(project: Path, database_url: str) -> None:
-    from conftest import assert_failure, schemas
+    from _support import assert_failure, schemas
 
     versions = project / "services" / "movements" / "alembic" / "versions"
     moved = versions.with_name("versions-moved")

@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import (
+from _support import (
     assert_bad_input,
     assert_failure,
     assert_ok,
@@ -269,7 +269,7 @@ def test_a_migration_that_loses_a_create_if_not_exists_race_is_run_again(project
     SCHEMA IF NOT EXISTS waits, then fails on pg_namespace's unique index once the other commits; the migration was
     rolled back, and the worker runs the upgrade again, which finds the schema there."""
     import psycopg2
-    from conftest import plant_migration
+    from _support import plant_migration
 
     assert_ok(inv(project, "db.upgrade", "movements", url=database_url))
     plant_migration(

@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
-from conftest import (
+from _support import (
     REPO,
     assert_bad_input,
     assert_failure,

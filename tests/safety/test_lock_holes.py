@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import (
+from _support import (
     assert_failure,
     assert_ok,
     declared_services,

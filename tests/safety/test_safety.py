@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from conftest import (
+from _support import (
     assert_bad_input,
     assert_failure,
     assert_ok,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from conftest import (
+from _support import (
     SERVER_FOLDER_PREFIX,
     SERVERS,
     assert_ok,

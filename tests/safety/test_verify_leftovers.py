@@ -7,7 +7,7 @@ import secrets
 import signal
 from pathlib import Path
 
-from conftest import assert_ok, execute, head_of, inv, plant_migration, query, show
+from _support import assert_ok, execute, head_of, inv, plant_migration, query, show
 from safety_helpers import background, wait_for
 
 from dbtasks.database import owner

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, copy_project, replace_once
+from _support import REPO, copy_project, replace_once
 
 from dbtasks import config
 from dbtasks.config import cache as config_cache

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import REPO, declared_services, revisions_of
+from _support import REPO, declared_services, revisions_of
 
 from dbtasks.files.graph_cache import FILE_NAME, GraphCache, read_entry, scan
 from dbtasks.worker import revisions

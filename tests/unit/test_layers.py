@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from _support import REPO
 
 PACKAGE = REPO / "dbtasks"
 # Entry points: `python -m dbtasks` and the worker's own process (its stdout is the protocol) may print and exit.

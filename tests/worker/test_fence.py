@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import (
+from _support import (
     assert_ok,
     copy_project,
     create_database,

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from conftest import (
+from _support import (
     assert_failure,
     assert_ok,
     create_database,

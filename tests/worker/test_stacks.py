@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import (
+from _support import (
     REPO,
     assert_failure,
     assert_ok,

@@ -1,0 +1,82 @@
+"""What a database holds, read straight from the catalog: schemas, tables, columns, version tables, snapshots."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg2
+
+SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
+
+
+def query(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    connection = psycopg2.connect(url)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+    finally:
+        connection.close()
+
+
+def tables(url: str, schema: str) -> set[str]:
+    return {row[0] for row in query(url, "SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))}
+
+
+def columns(url: str, schema: str, table: str) -> set[str]:
+    rows = query(
+        url,
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+        (schema, table),
+    )
+    return {row[0] for row in rows}
+
+
+def schemas(url: str) -> set[str]:
+    rows = query(url, "SELECT nspname FROM pg_namespace")
+    return {row[0] for row in rows if row[0] not in SYSTEM_SCHEMAS and not row[0].startswith("pg_")}
+
+
+def version(url: str, schema: str) -> list[str]:
+    """The rows of schema.alembic_version, [] when that table does not exist."""
+    if "alembic_version" not in tables(url, schema):
+        return []
+    return sorted(row[0] for row in query(url, f'SELECT version_num FROM "{schema}".alembic_version'))
+
+
+_SNAPSHOT_COLUMNS = """
+SELECT n.nspname, c.relname, a.attname
+FROM pg_namespace n
+LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p')
+LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname NOT LIKE 'pg\\_%'
+"""
+
+
+def snapshot(url: str) -> dict[str, Any]:
+    """Every non-system schema with its tables (and their columns) and alembic_version rows, read on one connection."""
+    connection = psycopg2.connect(url)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(_SNAPSHOT_COLUMNS)
+            state: dict[str, Any] = {}
+            for schema, table, column in cursor.fetchall():
+                tables_of = state.setdefault(schema, {"tables": {}, "alembic_version": []})["tables"]
+                if table is not None:
+                    columns_of = tables_of.setdefault(table, [])
+                    if column is not None:
+                        columns_of.append(column)
+            for schema, entry in state.items():
+                entry["tables"] = {table: sorted(cols) for table, cols in sorted(entry["tables"].items())}
+                if "alembic_version" in entry["tables"]:
+                    cursor.execute(f'SELECT version_num FROM "{schema}".alembic_version')
+                    entry["alembic_version"] = sorted(row[0] for row in cursor.fetchall())
+        connection.rollback()
+    finally:
+        connection.close()
+    return dict(sorted(state.items()))
+
+
+def table_comment(url: str, schema: str, table: str) -> str | None:
+    rows = query(url, "SELECT obj_description(%s::regclass, 'pg_class')", (f'"{schema}"."{table}"',))
+    return rows[0][0]

@@ -1,0 +1,136 @@
+"""The example project copied for a test, and its migrations.yaml and migration files read independently of dbtasks."""
+
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def local_database_made(project: Path) -> bool:
+    """Whether the embedded local database was set up under `project`/.dbtasks/ (which also holds the revision cache)."""
+    home = project / ".dbtasks"
+    return any((home / name).exists() for name in ("pgdata", "local.json", "local.lock"))
+
+
+def copy_project(root: Path) -> Path:
+    """Copy migrations.yaml, tasks.py and services/ (without __pycache__) into `root`."""
+    root.mkdir(parents=True)
+    shutil.copy2(REPO / "migrations.yaml", root / "migrations.yaml")
+    shutil.copy2(REPO / "tasks.py", root / "tasks.py")
+    shutil.copytree(REPO / "services", root / "services", ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def declared_services(root: Path = REPO) -> dict[str, dict[str, Any]]:
+    """The services of `root`/migrations.yaml, as plain YAML."""
+    document = yaml.safe_load((root / "migrations.yaml").read_text(encoding="utf-8"))
+    return dict(document["services"])
+
+
+def schema_of(service: str, root: Path = REPO) -> str:
+    return str(declared_services(root)[service]["schema"])
+
+
+def expected_tables(service: str, root: Path = REPO) -> set[str]:
+    return set(declared_services(root)[service].get("expect_tables") or [])
+
+
+def migration_graph(service: str, root: Path = REPO) -> dict[str, tuple[str, ...]]:
+    """revision -> its down_revisions, read from the version files' assignments (nothing is executed)."""
+    graph: dict[str, tuple[str, ...]] = {}
+    for path in sorted(versions_folder(root, service).glob("*.py")):
+        values: dict[str, Any] = {}
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0] if isinstance(node, ast.Assign) else None
+            if isinstance(target, ast.Name) and target.id in ("revision", "down_revision") and node.value is not None:
+                values[target.id] = ast.literal_eval(node.value)
+        down = values.get("down_revision")
+        graph[values["revision"]] = (down,) if isinstance(down, str) else tuple(down or ())
+    return graph
+
+
+def heads_of(service: str, root: Path = REPO) -> list[str]:
+    graph = migration_graph(service, root)
+    below = {down for downs in graph.values() for down in downs}
+    return sorted(revision for revision in graph if revision not in below)
+
+
+def head_of(service: str, root: Path = REPO) -> str:
+    """The single head revision of `service`."""
+    heads = heads_of(service, root)
+    assert len(heads) == 1, f"{service} has heads {heads}"
+    return heads[0]
+
+
+def parent_of(service: str, revision: str, root: Path = REPO) -> str | None:
+    downs = migration_graph(service, root)[revision]
+    return downs[0] if downs else None
+
+
+def revisions_of(service: str, root: Path = REPO) -> list[str]:
+    """The service's revisions, oldest first (a linear history)."""
+    chain: list[str] = []
+    current: str | None = head_of(service, root)
+    while current is not None:
+        chain.append(current)
+        current = parent_of(service, current, root)
+    return chain[::-1]
+
+
+def versions_folder(project: Path, service: str) -> Path:
+    return project / declared_services(project)[service]["path"] / "alembic" / "versions"
+
+
+def version_files(project: Path, service: str) -> set[str]:
+    return {path.name for path in versions_folder(project, service).glob("*.py")}
+
+
+def replace_once(path: Path, old: str, new: str) -> None:
+    """Replace the one occurrence of `old` in `path` with `new` (a test editing a copy must hit exactly one place)."""
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"{path}: expected exactly one {old!r}, found {text.count(old)}"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def plant_migration(project: Path, service: str, revision: str, down_revision: str | None, body: str = "pass") -> Path:
+    """Write a hand-made migration file into the copy's versions folder."""
+    path = versions_folder(project, service) / f"{revision}_planted.py"
+    path.write_text(
+        f'"""planted by the tests"""\n\n'
+        f"revision = {revision!r}\n"
+        f"down_revision = {down_revision!r}\n"
+        "branch_labels = None\n"
+        "depends_on = None\n\n\n"
+        "def upgrade() -> None:\n"
+        f"    {body}\n\n\n"
+        "def downgrade() -> None:\n"
+        "    pass\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def plant_model_column(project: Path, service: str, column: str = "color") -> str:
+    """Add a nullable String column to the first declarative model of the service's code; return its table."""
+    folder = project / declared_services(project)[service]["path"]
+    for path in sorted(folder.rglob("*.py")):
+        if "alembic" in path.relative_to(folder).parts:
+            continue
+        text = path.read_text(encoding="utf-8")
+        if "import sqlalchemy as sa" not in text or "mapped_column" not in text:
+            continue
+        match = re.search(r'^(    )__tablename__ = "(\w+)"\n', text, re.M)
+        if match is None:
+            continue
+        # nullable=True rather than Mapped[str | None]: SQLAlchemy evaluates the annotation, which fails on Python 3.9.
+        line = f"{match[1]}{column}: Mapped[str] = mapped_column(sa.String(20), nullable=True)\n"
+        path.write_text(text[: match.end()] + line + text[match.end() :], encoding="utf-8")
+        return match[2]
+    raise AssertionError(f"no declarative model found under {folder}")

@@ -1,0 +1,87 @@
+"""The test server's folders and the databases the tests make on it (psycopg2, autocommit)."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import shutil
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+
+from dbtasks.database import owner
+from dbtasks.database.localdb import LocalDatabase
+
+# A port nothing listens on: offline tasks must work with it, online ones fail cleanly.
+CLOSED_URL = "postgresql://nobody:closed-port-password@127.0.0.1:1/nowhere"
+
+
+# The session's servers keep their data in folders of the suite's own under the temporary folder, never under
+# pytest's basetemp: any other pytest run of the same user resets <tmp>/pytest-of-<user> to mode 0700, and a
+# server that runs as another account (as root: 'nobody') then cannot reach its data and PANICs.
+SERVER_FOLDER_PREFIX = "dbtasks-tests-"
+
+
+def remove_abandoned_server_folders(parent: Path) -> list[Path]:
+    """Stop the servers of, and remove, the server folders under `parent` whose session is gone (a crashed run)."""
+    removed = []
+    for folder in parent.glob(f"{SERVER_FOLDER_PREFIX}*"):
+        try:
+            owned_by = (folder / "owner").read_text()
+        except OSError:  # being made by a session that starts right now, or not a folder of ours
+            continue
+        if not owner.is_gone(owned_by):
+            continue
+        with contextlib.suppress(Exception):  # a crashed session's server may still run
+            LocalDatabase(folder / "home").stop()
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def server_trouble(server: LocalDatabase) -> str | None:
+    """None while `server` answers; else why not, with its log's last PANIC and FATAL lines."""
+    if server.running_port() is not None:
+        return None
+    try:
+        lines = server.log_file.read_text(errors="replace").splitlines()
+    except OSError as error:
+        lines = [f"(no log: {error})"]
+    telling = [line for line in lines if "PANIC:" in line or "FATAL:" in line] or lines[-1:]
+    panics = [line for line in telling if "PANIC:" in line]
+    # The last PANIC is the cause (a FATAL about the same trouble often follows it); the last line, the end.
+    last_words = [*panics[-1:], *telling[-1:]] if panics[-1:] != telling[-1:] else telling[-1:]
+    return f"the test PostgreSQL server in {server.data} is not running; its log ({server.log_file}) ends with:\n" + "\n".join(
+        last_words
+    )
+
+
+def with_database(url: str, name: str) -> str:
+    """`url` pointing at database `name`."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+def execute(url: str, *statements: str) -> None:
+    """Run statements in autocommit mode."""
+    connection = psycopg2.connect(url)
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+    finally:
+        connection.close()
+
+
+def create_database(server_url: str) -> str:
+    """A new database with a random name on the server; returns its URL."""
+    name = f"dbtasks_test_{secrets.token_hex(6)}"
+    execute(server_url, f'CREATE DATABASE "{name}"')
+    return with_database(server_url, name)
+
+
+def drop_database(server_url: str, url: str) -> None:
+    name = urlsplit(url).path.lstrip("/")
+    execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

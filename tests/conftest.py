@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from _support import (
     SERVER_FOLDER_PREFIX,
+    SERVERS,
     copy_project,
     create_database,
     drop_database,
@@ -28,9 +29,6 @@ from dbtasks.database.localdb import LocalDatabase
 from dbtasks.errors import LocalDatabaseError
 
 # -- the server and the databases --------------------------------------------------------------
-
-
-SERVERS: list[LocalDatabase] = []  # this process's session server, for the diagnosis of failed tests
 
 
 @pytest.fixture(scope="session")

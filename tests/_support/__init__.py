@@ -22,6 +22,7 @@ from .project import (
 from .servers import (
     CLOSED_URL,
     SERVER_FOLDER_PREFIX,
+    SERVERS,
     create_database,
     drop_database,
     execute,
@@ -48,6 +49,7 @@ from .tasks import (
 __all__ = [
     "CLOSED_URL",
     "REPO",
+    "SERVERS",
     "SERVER_FOLDER_PREFIX",
     "SYSTEM_SCHEMAS",
     "assert_bad_input",

@@ -21,6 +21,7 @@ CLOSED_URL = "postgresql://nobody:closed-port-password@127.0.0.1:1/nowhere"
 # pytest's basetemp: any other pytest run of the same user resets <tmp>/pytest-of-<user> to mode 0700, and a
 # server that runs as another account (as root: 'nobody') then cannot reach its data and PANICs.
 SERVER_FOLDER_PREFIX = "dbtasks-tests-"
+SERVERS: list[LocalDatabase] = []  # this process's session server, for the diagnosis of failed tests
 
 
 def remove_abandoned_server_folders(parent: Path) -> list[Path]:

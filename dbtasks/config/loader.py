@@ -13,6 +13,7 @@ import yaml
 from ..database.urls import PLACEHOLDER, PLACEHOLDER_FIELDS
 from ..errors import ConfigError
 from ..lint.rules import LintRules
+from ..settings import digits
 from . import fleets as fleet_config
 from . import lint_settings as config_lint
 from . import yaml_bounds
@@ -170,7 +171,7 @@ class _Loader:
             problem = duration_problem(text) if text is not None and not isinstance(value, bool) else None
             if isinstance(value, bool) or problem is not None:
                 self.problem(node, f"{where}.{key}", f"{problem or 'expected a duration'}, got {value!r}")
-            timeouts[key] = text + "ms" if text and text.isascii() and text.isdigit() else text
+            timeouts[key] = text + "ms" if text and digits(text) else text
         url_envs, node = values.get("url_envs", ({}, None))
         if not (isinstance(url_envs, dict) and all(isinstance(v, str) and ENV_NAME.match(v) for v in url_envs.values())):
             self.problem(node, f"{where}.url_envs", f"expected a mapping of service: VARIABLE, got {url_envs!r}")

@@ -9,6 +9,7 @@ import re
 from urllib.parse import parse_qsl, quote, unquote, unquote_to_bytes, urlsplit
 
 from ..errors import ConfigError
+from ..settings import digits
 from ..worker.libpq import KEYS as LIBPQ_KEYS
 from ..worker.libpq import unsplit
 
@@ -179,6 +180,9 @@ _REFUSED = {
 }
 
 
+_SEVERAL_HOSTS = "{source}: the URL names several hosts; dbtasks migrates one server: name only its primary"
+
+
 def canonical(url: str, source: str) -> str:
     """`url` (already validated) with the database, host, port, user and password its query names moved into the URL
     itself, where every driver reads them; ConfigError naming the parameter when that cannot be done unambiguously."""
@@ -225,9 +229,9 @@ def canonical(url: str, source: str) -> str:
     if moved.get("host", "").startswith("/"):  # a Unix-socket folder: every driver reads it (and its port) from the query
         kept += [(key, moved.pop(key)) for key in ("host", "port") if key in moved]
     if "," in (moved.get("host") or host):
-        raise ConfigError([f"{source}: the URL names several hosts; dbtasks migrates one server: name only its primary"])
+        raise ConfigError([_SEVERAL_HOSTS.format(source=source)])
     number = moved.get("port") or port or "5432"
-    if not (number.isascii() and number.isdigit() and 0 < int(number) < 65536):
+    if not (digits(number) and 0 < int(number) < 65536):
         raise ConfigError([f"{source}: the URL's port {number!r} is not a port number (1-65535); fix it"])
     if "user" in moved or "password" in moved:
         name = quote(moved.get("user") or body["user"], safe="")
@@ -248,7 +252,7 @@ def _host_and_port(hostport: str, source: str) -> tuple[str, str]:
         host, _, rest = hostport[1:].partition("]")
         return host, rest[1:] if rest.startswith(":") else ""
     if "," in hostport:
-        raise ConfigError([f"{source}: the URL names several hosts; dbtasks migrates one server: name only its primary"])
+        raise ConfigError([_SEVERAL_HOSTS.format(source=source)])
     host, _, port = hostport.partition(":")
     return host, port
 

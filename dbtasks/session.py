@@ -59,8 +59,6 @@ class Session:
     _database: Target | None = None
     _databases: dict[tuple[str, str], Target] = field(default_factory=dict)  # by Service.database_key
     _probed: set[str | None] = field(default_factory=set)  # URLs connected to once already (resolve)
-    _held: dict[str, int] = field(default_factory=dict)  # service -> nesting depth of its migration lock
-    _locks: dict[str, Held] = field(default_factory=dict)  # service -> its migration lock, while held
     _guard: threading.Lock = field(default_factory=threading.Lock)
     _graphs: GraphCache | None = None
 
@@ -140,9 +138,17 @@ class Session:
         return self._database
 
     def run(
-        self, service: Service, op: WorkerOp, *, offline: bool = False, on: Target | None = None, **args: Any
+        self,
+        service: Service,
+        op: WorkerOp,
+        *,
+        offline: bool = False,
+        on: Target | None = None,
+        lock: Held | None = None,
+        **args: Any,
     ) -> dict[str, Any]:
-        """Run worker operation `op` (named after a function of dbtasks.worker.ops) for `service`; writing ones hold its lock.
+        """Run worker operation `op` (named after a function of dbtasks.worker.ops) for `service`. A writing one on
+        the session's database needs the service's migration `lock`, taken by the caller with `locked` (the verbs).
 
         `offline` runs without a database (the configured URL, if any, is only handed to env.py); `on` runs
         against another database than the session's (verify's scratch database), without the lock.
@@ -173,8 +179,9 @@ class Session:
             )
 
         if name in WRITING_OPS and not offline and on is None:
-            with self.locked(service) as held:
-                return held.guard(lambda: start(held))
+            if lock is None:
+                raise AssertionError(f"{name} of {service.name} needs its migration lock: take it with Session.locked")
+            return lock.guard(lambda: start(lock))
         return start()
 
     def expect_workers(self, count: int) -> None:
@@ -226,25 +233,10 @@ class Session:
 
     @contextmanager
     def locked(self, service: Service) -> Iterator[Held]:
-        """Hold the service's migration lock, named after its version table (re-entrant: reset holds it across both steps)."""
-        with self._guard:
-            depth = self._held.get(service.name, 0)
-            self._held[service.name] = depth + 1
-        try:
-            if depth:
-                yield self._locks[service.name]
-            else:
-                from .database.lock import lock_name, migration_lock
+        """Hold the service's migration lock, named after its version table, for as long as the block runs: the one
+        place a lock is taken. The verbs take it once and hand it to each writing `run` (reset: across both steps)."""
+        from .database.lock import lock_name, migration_lock
 
-                name = lock_name(service.expected_version_table)
-                with migration_lock(
-                    self.database(service), service.name, name, wait=self.lock_wait, announce=self.announce
-                ) as held:
-                    self._locks[service.name] = held
-                    try:
-                        yield held
-                    finally:
-                        del self._locks[service.name]
-        finally:
-            with self._guard:
-                self._held[service.name] -= 1
+        name = lock_name(service.expected_version_table)
+        with migration_lock(self.database(service), service.name, name, wait=self.lock_wait, announce=self.announce) as held:
+            yield held

@@ -22,16 +22,22 @@ def upgrade(session: Session, service: Service, to: str = "head", allow_edited: 
     environment (unless `allow_edited`), else warned about."""
     edited = "warn" if allow_edited or not session.protected() else "refuse"
     if (to or "head") != "head":
-        return _warn_edited(session, service, session.run(service, "upgrade", to=to, edited=edited))
+        return _warn_edited(session, service, _locked_run(session, service, "upgrade", to=to, edited=edited))
     state = session.known_state(service)
     if state is not None and state.pending == 0:
         return {"applied": []}  # already at head: no worker, no lock
-    with session.locked(service):
+    with session.locked(service) as held:
         # Another run may have brought it to head while this one waited for the lock: then no worker either.
         state = session.known_state(service, fresh=True)
         if state is not None and state.pending == 0:
             return {"applied": []}
-        return _warn_edited(session, service, session.run(service, "upgrade", to="head", edited=edited))
+        return _warn_edited(session, service, session.run(service, "upgrade", lock=held, to="head", edited=edited))
+
+
+def _locked_run(session: Session, service: Service, op: Any, **args: Any) -> dict[str, Any]:
+    """A writing operation under the service's migration lock, taken for it alone."""
+    with session.locked(service) as held:
+        return session.run(service, op, lock=held, **args)
 
 
 def refuse_edited(session: Session, service: Service, allow_edited: bool, what: str) -> None:
@@ -60,7 +66,7 @@ def _warn_edited(session: Session, service: Service, data: dict[str, Any]) -> di
 def downgrade(session: Session, service: Service, to: str = "-1", yes: bool = False) -> dict[str, Any]:
     to = to or "-1"
     session.require_yes(yes, service.name, f"downgrade to {to} runs the migrations' downgrade steps and may drop data", service)
-    return session.run(service, "downgrade", to=to)
+    return _locked_run(session, service, "downgrade", to=to)
 
 
 def reset(session: Session, service: Service, yes: bool = False, allow_edited: bool = False) -> dict[str, Any]:
@@ -70,8 +76,8 @@ def reset(session: Session, service: Service, yes: bool = False, allow_edited: b
     session.expect_workers(2)
     with session.locked(service) as held:  # no other run may start in between
         refuse_edited(session, service, allow_edited, "reset")
-        down = session.run(service, "downgrade", to="base")
-        up = session.run(service, "upgrade", to="head")
+        down = session.run(service, "downgrade", lock=held, to="base")
+        up = session.run(service, "upgrade", lock=held, to="head")
         held.check()
     return {"applied": list(down["applied"]) + list(up["applied"])}
 
@@ -80,7 +86,7 @@ def stamp(session: Session, service: Service, revision: str, yes: bool = False) 
     if not revision:
         raise UsageError(f"{service.name}: missing REVISION: head, base or a revision id (see 'inv db.history {service.name}')")
     session.require_yes(yes, service.name, f"stamp {revision} rewrites the recorded revision without running migrations", service)
-    return session.run(service, "stamp", revision=revision)
+    return _locked_run(session, service, "stamp", revision=revision)
 
 
 def generate(session: Session, service: Service, message: str, empty: bool = False) -> dict[str, Any]:
@@ -124,7 +130,7 @@ def checksums(session: Session, service: Service, accept: str = "", yes: bool = 
     if session.protected():
         what = f"--accept {accept} re-records the checksum from the file as it is now"
         session.require_yes(yes, service.name, what, service)
-    with session.locked(service):
+    with session.locked(service):  # not a migration, but no run may apply or record revisions meanwhile
         return session.run(service, "checksums", accept=accept)
 
 

@@ -3,10 +3,12 @@ summary table (or JSON), then the verdict."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .helps import EDITED, JSON, LOCK, RESET_EDITED, YES, Definitions, Task
+from .helps import EDITED, JSON, LOCK, RESET_EDITED, YES, Definitions, FleetVerbs, Task
 
 if TYPE_CHECKING:
     from ..orchestrate import Selection
@@ -105,27 +107,79 @@ def definitions(config_file: Path) -> Definitions:
         session = options.session(config_file, lock_wait=options.seconds(lock_wait), env=env, verbose=verbose)
         render.finish(verbs_all.stamp_all(session, pick, revision, yes))
 
+    def on_fleet(verb: str, **bound: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], FleetVerbs]:
+        """The verb a fleet runs for this task: verbs_all.<verb> with its own options read from what was given."""
+
+        def make(given: dict[str, Any]) -> FleetVerbs:
+            from .. import verbs_all
+
+            function = getattr(verbs_all, verb)
+            return functools.partial(function, **{key: value(given) for key, value in bound.items()}), None
+
+        return make
+
+    def sql_on_fleet(given: dict[str, Any]) -> FleetVerbs:
+        """sql-all on a fleet writes a folder per member."""
+        from .. import verbs_all
+        from . import options
+
+        folder = options.output_folder(given.get("output_dir", ""))
+        return verbs_all.sql_all, lambda member: functools.partial(verbs_all.sql_all, folder=folder / member.name)
+
+    edited = {"allow_edited": lambda given: bool(given.get("allow_edited"))}
+    yes = {"yes": lambda given: True}  # asked once for the whole fleet before any member runs
     edits = "target revision for every service (default: -1)"
     return [
-        Task("status", status, dict(JSON), selection="no-fail-fast", fleet="targets"),
-        Task("upgrade-all", upgrade_all, {**EDITED, **LOCK}, selection="all", fleet="targets"),
-        Task("downgrade-all", downgrade_all, {"to": edits, **YES, **LOCK}, selection="all", fleet="targets"),
+        Task("status", status, dict(JSON), selection="no-fail-fast", fleet="targets", on_fleet=on_fleet("status_all")),
+        Task(
+            "upgrade-all",
+            upgrade_all,
+            {**EDITED, **LOCK},
+            selection="all",
+            fleet="targets",
+            on_fleet=on_fleet("upgrade_all", **edited),
+        ),
+        Task(
+            "downgrade-all",
+            downgrade_all,
+            {"to": edits, **YES, **LOCK},
+            selection="all",
+            fleet="targets",
+            on_fleet=on_fleet("downgrade_all", to=lambda given: given.get("to", "-1"), **yes),
+            destructive=True,
+        ),
         Task(
             "check-all",
             check_all,
             {**JSON, "lint": "also lint each revision's SQL for lock-taking DDL (see lint)"},
             selection="all",
             fleet="targets",
+            on_fleet=on_fleet("check_all"),
         ),
         Task(
-            "sql-all", sql_all, {"output_dir": "folder for the <service>.sql files (required)"}, selection="all", fleet="targets"
+            "sql-all",
+            sql_all,
+            {"output_dir": "folder for the <service>.sql files (required)"},
+            selection="all",
+            fleet="targets",
+            on_fleet=sql_on_fleet,
         ),
-        Task("reset-all", reset_all, {**YES, **RESET_EDITED, **LOCK}, selection="all", fleet="targets"),
+        Task(
+            "reset-all",
+            reset_all,
+            {**YES, **RESET_EDITED, **LOCK},
+            selection="all",
+            fleet="targets",
+            on_fleet=on_fleet("reset_all", **yes, **edited),
+            destructive=True,
+        ),
         Task(
             "stamp-all",
             stamp_all,
             {"revision": "revision to record for every service (head or base)", **YES, **LOCK},
             selection="all",
             fleet="targets",
+            on_fleet=on_fleet("stamp_all", revision=lambda given: given.get("revision", ""), **yes),
+            destructive=True,
         ),
     ]

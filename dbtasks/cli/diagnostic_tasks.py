@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .helps import SERVICE, Definitions, Task
+from .helps import SERVICE, Definitions, FleetVerbs, Task
 from .selection import HELP as SELECTION
 
 if TYPE_CHECKING:
@@ -59,8 +60,13 @@ def definitions(config_file: Path) -> Definitions:
         report.raise_for_failure()
         render.progress(f"doctor: {report.counts}")
 
+    def verify_on_fleet(given: dict[str, Any]) -> FleetVerbs:
+        from .. import verify as verification
+
+        return functools.partial(verification.verify_all, keep=bool(given.get("keep"))), None
+
     return [
         Task("verify", verify, {**SERVICE, **REPORT}),
-        Task("verify-all", verify_all, dict(REPORT), selection="all", fleet="sample"),
+        Task("verify-all", verify_all, dict(REPORT), selection="all", fleet="sample", on_fleet=verify_on_fleet),
         Task("doctor", doctor, {"json": "print JSON instead of a table", "jobs": SELECTION["jobs"]}),
     ]

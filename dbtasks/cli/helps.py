@@ -5,19 +5,27 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+# The core verb a fleet runs (Session, Selection -> Report) with the task's own options bound, and, when each member
+# needs its own (sql-all's folder per member), a function of the member that makes it; else None.
+FleetVerbs = tuple[Callable[..., Any], "Callable[[Any], Callable[..., Any]] | None"]
 
 
 @dataclass(frozen=True)
 class Task:
     """One task, described once: its name, its body (the options it takes of its own, and `pick` when it takes the
     service selection), the help of each option, and which shared options it takes. registry.py makes from it the
-    Invoke task and the `dbtasks` command's, their signature included (the fleet map reads `fleet` too)."""
+    Invoke task and the `dbtasks` command's, their signature included; cli/fleet_tasks.py runs the verb `on_fleet`
+    gives on each member of a fleet, and asks for --yes first when the task is `destructive`."""
 
     name: str
     body: Callable[..., None]
     helps: dict[str, str]
     selection: str = ""  # "all": --only/--exclude/--jobs/--fail-fast; "no-fail-fast": the same without --fail-fast
     fleet: str = ""  # "targets": --targets, --target, --shard, ... (runs on a fleet when given); "sample": also --sample
+    on_fleet: Callable[[dict[str, Any]], FleetVerbs] | None = None  # the given options -> the verb a fleet runs
+    destructive: bool = False  # needs --yes (its wording: explain.DESTRUCTIVE_ALL)
 
 
 Definitions = list[Task]

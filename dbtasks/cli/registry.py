@@ -50,7 +50,7 @@ def assemble(task: Task, config_file: Path) -> tuple[str, Callable[..., None], d
         if fleet and fleet_options.for_a_fleet(task.name, chosen):
             from . import fleet_tasks
 
-            fleet_tasks.run(task.name, config_file, {**kwargs, **chosen})
+            fleet_tasks.run(task, config_file, {**kwargs, **chosen})
             return
         if task.selection:
             from .options import selection as parse

@@ -7,7 +7,6 @@ broken chain that Alembic reports as a bare KeyError). Standard library only; Py
 from __future__ import annotations
 
 import ast
-import contextlib
 import glob
 import os
 import re
@@ -39,19 +38,27 @@ def module_constants(path: str) -> dict[str, Any]:
         tree = ast.parse(text if text is not None else "", filename=path)
     except (SyntaxError, ValueError, RecursionError):
         return {}
-    values: dict[str, Any] = {}
+    return {name: value for name, (_, value, literal) in assignments(tree).items() if literal}
+
+
+def assignments(tree: ast.Module) -> dict[str, tuple[int, Any, bool]]:
+    """Each name a module assigns at its top level: (the line of its last assignment, the value, whether the value
+    is a literal: when not, the value is None). The one reader of `revision` and `down_revision` from a file."""
+    found: dict[str, tuple[int, Any, bool]] = {}
     for node in tree.body:
-        target: ast.expr
-        if isinstance(node, ast.AnnAssign):
-            target, value = node.target, node.value
-        elif isinstance(node, ast.Assign):
-            target, value = node.targets[0], node.value
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
         else:
             continue
-        if isinstance(target, ast.Name) and value is not None:
-            with contextlib.suppress(ValueError):
-                values[target.id] = ast.literal_eval(value)
-    return values
+        for target in targets:
+            if isinstance(target, ast.Name):
+                try:
+                    found[target.id] = (node.lineno, ast.literal_eval(value), True)
+                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                    found[target.id] = (node.lineno, None, False)
+    return found
 
 
 def summary_of(path: str) -> str:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .config.project import Project, Service, closest
 from .errors import DbtasksError, RunFailed, UsageError
+from .plan import prerequisites
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ def run_all(
     ordered: bool = True,
     describe: Callable[[Mapping[str, Any]], str] = lambda data: "",
     inline: bool = False,
+    waits_for: Mapping[str, Iterable[str]] | None = None,
 ) -> list[Outcome]:
     """Run `action` on each named service once its prerequisites are done.
 
@@ -93,9 +95,11 @@ def run_all(
     that depend on it). A service whose prerequisite failed or was skipped is skipped; with
     `fail_fast`, nothing new starts after the first failure. With `ordered=False` (read-only work)
     services are independent. Results come back in `names` order. With `inline` (no action starts a worker: every
-    one is quick), the actions run one after the other in this thread, with no thread pool to start.
+    one is quick), the actions run one after the other in this thread, with no thread pool to start. `waits_for`
+    (a Plan's) replaces the prerequisites when given.
     """
-    waits_for = _prerequisites(project, names, reverse) if ordered else {name: set() for name in names}
+    if waits_for is None:  # a plan (Session.plan) says it; else the selected services' depends_on
+        waits_for = prerequisites(project, names, reverse) if ordered else {name: () for name in names}
     outcomes: dict[str, Outcome] = {}
     stop, reason = False, "not started: --fail-fast after a failure"
 
@@ -137,19 +141,6 @@ def run_all(
                 if not outcome.ok and fail_fast:
                     stop = True
     return [outcomes[name] for name in names]
-
-
-def _prerequisites(project: Project, names: list[str], reverse: bool) -> dict[str, set[str]]:
-    selected = set(names)
-    waits_for: dict[str, set[str]] = {name: set() for name in names}
-    for name in names:
-        for dep in project.services[name].depends_on:
-            if dep in selected:
-                if reverse:
-                    waits_for[dep].add(name)
-                else:
-                    waits_for[name].add(dep)
-    return waits_for
 
 
 class _Threads:

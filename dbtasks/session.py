@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import fastpath
+from . import plan as planning
 from .config.project import Environment, Project, Service
 from .database.target import (
     LOCAL_SOURCE,
@@ -53,12 +54,14 @@ class Session:
     announce: Emit = _silent  # our own lines: the local database, lock waits
     lock_wait: float = DEFAULT_WAIT
     confirm: Confirm = _no_confirmation  # a protected environment's typed-back database name
+    verbose: bool = False  # also announce the plan of a run (Session.plan)
     fork: bool = False  # start workers from a fork server (set when a run will start several)
     _confirmed: bool = False
     _known: dict[str, fastpath.Known] = field(default_factory=dict)  # prefetched states, each used once
     _database: Target | None = None
     _databases: dict[tuple[str, str], Target] = field(default_factory=dict)  # by Service.database_key
     _probed: set[str | None] = field(default_factory=set)  # URLs connected to once already (resolve)
+    _steps: dict[str, planning.Step] = field(default_factory=dict)  # each service's step, resolved once (plan, step)
     _guard: threading.Lock = field(default_factory=threading.Lock)
     _graphs: GraphCache | None = None
 
@@ -82,6 +85,7 @@ class Session:
             self.announce,
             self.lock_wait,
             self.confirm,
+            self.verbose,
             True,
             self._confirmed,
             _database=database,
@@ -106,6 +110,33 @@ class Session:
                 return self._databases[service.database_key]
         with self._guard:
             return self._default_database()
+
+    def plan(self, services: list[Service], *, reverse: bool = False, ordered: bool = True) -> planning.Plan:
+        """The run's plan, resolved before any worker starts: each service's database (started and created, and
+        connected to once), version table, interpreter, lock and the services it waits for (`reverse`: going down;
+        not `ordered`: none). Announced with `verbose`; Session.run and Session.locked then read each service's step."""
+        self.resolve(services)
+        names = [service.name for service in services]
+        after = planning.prerequisites(self.project, names, reverse) if ordered else {}
+        steps = {
+            service.name: planning.step(service, self.database(service), after.get(service.name, ())) for service in services
+        }
+        with self._guard:
+            self._steps.update(steps)
+        found = planning.Plan(steps)
+        if self.verbose:
+            for line in found.lines():
+                self.announce(line)
+        return found
+
+    def step(self, service: Service) -> planning.Step:
+        """`service`'s step of this run: planned already, else resolved now, once."""
+        with self._guard:
+            if service.name in self._steps:
+                return self._steps[service.name]
+        found = planning.step(service, self.database(service))
+        with self._guard:
+            return self._steps.setdefault(service.name, found)
 
     def resolve(self, services: list[Service], *, probe: bool = True) -> None:
         """Resolve (start, create) every service's database before workers fan out, and refuse two services that
@@ -155,7 +186,7 @@ class Session:
         """
         name = op
         assert name in OPS, name
-        target = on if on is not None else self.configured_target(service) if offline else self.database(service)
+        target = on if on is not None else self.configured_target(service) if offline else self.step(service).target
         prefix = f"{service.name} | "
         # The environment's timeouts are for its own database, not for verify's scratch one or doctor's look.
         timeouts = self.environment.settings() if self.environment is not None and on is None else {}
@@ -235,8 +266,8 @@ class Session:
     def locked(self, service: Service) -> Iterator[Held]:
         """Hold the service's migration lock, named after its version table, for as long as the block runs: the one
         place a lock is taken. The verbs take it once and hand it to each writing `run` (reset: across both steps)."""
-        from .database.lock import lock_name, migration_lock
+        from .database.lock import migration_lock
 
-        name = lock_name(service.expected_version_table)
-        with migration_lock(self.database(service), service.name, name, wait=self.lock_wait, announce=self.announce) as held:
+        step = self.step(service)
+        with migration_lock(step.target, service.name, step.lock, wait=self.lock_wait, announce=self.announce) as held:
             yield held

@@ -30,8 +30,9 @@ def over_all(
 ) -> list[Outcome]:
     """Run `verb` for each selected service; `workers` is how many will start one (default: all of them)."""
     names = pick.names(session.project)
-    if not offline:
-        session.resolve([session.service(name) for name in names])  # databases started and created before the fan-out
+    waits_for = None
+    if not offline:  # the plan: databases started and created, steps resolved, before the fan-out
+        waits_for = session.plan([session.service(name) for name in names], reverse=reverse, ordered=ordered).waits_for()
     session.expect_workers(len(names) if workers is None else workers)
     return run_all(
         session.project,
@@ -43,6 +44,7 @@ def over_all(
         ordered=ordered,
         describe=describe,
         inline=workers == 0,
+        waits_for=waits_for,
     )
 
 

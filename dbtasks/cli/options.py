@@ -67,6 +67,7 @@ def session(
         announce=progress,
         lock_wait=lock_wait,
         confirm=typed_back,
+        verbose=verbose,
     )
 
 

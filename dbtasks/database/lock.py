@@ -25,7 +25,7 @@ from .target import Target
 
 T = TypeVar("T")
 
-# The first key of every dbtasks lock ("dbts"); the second is the CRC-32 of its name (lock_name).
+# The first key of every dbtasks lock ("dbts"); the second is the CRC-32 of its name (plan.lock_name).
 NAMESPACE = 0x64627473
 DEFAULT_WAIT = settings.DEFAULT_WAIT
 _HOLDER_SQL = """
@@ -49,15 +49,9 @@ WATCH_INTERVAL = 0.5  # seconds between the watcher's looks at the lock's sessio
 
 
 def key_of(name: str) -> tuple[int, int]:
-    """The two int4 keys of the lock called `name` (see lock_name)."""
+    """The two int4 keys of the lock called `name` (see plan.lock_name)."""
     crc = zlib.crc32(name.encode("utf-8"))
     return NAMESPACE, crc - 2**32 if crc >= 2**31 else crc
-
-
-def lock_name(version_table: tuple[str, str]) -> str:
-    """The lock of a version table: its schema's name for alembic_version (as every dbtasks so far), else schema.table."""
-    schema, table = version_table
-    return schema if table == "alembic_version" else f"{schema}.{table}"
 
 
 def _subject(name: str) -> str:
@@ -68,7 +62,7 @@ def _subject(name: str) -> str:
 def migration_lock(
     target: Target, service: str, name: str, *, wait: float, announce: Emit, sleep: Callable[[float], None] = time.sleep
 ) -> Iterator[Held]:
-    """Hold lock `name` (lock_name) on target's database for the duration of the block, waiting up to `wait` seconds.
+    """Hold lock `name` (plan.lock_name) on target's database for the duration of the block, waiting up to `wait` seconds.
 
     The block gets the Held lock: its session is watched until the block ends (see Held)."""
     import psycopg2

@@ -68,6 +68,26 @@ def test_alembic_info_lines_only_with_verbose(project: Path, database_url: str) 
     loud = assert_ok(inv(project, "db.check-all", "--verbose", url=database_url))
     assert "INFO  [alembic.runtime.migration] Context impl PostgresqlImpl." in loud.stderr, loud.stderr
     assert "INFO  [alembic" in assert_ok(inv(project, "db.check", "users", "-v", url=database_url)).stderr
+    assert "plan: " not in output(upgraded)  # the plan is shown with --verbose only
+
+
+def test_verbose_shows_the_plan_resolved_before_any_worker(project: Path, database_url: str) -> None:
+    parts = urlsplit(database_url)
+    where = f"database {parts.hostname}:{parts.port}{parts.path}"
+    assert_ok(inv(project, "db.upgrade-all", "--only", "users,practices,movements", url=database_url))
+    down = assert_ok(
+        inv(project, "db.downgrade-all", "--to", "base", "--yes", "--only", "users,practices,movements", "-v", url=database_url)
+    )
+    plan = [line for line in down.stderr.splitlines() if line.startswith("plan: ")]
+    assert plan == [
+        f"plan: users: {where}; version table users.alembic_version; schemas users; python {sys.executable}; "
+        "lock users; after practices",
+        f"plan: movements: {where}; version table movements.alembic_version; schemas movements; python {sys.executable}; "
+        "lock movements; after practices",
+        f"plan: practices: {where}; version table practices.alembic_version; schemas practices; python {sys.executable}; "
+        "lock practices",
+    ], down.stderr
+    assert down.stderr.index("plan: practices") < down.stderr.index("Running downgrade")  # before any worker
 
 
 @pytest.mark.parametrize("task", [("db.status",), ("db.upgrade-all",), ("db.check-all",)])

@@ -58,3 +58,26 @@ def test_destructive_verbs_refuse_without_yes_and_change_nothing(
         verbs.downgrade(session, session.service("movements"))
     assert raised.value.exit_code == 2
     assert version(database_url, "movements") == [head_of("movements")]
+
+
+def test_a_plan_is_resolved_once_and_is_what_the_run_uses(
+    project: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    announced: list[str] = []
+    session = session_for(project, database_url, monkeypatch, [])
+    session.announce, session.verbose = announced.append, True
+    plan = session.plan([session.service(name) for name in ("practices", "users", "movements")])
+    assert plan.names == ["practices", "users", "movements"]
+    assert plan.waits_for() == {"practices": {"users", "movements"}, "users": set(), "movements": set()}
+    step = plan.steps["practices"]
+    assert (step.target.url, step.version_table, step.schemas, step.lock) == (
+        database_url,
+        ("practices", "alembic_version"),
+        ("practices",),
+        "practices",
+    )
+    assert session.step(session.service("practices")) is step  # what Session.run and Session.locked read
+    assert [line for line in announced if line.startswith("plan: ")] == plan.lines() and len(plan.lines()) == 3
+    report = verbs_all.upgrade_all(session, Selection(only=("practices", "users", "movements"), jobs=3))
+    assert [outcome.state for outcome in report.outcomes] == ["ok", "ok", "ok"], report.outcomes
+    assert version(database_url, "practices") == [head_of("practices")]

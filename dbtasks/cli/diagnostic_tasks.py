@@ -57,7 +57,7 @@ def definitions(config_file: Path) -> Definitions:
             render.out(render.as_json({"ok": report.failure is None, "findings": [vars(finding) for finding in findings]}))
         else:
             render.out(render.table(("level", "subject", "finding"), [(f.level, f.subject, f.message) for f in findings]))
-        report.raise_for_failure()
+        report.raise_for_failure("in its findings" if json_ else "above")
         render.progress(f"doctor: {report.counts}")
 
     def verify_on_fleet(given: dict[str, Any]) -> FleetVerbs:

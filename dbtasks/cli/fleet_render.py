@@ -100,7 +100,7 @@ def finish(report: FleetReport, verb: str, *, json_: bool) -> None:
         if one is not None:  # --target ONE: its services, as status shows them
             render.out(render.status_table(one.entries))
         render.out(summary(report))
-    report.raise_for_failure()
+    report.raise_for_failure("the outcomes in the JSON report" if json_ else "the summary above")
 
 
 def write_junit(report: FleetReport, path: str) -> None:

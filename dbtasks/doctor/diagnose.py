@@ -42,11 +42,15 @@ class Diagnosis:
 
     @property
     def failure(self) -> str | None:
-        return f"doctor: {self.counts}; fix the errors above, then run 'inv db.doctor' again" if self.count(ERROR) else None
+        return self.verdict("among its findings")
 
-    def raise_for_failure(self) -> None:
-        if self.failure is not None:
-            raise RunFailed(self.failure)
+    def verdict(self, where: str) -> str | None:
+        """The failure, pointing at `where` the errors are shown ("above", for a command line that drew the table)."""
+        return f"doctor: {self.counts}; fix the errors {where}, then run 'inv db.doctor' again" if self.count(ERROR) else None
+
+    def raise_for_failure(self, where: str = "among its findings") -> None:
+        if self.count(ERROR):
+            raise RunFailed(str(self.verdict(where)))
 
 
 def diagnose(

@@ -54,18 +54,22 @@ class FleetReport:
 
     @property
     def failure(self) -> str | None:
+        return self.verdict("the outcomes")
+
+    def verdict(self, shown: str) -> str | None:
+        """The failure, pointing at `shown`, what shows the unfinished targets ("the summary above" on a command line)."""
         left = self.unfinished
         if not left:
             return None
         names = ", ".join(outcome.target for outcome in left[:10]) + (", ..." if len(left) > 10 else "")
         return (
-            f"{self.fleet}: {len(left)} of {len(self.outcomes)} targets failed or did not start ({names}); see the summary "
-            f"above, and rerun with --retry-failed REPORT (a --json report) to redo only those"
+            f"{self.fleet}: {len(left)} of {len(self.outcomes)} targets failed or did not start ({names}); see {shown}, "
+            f"and rerun with --retry-failed REPORT (a --json report) to redo only those"
         )
 
-    def raise_for_failure(self) -> None:
-        if self.failure is not None:
-            raise RunFailed(self.failure)
+    def raise_for_failure(self, shown: str = "the outcomes") -> None:
+        if self.unfinished:
+            raise RunFailed(str(self.verdict(shown)))
 
     def document(self, verb: str) -> dict[str, Any]:
         return {

@@ -37,6 +37,7 @@ from _support import (
     execute,
     head_of,
     inv,
+    output,
     plant_migration,
     replace_once,
     revisions_of,
@@ -67,7 +68,10 @@ def findings(project: Path, url: str | None, **env: str) -> list[Finding]:
     count = len(errors(found))
     assert result.returncode == (1 if count else 0), text
     assert document["ok"] is (count == 0), text
-    assert result.stderr.strip().splitlines()[-1].startswith(f"doctor: {count} error"), text
+    warnings = sum(1 for finding in found if finding.level == "warning")
+    counts = f"doctor: {count} error{'s' if count != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}"
+    verdict = f"{counts}; fix the errors in its findings, then run 'inv db.doctor' again" if count else counts
+    assert result.stderr.strip().splitlines()[-1] == verdict, text
     for finding in found:
         assert finding.level in ("error", "warning", "ok"), finding
         assert "\n" not in finding.message, finding
@@ -299,6 +303,12 @@ def test_a_closed_port(project: Path) -> None:
     one(found, "error", "database", "nothing listens on 127.0.0.1:1", "connection refused", "DATABASE_URL")
     one(found, "ok", "movements", "history: ")
     assert len(errors(found)) == 1, show(found)
+    table = inv(project, "db.doctor", url=CLOSED_URL)  # without --json the verdict points at the table
+    warnings = sum(1 for finding in found if finding.level == "warning")
+    assert table.returncode == 1, output(table)
+    assert table.stderr.strip().splitlines()[-1] == (
+        f"doctor: 1 error, {warnings} warning{'s' if warnings != 1 else ''}; fix the errors above, then run 'inv db.doctor' again"
+    ), output(table)
 
 
 def test_an_unknown_host(project: Path) -> None:

@@ -179,6 +179,10 @@ _TEMPLATES = {
     "not_at_head": "database is at {current}, head is {head}; run 'inv db.upgrade {name}' first",
     "broken_chain": "{path} declares down_revision {missing!r}, which no file defines; fix that file's down_revision (see 'inv db.history {name}')",
     "history": "cannot read the migration files: {message}; fix them, then run 'inv db.history {name}'",
+    "alembic_too_old": (
+        "{file} configures Alembic in [tool.alembic], which needs Alembic 1.16 or later, and this interpreter has "
+        "Alembic {version}; upgrade Alembic in {name}'s environment (pip install 'alembic>=1.16')"
+    ),
     "connect": "cannot connect to the database ({message}); check {source} and that the server is running",
     "connection_lost": (
         "lost the connection to the database{during} ({message}); the server rolls back the migration in progress, "
@@ -263,6 +267,8 @@ def _fields(service: Service, data: dict[str, Any], message: str, target: Target
         "stays": stays_at(data),
         "during": f" during migration {data['revision']}" if data.get("revision") else "",
         "edited": edited_files(data.get("edited") or []),
+        "file": display_path(Path(data.get("file", ""))),
+        "version": data.get("version"),
     }
 
 

@@ -100,7 +100,7 @@ def file_graph(service: Service, cache: GraphCache | None = None) -> dict[str, t
     """The service's revision graph as its files declare it, when that is certain: every revision a literal and
     every down_revision defined by a file (else Alembic itself must read them, and say what is wrong)."""
     cache = cache or GraphCache(None)
-    located = cache.located(str(service.alembic_ini), str(service.path))
+    located = cache.located(service.alembic_source)
     graph = cache.graph(located[0]) if located is not None and located[0] else None
     if graph is None or any(down not in graph for _, downs in graph.values() for down in downs):
         return None
@@ -109,7 +109,7 @@ def file_graph(service: Service, cache: GraphCache | None = None) -> dict[str, t
 
 def _graph(service: Service, cache: GraphCache | None) -> dict[str, tuple[str, list[str]]] | None:
     cache = cache or GraphCache(None)
-    located = cache.located(str(service.alembic_ini), str(service.path))
+    located = cache.located(service.alembic_source)
     if located is None or (service.version_table is None and located[2]):
         return None  # env.py computes its version table's name: only the worker reads it right
     return file_graph(service, cache)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 from .config.project import Project, Service
 from .database.target import Target, shown
+from .database.urls import OFFLINE_URL, expand
 
 
 def lock_name(version_table: tuple[str, str]) -> str:
@@ -48,10 +49,16 @@ class Step:
         """`plan: habits: database host:5432/app; version table habits.alembic_version; ...` (no password)."""
         where = f"database {shown(self.target.url)}" if self.target.url else "offline"
         after = f"; after {', '.join(self.after)}" if self.after else ""
+        x = f"; -x {', '.join(self.target.redact(item) for item in self.x)}" if self.x else ""
         return (
             f"plan: {self.service.name}: {where}; version table {'.'.join(self.version_table)}; schemas "
-            f"{', '.join(self.schemas)}; python {self.interpreter}; lock {self.lock}{after}"
+            f"{', '.join(self.schemas)}; python {self.interpreter}; lock {self.lock}{x}{after}"
         )
+
+    @property
+    def x(self) -> list[str]:
+        """Alembic's -x arguments env.py gets (name=value), the ${db.*} placeholders filled in from the target."""
+        return [expand(item, self.target.url or OFFLINE_URL, self.service.driver) for item in self.service.x]
 
 
 @dataclass(frozen=True)

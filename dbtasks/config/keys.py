@@ -51,6 +51,16 @@ def _is_env(value: Any) -> bool:
     )
 
 
+def _is_x(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and bool(X_NAME.match(k)) and isinstance(v, (str, int, float, bool)) and "\0" not in str(v)
+        for k, v in value.items()
+    )
+
+
+X_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*\Z")  # an -x name env.py looks up (the part before '=')
+SECTION = re.compile(r"^[^\[\]\r\n]+\Z")  # what ConfigParser accepts between [ and ]
+
 SERVICE_KEYS: _ServiceKeys = {
     "path": (lambda v: isinstance(v, str) and bool(v), "expected a folder path"),
     "schema": (
@@ -58,7 +68,12 @@ SERVICE_KEYS: _ServiceKeys = {
         "expected a schema name (ASCII letters, digits, _ and $; at most 63)",
     ),
     "driver": (lambda v: v in DRIVERS, "expected asyncpg, psycopg2 or psycopg (psycopg 3)"),
-    "alembic_ini": (lambda v: isinstance(v, str) and bool(v), "expected a file name"),
+    "alembic_ini": (lambda v: isinstance(v, str) and bool(v), "expected a file name (alembic.ini, or pyproject.toml)"),
+    "ini_section": (
+        lambda v: isinstance(v, str) and bool(SECTION.match(v)),
+        "expected the name of a section of alembic.ini (what 'alembic -n NAME' takes)",
+    ),
+    "x": (_is_x, "expected a mapping of name: value (each passed as Alembic's -x name=value)"),
     "url_env": (lambda v: isinstance(v, str) and bool(ENV_NAME.match(v)), "expected an environment variable name"),
     "pythonpath": (_is_str_list, "expected a list of folders"),
     "env": (_is_env, "expected a mapping of VARIABLE: value (no NUL character)"),
@@ -114,7 +129,9 @@ def merged(node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
     return own + found
 
 
-def version_table(declared: str | None, schema: str, ini: Path, path: Path) -> tuple[str, str] | None:
+def version_table(
+    declared: str | None, schema: str, ini: Path, path: Path, section: str = "alembic", pyproject: Path | None = None
+) -> tuple[str, str] | None:
     """(schema, table) of the service's version table: as declared, else as its env.py passes it literally.
 
     Without a literal version_table_schema (none, or a computed one) it is taken to be in the service's schema:
@@ -123,7 +140,7 @@ def version_table(declared: str | None, schema: str, ini: Path, path: Path) -> t
     if declared:
         in_schema, _, declared_table = declared.rpartition(".")
         return (in_schema or schema, declared_table)
-    env_py = revisions.environment_file(str(ini), str(path))
+    env_py = revisions.environment_file(str(ini), str(path), section, str(pyproject) if pyproject else None)
     passed = (
         sources.version_table_of(env_py)
         if env_py

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -254,19 +255,18 @@ class _Loader:
         path = self.file.parent / raw["path"]
         with contextlib.suppress(RuntimeError, OSError):  # a symbolic link loop: no such folder, as far as anyone can tell
             path = path.resolve()
-        ini = path / raw.get("alembic_ini", "alembic.ini")
+        ini, pyproject = alembic_files(path, raw.get("alembic_ini", "alembic.ini"))
+        section = raw.get("ini_section", "alembic")
         python = os.path.expanduser(raw["python"]) if "python" in raw else None
         if not path.is_dir():
             self.problem(
                 self.at(name, "path", node), f"{where}.path", f"folder {display_path(path)} does not exist; fix the path"
             )
             return None
-        if not ini.is_file():
-            self.problem(
-                self.at(name, "alembic_ini", self.at(name, "path", node)),
-                f"{where}.alembic_ini",
-                f"{display_path(ini)} does not exist; run 'alembic init' there or fix alembic_ini",
-            )
+        problem = alembic_problem(ini, pyproject, section)
+        if problem is not None:
+            key = "ini_section" if "section" in problem and "ini_section" in raw else "alembic_ini"
+            self.problem(self.at(name, key, self.at(name, "path", node)), f"{where}.{key}", problem)
             return None
         if python is not None:
             resolved = (path / python) if "/" in python else shutil.which(python)
@@ -279,13 +279,14 @@ class _Loader:
                 )
                 return None
             python = str(resolved)
-        for variable, value in raw.get("env", {}).items():
+        for variable, value in [*raw.get("env", {}).items(), *raw.get("x", {}).items()]:
             unknown = [field for field in PLACEHOLDER.findall(str(value)) if field not in PLACEHOLDER_FIELDS]
             if unknown:
                 known = ", ".join(f"${{db.{field}}}" for field in PLACEHOLDER_FIELDS)
+                key = "env" if variable in raw.get("env", {}) else "x"
                 self.problem(
-                    self.at(name, "env", node),
-                    f"{where}.env.{variable}",
+                    self.at(name, key, node),
+                    f"{where}.{key}.{variable}",
                     f"unknown placeholder ${{db.{unknown[0]}}}; use {known}",
                 )
                 return None
@@ -299,10 +300,13 @@ class _Loader:
             schemas=tuple(schemas),
             database=database if isinstance(database, str) else None,
             database_url_env=database["url_env"] if isinstance(database, dict) else None,
-            version_table=version_table(raw.get("version_table"), schemas[0], ini, path),
+            version_table=version_table(raw.get("version_table"), schemas[0], ini, path, section, pyproject),
             create_schema=raw.get("create_schema", True),
             driver=raw["driver"],
             alembic_ini=ini,
+            ini_section=section,
+            pyproject=pyproject,
+            x=tuple(f"{key}={env_text(value)}" for key, value in raw.get("x", {}).items()),
             url_env=raw.get("url_env", DEFAULT_URL_ENV),
             pythonpath=tuple((path / item).resolve() for item in raw.get("pythonpath", [])),
             env={key: env_text(value) for key, value in raw.get("env", {}).items()},
@@ -352,3 +356,49 @@ class _Loader:
     @staticmethod
     def value(node: yaml.Node) -> Any:
         return yaml.SafeLoader(yaml.safe_dump(None)).construct_object(node, deep=True)
+
+
+# A [tool.alembic] table in pyproject.toml (Alembic >= 1.16 reads it after alembic.ini), found without parsing TOML.
+_TOOL_ALEMBIC = re.compile(r"^[ \t]*\[[ \t]*tool[ \t]*\.[ \t]*alembic[ \t]*\][ \t]*(?:#.*)?$", re.MULTILINE)
+
+
+def alembic_files(path: Path, declared: str) -> tuple[Path, Path | None]:
+    """(alembic.ini, pyproject.toml or None) as plain `alembic` in `path` reads them: `alembic_ini: pyproject.toml`
+    (alembic -c pyproject.toml) names the TOML file and keeps alembic.ini (which may be absent); otherwise the
+    folder's pyproject.toml counts when it has a [tool.alembic] table."""
+    if Path(declared).name == "pyproject.toml":
+        return path / "alembic.ini", path / declared
+    toml = path / "pyproject.toml"
+    return path / declared, toml if toml.is_file() and _TOOL_ALEMBIC.search(read_utf8(toml) or "") else None
+
+
+def alembic_problem(ini: Path, pyproject: Path | None, section: str) -> str | None:
+    """Why Alembic could not read the service's configuration from these files, with the fix; None when it can."""
+    if pyproject is not None and not pyproject.is_file():
+        return f"{display_path(pyproject)} does not exist; fix alembic_ini"
+    if pyproject is not None and not _TOOL_ALEMBIC.search(read_utf8(pyproject) or ""):
+        return f"{display_path(pyproject)} has no [tool.alembic] table; run 'alembic init -t pyproject' there or fix alembic_ini"
+    if not ini.is_file():
+        if pyproject is not None:
+            return None  # [tool.alembic] holds the configuration; no ini needed
+        return f"{display_path(ini)} does not exist; run 'alembic init' there or fix alembic_ini"
+    if pyproject is None or section != "alembic":
+        import configparser
+
+        parser = configparser.ConfigParser()
+        try:
+            parser.read_string(read_utf8(ini) or "", str(ini))
+        except configparser.Error as error:
+            return f"{display_path(ini)} cannot be read ({type(error).__name__}); fix the file"
+        if not parser.has_section(section):
+            units = [name for name in parser.sections() if parser.has_option(name, "script_location")]
+            return (
+                f"{display_path(ini)} has no [{section}] section (sections with a script_location: "
+                f"{', '.join(units) or 'none'}); fix ini_section"
+            )
+        if pyproject is None and not parser.has_option(section, "script_location"):
+            return (
+                f"{display_path(ini)} has no script_location in [{section}], and no pyproject.toml beside it has "
+                "[tool.alembic]; add script_location (alembic init writes one) or fix alembic_ini"
+            )
+    return None

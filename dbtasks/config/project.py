@@ -7,6 +7,7 @@ import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError, UsageError
 from ..lint.rules import LintRules
@@ -39,8 +40,20 @@ class Service:
     database_url_env: str | None = None  # or a URL of its own, from this variable
     version_table: tuple[str, str] | None = None  # (schema, table) as migrations.yaml or env.py says; None: read by the worker
     create_schema: bool = True  # create its schemas before its first upgrade when they are missing
-    x: tuple[str, ...] = ()  # Alembic -x arguments (name=value) for env.py: a fleet's schema per tenant
+    x: tuple[str, ...] = ()  # Alembic -x arguments (name=value) for env.py: migrations.yaml's x:, a fleet's tenant
+    ini_section: str = "alembic"  # the section of alembic.ini Alembic reads (alembic -n NAME)
+    pyproject: Path | None = None  # pyproject.toml whose [tool.alembic] Alembic reads after the ini (Alembic >= 1.16)
     lint: LintRules = field(default_factory=LintRules)  # the squawk rules `inv db.lint` runs with (migrations.yaml's lint:)
+
+    @property
+    def alembic_source(self) -> dict[str, Any]:
+        """Where Alembic reads this service's configuration, as worker/revisions' readers take it."""
+        return {
+            "ini": str(self.alembic_ini),
+            "cwd": str(self.path),
+            "section": self.ini_section,
+            "toml": str(self.pyproject) if self.pyproject else None,
+        }
 
     @property
     def owned_schemas(self) -> tuple[str, ...]:

@@ -29,16 +29,16 @@ def revision_findings(service: Service) -> list[tuple[Path, str]]:
 
 def engine_autocommits(service: Service) -> Path | None:
     """env.py, when it gives its engine or connection the AUTOCOMMIT isolation level (no migration has a transaction)."""
-    env_py = revisions.environment_file(str(service.alembic_ini), str(service.path))
+    env_py = revisions.environment_file(**service.alembic_source)
     if env_py is None:
         return None
     return Path(env_py) if _AUTOCOMMIT.search(_text(Path(env_py))) else None
 
 
 def _revision_files(service: Service) -> Iterator[Path]:
-    folders = revisions.version_folders(str(service.alembic_ini), str(service.path))
+    folders = revisions.version_folders(**service.alembic_source)
     if folders is None:  # only Alembic can say where they are: the usual place, next to env.py
-        env_py = revisions.environment_file(str(service.alembic_ini), str(service.path))
+        env_py = revisions.environment_file(**service.alembic_source)
         folders = [str(Path(env_py).parent / "versions")] if env_py else []
     seen: set[Path] = set()
     for file in revisions.files_in(folders):

@@ -273,7 +273,7 @@ def _environment_guards(project: Project) -> list[Finding]:
 
     findings = []
     for service in project.services.values():
-        env_py = environment_file(str(service.alembic_ini), str(service.path))
+        env_py = environment_file(**service.alembic_source)
         calls = create_all_calls(service.path, Path(env_py).parent if env_py else None)
         for call in [call for call in calls if not call.guarded]:
             findings.append(

@@ -106,9 +106,8 @@ def named_after(migration: Migration, revision: str) -> bool:
 
 def check_service(service: Service) -> Findings:
     found = Findings()
-    ini, cwd = str(service.alembic_ini), str(service.path)
-    env_py = revisions.environment_file(ini, cwd)
-    files = revisions.version_files(ini, cwd)
+    env_py = revisions.environment_file(**service.alembic_source)
+    files = revisions.version_files(**service.alembic_source)
     if env_py is None or files is None:
         found.unchecked.append(
             f"{display_path(service.alembic_ini)}: {service.name}'s migrations are in a package or in recursive folders, "

@@ -25,7 +25,8 @@ Graph = dict[str, tuple[str, list[str]]]
 # An Alembic environment's migration files, its env.py, and whether env.py may name its own version table.
 Located = tuple[list[str], str, bool]
 FILE_NAME = "revisions-cache.json"
-_FORMAT = 3  # 2: each entry also holds the file's checksum (worker/checksums.py); 3: and the located memo
+_FORMAT = 4  # 2: each entry also holds the file's checksum (worker/checksums.py); 3: and the located memo; 4: keyed
+# by the whole Alembic source (ini, folder, section, pyproject.toml)
 # A top-level assignment of either name, the whole value on its line: `revision: str = "ab12"`, `down_revision = None`.
 _ASSIGNMENT = re.compile(r"^(revision|down_revision)[ \t]*(?::[^=\n]*)?=[ \t]*([^\n#]*?)[ \t]*(?:#[^\n]*)?$", re.MULTILINE)
 _MENTION = re.compile(r"^(?:revision|down_revision)\b", re.MULTILINE)
@@ -91,16 +92,15 @@ class GraphCache:
         self.entries: dict[str, list[Any]] = {}
         self.changed = False
         self._guard = threading.Lock()  # a fleet's members read through one cache from several threads
-        self._located: dict[tuple[str, str], tuple[list[Any], Located | None]] = {}
+        self._located: dict[tuple[str, ...], tuple[list[Any], Located | None]] = {}
         if self.file is not None:
             with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):  # a damaged file: read as empty
                 loaded = json.loads(self.file.read_text(encoding="utf-8"))
                 if isinstance(loaded, dict) and loaded.get("format") == _FORMAT and isinstance(loaded.get("files"), dict):
                     self.entries = loaded["files"]
                     self._located = {
-                        (ini, cwd): (signature, (list(found[0]), str(found[1]), bool(found[2])))
+                        tuple(key.split("\n")): (signature, (list(found[0]), str(found[1]), bool(found[2])))
                         for key, (signature, found) in loaded.get("located", {}).items()
-                        for ini, cwd in [key.split("\n")]
                     }
 
     def graph(self, files: Iterable[str]) -> Graph | None:
@@ -113,19 +113,23 @@ class GraphCache:
             graph[entry[0]] = (path, entry[1])
         return graph
 
-    def located(self, ini: str, cwd: str) -> Located | None:
-        """Where the environment `ini` configures (run from `cwd`) keeps its files, None when only Alembic can say.
+    def located(self, source: dict[str, Any]) -> Located | None:
+        """Where the environment configured by `source` (Service.alembic_source: alembic.ini, the folder Alembic runs
+        in, the ini's section, pyproject.toml) keeps its files, None when only Alembic can say.
 
         Remembered (in the cache file too) while alembic.ini, env.py and each versions folder keep their stat (adding,
         removing or renaming a file changes its folder's): the next run, a fleet's members or a run's second look do not
         read them again."""
-        memo = self._located.get((ini, cwd))
+        key = (source["ini"], source["cwd"], source["section"], source["toml"] or "")
+        memo = self._located.get(key)
         if memo is not None and memo[0] == stats(memo[0][0::2]):
             return memo[1]
-        folders, env_py = revisions.version_folders(ini, cwd), revisions.environment_file(ini, cwd)
+        folders, env_py = revisions.version_folders(**source), revisions.environment_file(**source)
         if folders is None or env_py is None:
             return None
-        signature = stats([ini, env_py, *folders])  # taken first: a change made while reading shows next time
+        signature = stats(
+            [source["ini"], *([source["toml"]] if source["toml"] else []), env_py, *folders]
+        )  # taken first: a change made while reading shows next time
         try:
             with open(env_py, encoding="utf-8") as handle:
                 computes = bool(_CUSTOM_VERSION_TABLE.search(handle.read()))
@@ -133,7 +137,7 @@ class GraphCache:
             computes = True  # unreadable: only the worker can say
         found: Located = (revisions.files_in(folders), env_py, computes)
         with self._guard:
-            self._located[(ini, cwd)] = (signature, found)
+            self._located[key] = (signature, found)
             self.changed = True
         return found
 
@@ -170,7 +174,7 @@ class GraphCache:
                 return
             self.changed = False
             entries = dict(self.entries)
-            located = {f"{ini}\n{cwd}": memo for (ini, cwd), memo in self._located.items() if os.path.exists(ini)}
+            located = {"\n".join(key): memo for key, memo in self._located.items() if os.path.exists(key[3] or key[0])}
         live = {path: entry for path, entry in entries.items() if os.path.exists(path)}
         write_json(self.file, {"format": _FORMAT, "files": live, "located": located})
 

@@ -136,7 +136,8 @@ def _in_schema(service: Service, member: Member) -> Service:
     table = service.version_table
     if table is not None and table[0] == service.schema:
         table = (member.name, table[1])
-    return replace(service, schema=member.name, schemas=schemas, version_table=table, x=member.x)
+    x = dict(item.split("=", 1) for item in (*service.x, *member.x))  # the service's own -x, the tenant's winning
+    return replace(service, schema=member.name, schemas=schemas, version_table=table, x=tuple(f"{k}={v}" for k, v in x.items()))
 
 
 def member_session(session: Session, fleet: Fleet, member: Member, emit: Emit) -> Session:

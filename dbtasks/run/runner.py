@@ -65,11 +65,13 @@ def run(
         "foreign_version_tables": [list(table) for table in foreign],
         "create_schemas": service.create_schema,
         "ini": str(service.alembic_ini),
+        "ini_section": service.ini_section,
+        "toml": str(service.pyproject) if service.pyproject else None,
         "url_env": service.url_env,
         "pythonpath": [str(path) for path in service.pythonpath],
         "settings": timeouts or {},
         "args": args,
-        "x": list(service.x),
+        "x": [expand(item, target.url or OFFLINE_URL, service.driver) for item in service.x],  # ${db.*} filled in
         "lock": [lock.server_pid, *lock.oids] if lock is not None else [],
         "result_fd": -1,
     }

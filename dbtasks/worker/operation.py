@@ -31,8 +31,6 @@ CREATE_SCHEMA = 'DO $$BEGIN PERFORM pg_advisory_xact_lock({lock}); CREATE SCHEMA
 
 class Operation:
     def __init__(self, request: Request) -> None:
-        from alembic.config import Config
-
         self.request = request
         self.op = request["op"]
         self.args: dict[str, Any] = request.get("args") or {}
@@ -41,9 +39,7 @@ class Operation:
         for folder in reversed(request.get("pythonpath") or []):
             sys.path.insert(0, folder)
         self.sql_buffer = io.StringIO()
-        self.config = Config(
-            request["ini"], output_buffer=self.sql_buffer if self.op == "sql" else sys.stdout, cmd_opts=self.cmd_opts()
-        )
+        self.config = self.new_config(self.sql_buffer if self.op == "sql" else sys.stdout)
         # ConfigParser interpolates %, and a percent-encoded password contains it.
         self.config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         self.applied: list[dict[str, Any]] = []  # steps recorded by configure.recorder
@@ -52,6 +48,29 @@ class Operation:
         self.version_table: dict[str, Any] = {}  # where env.py keeps alembic_version, as configured
         self.configured: dict[str, Any] = {}  # what env.py passed to context.configure
         self.ownership = Ownership(dict(request))  # what check, generate and verify may look at
+
+    def new_config(self, output: Any) -> Any:
+        """Alembic's Config as plain `alembic [-n SECTION]` in the service folder makes it: the ini's section, then
+        pyproject.toml's [tool.alembic] (Alembic >= 1.16)."""
+        import inspect
+
+        from alembic.config import Config
+
+        request = self.request
+        options: dict[str, Any] = {"ini_section": request.get("ini_section") or "alembic", "cmd_opts": self.cmd_opts()}
+        toml = request.get("toml")
+        if toml and "toml_file" in inspect.signature(Config.__init__).parameters:
+            options["toml_file"] = toml
+        elif toml and not (revisions.alembic_options(request["ini"], options["ini_section"]) or {}).get("script_location"):
+            import alembic
+
+            raise Failure(
+                "alembic_too_old",
+                f"{os.path.basename(toml)} [tool.alembic] needs Alembic 1.16 or later",
+                file=toml,
+                version=getattr(alembic, "__version__", "?"),
+            )
+        return Config(request["ini"], output_buffer=output, **options)
 
     def cmd_opts(self) -> Any:
         """Alembic's command-line options as env.py sees them: only -x (a fleet's tenant), None without it."""

@@ -29,7 +29,7 @@ class Ownership:
         foreign = [tuple(table) for table in request.get("foreign_version_tables") or []]
         self.foreign: set[tuple[str, ...]] = {*foreign, *((table[0], checksums.table_for(table[-1])) for table in foreign)}
         self.tables: set[tuple[str, str]] = set()  # in shared schemas: its models' and its migrations' tables
-        self._ini = str(request.get("ini") or "")
+        self._source = (str(request.get("ini") or ""), str(request.get("ini_section") or "alembic"), request.get("toml"))
         self._learned_files = False
 
     def learn_migrations(self, default_schema: str | None) -> None:
@@ -37,7 +37,8 @@ class Ownership:
         if self._learned_files or not self.shared:
             return
         self._learned_files = True
-        files = revisions.version_files(self._ini, os.getcwd()) or []
+        ini, section, toml = self._source
+        files = revisions.version_files(ini, os.getcwd(), section, toml) or []
         self.tables |= sources.created_tables(files, default_schema or self.schemas[0])
 
     def learn_models(self, metadata: Any, default_schema: str | None, keep: Any = None) -> None:

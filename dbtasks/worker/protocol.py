@@ -61,6 +61,7 @@ KINDS = (
     "edited",  # an applied revision's file differs from the checksum recorded when it was applied
     "checksum_table",  # the checksum table beside the version table is damaged: the step is rolled back
     "not_applied",  # checksums --accept of a revision the database has not applied (bad input)
+    "alembic_too_old",  # the configuration needs a newer Alembic than the service's interpreter has
     "command",  # any other alembic CommandError
     "unexpected",  # anything else: a bug or an unusual env.py
 )
@@ -77,7 +78,9 @@ class Request(TypedDict):
     version_table: list[str]  # [schema, table] where its env.py must keep alembic_version
     foreign_version_tables: list[list[str]]  # [schema, table] of the other services in its database
     create_schemas: bool  # create its missing schemas before an upgrade or stamp writes anything
-    ini: str  # alembic.ini, absolute
+    ini: str  # alembic.ini, absolute (it may not exist when pyproject.toml holds the configuration)
+    ini_section: str  # the ini's section Alembic reads (alembic -n NAME; "alembic" by default)
+    toml: str | None  # pyproject.toml whose [tool.alembic] Alembic reads after the ini (Alembic >= 1.16), or None
     url_env: str  # the variable env.py reads the URL from (the parent sets it)
     pythonpath: list[str]  # folders put first on sys.path
     settings: dict[str, str]  # SET LOCAL in every migration transaction (statement_timeout, lock_timeout)

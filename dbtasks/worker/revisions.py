@@ -127,10 +127,11 @@ def applied(graph: dict[str, tuple[str, list[str]]], current: Iterable[str]) -> 
     return order
 
 
-def version_files(ini: str, cwd: str) -> list[str] | None:
-    """The migration files of the Alembic environment configured by `ini`, read the way Alembic reads it
-    when run from `cwd`; None when only Alembic can resolve them (package resources, recursive folders)."""
-    folders = version_folders(ini, cwd)
+def version_files(ini: str, cwd: str, section: str = "alembic", toml: str | None = None) -> list[str] | None:
+    """The migration files of the Alembic environment configured by `ini` (its `section`, then `toml`'s
+    [tool.alembic]), read the way Alembic reads it when run from `cwd`; None when only Alembic can resolve them
+    (package resources, recursive folders, a pyproject.toml this interpreter cannot parse)."""
+    folders = version_folders(ini, cwd, section, toml)
     if folders is None:
         return None
     return files_in(folders)
@@ -151,22 +152,63 @@ def broken_folder(folder: str) -> str | None:
     return None
 
 
-def version_folders(ini: str, cwd: str) -> list[str] | None:
-    """The folders holding those files (None as for version_files)."""
+def alembic_options(ini: str, section: str = "alembic", toml: str | None = None) -> dict[str, Any] | None:
+    """The Alembic options as Alembic reads them: `section` of `ini` (when the file exists) first, then the
+    [tool.alembic] table of `toml` (Alembic 1.16 and later), with %(here)s resolved; None when unreadable here."""
     import configparser  # imported when alembic.ini is read: a cached run reads none
 
     parser = configparser.ConfigParser(defaults={"here": os.path.dirname(os.path.abspath(ini))})
     try:
-        parser.read_string(text_of(ini) or "", ini)
-        options = dict(parser.items("alembic"))
+        if os.path.exists(ini) or not toml:
+            parser.read_string(text_of(ini) or "", ini)
+        options: dict[str, Any] = dict(parser.items(section)) if parser.has_section(section) or not toml else {}
     except (configparser.Error, OSError):
         return None
-    location = options.get("script_location", "")
-    recursive = options.get("recursive_version_locations", "false").lower() in ("true", "1", "yes", "on")
-    if not location or (":" in location and not os.path.isabs(location)) or recursive:
+    if toml:
+        table = tool_alembic(toml)
+        if table is None:
+            return None
+        here = os.path.dirname(os.path.abspath(toml))
+        for key, value in table.items():
+            if key not in options:
+                options[key] = value.replace("%(here)s", here) if isinstance(value, str) else value
+    return options
+
+
+def tool_alembic(toml: str) -> dict[str, Any] | None:
+    """pyproject.toml's [tool.alembic] table ({} without one); None when it cannot be parsed here (no TOML reader
+    before Python 3.11 without tomli) or is not a table."""
+    try:
+        import tomllib as reader  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        try:
+            import tomli as reader  # type: ignore[import-not-found,no-redef,unused-ignore]
+        except ImportError:
+            return None
+    text = text_of(toml)
+    if text is None:
         return None
-    if options.get("version_locations"):
-        folders = _split(options["version_locations"], options.get("path_separator"))
+    try:
+        table = reader.loads(text).get("tool", {}).get("alembic", {})
+    except (ValueError, AttributeError):  # TOMLDecodeError is a ValueError
+        return None
+    return table if isinstance(table, dict) else None
+
+
+def version_folders(ini: str, cwd: str, section: str = "alembic", toml: str | None = None) -> list[str] | None:
+    """The folders holding those files (None as for version_files)."""
+    options = alembic_options(ini, section, toml)
+    if options is None:
+        return None
+    location = options.get("script_location", "")
+    recursive = str(options.get("recursive_version_locations", "false")).lower() in ("true", "1", "yes", "on")
+    if not isinstance(location, str) or not location or (":" in location and not os.path.isabs(location)) or recursive:
+        return None
+    declared = options.get("version_locations")
+    if isinstance(declared, list):
+        folders = [str(item) for item in declared]
+    elif declared:
+        folders = _split(str(declared), options.get("path_separator"))
     else:
         folders = [os.path.join(location, "versions")]
     found = [os.path.join(cwd, folder) for folder in folders]  # join keeps an absolute folder as is
@@ -191,17 +233,12 @@ def script_files(script: Any) -> set[str]:
     return {path for folder in folders for path in glob.glob(os.path.join(str(folder), "*.py"))}
 
 
-def environment_file(ini: str, cwd: str) -> str | None:
-    """The env.py of the Alembic environment configured by `ini` (None when only Alembic can find it)."""
-    import configparser  # imported when alembic.ini is read: a cached run reads none
-
-    parser = configparser.ConfigParser(defaults={"here": os.path.dirname(os.path.abspath(ini))})
-    try:
-        parser.read_string(text_of(ini) or "", ini)
-        location = parser.get("alembic", "script_location", fallback="")
-    except (configparser.Error, OSError):
-        return None
-    if not location or (":" in location and not os.path.isabs(location)):
+def environment_file(ini: str, cwd: str, section: str = "alembic", toml: str | None = None) -> str | None:
+    """The env.py of the Alembic environment configured by `ini` (as version_files reads it; None when only Alembic
+    can find it)."""
+    options = alembic_options(ini, section, toml)
+    location = (options or {}).get("script_location", "")
+    if not isinstance(location, str) or not location or (":" in location and not os.path.isabs(location)):
         return None
     return os.path.join(cwd, location, "env.py")
 

@@ -292,10 +292,9 @@ class Verification:
         self.judge("no-trace", left, "after downgrade to base", f"downgrade to base leaves {mine} as before the first upgrade")
 
     def offline_sql(self, script: Any) -> None:
-        from alembic.config import Config
 
         buffer = io.StringIO()
-        config = Config(self.operation.request["ini"], output_buffer=buffer, cmd_opts=self.operation.cmd_opts())
+        config = self.operation.new_config(buffer)
         config.set_main_option("sqlalchemy.url", self.operation.url.replace("%", "%%"))
         saved, self.operation.config = self.operation.config, config
         try:

@@ -184,7 +184,11 @@ def stub_services(root: Path, services: dict[str, dict[str, object]]) -> None:
     for settings in services.values():
         folder = root / str(settings["path"])
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / str(settings.get("alembic_ini", "alembic.ini"))).write_text("[alembic]\nscript_location = alembic\n")
+        ini = str(settings.get("alembic_ini", "alembic.ini"))
+        if Path(ini).name == "pyproject.toml":
+            (folder / ini).write_text('[tool.alembic]\nscript_location = "alembic"\n')
+        else:
+            (folder / ini).write_text(f"[{settings.get('ini_section', 'alembic')}]\nscript_location = alembic\n")
         if "python" in settings:
             python = folder / str(settings["python"])
             python.parent.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _support import REPO, declared_services, revisions_of
@@ -110,6 +111,31 @@ def test_a_broken_cache_file_is_read_as_empty(tmp_path: Path) -> None:
     assert json.loads((state / FILE_NAME).read_text())["files"][path][4] == "aaaa"
 
 
+def source(ini: Path, folder: Path, section: str = "alembic", toml: Path | None = None) -> dict[str, Any]:
+    """Service.alembic_source of a service in `folder`."""
+    return {"ini": str(ini), "cwd": str(folder), "section": section, "toml": str(toml) if toml else None}
+
+
+def test_a_pyproject_environment_and_a_named_section_are_located_like_alembic_reads_them(tmp_path: Path) -> None:
+    """[tool.alembic] (Alembic >= 1.16) is read after the ini's section, with %(here)s and a version_locations list;
+    a named section is read instead of [alembic]; the located memo keeps them apart."""
+    (tmp_path / "mig" / "versions").mkdir(parents=True)
+    (tmp_path / "other" / "versions").mkdir(parents=True)
+    toml, ini = tmp_path / "pyproject.toml", tmp_path / "alembic.ini"
+    toml.write_text('[tool.alembic]\nscript_location = "%(here)s/mig"\nversion_locations = ["mig/versions", "other/versions"]\n')
+    first = write_revision(tmp_path / "mig" / "versions", "a", "aaaa", None)
+    second = write_revision(tmp_path / "other" / "versions", "b", "bbbb", "aaaa")
+    for folder in ("mig", "other"):
+        (tmp_path / folder / "env.py").write_text("context.configure(connection=connection)\n")
+    cache = GraphCache(None)
+    found = cache.located(source(ini, tmp_path, toml=toml))  # no alembic.ini at all
+    assert found is not None and sorted(found[0]) == [first, second] and found[1] == str(tmp_path / "mig" / "env.py")
+    ini.write_text("[alembic]\nscript_location = mig\n\n[static]\nscript_location = other\n")
+    assert cache.located(source(ini, tmp_path, "static")) == ([second], str(tmp_path / "other" / "env.py"), False)
+    assert cache.located(source(ini, tmp_path)) == ([first], str(tmp_path / "mig" / "env.py"), False)
+    assert cache.located(source(ini, tmp_path, "missing")) is None  # no such section: only Alembic can say why
+
+
 def test_where_an_environment_keeps_its_files_is_remembered_only_while_nothing_changes(tmp_path: Path) -> None:
     """A fleet's members reuse one look at alembic.ini, env.py and the versions folder; a file added, removed or an
     env.py that starts naming its own version table is seen by the next look of the same cache."""
@@ -119,16 +145,16 @@ def test_where_an_environment_keeps_its_files_is_remembered_only_while_nothing_c
     env_py.write_text("context.configure(connection=connection)\n")
     first = write_revision(tmp_path / "migrations" / "versions", "a", "aaaa", None)
     cache = GraphCache(None)
-    assert cache.located(str(ini), str(tmp_path)) == ([first], str(env_py), False)
+    assert cache.located(source(ini, tmp_path)) == ([first], str(env_py), False)
 
     second = write_revision(tmp_path / "migrations" / "versions", "b", "bbbb", "aaaa")
-    assert sorted(cache.located(str(ini), str(tmp_path))[0]) == [first, second]  # type: ignore[index]
+    assert sorted(cache.located(source(ini, tmp_path))[0]) == [first, second]  # type: ignore[index]
     os.unlink(first)
-    assert cache.located(str(ini), str(tmp_path)) == ([second], str(env_py), False)
+    assert cache.located(source(ini, tmp_path)) == ([second], str(env_py), False)
     env_py.write_text("context.configure(connection=connection, version_table='habits_version')\n")
-    assert cache.located(str(ini), str(tmp_path)) == ([second], str(env_py), True)
+    assert cache.located(source(ini, tmp_path)) == ([second], str(env_py), True)
     ini.write_text("[alembic]\nscript_location = pkg:migrations\n")  # a package resource: only Alembic resolves it
-    assert cache.located(str(ini), str(tmp_path)) is None
+    assert cache.located(source(ini, tmp_path)) is None
 
 
 def test_where_an_environment_keeps_its_files_is_kept_for_the_next_run(tmp_path: Path) -> None:
@@ -140,14 +166,14 @@ def test_where_an_environment_keeps_its_files_is_kept_for_the_next_run(tmp_path:
     env_py.write_text("context.configure(connection=connection)\n")
     first = write_revision(tmp_path / "migrations" / "versions", "a", "aaaa", None)
     cache = GraphCache(state)
-    assert cache.located(str(ini), str(tmp_path)) == ([first], str(env_py), False)
+    assert cache.located(source(ini, tmp_path)) == ([first], str(env_py), False)
     cache.save()
     saved = json.loads((state / FILE_NAME).read_text())
-    assert list(saved["located"]) == [f"{ini}\n{tmp_path}"]
+    assert list(saved["located"]) == [f"{ini}\n{tmp_path}\nalembic\n"]
 
     # Proved by an entry the test altered: the next run believes the file while every stat matches.
-    saved["located"][f"{ini}\n{tmp_path}"][1][0] = ["from-the-cache.py"]
+    saved["located"][f"{ini}\n{tmp_path}\nalembic\n"][1][0] = ["from-the-cache.py"]
     (state / FILE_NAME).write_text(json.dumps(saved))
-    assert GraphCache(state).located(str(ini), str(tmp_path)) == (["from-the-cache.py"], str(env_py), False)
+    assert GraphCache(state).located(source(ini, tmp_path)) == (["from-the-cache.py"], str(env_py), False)
     second = write_revision(tmp_path / "migrations" / "versions", "b", "bbbb", "aaaa")
-    assert sorted(GraphCache(state).located(str(ini), str(tmp_path))[0]) == [first, second]  # type: ignore[index]
+    assert sorted(GraphCache(state).located(source(ini, tmp_path))[0]) == [first, second]  # type: ignore[index]

@@ -1,0 +1,30 @@
+"""create notes
+
+Revision ID: a1b2c3d4e5f6
+Revises: 
+Create Date: 2026-12-07 00:01:17.296758
+
+"""
+from typing import Sequence, Union
+
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision: str = 'a1b2c3d4e5f6'
+down_revision: Union[str, Sequence[str], None] = None
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    """Upgrade schema."""
+    op.create_table("notes", sa.Column("id", sa.Integer, primary_key=True), sa.Column("body", sa.Text, nullable=False))
+
+
+
+def downgrade() -> None:
+    """Downgrade schema."""
+    op.drop_table("notes")
+

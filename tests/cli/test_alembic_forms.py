@@ -1,0 +1,115 @@
+"""Units made with Alembic's own tools (examples/alembic_forms), driven as their authors left them: configuration in
+pyproject.toml's [tool.alembic] (`alembic init -t pyproject`), one alembic.ini with a section per unit (`alembic -n`),
+and an env.py that reads its schema from Alembic's -x arguments."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from _support import REPO, assert_bad_input, assert_failure, assert_ok, inv, query, replace_once, show, tables
+
+EXAMPLES = REPO / "examples" / "alembic_forms"
+HEADS = {"notes": "a1b2c3d4e5f6", "users": "b1000000a001", "audit": "c1000000a001"}
+
+
+@dataclass
+class Forms:
+    root: Path
+    notes_url: str  # notes' database of its own
+    users_url: str  # users (public) and audit (audit_log) share this one
+
+    def inv(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return inv(self.root, *args, url=self.users_url)
+
+
+@pytest.fixture
+def forms(tmp_path: Path, make_database: Callable[[], str]) -> Forms:
+    root = tmp_path / "forms"
+    shutil.copytree(EXAMPLES, root, ignore=shutil.ignore_patterns("__pycache__", ".dbtasks"))
+    notes_url, users_url = make_database(), make_database()
+    config = root / "migrations.yaml"
+    replace_once(config, "database: forms_notes", f"database: {notes_url.rsplit('/', 1)[1]}")
+    text = config.read_text(encoding="utf-8").replace("database: forms_users", f"database: {users_url.rsplit('/', 1)[1]}")
+    config.write_text(text, encoding="utf-8")
+    return Forms(root, notes_url, users_url)
+
+
+def recorded(url: str, schema: str) -> list[str]:
+    return [row[0] for row in query(url, f'SELECT version_num FROM "{schema}".alembic_version')]
+
+
+def test_every_form_is_driven_to_head_and_back_with_its_files_unchanged(forms: Forms) -> None:
+    before = {path: path.read_bytes() for path in forms.root.rglob("*") if path.is_file()}
+    upgraded = assert_ok(forms.inv("db.upgrade-all"))
+    assert "notes | Running upgrade  -> a1b2c3d4e5f6, create notes" in upgraded.stderr, show(upgraded)
+    assert recorded(forms.notes_url, "public") == [HEADS["notes"]]  # script_location read from [tool.alembic]
+    assert recorded(forms.users_url, "public") == [HEADS["users"]]  # [users] of the shared alembic.ini
+    assert recorded(forms.users_url, "audit_log") == [HEADS["audit"]]  # -x schema=audit_log reached env.py
+    assert "notes" in tables(forms.notes_url, "public") and "users" in tables(forms.users_url, "public")
+    assert tables(forms.users_url, "audit_log") >= {"events"}
+    status = json.loads(assert_ok(forms.inv("db.status", "--json")).stdout)["services"]
+    assert [(row["service"], row["schema"], row["current"], row["state"]) for row in status] == [
+        ("notes", "public", HEADS["notes"], "up to date"),
+        ("users", "public", HEADS["users"], "up to date"),
+        ("audit", "audit_log", HEADS["audit"], "up to date"),
+    ], status
+    for name in HEADS:
+        assert_ok(forms.inv("db.check", name))  # no models: nothing to compare, and at head
+        assert assert_ok(forms.inv("db.current", name)).stdout.strip().startswith(HEADS[name])
+    assert_ok(forms.inv("db.downgrade-all", "--to", "base", "--yes"))
+    assert recorded(forms.users_url, "audit_log") == [] and "events" not in tables(forms.users_url, "audit_log")
+    assert recorded(forms.notes_url, "public") == [] and "notes" not in tables(forms.notes_url, "public")
+    assert {path: path.read_bytes() for path in before} == before  # no file of theirs was touched
+
+
+def test_verbose_shows_the_x_arguments_handed_to_env_py(forms: Forms) -> None:
+    replace_once(forms.root / "migrations.yaml", "x: {schema: audit_log}", "x: {schema: audit_log, who: '${db.user}'}")
+    upgraded = assert_ok(forms.inv("db.upgrade", "audit", "--verbose"))
+    user = urlsplit(forms.users_url).username
+    assert recorded(forms.users_url, "audit_log") == [HEADS["audit"]], show(upgraded)
+    sql = assert_ok(inv(forms.root, "db.sql", "audit")).stdout  # offline: -x reaches env.py there too
+    assert "CREATE TABLE audit_log.events" in sql, sql
+    plan = assert_ok(forms.inv("db.upgrade-all", "--only", "users,audit", "--verbose"))
+    assert f"; lock audit_log; -x schema=audit_log, who={user}\n" in plan.stderr, show(plan)
+
+
+def test_an_unknown_section_and_a_missing_tool_alembic_are_one_line_each(forms: Forms) -> None:
+    replace_once(forms.root / "migrations.yaml", "ini_section: audit", "ini_section: audti")
+    assert assert_bad_input(forms.inv("db.status")) == (
+        "migrations.yaml:23: services.audit.ini_section: sections/alembic.ini has no [audti] section (sections with a "
+        "script_location: users, audit); fix ini_section"
+    )
+    replace_once(forms.root / "migrations.yaml", "ini_section: audti", "ini_section: audit")
+    toml = forms.root / "pyproject_unit" / "pyproject.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace("[tool.alembic]", "[tool.other]"), encoding="utf-8")
+    assert assert_bad_input(forms.inv("db.status")) == (
+        "migrations.yaml:9: services.notes.alembic_ini: pyproject_unit/alembic.ini has no script_location in [alembic], "
+        "and no pyproject.toml beside it has [tool.alembic]; add script_location (alembic init writes one) or fix alembic_ini"
+    )
+    assert recorded_tables(forms) == set()
+
+
+def recorded_tables(forms: Forms) -> set[str]:
+    return tables(forms.notes_url, "public") | tables(forms.users_url, "public")
+
+
+def test_pyproject_configuration_on_an_alembic_before_1_16_names_the_version_needed(
+    forms: Forms, stack_interpreters: Callable[[str], Path]
+) -> None:
+    python = stack_interpreters("py38-sa13")  # Alembic 1.7.7
+    replace_once(
+        forms.root / "migrations.yaml", "    path: pyproject_unit\n", f"    path: pyproject_unit\n    python: {python}\n"
+    )
+    line = assert_failure(forms.inv("db.upgrade", "notes"), "notes")
+    assert line == (
+        "notes: pyproject_unit/pyproject.toml configures Alembic in [tool.alembic], which needs Alembic 1.16 or later, "
+        "and this interpreter has Alembic 1.7.7; upgrade Alembic in notes's environment (pip install 'alembic>=1.16')"
+    ), line
+    assert tables(forms.notes_url, "public") == set()

@@ -85,7 +85,8 @@ def inputs(project: Project) -> dict[str, Any]:
     package = Path(__file__).parents[1]  # dbtasks/
     paths = [str(project.file), *(str(package / name) for name in _VALIDATORS)]
     for service in project.services.values():
-        paths += [str(service.path), str(service.alembic_ini), *([str(service.pyproject)] if service.pyproject else [])]
+        toml = service.pyproject or service.path / "pyproject.toml"  # gaining a [tool.alembic] changes the service
+        paths += [str(service.path), str(service.alembic_ini), str(toml)]
         env_py = environment_file(**service.alembic_source)
         paths += [env_py] if env_py else []
         paths += [service.python] if service.python else []

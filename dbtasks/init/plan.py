@@ -53,9 +53,14 @@ class Plan:
 def plan(root: Path, scans: list[ServiceScan]) -> Plan:
     """Decide every service's entry; `scans` are in folder order."""
     notes: list[str] = []
-    names = _names([scan.folder for scan in scans])
+    names = _names([scan.folder for scan in scans], [scan.section for scan in scans])
     services = [
-        Planned(name=names[index], label=_label(root, scan.folder), path=_label(root, scan.folder), scan=scan)
+        Planned(
+            name=names[index],
+            label=_label(root, scan.folder) + (f" [{scan.section}]" if scan.section != "alembic" else ""),
+            path=_label(root, scan.folder),
+            scan=scan,
+        )
         for index, scan in enumerate(scans)
     ]
     for service in services:
@@ -63,6 +68,13 @@ def plan(root: Path, scans: list[ServiceScan]) -> Plan:
             notes.append(f"{service.label}: init could not read its env.py; check driver and schema in services.{service.name}")
         _decide_driver(service, notes)
         _decide_url(service, notes)
+        x_names = sorted(name for name in service.scan.x_names if name)
+        if service.scan.x_names:
+            shown = ", ".join(f"{name}: VALUE" for name in x_names) or "NAME: VALUE"
+            notes.append(
+                f"{service.label}: env.py reads Alembic's -x arguments ({', '.join(x_names) or 'names init cannot see'}); "
+                f"give them with x: {{{shown}}} in services.{service.name}"
+            )
         service.python = service.scan.python
         if service.python:
             service.comments.append(f"its own interpreter: {service.python} beside alembic.ini")
@@ -86,8 +98,9 @@ def plan(root: Path, scans: list[ServiceScan]) -> Plan:
     return Plan(services, notes)
 
 
-def _names(folders: list[Path]) -> list[str]:
-    """Each service named after its folder (lowercase letters, digits, - and _), made unique."""
+def _names(folders: list[Path], sections: list[str]) -> list[str]:
+    """Each service named after its folder, or its ini section (alembic -n NAME) when it has one of its own
+    (lowercase letters, digits, - and _), made unique."""
 
     def clean(text: str) -> str:
         name = re.sub(r"[^a-z0-9_-]+", "_", text.lower()).strip("_-")
@@ -99,10 +112,13 @@ def _names(folders: list[Path]) -> list[str]:
             parts = parts[:-1]
         return clean("_".join(parts[len(parts) - 1 - parents :]))
 
-    names = [named(folder, 0) for folder in folders]
+    names = [clean(section) if section != "alembic" else named(folder, 0) for folder, section in zip(folders, sections)]
     for parents in (1, 2):
         clashing = {name for name in names if names.count(name) > 1}
-        names = [named(folders[index], parents) if name in clashing else name for index, name in enumerate(names)]
+        names = [
+            named(folders[index], parents) if name in clashing and sections[index] == "alembic" else name
+            for index, name in enumerate(names)
+        ]
     seen: dict[str, int] = {}
     unique = []
     for name in names:

@@ -7,11 +7,11 @@ Runs in the orchestrator: standard library only, Python 3.9 syntax.
 from __future__ import annotations
 
 import ast
-import configparser
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..worker import revisions, sources
 
@@ -51,6 +51,8 @@ class ServiceScan:
 
     folder: Path
     ini: Path
+    section: str = "alembic"  # the ini's section (alembic -n NAME)
+    toml: Path | None = None  # pyproject.toml with [tool.alembic], read after the ini
     env_py: Path | None = None
     env_parsed: bool = False
     literal_drivers: set[str] = field(default_factory=set)  # postgresql+X written in env.py
@@ -68,6 +70,7 @@ class ServiceScan:
     model_schemas: set[str] = field(default_factory=set)
     references: set[tuple[str | None, str]] = field(default_factory=set)  # tables its migrations' foreign keys point at
     python: str | None = None  # a venv beside alembic.ini, relative to the folder
+    x_names: set[str] = field(default_factory=set)  # the -x names env.py reads ("" when it reads them otherwise)
 
     @property
     def url_variables(self) -> list[str]:
@@ -93,43 +96,21 @@ class ServiceScan:
         return best
 
 
-def find_alembic_inis(root: Path) -> list[Path]:
-    """Every alembic.ini under `root`, sorted, outside VCS, virtualenv, cache and node_modules folders."""
-    found: list[Path] = []
-    for folder, subfolders, files in os.walk(root):
-        subfolders[:] = sorted(
-            name
-            for name in subfolders
-            if name not in SKIPPED_FOLDERS and not os.path.isfile(os.path.join(folder, name, "pyvenv.cfg"))
-        )
-        ini = Path(folder) / "alembic.ini"
-        if "alembic.ini" in files and ini.is_file() and inside(ini, root):
-            found.append(ini)
-    return sorted(found)
-
-
-def inside(path: Path, root: Path) -> bool:
-    """Whether `path`, its links followed, stays in the tree under `root` (an alembic.ini linked to /etc/passwd does not)."""
-    try:
-        path.resolve().relative_to(root.resolve())
-    except (ValueError, RuntimeError, OSError):
-        return False
-    return True
-
-
-def scan_service(ini: Path) -> ServiceScan:
-    """Read the service whose alembic.ini is `ini`: nothing is imported or run."""
+def scan_service(ini: Path, section: str = "alembic", toml: Path | None = None) -> ServiceScan:
+    """Read the service whose alembic.ini is `ini` (its `section`, then `toml`'s [tool.alembic]): nothing is
+    imported or run."""
     folder = ini.parent
-    scan = ServiceScan(folder=folder, ini=ini)
-    roots = _import_roots(ini, folder)
-    modules = _Modules(roots)
-    scan.ini_driver = _ini_driver(ini)
+    scan = ServiceScan(folder=folder, ini=ini, section=section, toml=toml)
+    source: dict[str, Any] = {"ini": str(ini), "cwd": str(folder), "section": section, "toml": str(toml) if toml else None}
+    options = revisions.alembic_options(source["ini"], section, source["toml"]) or {}
+    modules = _Modules(_import_roots(options.get("prepend_sys_path", ""), folder))
+    scan.ini_driver = _ini_driver(str(options.get("sqlalchemy.url", "")))
     scan.dependencies = _dependencies(folder)
-    env_py = revisions.environment_file(str(ini), str(folder))
+    env_py = revisions.environment_file(**source)
     if env_py and os.path.isfile(env_py):
         scan.env_py = Path(env_py)
         _read_env_py(scan, modules)
-    files = revisions.version_files(str(ini), str(folder)) or []
+    files = revisions.version_files(**source) or []
     scan.migration_count = len(files)
     for path in files:
         _read_migration(scan, Path(path), modules)
@@ -162,6 +143,10 @@ def _read_env_py(scan: ServiceScan, modules: _Modules) -> None:
                 name = _string(node.args[0], constants)
                 if name and _VARIABLE.match(name) and _reads_environment(node.func):
                     scan.variables.setdefault(name, False)
+                elif name and _reads_x(node.func):  # context.get_x_argument(as_dictionary=True).get("schema")
+                    scan.x_names.add(name)
+            elif called == "get_x_argument":
+                scan.x_names.add("")  # it reads -x, whether or not a name can be seen
         elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and _is_environ(node.value):
             name = _string(node.slice, constants)  # os.environ["X"]: required
             if name and _VARIABLE.match(name):
@@ -310,16 +295,12 @@ class _Modules:
         return None
 
 
-def _import_roots(ini: Path, folder: Path) -> list[Path]:
-    """Where env.py's imports come from: the service folder and alembic.ini's prepend_sys_path."""
+def _import_roots(value: object, folder: Path) -> list[Path]:
+    """Where env.py's imports come from: the service folder and Alembic's prepend_sys_path (a string, or a list in
+    [tool.alembic])."""
     roots = [folder]
-    parser = configparser.ConfigParser(defaults={"here": str(folder)})
-    try:
-        parser.read_string(revisions.text_of(str(ini)) or "", str(ini))
-        value = parser.get("alembic", "prepend_sys_path", fallback="")
-    except (configparser.Error, OSError, UnicodeDecodeError):
-        value = ""
-    for item in re.split(r"[\s,:]+", value.strip()):
+    items = [str(item) for item in value] if isinstance(value, list) else re.split(r"[\s,:]+", str(value).strip())
+    for item in items:
         if item:
             path = (folder / item).resolve()
             if path not in roots:
@@ -327,13 +308,8 @@ def _import_roots(ini: Path, folder: Path) -> list[Path]:
     return roots
 
 
-def _ini_driver(ini: Path) -> str | None:
-    parser = configparser.RawConfigParser()
-    try:
-        parser.read_string(revisions.text_of(str(ini)) or "", str(ini))
-        url = parser.get("alembic", "sqlalchemy.url", fallback="")
-    except (configparser.Error, OSError, UnicodeDecodeError):
-        return None
+def _ini_driver(url: str) -> str | None:
+    """The driver of the configured sqlalchemy.url (postgresql+asyncpg://...), if it names one."""
     found = _DRIVER_IN_URL.findall(url)
     return found[0] if found else None
 
@@ -353,6 +329,11 @@ def _dependencies(folder: Path) -> set[str]:
 def _called(node: ast.Call) -> str:
     func = node.func
     return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+
+
+def _reads_x(func: ast.AST) -> bool:
+    """`context.get_x_argument(...).get`: a -x name looked up in env.py."""
+    return isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call) and _called(func.value) == "get_x_argument"
 
 
 def _is_environ(node: ast.AST) -> bool:

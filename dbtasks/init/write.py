@@ -16,7 +16,8 @@ from pathlib import Path
 
 from ..errors import DbtasksError
 from .plan import Plan, Planned, plan
-from .scan import find_alembic_inis, inside, scan_service
+from .scan import scan_service
+from .units import find_units, inside
 
 # The repository's own tasks.py, word for word: all a monorepo needs beside its migrations.yaml.
 TASKS_PY = '''"""Invoke tasks for this monorepo's Alembic migrations, generated from the migrations.yaml beside this file.
@@ -81,8 +82,8 @@ def write(folder: Path, force: bool = False) -> Written:
     refused = _refusal(config_file, tasks_file, force)
     if refused:
         raise InitError([refused])
-    inis = find_alembic_inis(folder)
-    if not inis:
+    units, left_out = find_units(folder)
+    if not units:
         raise InitError(
             [
                 f"no alembic.ini under {label}; run 'alembic init' in each service first, "
@@ -94,7 +95,8 @@ def write(folder: Path, force: bool = False) -> Written:
             raise InitError(
                 [f"{shown(target)} is a link to a file outside {label}; nothing was written: remove the link, then rerun"]
             )
-    decided = plan(folder, [scan_service(ini) for ini in inis])
+    decided = plan(folder, [scan_service(*unit) for unit in units])
+    decided.notes[:0] = left_out
     text = render(decided)
     try:
         problems = _check(folder, text)
@@ -129,9 +131,18 @@ def render(decided: Plan) -> str:
     return HEADER + "\n".join(blocks)
 
 
+def _source(service: Planned) -> str:
+    """Where the service's Alembic configuration was read: `habits/alembic.ini`, `[users] of alembic.ini`, ..."""
+    scan, prefix = service.scan, f"{service.path}/" if service.path != "." else ""
+    ini = f"{prefix}alembic.ini" if scan.ini.is_file() else ""
+    toml = f"{prefix}pyproject.toml [tool.alembic]" if scan.toml else ""
+    section = f"[{scan.section}] of " if scan.section != "alembic" else ""
+    return f"{section}{ini}" + (" and " if ini and toml else "") + toml
+
+
 def _service_lines(service: Planned) -> list[str]:
     lines = []
-    for comment in [f"{service.path}/alembic.ini" if service.path != "." else "alembic.ini", *service.comments]:
+    for comment in [_source(service), *service.comments]:
         lines.extend(textwrap.wrap(comment, width=104, initial_indent="  # ", subsequent_indent="  #   "))
     lines.append(f"  {service.name}:")
     lines.append(f"    path: {_scalar(service.path)}")
@@ -142,6 +153,8 @@ def _service_lines(service: Planned) -> list[str]:
     lines.append(f"    driver: {service.driver}")
     if service.database:
         lines.append(f"    database: {_scalar(service.database)}")
+    if service.scan.section != "alembic":
+        lines.append(f"    ini_section: {_scalar(service.scan.section)}")
     if service.version_table:
         lines.append(f"    version_table: {_scalar(service.version_table)}")
     if service.url_env:

@@ -179,6 +179,15 @@ _TEMPLATES = {
     "not_at_head": "database is at {current}, head is {head}; run 'inv db.upgrade {name}' first",
     "broken_chain": "{path} declares down_revision {missing!r}, which no file defines; fix that file's down_revision (see 'inv db.history {name}')",
     "history": "cannot read the migration files: {message}; fix them, then run 'inv db.history {name}'",
+    "extension_missing": (
+        "the server has no extension {extension!r} (migrations.yaml's extensions); install it on the server (its "
+        "package: postgresql-contrib, postgis, pgvector, ...), then rerun"
+    ),
+    "extension_denied": (
+        "cannot create extension {extension!r} ({message}); ask a superuser or the database's owner to run "
+        "'CREATE EXTENSION IF NOT EXISTS \"{extension}\"' in this database, then rerun"
+    ),
+    "prepare": "prepare file {file} failed: {message}; rolled back, nothing was migrated: fix the file and rerun",
     "alembic_too_old": (
         "{file} configures Alembic in [tool.alembic], which needs Alembic 1.16 or later, and this interpreter has "
         "Alembic {version}; upgrade Alembic in {name}'s environment (pip install 'alembic>=1.16')"
@@ -269,6 +278,7 @@ def _fields(service: Service, data: dict[str, Any], message: str, target: Target
         "edited": edited_files(data.get("edited") or []),
         "file": display_path(Path(data.get("file", ""))),
         "version": data.get("version"),
+        "extension": data.get("extension"),
     }
 
 

@@ -59,6 +59,7 @@ def _is_x(value: Any) -> bool:
 
 
 X_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*\Z")  # an -x name env.py looks up (the part before '=')
+EXTENSION = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,62}\Z")  # CREATE EXTENSION's name (uuid-ossp has a dash)
 SECTION = re.compile(r"^[^\[\]\r\n]+\Z")  # what ConfigParser accepts between [ and ]
 
 SERVICE_KEYS: _ServiceKeys = {
@@ -74,6 +75,11 @@ SERVICE_KEYS: _ServiceKeys = {
         "expected the name of a section of alembic.ini (what 'alembic -n NAME' takes)",
     ),
     "x": (_is_x, "expected a mapping of name: value (each passed as Alembic's -x name=value)"),
+    "extensions": (
+        lambda v: isinstance(v, list) and all(isinstance(item, str) and bool(EXTENSION.match(item)) for item in v),
+        "expected a list of extension names (postgis, pg_trgm, ...)",
+    ),
+    "prepare": (_is_str_list, "expected a list of .sql files, relative to the service's folder"),
     "url_env": (lambda v: isinstance(v, str) and bool(ENV_NAME.match(v)), "expected an environment variable name"),
     "pythonpath": (_is_str_list, "expected a list of folders"),
     "env": (_is_env, "expected a mapping of VARIABLE: value (no NUL character)"),

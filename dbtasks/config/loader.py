@@ -279,6 +279,14 @@ class _Loader:
                 )
                 return None
             python = str(resolved)
+        for file in raw.get("prepare", []):
+            if not (path / file).is_file():
+                self.problem(
+                    self.at(name, "prepare", node),
+                    f"{where}.prepare",
+                    f"{display_path(path / file)} does not exist; fix the path (relative to {display_path(path)})",
+                )
+                return None
         for variable, value in [*raw.get("env", {}).items(), *raw.get("x", {}).items()]:
             unknown = [field for field in PLACEHOLDER.findall(str(value)) if field not in PLACEHOLDER_FIELDS]
             if unknown:
@@ -307,6 +315,8 @@ class _Loader:
             ini_section=section,
             pyproject=pyproject,
             x=tuple(f"{key}={env_text(value)}" for key, value in raw.get("x", {}).items()),
+            extensions=tuple(dict.fromkeys(raw.get("extensions", []))),
+            prepare=tuple((path / file).resolve() for file in raw.get("prepare", [])),
             url_env=raw.get("url_env", DEFAULT_URL_ENV),
             pythonpath=tuple((path / item).resolve() for item in raw.get("pythonpath", [])),
             env={key: env_text(value) for key, value in raw.get("env", {}).items()},

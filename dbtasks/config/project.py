@@ -43,6 +43,8 @@ class Service:
     x: tuple[str, ...] = ()  # Alembic -x arguments (name=value) for env.py: migrations.yaml's x:, a fleet's tenant
     ini_section: str = "alembic"  # the section of alembic.ini Alembic reads (alembic -n NAME)
     pyproject: Path | None = None  # pyproject.toml whose [tool.alembic] Alembic reads after the ini (Alembic >= 1.16)
+    extensions: tuple[str, ...] = ()  # created when missing, before its first revision (CREATE EXTENSION IF NOT EXISTS)
+    prepare: tuple[Path, ...] = ()  # .sql files run before its first revision, when it has none applied
     lint: LintRules = field(default_factory=LintRules)  # the squawk rules `inv db.lint` runs with (migrations.yaml's lint:)
 
     @property

@@ -84,6 +84,7 @@ def plan(root: Path, scans: list[ServiceScan]) -> Plan:
         _decide_version_table(service, notes)
     _decide_databases(services, notes)
     _decide_dependencies(services)
+    _decide_extensions(services)
     for service in services:
         if service.scan.no_models:
             service.comments.append("no models (target_metadata = None): check passes it; generate needs --empty")
@@ -297,3 +298,18 @@ def _reaches(services: dict[str, Planned], start: str, goal: str) -> bool:
 
 def _known(value: str | None) -> bool:
     return value is not None and value != UNKNOWN
+
+
+def _decide_extensions(services: list[Planned]) -> None:
+    """An extension one service's migrations create and another's use: the user depends on the creator (it runs
+    first); one nobody creates stays in the user's extensions, which dbtasks creates before its first revision."""
+    creators = {extension: service for service in services for extension in sorted(service.scan.created_extensions)}
+    for service in services:
+        for extension in list(service.scan.extensions):
+            creator = creators.get(extension)
+            if creator is None or creator is service or service.name in creator.depends_on:
+                continue
+            service.scan.extensions.remove(extension)
+            if creator.name not in service.depends_on:
+                service.depends_on.append(creator.name)
+            service.comments.append(f"depends on {creator.name}: its migrations create extension {extension}, which these use")

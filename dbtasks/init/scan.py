@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..worker import revisions, sources
+from . import extensions
 
 UNKNOWN = sources.UNKNOWN  # a value env.py computes at run time
 SKIPPED_FOLDERS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "node_modules", ".dbtasks", "__pycache__", ".tox", ".nox"})
@@ -70,6 +71,8 @@ class ServiceScan:
     model_schemas: set[str] = field(default_factory=set)
     references: set[tuple[str | None, str]] = field(default_factory=set)  # tables its migrations' foreign keys point at
     python: str | None = None  # a venv beside alembic.ini, relative to the folder
+    extensions: list[str] = field(default_factory=list)  # extensions its migrations use and do not create
+    created_extensions: set[str] = field(default_factory=set)  # extensions its migrations create
     x_names: set[str] = field(default_factory=set)  # the -x names env.py reads ("" when it reads them otherwise)
 
     @property
@@ -115,6 +118,8 @@ def scan_service(ini: Path, section: str = "alembic", toml: Path | None = None) 
     for path in files:
         _read_migration(scan, Path(path), modules)
     scan.created |= {(schema or None, table) for schema, table in sources.created_tables(files, "")}
+    texts = [revisions.text_of(path) or "" for path in files]
+    scan.extensions, scan.created_extensions = extensions.needed(texts), extensions.created(texts)
     _read_models(scan, modules)
     for candidate in (".venv/bin/python", "venv/bin/python"):
         if os.access(folder / candidate, os.X_OK):

@@ -166,6 +166,8 @@ def _service_lines(service: Planned) -> list[str]:
         lines.extend(f"      {name}: {json.dumps(value)}" for name, value in service.env.items())
     if service.depends_on:
         lines.append(f"    depends_on: {_flow(service.depends_on)}")
+    if service.scan.extensions:
+        lines.append(f"    extensions: {_flow(service.scan.extensions)}   # its migrations use them and create none")
     if service.expect_tables:
         tables = _flow(service.expect_tables)
         lines.append(f"    # expect_tables: {tables}   # what its migrations create: uncomment for verify to check it")

@@ -67,6 +67,8 @@ def run(
         "ini": str(service.alembic_ini),
         "ini_section": service.ini_section,
         "toml": str(service.pyproject) if service.pyproject else None,
+        "extensions": list(service.extensions),
+        "prepare": [str(path) for path in service.prepare],
         "url_env": service.url_env,
         "pythonpath": [str(path) for path in service.pythonpath],
         "settings": timeouts or {},

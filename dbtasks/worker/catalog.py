@@ -186,11 +186,24 @@ class Connection:
 
         return asyncio.run(self._asyncpg(sql))
 
-    async def _asyncpg(self, sql: str) -> list[Any]:
+    def script(self, sql: str) -> None:
+        """Run `sql`, one or several statements, in one transaction (the simple query protocol's own)."""
+        if self.connection is not None:
+            with self.connection.cursor() as cursor:
+                cursor.execute(sql)
+            return
+        import asyncio
+
+        asyncio.run(self._asyncpg(sql, script=True))
+
+    async def _asyncpg(self, sql: str, script: bool = False) -> list[Any]:
         import asyncpg
 
         connection = await asyncpg.connect(self.url)
         try:
+            if script:
+                await connection.execute(sql)
+                return []
             return [tuple(record) for record in await connection.fetch(sql)]
         finally:
             await connection.close()

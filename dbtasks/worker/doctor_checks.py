@@ -50,7 +50,37 @@ class Diagnosis:
             placed = self.version_table()
             if history_ok and placed and self.database:
                 self.revisions(script)
+        if not self.offline:
+            self.extensions()
         return {"findings": self.findings, "facts": self.facts}
+
+    def extensions(self) -> None:
+        """migrations.yaml's extensions: present, or created by the next upgrade, or missing from the server."""
+        names = list(self.operation.request.get("extensions") or [])
+        if not names:
+            return
+        from .catalog import Connection
+
+        listed = ", ".join("'" + name.replace("'", "''") + "'" for name in names)
+        try:
+            connection = Connection(self.operation.url)
+            try:
+                present = {row[0] for row in connection.rows(f"SELECT extname FROM pg_extension WHERE extname IN ({listed})")}
+                available = {
+                    row[0] for row in connection.rows(f"SELECT name FROM pg_available_extensions WHERE name IN ({listed})")
+                }
+            finally:
+                connection.close()
+        except Exception as error:  # the connection problem is said elsewhere, once
+            self.add("warning", f"extensions not checked: {first_line(error)}")
+            return
+        for name in names:
+            if name in present:
+                self.add("ok", f"extension {name} is created")
+            elif name in available:
+                self.add("ok", f"extension {name} is not created yet; upgrade creates it (the role needs CREATE on the database)")
+            else:
+                self.failure("extension_missing", extension=name)
 
     # -- results --------------------------------------------------------------------------------------
 

@@ -49,6 +49,12 @@ def classify(error: BaseException) -> dict[str, Any]:
     return {"kind": "unexpected", "message": text.splitlines()[0], "data": {}}
 
 
+def server_line(error: BaseException) -> str:
+    """The first line of an error raised by our own connection (worker/catalog.py): the server's message as is."""
+    text = str(error).strip()
+    return _DRIVER_PREFIX.sub("", text.splitlines()[0]) if text else type(error).__name__
+
+
 def first_line(error: BaseException) -> str:
     """The error's first line; a database error keeps the server's message (without SQLAlchemy's
     "(psycopg2.errors.X) " prefix), anything else gets its type."""

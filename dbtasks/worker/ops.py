@@ -30,6 +30,7 @@ def upgrade(operation: Operation) -> dict[str, Any]:
     created = operation.create_schemas()
     edited: list[dict[str, Any]] = []
     try:
+        prepared = operation.prepare()
         mode = operation.args.get("edited")
         for attempt in range(_CATALOG_RACE_ATTEMPTS):
             try:
@@ -43,7 +44,7 @@ def upgrade(operation: Operation) -> dict[str, Any]:
     except BaseException:
         operation.drop_schemas(created)  # a first migration that failed leaves no empty schema behind
         raise
-    return {"applied": operation.applied, "created_schemas": created, "edited": edited}
+    return {"applied": operation.applied, "created_schemas": created, "edited": edited, "prepared": prepared}
 
 
 def _upgrade_checked(operation: Operation, script: Any, mode: str, edited: list[dict[str, Any]]) -> Any:

@@ -61,6 +61,9 @@ KINDS = (
     "edited",  # an applied revision's file differs from the checksum recorded when it was applied
     "checksum_table",  # the checksum table beside the version table is damaged: the step is rolled back
     "not_applied",  # checksums --accept of a revision the database has not applied (bad input)
+    "extension_missing",  # migrations.yaml names an extension the server does not have
+    "extension_denied",  # the role may not create an extension migrations.yaml names
+    "prepare",  # a prepare file failed (rolled back)
     "alembic_too_old",  # the configuration needs a newer Alembic than the service's interpreter has
     "command",  # any other alembic CommandError
     "unexpected",  # anything else: a bug or an unusual env.py
@@ -81,6 +84,8 @@ class Request(TypedDict):
     ini: str  # alembic.ini, absolute (it may not exist when pyproject.toml holds the configuration)
     ini_section: str  # the ini's section Alembic reads (alembic -n NAME; "alembic" by default)
     toml: str | None  # pyproject.toml whose [tool.alembic] Alembic reads after the ini (Alembic >= 1.16), or None
+    extensions: list[str]  # created when missing before an upgrade (migrations.yaml's extensions)
+    prepare: list[str]  # .sql files run before the first revision, when none is applied (absolute)
     url_env: str  # the variable env.py reads the URL from (the parent sets it)
     pythonpath: list[str]  # folders put first on sys.path
     settings: dict[str, str]  # SET LOCAL in every migration transaction (statement_timeout, lock_timeout)

@@ -122,6 +122,7 @@ class Verification:
             return
         head = revisions[-1]
         self.operation.create_schemas(self.db)  # as upgrade does: env.py must run with its schemas there
+        self.operation.prepare(self.db)  # and its extensions and prepare files
         self.owner.learn_migrations(self.db.rows("SELECT current_schema()")[0][0])
         before = self.db.snapshot()
         if not self.env_runs_twice() or not self.upgrade_in_steps(revisions, before):

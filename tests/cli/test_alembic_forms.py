@@ -5,15 +5,16 @@ and an env.py that reads its schema from Alembic's -x arguments."""
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from _support import REPO, assert_bad_input, assert_failure, assert_ok, inv, query, replace_once, show, tables
+from _support import REPO, assert_bad_input, assert_failure, assert_ok, execute, inv, query, replace_once, show, tables
 
 EXAMPLES = REPO / "examples" / "alembic_forms"
 HEADS = {"notes": "a1b2c3d4e5f6", "users": "b1000000a001", "audit": "c1000000a001"}
@@ -83,7 +84,7 @@ def test_verbose_shows_the_x_arguments_handed_to_env_py(forms: Forms) -> None:
 def test_an_unknown_section_and_a_missing_tool_alembic_are_one_line_each(forms: Forms) -> None:
     replace_once(forms.root / "migrations.yaml", "ini_section: audit", "ini_section: audti")
     assert assert_bad_input(forms.inv("db.status")) == (
-        "migrations.yaml:23: services.audit.ini_section: sections/alembic.ini has no [audti] section (sections with a "
+        "migrations.yaml:25: services.audit.ini_section: sections/alembic.ini has no [audti] section (sections with a "
         "script_location: users, audit); fix ini_section"
     )
     replace_once(forms.root / "migrations.yaml", "ini_section: audti", "ini_section: audit")
@@ -113,3 +114,89 @@ def test_pyproject_configuration_on_an_alembic_before_1_16_names_the_version_nee
         "and this interpreter has Alembic 1.7.7; upgrade Alembic in notes's environment (pip install 'alembic>=1.16')"
     ), line
     assert tables(forms.notes_url, "public") == set()
+
+
+def extensions(url: str) -> set[str]:
+    return {row[0] for row in query(url, "SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'")}
+
+
+def domains(url: str) -> set[str]:
+    return {
+        row[0] for row in query(url, "SELECT typname FROM pg_type WHERE typtype = 'd' AND typnamespace = 'public'::regnamespace")
+    }
+
+
+def test_extensions_and_prepare_files_come_before_the_first_revision_and_may_come_again(forms: Forms) -> None:
+    assert extensions(forms.notes_url) == set() and domains(forms.users_url) == set()
+    assert_ok(forms.inv("db.upgrade-all"))
+    assert extensions(forms.notes_url) == {"pg_trgm"}  # the trigram index of notes' first revision needed it
+    assert domains(forms.users_url) == {"email_address"}  # prepare/users.sql ran before users' first revision
+    assert_ok(forms.inv("db.downgrade-all", "--to", "base", "--yes"))
+    assert extensions(forms.notes_url) == {"pg_trgm"} and domains(forms.users_url) == {"email_address"}  # not theirs to drop
+    again = assert_ok(forms.inv("db.upgrade-all"))  # at base again: prepare runs again, and may
+    assert "3 ok, 0 failed" in again.stdout, show(again)
+    assert recorded(forms.users_url, "public") == [HEADS["users"]]
+    verified = assert_ok(forms.inv("db.verify", "notes"))  # its scratch database gets the extension too
+    assert "FAILED" not in verified.stdout, show(verified)
+
+
+def test_an_extension_the_server_lacks_or_the_role_may_not_create_is_one_line(forms: Forms, pg_server: str) -> None:
+    replace_once(forms.root / "migrations.yaml", "extensions: [pg_trgm]", "extensions: [pg_trgm, postgis]")
+    line = assert_failure(forms.inv("db.upgrade", "notes"), "notes")
+    assert line == (
+        "notes: the server has no extension 'postgis' (migrations.yaml's extensions); install it on the server (its "
+        "package: postgresql-contrib, postgis, pgvector, ...), then rerun"
+    ), line
+    assert extensions(forms.notes_url) == set() and tables(forms.notes_url, "public") == set()  # not even pg_trgm
+    replace_once(forms.root / "migrations.yaml", "extensions: [pg_trgm, postgis]", "extensions: [pg_trgm]")
+    role = f"forms_{secrets.token_hex(4)}"
+    execute(pg_server, f"CREATE ROLE {role} LOGIN PASSWORD 'forms-secret-{role}'")
+    try:
+        parts = urlsplit(forms.notes_url)
+        url = urlunsplit((parts.scheme, f"{role}:forms-secret-{role}@{parts.hostname}:{parts.port}", parts.path, "", ""))
+        line = assert_failure(inv(forms.root, "db.upgrade", "notes", url=url), "notes")
+        assert line == (
+            "notes: cannot create extension 'pg_trgm' (permission denied to create extension \"pg_trgm\"); ask a "
+            "superuser or the database's owner to run 'CREATE EXTENSION IF NOT EXISTS \"pg_trgm\"' in this database, "
+            "then rerun"
+        ), line
+        assert extensions(forms.notes_url) == set() and tables(forms.notes_url, "public") == set()
+    finally:
+        execute(pg_server, f"DROP ROLE IF EXISTS {role}")
+
+
+def test_a_failing_prepare_file_is_rolled_back_and_named(forms: Forms) -> None:
+    (forms.root / "sections" / "prepare" / "users.sql").write_text(
+        "CREATE DOMAIN email_address AS text;\nCREATE TABLE half_done (id int);\nSELEC 1;\n", encoding="utf-8"
+    )
+    line = assert_failure(forms.inv("db.upgrade", "users"), "users")
+    assert line == (
+        'users: prepare file sections/prepare/users.sql failed: syntax error at or near "SELEC"; rolled back, nothing '
+        "was migrated: fix the file and rerun"
+    ), line
+    assert domains(forms.users_url) == set() and tables(forms.users_url, "public") == set()  # one transaction
+
+
+def test_doctor_says_which_extensions_are_created_and_which_the_server_lacks(forms: Forms) -> None:
+    def said(result: subprocess.CompletedProcess[str]) -> list[tuple[str, str]]:
+        found = json.loads(result.stdout)["findings"]
+        return [
+            (item["level"], item["message"]) for item in found if item["subject"] == "notes" and "extension" in item["message"]
+        ]
+
+    before = said(inv(forms.root, "db.doctor", "--json", url=forms.notes_url))
+    assert before == [
+        ("ok", "extension pg_trgm is not created yet; upgrade creates it (the role needs CREATE on the database)")
+    ], before
+    assert_ok(forms.inv("db.upgrade", "notes"))
+    replace_once(forms.root / "migrations.yaml", "extensions: [pg_trgm]", "extensions: [pg_trgm, postgis]")
+    result = inv(forms.root, "db.doctor", "--json", url=forms.notes_url)
+    assert result.returncode == 1, show(result)
+    assert said(result) == [
+        ("ok", "extension pg_trgm is created"),
+        (
+            "error",
+            "the server has no extension 'postgis' (migrations.yaml's extensions); install it on the server (its "
+            "package: postgresql-contrib, postgis, pgvector, ...), then rerun",
+        ),
+    ], said(result)

@@ -189,6 +189,9 @@ def stub_services(root: Path, services: dict[str, dict[str, object]]) -> None:
             (folder / ini).write_text('[tool.alembic]\nscript_location = "alembic"\n')
         else:
             (folder / ini).write_text(f"[{settings.get('ini_section', 'alembic')}]\nscript_location = alembic\n")
+        for file in settings.get("prepare", []):  # type: ignore[attr-defined]
+            (folder / str(file)).parent.mkdir(parents=True, exist_ok=True)
+            (folder / str(file)).write_text("SELECT 1;\n")
         if "python" in settings:
             python = folder / str(settings["python"])
             python.parent.mkdir(parents=True, exist_ok=True)

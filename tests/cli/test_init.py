@@ -360,6 +360,10 @@ def test_init_on_the_alembic_forms_example_finds_every_unit_and_says_what_it_can
     replace_once(forms / "migrations.yaml", "database: pyproject_unit", f"database: {own.rsplit('/', 1)[1]}")
     replace_once(forms / "migrations.yaml", "database: users", f"database: {users.rsplit('/', 1)[1]}")
     replace_once(forms / "migrations.yaml", "    ini_section: audit\n", "    ini_section: audit\n    x: {schema: audit}\n")
+    replace_once(
+        forms / "migrations.yaml", "    ini_section: users\n", "    ini_section: users\n    prepare: [prepare/users.sql]\n"
+    )
+    assert "    extensions: [pg_trgm]   # its migrations use them and create none\n" in text, text
     assert_ok(inv(forms, "db.upgrade-all", url=url))
     assert rows(own, "public.alembic_version") == ["a1b2c3d4e5f6"]
     assert rows(users, "public.alembic_version") == ["b1000000a001"]

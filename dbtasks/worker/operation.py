@@ -14,20 +14,13 @@ import sys
 from typing import Any
 
 from . import revisions
-from .failures import Failure, server_line
+from .failures import Failure
 from .ownership import Ownership
+from .prerequisites import CREATE_SCHEMA, SCHEMA_LOCK, prepare
 from .protocol import Request
 
 NO_MODELS = "env.py has no target_metadata"
 _RELATIVE = re.compile(r"^([+-][0-9]+|(head|heads|base|\w+)[+-][0-9]+)\Z")
-
-
-# CREATE SCHEMA IF NOT EXISTS is not safe under concurrency: two runs can both miss the schema, and one then fails on
-# pg_namespace's unique index. Services that share a new schema (each with its own version table, so under different
-# migration locks) take turns under this transaction-level advisory lock; the DO block is one transaction.
-SCHEMA_LOCK = 1684173939  # b"dbts" as a number: the key of dbtasks' schema creation in every database
-CREATE_SCHEMA = 'DO $$BEGIN PERFORM pg_advisory_xact_lock({lock}); CREATE SCHEMA IF NOT EXISTS "{name}"; END$$'
-CREATE_EXTENSION = 'DO $$BEGIN PERFORM pg_advisory_xact_lock({lock}); CREATE EXTENSION IF NOT EXISTS "{name}"; END$$'
 
 
 class Operation:
@@ -200,54 +193,8 @@ class Operation:
                 connection.close()
 
     def prepare(self, db: Any = None) -> list[str]:
-        """Before the service's first revision, in its lock: migrations.yaml's extensions created when missing, then its
-        prepare files run (each in one transaction) when no revision is applied yet. Returns what it did."""
-        extensions, files = self.request.get("extensions") or [], self.request.get("prepare") or []
-        if not extensions and not files:
-            return []
-        from .catalog import Connection
-
-        connection = db or Connection(self.url)
-        try:
-            done = [f"extension {name}" for name in self._create_extensions(connection, extensions)]
-            if files and not self._has_applied(connection):
-                for path in files:
-                    try:
-                        connection.script(revisions.text_of(path) or "")
-                    except Exception as error:
-                        raise Failure("prepare", server_line(error), file=path) from None
-                    done.append(f"prepare {os.path.basename(path)}")
-            return done
-        finally:
-            if db is None:
-                connection.close()
-
-    @staticmethod
-    def _create_extensions(connection: Any, names: list[str]) -> list[str]:
-        if not names:
-            return []
-        listed = ", ".join("'" + name.replace("'", "''") + "'" for name in names)
-        present = {row[0] for row in connection.rows(f"SELECT extname FROM pg_extension WHERE extname IN ({listed})")}
-        available = {row[0] for row in connection.rows(f"SELECT name FROM pg_available_extensions WHERE name IN ({listed})")}
-        missing = [name for name in names if name not in present]
-        for name in [name for name in missing if name not in available]:  # before any is created: nothing changes
-            raise Failure("extension_missing", f"the server has no extension {name}", extension=name)
-        created = []
-        for name in missing:
-            try:
-                connection.rows(CREATE_EXTENSION.format(lock=SCHEMA_LOCK, name=name.replace('"', '""')))
-            except Exception as error:
-                raise Failure("extension_denied", server_line(error), extension=name) from None
-            created.append(name)
-        return created
-
-    def _has_applied(self, connection: Any) -> bool:
-        schema, table = (self.request.get("version_table") or [self.schema, "alembic_version"])[:2]
-        name = '"' + str(schema).replace('"', '""') + '"."' + str(table).replace('"', '""') + '"'
-        literal = name.replace("'", "''")
-        if connection.rows(f"SELECT to_regclass('{literal}') IS NULL")[0][0]:
-            return False
-        return bool(connection.rows(f"SELECT EXISTS (SELECT 1 FROM {name})")[0][0])
+        """migrations.yaml's extensions and prepare files, before the first revision (prerequisites.py)."""
+        return prepare(self, db)
 
     def version_schema_exists(self) -> bool:
         """Whether the schema of the version table migrations.yaml names exists (a service never migrated has none)."""

@@ -210,7 +210,7 @@ def test_schema_creation_waits_for_the_schema_lock_so_parallel_first_deploys_can
 ) -> None:
     import psycopg2
 
-    from dbtasks.worker.operation import SCHEMA_LOCK
+    from dbtasks.worker.prerequisites import SCHEMA_LOCK
 
     holder = psycopg2.connect(database_url)
     holder.autocommit = True

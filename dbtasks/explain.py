@@ -187,6 +187,14 @@ _TEMPLATES = {
         "cannot create extension {extension!r} ({message}); ask a superuser or the database's owner to run "
         "'CREATE EXTENSION IF NOT EXISTS \"{extension}\"' in this database, then rerun"
     ),
+    "bootstrap_metadata": (
+        "bootstrap's metadata {spec!r} cannot be loaded ({message}); point bootstrap.metadata in migrations.yaml at the "
+        "models' MetaData (module:Base.metadata, importable from the service's folder)"
+    ),
+    "bootstrap_occupied": (
+        "bootstrap builds an empty database only, and {tables} exist with no revision recorded: nothing was changed; "
+        "drop them and rerun, or, if they are the schema at head, run 'inv db.stamp {name} head --yes'"
+    ),
     "prepare": "prepare file {file} failed: {message}; rolled back, nothing was migrated: fix the file and rerun",
     "alembic_too_old": (
         "{file} configures Alembic in [tool.alembic], which needs Alembic 1.16 or later, and this interpreter has "
@@ -279,6 +287,8 @@ def _fields(service: Service, data: dict[str, Any], message: str, target: Target
         "file": display_path(Path(data.get("file", ""))),
         "version": data.get("version"),
         "extension": data.get("extension"),
+        "spec": data.get("spec"),
+        "tables": ", ".join(data.get("tables") or []),
     }
 
 

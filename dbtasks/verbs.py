@@ -238,7 +238,9 @@ def describe_applied(data: Mapping[str, Any]) -> str:
     start = ",".join(chosen[0]["from"]) or "base"
     end = ",".join(chosen[-1]["to"]) or "base"
     if stamps and not steps:
-        return f"stamped {start} -> {end}"
+        return (
+            f"bootstrapped {start} -> {end} (create_all, then stamp)" if data.get("bootstrapped") else f"stamped {start} -> {end}"
+        )
     noun = "migration" if len(steps) == 1 else "migrations"
     return f"{start} -> {end} ({len(steps)} {noun})"
 

@@ -60,6 +60,7 @@ def _is_x(value: Any) -> bool:
 
 X_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*\Z")  # an -x name env.py looks up (the part before '=')
 EXTENSION = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,62}\Z")  # CREATE EXTENSION's name (uuid-ossp has a dash)
+OBJECT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*\Z")  # module:attribute.path
 SECTION = re.compile(r"^[^\[\]\r\n]+\Z")  # what ConfigParser accepts between [ and ]
 
 SERVICE_KEYS: _ServiceKeys = {
@@ -80,6 +81,15 @@ SERVICE_KEYS: _ServiceKeys = {
         "expected a list of extension names (postgis, pg_trgm, ...)",
     ),
     "prepare": (_is_str_list, "expected a list of .sql files, relative to the service's folder"),
+    "bootstrap": (
+        lambda v: (
+            isinstance(v, dict)
+            and list(v) == ["metadata"]
+            and isinstance(v["metadata"], str)
+            and bool(OBJECT_PATH.match(v["metadata"]))
+        ),
+        "expected {metadata: module:Base.metadata} (where the models' MetaData is)",
+    ),
     "url_env": (lambda v: isinstance(v, str) and bool(ENV_NAME.match(v)), "expected an environment variable name"),
     "pythonpath": (_is_str_list, "expected a list of folders"),
     "env": (_is_env, "expected a mapping of VARIABLE: value (no NUL character)"),

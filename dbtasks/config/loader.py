@@ -317,6 +317,7 @@ class _Loader:
             x=tuple(f"{key}={env_text(value)}" for key, value in raw.get("x", {}).items()),
             extensions=tuple(dict.fromkeys(raw.get("extensions", []))),
             prepare=tuple((path / file).resolve() for file in raw.get("prepare", [])),
+            bootstrap=raw["bootstrap"]["metadata"] if "bootstrap" in raw else None,
             url_env=raw.get("url_env", DEFAULT_URL_ENV),
             pythonpath=tuple((path / item).resolve() for item in raw.get("pythonpath", [])),
             env={key: env_text(value) for key, value in raw.get("env", {}).items()},

@@ -69,6 +69,7 @@ def run(
         "toml": str(service.pyproject) if service.pyproject else None,
         "extensions": list(service.extensions),
         "prepare": [str(path) for path in service.prepare],
+        "bootstrap": service.bootstrap,
         "url_env": service.url_env,
         "pythonpath": [str(path) for path in service.pythonpath],
         "settings": timeouts or {},

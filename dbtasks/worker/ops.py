@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import applied
+from . import applied, bootstrap
 from .failures import Failure
 from .operation import Operation, defines, describe, pending_count
 
@@ -31,6 +31,9 @@ def upgrade(operation: Operation) -> dict[str, Any]:
     edited: list[dict[str, Any]] = []
     try:
         prepared = operation.prepare()
+        if bootstrap.wanted(operation, target):
+            bootstrap.run(operation)
+            return {"applied": operation.applied, "created_schemas": created, "prepared": prepared, "bootstrapped": True}
         mode = operation.args.get("edited")
         for attempt in range(_CATALOG_RACE_ATTEMPTS):
             try:

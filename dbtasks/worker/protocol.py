@@ -64,6 +64,8 @@ KINDS = (
     "extension_missing",  # migrations.yaml names an extension the server does not have
     "extension_denied",  # the role may not create an extension migrations.yaml names
     "prepare",  # a prepare file failed (rolled back)
+    "bootstrap_metadata",  # bootstrap's metadata cannot be loaded
+    "bootstrap_occupied",  # bootstrap on a database that already holds the service's tables
     "alembic_too_old",  # the configuration needs a newer Alembic than the service's interpreter has
     "command",  # any other alembic CommandError
     "unexpected",  # anything else: a bug or an unusual env.py
@@ -86,6 +88,7 @@ class Request(TypedDict):
     toml: str | None  # pyproject.toml whose [tool.alembic] Alembic reads after the ini (Alembic >= 1.16), or None
     extensions: list[str]  # created when missing before an upgrade (migrations.yaml's extensions)
     prepare: list[str]  # .sql files run before the first revision, when none is applied (absolute)
+    bootstrap: str | None  # module:Base.metadata: upgrade from an empty database runs create_all, then stamps head
     url_env: str  # the variable env.py reads the URL from (the parent sets it)
     pythonpath: list[str]  # folders put first on sys.path
     settings: dict[str, str]  # SET LOCAL in every migration transaction (statement_timeout, lock_timeout)

@@ -18,6 +18,7 @@ from _support import REPO, assert_bad_input, assert_failure, assert_ok, execute,
 
 EXAMPLES = REPO / "examples" / "alembic_forms"
 HEADS = {"notes": "a1b2c3d4e5f6", "users": "b1000000a001", "audit": "c1000000a001"}
+BOOKS_HEAD = "d1000000b002"
 
 
 @dataclass
@@ -25,6 +26,7 @@ class Forms:
     root: Path
     notes_url: str  # notes' database of its own
     users_url: str  # users (public) and audit (audit_log) share this one
+    books_url: str  # books', built by bootstrap
 
     def inv(self, *args: str) -> subprocess.CompletedProcess[str]:
         return inv(self.root, *args, url=self.users_url)
@@ -34,12 +36,13 @@ class Forms:
 def forms(tmp_path: Path, make_database: Callable[[], str]) -> Forms:
     root = tmp_path / "forms"
     shutil.copytree(EXAMPLES, root, ignore=shutil.ignore_patterns("__pycache__", ".dbtasks"))
-    notes_url, users_url = make_database(), make_database()
+    notes_url, users_url, books_url = make_database(), make_database(), make_database()
     config = root / "migrations.yaml"
     replace_once(config, "database: forms_notes", f"database: {notes_url.rsplit('/', 1)[1]}")
+    replace_once(config, "database: forms_books", f"database: {books_url.rsplit('/', 1)[1]}")
     text = config.read_text(encoding="utf-8").replace("database: forms_users", f"database: {users_url.rsplit('/', 1)[1]}")
     config.write_text(text, encoding="utf-8")
-    return Forms(root, notes_url, users_url)
+    return Forms(root, notes_url, users_url, books_url)
 
 
 def recorded(url: str, schema: str) -> list[str]:
@@ -60,6 +63,7 @@ def test_every_form_is_driven_to_head_and_back_with_its_files_unchanged(forms: F
         ("notes", "public", HEADS["notes"], "up to date"),
         ("users", "public", HEADS["users"], "up to date"),
         ("audit", "audit_log", HEADS["audit"], "up to date"),
+        ("books", "public", BOOKS_HEAD, "up to date"),
     ], status
     for name in HEADS:
         assert_ok(forms.inv("db.check", name))  # no models: nothing to compare, and at head
@@ -134,7 +138,7 @@ def test_extensions_and_prepare_files_come_before_the_first_revision_and_may_com
     assert_ok(forms.inv("db.downgrade-all", "--to", "base", "--yes"))
     assert extensions(forms.notes_url) == {"pg_trgm"} and domains(forms.users_url) == {"email_address"}  # not theirs to drop
     again = assert_ok(forms.inv("db.upgrade-all"))  # at base again: prepare runs again, and may
-    assert "3 ok, 0 failed" in again.stdout, show(again)
+    assert "4 ok, 0 failed" in again.stdout, show(again)
     assert recorded(forms.users_url, "public") == [HEADS["users"]]
     verified = assert_ok(forms.inv("db.verify", "notes"))  # its scratch database gets the extension too
     assert "FAILED" not in verified.stdout, show(verified)
@@ -200,3 +204,60 @@ def test_doctor_says_which_extensions_are_created_and_which_the_server_lacks(for
             "package: postgresql-contrib, postgis, pgvector, ...), then rerun",
         ),
     ], said(result)
+
+
+def columns(url: str, table: str) -> list[str]:
+    rows = query(
+        url, f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}' ORDER BY ordinal_position"
+    )
+    return [row[0] for row in rows]
+
+
+def test_bootstrap_builds_an_empty_database_from_the_models_then_migrations_take_over(forms: Forms) -> None:
+    upgraded = assert_ok(inv(forms.root, "db.upgrade", "books", url=forms.books_url))
+    assert upgraded.stdout.strip() == f"books: upgraded bootstrapped base -> {BOOKS_HEAD} (create_all, then stamp)", show(
+        upgraded
+    )
+    assert "Running upgrade" not in upgraded.stderr, show(upgraded)  # no migration ran: create_all did
+    assert recorded(forms.books_url, "public") == [BOOKS_HEAD] and columns(forms.books_url, "books") == ["id", "title", "note"]
+    sums = json.loads(assert_ok(inv(forms.root, "db.checksums", "books", "--json", url=forms.books_url)).stdout)
+    states = [(entry["revision"], entry["state"]) for entry in sums["revisions"]]
+    assert states == [("d1000000b001", "unknown"), ("d1000000b002", "ok")], sums  # the head's, as a stamp records
+    assert_ok(inv(forms.root, "db.check", "books", url=forms.books_url))  # the models and the database agree
+    versions = forms.root / "bootstrap_unit" / "alembic" / "versions"
+    (versions / "d1000000b003_add_isbn.py").write_text(
+        'import sqlalchemy as sa\nfrom alembic import op\n\nrevision = "d1000000b003"\ndown_revision = "d1000000b002"\n'
+        "branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n"
+        '    op.add_column("books", sa.Column("isbn", sa.String(13)))\n\n\ndef downgrade():\n'
+        '    op.drop_column("books", "isbn")\n',
+        encoding="utf-8",
+    )
+    later = assert_ok(inv(forms.root, "db.upgrade", "books", url=forms.books_url))
+    assert later.stdout.strip() == f"books: upgraded {BOOKS_HEAD} -> d1000000b003 (1 migration)", show(later)
+    assert columns(forms.books_url, "books") == ["id", "title", "note", "isbn"]
+
+
+def test_bootstrap_refuses_a_database_holding_the_tables_and_names_bad_metadata(forms: Forms) -> None:
+    execute(forms.books_url, "CREATE TABLE public.books (id int)")
+    line = assert_failure(inv(forms.root, "db.upgrade", "books", url=forms.books_url), "books")
+    assert line == (
+        "books: bootstrap builds an empty database only, and public.books exist with no revision recorded: nothing was "
+        "changed; drop them and rerun, or, if they are the schema at head, run 'inv db.stamp books head --yes'"
+    ), line
+    assert columns(forms.books_url, "books") == ["id"] and recorded_or_none(forms.books_url) is None
+    execute(forms.books_url, "DROP TABLE public.books")
+    replace_once(forms.root / "migrations.yaml", '"models:Base.metadata"', '"models:Base.metadataa"')
+    line = assert_failure(inv(forms.root, "db.upgrade", "books", url=forms.books_url), "books")
+    assert line == (
+        "books: bootstrap's metadata 'models:Base.metadataa' cannot be loaded (AttributeError: type object 'Base' has no "
+        "attribute 'metadataa'); point bootstrap.metadata in migrations.yaml at the models' MetaData (module:Base.metadata, "
+        "importable from the service's folder)"
+    ), line
+    assert tables(forms.books_url, "public") <= {"alembic_version", "alembic_version_checksums"}
+    assert recorded_or_none(forms.books_url) in (None, [])
+
+
+def recorded_or_none(url: str) -> list[str] | None:
+    if not query(url, "SELECT 1 FROM pg_tables WHERE schemaname = 'public' AND tablename = 'alembic_version'"):
+        return None
+    return recorded(url, "public")

@@ -341,22 +341,29 @@ def test_init_on_the_alembic_forms_example_finds_every_unit_and_says_what_it_can
     tmp_path: Path, make_database: Callable[[], str]
 ) -> None:
     """pyproject.toml's [tool.alembic] and an ini's named sections are units of their own; env.py's -x reads are named
-    with the key to fill. With x: filled in and the databases renamed, every unit reaches head."""
+    with the key to fill. With x: and prepare: filled in and the databases renamed, every unit reaches head (bootstrap
+    is code init cannot see: that unit runs its migrations)."""
     forms = copy_monorepo(REPO / "examples" / "alembic_forms", tmp_path / "forms")
     result = assert_ok(dbtasks_init(forms))
-    assert result.stdout.splitlines()[0] == "found 3 Alembic services under .: pyproject_unit, users, audit"
+    assert result.stdout.splitlines()[0] == "found 4 Alembic services under .: bootstrap_unit, pyproject_unit, users, audit"
     assert (
         "sections [audit]: env.py reads Alembic's -x arguments (schema); give them with x: {schema: VALUE} in services.audit"
     ) in result.stdout.splitlines(), result.stdout
     written = config.load(forms / "migrations.yaml")
     decided = {name: (service.ini_section, service.pyproject is not None) for name, service in written.services.items()}
-    assert decided == {"pyproject_unit": ("alembic", True), "users": ("users", False), "audit": ("audit", False)}
+    assert decided == {
+        "bootstrap_unit": ("alembic", False),
+        "pyproject_unit": ("alembic", True),
+        "users": ("users", False),
+        "audit": ("audit", False),
+    }
     text = (forms / "migrations.yaml").read_text(encoding="utf-8")
     assert (
         "  # [audit] of sections/alembic.ini\n" in text
         and "  # pyproject_unit/alembic.ini and pyproject_unit/pyproject.toml [tool.alembic]\n" in text
     )
-    url, own, users = make_database(), make_database(), make_database()
+    url, own, users, books = make_database(), make_database(), make_database(), make_database()
+    replace_once(forms / "migrations.yaml", "database: bootstrap_unit", f"database: {books.rsplit('/', 1)[1]}")
     replace_once(forms / "migrations.yaml", "database: pyproject_unit", f"database: {own.rsplit('/', 1)[1]}")
     replace_once(forms / "migrations.yaml", "database: users", f"database: {users.rsplit('/', 1)[1]}")
     replace_once(forms / "migrations.yaml", "    ini_section: audit\n", "    ini_section: audit\n    x: {schema: audit}\n")
@@ -367,4 +374,5 @@ def test_init_on_the_alembic_forms_example_finds_every_unit_and_says_what_it_can
     assert_ok(inv(forms, "db.upgrade-all", url=url))
     assert rows(own, "public.alembic_version") == ["a1b2c3d4e5f6"]
     assert rows(users, "public.alembic_version") == ["b1000000a001"]
+    assert rows(books, "public.alembic_version") == ["d1000000b002"]  # by its migrations: init cannot see a bootstrap
     assert rows(url, "audit.alembic_version") == ["c1000000a001"] and "events" in tables(url, "audit")

@@ -1,0 +1,57 @@
+"""Alembic's cookbook recipe for a fresh database, as one step: the models' metadata.create_all(), then stamp head,
+in one transaction under the parent's lock (the stamp's own, through env.py's connection), with the checksums a
+stamp records. Only on a database where the service has no revision and none of its tables."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .failures import Failure, first_line
+from .prerequisites import has_applied
+
+
+def wanted(operation: Any, target: str) -> bool:
+    """Whether this upgrade builds the database by bootstrap: declared, to head, and nothing applied yet."""
+    if not operation.request.get("bootstrap") or target != "head":
+        return False
+    from .catalog import Connection
+
+    connection = Connection(operation.url)
+    try:
+        return not has_applied(operation, connection)
+    finally:
+        connection.close()
+
+
+def run(operation: Any) -> None:
+    """create_all, then stamp head, in the stamp step's transaction; refused when the service's tables exist."""
+    from alembic import command
+
+    occupied = operation.untracked_tables()
+    if occupied:
+        raise Failure("bootstrap_occupied", "the service's tables exist", tables=occupied)
+    metadata = load(operation.request["bootstrap"])
+
+    def create(ctx: Any, step: Any, heads: Any) -> None:  # inside the step's transaction, before its commit
+        metadata.create_all(ctx.connection)
+
+    operation.on_step = create
+    try:
+        operation.run_command(command.stamp, "head")
+    finally:
+        operation.on_step = None
+
+
+def load(spec: str) -> Any:
+    """`module:attribute.path` imported from the service's folder (as env.py imports its models)."""
+    module, _, path = spec.partition(":")
+    try:
+        found: Any = importlib.import_module(module)
+        for name in path.split("."):
+            found = getattr(found, name)
+    except Exception as error:
+        raise Failure("bootstrap_metadata", first_line(error), spec=spec) from None
+    if not callable(getattr(found, "create_all", None)):
+        raise Failure("bootstrap_metadata", f"{type(found).__name__} has no create_all", spec=spec)
+    return found

@@ -55,3 +55,31 @@ def load(spec: str) -> Any:
     if not callable(getattr(found, "create_all", None)):
         raise Failure("bootstrap_metadata", f"{type(found).__name__} has no create_all", spec=spec)
     return found
+
+
+def verify(verification: Any, at_head: Any) -> None:
+    """verify's check on a scratch database back at base: create_all, then stamp head, builds what every revision
+    built at head (`at_head`, the catalog snapshot); its differences are reported like drift's."""
+    from alembic import command
+
+    from . import catalog
+    from . import ownership as owned
+
+    try:
+        metadata = load(str(verification.operation.request.get("bootstrap")))
+    except Failure as failure:
+        verification.failed("bootstrap", f"the metadata does not load: {failure}")
+        return
+    verification.operation.on_step = lambda ctx, step, heads: metadata.create_all(ctx.connection)
+    try:
+        problem = verification.step("stamp", command.stamp, "head")
+    finally:
+        verification.operation.on_step = None
+    if problem is not None:
+        verification.failed("bootstrap", f"create_all, then stamp head, fails: {problem.message}")
+        return
+    built = verification.own(verification.db.snapshot())
+    changes = owned.differences(verification.own(at_head), built, catalog.LEFTOVERS)
+    verification.judge(
+        "bootstrap", changes, "create_all differs from every revision applied", "create_all builds what the revisions build"
+    )

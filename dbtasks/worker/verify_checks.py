@@ -70,7 +70,8 @@ class Verification:
         finally:
             self.db.close()
         reason = "skipped: needs a readable history with a single head"
-        checks = [self.results.get(name) or {"name": name, "ok": None, "detail": reason} for name in CHECKS]
+        names = (*CHECKS, "bootstrap") if self.operation.request.get("bootstrap") else CHECKS
+        checks = [self.results.get(name) or {"name": name, "ok": None, "detail": reason} for name in names]
         return {"checks": checks}
 
     # -- the migration files --------------------------------------------------------------------------
@@ -133,7 +134,8 @@ class Verification:
         self.expected_tables(at_head)
         self.idempotent(at_head)
         self.drift(script, head)
-        self.no_trace(before)
+        if self.no_trace(before) and self.operation.request.get("bootstrap"):
+            self.bootstrap(at_head)
 
     def env_runs_twice(self) -> bool:
         """Run env.py twice before any migration: one that cannot run again fails every later step."""
@@ -283,14 +285,22 @@ class Verification:
         else:
             self.passed("drift", "models match the database at head (autogenerate, on what the service owns)")
 
-    def no_trace(self, before: Any) -> None:
+    def no_trace(self, before: Any) -> bool:
+        """Downgrade to base leaves the service's schemas as before; True when the database is back at base."""
         problem = self.step("downgrade", self.downgrade, "base")
         if problem is not None:
             self.failed("no-trace", f"downgrade to base fails in {problem.where('env.py')}: {problem.message}")
-            return
+            return False
         left = owned.differences(self.own(before), self.own(self.db.snapshot()), catalog.LEFTOVERS)
         mine = ", ".join(self.owner.schemas)
         self.judge("no-trace", left, "after downgrade to base", f"downgrade to base leaves {mine} as before the first upgrade")
+        return not left
+
+    def bootstrap(self, at_head: Any) -> None:
+        """What bootstrap builds against what every revision built (bootstrap.py), reported like drift."""
+        from . import bootstrap
+
+        bootstrap.verify(self, at_head)
 
     def offline_sql(self, script: Any) -> None:
 

@@ -261,3 +261,18 @@ def recorded_or_none(url: str) -> list[str] | None:
     if not query(url, "SELECT 1 FROM pg_tables WHERE schemaname = 'public' AND tablename = 'alembic_version'"):
         return None
     return recorded(url, "public")
+
+
+def test_verify_compares_what_bootstrap_builds_with_what_the_revisions_build(forms: Forms) -> None:
+    verified = json.loads(assert_ok(inv(forms.root, "db.verify", "books", "--json", url=forms.books_url)).stdout)
+    checks = {check["name"]: (check["ok"], check["detail"]) for check in verified["checks"]}
+    assert checks["bootstrap"] == (True, "create_all builds what the revisions build"), checks
+    assert all(ok is not False for ok, _ in checks.values()), checks
+    models = forms.root / "bootstrap_unit" / "models.py"
+    replace_once(models, "    note = Column(Text)\n", "    note = Column(Text)\n    isbn = Column(String(13))\n")
+    result = inv(forms.root, "db.verify", "books", "--json", url=forms.books_url)
+    assert result.returncode == 1, show(result)
+    checks = {check["name"]: (check["ok"], check["detail"]) for check in json.loads(result.stdout)["checks"]}
+    assert checks["bootstrap"][0] is False and "isbn" in checks["bootstrap"][1], checks["bootstrap"]
+    assert checks["bootstrap"][1].startswith("create_all differs from every revision applied: "), checks["bootstrap"]
+    assert tables(forms.books_url, "public") == set()  # verify works in a scratch database

@@ -12,10 +12,14 @@ from .project import display_path, read_utf8
 _TOOL_ALEMBIC = re.compile(r"^[ \t]*\[[ \t]*tool[ \t]*\.[ \t]*alembic[ \t]*\][ \t]*(?:#.*)?$", re.MULTILINE)
 
 
-def alembic_files(path: Path, declared: str) -> tuple[Path, Path | None]:
+def alembic_files(path: Path, declared: str, python: str | None = None) -> tuple[Path, Path | None]:
     """(alembic.ini, pyproject.toml or None) as plain `alembic` in `path` reads them: `alembic_ini: pyproject.toml`
     (alembic -c pyproject.toml) names the TOML file and keeps alembic.ini (which may be absent); otherwise the
-    folder's pyproject.toml counts when it has a [tool.alembic] table."""
+    folder's pyproject.toml counts when it has a [tool.alembic] table. `package:alembic.ini` is the ini shipped in an
+    installed package, found by the service's interpreter `python` (ValueError: it is not installed there)."""
+    shipped = _PACKAGE_FILE.match(declared)
+    if shipped and not (path / declared).exists():
+        return package_folder(shipped[1], python, path) / shipped[2], None
     if Path(declared).name == "pyproject.toml":
         return path / "alembic.ini", path / declared
     toml = path / "pyproject.toml"
@@ -52,3 +56,34 @@ def alembic_problem(ini: Path, pyproject: Path | None, section: str) -> str | No
                 "[tool.alembic]; add script_location (alembic init writes one) or fix alembic_ini"
             )
     return None
+
+
+# `package:alembic.ini`, `package.sub:db/alembic.ini`: a file shipped in an installed package (Alembic's own spelling
+# of script_location = package:path).
+_PACKAGE_FILE = re.compile(r"^([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*):([^:]+)\Z")
+_FIND_PACKAGE = (
+    "import importlib.util, os, sys\n"
+    "spec = importlib.util.find_spec(sys.argv[1])\n"
+    "places = list(spec.submodule_search_locations or []) if spec else []\n"
+    "print(places[0] if places else '')\n"
+)
+
+
+def package_folder(package: str, python: str | None, cwd: Path) -> Path:
+    """The folder of `package` as the service's interpreter imports it (run from the service's folder)."""
+    import subprocess
+    import sys
+
+    interpreter = python or sys.executable
+    try:
+        done = subprocess.run(
+            [interpreter, "-c", _FIND_PACKAGE, package], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise ValueError(f"cannot ask {interpreter} where package {package} is ({error}); fix python or alembic_ini") from None
+    folder = done.stdout.strip() if done.returncode == 0 else ""
+    if not folder:
+        raise ValueError(
+            f"package {package} is not installed for {interpreter}; install it into the service's environment, or fix alembic_ini"
+        )
+    return Path(folder)

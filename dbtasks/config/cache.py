@@ -91,7 +91,10 @@ def inputs(project: Project) -> dict[str, Any]:
         paths += [env_py] if env_py else []
         paths += [service.python] if service.python else []
     uses_path = any(service.python for service in project.services.values())
-    variables = {name: os.environ.get(name) for name in ("PATH", "HOME")} if uses_path else {}
+    # An ini shipped in a package was found by importing it: where from depends on the interpreter's search path.
+    shipped = any(project.root not in service.alembic_ini.parents for service in project.services.values())
+    names = [*(("PATH", "HOME") if uses_path or shipped else ()), *(("PYTHONPATH",) if shipped else ())]
+    variables = {name: os.environ.get(name) for name in names}
     return {"files": stats(paths), "variables": variables}
 
 

@@ -255,18 +255,12 @@ class _Loader:
         path = self.file.parent / raw["path"]
         with contextlib.suppress(RuntimeError, OSError):  # a symbolic link loop: no such folder, as far as anyone can tell
             path = path.resolve()
-        ini, pyproject = alembic_files(path, raw.get("alembic_ini", "alembic.ini"))
         section = raw.get("ini_section", "alembic")
         python = os.path.expanduser(raw["python"]) if "python" in raw else None
         if not path.is_dir():
             self.problem(
                 self.at(name, "path", node), f"{where}.path", f"folder {display_path(path)} does not exist; fix the path"
             )
-            return None
-        problem = alembic_problem(ini, pyproject, section)
-        if problem is not None:
-            key = "ini_section" if "section" in problem and "ini_section" in raw else "alembic_ini"
-            self.problem(self.at(name, key, self.at(name, "path", node)), f"{where}.{key}", problem)
             return None
         if python is not None:
             resolved = (path / python) if "/" in python else shutil.which(python)
@@ -279,6 +273,15 @@ class _Loader:
                 )
                 return None
             python = str(resolved)
+        try:
+            ini, pyproject = alembic_files(path, raw.get("alembic_ini", "alembic.ini"), python)
+            problem = alembic_problem(ini, pyproject, section)
+        except ValueError as error:  # a package that is not installed
+            problem, ini, pyproject = str(error), path, None
+        if problem is not None:
+            key = "ini_section" if "section" in problem and "ini_section" in raw else "alembic_ini"
+            self.problem(self.at(name, key, self.at(name, "path", node)), f"{where}.{key}", problem)
+            return None
         for file in raw.get("prepare", []):
             if not (path / file).is_file():
                 self.problem(

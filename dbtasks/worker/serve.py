@@ -105,12 +105,26 @@ def _child(request: dict[str, Any], fds: list[int], servers: list[int], run_requ
         os.chdir(request.pop("cwd"))
         os.environ.clear()
         os.environ.update(request.pop("env"))
+        _follow_pythonpath(os.environ.get("PYTHONPATH", ""))
         request["result_fd"] = result
         code = run_request(request)
         sys.stdout.flush()
         sys.stderr.flush()
     finally:
         os._exit(code)
+
+
+def _follow_pythonpath(value: str) -> None:
+    """A spawned worker's sys.path starts with $PYTHONPATH: one forked from a server started under another value gets
+    the same (the server's own entries are dropped, this request's put first, as the interpreter would)."""
+    started = [entry for entry in _SERVER_PYTHONPATH if entry]
+    wanted = [os.path.abspath(entry) for entry in value.split(os.pathsep) if entry]
+    if wanted == started:
+        return
+    sys.path[:] = wanted + [entry for entry in sys.path if entry not in started]
+
+
+_SERVER_PYTHONPATH = [os.path.abspath(entry) for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
 
 
 def _receive(sock: socket.socket) -> tuple[dict[str, Any], list[int]] | None:

@@ -5,9 +5,11 @@ and an env.py that reads its schema from Alembic's -x arguments."""
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -276,3 +278,56 @@ def test_verify_compares_what_bootstrap_builds_with_what_the_revisions_build(for
     assert checks["bootstrap"][0] is False and "isbn" in checks["bootstrap"][1], checks["bootstrap"]
     assert checks["bootstrap"][1].startswith("create_all differs from every revision applied: "), checks["bootstrap"]
     assert tables(forms.books_url, "public") == set()  # verify works in a scratch database
+
+
+def installed_package(site: Path) -> None:
+    """A package `ledgerpkg` shipping alembic.ini and its migrations, importable from `site` (as from site-packages:
+    the service's interpreter finds it by import, which is all an installed package is to Alembic)."""
+    package = site / "ledgerpkg"
+    shutil.copytree(EXAMPLES / "bootstrap_unit" / "alembic", package / "migrations", ignore=shutil.ignore_patterns("__pycache__"))
+    for old in (package / "migrations" / "versions").glob("*.py"):
+        old.unlink()
+    env_py = package / "migrations" / "env.py"
+    env_py.write_text(
+        env_py.read_text(encoding="utf-8").replace(
+            "from models import Base  # noqa: E402\n\ntarget_metadata = Base.metadata", "target_metadata = None"
+        ),
+        encoding="utf-8",
+    )
+    (package / "__init__.py").write_text("")
+    ini = (EXAMPLES / "bootstrap_unit" / "alembic.ini").read_text(encoding="utf-8")  # alembic init's, logging included
+    ini = re.sub(r"(?m)^script_location = .*$", "script_location = ledgerpkg:migrations", ini)
+    (package / "alembic.ini").write_text(re.sub(r"(?m)^prepend_sys_path = .*$", "", ini), encoding="utf-8")
+    (package / "migrations" / "versions" / "e1000000c001_entries.py").write_text(
+        'import sqlalchemy as sa\nfrom alembic import op\n\nrevision = "e1000000c001"\ndown_revision = None\n'
+        "branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n"
+        '    op.create_table("entries", sa.Column("id", sa.Integer, primary_key=True))\n\n\ndef downgrade():\n'
+        '    op.drop_table("entries")\n',
+        encoding="utf-8",
+    )
+
+
+def test_an_ini_and_migrations_shipped_in_an_installed_package(forms: Forms, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    installed_package(site)
+    (forms.root / "ledger").mkdir()
+    with (forms.root / "migrations.yaml").open("a", encoding="utf-8") as config:
+        config.write(
+            '\n  ledger:\n    path: ledger\n    alembic_ini: "ledgerpkg:alembic.ini"\n    schema: public\n    driver: psycopg2\n'
+        )
+    env = {"PYTHONPATH": str(site)}
+    upgraded = assert_ok(inv(forms.root, "db.upgrade", "ledger", url=forms.notes_url, env=env))
+    assert upgraded.stdout.strip() == "ledger: upgraded base -> e1000000c001 (1 migration)", show(upgraded)
+    assert recorded(forms.notes_url, "public") == ["e1000000c001"] and "entries" in tables(forms.notes_url, "public")
+    status = json.loads(
+        assert_ok(inv(forms.root, "db.status", "--only", "ledger", "--json", url=forms.notes_url, env=env)).stdout
+    )
+    assert status["services"][0]["state"] == "up to date", status
+    assert_ok(inv(forms.root, "db.downgrade", "ledger", "--yes", url=forms.notes_url, env=env))
+    assert recorded(forms.notes_url, "public") == [] and "entries" not in tables(forms.notes_url, "public")
+    line = assert_bad_input(inv(forms.root, "db.status", url=forms.notes_url))  # not importable without PYTHONPATH
+    # (the configuration cache knows the package was found through PYTHONPATH: without it, the file is read again)
+    assert line.startswith("migrations.yaml:") and line.endswith(
+        f"services.ledger.alembic_ini: package ledgerpkg is not installed for {sys.executable}; install it into the "
+        "service's environment, or fix alembic_ini"
+    ), line

@@ -98,7 +98,10 @@ def reach(target: Target) -> pg.Connection:
 
 def file_graph(service: Service, cache: GraphCache | None = None) -> dict[str, tuple[str, list[str]]] | None:
     """The service's revision graph as its files declare it, when that is certain: every revision a literal and
-    every down_revision defined by a file (else Alembic itself must read them, and say what is wrong)."""
+    every down_revision defined by a file (else Alembic itself must read them, and say what is wrong); never for one
+    branch of a shared environment (the files hold every branch)."""
+    if service.branch:
+        return None
     cache = cache or GraphCache(None)
     located = cache.located(service.alembic_source)
     graph = cache.graph(located[0]) if located is not None and located[0] else None
@@ -110,8 +113,8 @@ def file_graph(service: Service, cache: GraphCache | None = None) -> dict[str, t
 def _graph(service: Service, cache: GraphCache | None) -> dict[str, tuple[str, list[str]]] | None:
     cache = cache or GraphCache(None)
     located = cache.located(service.alembic_source)
-    if located is None or (service.version_table is None and located[2]):
-        return None  # env.py computes its version table's name: only the worker reads it right
+    if located is None or (service.version_table is None and located[2]) or service.branch:
+        return None  # env.py computes its version table's name, or one branch of several: only the worker reads it right
     return file_graph(service, cache)
 
 

@@ -144,22 +144,22 @@ class Session:
 
         `probe` connects to each once, so that a wrong password or a server that is down is said once, in doctor's
         words (not once per service, differently per driver); prefetch_states probes with its own query instead."""
-        writers: dict[tuple[tuple[str, int, str], str, str], str] = {}
+        writers: dict[tuple[tuple[str, int, str], str, str], Service] = {}
         for service in services:
             target = self.database(service)
             if probe and self._needs_probe(target):
                 fastpath.reach(target).close()
                 self._probed.add(target.url)
             key = (address(target.url), *service.expected_version_table)
-            if key in writers:
+            if key in writers and not writers[key].other_branch(service):
                 raise ConfigError(
                     [
-                        f"services {writers[key]!r} and {service.name!r} both keep their version table in "
+                        f"services {writers[key].name!r} and {service.name!r} both keep their version table in "
                         f"{'.'.join(service.expected_version_table)} of database {key[0][2]!r}; give one of them its own "
                         f"(version_table: alembic_version_{service.name} in migrations.yaml and in its env.py)"
                     ]
                 )
-            writers[key] = service.name
+            writers[key] = service
 
     def _default_database(self) -> Target:
         if self._database is None:

@@ -75,6 +75,10 @@ SERVICE_KEYS: _ServiceKeys = {
         lambda v: isinstance(v, str) and bool(SECTION.match(v)),
         "expected the name of a section of alembic.ini (what 'alembic -n NAME' takes)",
     ),
+    "branch": (
+        lambda v: isinstance(v, str) and bool(X_NAME.match(v)),
+        "expected a branch label of its Alembic environment (branch_labels in its first revision)",
+    ),
     "x": (_is_x, "expected a mapping of name: value (each passed as Alembic's -x name=value)"),
     "extensions": (
         lambda v: isinstance(v, list) and all(isinstance(item, str) and bool(EXTENSION.match(item)) for item in v),

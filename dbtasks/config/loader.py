@@ -321,6 +321,7 @@ class _Loader:
             extensions=tuple(dict.fromkeys(raw.get("extensions", []))),
             prepare=tuple((path / file).resolve() for file in raw.get("prepare", [])),
             bootstrap=raw["bootstrap"]["metadata"] if "bootstrap" in raw else None,
+            branch=raw.get("branch"),
             url_env=raw.get("url_env", DEFAULT_URL_ENV),
             pythonpath=tuple((path / item).resolve() for item in raw.get("pythonpath", [])),
             env={key: env_text(value) for key, value in raw.get("env", {}).items()},
@@ -355,6 +356,8 @@ class _Loader:
         owners: dict[tuple[tuple[str, str], str, str], str] = {}
         for name, service in services.items():
             key = (service.database_key, *service.expected_version_table)
+            if key in owners and services[owners[key]].other_branch(service):
+                continue
             if key in owners:
                 table = ".".join(service.expected_version_table)
                 self.problem(

@@ -45,6 +45,7 @@ class Service:
     pyproject: Path | None = None  # pyproject.toml whose [tool.alembic] Alembic reads after the ini (Alembic >= 1.16)
     extensions: tuple[str, ...] = ()  # created when missing, before its first revision (CREATE EXTENSION IF NOT EXISTS)
     prepare: tuple[Path, ...] = ()  # .sql files run before its first revision, when it has none applied
+    branch: str | None = None  # one branch (branch_labels) of an Alembic environment other services share
     bootstrap: str | None = None  # module:Base.metadata: an empty database is built by create_all, then stamped head
     lint: LintRules = field(default_factory=LintRules)  # the squawk rules `inv db.lint` runs with (migrations.yaml's lint:)
 
@@ -57,6 +58,11 @@ class Service:
             "section": self.ini_section,
             "toml": str(self.pyproject) if self.pyproject else None,
         }
+
+    def other_branch(self, other: Service) -> bool:
+        """Whether the two are branches (branch:) of one Alembic environment: they keep their heads in its one
+        version table, a row each, and may share it."""
+        return bool(self.branch and other.branch and self.branch != other.branch and self.alembic_source == other.alembic_source)
 
     @property
     def owned_schemas(self) -> tuple[str, ...]:

@@ -53,11 +53,13 @@ class Plan:
 def plan(root: Path, scans: list[ServiceScan]) -> Plan:
     """Decide every service's entry; `scans` are in folder order."""
     notes: list[str] = []
-    names = _names([scan.folder for scan in scans], [scan.section for scan in scans])
+    names = _names([scan.folder for scan in scans], [scan.branch or scan.section for scan in scans])
     services = [
         Planned(
             name=names[index],
-            label=_label(root, scan.folder) + (f" [{scan.section}]" if scan.section != "alembic" else ""),
+            label=_label(root, scan.folder)
+            + (f" [{scan.section}]" if scan.section != "alembic" else "")
+            + (f" branch {scan.branch}" if scan.branch else ""),
             path=_label(root, scan.folder),
             scan=scan,
         )
@@ -241,25 +243,33 @@ def _decide_version_table(service: Planned, notes: list[str]) -> None:
 
 
 def _decide_databases(services: list[Planned], notes: list[str]) -> None:
-    """Services that would keep their version tables in the same place get a database each."""
-    groups: dict[tuple[str, str], list[Planned]] = {}
+    """Services that would keep their version tables in the same place get a database each; the branches of one
+    environment keep theirs in its one version table (a row each), so they share one database, named after its folder."""
+    groups: dict[tuple[str, str], dict[tuple[Path, str], list[Planned]]] = {}
     for service in services:
-        groups.setdefault(service.version_key, []).append(service)
-    for (schema, table), group in groups.items():
-        if len(group) < 2:
+        environment = (service.scan.ini, service.scan.section if service.scan.branch else service.name)
+        groups.setdefault(service.version_key, {}).setdefault(environment, []).append(service)
+    for (schema, table), environments in groups.items():
+        if len(environments) < 2:
             continue
-        for service in group:
-            others = ", ".join(other.name for other in group if other is not service)
-            service.database = service.name
-            service.comments.append(
-                f"keeps its version table in {schema}.{table}, as {others} does: two services cannot share one, so"
-                " each gets a database of its own (named here after the service: rename it to yours)"
+        for members in environments.values():
+            first = members[0]
+            database = (
+                first.name if len(members) == 1 else re.sub(r"[^a-z0-9_]+", "_", first.path.lower()).strip("_") or first.name
             )
-            notes.append(
-                f"{service.label}: keeps {schema}.{table}, as {others} does, so it got a database of its own, "
-                f"database: {service.name}, a name init chose (the local database creates it; on your server, "
-                f"create it or put your database's name in services.{service.name}.database)"
-            )
+            for service in members:
+                others = ", ".join(other.name for group in environments.values() for other in group if other not in members)
+                service.database = database
+                service.comments.append(
+                    f"keeps its version table in {schema}.{table}, as {others} does: two services cannot share one, so"
+                    " each gets a database of its own (named here after the service, or the folder of its branches: rename"
+                    " it to yours)"
+                )
+                notes.append(
+                    f"{service.label}: keeps {schema}.{table}, as {others} does, so it got a database of its own, "
+                    f"database: {database}, a name init chose (the local database creates it; on your server, "
+                    f"create it or put your database's name in services.{service.name}.database)"
+                )
 
 
 def _decide_dependencies(services: list[Planned]) -> None:
@@ -280,6 +290,11 @@ def _decide_dependencies(services: list[Planned]) -> None:
                 continue
             if not _reaches(by_name, owner, service.name):
                 service.depends_on.append(owner)
+    named = {service.scan.branch: service.name for service in services if service.scan.branch}
+    for service in services:  # a branch whose revisions depend on another branch's comes after it
+        for label in service.scan.branch_needs:
+            if named.get(label) and named[label] not in service.depends_on:
+                service.depends_on.append(named[label])
     for service in services:
         service.depends_on.sort()
 

@@ -73,6 +73,9 @@ class ServiceScan:
     python: str | None = None  # a venv beside alembic.ini, relative to the folder
     extensions: list[str] = field(default_factory=list)  # extensions its migrations use and do not create
     created_extensions: set[str] = field(default_factory=set)  # extensions its migrations create
+    files: list[str] = field(default_factory=list)  # its migration files
+    branch: str | None = None  # one branch (branch_labels) of the unit, when it has several (units.by_branch)
+    branch_needs: list[str] = field(default_factory=list)  # the other branches its revisions' depends_on reach
     x_names: set[str] = field(default_factory=set)  # the -x names env.py reads ("" when it reads them otherwise)
 
     @property
@@ -114,7 +117,7 @@ def scan_service(ini: Path, section: str = "alembic", toml: Path | None = None) 
         scan.env_py = Path(env_py)
         _read_env_py(scan, modules)
     files = revisions.version_files(**source) or []
-    scan.migration_count = len(files)
+    scan.migration_count, scan.files = len(files), sorted(files)
     for path in files:
         _read_migration(scan, Path(path), modules)
     scan.created |= {(schema or None, table) for schema, table in sources.created_tables(files, "")}

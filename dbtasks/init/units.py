@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import configparser
 import os
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from ..worker import revisions
-from .scan import SKIPPED_FOLDERS
+from .scan import SKIPPED_FOLDERS, ServiceScan
 
 
 def find_alembic_inis(root: Path) -> list[Path]:
@@ -81,3 +83,51 @@ def inside(path: Path, root: Path) -> bool:
     except (ValueError, RuntimeError, OSError):
         return False
     return True
+
+
+def by_branch(scan: ServiceScan) -> list[ServiceScan]:
+    """A unit whose revisions carry two or more branch labels (Alembic's branch_labels): a scan per branch, each with
+    the branches its revisions' depends_on reach; else the scan itself (also when a revision belongs to no branch)."""
+    declared: dict[str, tuple[list[str], list[str], list[str]]] = {}  # revision -> (downs, labels, depends_on)
+    for path in scan.files:
+        values = revisions.module_constants(path)
+        if not isinstance(values.get("revision"), str):
+            return [scan]
+        declared[values["revision"]] = (
+            _names(values.get("down_revision")),
+            _names(values.get("branch_labels")),
+            _names(values.get("depends_on")),
+        )
+    labels = sorted({label for _, found, _ in declared.values() for label in found})
+    if len(labels) < 2:
+        return [scan]
+    branch_of = {revision: _branch(declared, revision) for revision in declared}
+    if any(label is None for label in branch_of.values()):
+        return [scan]
+    needs: dict[str, set[str]] = {label: set() for label in labels}
+    for revision, (_, _, depends) in declared.items():
+        for dependency in depends:
+            other = branch_of.get(dependency) or (dependency if dependency in labels else None)
+            if other is not None and other != branch_of[revision]:
+                needs[str(branch_of[revision])].add(other)
+    return [replace(scan, branch=label, branch_needs=sorted(needs[label])) for label in labels]
+
+
+def _branch(declared: dict[str, tuple[list[str], list[str], list[str]]], revision: str) -> str | None:
+    """The branch label a revision carries or inherits from the revisions below it (None: none)."""
+    seen: set[str] = set()
+    while revision in declared and revision not in seen:
+        seen.add(revision)
+        downs, labels, _ = declared[revision]
+        if labels:
+            return labels[0]
+        if not downs:
+            return None
+        revision = downs[0]
+    return None
+
+
+def _names(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return [item for item in value if isinstance(item, str)] if isinstance(value, (list, tuple)) else []

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..errors import DbtasksError
 from .plan import Plan, Planned, plan
 from .scan import scan_service
-from .units import find_units, inside
+from .units import by_branch, find_units, inside
 
 # The repository's own tasks.py, word for word: all a monorepo needs beside its migrations.yaml.
 TASKS_PY = '''"""Invoke tasks for this monorepo's Alembic migrations, generated from the migrations.yaml beside this file.
@@ -95,7 +95,7 @@ def write(folder: Path, force: bool = False) -> Written:
             raise InitError(
                 [f"{shown(target)} is a link to a file outside {label}; nothing was written: remove the link, then rerun"]
             )
-    decided = plan(folder, [scan_service(*unit) for unit in units])
+    decided = plan(folder, [part for unit in units for part in by_branch(scan_service(*unit))])
     decided.notes[:0] = left_out
     text = render(decided)
     try:
@@ -155,6 +155,8 @@ def _service_lines(service: Planned) -> list[str]:
         lines.append(f"    database: {_scalar(service.database)}")
     if service.scan.section != "alembic":
         lines.append(f"    ini_section: {_scalar(service.scan.section)}")
+    if service.scan.branch:
+        lines.append(f"    branch: {_scalar(service.scan.branch)}")
     if service.version_table:
         lines.append(f"    version_table: {_scalar(service.version_table)}")
     if service.url_env:

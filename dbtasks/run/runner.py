@@ -70,6 +70,7 @@ def run(
         "extensions": list(service.extensions),
         "prepare": [str(path) for path in service.prepare],
         "bootstrap": service.bootstrap,
+        "branch": service.branch,
         "url_env": service.url_env,
         "pythonpath": [str(path) for path in service.pythonpath],
         "settings": timeouts or {},

@@ -13,7 +13,7 @@ import re
 import sys
 from typing import Any
 
-from . import revisions
+from . import branches, revisions
 from .failures import Failure
 from .ownership import Ownership
 from .prerequisites import CREATE_SCHEMA, SCHEMA_LOCK, prepare
@@ -30,6 +30,7 @@ class Operation:
         self.args: dict[str, Any] = request.get("args") or {}
         self.schema = request["schema"]
         self.service = request["service"]
+        self.branch: str | None = request.get("branch")  # one branch (branch_labels) of a shared environment
         for folder in reversed(request.get("pythonpath") or []):
             sys.path.insert(0, folder)
         self.sql_buffer = io.StringIO()
@@ -101,7 +102,7 @@ class Operation:
         return script
 
     def single_head(self, script: Any) -> str | None:
-        heads = list(script.get_heads())
+        heads = branches.heads(script, self.branch)
         if len(heads) > 1:
             raise Failure("multiple_heads", "multiple heads", heads=sorted(heads))
         return heads[0] if heads else None
@@ -131,8 +132,9 @@ class Operation:
         with EnvironmentContext(self.config, script, fn=fn, **kw):
             script.run_env()
 
-    def database_heads(self, script: Any) -> list[str]:
-        """The revisions alembic_version records (env.py runs without creating anything)."""
+    def database_heads(self, script: Any, everything: bool = False) -> list[str]:
+        """The revisions alembic_version records (env.py runs without creating anything): the branch's rows, or
+        `everything` the table holds."""
         found: list[str] = []
 
         def fn(rev: Any, context: Any) -> list[Any]:
@@ -140,7 +142,7 @@ class Operation:
             return []
 
         self.run_env_py(script, fn, dont_mutate=True)
-        return found
+        return found if everything else branches.mine(script, self.branch, found)
 
     def run_command(self, command: Any, *args: Any, **kw: Any) -> None:
         """An alembic.command function, with its CommandErrors classified."""
@@ -248,7 +250,7 @@ class Operation:
                 message=self.args.get("message"),
                 autogenerate=True,
                 sql=False,
-                head="head",
+                head=branches.spelled(self.branch, "head"),
                 splice=False,
                 branch_label=None,
                 version_path=None,
@@ -262,7 +264,7 @@ class Operation:
         context = context or self.autogenerate_context(script)
 
         def fn(rev: Any, migration_context: Any) -> list[Any]:
-            current = list(migration_context.get_current_heads())
+            current = branches.mine(script, self.branch, migration_context.get_current_heads())
             if current != ([head] if head else []):
                 unknown = [r for r in current if not defines(script, r)]
                 if unknown:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import applied, bootstrap
+from . import applied, bootstrap, branches
 from .failures import Failure
 from .operation import Operation, defines, describe, pending_count
 
@@ -29,6 +29,7 @@ def upgrade(operation: Operation) -> dict[str, Any]:
     operation.resolve(script, target)
     created = operation.create_schemas()
     edited: list[dict[str, Any]] = []
+    wanted = branches.spelled(operation.branch, target)
     try:
         prepared = operation.prepare()
         if bootstrap.wanted(operation, target):
@@ -37,7 +38,7 @@ def upgrade(operation: Operation) -> dict[str, Any]:
         mode = operation.args.get("edited")
         for attempt in range(_CATALOG_RACE_ATTEMPTS):
             try:
-                operation.run_command(_upgrade_checked(operation, script, mode, edited) if mode else command.upgrade, target)
+                operation.run_command(_upgrade_checked(operation, script, mode, edited) if mode else command.upgrade, wanted)
                 break
             except Exception as error:
                 if attempt + 1 == _CATALOG_RACE_ATTEMPTS or not _CATALOG_RACE.search(str(error)):
@@ -80,7 +81,7 @@ def downgrade(operation: Operation) -> dict[str, Any]:
         if target == "base":
             return {"applied": []}  # nothing to revert
         raise Failure("out_of_range", f"nothing is applied, so there is no {target} to go down to", revision=target)
-    operation.run_command(command.downgrade, target)
+    operation.run_command(command.downgrade, branches.spelled(operation.branch, target))
     return {"applied": operation.applied}
 
 
@@ -94,9 +95,9 @@ def stamp(operation: Operation) -> dict[str, Any]:
     operation.resolve(script, revision, relative_ok=False)
     operation.create_schemas()  # its version table goes in one of them
     try:
-        operation.run_command(command.stamp, revision)
+        operation.run_command(command.stamp, branches.spelled(operation.branch, revision))
     except Failure as failure:
-        if failure.kind != "unknown_database_revision":
+        if failure.kind != "unknown_database_revision" or operation.branch:  # a purge would empty the other branches' rows
             raise
         # The recorded revision is one no file defines: replace it (the user confirmed with --yes).
         command.stamp(operation.config, revision, purge=True)
@@ -106,18 +107,22 @@ def stamp(operation: Operation) -> dict[str, Any]:
 
 def current(operation: Operation) -> dict[str, Any]:
     script = operation.script()
-    return {"current": operation.database_heads(script), "head": list(script.get_heads())}
+    return {"current": operation.database_heads(script), "head": branches.heads(script, operation.branch)}
 
 
 def status(operation: Operation) -> dict[str, Any]:
     script = operation.script()
-    heads = list(script.get_heads())
-    current = operation.database_heads(script)
+    heads = branches.heads(script, operation.branch)
+    everything = operation.database_heads(script, everything=True)
+    current = branches.mine(script, operation.branch, everything)
     known = [revision for revision in current if defines(script, revision)]
     pending = None
-    if len(heads) == 1 and len(current) <= 1 and len(known) == len(current):
+    if operation.branch and len(heads) == 1 and all(defines(script, revision) for revision in everything):
+        pending = len(script._upgrade_revs(f"{operation.branch}@head", everything))  # with what it depends on
+    elif len(heads) == 1 and len(current) <= 1 and len(known) == len(current):
         pending = pending_count(script, heads[0], current)
-    untracked = operation.untracked_tables() if not current else []
+    # A branch shares its schema with the other branches' tables: none of them is "without a revision" of its own.
+    untracked = operation.untracked_tables() if not current and not operation.branch else []
     unknown = [r for r in current if r not in known]
     found: dict[str, Any] = {"current": current, "head": heads, "pending": pending, "unknown": unknown, "untracked": untracked}
     if current and not unknown:
@@ -131,12 +136,13 @@ def _summary(verdict: dict[str, Any]) -> dict[str, Any]:
 
 
 def heads(operation: Operation) -> dict[str, Any]:
-    return {"heads": list(operation.script().get_heads())}
+    return {"heads": branches.heads(operation.script(), operation.branch)}
 
 
 def history(operation: Operation) -> dict[str, Any]:
     script = operation.script()
-    head_set = set(script.get_heads())
+    head_set = set(branches.heads(script, operation.branch))
+    label = operation.branch
     return {
         "revisions": [
             {
@@ -146,6 +152,7 @@ def history(operation: Operation) -> dict[str, Any]:
                 "head": rev.revision in head_set,
             }
             for rev in script.walk_revisions()
+            if not label or label in rev.branch_labels
         ]
     }
 
@@ -181,7 +188,8 @@ def generate(operation: Operation) -> dict[str, Any]:
     script = operation.script()
     message = operation.args["message"]
     if operation.args.get("empty"):
-        created = operation.write(script, lambda: command.revision(operation.config, message=message))
+        on = branches.spelled(operation.branch, "head") or "head"
+        created = operation.write(script, lambda: command.revision(operation.config, message=message, head=on))
         return {"path": _path_of(created), "revision": _revision_of(created)}
     head = operation.single_head(script)
     context = operation.autogenerate_context(script)

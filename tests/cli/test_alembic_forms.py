@@ -29,6 +29,7 @@ class Forms:
     notes_url: str  # notes' database of its own
     users_url: str  # users (public) and audit (audit_log) share this one
     books_url: str  # books', built by bootstrap
+    branches_url: str  # catalog's and orders', two branches of one environment
 
     def inv(self, *args: str) -> subprocess.CompletedProcess[str]:
         return inv(self.root, *args, url=self.users_url)
@@ -38,13 +39,15 @@ class Forms:
 def forms(tmp_path: Path, make_database: Callable[[], str]) -> Forms:
     root = tmp_path / "forms"
     shutil.copytree(EXAMPLES, root, ignore=shutil.ignore_patterns("__pycache__", ".dbtasks"))
-    notes_url, users_url, books_url = make_database(), make_database(), make_database()
+    notes_url, users_url, books_url, branches_url = make_database(), make_database(), make_database(), make_database()
     config = root / "migrations.yaml"
     replace_once(config, "database: forms_notes", f"database: {notes_url.rsplit('/', 1)[1]}")
     replace_once(config, "database: forms_books", f"database: {books_url.rsplit('/', 1)[1]}")
+    text = config.read_text(encoding="utf-8").replace("database: forms_branches", f"database: {branches_url.rsplit('/', 1)[1]}")
+    config.write_text(text, encoding="utf-8")
     text = config.read_text(encoding="utf-8").replace("database: forms_users", f"database: {users_url.rsplit('/', 1)[1]}")
     config.write_text(text, encoding="utf-8")
-    return Forms(root, notes_url, users_url, books_url)
+    return Forms(root, notes_url, users_url, books_url, branches_url)
 
 
 def recorded(url: str, schema: str) -> list[str]:
@@ -66,6 +69,8 @@ def test_every_form_is_driven_to_head_and_back_with_its_files_unchanged(forms: F
         ("users", "public", HEADS["users"], "up to date"),
         ("audit", "audit_log", HEADS["audit"], "up to date"),
         ("books", "public", BOOKS_HEAD, "up to date"),
+        ("catalog", "public", "c0000000aa02", "up to date"),
+        ("orders", "public", "0b000000bb01", "up to date"),
     ], status
     for name in HEADS:
         assert_ok(forms.inv("db.check", name))  # no models: nothing to compare, and at head
@@ -140,7 +145,7 @@ def test_extensions_and_prepare_files_come_before_the_first_revision_and_may_com
     assert_ok(forms.inv("db.downgrade-all", "--to", "base", "--yes"))
     assert extensions(forms.notes_url) == {"pg_trgm"} and domains(forms.users_url) == {"email_address"}  # not theirs to drop
     again = assert_ok(forms.inv("db.upgrade-all"))  # at base again: prepare runs again, and may
-    assert "4 ok, 0 failed" in again.stdout, show(again)
+    assert "6 ok, 0 failed" in again.stdout, show(again)
     assert recorded(forms.users_url, "public") == [HEADS["users"]]
     verified = assert_ok(forms.inv("db.verify", "notes"))  # its scratch database gets the extension too
     assert "FAILED" not in verified.stdout, show(verified)
@@ -331,3 +336,31 @@ def test_an_ini_and_migrations_shipped_in_an_installed_package(forms: Forms, tmp
         f"services.ledger.alembic_ini: package ledgerpkg is not installed for {sys.executable}; install it into the "
         "service's environment, or fix alembic_ini"
     ), line
+
+
+def test_two_branches_of_one_environment_are_two_services_sharing_its_version_table(forms: Forms) -> None:
+    url = forms.branches_url
+    fresh = json.loads(assert_ok(inv(forms.root, "db.status", "--only", "catalog,orders", "--json", url=url)).stdout)
+    assert [(row["service"], row["head"], row["pending"]) for row in fresh["services"]] == [
+        ("catalog", "c0000000aa02", 2),
+        ("orders", "0b000000bb01", 2),  # its own revision and the catalog one it depends on
+    ], fresh
+    up = assert_ok(inv(forms.root, "db.upgrade", "orders", url=url))  # depends_on brings catalog's first revision
+    assert up.stdout.strip() == "orders: upgraded base -> 0b000000bb01 (2 migrations)", show(up)
+    assert recorded(url, "public") == ["0b000000bb01"]  # Alembic keeps no row for the revision it depends on...
+    current = assert_ok(inv(forms.root, "db.current", "catalog", url=url)).stdout
+    assert current.split()[0] == "c0000000aa01", current  # ...which is catalog's current revision all the same
+    status = json.loads(assert_ok(inv(forms.root, "db.status", "--only", "catalog", "--json", url=url)).stdout)
+    assert (status["services"][0]["current"], status["services"][0]["pending"]) == ("c0000000aa01", 1), status
+    assert_ok(inv(forms.root, "db.upgrade-all", "--only", "catalog,orders", url=url))
+    assert sorted(recorded(url, "public")) == ["0b000000bb01", "c0000000aa02"]
+    assert columns(url, "products") == ["id", "name", "price"] and "orders" in tables(url, "public")
+    heads = assert_ok(inv(forms.root, "db.heads", "catalog", url=url)).stdout.split()
+    assert heads[0] == "c0000000aa02", heads
+    history = assert_ok(inv(forms.root, "db.history", "orders", url=url)).stdout
+    assert "0b000000bb01" in history and "c0000000aa02" not in history, history
+    down = assert_ok(inv(forms.root, "db.downgrade", "catalog", "--yes", url=url))  # one step, within catalog
+    assert down.stdout.strip() == "catalog: downgraded c0000000aa02 -> c0000000aa01 (1 migration)", show(down)
+    assert recorded(url, "public") == ["0b000000bb01"] and columns(url, "products") == ["id", "name"]  # aa01: implied
+    assert_ok(inv(forms.root, "db.downgrade", "orders", "--to", "base", "--yes", url=url))
+    assert recorded(url, "public") == ["c0000000aa01"] and "orders" not in tables(url, "public")

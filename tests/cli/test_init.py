@@ -345,7 +345,10 @@ def test_init_on_the_alembic_forms_example_finds_every_unit_and_says_what_it_can
     is code init cannot see: that unit runs its migrations)."""
     forms = copy_monorepo(REPO / "examples" / "alembic_forms", tmp_path / "forms")
     result = assert_ok(dbtasks_init(forms))
-    assert result.stdout.splitlines()[0] == "found 4 Alembic services under .: bootstrap_unit, pyproject_unit, users, audit"
+    assert (
+        result.stdout.splitlines()[0]
+        == "found 6 Alembic services under .: bootstrap_unit, catalog, orders, pyproject_unit, users, audit"
+    )
     assert (
         "sections [audit]: env.py reads Alembic's -x arguments (schema); give them with x: {schema: VALUE} in services.audit"
     ) in result.stdout.splitlines(), result.stdout
@@ -353,6 +356,8 @@ def test_init_on_the_alembic_forms_example_finds_every_unit_and_says_what_it_can
     decided = {name: (service.ini_section, service.pyproject is not None) for name, service in written.services.items()}
     assert decided == {
         "bootstrap_unit": ("alembic", False),
+        "catalog": ("alembic", False),
+        "orders": ("alembic", False),
         "pyproject_unit": ("alembic", True),
         "users": ("users", False),
         "audit": ("audit", False),
@@ -364,6 +369,17 @@ def test_init_on_the_alembic_forms_example_finds_every_unit_and_says_what_it_can
     )
     url, own, users, books = make_database(), make_database(), make_database(), make_database()
     replace_once(forms / "migrations.yaml", "database: bootstrap_unit", f"database: {books.rsplit('/', 1)[1]}")
+    branches = make_database()
+    text = (
+        (forms / "migrations.yaml")
+        .read_text(encoding="utf-8")
+        .replace("database: branches", f"database: {branches.rsplit('/', 1)[1]}")
+    )
+    (forms / "migrations.yaml").write_text(text, encoding="utf-8")
+    assert [(s.branch, s.depends_on) for s in written.services.values() if s.branch] == [
+        ("catalog", ()),
+        ("orders", ("catalog",)),
+    ]
     replace_once(forms / "migrations.yaml", "database: pyproject_unit", f"database: {own.rsplit('/', 1)[1]}")
     replace_once(forms / "migrations.yaml", "database: users", f"database: {users.rsplit('/', 1)[1]}")
     replace_once(forms / "migrations.yaml", "    ini_section: audit\n", "    ini_section: audit\n    x: {schema: audit}\n")
@@ -375,4 +391,5 @@ def test_init_on_the_alembic_forms_example_finds_every_unit_and_says_what_it_can
     assert rows(own, "public.alembic_version") == ["a1b2c3d4e5f6"]
     assert rows(users, "public.alembic_version") == ["b1000000a001"]
     assert rows(books, "public.alembic_version") == ["d1000000b002"]  # by its migrations: init cannot see a bootstrap
+    assert rows(branches, "public.alembic_version") == ["0b000000bb01", "c0000000aa02"]  # a row per branch head
     assert rows(url, "audit.alembic_version") == ["c1000000a001"] and "events" in tables(url, "audit")

@@ -18,7 +18,7 @@ from .config.project import Project, Service
 from .database import owner
 from .database.target import Target
 from .database.urls import mask
-from .errors import ServiceError
+from .errors import ServiceError, UsageError
 from .explain import cannot_connect
 from .lint import check as lint
 from .orchestrate import Outcome, Report, Selection
@@ -29,6 +29,12 @@ from .worker.libpq import database_name, libpq, with_database
 
 def verify(session: Session, service: Service, keep: bool = False) -> dict[str, Any]:
     """Run every check for `service`; the result is {"service", "ok", "checks": [{"name", "ok", "detail"}]}."""
+    if service.branch:  # the checks walk every revision of an environment, not one branch of it
+        raise UsageError(
+            f"{service.name}: verify walks a whole Alembic environment, and {service.name} is its branch "
+            f"{service.branch!r}: not supported yet; on a scratch database, run 'inv db.upgrade {service.name}' and "
+            f"'inv db.downgrade {service.name} --to base --yes'"
+        )
     target = session.database(service)
     assert target.url is not None
     # Dependencies in other databases have nothing to prepare in this one.

@@ -364,3 +364,12 @@ def test_two_branches_of_one_environment_are_two_services_sharing_its_version_ta
     assert recorded(url, "public") == ["0b000000bb01"] and columns(url, "products") == ["id", "name"]  # aa01: implied
     assert_ok(inv(forms.root, "db.downgrade", "orders", "--to", "base", "--yes", url=url))
     assert recorded(url, "public") == ["c0000000aa01"] and "orders" not in tables(url, "public")
+
+
+def test_verify_of_one_branch_says_it_is_not_supported_and_touches_nothing(forms: Forms) -> None:
+    line = assert_bad_input(inv(forms.root, "db.verify", "catalog", url=forms.branches_url))
+    assert line == (
+        "catalog: verify walks a whole Alembic environment, and catalog is its branch 'catalog': not supported yet; on "
+        "a scratch database, run 'inv db.upgrade catalog' and 'inv db.downgrade catalog --to base --yes'"
+    ), line
+    assert tables(forms.branches_url, "public") == set()

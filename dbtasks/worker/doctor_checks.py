@@ -17,6 +17,7 @@ import re
 import sys
 from typing import Any
 
+from . import branches
 from .checksums import table_for
 from .failures import Failure, classify, first_line
 from .operation import Operation, defines, pending_count
@@ -126,7 +127,7 @@ class Diagnosis:
             else:
                 self.failure("history", message=first_line(error))
             return self.bare_script(), False
-        heads = sorted(script.get_heads())
+        heads = branches.heads(script, self.operation.branch)  # one branch of a shared environment: its own
         if len(heads) > 1:
             self.failure("multiple_heads", heads=heads)
             return script, False
@@ -172,18 +173,18 @@ class Diagnosis:
             if self.offline:
                 self.run_offline(script)
             else:
-                self.operation.run_env_py(script, self.inspect, dont_mutate=True)
+                self.operation.run_env_py(script, lambda rev, context: self.inspect(script, rev, context), dont_mutate=True)
         except Exception as error:
             self.env_failed(error)
         return bool(self.operation.configured)
 
-    def inspect(self, rev: Any, context: Any) -> list[Any]:
+    def inspect(self, script: Any, rev: Any, context: Any) -> list[Any]:
         """The migration function: reads the revision and the schema's tables, and applies nothing."""
         from sqlalchemy import inspect
 
         connection = context.connection
         self.database = {
-            "current": list(context.get_current_heads()),
+            "current": branches.mine(script, self.operation.branch, context.get_current_heads()),
             "tables": sorted(inspect(connection).get_table_names(schema=self.schema)),
             "default_schema": connection.dialect.default_schema_name,
         }
@@ -317,7 +318,7 @@ class Diagnosis:
 
     def revisions(self, script: Any) -> None:
         current: list[str] = self.database["current"]
-        heads = list(script.get_heads())
+        heads = branches.heads(script, self.operation.branch)
         head = heads[0] if heads else None
         unknown = [revision for revision in current if not defines(script, revision)]
         if unknown:

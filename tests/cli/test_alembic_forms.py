@@ -355,6 +355,14 @@ def test_two_branches_of_one_environment_are_two_services_sharing_its_version_ta
     assert_ok(inv(forms.root, "db.upgrade-all", "--only", "catalog,orders", url=url))
     assert sorted(recorded(url, "public")) == ["0b000000bb01", "c0000000aa02"]
     assert columns(url, "products") == ["id", "name", "price"] and "orders" in tables(url, "public")
+    doctor = json.loads(inv(forms.root, "db.doctor", "--json", url=url).stdout)["findings"]
+    said = {(item["subject"], item["level"], item["message"]) for item in doctor if item["subject"] in ("catalog", "orders")}
+    assert ("catalog", "ok", "database at head c0000000aa02") in said and (
+        "orders",
+        "ok",
+        "database at head 0b000000bb01",
+    ) in said
+    assert not [item for item in said if item[1] == "error"], said  # no "multiple heads" for two branches
     heads = assert_ok(inv(forms.root, "db.heads", "catalog", url=url)).stdout.split()
     assert heads[0] == "c0000000aa02", heads
     history = assert_ok(inv(forms.root, "db.history", "orders", url=url)).stdout

@@ -188,7 +188,7 @@ def _services(session: Session, target: Target, online: bool, jobs: int, finding
     run_all(project, list(project.services), one, jobs=jobs, ordered=False)
     done = [name for name in project.services if name in results]  # after Ctrl-C, the services that ran
     findings = [finding for name in done for finding in results[name][0]]
-    return findings + _shared_version_tables({name: results[name][1] for name in done})
+    return findings + _shared_version_tables({name: results[name][1] for name in done}, project)
 
 
 def _service(
@@ -246,13 +246,16 @@ def _worker_problem(service: Service, error: ServiceError) -> str:
     return error.reason
 
 
-def _shared_version_tables(facts: dict[str, dict[str, Any]]) -> list[Finding]:
-    """Services whose alembic_version resolves to one table overwrite each other's revision."""
+def _shared_version_tables(facts: dict[str, dict[str, Any]], project: Project) -> list[Finding]:
+    """Services whose alembic_version resolves to one table overwrite each other's revision (the branches of one
+    environment keep a row each there: they count as one)."""
     sharing: dict[tuple[str, str], list[str]] = {}
     for name, service_facts in facts.items():
         where = service_facts.get("version_table") or {}
         if where.get("schema"):
-            sharing.setdefault((f"{where['schema']}.{where['table']}", service_facts.get("database", "")), []).append(name)
+            others = sharing.setdefault((f"{where['schema']}.{where['table']}", service_facts.get("database", "")), [])
+            if not any(project.services[other].other_branch(project.services[name]) for other in others):
+                others.append(name)
     return [
         Finding(
             ERROR,

@@ -363,6 +363,8 @@ def test_two_branches_of_one_environment_are_two_services_sharing_its_version_ta
         "database at head 0b000000bb01",
     ) in said
     assert not [item for item in said if item[1] == "error"], said  # no "multiple heads" for two branches
+    shared = [item["message"] for item in doctor if item["level"] == "error"]
+    assert shared == [], shared  # nor "they overwrite each other's revision": a row each
     heads = assert_ok(inv(forms.root, "db.heads", "catalog", url=url)).stdout.split()
     assert heads[0] == "c0000000aa02", heads
     history = assert_ok(inv(forms.root, "db.history", "orders", url=url)).stdout

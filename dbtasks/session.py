@@ -118,9 +118,7 @@ class Session:
         self.resolve(services)
         names = [service.name for service in services]
         after = planning.prerequisites(self.project, names, reverse) if ordered else {}
-        steps = {
-            service.name: planning.step(service, self.database(service), after.get(service.name, ())) for service in services
-        }
+        steps = {service.name: self._step(service, after.get(service.name, ())) for service in services}
         with self._guard:
             self._steps.update(steps)
         found = planning.Plan(steps)
@@ -134,9 +132,14 @@ class Session:
         with self._guard:
             if service.name in self._steps:
                 return self._steps[service.name]
-        found = planning.step(service, self.database(service))
+        found = self._step(service)
         with self._guard:
             return self._steps.setdefault(service.name, found)
+
+    def _step(self, service: Service, after: tuple[str, ...] = ()) -> planning.Step:
+        """`service`'s step on its database, with the environment's -x over its own."""
+        effective = self.environment.with_x(service) if self.environment is not None else service
+        return planning.step(effective, self.database(service), after)
 
     def resolve(self, services: list[Service], *, probe: bool = True) -> None:
         """Resolve (start, create) every service's database before workers fan out, and refuse two services that
@@ -186,6 +189,7 @@ class Session:
         """
         name = op
         assert name in OPS, name
+        service = self.environment.with_x(service) if self.environment is not None else service
         target = on if on is not None else self.configured_target(service) if offline else self.step(service).target
         prefix = f"{service.name} | "
         # The environment's timeouts are for its own database, not for verify's scratch one or doctor's look.

@@ -51,7 +51,7 @@ def _is_env(value: Any) -> bool:
     )
 
 
-def _is_x(value: Any) -> bool:
+def is_x(value: Any) -> bool:
     return isinstance(value, dict) and all(
         isinstance(k, str) and bool(X_NAME.match(k)) and isinstance(v, (str, int, float, bool)) and "\0" not in str(v)
         for k, v in value.items()
@@ -79,7 +79,7 @@ SERVICE_KEYS: _ServiceKeys = {
         lambda v: isinstance(v, str) and bool(X_NAME.match(v)),
         "expected a branch label of its Alembic environment (branch_labels in its first revision)",
     ),
-    "x": (_is_x, "expected a mapping of name: value (each passed as Alembic's -x name=value)"),
+    "x": (is_x, "expected a mapping of name: value (each passed as Alembic's -x name=value)"),
     "extensions": (
         lambda v: isinstance(v, list) and all(isinstance(item, str) and bool(EXTENSION.match(item)) for item in v),
         "expected a list of extension names (postgis, pg_trgm, ...)",
@@ -112,7 +112,7 @@ SERVICE_KEYS: _ServiceKeys = {
 REQUIRED = ("path", "driver")
 TOP_KEYS = ("version", "database", "environments", "services", "targets", "lint")
 DATABASE_KEYS = ("url_env", "local")
-ENVIRONMENT_KEYS = ("url_env", "protected", "statement_timeout", "lock_timeout", "url_envs")
+ENVIRONMENT_KEYS = ("url_env", "protected", "statement_timeout", "lock_timeout", "url_envs", "x")
 # A PostgreSQL duration: a number of milliseconds, or a number with one of its time units.
 DURATION = re.compile(r"^(?P<number>[0-9]+(\.[0-9]+)?)[ \t]*(?P<unit>us|ms|s|min|h|d)?\Z")
 _MILLISECONDS = {"us": 0.001, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}

@@ -30,6 +30,7 @@ from .keys import (
     duration_problem,
     env_text,
     find_cycle,
+    is_x,
     merged,
     version_table,
 )
@@ -176,11 +177,15 @@ class _Loader:
         url_envs, node = values.get("url_envs", ({}, None))
         if not (isinstance(url_envs, dict) and all(isinstance(v, str) and ENV_NAME.match(v) for v in url_envs.values())):
             self.problem(node, f"{where}.url_envs", f"expected a mapping of service: VARIABLE, got {url_envs!r}")
+        x, x_node = values.get("x", ({}, None))
+        if not is_x(x):
+            self.problem(x_node, f"{where}.x", f"expected a mapping of name: value (Alembic's -x name=value), got {x!r}")
         if len(self.problems) > before:
             return None
         if node is not None:
             self.value_nodes[(where, "url_envs")] = node
-        return Environment(name, url_env, protected, timeouts["statement_timeout"], timeouts["lock_timeout"], url_envs)
+        x = {key: env_text(value) for key, value in x.items()}
+        return Environment(name, url_env, protected, timeouts["statement_timeout"], timeouts["lock_timeout"], url_envs, x)
 
     def check_url_envs(self, environments: dict[str, Environment], services: dict[str, Service]) -> None:
         """In a named environment, every service with a URL of its own names the variable that holds it there."""

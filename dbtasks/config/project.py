@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import stat
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,15 @@ class Environment:
     statement_timeout: str | None = None  # a PostgreSQL duration, set for every migration transaction
     lock_timeout: str | None = None
     url_envs: Mapping[str, str] = field(default_factory=dict, hash=False)  # service -> its own URL variable here
+    x: Mapping[str, str] = field(default_factory=dict, hash=False)  # Alembic -x for every service here, over its own
+
+    def with_x(self, service: Service) -> Service:
+        """`service` with this environment's -x arguments over its own (the same name: the environment's value)."""
+        if not self.x:
+            return service
+        merged = dict(item.split("=", 1) for item in service.x)
+        merged.update(self.x)
+        return replace(service, x=tuple(f"{name}={value}" for name, value in merged.items()))
 
     def settings(self) -> dict[str, str]:
         """The session settings each migration transaction gets (SET LOCAL)."""

@@ -383,3 +383,20 @@ def test_verify_of_one_branch_says_it_is_not_supported_and_touches_nothing(forms
         "a scratch database, run 'inv db.upgrade catalog' and 'inv db.downgrade catalog --to base --yes'"
     ), line
     assert tables(forms.branches_url, "public") == set()
+
+
+def test_an_environments_x_goes_over_the_services_own(forms: Forms) -> None:
+    config = forms.root / "migrations.yaml"
+    replace_once(config, "x: {schema: audit_log}", "x: {schema: audit_log, stage: dev}")
+    replace_once(config, "services:\n", "environments:\n  staging: {url_env: STAGING_URL, x: {stage: staging}}\nservices:\n")
+    args = ("db.upgrade-all", "--only", "users,audit", "--verbose", "--env", "staging")
+    staged = assert_ok(inv(forms.root, *args, url=None, env={"STAGING_URL": forms.users_url}))
+    assert "; lock audit_log; -x schema=audit_log, stage=staging\n" in staged.stderr, show(staged)
+    assert recorded(forms.users_url, "audit_log") == [HEADS["audit"]]
+    plain = assert_ok(inv(forms.root, "db.upgrade-all", "--only", "users,audit", "--verbose", url=forms.users_url))
+    assert "; lock audit_log; -x schema=audit_log, stage=dev\n" in plain.stderr, show(plain)
+    replace_once(config, "x: {stage: staging}", "x: [stage]")
+    line = assert_bad_input(inv(forms.root, "db.status", url=forms.users_url))
+    assert line == (
+        "migrations.yaml:6: environments.staging.x: expected a mapping of name: value (Alembic's -x name=value), got ['stage']"
+    ), line

@@ -113,7 +113,7 @@ def file_graph(service: Service, cache: GraphCache | None = None) -> dict[str, t
 def _graph(service: Service, cache: GraphCache | None) -> dict[str, tuple[str, list[str]]] | None:
     cache = cache or GraphCache(None)
     located = cache.located(service.alembic_source)
-    if located is None or (service.version_table is None and located[2]) or service.branch:
+    if located is None or (service.version_table is None and located[2]) or service.branch or service.engines:
         return None  # env.py computes its version table's name, or one branch of several: only the worker reads it right
     return file_graph(service, cache)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from . import fastpath
@@ -136,6 +136,16 @@ class Session:
         with self._guard:
             return self._steps.setdefault(service.name, found)
 
+    def engine_targets(self, service: Service) -> dict[str, Target]:
+        """A multidb service's engines (engines: in migrations.yaml) -> each one's database, resolved like a service's
+        own (started and created on the local database)."""
+        return {
+            engine: self.database(
+                replace(service, name=f"{service.name}.{engine}", database=name, database_url_env=variable, engines=())
+            )
+            for engine, name, variable in service.engines
+        }
+
     def _step(self, service: Service, after: tuple[str, ...] = ()) -> planning.Step:
         """`service`'s step on its database, with the environment's -x over its own."""
         effective = self.environment.with_x(service) if self.environment is not None else service
@@ -195,6 +205,17 @@ class Session:
         # The environment's timeouts are for its own database, not for verify's scratch one or doctor's look.
         timeouts = self.environment.settings() if self.environment is not None and on is None else {}
 
+        engines: dict[str, str] = {}
+        if service.engines and (offline or (on is not None and name != "doctor")):
+            raise UsageError(
+                f"{service.name}: its env.py drives several databases (engines: {', '.join(e for e, _, _ in service.engines)}); "
+                f"{name} of it is not supported yet (upgrade, downgrade, stamp, status, current, check and doctor are)"
+            )
+        if service.engines:  # multidb: every engine's database, and its secrets hidden
+            for engine, found in self.engine_targets(service).items():
+                engines[engine] = found.url or ""
+                target = replace(target, secrets=tuple(dict.fromkeys((*target.secrets, *found.secrets))))
+
         def start(lock: Held | None = None) -> dict[str, Any]:
             from .run import runner
 
@@ -210,6 +231,7 @@ class Session:
                 shared=tuple(self.project.shared_schemas(service)),
                 foreign=tuple(other.expected_version_table for other in self.project.neighbours(service)),
                 lock=lock,
+                engines=engines,
                 **args,
             )
 

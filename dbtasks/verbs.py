@@ -241,8 +241,9 @@ def describe_applied(data: Mapping[str, Any]) -> str:
         return (
             f"bootstrapped {start} -> {end} (create_all, then stamp)" if data.get("bootstrapped") else f"stamped {start} -> {end}"
         )
-    noun = "migration" if len(steps) == 1 else "migrations"
-    return f"{start} -> {end} ({len(steps)} {noun})"
+    count = len({(tuple(step["from"]), tuple(step["to"])) for step in steps})  # multidb: one step per engine
+    noun = "migration" if count == 1 else "migrations"
+    return f"{start} -> {end} ({count} {noun})"
 
 
 def recorded(data: Mapping[str, Any]) -> str:

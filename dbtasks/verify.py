@@ -29,6 +29,11 @@ from .worker.libpq import database_name, libpq, with_database
 
 def verify(session: Session, service: Service, keep: bool = False) -> dict[str, Any]:
     """Run every check for `service`; the result is {"service", "ok", "checks": [{"name", "ok", "detail"}]}."""
+    if service.engines:  # the checks snapshot one scratch database
+        raise UsageError(
+            f"{service.name}: its env.py drives several databases (engines: "
+            f"{', '.join(engine for engine, _, _ in service.engines)}); verify of it is not supported yet"
+        )
     if service.branch:  # the checks walk every revision of an environment, not one branch of it
         raise UsageError(
             f"{service.name}: verify walks a whole Alembic environment, and {service.name} is its branch "

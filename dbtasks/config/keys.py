@@ -75,6 +75,14 @@ SERVICE_KEYS: _ServiceKeys = {
         lambda v: isinstance(v, str) and bool(SECTION.match(v)),
         "expected the name of a section of alembic.ini (what 'alembic -n NAME' takes)",
     ),
+    "engines": (
+        lambda v: (
+            isinstance(v, dict)
+            and bool(v)
+            and all(isinstance(k, str) and bool(X_NAME.match(k)) and _is_database(d) for k, d in v.items())
+        ),
+        "expected a mapping of engine name (alembic.ini's databases =) to a database name or {url_env: VARIABLE}",
+    ),
     "branch": (
         lambda v: isinstance(v, str) and bool(X_NAME.match(v)),
         "expected a branch label of its Alembic environment (branch_labels in its first revision)",

@@ -327,6 +327,10 @@ class _Loader:
             prepare=tuple((path / file).resolve() for file in raw.get("prepare", [])),
             bootstrap=raw["bootstrap"]["metadata"] if "bootstrap" in raw else None,
             branch=raw.get("branch"),
+            engines=tuple(
+                (engine, spec if isinstance(spec, str) else None, spec["url_env"] if isinstance(spec, dict) else None)
+                for engine, spec in raw.get("engines", {}).items()
+            ),
             url_env=raw.get("url_env", DEFAULT_URL_ENV),
             pythonpath=tuple((path / item).resolve() for item in raw.get("pythonpath", [])),
             env={key: env_text(value) for key, value in raw.get("env", {}).items()},

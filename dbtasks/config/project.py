@@ -45,6 +45,7 @@ class Service:
     pyproject: Path | None = None  # pyproject.toml whose [tool.alembic] Alembic reads after the ini (Alembic >= 1.16)
     extensions: tuple[str, ...] = ()  # created when missing, before its first revision (CREATE EXTENSION IF NOT EXISTS)
     prepare: tuple[Path, ...] = ()  # .sql files run before its first revision, when it has none applied
+    engines: tuple[tuple[str, str | None, str | None], ...] = ()  # multidb: (engine, database name, or URL variable)
     branch: str | None = None  # one branch (branch_labels) of an Alembic environment other services share
     bootstrap: str | None = None  # module:Base.metadata: an empty database is built by create_all, then stamped head
     lint: LintRules = field(default_factory=LintRules)  # the squawk rules `inv db.lint` runs with (migrations.yaml's lint:)

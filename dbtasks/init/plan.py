@@ -84,7 +84,14 @@ def plan(root: Path, scans: list[ServiceScan]) -> Plan:
     for service in services:
         _decide_extra_schemas(service, primaries)
         _decide_version_table(service, notes)
-    _decide_databases(services, notes)
+    for service in services:  # multidb: a database per engine, the lock in the first
+        if service.scan.databases:
+            service.database = f"{service.name}_{service.scan.databases[0]}"
+            notes.append(
+                f"{service.label}: its env.py drives several databases ({', '.join(service.scan.databases)}); each got a "
+                f"database named by init in services.{service.name}.engines: put your databases' names there"
+            )
+    _decide_databases([service for service in services if not service.scan.databases], notes)
     _decide_dependencies(services)
     _decide_extensions(services)
     for service in services:

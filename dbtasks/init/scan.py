@@ -74,6 +74,7 @@ class ServiceScan:
     extensions: list[str] = field(default_factory=list)  # extensions its migrations use and do not create
     created_extensions: set[str] = field(default_factory=set)  # extensions its migrations create
     files: list[str] = field(default_factory=list)  # its migration files
+    databases: list[str] = field(default_factory=list)  # multidb: alembic.ini's databases = a, b (its engines)
     branch: str | None = None  # one branch (branch_labels) of the unit, when it has several (units.by_branch)
     branch_needs: list[str] = field(default_factory=list)  # the other branches its revisions' depends_on reach
     x_names: set[str] = field(default_factory=set)  # the -x names env.py reads ("" when it reads them otherwise)
@@ -111,6 +112,7 @@ def scan_service(ini: Path, section: str = "alembic", toml: Path | None = None) 
     options = revisions.alembic_options(source["ini"], section, source["toml"]) or {}
     modules = _Modules(_import_roots(options.get("prepend_sys_path", ""), folder))
     scan.ini_driver = _ini_driver(str(options.get("sqlalchemy.url", "")))
+    scan.databases = [name for name in re.split(r"[,\s]+", str(options.get("databases", ""))) if name]
     scan.dependencies = _dependencies(folder)
     env_py = revisions.environment_file(**source)
     if env_py and os.path.isfile(env_py):

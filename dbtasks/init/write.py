@@ -157,6 +157,9 @@ def _service_lines(service: Planned) -> list[str]:
         lines.append(f"    ini_section: {_scalar(service.scan.section)}")
     if service.scan.branch:
         lines.append(f"    branch: {_scalar(service.scan.branch)}")
+    if service.scan.databases:
+        pairs = ", ".join(f"{engine}: {_scalar(f'{service.name}_{engine}')}" for engine in service.scan.databases)
+        lines.append(f"    engines: {{{pairs}}}   # alembic.ini's databases: each engine's database")
     if service.version_table:
         lines.append(f"    version_table: {_scalar(service.version_table)}")
     if service.url_env:

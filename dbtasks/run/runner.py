@@ -44,6 +44,7 @@ def run(
     shared: tuple[str, ...] = (),
     foreign: tuple[tuple[str, str], ...] = (),
     lock: Held | None = None,
+    engines: dict[str, str] | None = None,
     **args: Any,
 ) -> dict[str, Any]:
     """Run `op` for `service` in a worker; return its data or raise ServiceError with the next step.
@@ -71,6 +72,7 @@ def run(
         "prepare": [str(path) for path in service.prepare],
         "bootstrap": service.bootstrap,
         "branch": service.branch,
+        "engines": {engine: normalize(url, service.driver) for engine, url in (engines or {}).items()},
         "url_env": service.url_env,
         "pythonpath": [str(path) for path in service.pythonpath],
         "settings": timeouts or {},

@@ -37,6 +37,8 @@ class Operation:
         self.config = self.new_config(self.sql_buffer if self.op == "sql" else sys.stdout)
         # ConfigParser interpolates %, and a percent-encoded password contains it.
         self.config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        for engine, url in (request.get("engines") or {}).items():  # multidb: [engine] sqlalchemy.url, as the template reads it
+            self.config.set_section_option(engine, "sqlalchemy.url", url.replace("%", "%%"))
         self.applied: list[dict[str, Any]] = []  # steps recorded by configure.recorder
         self.on_step: Any = None  # verify's look at each step, inside its transaction (configure.recorder calls it)
         self.phase = self.op  # what env.py runs for now: verify goes through upgrade, downgrade and check
@@ -142,6 +144,7 @@ class Operation:
             return []
 
         self.run_env_py(script, fn, dont_mutate=True)
+        found = list(dict.fromkeys(found))  # multidb: each engine's database records the same revisions
         return found if everything else branches.mine(script, self.branch, found)
 
     def run_command(self, command: Any, *args: Any, **kw: Any) -> None:

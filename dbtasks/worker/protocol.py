@@ -88,6 +88,7 @@ class Request(TypedDict):
     toml: str | None  # pyproject.toml whose [tool.alembic] Alembic reads after the ini (Alembic >= 1.16), or None
     extensions: list[str]  # created when missing before an upgrade (migrations.yaml's extensions)
     prepare: list[str]  # .sql files run before the first revision, when none is applied (absolute)
+    engines: dict[str, str]  # multidb: engine name -> its URL, set as sqlalchemy.url of the ini's [engine] section
     branch: str | None  # one branch (branch_labels) of a shared environment: targets spelled LABEL@...
     bootstrap: str | None  # module:Base.metadata: upgrade from an empty database runs create_all, then stamps head
     url_env: str  # the variable env.py reads the URL from (the parent sets it)

@@ -29,6 +29,7 @@ class Forms:
     notes_url: str  # notes' database of its own
     users_url: str  # users (public) and audit (audit_log) share this one
     books_url: str  # books', built by bootstrap
+    multi_urls: tuple[str, str]  # multi's two engines
     branches_url: str  # catalog's and orders', two branches of one environment
 
     def inv(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -40,14 +41,17 @@ def forms(tmp_path: Path, make_database: Callable[[], str]) -> Forms:
     root = tmp_path / "forms"
     shutil.copytree(EXAMPLES, root, ignore=shutil.ignore_patterns("__pycache__", ".dbtasks"))
     notes_url, users_url, books_url, branches_url = make_database(), make_database(), make_database(), make_database()
+    multi_urls = (make_database(), make_database())
     config = root / "migrations.yaml"
     replace_once(config, "database: forms_notes", f"database: {notes_url.rsplit('/', 1)[1]}")
     replace_once(config, "database: forms_books", f"database: {books_url.rsplit('/', 1)[1]}")
     text = config.read_text(encoding="utf-8").replace("database: forms_branches", f"database: {branches_url.rsplit('/', 1)[1]}")
+    one, two = (url.rsplit("/", 1)[1] for url in multi_urls)
+    text = text.replace("forms_multi_one", one).replace("forms_multi_two", two)
     config.write_text(text, encoding="utf-8")
     text = config.read_text(encoding="utf-8").replace("database: forms_users", f"database: {users_url.rsplit('/', 1)[1]}")
     config.write_text(text, encoding="utf-8")
-    return Forms(root, notes_url, users_url, books_url, branches_url)
+    return Forms(root, notes_url, users_url, books_url, multi_urls=multi_urls, branches_url=branches_url)
 
 
 def recorded(url: str, schema: str) -> list[str]:
@@ -71,6 +75,7 @@ def test_every_form_is_driven_to_head_and_back_with_its_files_unchanged(forms: F
         ("books", "public", BOOKS_HEAD, "up to date"),
         ("catalog", "public", "c0000000aa02", "up to date"),
         ("orders", "public", "0b000000bb01", "up to date"),
+        ("multi", "public", "f1000000d001", "up to date"),
     ], status
     for name in HEADS:
         assert_ok(forms.inv("db.check", name))  # no models: nothing to compare, and at head
@@ -145,7 +150,7 @@ def test_extensions_and_prepare_files_come_before_the_first_revision_and_may_com
     assert_ok(forms.inv("db.downgrade-all", "--to", "base", "--yes"))
     assert extensions(forms.notes_url) == {"pg_trgm"} and domains(forms.users_url) == {"email_address"}  # not theirs to drop
     again = assert_ok(forms.inv("db.upgrade-all"))  # at base again: prepare runs again, and may
-    assert "6 ok, 0 failed" in again.stdout, show(again)
+    assert "7 ok, 0 failed" in again.stdout, show(again)
     assert recorded(forms.users_url, "public") == [HEADS["users"]]
     verified = assert_ok(forms.inv("db.verify", "notes"))  # its scratch database gets the extension too
     assert "FAILED" not in verified.stdout, show(verified)
@@ -400,3 +405,23 @@ def test_an_environments_x_goes_over_the_services_own(forms: Forms) -> None:
     assert line == (
         "migrations.yaml:6: environments.staging.x: expected a mapping of name: value (Alembic's -x name=value), got ['stage']"
     ), line
+
+
+def test_the_multidb_template_migrates_each_engine_s_database(forms: Forms) -> None:
+    one, two = forms.multi_urls
+    upgraded = assert_ok(inv(forms.root, "db.upgrade", "multi", url=forms.notes_url))
+    assert upgraded.stdout.strip() == "multi: upgraded base -> f1000000d001 (1 migration)", show(upgraded)
+    assert recorded(one, "public") == ["f1000000d001"] and recorded(two, "public") == ["f1000000d001"]
+    assert "ledger" in tables(one, "public") and "audit_trail" not in tables(one, "public")  # upgrade_engine1 here
+    assert "audit_trail" in tables(two, "public") and "ledger" not in tables(two, "public")  # upgrade_engine2 there
+    status = json.loads(assert_ok(inv(forms.root, "db.status", "--only", "multi", "--json", url=forms.notes_url)).stdout)
+    assert (status["services"][0]["current"], status["services"][0]["state"]) == ("f1000000d001", "up to date"), status
+    assert_ok(inv(forms.root, "db.downgrade", "multi", "--yes", url=forms.notes_url))
+    assert recorded(one, "public") == [] and recorded(two, "public") == []
+    assert "ledger" not in tables(one, "public") and "audit_trail" not in tables(two, "public")
+    line = assert_bad_input(inv(forms.root, "db.sql", "multi", url=forms.notes_url))
+    assert line == (
+        "multi: its env.py drives several databases (engines: engine1, engine2); sql of it is not supported yet "
+        "(upgrade, downgrade, stamp, status, current, check and doctor are)"
+    ), line
+    assert not list((forms.root / "multidb_unit").glob("*.sql"))  # the template's offline mode writes files: not run

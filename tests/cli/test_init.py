@@ -347,7 +347,7 @@ def test_init_on_the_alembic_forms_example_finds_every_unit_and_says_what_it_can
     result = assert_ok(dbtasks_init(forms))
     assert (
         result.stdout.splitlines()[0]
-        == "found 6 Alembic services under .: bootstrap_unit, catalog, orders, pyproject_unit, users, audit"
+        == "found 7 Alembic services under .: bootstrap_unit, catalog, orders, multidb_unit, pyproject_unit, users, audit"
     )
     assert (
         "sections [audit]: env.py reads Alembic's -x arguments (schema); give them with x: {schema: VALUE} in services.audit"
@@ -358,6 +358,7 @@ def test_init_on_the_alembic_forms_example_finds_every_unit_and_says_what_it_can
         "bootstrap_unit": ("alembic", False),
         "catalog": ("alembic", False),
         "orders": ("alembic", False),
+        "multidb_unit": ("alembic", False),
         "pyproject_unit": ("alembic", True),
         "users": ("users", False),
         "audit": ("audit", False),
@@ -369,7 +370,13 @@ def test_init_on_the_alembic_forms_example_finds_every_unit_and_says_what_it_can
     )
     url, own, users, books = make_database(), make_database(), make_database(), make_database()
     replace_once(forms / "migrations.yaml", "database: bootstrap_unit", f"database: {books.rsplit('/', 1)[1]}")
-    branches = make_database()
+    branches, engine1, engine2 = make_database(), make_database(), make_database()
+    multi = {"multidb_unit_engine1": engine1, "multidb_unit_engine2": engine2}
+    text = (forms / "migrations.yaml").read_text(encoding="utf-8")
+    for name, made in multi.items():
+        text = text.replace(name, made.rsplit("/", 1)[1])
+    (forms / "migrations.yaml").write_text(text, encoding="utf-8")
+    assert [engine for engine, _, _ in written.services["multidb_unit"].engines] == ["engine1", "engine2"]
     text = (
         (forms / "migrations.yaml")
         .read_text(encoding="utf-8")
@@ -392,4 +399,5 @@ def test_init_on_the_alembic_forms_example_finds_every_unit_and_says_what_it_can
     assert rows(users, "public.alembic_version") == ["b1000000a001"]
     assert rows(books, "public.alembic_version") == ["d1000000b002"]  # by its migrations: init cannot see a bootstrap
     assert rows(branches, "public.alembic_version") == ["0b000000bb01", "c0000000aa02"]  # a row per branch head
+    assert rows(engine1, "public.alembic_version") == rows(engine2, "public.alembic_version") == ["f1000000d001"]
     assert rows(url, "audit.alembic_version") == ["c1000000a001"] and "events" in tables(url, "audit")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -295,5 +295,16 @@ class Session:
         from .database.lock import migration_lock
 
         step = self.step(service)
-        with migration_lock(step.target, service.name, step.lock, wait=self.lock_wait, announce=self.announce) as held:
+        with ExitStack() as stack:
+            held = stack.enter_context(
+                migration_lock(step.target, service.name, step.lock, wait=self.lock_wait, announce=self.announce)
+            )
+            # multidb: the same lock in every other database its env.py migrates (the first one is watched)
+            places = {address(step.target.url)}
+            for found in self.engine_targets(service).values():
+                if address(found.url) not in places:
+                    places.add(address(found.url))
+                    stack.enter_context(
+                        migration_lock(found, service.name, step.lock, wait=self.lock_wait, announce=self.announce)
+                    )
             yield held

@@ -425,3 +425,27 @@ def test_the_multidb_template_migrates_each_engine_s_database(forms: Forms) -> N
         "(upgrade, downgrade, stamp, status, current, check and doctor are)"
     ), line
     assert not list((forms.root / "multidb_unit").glob("*.sql"))  # the template's offline mode writes files: not run
+
+
+def test_the_multidb_lock_is_taken_in_every_engine_s_database(forms: Forms) -> None:
+    import psycopg2
+
+    from dbtasks.database.lock import key_of
+    from dbtasks.worker.libpq import libpq
+
+    one, two = forms.multi_urls
+    holder = psycopg2.connect(libpq(two))  # another run holding the service's lock in engine2's database only
+    try:
+        holder.autocommit = True
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", key_of("public"))
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        result = inv(forms.root, "db.upgrade", "multi", "--lock-wait", "1", url=forms.notes_url)
+    finally:
+        holder.close()
+    line = assert_failure(result, "multi")
+    assert "--lock-wait" in line and str(pid) in result.stderr, show(result)
+    assert tables(one, "public") == set() and tables(two, "public") == set()  # neither engine migrated
+    assert_ok(inv(forms.root, "db.upgrade", "multi", url=forms.notes_url))  # the lock released: it goes ahead
+    assert recorded(one, "public") == recorded(two, "public") == ["f1000000d001"]

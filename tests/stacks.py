@@ -1,5 +1,6 @@
 """Service interpreters of other stacks than ours: a venv per pinned stack, built from a pyenv Python once
-and reused by later sessions (under .dbtasks/stacks, git-ignored).
+and reused by later sessions. They live outside the repository, in the user's cache ($DBTASKS_TEST_STACKS, else
+~/.cache/dbtasks-test-stacks): third-party code, which no scan of this tree should read as ours.
 
 Several pytest-xdist workers may ask for one stack at once: the build runs under an fcntl lock, and a
 marker written last (holding the interpreter and the requirements) tells a finished venv from a half-built
@@ -21,8 +22,10 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-CACHE = REPO / ".dbtasks" / "stacks"
+CACHE = Path(
+    os.environ.get("DBTASKS_TEST_STACKS")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dbtasks-test-stacks"
+)
 MARKER = "dbtasks-stack.json"
 
 

@@ -282,10 +282,10 @@ class _Loader:
             ini, pyproject = alembic_files(path, raw.get("alembic_ini", "alembic.ini"), python)
             problem = alembic_problem(ini, pyproject, section)
         except ValueError as error:  # a package that is not installed
-            problem, ini, pyproject = str(error), path, None
+            problem, ini, pyproject = ("alembic_ini", str(error)), path, None
         if problem is not None:
-            key = "ini_section" if "section" in problem and "ini_section" in raw else "alembic_ini"
-            self.problem(self.at(name, key, self.at(name, "path", node)), f"{where}.{key}", problem)
+            key, message = problem
+            self.problem(self.at(name, key, self.at(name, "path", node)), f"{where}.{key}", message)
             return None
         for file in raw.get("prepare", []):
             if not (path / file).is_file():

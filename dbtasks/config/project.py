@@ -13,6 +13,12 @@ from ..errors import ConfigError, UsageError
 from ..lint.rules import LintRules
 
 
+def merged_x(*layers: Sequence[str]) -> tuple[str, ...]:
+    """Alembic -x arguments (name=value) of several layers, a later layer's value winning for the same name."""
+    found = dict(item.split("=", 1) for layer in layers for item in layer)
+    return tuple(f"{name}={value}" for name, value in found.items())
+
+
 def closest(name: str, known: Sequence[str]) -> list[str]:
     """The known name closest to a mistyped `name`, if one is close (difflib is imported only on that path)."""
     import difflib
@@ -100,9 +106,7 @@ class Environment:
         """`service` with this environment's -x arguments over its own (the same name: the environment's value)."""
         if not self.x:
             return service
-        merged = dict(item.split("=", 1) for item in service.x)
-        merged.update(self.x)
-        return replace(service, x=tuple(f"{name}={value}" for name, value in merged.items()))
+        return replace(service, x=merged_x(service.x, [f"{name}={value}" for name, value in self.x.items()]))
 
     def settings(self) -> dict[str, str]:
         """The session settings each migration transaction gets (SET LOCAL)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..config.fleets import MEMBER, member_problem
-from ..config.project import Fleet, Project, Service, display_path, read_utf8, unknown_name
+from ..config.project import Fleet, Project, Service, display_path, merged_x, read_utf8, unknown_name
 from ..database.target import Target, resolve_url
 from ..database.urls import validate
 from ..errors import ConfigError, DatabaseUnreachable, UsageError
@@ -136,8 +136,8 @@ def _in_schema(service: Service, member: Member) -> Service:
     table = service.version_table
     if table is not None and table[0] == service.schema:
         table = (member.name, table[1])
-    x = dict(item.split("=", 1) for item in (*service.x, *member.x))  # the service's own -x, the tenant's winning
-    return replace(service, schema=member.name, schemas=schemas, version_table=table, x=tuple(f"{k}={v}" for k, v in x.items()))
+    x = merged_x(service.x, member.x)  # the service's own -x, the tenant's winning
+    return replace(service, schema=member.name, schemas=schemas, version_table=table, x=x)
 
 
 def member_session(session: Session, fleet: Fleet, member: Member, emit: Emit) -> Session:

@@ -14,19 +14,17 @@ from ..worker import revisions
 from .scan import SKIPPED_FOLDERS, ServiceScan
 
 
-def find_alembic_inis(root: Path) -> list[Path]:
-    """Every alembic.ini under `root`, sorted, outside VCS, virtualenv, cache and node_modules folders."""
-    found: list[Path] = []
+def _folders(root: Path) -> list[tuple[Path, list[str]]]:
+    """Every folder under `root` with its file names, outside VCS, virtualenv, cache and node_modules folders."""
+    found: list[tuple[Path, list[str]]] = []
     for folder, subfolders, files in os.walk(root):
         subfolders[:] = sorted(
             name
             for name in subfolders
             if name not in SKIPPED_FOLDERS and not os.path.isfile(os.path.join(folder, name, "pyvenv.cfg"))
         )
-        ini = Path(folder) / "alembic.ini"
-        if "alembic.ini" in files and ini.is_file() and inside(ini, root):
-            found.append(ini)
-    return sorted(found)
+        found.append((Path(folder), files))
+    return found
 
 
 def find_units(root: Path) -> tuple[list[tuple[Path, str, Path | None]], list[str]]:
@@ -36,12 +34,17 @@ def find_units(root: Path) -> tuple[list[tuple[Path, str, Path | None]], list[st
     alembic.ini that configures nothing."""
     units: list[tuple[Path, str, Path | None]] = []
     notes: list[str] = []
-    folders = sorted({ini.parent for ini in find_alembic_inis(root)} | set(_pyproject_folders(root)))
+    folders = sorted(
+        folder
+        for folder, files in _folders(root)
+        if ("alembic.ini" in files and (folder / "alembic.ini").is_file() and inside(folder / "alembic.ini", root))
+        or ("pyproject.toml" in files and "tool.alembic" in (revisions.text_of(str(folder / "pyproject.toml")) or ""))
+    )
     for folder in folders:
         ini, toml = folder / "alembic.ini", folder / "pyproject.toml"
         table = revisions.tool_alembic(str(toml)) if toml.is_file() and inside(toml, root) else None
         toml_unit = toml if table and table.get("script_location") else None
-        sections = _sections_with_location(ini) if ini.is_file() else []
+        sections = _sections_with_location(ini) if ini.is_file() and inside(ini, root) else []
         if sections == ["alembic"] or (not sections and toml_unit is not None):
             units.append((ini, "alembic", toml_unit))
         elif sections:
@@ -51,20 +54,6 @@ def find_units(root: Path) -> tuple[list[tuple[Path, str, Path | None]], list[st
                 f"{ini.relative_to(root).as_posix()}: no section has a script_location; left out (run 'alembic init' there)"
             )
     return units, notes
-
-
-def _pyproject_folders(root: Path) -> list[Path]:
-    """Folders whose pyproject.toml mentions [tool.alembic] (read properly by find_units)."""
-    found = []
-    for folder, subfolders, files in os.walk(root):
-        subfolders[:] = sorted(
-            name
-            for name in subfolders
-            if name not in SKIPPED_FOLDERS and not os.path.isfile(os.path.join(folder, name, "pyvenv.cfg"))
-        )
-        if "pyproject.toml" in files and "tool.alembic" in (revisions.text_of(os.path.join(folder, "pyproject.toml")) or ""):
-            found.append(Path(folder))
-    return found
 
 
 def _sections_with_location(ini: Path) -> list[str]:

@@ -5,6 +5,8 @@ stamp records. Only on a database where the service has no revision and none of 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from .failures import Failure, first_line
@@ -31,14 +33,16 @@ def run(operation: Any) -> None:
     occupied = operation.untracked_tables()
     if occupied:
         raise Failure("bootstrap_occupied", "the service's tables exist", tables=occupied)
-    metadata = load(operation.request["bootstrap"])
-
-    def create(ctx: Any, step: Any, heads: Any) -> None:  # inside the step's transaction, before its commit
-        metadata.create_all(ctx.connection)
-
-    operation.on_step = create
-    try:
+    with creating(operation, load(operation.request["bootstrap"])):
         operation.run_command(command.stamp, "head")
+
+
+@contextmanager
+def creating(operation: Any, metadata: Any) -> Iterator[None]:
+    """While the block stamps, each stamp step first runs metadata.create_all() in its own transaction."""
+    operation.on_step = lambda ctx, step, heads: metadata.create_all(ctx.connection)
+    try:
+        yield
     finally:
         operation.on_step = None
 
@@ -70,11 +74,8 @@ def verify(verification: Any, at_head: Any) -> None:
     except Failure as failure:
         verification.failed("bootstrap", f"the metadata does not load: {failure}")
         return
-    verification.operation.on_step = lambda ctx, step, heads: metadata.create_all(ctx.connection)
-    try:
+    with creating(verification.operation, metadata):
         problem = verification.step("stamp", command.stamp, "head")
-    finally:
-        verification.operation.on_step = None
     if problem is not None:
         verification.failed("bootstrap", f"create_all, then stamp head, fails: {problem.message}")
         return

@@ -17,6 +17,7 @@ import pytest
 from _support import (
     SERVER_FOLDER_PREFIX,
     SERVERS,
+    cheap_logins,
     copy_project,
     create_database,
     drop_database,
@@ -51,6 +52,7 @@ def pg_server() -> Iterator[str]:
             url = server.start()
         except LocalDatabaseError as error:
             pytest.fail(f"the test PostgreSQL server did not start: {error}\n{server_trouble(server) or ''}", pytrace=False)
+        cheap_logins(url)
         try:
             yield url
         finally:

@@ -152,7 +152,9 @@ def test_statement_timeout_stops_a_slow_migration(envs: Path, database_url: str,
     head = head_of(service)
     assert_ok(run(envs, "db.upgrade", "users", "--env", "production", prod=database_url))
     assert_ok(run(envs, "db.upgrade", service, "--env", "production", prod=database_url))
-    body = f'from alembic import op\n    op.execute("CREATE TABLE {service}.slow (id int)")\n    op.execute("SELECT pg_sleep(3)")'
+    body = (
+        f'from alembic import op\n    op.execute("CREATE TABLE {service}.slow (id int)")\n    op.execute("SELECT pg_sleep(1.5)")'
+    )
     plant_migration(envs, service, "5100000000aa", head, body)
     line = assert_failure(run(envs, "db.upgrade", service, "--env", "production", prod=database_url), service)
     assert "migration 5100000000aa failed: canceling statement due to statement timeout" in line, line

@@ -17,7 +17,6 @@ from _support import (
     execute,
     head_of,
     inv,
-    inv_process,
     parent_of,
     plant_migration,
     revisions_of,
@@ -124,8 +123,8 @@ def test_forked_and_spawned_workers_do_the_same(project: Path, make_database: Ca
     for forked in ("1", "0"):
         url = make_database()
         env = {"DBTASKS_FORKSERVER": forked, **DEBUG}
-        upgraded = assert_ok(inv_process(project, "db.upgrade-all", "--jobs", "2", url=url, env=env))
-        checked = assert_ok(inv_process(project, "db.check-all", "--json", url=url, env=env))
+        upgraded = assert_ok(inv(project, "db.upgrade-all", "--jobs", "2", url=url, env=env))
+        checked = assert_ok(inv(project, "db.check-all", "--json", url=url, env=env))
         states.append((upgraded.stdout, json.loads(checked.stdout), snapshot(url)))
         starts.append(
             re.findall(

@@ -161,7 +161,7 @@ def test_a_lock_session_ended_by_the_server_fails_the_run(project: Path, databas
     """pg_terminate_backend of the lock's session during a slow migration: the run stops its worker (the migration
     rolls back) and fails naming what happened; a second run started at once migrates alone."""
     assert_ok(inv(project, "db.upgrade", "movements", url=database_url))
-    plant_slow_migrations(project, database_url, 3)
+    plant_slow_migrations(project, database_url, 1.5)
     with background(project, tmp_path / "runs", "db.upgrade", "movements", url=database_url) as first:
         assert wait_for(lambda: sleeping_migration(database_url) or first.process.poll() is not None, 120)
         holder = lock_session(database_url)

@@ -8,19 +8,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .helps import EDITED, JSON, LOCK, RESET_EDITED, YES, Definitions, FleetVerbs, Task
+from .helps import EDITED, JSON, RESET_EDITED, YES, Definitions, FleetVerbs, Task
 
 if TYPE_CHECKING:
     from ..orchestrate import Selection
+    from ..session import Session
 
 
 def definitions(config_file: Path) -> Definitions:
-    def status(c: Any, json_: bool = False, env: str = "", verbose: bool = False, *, pick: Selection) -> None:
+    def status(c: Any, json_: bool = False, *, pick: Selection, session: Session) -> None:
         """Show every service's current revision, head, pending count and state."""
         from .. import verbs, verbs_all
-        from . import options, render
+        from . import render
 
-        report = verbs_all.status_all(options.session(config_file, quiet=True, env=env, verbose=verbose), pick)
+        report = verbs_all.status_all(session, pick)
         render.out(render.as_json({"services": report.entries}) if json_ else render.status_table(report.entries))
         if not json_:
             for row in report.entries:
@@ -28,24 +29,18 @@ def definitions(config_file: Path) -> Definitions:
                     render.out(line)
         render.verdict(report, json_=json_)
 
-    def upgrade_all(
-        c: Any, allow_edited: bool = False, lock_wait: str = "", env: str = "", verbose: bool = False, *, pick: Selection
-    ) -> None:
+    def upgrade_all(c: Any, allow_edited: bool = False, *, pick: Selection, session: Session) -> None:
         """Upgrade every service to head, dependencies first."""
         from .. import verbs_all
-        from . import options, render
+        from . import render
 
-        session = options.session(config_file, lock_wait=options.seconds(lock_wait), env=env, verbose=verbose)
         render.finish(verbs_all.upgrade_all(session, pick, allow_edited))
 
-    def downgrade_all(
-        c: Any, to: str = "-1", yes: bool = False, lock_wait: str = "", env: str = "", verbose: bool = False, *, pick: Selection
-    ) -> None:
+    def downgrade_all(c: Any, to: str = "-1", yes: bool = False, *, pick: Selection, session: Session) -> None:
         """Downgrade every service (--to base for all), dependents first (needs --yes)."""
         from .. import verbs_all
-        from . import options, render
+        from . import render
 
-        session = options.session(config_file, lock_wait=options.seconds(lock_wait), env=env, verbose=verbose)
         render.finish(verbs_all.downgrade_all(session, pick, to, yes))
 
     def check_all(
@@ -72,39 +67,33 @@ def definitions(config_file: Path) -> Definitions:
                 render.out(lint_render.finding(entry["service"], item))
         render.finish(report)
 
-    def sql_all(c: Any, output_dir: str = "", env: str = "", verbose: bool = False, *, pick: Selection) -> None:
+    def sql_all(c: Any, output_dir: str = "", *, pick: Selection, session: Session) -> None:
         """Write each service's upgrade SQL (base to head) to --output-dir/<service>.sql, offline."""
         from .. import verbs_all
         from . import options, render
 
         folder = options.output_folder(output_dir)
-        render.finish(verbs_all.sql_all(options.session(config_file, quiet=True, env=env, verbose=verbose), pick, folder))
+        render.finish(verbs_all.sql_all(session, pick, folder))
 
     def reset_all(
         c: Any,
         yes: bool = False,
         allow_edited: bool = False,
-        lock_wait: str = "",
-        env: str = "",
-        verbose: bool = False,
         *,
         pick: Selection,
+        session: Session,
     ) -> None:
         """Downgrade every service to base (dependents first), then upgrade all to head (needs --yes)."""
         from .. import verbs_all
-        from . import options, render
+        from . import render
 
-        session = options.session(config_file, lock_wait=options.seconds(lock_wait), env=env, verbose=verbose)
         render.finish(verbs_all.reset_all(session, pick, yes, allow_edited))
 
-    def stamp_all(
-        c: Any, revision: str, yes: bool = False, lock_wait: str = "", env: str = "", verbose: bool = False, *, pick: Selection
-    ) -> None:
+    def stamp_all(c: Any, revision: str, yes: bool = False, *, pick: Selection, session: Session) -> None:
         """Record REVISION (head or base) for every service without running migrations (needs --yes)."""
         from .. import verbs_all
-        from . import options, render
+        from . import render
 
-        session = options.session(config_file, lock_wait=options.seconds(lock_wait), env=env, verbose=verbose)
         render.finish(verbs_all.stamp_all(session, pick, revision, yes))
 
     def on_fleet(verb: str, **bound: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], FleetVerbs]:
@@ -130,23 +119,33 @@ def definitions(config_file: Path) -> Definitions:
     yes = {"yes": lambda given: True}  # asked once for the whole fleet before any member runs
     edits = "target revision for every service (default: -1)"
     return [
-        Task("status", status, dict(JSON), selection="no-fail-fast", fleet="targets", on_fleet=on_fleet("status_all")),
+        Task(
+            "status",
+            status,
+            dict(JSON),
+            selection="no-fail-fast",
+            fleet="targets",
+            on_fleet=on_fleet("status_all"),
+            session="quiet",
+        ),
         Task(
             "upgrade-all",
             upgrade_all,
-            {**EDITED, **LOCK},
+            {**EDITED},
             selection="all",
             fleet="targets",
             on_fleet=on_fleet("upgrade_all", **edited),
+            session="write",
         ),
         Task(
             "downgrade-all",
             downgrade_all,
-            {"to": edits, **YES, **LOCK},
+            {"to": edits, **YES},
             selection="all",
             fleet="targets",
             on_fleet=on_fleet("downgrade_all", to=lambda given: given.get("to", "-1"), **yes),
             destructive=True,
+            session="write",
         ),
         Task(
             "check-all",
@@ -163,23 +162,26 @@ def definitions(config_file: Path) -> Definitions:
             selection="all",
             fleet="targets",
             on_fleet=sql_on_fleet,
+            session="quiet",
         ),
         Task(
             "reset-all",
             reset_all,
-            {**YES, **RESET_EDITED, **LOCK},
+            {**YES, **RESET_EDITED},
             selection="all",
             fleet="targets",
             on_fleet=on_fleet("reset_all", **yes, **edited),
             destructive=True,
+            session="write",
         ),
         Task(
             "stamp-all",
             stamp_all,
-            {"revision": "revision to record for every service (head or base)", **YES, **LOCK},
+            {"revision": "revision to record for every service (head or base)", **YES},
             selection="all",
             fleet="targets",
             on_fleet=on_fleet("stamp_all", revision=lambda given: given.get("revision", ""), **yes),
             destructive=True,
+            session="write",
         ),
     ]

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .helps import JSON, SERVICE, YES, Definitions, Task
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 ACCEPT = {"accept": "record this applied revision's file as it is now (a revision id, or all); protected: with --yes"}
 COLUMNS = ("revision", "state", "file", "applied_at", "applied_by")
 
 
 def definitions(config_file: Path) -> Definitions:
-    def checksums(
-        c: Any, service: str, accept: str = "", yes: bool = False, json_: bool = False, env: str = "", verbose: bool = False
-    ) -> None:
+    def checksums(c: Any, service: str, accept: str = "", yes: bool = False, json_: bool = False, *, session: Session) -> None:
         """List each applied revision's checksum state (ok, edited, unknown, missing); --accept REV re-records one."""
         from .. import explain, verbs
-        from . import options, render
+        from . import render
 
-        session = options.session(config_file, quiet=True, env=env, verbose=verbose)
         data = verbs.checksums(session, session.service(service), accept, yes)
         listed = [{key: entry.get(key) for key in (*COLUMNS, "checksum")} for entry in data.get("revisions") or []]
         if json_:
@@ -40,4 +40,4 @@ def definitions(config_file: Path) -> Definitions:
         if edited:
             render.out(explain.edited_advice(service, edited))
 
-    return [Task("checksums", checksums, {**SERVICE, **ACCEPT, **YES, **JSON})]
+    return [Task("checksums", checksums, {**SERVICE, **ACCEPT, **YES, **JSON}, session="quiet")]

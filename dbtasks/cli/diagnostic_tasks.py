@@ -11,6 +11,7 @@ from .selection import HELP as SELECTION
 
 if TYPE_CHECKING:
     from ..orchestrate import Selection
+    from ..session import Session
 
 REPORT = {
     "json": "print JSON instead of tables",
@@ -20,26 +21,23 @@ REPORT = {
 
 
 def definitions(config_file: Path) -> Definitions:
-    def verify(
-        c: Any, service: str, json_: bool = False, junit: str = "", keep: bool = False, env: str = "", verbose: bool = False
-    ) -> None:
+    def verify(c: Any, service: str, json_: bool = False, junit: str = "", keep: bool = False, *, session: Session) -> None:
         """Run the test plan for a service on a scratch database: history, stairway, drift, no-trace and more."""
         from .. import verify as verification
-        from . import options, render
+        from . import render
 
-        session = options.session(config_file, quiet=True, env=env, verbose=verbose)
         report = verification.verify_one(session, session.service(service), keep=keep)
         render.verify_report(report, json_=json_, junit=junit, many=False)
         render.verdict(report, json_=json_)
 
     def verify_all(
-        c: Any, json_: bool = False, junit: str = "", keep: bool = False, env: str = "", verbose: bool = False, *, pick: Selection
+        c: Any, json_: bool = False, junit: str = "", keep: bool = False, *, pick: Selection, session: Session
     ) -> None:
         """Run verify for every service, in parallel, each in its own scratch database (for CI)."""
         from .. import verify as verification
-        from . import options, render
+        from . import render
 
-        report = verification.verify_all(options.session(config_file, quiet=True, env=env, verbose=verbose), pick, keep=keep)
+        report = verification.verify_all(session, pick, keep=keep)
         render.verify_report(report, json_=json_, junit=junit, many=True)
         render.verdict(report, json_=json_)
 
@@ -66,7 +64,7 @@ def definitions(config_file: Path) -> Definitions:
         return functools.partial(verification.verify_all, keep=bool(given.get("keep"))), None
 
     return [
-        Task("verify", verify, {**SERVICE, **REPORT}),
-        Task("verify-all", verify_all, dict(REPORT), selection="all", fleet="sample", on_fleet=verify_on_fleet),
+        Task("verify", verify, {**SERVICE, **REPORT}, session="quiet"),
+        Task("verify-all", verify_all, dict(REPORT), selection="all", fleet="sample", on_fleet=verify_on_fleet, session="quiet"),
         Task("doctor", doctor, {"json": "print JSON instead of a table", "jobs": SELECTION["jobs"]}),
     ]

@@ -14,10 +14,11 @@ FleetVerbs = tuple[Callable[..., Any], "Callable[[Any], Callable[..., Any]] | No
 
 @dataclass(frozen=True)
 class Task:
-    """One task, described once: its name, its body (the options it takes of its own, and `pick` when it takes the
-    service selection), the help of each option, and which shared options it takes. registry.py makes from it the
-    Invoke task and the `dbtasks` command's, their signature included; cli/fleet_tasks.py runs the verb `on_fleet`
-    gives on each member of a fleet, and asks for --yes first when the task is `destructive`."""
+    """One task, described once: its name, its body (the options it takes of its own, `pick` when it takes the
+    service selection, `session` when it runs with one), the help of each option, and which shared options it takes.
+    registry.py makes from it the Invoke task and the `dbtasks` command's, their signature included, and builds the
+    body's Session from --env, --verbose (and --lock-wait for a writing task); cli/fleet_tasks.py runs the verb
+    `on_fleet` gives on each member of a fleet, and asks for --yes first when the task is `destructive`."""
 
     name: str
     body: Callable[..., None]
@@ -26,6 +27,7 @@ class Task:
     fleet: str = ""  # "targets": --targets, --target, --shard, ... (runs on a fleet when given); "sample": also --sample
     on_fleet: Callable[[dict[str, Any]], FleetVerbs] | None = None  # the given options -> the verb a fleet runs
     destructive: bool = False  # needs --yes (its wording: explain.DESTRUCTIVE_ALL)
+    session: str = ""  # the Session registry.py hands the body: "read", "quiet" (no Alembic lines), "write" (--lock-wait)
 
 
 Definitions = list[Task]

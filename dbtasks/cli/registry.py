@@ -11,11 +11,15 @@ from typing import Any
 
 from ..errors import DbtasksError, printable
 from . import all_tasks, checksum_tasks, diagnostic_tasks, fleet_options, lint_tasks, local_tasks, selection, service_tasks
-from .helps import ENV_HELP, VERBOSE_HELP, Definitions, Task, missing_module
+from .helps import ENV_HELP, LOCK, VERBOSE_HELP, Definitions, Task, missing_module
 
 # The short flags, one meaning in every task (Invoke would derive them from each task's own parameter order).
 SHORT_FLAGS = {"env": "e", "jobs": "j", "verbose": "v", "message": "m", "yes": "y", "to": "t"}
 
+
+# What the registry builds and hands a body (never an option of its own), and the options it builds the Session from.
+BUILT = ("pick", "session")
+SESSION_DEFAULTS: dict[str, Any] = {"lock_wait": "", "env": "", "verbose": False}
 
 Assembled = list[tuple[str, Callable[..., None], dict[str, str]]]  # (name, the task's function, help per option)
 
@@ -36,12 +40,14 @@ def definitions(config_file: Path) -> Assembled:
 def assemble(task: Task, config_file: Path) -> tuple[str, Callable[..., None], dict[str, str]]:
     """The one place a task's options are put together: its own, the selection's (before --lock-wait and --env,
     where they have always been), the fleet's; the function parses what it adds and calls the body once."""
-    own = [parameter for parameter in inspect.signature(task.body).parameters.values() if parameter.name != "pick"]
-    taken = {parameter.name for parameter in own}
+    own = [parameter for parameter in inspect.signature(task.body).parameters.values() if parameter.name not in BUILT]
     selected = [name for name in selection.DEFAULTS if task.selection and (task.selection == "all" or name != "fail_fast")]
+    opened = [name for name in SESSION_DEFAULTS if task.session and (task.session == "write" or name != "lock_wait")]
+    taken = {parameter.name for parameter in own} | set(opened)
     fleet = fleet_options.names(task.fleet == "sample", taken) if task.fleet else []
     at = next((i for i, parameter in enumerate(own) if parameter.name in ("lock_wait", "env")), len(own))
-    added = [_parameter(name, {**selection.DEFAULTS, **fleet_options.DEFAULTS}[name]) for name in [*selected, *fleet]]
+    defaults = {**selection.DEFAULTS, **SESSION_DEFAULTS, **fleet_options.DEFAULTS}
+    added = [_parameter(name, defaults[name]) for name in [*selected, *opened, *fleet]]
     parameters = [*own[:at], *added[: len(selected)], *own[at:], *added[len(selected) :]]
 
     @functools.wraps(task.body)
@@ -57,10 +63,21 @@ def assemble(task: Task, config_file: Path) -> tuple[str, Callable[..., None], d
 
             picked = {name: kwargs.pop(name, selection.DEFAULTS[name]) for name in selected}
             kwargs["pick"] = parse(picked["only"], picked["exclude"], picked["jobs"], picked.get("fail_fast", False))
+        if task.session:
+            from . import options
+
+            given = {name: kwargs.pop(name, SESSION_DEFAULTS[name]) for name in opened}
+            kwargs["session"] = options.session(
+                config_file,
+                quiet=task.session == "quiet",
+                lock_wait=options.seconds(given.get("lock_wait", "")),
+                env=given["env"],
+                verbose=given["verbose"],
+            )
         task.body(*args, **kwargs)
 
     run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]  # Invoke and `dbtasks` read it
-    helps = dict(task.helps)
+    helps = {**task.helps, **(LOCK if task.session == "write" else {})}
     helps.update({name: selection.HELP[name] for name in selected})
     if fleet:
         helps.update(

@@ -3,47 +3,37 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .helps import EDITED, LOCK, RESET_EDITED, SERVICE, YES, Definitions, Task
+from .helps import EDITED, RESET_EDITED, SERVICE, YES, Definitions, Task
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 
 def definitions(config_file: Path) -> Definitions:
-    def upgrade(
-        c: Any,
-        service: str,
-        to: str = "head",
-        allow_edited: bool = False,
-        lock_wait: str = "",
-        env: str = "",
-        verbose: bool = False,
-    ) -> None:
+    def upgrade(c: Any, service: str, to: str = "head", allow_edited: bool = False, *, session: Session) -> None:
         """Apply a service's migrations up to head (or --to REV)."""
         from .. import verbs
-        from . import options, render
+        from . import render
 
-        session = options.session(config_file, lock_wait=options.seconds(lock_wait), env=env, verbose=verbose)
         moved = verbs.describe_applied(verbs.upgrade(session, session.service(service), to, allow_edited))
         render.out(f"{service}: upgraded {moved}" if moved else f"{service}: nothing to apply (already at or past {to})")
 
-    def downgrade(
-        c: Any, service: str, to: str = "-1", yes: bool = False, lock_wait: str = "", env: str = "", verbose: bool = False
-    ) -> None:
+    def downgrade(c: Any, service: str, to: str = "-1", yes: bool = False, *, session: Session) -> None:
         """Revert a service's migrations: one step, or down to --to REV (needs --yes)."""
         from .. import verbs
-        from . import options, render
+        from . import render
 
-        session = options.session(config_file, lock_wait=options.seconds(lock_wait), env=env, verbose=verbose)
         moved = verbs.describe_applied(verbs.downgrade(session, session.service(service), to, yes))
         render.out(f"{service}: downgraded {moved}" if moved else f"{service}: nothing to revert (already at or below {to})")
 
-    def generate(c: Any, service: str, message: str = "", empty: bool = False, env: str = "", verbose: bool = False) -> None:
+    def generate(c: Any, service: str, message: str = "", empty: bool = False, *, session: Session) -> None:
         """Create a migration from the model changes (autogenerate), or an empty one with --empty."""
         from .. import verbs
         from ..config.project import display_path
-        from . import options, render
+        from . import render
 
-        session = options.session(config_file, env=env, verbose=verbose)
         data = verbs.generate(session, session.service(service), message, empty)
         if data.get("path") is None:
             render.out(
@@ -54,13 +44,12 @@ def definitions(config_file: Path) -> Definitions:
             render.out(f"  - {diff}")
         render.out(display_path(Path(data["path"])))
 
-    def check(c: Any, service: str, env: str = "", verbose: bool = False) -> None:
+    def check(c: Any, service: str, *, session: Session) -> None:
         """Fail unless the service has one head, the database is at it, the models match and no applied file changed."""
         from .. import verbs
         from ..errors import RunFailed
-        from . import options, render
+        from . import render
 
-        session = options.session(config_file, env=env, verbose=verbose)
         data = verbs.check(session, session.service(service))
         for diff in data.get("diffs") or []:
             render.out(f"  - {diff}")
@@ -73,14 +62,11 @@ def definitions(config_file: Path) -> Definitions:
         models = f"no models to compare: {data['skipped']}" if data.get("skipped") else "models match"
         render.out(f"{service}: OK (head {data.get('head') or 'base'}, database at head, {models})")
 
-    def sql(
-        c: Any, service: str, from_: str = "", to: str = "head", output: str = "", env: str = "", verbose: bool = False
-    ) -> None:
+    def sql(c: Any, service: str, from_: str = "", to: str = "head", output: str = "", *, session: Session) -> None:
         """Print (or write to --output) the SQL of a migration range, without a database."""
         from .. import verbs
-        from . import options, render
+        from . import render
 
-        session = options.session(config_file, quiet=True, env=env, verbose=verbose)
         text = verbs.sql(session, session.service(service), from_ or None, to)
         if output:
             verbs.write_text(Path(output), text)
@@ -88,48 +74,34 @@ def definitions(config_file: Path) -> Definitions:
         else:
             render.out(text.rstrip("\n"))
 
-    def reset(
-        c: Any,
-        service: str,
-        yes: bool = False,
-        allow_edited: bool = False,
-        lock_wait: str = "",
-        env: str = "",
-        verbose: bool = False,
-    ) -> None:
+    def reset(c: Any, service: str, yes: bool = False, allow_edited: bool = False, *, session: Session) -> None:
         """Downgrade a service to base, then upgrade it to head (needs --yes)."""
         from .. import verbs
-        from . import options, render
+        from . import render
 
-        session = options.session(config_file, lock_wait=options.seconds(lock_wait), env=env, verbose=verbose)
         verbs.reset(session, session.service(service), yes, allow_edited)
         render.out(f"{service}: reset to base and upgraded to head")
 
-    def stamp(
-        c: Any, service: str, revision: str, yes: bool = False, lock_wait: str = "", env: str = "", verbose: bool = False
-    ) -> None:
+    def stamp(c: Any, service: str, revision: str, yes: bool = False, *, session: Session) -> None:
         """Record REVISION as the service's current revision without running migrations (needs --yes)."""
         from .. import verbs
-        from . import options, render
+        from . import render
 
-        session = options.session(config_file, lock_wait=options.seconds(lock_wait), env=env, verbose=verbose)
         render.out(f"{service}: {verbs.recorded(verbs.stamp(session, session.service(service), revision, yes))}")
 
-    def merge(c: Any, service: str, message: str = "merge heads", env: str = "", verbose: bool = False) -> None:
+    def merge(c: Any, service: str, message: str = "merge heads", *, session: Session) -> None:
         """Write a migration that merges the service's heads into one."""
         from .. import verbs
         from ..config.project import display_path
-        from . import options, render
+        from . import render
 
-        session = options.session(config_file, env=env, verbose=verbose)
         render.out(display_path(Path(verbs.merge(session, session.service(service), message)["path"])))
 
-    def current(c: Any, service: str, env: str = "", verbose: bool = False) -> None:
+    def current(c: Any, service: str, *, session: Session) -> None:
         """Show the revision the service's database is at."""
         from .. import verbs
-        from . import options, render
+        from . import render
 
-        session = options.session(config_file, quiet=True, env=env, verbose=verbose)
         data = verbs.current(session, session.service(service))
         revisions, head = data.get("current") or [], data.get("head") or []
         if not revisions:
@@ -137,34 +109,38 @@ def definitions(config_file: Path) -> Definitions:
         for revision in revisions:
             render.out(f"{revision} (head)" if revision in head else revision)
 
-    def history(c: Any, service: str, env: str = "", verbose: bool = False) -> None:
+    def history(c: Any, service: str, *, session: Session) -> None:
         """List the service's migrations, newest first."""
         from .. import verbs
-        from . import options, render
+        from . import render
 
-        session = options.session(config_file, quiet=True, env=env, verbose=verbose)
         for rev in verbs.history(session, session.service(service))["revisions"]:
             down = ", ".join(rev["down_revision"]) or "<base>"
             render.out(f"{down} -> {rev['revision']}{' (head)' if rev['head'] else ''}, {rev['doc']}")
 
-    def heads(c: Any, service: str, env: str = "", verbose: bool = False) -> None:
+    def heads(c: Any, service: str, *, session: Session) -> None:
         """List the service's head revisions (more than one means they need a merge)."""
         from .. import verbs
-        from . import options, render
+        from . import render
 
-        session = options.session(config_file, quiet=True, env=env, verbose=verbose)
         for head in verbs.heads(session, session.service(service))["heads"]:
             render.out(f"{head} (head)")
 
     return [
-        Task("upgrade", upgrade, {**SERVICE, "to": "target revision (default: head; +1, prefixes accepted)", **EDITED, **LOCK}),
-        Task("downgrade", downgrade, {**SERVICE, "to": "target revision (default: -1; base for all)", **YES, **LOCK}),
+        Task(
+            "upgrade",
+            upgrade,
+            {**SERVICE, "to": "target revision (default: head; +1, prefixes accepted)", **EDITED},
+            session="write",
+        ),
+        Task("downgrade", downgrade, {**SERVICE, "to": "target revision (default: -1; base for all)", **YES}, session="write"),
         Task(
             "generate",
             generate,
             {**SERVICE, "message": "what the migration does (required)", "empty": "write an empty migration, no autogenerate"},
+            session="read",
         ),
-        Task("check", check, SERVICE),
+        Task("check", check, SERVICE, session="read"),
         Task(
             "sql",
             sql,
@@ -174,11 +150,12 @@ def definitions(config_file: Path) -> Definitions:
                 "to": "end revision (default: head)",
                 "output": "write to this file instead of stdout",
             },
+            session="quiet",
         ),
-        Task("reset", reset, {**SERVICE, **YES, **RESET_EDITED, **LOCK}),
-        Task("stamp", stamp, {**SERVICE, "revision": "revision to record (head, base, an id)", **YES, **LOCK}),
-        Task("merge", merge, {**SERVICE, "message": "message of the merge migration"}),
-        Task("current", current, SERVICE),
-        Task("history", history, SERVICE),
-        Task("heads", heads, SERVICE),
+        Task("reset", reset, {**SERVICE, **YES, **RESET_EDITED}, session="write"),
+        Task("stamp", stamp, {**SERVICE, "revision": "revision to record (head, base, an id)", **YES}, session="write"),
+        Task("merge", merge, {**SERVICE, "message": "message of the merge migration"}, session="read"),
+        Task("current", current, SERVICE, session="quiet"),
+        Task("history", history, SERVICE, session="quiet"),
+        Task("heads", heads, SERVICE, session="quiet"),
     ]

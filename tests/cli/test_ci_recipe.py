@@ -110,6 +110,7 @@ def run_step(step: dict[str, Any], root: Path, environment: dict[str, str]) -> s
     )
 
 
+@pytest.mark.slow
 def test_every_run_step_passes_on_this_repository(tmp_path: Path, database_url: str) -> None:
     root = copy_project(tmp_path / "checkout")
     local_off(root)

@@ -116,6 +116,7 @@ def test_status_is_the_same_with_and_without_the_fast_path(project: Path, databa
     assert not (workers & certain), (workers, certain)
 
 
+@pytest.mark.slow
 def test_forked_and_spawned_workers_do_the_same(project: Path, make_database: Callable[[], str]) -> None:
     """The fork server (one interpreter importing Alembic once) is only faster: same results, same database.
     Each worker start is announced with how it started, so the test knows a fork really happened."""

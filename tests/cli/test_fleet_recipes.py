@@ -67,6 +67,7 @@ def test_the_indexed_job_says_what_it_claims() -> None:
     assert container["command"][container["command"].index("--shard") + 1] == "auto"
 
 
+@pytest.mark.slow
 def test_each_pod_of_the_indexed_job_migrates_its_share(fleet: tuple[Path, list[str]], pg_server: str) -> None:
     root, names = fleet
     spec = document("kubernetes-job.yaml")["spec"]
@@ -99,6 +100,7 @@ def test_the_matrix_says_what_it_claims() -> None:
     assert steps["Upload the report"]["if"] == "${{ !cancelled() }}"
 
 
+@pytest.mark.slow
 def test_each_matrix_job_migrates_its_share(fleet: tuple[Path, list[str]], pg_server: str) -> None:
     root, names = fleet
     (job,) = workflow()["jobs"].values()

@@ -86,6 +86,7 @@ def name_of(url: str) -> str:
     return url.rsplit("/", 1)[-1]
 
 
+@pytest.mark.slow
 def test_a_fleet_of_12_is_upgraded_checked_stamped_and_retried(
     project: Path, pg_server: str, make_fleet: Callable[[int], tuple[str, list[str]]], tmp_path: Path
 ) -> None:
@@ -292,6 +293,7 @@ def assert_at_head(url: str, services: list[str] = ALL) -> None:
         assert expected_tables(service) <= tables(url, schema_of(service)), (url, service)
 
 
+@pytest.mark.slow
 def test_the_six_services_on_three_databases(
     project: Path, pg_server: str, make_fleet: Callable[[int], tuple[str, list[str]]], tmp_path: Path
 ) -> None:

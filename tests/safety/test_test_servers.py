@@ -51,19 +51,28 @@ def own_temporary_folder() -> Iterator[Path]:
 
 
 def test_the_session_server_survives_a_concurrent_pytest_of_the_same_user(
-    pg_server: str, project: Path, database_url: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+    pg_server: str,
+    project: Path,
+    database_url: str,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    own_temporary_folder: Path,
 ) -> None:
+    """Another pytest of the same user resets <tmp>/pytest-of-<user> to mode 0700: the session's server keeps its data
+    elsewhere. The other pytest runs with a temporary folder of its own: in ours it would also close the folders of
+    this suite's tests that start a server under their tmp_path (a project's local database) while they run."""
     if not SERVERS:
         pytest.skip("DBTASKS_TEST_DATABASE_URL names a server this session did not start")
-    pytests_folder = Path(tempfile.gettempdir()) / f"pytest-of-{getpass.getuser()}"
     data = SERVERS[0].data
-    assert pytests_folder not in data.parents and tmp_path_factory.getbasetemp() not in data.parents, data
+    ours = Path(tempfile.gettempdir()) / f"pytest-of-{getpass.getuser()}"
+    assert ours not in data.parents and tmp_path_factory.getbasetemp() not in data.parents, data
 
     other = tmp_path / "other"
     other.mkdir()
     (other / "test_tiny.py").write_text("def test_tiny(tmp_path):\n    assert tmp_path.is_dir()\n")
     environment = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
-    # The default basetemp: this run makes <tmp>/pytest-of-<user> and resets it to mode 0700.
+    environment["TMPDIR"] = str(own_temporary_folder)
+    # The default basetemp: this run makes <its tmp>/pytest-of-<user> and resets it to mode 0700.
     other_run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_tiny.py"],
         cwd=other,
@@ -74,8 +83,8 @@ def test_the_session_server_survives_a_concurrent_pytest_of_the_same_user(
         check=False,
     )
     assert other_run.returncode == 0, show(other_run)
-    # Closed to others (0700); a concurrent test starting a local database may give it o+x back at any moment.
-    assert stat.S_IMODE(pytests_folder.stat().st_mode) & 0o066 == 0
+    pytests_folder = own_temporary_folder / f"pytest-of-{getpass.getuser()}"
+    assert stat.S_IMODE(pytests_folder.stat().st_mode) & 0o077 == 0  # closed to others
 
     # A checkpoint writes global/pg_control: the first thing that fails when the server lost its way to its data.
     scratch = create_database(pg_server)

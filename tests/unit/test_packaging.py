@@ -62,6 +62,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return wheel, sdist
 
 
+@pytest.mark.slow
 def test_the_wheel_holds_every_module_the_worker_entry_point_and_py_typed(built: tuple[Path, Path]) -> None:
     with zipfile.ZipFile(built[0]) as wheel:
         names = set(wheel.namelist())

@@ -232,8 +232,8 @@ _TEMPLATES = {
     ),
     "checksum_table": (
         "cannot record the checksum of {revision} in {table} ({message}); rolled back, the service stays at {stays}; "
-        "mend the table (ALTER TABLE {table} ADD PRIMARY KEY (revision)), or drop it to have it made anew (the revisions "
-        "applied before then show as unknown), then rerun"
+        "mend the table (ALTER TABLE {table} ADD PRIMARY KEY (version_table, revision)), or drop it to have it made anew "
+        "(the revisions applied before then show as unknown), then rerun"
     ),
     "not_applied": (
         "revision {revision} is not applied (the database is at {current}): there is no checksum to accept; "

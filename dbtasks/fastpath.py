@@ -123,9 +123,10 @@ Sums = dict[tuple[str, str], dict[str, dict[str, Any]]]  # by version table: the
 
 
 def _versions(target: Target, tables: list[tuple[str, str]], probe: bool) -> tuple[Versions, Sums] | None:
-    """(schema, table) -> its rows, for the version tables that exist, and the checksum rows beside each (where that
-    table exists); None on any error (but see `probe`)."""
-    sum_tables = {(schema, checksums.table_for(table)): (schema, table) for schema, table in tables}
+    """(schema, table) -> its rows, for the version tables that exist, and the checksum rows of each (dbtasks_state.checksums,
+    over a legacy table beside it not moved yet); None on any error (but see `probe`)."""
+    sum_tables = {(schema, checksums.legacy_table(table)): (schema, table) for schema, table in tables}
+    ours = (checksums.SCHEMA, checksums.TABLE)
     try:
         connection = reach(target)
     except DatabaseUnreachable:
@@ -133,18 +134,26 @@ def _versions(target: Target, tables: list[tuple[str, str]], probe: bool) -> tup
             raise
         return None  # the workers will say what is wrong with the connection
     try:
-        names = [f"{schema}.{table}" for schema, table in [*tables, *sum_tables]]
+        names = [f"{schema}.{table}" for schema, table in [*tables, *sum_tables, ours]]
         listed = connection.rows(_TABLES_SQL.format(", ".join(connection.literal(name) for name in names)))
-        existing = sorted((str(row[0]), str(row[1])) for row in listed)
+        existing = sorted((str(row[0]), str(row[1])) for row in listed if (str(row[0]), str(row[1])) != ours)
         found: Versions = {key: [] for key in existing if key not in sum_tables}
         sums: Sums = {sum_tables[key]: {} for key in existing if key in sum_tables}
-        if existing:
-            for index, revision, *row in connection.rows(_select_rows(existing, sum_tables, connection)):
-                key = existing[int(str(index))]
-                if key in sum_tables:
-                    sums[sum_tables[key]].update(checksums.as_recorded([(revision, *row)]))
+        keys = {checksums.key_of(schema, table): (schema, table) for schema, table in tables}
+        has_ours = len(listed) > len(existing)
+        newer: Sums = {}
+        if existing or has_ours:
+            for index, revision, *row, key in connection.rows(
+                _select_rows(existing, sum_tables, keys if has_ours else {}, connection)
+            ):
+                if index is None:  # a row of dbtasks_state.checksums
+                    newer.setdefault(keys[str(key)], {}).update(checksums.as_recorded([(revision, *row)]))
+                elif existing[int(str(index))] in sum_tables:
+                    sums[sum_tables[existing[int(str(index))]]].update(checksums.as_recorded([(revision, *row)]))
                 else:
-                    found[key].append(str(revision))
+                    found[existing[int(str(index))]].append(str(revision))
+        for table, rows in newer.items():
+            sums[table] = {**sums.get(table, {}), **rows}
         return {key: sorted(rows) for key, rows in found.items()}, sums
     except pg.PgError:
         return None
@@ -152,15 +161,24 @@ def _versions(target: Target, tables: list[tuple[str, str]], probe: bool) -> tup
         connection.close()
 
 
-def _select_rows(existing: list[tuple[str, str]], sum_tables: Iterable[tuple[str, str]], connection: pg.Connection) -> str:
-    """One query for the rows of every version and checksum table (the version tables' padded to the same columns)."""
-    versions = "SELECT {}, version_num::text, NULL::text, NULL::text, NULL::text, NULL::text FROM {}.{}"
-    sums = "SELECT {}, revision::text, checksum::text, file, applied_at::text, applied_by FROM {}.{}"
+def _select_rows(
+    existing: list[tuple[str, str]], sum_tables: Iterable[tuple[str, str]], keys: Iterable[str], connection: pg.Connection
+) -> str:
+    """One query for the rows of every version and checksum table, padded to the same columns: (index in `existing`,
+    or NULL for dbtasks_state.checksums; revision; checksum, file, applied_at, applied_by; the version table's key)."""
+    versions = "SELECT {}, version_num::text, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text FROM {}.{}"
+    sums = "SELECT {}, revision::text, checksum::text, file, applied_at::text, applied_by, NULL::text FROM {}.{}"
     is_sum = set(sum_tables)
     parts = [
         (sums if key in is_sum else versions).format(index, connection.identifier(key[0]), connection.identifier(key[1]))
         for index, key in enumerate(existing)
     ]
+    wanted = ", ".join(connection.literal(key) for key in keys)
+    if wanted:
+        parts.append(
+            "SELECT NULL::int, revision::text, checksum::text, file, applied_at::text, applied_by, version_table "
+            f"FROM {checksums.NAME} WHERE version_table IN ({wanted})"
+        )
     return " UNION ALL ".join(parts)
 
 

@@ -10,19 +10,38 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from . import checksums
-from .compat import exec_driver_sql, rows_driver_sql, scalar_driver_sql
+from .compat import rows_driver_sql
 from .failures import Failure
 
 if TYPE_CHECKING:
     from .operation import Operation
 
 
-def where(operation: Operation) -> tuple[str | None, str]:
-    """(schema, checksum table): beside the version table env.py really uses (else the one migrations.yaml names)."""
+def where(operation: Operation) -> tuple[str, str]:
+    """(the rows' key, the legacy checksum table): for the version table env.py really uses (else migrations.yaml's)."""
     wanted = list(operation.request.get("version_table") or [operation.schema, "alembic_version"])
     configured = operation.version_table or {}
-    schema = configured.get("schema") or wanted[0]
-    return schema, checksums.table_for(str(configured.get("table") or wanted[1]))
+    schema, table = configured.get("schema") or wanted[0], str(configured.get("table") or wanted[1])
+    return checksums.key_of(schema, table), checksums.qualified(schema, checksums.legacy_table(table))
+
+
+def ready(operation: Operation, run: Any, key: str, legacy: str) -> bool:
+    """Make dbtasks_state.checksums ready on a connection (`run` executes one statement, returns its rows): created when
+    missing, the legacy table's rows moved into it. False when the role may not create it: nothing is recorded then
+    (operation.bookkeeping says why)."""
+    has_table, has_legacy, may_create = run(checksums.state_sql(legacy))[0]
+    if not has_table:
+        if not may_create:
+            operation.bookkeeping = (
+                f"checksums not recorded: this role may not create the schema {checksums.SCHEMA}; create it "
+                f"for the role (CREATE SCHEMA {checksums.SCHEMA} AUTHORIZATION <role>) to record them"
+            )
+            return False
+        run(checksums.CREATE)
+    if has_legacy:
+        for statement in checksums.move_sql(key, legacy):
+            run(statement)
+    return True
 
 
 def record_step(operation: Operation, ctx: Any, step: Any) -> None:
@@ -32,46 +51,55 @@ def record_step(operation: Operation, ctx: Any, step: Any) -> None:
         return
     from sqlalchemy import text
 
-    schema, table = where(operation)
-    connection, name = ctx.connection, checksums.qualified(schema, table)
+    key, legacy = where(operation)
+    connection = ctx.connection
+    if not ready(operation, lambda statement: rows_driver_sql(connection, statement), key, legacy):
+        return
     revisions = [revision for revision in step.up_revision_ids if revision]
     if step.is_upgrade:
-        exec_driver_sql(connection, checksums.create_sql(schema, table))
         for revision in revisions:
             path = step.revision_map.get_revision(revision).path
             values = {
+                "key": key,
                 "revision": revision,
                 "checksum": checksums.file_checksum(path) or "",
                 "file": checksums.relative(path, os.getcwd()),
                 "by": checksums.os_user(),
             }
             try:
-                connection.execute(text(checksums.BOUND_UPSERT.format(table=name)), values)
+                connection.execute(text(checksums.BOUND_UPSERT), values)
             except Exception as error:  # a primary key or a column dropped by hand: say which table, and how to mend it
                 reason = " ".join(str(getattr(error, "orig", error)).split())
-                raise Failure("checksum_table", reason, table=name, revision=revision) from None
-    elif revisions and scalar_driver_sql(connection, checksums.exists_sql(schema, table)):
+                raise Failure("checksum_table", reason, table=checksums.NAME, revision=revision) from None
+    else:
         for revision in revisions:
-            connection.execute(text(checksums.BOUND_DELETE.format(table=name)), {"revision": revision})
+            connection.execute(text(checksums.BOUND_DELETE), {"key": key, "revision": revision})
 
 
 def recorded(operation: Operation, sqlalchemy_connection: Any = None) -> dict[str, dict[str, Any]] | None:
-    """The recorded rows by revision, on env.py's connection when given (inside env.py, where an asyncpg-only service
-    runs an event loop already), else on a connection of our own; None when the table does not exist."""
+    """The recorded rows by revision (a legacy table's not moved yet under ours), on env.py's connection when given
+    (inside env.py, where an asyncpg-only service runs an event loop already), else on a connection of our own; None
+    when neither table exists."""
     from .catalog import Connection
 
-    schema, table = where(operation)
+    key, legacy = where(operation)
     if sqlalchemy_connection is not None:
-        if not scalar_driver_sql(sqlalchemy_connection, checksums.exists_sql(schema, table)):
-            return None
-        return checksums.as_recorded(rows_driver_sql(sqlalchemy_connection, checksums.select_sql(schema, table)))
+        return _read(lambda statement: rows_driver_sql(sqlalchemy_connection, statement), key, legacy)
     connection = Connection(operation.url)
     try:
-        if not connection.rows(checksums.exists_sql(schema, table))[0][0]:
-            return None
-        return checksums.as_recorded(connection.rows(checksums.select_sql(schema, table)))
+        return _read(connection.rows, key, legacy)
     finally:
         connection.close()
+
+
+def _read(run: Any, key: str, legacy: str) -> dict[str, dict[str, Any]] | None:
+    has_table, has_legacy, _ = run(checksums.state_sql(legacy))[0]
+    if not has_table and not has_legacy:
+        return None
+    found = checksums.as_recorded(run(checksums.legacy_select_sql(legacy))) if has_legacy else {}
+    if has_table:
+        found.update(checksums.as_recorded(run(checksums.select_sql(key))))
+    return found
 
 
 def applied_files(script: Any, heads: list[str]) -> list[tuple[str, str | None]]:
@@ -116,18 +144,17 @@ def accept(operation: Operation, script: Any, heads: list[str], wanted: str) -> 
         if found.revision not in files:
             raise Failure("not_applied", "not applied", revision=found.revision, current=list(heads))
         chosen = [found.revision]
-    schema, table = where(operation)
+    key, legacy = where(operation)
     connection = Connection(operation.url)
     try:
-        if chosen:
-            connection.rows(checksums.create_sql(schema, table))
+        if chosen and not ready(operation, connection.rows, key, legacy):
+            raise Failure("checksum_table", operation.bookkeeping or "", table=checksums.NAME, revision=chosen[0])
         for revision in chosen:
             path = files[revision] or ""
             digest = checksums.file_checksum(path) or ""
-            statement = checksums.upsert_sql(
-                schema, table, revision, digest, checksums.relative(path, os.getcwd()), checksums.os_user()
+            connection.rows(
+                checksums.upsert_sql(key, revision, digest, checksums.relative(path, os.getcwd()), checksums.os_user())
             )
-            connection.rows(statement)
     finally:
         connection.close()
     return chosen

@@ -22,10 +22,11 @@ if TYPE_CHECKING:  # annotations only: this file must run on Python 3.8
     Key = tuple[str, Optional[str], str]  # mypy checks for Python 3.9: no `str | None` in an alias
     Snapshot = dict[str, dict[Key, str]]
 
+# dbtasks_state is dbtasks' own bookkeeping (checksums.SCHEMA), never a service's: no snapshot shows it.
 SNAPSHOT_SQL = """
 WITH ns AS (
     SELECT oid, nspname FROM pg_namespace
-    WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_%'
+    WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'dbtasks_state') AND nspname NOT LIKE 'pg\\_%'
 )
 SELECT ns.nspname, 'schema', NULL, ns.nspname, '' FROM ns
 UNION ALL
@@ -77,7 +78,7 @@ SELECT ns.nspname, 'policy', c.relname, po.polname, COALESCE(pg_get_expr(po.polq
 FROM pg_policy po JOIN pg_class c ON c.oid = po.polrelid JOIN ns ON ns.oid = c.relnamespace
 """
 
-_ALL_SCHEMAS = "WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_%'"
+_ALL_SCHEMAS = "WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'dbtasks_state') AND nspname NOT LIKE 'pg\\_%'"
 
 
 def snapshot_sql(schemas: Iterable[str]) -> str:

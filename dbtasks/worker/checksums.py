@@ -1,7 +1,10 @@
-"""Checksums of applied revision files: what was applied, as it was, kept beside the version table.
+"""Checksums of applied revision files: what was applied, as it was, kept in dbtasks' own schema.
 
-When a revision is applied (upgrade, stamp), its file's checksum is recorded in `<version table>_checksums`, in the
-migration's own transaction; a downgrade deletes the rows of the revisions it takes back. Comparing those rows with
+When a revision is applied (upgrade, stamp), its file's checksum is recorded in `dbtasks_state.checksums`, keyed by the
+service's version table ("schema.table"), in the migration's own transaction; a downgrade deletes the rows of the
+revisions it takes back. Nothing of ours is in a service's schemas, so plain `alembic check` and `--autogenerate`
+see none of it. Earlier versions kept the rows in `<version table>_checksums` beside the version table: the next
+writing run moves them (LEGACY_SUFFIX), in its own transaction. Comparing those rows with
 the files tells which applied revisions were edited since. The checksum ignores line endings and trailing
 whitespace (an editor's or git's doing, never a change to the migration).
 
@@ -18,7 +21,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # annotations only: collections.abc generics cannot be subscripted at run time on Python 3.8
     Recorded = Mapping[str, Mapping[str, Any]]  # revision -> {"checksum", "file", "applied_at", "applied_by"}
 
-SUFFIX = "_checksums"
+# Not "dbtasks": the embedded database's role is named so, and PostgreSQL's default search_path ("$user", public) would
+# then put every unqualified name of the services' migrations in our schema. A role named like ours never creates it.
+SCHEMA, TABLE = "dbtasks_state", "checksums"  # reserved: no service may use a schema of this name
+LEGACY_SUFFIX = "_checksums"
 # The states of an applied revision (and of a recorded one no file defines).
 OK, EDITED, UNKNOWN, MISSING = "ok", "edited", "unknown", "missing"
 # Applied after recording began, yet without a row: the row was deleted, so an edit can no longer be ruled out; it
@@ -26,9 +32,14 @@ OK, EDITED, UNKNOWN, MISSING = "ok", "edited", "unknown", "missing"
 UNRECORDED = "unrecorded"
 
 
-def table_for(version_table: str) -> str:
-    """The checksum table beside `version_table`: alembic_version -> alembic_version_checksums."""
-    return version_table + SUFFIX
+def legacy_table(version_table: str) -> str:
+    """Where earlier versions kept the checksums, beside `version_table`: alembic_version -> alembic_version_checksums."""
+    return version_table + LEGACY_SUFFIX
+
+
+def key_of(schema: str | None, version_table: str) -> str:
+    """The rows' key: the service's version table as schema.table."""
+    return f"{schema or 'public'}.{version_table}"
 
 
 def normalize(data: bytes) -> bytes:
@@ -137,45 +148,66 @@ def qualified(schema: str | None, table: str) -> str:
     return f"{quoted(schema)}.{quoted(table)}" if schema else quoted(table)
 
 
-def create_sql(schema: str | None, table: str) -> str:
+# Two services' first runs may create the table at once (CREATE ... IF NOT EXISTS is not safe under concurrency): they
+# take turns under the transaction-level advisory lock prerequisites.SCHEMA_LOCK names (the same number).
+_LOCK = 1684173939
+NAME = f'"{SCHEMA}"."{TABLE}"'
+CREATE = (
+    f'DO $$BEGIN PERFORM pg_advisory_xact_lock({_LOCK}); CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"; '
+    f"CREATE TABLE IF NOT EXISTS {NAME} (version_table TEXT NOT NULL, revision VARCHAR(255) NOT NULL, "
+    "checksum VARCHAR(64) NOT NULL, file TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), "
+    "applied_by TEXT NOT NULL, PRIMARY KEY (version_table, revision)); END$$"
+)
+
+
+def state_sql(legacy: str) -> str:
+    """(our table exists, the legacy table `legacy` exists, the role may create our table): one row."""
     return (
-        f"CREATE TABLE IF NOT EXISTS {qualified(schema, table)} (revision VARCHAR(255) NOT NULL PRIMARY KEY, "
-        "checksum VARCHAR(64) NOT NULL, file TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), "
-        "applied_by TEXT NOT NULL)"
+        f"SELECT to_regclass({literal(NAME)}) IS NOT NULL, to_regclass({literal(legacy)}) IS NOT NULL, "
+        f"current_user <> {literal(SCHEMA)} AND COALESCE((SELECT has_schema_privilege(oid, 'CREATE') FROM pg_namespace "
+        f"WHERE nspname = {literal(SCHEMA)}), has_database_privilege(current_database(), 'CREATE'))"
     )
 
 
-def upsert_sql(schema: str | None, table: str, revision: str, digest: str, file: str, by: str) -> str:
+def move_sql(key: str, legacy: str) -> list[str]:
+    """The legacy table's rows into ours (a row already there wins), then the legacy table dropped."""
+    return [
+        f"INSERT INTO {NAME} (version_table, revision, checksum, file, applied_at, applied_by) SELECT {literal(key)}, "
+        f"revision, checksum, file, applied_at, applied_by FROM {legacy} ON CONFLICT (version_table, revision) DO NOTHING",
+        f"DROP TABLE {legacy}",
+    ]
+
+
+def upsert_sql(key: str, revision: str, digest: str, file: str, by: str) -> str:
     """Record one revision's checksum (replacing an earlier row); `by` is the OS user, the database user is added."""
-    values = ", ".join(literal(value) for value in (revision, digest, file))
+    values = ", ".join(literal(value) for value in (key, revision, digest, file))
     return (
-        f"INSERT INTO {qualified(schema, table)} (revision, checksum, file, applied_by) "
-        f"VALUES ({values}, current_user || ' (' || {literal(by)} || ')') ON CONFLICT (revision) DO UPDATE SET "
+        f"INSERT INTO {NAME} (version_table, revision, checksum, file, applied_by) VALUES ({values}, "
+        f"current_user || ' (' || {literal(by)} || ')') ON CONFLICT (version_table, revision) DO UPDATE SET "
         "checksum = EXCLUDED.checksum, file = EXCLUDED.file, applied_at = now(), applied_by = EXCLUDED.applied_by"
     )
-
-
-def delete_sql(schema: str | None, table: str, revisions: Iterable[str]) -> str:
-    listed = ", ".join(literal(revision) for revision in revisions)
-    return f"DELETE FROM {qualified(schema, table)} WHERE revision IN ({listed})"
 
 
 # The same two writes with bind parameters, for env.py's SQLAlchemy connection (sqlalchemy.text would read a ':' in a
 # literal as a parameter, and a driver a '%').
 BOUND_UPSERT = (
-    "INSERT INTO {table} (revision, checksum, file, applied_by) VALUES (:revision, :checksum, :file, "
-    "current_user || ' (' || :by || ')') ON CONFLICT (revision) DO UPDATE SET checksum = EXCLUDED.checksum, "
-    "file = EXCLUDED.file, applied_at = now(), applied_by = EXCLUDED.applied_by"
+    f"INSERT INTO {NAME} (version_table, revision, checksum, file, applied_by) VALUES (:key, :revision, :checksum, "
+    ":file, current_user || ' (' || :by || ')') ON CONFLICT (version_table, revision) DO UPDATE SET "
+    "checksum = EXCLUDED.checksum, file = EXCLUDED.file, applied_at = now(), applied_by = EXCLUDED.applied_by"
 )
-BOUND_DELETE = "DELETE FROM {table} WHERE revision = :revision"
+BOUND_DELETE = f"DELETE FROM {NAME} WHERE version_table = :key AND revision = :revision"
 
 
-def exists_sql(schema: str | None, table: str) -> str:
-    return f"SELECT to_regclass({literal(qualified(schema, table))}) IS NOT NULL"
+def exists_sql(name: str = NAME) -> str:
+    return f"SELECT to_regclass({literal(name)}) IS NOT NULL"
 
 
-def select_sql(schema: str | None, table: str) -> str:
-    return f"SELECT revision, checksum, file, applied_at::text, applied_by FROM {qualified(schema, table)}"
+def select_sql(key: str) -> str:
+    return f"SELECT revision, checksum, file, applied_at::text, applied_by FROM {NAME} WHERE version_table = {literal(key)}"
+
+
+def legacy_select_sql(legacy: str) -> str:
+    return f"SELECT revision, checksum, file, applied_at::text, applied_by FROM {legacy}"
 
 
 def as_recorded(rows: Iterable[Any]) -> dict[str, dict[str, Any]]:

@@ -38,6 +38,7 @@ def dbapi_connection(connection: Any) -> Any:
 
 
 def rows_driver_sql(connection: Any, statement: str) -> list[Any]:
-    """Every row of `statement`, run as exec_driver_sql runs it."""
+    """Every row of `statement`, run as exec_driver_sql runs it (none for a statement that returns no rows)."""
     run = getattr(connection, "exec_driver_sql", None)
-    return list((run(statement) if run is not None else connection.execute(statement)).fetchall())
+    result = run(statement) if run is not None else connection.execute(statement)
+    return list(result.fetchall()) if result.returns_rows else []

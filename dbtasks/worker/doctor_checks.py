@@ -18,7 +18,7 @@ import sys
 from typing import Any
 
 from . import branches
-from .checksums import table_for
+from .checksums import legacy_table
 from .failures import Failure, classify, first_line
 from .operation import Operation, defines, pending_count
 
@@ -342,7 +342,7 @@ class Diagnosis:
         tables = [
             name
             for name in self.database["tables"]
-            if name not in (version_table, table_for(version_table)) and ownership.owns(self.schema, name)
+            if name not in (version_table, legacy_table(version_table)) and ownership.owns(self.schema, name)
         ]
         exists = version_table in self.database["tables"]
         recorded = f"its {version_table} records no revision" if exists else f"no {version_table}"

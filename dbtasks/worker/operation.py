@@ -43,6 +43,7 @@ class Operation:
         self.on_step: Any = None  # verify's look at each step, inside its transaction (configure.recorder calls it)
         self.phase = self.op  # what env.py runs for now: verify goes through upgrade, downgrade and check
         self.version_table: dict[str, Any] = {}  # where env.py keeps alembic_version, as configured
+        self.bookkeeping: str | None = None  # why no checksum was recorded (applied.ready), when none could be
         self.configured: dict[str, Any] = {}  # what env.py passed to context.configure
         self.ownership = Ownership(dict(request))  # what check, generate and verify may look at
 

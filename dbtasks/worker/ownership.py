@@ -25,9 +25,9 @@ class Ownership:
         self.schemas: list[str] = list(request.get("schemas") or [request["schema"]])
         self.shared: set[str] = set(request.get("shared") or [])
         self.version_table: tuple[str, ...] = tuple(request.get("version_table") or (self.schemas[0], "alembic_version"))
-        self.checksum_table = (self.version_table[0], checksums.table_for(self.version_table[-1]))
+        self.checksum_table = (self.version_table[0], checksums.legacy_table(self.version_table[-1]))
         foreign = [tuple(table) for table in request.get("foreign_version_tables") or []]
-        self.foreign: set[tuple[str, ...]] = {*foreign, *((table[0], checksums.table_for(table[-1])) for table in foreign)}
+        self.foreign: set[tuple[str, ...]] = {*foreign, *((table[0], checksums.legacy_table(table[-1])) for table in foreign)}
         self.tables: set[tuple[str, str]] = set()  # in shared schemas: its models' and its migrations' tables
         self._source = (str(request.get("ini") or ""), str(request.get("ini_section") or "alembic"), request.get("toml"))
         self._learned_files = False
@@ -83,7 +83,7 @@ class Ownership:
         for schema in self.schemas:
             objects = catalog.schema_objects(snapshot, schema, ignore_table if schema == self.version_table[0] else None)
             if ignore_table and schema == self.version_table[0]:
-                objects = catalog.without_table(objects, checksums.table_for(ignore_table))
+                objects = catalog.without_table(objects, checksums.legacy_table(ignore_table))
             found[schema] = {key: value for key, value in objects.items() if self.owns_object(schema, key)}
         return found
 

@@ -59,7 +59,7 @@ KINDS = (
     "interrupted",  # Ctrl-C, or the parent went away
     "lock_lost",  # the parent's migration lock is no longer held: the migration is rolled back instead of committed
     "edited",  # an applied revision's file differs from the checksum recorded when it was applied
-    "checksum_table",  # the checksum table beside the version table is damaged: the step is rolled back
+    "checksum_table",  # dbtasks_state.checksums cannot take the row (damaged, or not ours to create): the step is rolled back
     "not_applied",  # checksums --accept of a revision the database has not applied (bad input)
     "extension_missing",  # migrations.yaml names an extension the server does not have
     "extension_denied",  # the role may not create an extension migrations.yaml names

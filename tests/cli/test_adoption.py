@@ -162,5 +162,5 @@ def test_a_new_monorepo_adopts_dbtasks_with_the_readme_steps(
     for service, (_, revision) in SERVICES.items():
         url = own[service]
         assert [row[0] for row in query(url, "SELECT version_num FROM public.alembic_version")] == [revision]
-        assert tables(url, "public") == {"alembic_version", "alembic_version_checksums", service}
+        assert tables(url, "public") == {"alembic_version", service}
     assert tables(database_url, "public") == set()  # DATABASE_URL's own database: neither service lives there

@@ -21,6 +21,7 @@ from _support import (
     inv,
     query,
     revisions_of,
+    schemas,
     show,
     snapshot,
     tables,
@@ -32,7 +33,8 @@ from dbtasks.database.urls import normalize
 from dbtasks.worker.checksums import normalize as normalized
 
 FIRST, HEAD = revisions_of("habits")  # habits has two revisions
-TABLE = "habits.alembic_version_checksums"
+TABLE = "dbtasks_state.checksums"
+KEY = "habits.alembic_version"  # the rows' key: the service's version table
 PROTECTED = "environments:\n  production: {protected: true, url_env: PROD_DATABASE_URL}\n"
 
 
@@ -46,10 +48,10 @@ def relative(project: Path, revision: str) -> str:
 
 
 def rows(url: str) -> dict[str, tuple[str, str, str]]:
-    """revision -> (checksum, file, applied_by) of the habits checksum table ({} when it does not exist)."""
-    if "alembic_version_checksums" not in tables(url, "habits"):
+    """revision -> (checksum, file, applied_by) of habits' rows in dbtasks_state.checksums ({} when it does not exist)."""
+    if "checksums" not in tables(url, "dbtasks_state"):
         return {}
-    found = query(url, f"SELECT revision, checksum, file, applied_by FROM {TABLE}")
+    found = query(url, f"SELECT revision, checksum, file, applied_by FROM {TABLE} WHERE version_table = %s", (KEY,))
     return {revision: (digest, file, by) for revision, digest, file, by in found}
 
 
@@ -95,6 +97,42 @@ def test_upgrade_records_downgrade_deletes_stamp_records(project: Path, database
     assert "recorded revision is now" in result.stdout
     assert set(rows(database_url)) == {HEAD}  # the stamped revision only
     assert version(database_url, "habits") == [HEAD]
+
+
+LEGACY = "habits.alembic_version_checksums"  # where dbtasks kept the rows before, beside the version table
+
+
+@pytest.mark.parametrize("fast", ["1", "0"], ids=["fast-path", "worker"])
+def test_rows_an_earlier_version_kept_beside_the_version_table_are_read_then_moved_by_the_next_writing_run(
+    project: Path, database_url: str, fast: str
+) -> None:
+    assert_ok(inv(project, "db.upgrade", "habits", "--to", FIRST, url=database_url))
+    recorded = rows(database_url)[FIRST]
+    execute(  # what an earlier dbtasks left: the table beside the version table, and no schema of its own
+        database_url,
+        f"CREATE TABLE {LEGACY} (revision VARCHAR(255) NOT NULL PRIMARY KEY, checksum VARCHAR(64) NOT NULL, "
+        "file TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), applied_by TEXT NOT NULL)",
+        f"INSERT INTO {LEGACY} (revision, checksum, file, applied_by) SELECT revision, checksum, file, applied_by FROM {TABLE}",
+        "DROP SCHEMA dbtasks_state CASCADE",
+    )
+    edit(project)
+    edited = [{"revision": FIRST, "file": relative(project, FIRST)}]
+
+    # Reading moves nothing, and still sees the edit.
+    assert status_json(project, database_url, DBTASKS_FASTPATH=fast)["habits"]["checksums"]["edited"] == edited
+    assert tables(database_url, "habits") == {"alembic_version", "alembic_version_checksums", *expected_habits()}
+    assert "dbtasks_state" not in schemas(database_url)
+
+    # The next writing run moves the rows into dbtasks.checksums and drops the legacy table: nothing is lost.
+    assert_ok(inv(project, "db.upgrade", "habits", url=database_url, env={"DBTASKS_FASTPATH": fast}))
+    assert tables(database_url, "habits") == {"alembic_version", *expected_habits()}
+    moved = rows(database_url)
+    assert set(moved) == {FIRST, HEAD} and moved[FIRST] == recorded  # the checksum of the file as it was applied
+    assert status_json(project, database_url, DBTASKS_FASTPATH=fast)["habits"]["checksums"]["edited"] == edited
+
+
+def expected_habits() -> set[str]:
+    return set(declared_services()["habits"]["expect_tables"])
 
 
 def test_a_failed_migration_records_nothing(project: Path, database_url: str) -> None:
@@ -170,7 +208,8 @@ def test_a_recorded_revision_no_file_defines_is_missing(project: Path, database_
     assert_ok(inv(project, "db.upgrade", "habits", url=database_url))
     execute(
         database_url,
-        f"INSERT INTO {TABLE} (revision, checksum, file, applied_by) VALUES ('dead0000beef', 'x', 'alembic/versions/gone.py', 'test')",
+        f"INSERT INTO {TABLE} (version_table, revision, checksum, file, applied_by) "
+        f"VALUES ('{KEY}', 'dead0000beef', 'x', 'alembic/versions/gone.py', 'test')",
     )
     missing = [{"revision": "dead0000beef", "file": "alembic/versions/gone.py"}]
     assert status_json(project, database_url)["habits"]["checksums"]["missing"] == missing
@@ -255,7 +294,7 @@ def test_verify_and_doctor_ignore_the_checksum_table(project: Path, database_url
     verify = assert_ok(inv(project, "db.verify", "habits", "--json", url=database_url))
     assert all(check["ok"] is not False for check in json.loads(verify.stdout)["checks"]), verify.stdout
     doctor = inv(project, "db.doctor", "--json", url=database_url)
-    assert "alembic_version_checksums" not in doctor.stdout, show(doctor)
+    assert "checksums" not in doctor.stdout, show(doctor)
     assert_ok(inv(project, "db.downgrade", "habits", "--to", "base", "--yes", url=database_url))
     status = status_json(project, database_url)["habits"]
     assert status["state"] == "not initialized", status  # the empty checksum table is no untracked table
@@ -298,7 +337,8 @@ def test_values_read_from_the_database_cannot_forge_lines_or_move_the_cursor(pro
     forged = "dead\x1b[2J\nhabits: all good"  # clears the screen, then prints a line of its own
     execute(
         database_url,
-        f"INSERT INTO {TABLE} (revision, checksum, file, applied_by) VALUES (E'dead\\x1b[2J\\nhabits: all good', 'x', 'f\\x07.py', 't')",
+        f"INSERT INTO {TABLE} (version_table, revision, checksum, file, applied_by) "
+        f"VALUES ('{KEY}', E'dead\\x1b[2J\\nhabits: all good', 'x', 'f\\x07.py', 't')",
     )
     check = assert_ok(inv(project, "db.check", "habits", url=database_url))
     assert "\x1b" not in check.stdout and "\x07" not in check.stdout
@@ -313,16 +353,17 @@ def test_values_read_from_the_database_cannot_forge_lines_or_move_the_cursor(pro
 def test_a_checksum_table_without_its_primary_key_is_named_and_the_advice_works(project: Path, database_url: str) -> None:
     assert_ok(inv(project, "db.upgrade", "habits", url=database_url))
     assert_ok(inv(project, "db.downgrade", "habits", "--yes", url=database_url))
-    execute(database_url, f"ALTER TABLE {TABLE} DROP CONSTRAINT alembic_version_checksums_pkey")
+    execute(database_url, f"ALTER TABLE {TABLE} DROP CONSTRAINT checksums_pkey")
     line = assert_failure(inv(project, "db.upgrade", "habits", url=database_url), "habits")
-    table = '"habits"."alembic_version_checksums"'
+    table = '"dbtasks_state"."checksums"'
     assert line == (
         f"habits: cannot record the checksum of {HEAD} in {table} (there is no unique or exclusion constraint matching the "
         f"ON CONFLICT specification); rolled back, the service stays at {FIRST}; mend the table (ALTER TABLE {table} ADD "
-        "PRIMARY KEY (revision)), or drop it to have it made anew (the revisions applied before then show as unknown), then rerun"
+        "PRIMARY KEY (version_table, revision)), or drop it to have it made anew (the revisions applied before then show "
+        "as unknown), then rerun"
     )
     assert version(database_url, "habits") == [FIRST]
-    execute(database_url, f"ALTER TABLE {table} ADD PRIMARY KEY (revision)")  # the advice, followed
+    execute(database_url, f"ALTER TABLE {table} ADD PRIMARY KEY (version_table, revision)")  # the advice, followed
     assert_ok(inv(project, "db.upgrade", "habits", url=database_url))
     assert version(database_url, "habits") == [HEAD]
 

@@ -87,14 +87,11 @@ def test_every_layout_upgrades_into_its_own_database_schema_and_version_table(la
     assert versions(layouts.url, "public.alembic_version_billing") == [HEADS["billing"]]
     # schemas no migration creates were created before the first upgrade
     assert {"ledger", "audit", "parts"} <= schemas(layouts.url)
-    assert tables(layouts.url, "ledger") == {"entries", "alembic_version", "alembic_version_checksums"} and tables(
-        layouts.url, "audit"
-    ) == {"entry_log"}
+    assert tables(layouts.url, "ledger") == {"entries", "alembic_version"} and tables(layouts.url, "audit") == {"entry_log"}
     assert versions(layouts.url, "ledger.alembic_version") == [HEADS["ledger"]]
     assert tables(layouts.url, "parts") == {
         "widgets",
         "alembic_version",
-        "alembic_version_checksums",
     }  # parts' env.py built its URL from POSTGRES_*
 
 
@@ -158,10 +155,7 @@ def test_every_single_service_task_on_the_multi_schema_and_database_per_service_
 
     assert_ok(layouts.inv("db.downgrade", "ledger", "--yes"))
     assert versions(layouts.url, "ledger.alembic_version") == []
-    assert (
-        tables(layouts.url, "ledger") == {"alembic_version", "alembic_version_checksums"}
-        and tables(layouts.url, "audit") == set()
-    )
+    assert tables(layouts.url, "ledger") == {"alembic_version"} and tables(layouts.url, "audit") == set()
     assert_ok(layouts.inv("db.stamp", "ledger", "head", "--yes"))
     assert versions(layouts.url, "ledger.alembic_version") == [HEADS["ledger"]]
     assert_ok(layouts.inv("db.stamp", "ledger", "base", "--yes"))
@@ -331,7 +325,6 @@ def test_every_layout_with_conflicting_stacks_per_service(layouts: Layouts, stac
     assert_ok(layouts.inv("db.downgrade-all", "--yes", "--to", "base"))
     assert versions(layouts.sync_url, "public.alembic_version") == [] and tables(layouts.url, "ledger") == {
         "alembic_version",
-        "alembic_version_checksums",
     }
 
 

@@ -83,7 +83,7 @@ def test_upgrade_status_current_history_heads_and_downgrade(plain: Service, data
     upgraded = assert_ok(inv(plain.root, "db.upgrade", SERVICE, url=database_url))
     assert upgraded.stdout.strip() == f"{SERVICE}: upgraded base -> {FIRST} (1 migration)"
     assert public_version(database_url) == [FIRST]
-    assert tables(database_url, "public") == {"alembic_version", "alembic_version_checksums", "notes"}
+    assert tables(database_url, "public") == {"alembic_version", "notes"}
 
     [status] = json.loads(assert_ok(inv(plain.root, "db.status", "--json", url=database_url)).stdout)["services"]
     assert {key: status[key] for key in ("service", "schema", "current", "head", "pending", "state")} == {
@@ -102,7 +102,7 @@ def test_upgrade_status_current_history_heads_and_downgrade(plain: Service, data
     downgraded = assert_ok(inv(plain.root, "db.downgrade", SERVICE, "--yes", url=database_url))
     assert downgraded.stdout.strip() == f"{SERVICE}: downgraded {FIRST} -> base (1 migration)"
     assert public_version(database_url) == []
-    assert tables(database_url, "public") == {"alembic_version", "alembic_version_checksums"}
+    assert tables(database_url, "public") == {"alembic_version"}
 
 
 def test_check_sql_generate_and_stamp(plain: Service, database_url: str) -> None:
@@ -132,7 +132,7 @@ def test_check_sql_generate_and_stamp(plain: Service, database_url: str) -> None
     stamped = assert_ok(inv(plain.root, "db.stamp", SERVICE, "head", "--yes", url=database_url))
     assert stamped.stdout.strip() == f"{SERVICE}: recorded revision is now {new} (no migration ran)"
     assert public_version(database_url) == [new]
-    assert tables(database_url, "public") == {"alembic_version", "alembic_version_checksums", "notes"}
+    assert tables(database_url, "public") == {"alembic_version", "notes"}
     # A recorded revision that no file defines is replaced (Alembic's stamp --purge).
     execute(database_url, "UPDATE public.alembic_version SET version_num = 'feedfacecafe'")
     assert_ok(inv(plain.root, "db.stamp", SERVICE, "head", "--yes", url=database_url))

@@ -109,8 +109,8 @@ def plan(root: Path, scans: list[ServiceScan]) -> Plan:
 
 
 def _names(folders: list[Path], sections: list[str]) -> list[str]:
-    """Each service named after its folder, or its ini section (alembic -n NAME) when it has one of its own
-    (lowercase letters, digits, - and _), made unique."""
+    """Each service named after its folder (without a `_service`, `-service` or `service-` affix), or its ini section
+    (alembic -n NAME) when it has one of its own (lowercase letters, digits, - and _), made unique."""
 
     def clean(text: str) -> str:
         name = re.sub(r"[^a-z0-9_-]+", "_", text.lower()).strip("_-")
@@ -134,7 +134,16 @@ def _names(folders: list[Path], sections: list[str]) -> list[str]:
     for name in names:
         seen[name] = seen.get(name, 0) + 1
         unique.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
-    return unique
+    # As users type them: habits_service, habits-service, service-habits -> habits (unless that name is taken).
+    short = [_spoken(name) if section == "alembic" else name for name, section in zip(unique, sections)]
+    return [
+        name if short.count(name) == 1 and name not in unique[:i] + unique[i + 1 :] else unique[i] for i, name in enumerate(short)
+    ]
+
+
+def _spoken(name: str) -> str:
+    short = re.sub(r"^service[_-]|[_-](service|svc)$", "", name)
+    return short if short[:1].isalpha() else name
 
 
 def _label(root: Path, folder: Path) -> str:

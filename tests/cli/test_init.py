@@ -252,22 +252,20 @@ def test_what_init_reads_beyond_the_examples(tmp_path: Path) -> None:
 
     result = assert_ok(dbtasks_init(root))
     lines = result.stdout.splitlines()
-    assert lines[0] == "found 2 Alembic services under .: billing_service, reports"
-    assert (
-        "Billing Service: env.py computes its version table name; add version_table: <name> to services.billing_service" in lines
-    )
+    assert lines[0] == "found 2 Alembic services under .: billing, reports"  # named as users say them: no "service"
+    assert "Billing Service: env.py computes its version table name; add version_table: <name> to services.billing" in lines
     assert (
         "apps/reports: env.py reads its URL from REPORTS_DB_URL, which dbtasks sets to the URL of DATABASE_URL's database; "
         "for a database of its own, add database: {url_env: REPORTS_DB_URL} to services.reports"
     ) in lines
     project = config.load(root / "migrations.yaml")
-    reports_service, billing = project.services["reports"], project.services["billing_service"]
+    reports_service, billing = project.services["reports"], project.services["billing"]
     assert (reports_service.driver, reports_service.url_env, reports_service.schema) == ("psycopg", "REPORTS_DB_URL", "public")
     assert reports_service.python == str(reports / ".venv" / "bin" / "python")
     assert (billing.driver, billing.schema, billing.version_table) == ("psycopg2", "public", None)
     # Until billing's version table is named, migrations.yaml takes it to be public.alembic_version, as reports'
     # is: so each got a database of its own, and the file loads.
-    assert (billing.database, reports_service.database) == ("billing_service", "reports")
+    assert (billing.database, reports_service.database) == ("billing", "reports")
 
 
 def test_passwords_in_alembic_ini_and_env_py_stay_out_of_output_and_files(tmp_path: Path) -> None:
@@ -401,3 +399,16 @@ def test_init_on_the_alembic_forms_example_finds_every_unit_and_says_what_it_can
     assert rows(branches, "public.alembic_version") == ["0b000000bb01", "c0000000aa02"]  # a row per branch head
     assert rows(engine1, "public.alembic_version") == rows(engine2, "public.alembic_version") == ["f1000000d001"]
     assert rows(url, "audit.alembic_version") == ["c1000000a001"] and "events" in tables(url, "audit")
+
+
+def test_service_names_are_the_ones_users_type(tmp_path: Path) -> None:
+    """A `_service`, `-service` or `service-` affix of the folder goes, unless that leaves no name or one another service
+    has; an ini section's own name is kept as written."""
+    from dbtasks.init.plan import _names
+
+    folders = [
+        tmp_path / name for name in ("habits_service", "Meals-Service", "service-users", "service", "orders", "orders_svc")
+    ]
+    sections = ["alembic"] * len(folders)
+    assert _names(folders, sections) == ["habits", "meals", "users", "service", "orders", "orders_svc"]
+    assert _names([tmp_path / "billing_service"], ["billing_service"]) == ["billing_service"]

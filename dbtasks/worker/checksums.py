@@ -198,10 +198,6 @@ BOUND_UPSERT = (
 BOUND_DELETE = f"DELETE FROM {NAME} WHERE version_table = :key AND revision = :revision"
 
 
-def exists_sql(name: str = NAME) -> str:
-    return f"SELECT to_regclass({literal(name)}) IS NOT NULL"
-
-
 def select_sql(key: str) -> str:
     return f"SELECT revision, checksum, file, applied_at::text, applied_by FROM {NAME} WHERE version_table = {literal(key)}"
 

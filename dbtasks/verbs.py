@@ -22,7 +22,7 @@ def upgrade(session: Session, service: Service, to: str = "head", allow_edited: 
     environment (unless `allow_edited`), else warned about."""
     edited = "warn" if allow_edited or not session.protected() else "refuse"
     if (to or "head") != "head":
-        return _warn_edited(session, service, _locked_run(session, service, "upgrade", to=to, edited=edited))
+        return _warn(session, service, _locked_run(session, service, "upgrade", to=to, edited=edited))
     state = session.known_state(service)
     if state is not None and state.pending == 0:
         return {"applied": []}  # already at head: no worker, no lock
@@ -31,7 +31,7 @@ def upgrade(session: Session, service: Service, to: str = "head", allow_edited: 
         state = session.known_state(service, fresh=True)
         if state is not None and state.pending == 0:
             return {"applied": []}
-        return _warn_edited(session, service, session.run(service, "upgrade", lock=held, to="head", edited=edited))
+        return _warn(session, service, session.run(service, "upgrade", lock=held, to="head", edited=edited))
 
 
 def _locked_run(session: Session, service: Service, op: Any, **args: Any) -> dict[str, Any]:
@@ -54,7 +54,10 @@ def refuse_edited(session: Session, service: Service, allow_edited: bool, what: 
         )
 
 
-def _warn_edited(session: Session, service: Service, data: dict[str, Any]) -> dict[str, Any]:
+def _warn(session: Session, service: Service, data: dict[str, Any]) -> dict[str, Any]:
+    """A warning line for each applied revision edited since, and for checksums the role could not record."""
+    if data.get("bookkeeping"):
+        session.announce(f"{service.name}: warning: {data['bookkeeping']}")
     if data.get("edited"):
         session.announce(
             f"{service.name}: warning: {explain.edited_files(data['edited'])} after it was applied; "

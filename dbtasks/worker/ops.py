@@ -48,7 +48,8 @@ def upgrade(operation: Operation) -> dict[str, Any]:
     except BaseException:
         operation.drop_schemas(created)  # a first migration that failed leaves no empty schema behind
         raise
-    return {"applied": operation.applied, "created_schemas": created, "edited": edited, "prepared": prepared}
+    done = {"applied": operation.applied, "created_schemas": created, "edited": edited, "prepared": prepared}
+    return {**done, "bookkeeping": operation.bookkeeping} if operation.bookkeeping else done
 
 
 def _upgrade_checked(operation: Operation, script: Any, mode: str, edited: list[dict[str, Any]]) -> Any:

@@ -6,12 +6,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from _support import (
+    REPO,
     assert_bad_input,
     assert_failure,
     assert_ok,
@@ -400,3 +404,40 @@ def test_a_deleted_checksum_row_counts_as_an_edit(protected: Path, database_url:
     listed = assert_ok(inv(protected, "db.checksums", "habits", "--json", "--env", "production", env=prod))
     states = {entry["revision"]: entry["state"] for entry in json.loads(listed.stdout)["revisions"]}
     assert states == {FIRST: "ok", HEAD: "unrecorded"}
+
+
+def test_a_role_that_may_not_create_dbtasks_schema_migrates_and_is_told_nothing_is_recorded(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A role with CREATE on schema public only (no CREATE on the database): the migration runs, nothing of dbtasks'
+    is created, and one warning line says why no checksum was recorded and what makes it work."""
+    root = tmp_path / "repo"
+    shutil.copytree(
+        REPO / "examples" / "layouts" / "plain_sync", root / "plain_sync", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copy2(REPO / "tasks.py", root / "tasks.py")
+    (root / "migrations.yaml").write_text(
+        "version: 1\nservices:\n  plain_sync:\n    path: plain_sync\n    schema: public\n    driver: psycopg2\n", encoding="utf-8"
+    )
+    role = f"limited_{secrets.token_hex(4)}"
+    execute(database_url, f"CREATE ROLE {role} LOGIN PASSWORD 'limited-pass'", f"GRANT CREATE ON SCHEMA public TO {role}")
+    parts = urlsplit(database_url)
+    limited = urlunsplit(parts._replace(netloc=f"{role}:limited-pass@{parts.hostname}:{parts.port}"))
+    try:
+        result = assert_ok(inv(root, "db.upgrade", "plain_sync", url=limited))
+        assert error_lines(result) == [
+            "plain_sync: warning: checksums not recorded: this role may not create the schema dbtasks_state; create it "
+            "for the role (CREATE SCHEMA dbtasks_state AUTHORIZATION <role>) to record them"
+        ], show(result)
+        assert version(database_url, "public") == ["4a1b2c3d4e5f"]
+        assert "dbtasks_state" not in schemas(database_url)
+        status = assert_ok(inv(root, "db.status", "--json", url=limited))
+        [row] = json.loads(status.stdout)["services"]
+        assert row["checksums"] == {"edited": [], "missing": [], "unknown": ["4a1b2c3d4e5f"]}
+    finally:
+        execute(
+            database_url,
+            "DROP TABLE IF EXISTS public.notes, public.alembic_version",
+            f"DROP OWNED BY {role}",
+            f"DROP ROLE {role}",
+        )

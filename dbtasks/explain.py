@@ -269,7 +269,7 @@ def _fields(service: Service, data: dict[str, Any], message: str, target: Target
         "schema": service.schema,
         "url_env": service.url_env,
         "ini": _ini(service),
-        "message": message,
+        "message": quoted(message),
         "source": target.source,
         "revision": data.get("revision"),
         "heads": ", ".join(data.get("heads") or []) or "see history",
@@ -290,6 +290,12 @@ def _fields(service: Service, data: dict[str, Any], message: str, target: Target
         "spec": data.get("spec"),
         "tables": ", ".join(data.get("tables") or []),
     }
+
+
+def quoted(text: str) -> str:
+    """Another program's words inside one of ours: its own sentence end dropped ("configuration.; fix them" would
+    read as two sentences glued), its whitespace made single spaces."""
+    return " ".join(text.split()).rstrip(" .;:") or text
 
 
 # -- a connection that failed ----------------------------------------------------------------------------

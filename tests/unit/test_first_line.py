@@ -25,3 +25,17 @@ from dbtasks.worker.failures import first_line
 )
 def test_first_line_keeps_the_servers_message(text: str, shown: str) -> None:
     assert first_line(RuntimeError(text)) == shown
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("No 'script_location' key found in configuration.", "No 'script_location' key found in configuration"),
+        ('relation "x" does not exist\n  LINE 1: ...;', 'relation "x" does not exist LINE 1'),
+        ("...", "..."),  # nothing but punctuation: kept as it is
+    ],
+)
+def test_another_programs_words_lose_their_sentence_end_inside_ours(text: str, shown: str) -> None:
+    from dbtasks.explain import quoted
+
+    assert quoted(text) == shown

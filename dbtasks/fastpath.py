@@ -141,18 +141,20 @@ def _versions(target: Target, tables: list[tuple[str, str]], probe: bool) -> tup
         sums: Sums = {sum_tables[key]: {} for key in existing if key in sum_tables}
         keys = {checksums.key_of(schema, table): (schema, table) for schema, table in tables}
         has_ours = len(listed) > len(existing)
-        newer: Sums = {}
+        newer: Sums = {table: {} for table in keys.values()} if has_ours else {}  # as the worker reads it: a table
         if existing or has_ours:
             for index, revision, *row, key in connection.rows(
                 _select_rows(existing, sum_tables, keys if has_ours else {}, connection)
             ):
+                recorded = checksums.as_recorded([(revision, *row)])
+                table = keys[str(key)] if index is None else existing[int(str(index))]
                 if index is None:  # a row of dbtasks_state.checksums
-                    newer.setdefault(keys[str(key)], {}).update(checksums.as_recorded([(revision, *row)]))
-                elif existing[int(str(index))] in sum_tables:
-                    sums[sum_tables[existing[int(str(index))]]].update(checksums.as_recorded([(revision, *row)]))
+                    newer[table].update(recorded)
+                elif table in sum_tables:
+                    sums[sum_tables[table]].update(recorded)
                 else:
-                    found[existing[int(str(index))]].append(str(revision))
-        for table, rows in newer.items():
+                    found[table].append(str(revision))
+        for table, rows in newer.items():  # its rows over a legacy table's not moved yet
             sums[table] = {**sums.get(table, {}), **rows}
         return {key: sorted(rows) for key, rows in found.items()}, sums
     except pg.PgError:

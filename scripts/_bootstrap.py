@@ -63,7 +63,7 @@ def pyenv_python(version: str) -> Path | None:
 
 
 def ensure_venv_of(base: Path, folder: Path) -> Path:
-    """A venv of the interpreter `base` in `folder` (such as .venv39) with the project installed; returns its python."""
+    """A venv of the interpreter `base` in `folder` (such as .venv/py39) with the project installed; returns its python."""
     python = folder / "bin" / "python"
     if not python.exists():
         say(f"creating {folder.relative_to(ROOT)} from {base}")

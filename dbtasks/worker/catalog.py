@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from .checksums import SCHEMA as _OURS
 from .libpq import libpq
 
 if TYPE_CHECKING:  # annotations only: this file must run on Python 3.8
@@ -22,11 +23,11 @@ if TYPE_CHECKING:  # annotations only: this file must run on Python 3.8
     Key = tuple[str, Optional[str], str]  # mypy checks for Python 3.9: no `str | None` in an alias
     Snapshot = dict[str, dict[Key, str]]
 
-# dbtasks_state is dbtasks' own bookkeeping (checksums.SCHEMA), never a service's: no snapshot shows it.
+# dbtasks' own bookkeeping schema (checksums.SCHEMA) is never a service's: no snapshot shows it.
 SNAPSHOT_SQL = """
 WITH ns AS (
     SELECT oid, nspname FROM pg_namespace
-    WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'dbtasks_state') AND nspname NOT LIKE 'pg\\_%'
+    WHERE nspname NOT IN ('pg_catalog', 'information_schema', '{ours}') AND nspname NOT LIKE 'pg\\_%'
 )
 SELECT ns.nspname, 'schema', NULL, ns.nspname, '' FROM ns
 UNION ALL
@@ -76,9 +77,9 @@ WHERE NOT tg.tgisinternal
 UNION ALL
 SELECT ns.nspname, 'policy', c.relname, po.polname, COALESCE(pg_get_expr(po.polqual, po.polrelid), '')
 FROM pg_policy po JOIN pg_class c ON c.oid = po.polrelid JOIN ns ON ns.oid = c.relnamespace
-"""
+""".replace("{ours}", _OURS)
 
-_ALL_SCHEMAS = "WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'dbtasks_state') AND nspname NOT LIKE 'pg\\_%'"
+_ALL_SCHEMAS = f"WHERE nspname NOT IN ('pg_catalog', 'information_schema', '{_OURS}') AND nspname NOT LIKE 'pg\\_%'"
 
 
 def snapshot_sql(schemas: Iterable[str]) -> str:

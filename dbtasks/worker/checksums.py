@@ -148,12 +148,13 @@ def qualified(schema: str | None, table: str) -> str:
     return f"{quoted(schema)}.{quoted(table)}" if schema else quoted(table)
 
 
-# Two services' first runs may create the table at once (CREATE ... IF NOT EXISTS is not safe under concurrency): they
-# take turns under the transaction-level advisory lock prerequisites.SCHEMA_LOCK names (the same number).
-_LOCK = 1684173939
+# CREATE SCHEMA/TABLE/EXTENSION IF NOT EXISTS is not safe under concurrency: two runs can both miss the object, and one
+# then fails on the catalog's unique index. dbtasks' own creations (this table, prerequisites.py's schemas and
+# extensions) take turns under this transaction-level advisory lock.
+SCHEMA_LOCK = 1684173939  # b"dbts" as a number: the key of dbtasks' creations in every database
 NAME = f'"{SCHEMA}"."{TABLE}"'
 CREATE = (
-    f'DO $$BEGIN PERFORM pg_advisory_xact_lock({_LOCK}); CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"; '
+    f'DO $$BEGIN PERFORM pg_advisory_xact_lock({SCHEMA_LOCK}); CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"; '
     f"CREATE TABLE IF NOT EXISTS {NAME} (version_table TEXT NOT NULL, revision VARCHAR(255) NOT NULL, "
     "checksum VARCHAR(64) NOT NULL, file TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), "
     "applied_by TEXT NOT NULL, PRIMARY KEY (version_table, revision)); END$$"

@@ -14,9 +14,10 @@ import sys
 from typing import Any
 
 from . import branches, revisions
+from .checksums import SCHEMA_LOCK
 from .failures import Failure
 from .ownership import Ownership
-from .prerequisites import CREATE_SCHEMA, SCHEMA_LOCK, prepare
+from .prerequisites import CREATE_SCHEMA, prepare
 from .protocol import Request
 
 NO_MODELS = "env.py has no target_metadata"

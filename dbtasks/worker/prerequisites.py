@@ -8,12 +8,11 @@ import os
 from typing import Any
 
 from . import revisions
+from .checksums import SCHEMA_LOCK
 from .failures import Failure, server_line
 
-# CREATE SCHEMA IF NOT EXISTS is not safe under concurrency: two runs can both miss the schema, and one then fails on
-# pg_namespace's unique index. Services that share a new schema (each with its own version table, so under different
-# migration locks) take turns under this transaction-level advisory lock; the DO block is one transaction.
-SCHEMA_LOCK = 1684173939  # b"dbts" as a number: the key of dbtasks' schema creation in every database
+# Services that share a new schema (each with its own version table, so under different migration locks) take turns
+# under checksums.SCHEMA_LOCK; the DO block is one transaction.
 CREATE_SCHEMA = 'DO $$BEGIN PERFORM pg_advisory_xact_lock({lock}); CREATE SCHEMA IF NOT EXISTS "{name}"; END$$'
 CREATE_EXTENSION = 'DO $$BEGIN PERFORM pg_advisory_xact_lock({lock}); CREATE EXTENSION IF NOT EXISTS "{name}"; END$$'
 

@@ -159,12 +159,20 @@ CREATE = (
     "checksum VARCHAR(64) NOT NULL, file TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), "
     "applied_by TEXT NOT NULL, PRIMARY KEY (version_table, revision)); END$$"
 )
+# Whether our table exists, read from the catalog tables rather than by name (to_regclass): a name not found stays
+# "not found" in the session's catalog cache until it next takes a lock on a table, so a migration transaction that
+# looked, then waited for SCHEMA_LOCK while another run made the table, would still miss the schema in CREATE ... IF
+# NOT EXISTS and fail on the unique index (rolled back and run a second time).
+_HAS_TABLE = (
+    f"EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = {literal(SCHEMA)} "
+    f"AND c.relname = {literal(TABLE)})"
+)
 
 
 def state_sql(legacy: str) -> str:
     """(our table exists, the legacy table `legacy` exists, the role may create our table): one row."""
     return (
-        f"SELECT to_regclass({literal(NAME)}) IS NOT NULL, to_regclass({literal(legacy)}) IS NOT NULL, "
+        f"SELECT {_HAS_TABLE}, to_regclass({literal(legacy)}) IS NOT NULL, "
         f"current_user <> {literal(SCHEMA)} AND COALESCE((SELECT has_schema_privilege(oid, 'CREATE') FROM pg_namespace "
         f"WHERE nspname = {literal(SCHEMA)}), has_database_privilege(current_database(), 'CREATE'))"
     )

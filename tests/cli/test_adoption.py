@@ -81,6 +81,7 @@ def monorepo(root: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.network
 def test_a_new_monorepo_adopts_dbtasks_with_the_readme_steps(
     tmp_path: Path, database_url: str, make_database: Callable[[], str]
 ) -> None:

@@ -441,3 +441,44 @@ def test_a_role_that_may_not_create_dbtasks_schema_migrates_and_is_told_nothing_
             f"DROP OWNED BY {role}",
             f"DROP ROLE {role}",
         )
+
+
+def test_many_first_migrations_at_once_create_the_checksum_table_without_a_catalog_race(database_url: str) -> None:
+    """What each service's first recording does in its migration's transaction (state_sql, then CREATE when the table
+    is missing), by 16 sessions at once, 12 times over: none may fail. When state_sql looked the table up by name
+    (to_regclass), about one session in 30 kept a stale "no such schema" in its catalog cache past the other's commit
+    and failed on pg_namespace's unique index, which rolled its migrations back and ran them a second time."""
+    import threading
+
+    import psycopg2
+
+    from dbtasks.worker import checksums
+
+    failures: list[str] = []
+
+    def first_recording(number: int, start: threading.Barrier) -> None:
+        connection = psycopg2.connect(database_url)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f'CREATE TABLE "own_{number}" (id int PRIMARY KEY)')  # the migration's own work
+                start.wait()
+                cursor.execute(checksums.state_sql('"public"."alembic_version_checksums"'))
+                if not cursor.fetchone()[0]:
+                    cursor.execute(checksums.CREATE)
+                cursor.execute(checksums.upsert_sql(f"public.v{number}", "0001", "0" * 64, "x.py", "tester"))
+            connection.commit()
+        except psycopg2.Error as error:
+            failures.append(str(error).splitlines()[0])
+        finally:
+            connection.close()
+
+    for _ in range(12):
+        start = threading.Barrier(16)
+        threads = [threading.Thread(target=first_recording, args=(number, start)) for number in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+        assert query(database_url, f"SELECT count(*) FROM {checksums.NAME}") == [(16,)]
+        execute(database_url, f'DROP SCHEMA "{checksums.SCHEMA}" CASCADE', *(f'DROP TABLE "own_{n}"' for n in range(16)))

@@ -341,18 +341,9 @@ def test_the_hook_entry_on_staged_files_in_a_git_repository(tmp_path: Path) -> N
 @pytest.mark.slow
 @pytest.mark.network
 def test_the_hook_through_pre_commit_itself(tmp_path: Path) -> None:
-    """pre-commit installed from PyPI into a venv, the hook repository (this one's package and manifest, committed)
-    installed by pre-commit as users get it, then run on commits: clean, a planted second head, an unrelated file."""
-    tool = tmp_path / "pre-commit-venv"
-    subprocess.run([sys.executable, "-m", "venv", str(tool)], check=True, timeout=300)
-    install = subprocess.run(
-        [str(tool / "bin" / "pip"), "install", "-q", "pre-commit"], capture_output=True, text=True, timeout=600, check=False
-    )
-    if install.returncode != 0:
-        pytest.fail(
-            f"pre-commit could not be installed from PyPI ({install.stderr.strip().splitlines()[-1:]}); "
-            "offline, leave the network tests out with -m 'not network'"
-        )
+    """pre-commit (a dev dependency), the hook repository (this one's package and manifest, committed) installed by
+    pre-commit from the package index as users get it, then run on commits: clean, a planted second head, an unrelated file."""
+    tool = Path(sys.executable).with_name("pre-commit")
     hooks = tmp_path / "hook-repo"
     hooks.mkdir()
     for name in ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml"):
@@ -368,7 +359,7 @@ def test_the_hook_through_pre_commit_itself(tmp_path: Path) -> None:
     environment = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"), "PRE_COMMIT_COLOR": "never"}
 
     def pre_commit(*args: str) -> subprocess.CompletedProcess[str]:
-        command = [str(tool / "bin" / "pre-commit"), *args]
+        command = [str(tool), *args]
         return subprocess.run(command, cwd=root, env=environment, capture_output=True, text=True, timeout=900, check=False)
 
     manifest = pre_commit("validate-manifest", str(hooks / ".pre-commit-hooks.yaml"))

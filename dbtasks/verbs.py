@@ -183,7 +183,20 @@ def status(session: Session, service: Service) -> dict[str, Any]:
     else:
         data = session.run(service, "status")
     # checksums: None when nothing is applied, or the recorded revision is one no file defines
-    return {**where(session, service), **status_fields(data), "checksums": data.get("checksums")}
+    row: dict[str, Any] = {**where(session, service), **status_fields(data), "checksums": data.get("checksums")}
+    if data.get("engines"):  # multidb: a row for each other database its env.py reached, named service.engine
+        engine_of = {database_name(target.url): engine for engine, target in session.engine_targets(service).items()}
+        row["engines"] = [
+            {
+                "service": f"{service.name}.{engine_of.get(found['database'], found['database'])}",
+                "database": found["database"],
+                "schema": row["schema"],
+                **status_fields({**found, "head": data.get("head")}),
+                "checksums": None,
+            }
+            for found in data["engines"]
+        ]
+    return row
 
 
 def where(session: Session, service: Service) -> dict[str, Any]:

@@ -156,7 +156,8 @@ def status_all(session: Session, pick: Selection) -> Report:
     rows = []
     for outcome, service in zip_strict(outcomes, services):
         if outcome.ok:
-            rows.append(dict(outcome.data))
+            row = dict(outcome.data)
+            rows.extend([row, *row.pop("engines", ())])  # multidb: its other databases' rows after its own
         else:
             state = f"error: {outcome.detail}" if outcome.state == "failed" else outcome.detail
             row = {**verbs.where(session, service), "current": None, "head": None, "pending": None}

@@ -46,6 +46,7 @@ class Operation:
         self.version_table: dict[str, Any] = {}  # where env.py keeps alembic_version, as configured
         self.bookkeeping: str | None = None  # why no checksum was recorded (applied.ready), when none could be
         self.configured: dict[str, Any] = {}  # what env.py passed to context.configure
+        self.heads_by_database: dict[str, list[str]] = {}  # multidb: what database_heads read in each database
         self.ownership = Ownership(dict(request))  # what check, generate and verify may look at
 
     def new_config(self, output: Any) -> Any:
@@ -140,9 +141,12 @@ class Operation:
         """The revisions alembic_version records (env.py runs without creating anything): the branch's rows, or
         `everything` the table holds."""
         found: list[str] = []
+        self.heads_by_database = {}
 
         def fn(rev: Any, context: Any) -> list[Any]:
-            found.extend(context.get_current_heads())
+            heads = context.get_current_heads()
+            found.extend(heads)
+            self.heads_by_database.setdefault(_database_of(context), []).extend(heads)
             return []
 
         self.run_env_py(script, fn, dont_mutate=True)
@@ -304,6 +308,14 @@ def defines(script: Any, revision: str) -> bool:
         return script.get_revision(revision) is not None
     except Exception:
         return False
+
+
+def _database_of(context: Any) -> str:
+    """The name of the database a migration context's connection reached ("" when it cannot tell)."""
+    try:
+        return str(context.connection.engine.url.database or "")
+    except AttributeError:
+        return ""
 
 
 def pending_count(script: Any, head: str | None, current: list[str]) -> int:

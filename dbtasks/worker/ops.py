@@ -128,7 +128,32 @@ def status(operation: Operation) -> dict[str, Any]:
     found: dict[str, Any] = {"current": current, "head": heads, "pending": pending, "unknown": unknown, "untracked": untracked}
     if current and not unknown:
         found["checksums"] = _summary(applied.verdict(operation, script, current))
+    if operation.request.get("engines"):
+        found.update(_per_database(operation, script, heads))
     return found
+
+
+def _per_database(operation: Operation, script: Any, heads: list[str]) -> dict[str, Any]:
+    """multidb: the service's own database's revisions (when env.py reached it) and every other database's, each with
+    its pending count, so that an engine left behind shows."""
+    from sqlalchemy.engine.url import make_url
+
+    own = str(make_url(operation.url).database or "")
+    found: dict[str, Any] = {}
+    if own in operation.heads_by_database:
+        found.update(_counted(script, heads, operation.heads_by_database[own]))
+    found["engines"] = [
+        {"database": database, **_counted(script, heads, current)}
+        for database, current in operation.heads_by_database.items()
+        if database != own
+    ]
+    return found
+
+
+def _counted(script: Any, heads: list[str], current: list[str]) -> dict[str, Any]:
+    known = all(defines(script, revision) for revision in current)
+    pending = pending_count(script, heads[0], current) if len(heads) == 1 and len(current) <= 1 and known else None
+    return {"current": current, "pending": pending, "unknown": [r for r in current if not defines(script, r)]}
 
 
 def _summary(verdict: dict[str, Any]) -> dict[str, Any]:

@@ -54,6 +54,10 @@ def forms(tmp_path: Path, make_database: Callable[[], str]) -> Forms:
     return Forms(root, notes_url, users_url, books_url, multi_urls=multi_urls, branches_url=branches_url)
 
 
+def name_of(url: str) -> str:
+    return url.rsplit("/", 1)[1]
+
+
 def recorded(url: str, schema: str) -> list[str]:
     return [row[0] for row in query(url, f'SELECT version_num FROM "{schema}".alembic_version')]
 
@@ -76,6 +80,7 @@ def test_every_form_is_driven_to_head_and_back_with_its_files_unchanged(forms: F
         ("catalog", "public", "c0000000aa02", "up to date"),
         ("orders", "public", "0b000000bb01", "up to date"),
         ("multi", "public", "f1000000d001", "up to date"),
+        ("multi.engine2", "public", "f1000000d001", "up to date"),  # its other engine's database: a row of its own
     ], status
     for name in HEADS:
         assert_ok(forms.inv("db.check", name))  # no models: nothing to compare, and at head
@@ -415,7 +420,21 @@ def test_the_multidb_template_migrates_each_engine_s_database(forms: Forms) -> N
     assert "ledger" in tables(one, "public") and "audit_trail" not in tables(one, "public")  # upgrade_engine1 here
     assert "audit_trail" in tables(two, "public") and "ledger" not in tables(two, "public")  # upgrade_engine2 there
     status = json.loads(assert_ok(inv(forms.root, "db.status", "--only", "multi", "--json", url=forms.notes_url)).stdout)
-    assert (status["services"][0]["current"], status["services"][0]["state"]) == ("f1000000d001", "up to date"), status
+    rows = [(row["service"], row["database"], row["current"], row["pending"], row["state"]) for row in status["services"]]
+    assert rows == [
+        ("multi", name_of(one), "f1000000d001", 0, "up to date"),
+        ("multi.engine2", name_of(two), "f1000000d001", 0, "up to date"),
+    ], status
+    # engine2's database restored from before the migration: its row says so, and upgrade migrates only it
+    execute(two, "DROP TABLE audit_trail", "DELETE FROM alembic_version")
+    behind = assert_ok(inv(forms.root, "db.status", "--only", "multi", url=forms.notes_url)).stdout.splitlines()
+    assert [line.split() for line in behind[2:]] == [
+        ["multi", name_of(one), "public", "f1000000d001", "f1000000d001", "0", "up", "to", "date"],
+        ["multi.engine2", name_of(two), "public", "-", "f1000000d001", "1", "not", "initialized"],
+    ], behind
+    assert_ok(inv(forms.root, "db.upgrade", "multi", url=forms.notes_url))
+    assert recorded(one, "public") == ["f1000000d001"] and recorded(two, "public") == ["f1000000d001"]
+    assert "audit_trail" in tables(two, "public") and "ledger" in tables(one, "public")
     assert_ok(inv(forms.root, "db.downgrade", "multi", "--yes", url=forms.notes_url))
     assert recorded(one, "public") == [] and recorded(two, "public") == []
     assert "ledger" not in tables(one, "public") and "audit_trail" not in tables(two, "public")

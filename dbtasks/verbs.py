@@ -177,6 +177,7 @@ def status(session: Session, service: Service) -> dict[str, Any]:
     """{"service", "database", "schema", "current", "head", "pending", "state", "checksums"}: from the fast path when it
     is certain."""
     state = session.known_state(service)
+    data: dict[str, Any]
     if state is not None:
         data = {**state.status(), "checksums": state.checksums(str(service.path), session.graphs)}
         session.graphs.save()
@@ -184,7 +185,8 @@ def status(session: Session, service: Service) -> dict[str, Any]:
         data = session.run(service, "status")
     # checksums: None when nothing is applied, or the recorded revision is one no file defines
     row: dict[str, Any] = {**where(session, service), **status_fields(data), "checksums": data.get("checksums")}
-    if data.get("engines"):  # multidb: a row for each other database its env.py reached, named service.engine
+    engines: list[dict[str, Any]] = list(data.get("engines") or [])
+    if engines:  # multidb: a row for each other database its env.py reached, named service.engine
         engine_of = {database_name(target.url): engine for engine, target in session.engine_targets(service).items()}
         row["engines"] = [
             {
@@ -194,7 +196,7 @@ def status(session: Session, service: Service) -> dict[str, Any]:
                 **status_fields({**found, "head": data.get("head")}),
                 "checksums": None,
             }
-            for found in data["engines"]
+            for found in engines
         ]
     return row
 

@@ -66,7 +66,13 @@ def plan(root: Path, scans: list[ServiceScan]) -> Plan:
         for index, scan in enumerate(scans)
     ]
     for service in services:
-        if not service.scan.env_parsed:
+        if not service.scan.env_parsed and service.scan.package and service.scan.env_py is None:
+            notes.append(
+                f"{service.label}: its migrations are in package {service.scan.package} (script_location), which is not "
+                "importable here: run dbtasks init with the package installed (or on PYTHONPATH) to read its env.py and "
+                f"revisions; check driver and schema in services.{service.name}"
+            )
+        elif not service.scan.env_parsed:
             notes.append(f"{service.label}: init could not read its env.py; check driver and schema in services.{service.name}")
         _decide_driver(service, notes)
         _decide_url(service, notes)
@@ -173,7 +179,7 @@ def _decide_driver(service: Planned, notes: list[str]) -> None:
         why = "env.py builds a sync or an async engine depending on the URL"
         hint = f"set {where} to asyncpg to run it async"
     else:
-        why = "env.py does not say which driver it uses"
+        why = "env.py does not say which driver it uses" if scan.env_parsed else "init did not read env.py"
         hint = f"check {where}"
     service.comments.append(f"driver: a guess ({why}); check it")
     notes.append(f"{service.label}: {why}; driver: {service.driver} is a guess: {hint}")
@@ -222,11 +228,9 @@ def _decide_schema(service: Planned, notes: list[str]) -> str:
     named = created or sorted(scan.model_schemas)
     guess = named[0] if len(named) == 1 else service.name
     source = "the schema its migrations use" if created else "the schema its models use" if named else "its folder name"
-    service.version_source = f"env.py computes its version_table_schema: a guess from {source}; check it"
-    notes.append(
-        f"{service.label}: env.py computes its version table's schema; schema: {guess} is a guess ({source}): "
-        f"check services.{service.name}.schema"
-    )
+    said = "env.py computes its version table's schema" if scan.env_parsed else "init did not read env.py"
+    service.version_source = f"{said}: a guess from {source}; check it"
+    notes.append(f"{service.label}: {said}; schema: {guess} is a guess ({source}): check services.{service.name}.schema")
     return guess
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..worker import revisions, sources
-from . import extensions
+from . import extensions, packages
 
 UNKNOWN = sources.UNKNOWN  # a value env.py computes at run time
 SKIPPED_FOLDERS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "node_modules", ".dbtasks", "__pycache__", ".tox", ".nox"})
@@ -78,6 +78,7 @@ class ServiceScan:
     branch: str | None = None  # one branch (branch_labels) of the unit, when it has several (units.by_branch)
     branch_needs: list[str] = field(default_factory=list)  # the other branches its revisions' depends_on reach
     x_names: set[str] = field(default_factory=set)  # the -x names env.py reads ("" when it reads them otherwise)
+    package: str | None = None  # script_location = package:path: the package
 
     @property
     def url_variables(self) -> list[str]:
@@ -115,10 +116,15 @@ def scan_service(ini: Path, section: str = "alembic", toml: Path | None = None) 
     scan.databases = [name for name in re.split(r"[,\s]+", str(options.get("databases", ""))) if name]
     scan.dependencies = _dependencies(folder)
     env_py = revisions.environment_file(**source)
+    location = str(options.get("script_location") or "")
+    packaged = packages.folder(location, [folder, *modules.roots]) if packages.split(location) else None
+    scan.package = (packages.split(location) or (None, ""))[0]
+    if packaged is not None:  # script_location = package:path, the package found where this interpreter looks
+        env_py = str(packaged / "env.py")
     if env_py and os.path.isfile(env_py):
         scan.env_py = Path(env_py)
         _read_env_py(scan, modules)
-    files = revisions.version_files(**source) or []
+    files = revisions.version_files(**source) or (sorted(map(str, packaged.glob("versions/*.py"))) if packaged else [])
     scan.migration_count, scan.files = len(files), sorted(files)
     for path in files:
         _read_migration(scan, Path(path), modules)

@@ -5,6 +5,7 @@ and an env.py that reads its schema from Alembic's -x arguments."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import shutil
@@ -352,6 +353,38 @@ def test_an_ini_and_migrations_shipped_in_an_installed_package(forms: Forms, tmp
         f"services.ledger.alembic_ini: package ledgerpkg is not installed for {sys.executable}; install it into the "
         "service's environment, or fix alembic_ini"
     ), line
+
+
+def test_init_reads_migrations_kept_in_a_package_or_says_how_to_let_it(tmp_path: Path, database_url: str) -> None:
+    """A service folder whose alembic.ini says script_location = ledgerpkg:migrations: init finds the package where
+    the interpreter would (PYTHONPATH here) without importing it, and reads its env.py and revisions; without it, one
+    line says what to do, and nothing claims to know what env.py does."""
+    site = tmp_path / "site"
+    installed_package(site)
+    repo = tmp_path / "repo"
+    (repo / "ledger").mkdir(parents=True)
+    shutil.copy(site / "ledgerpkg" / "alembic.ini", repo / "ledger" / "alembic.ini")
+
+    def init(**env: str) -> list[str]:
+        environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONDONTWRITEBYTECODE": "1", **env}
+        command = [sys.executable, "-m", "dbtasks", "init", "--force"]
+        result = subprocess.run(command, cwd=repo, env=environment, capture_output=True, text=True, timeout=120, check=False)
+        assert result.returncode == 0 and result.stderr == "", show(result)
+        return [line for line in result.stdout.splitlines() if line.startswith("ledger")]
+
+    assert init() == [
+        "ledger: its migrations are in package ledgerpkg (script_location), which is not importable here: run dbtasks "
+        "init with the package installed (or on PYTHONPATH) to read its env.py and revisions; check driver and schema "
+        "in services.ledger",
+        "ledger: init did not read env.py; driver: psycopg2 is a guess: check services.ledger.driver",
+        "ledger: init did not read env.py; schema: ledger is a guess (its folder name): check services.ledger.schema",
+    ]
+    assert init(PYTHONPATH=str(site)) == []  # env.py and the revisions read: nothing left to guess
+    written = (repo / "migrations.yaml").read_text(encoding="utf-8")
+    assert "    schema: public\n" in written and "# expect_tables: [entries]" in written, written
+    upgraded = assert_ok(inv(repo, "db.upgrade", "ledger", url=database_url, env={"PYTHONPATH": str(site)}))
+    assert upgraded.stdout.strip() == "ledger: upgraded base -> e1000000c001 (1 migration)", show(upgraded)
+    assert recorded(database_url, "public") == ["e1000000c001"] and "entries" in tables(database_url, "public")
 
 
 def test_two_branches_of_one_environment_are_two_services_sharing_its_version_table(forms: Forms) -> None:

@@ -301,8 +301,12 @@ def quoted(text: str) -> str:
 # -- a connection that failed ----------------------------------------------------------------------------
 
 
-def connect_problem(target: Target, reason: str) -> str:
-    """One message per way a connection fails, naming host:port/dbname and the variable to fix."""
+CREATE_HINT = "let 'inv db.upgrade-all --create-databases' create it, "  # where that option may run (Session.create_hint)
+
+
+def connect_problem(target: Target, reason: str, create_hint: str = "") -> str:
+    """One message per way a connection fails, naming host:port/dbname and the variable to fix (`create_hint`: how a
+    missing database gets created by us, where that works)."""
     assert target.url is not None
     (host, port, database), source = where(target.url), target.source
     user = urlsplit(target.url).username or "(default user)"
@@ -317,8 +321,8 @@ def connect_problem(target: Target, reason: str) -> str:
         return f"authentication failed for user {user!r} on {host}:{port}: the user or password in {source} is wrong"
     if re.search(r'database "[^"]*" does not exist', reason):
         return (
-            f'database {database!r} does not exist on {host}:{port}: create it (CREATE DATABASE "{database}") '
-            f"or fix the database name in {source}{_close_databases(target, database)}"
+            f'database {database!r} does not exist on {host}:{port}: create it (CREATE DATABASE "{database}"), '
+            f"{create_hint}or fix the database name in {source}{_close_databases(target, database)}"
         )
     if "timeout expired" in reason:
         return (

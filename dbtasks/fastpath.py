@@ -54,7 +54,7 @@ class Known:
 
 
 def known_states(
-    target: Target, services: Iterable[Service], cache: GraphCache | None = None, *, probe: bool = False
+    target: Target, services: Iterable[Service], cache: GraphCache | None = None, *, probe: bool = False, hint: str = ""
 ) -> dict[str, Known]:
     """The services whose state is certain without a worker, by name (`cache`: the revision files read before).
 
@@ -65,9 +65,9 @@ def known_states(
         graphs = {service.name: (service, graph) for service in services if (graph := _graph(service, cache)) is not None}
     if not graphs:
         if probe:
-            reach(target).close()
+            reach(target, hint).close()
         return {}
-    read = _versions(target, sorted({service.expected_version_table for service, _ in graphs.values()}), probe)
+    read = _versions(target, sorted({service.expected_version_table for service, _ in graphs.values()}), probe, hint)
     if read is None:
         return {}
     rows, sums = read
@@ -85,15 +85,16 @@ def known_states(
     return found
 
 
-def reach(target: Target) -> pg.Connection:
-    """A connection to `target` (pg.py), or DatabaseUnreachable saying why in doctor's words, within its timeout."""
+def reach(target: Target, hint: str = "") -> pg.Connection:
+    """A connection to `target` (pg.py), or DatabaseUnreachable saying why in doctor's words, within its timeout
+    (`hint`: explain.connect_problem's create_hint)."""
     assert target.url is not None
     try:
         return pg.connect(libpq(target.url))
     except pg.PgError as error:
         from .explain import connect_problem
 
-        raise DatabaseUnreachable(target.redact(connect_problem(target, str(error)))) from None
+        raise DatabaseUnreachable(target.redact(connect_problem(target, str(error), hint))) from None
 
 
 def file_graph(service: Service, cache: GraphCache | None = None) -> dict[str, tuple[str, list[str]]] | None:
@@ -122,13 +123,13 @@ Versions = dict[tuple[str, str], list[str]]
 Sums = dict[tuple[str, str], dict[str, dict[str, Any]]]  # by version table: the rows of the checksum table beside it
 
 
-def _versions(target: Target, tables: list[tuple[str, str]], probe: bool) -> tuple[Versions, Sums] | None:
+def _versions(target: Target, tables: list[tuple[str, str]], probe: bool, hint: str) -> tuple[Versions, Sums] | None:
     """(schema, table) -> its rows, for the version tables that exist, and the checksum rows of each (dbtasks_state.checksums,
     over a legacy table beside it not moved yet); None on any error (but see `probe`)."""
     sum_tables = {(schema, checksums.legacy_table(table)): (schema, table) for schema, table in tables}
     ours = (checksums.SCHEMA, checksums.TABLE)
     try:
-        connection = reach(target)
+        connection = reach(target, hint)
     except DatabaseUnreachable:
         if probe:
             raise

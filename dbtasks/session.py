@@ -23,7 +23,7 @@ from .database.target import (
     target_line,
 )
 from .errors import ConfigError, UsageError
-from .explain import Emit
+from .explain import CREATE_HINT, Emit
 from .files.graph_cache import GraphCache
 from .settings import DEFAULT_WAIT
 from .worker.libpq import database_name
@@ -57,6 +57,7 @@ class Session:
     verbose: bool = False  # also announce the plan of a run (Session.plan)
     fork: bool = False  # start workers from a fork server (set when a run will start several)
     _confirmed: bool = False
+    _member: bool = False  # a fleet member's session (bound)
     _known: dict[str, fastpath.Known] = field(default_factory=dict)  # prefetched states, each used once
     _database: Target | None = None
     _databases: dict[tuple[str, str], Target] = field(default_factory=dict)  # by Service.database_key
@@ -89,6 +90,7 @@ class Session:
             True,
             self._confirmed,
             _database=database,
+            _member=True,
             _graphs=self.graphs,  # the members share one project's files: read them once
         )
 
@@ -161,7 +163,7 @@ class Session:
         for service in services:
             target = self.database(service)
             if probe and self._needs_probe(target):
-                fastpath.reach(target).close()
+                fastpath.reach(target, self.create_hint()).close()
                 self._probed.add(target.url)
             key = (address(target.url), *service.expected_version_table)
             if key in writers and not writers[key].other_branch(service):
@@ -248,6 +250,11 @@ class Session:
     def protected(self) -> bool:
         return self.environment is not None and self.environment.protected
 
+    def create_hint(self) -> str:
+        """How a missing database gets created, where upgrade-all --create-databases may do it: not in a protected
+        environment, not for a fleet's member (a database the fleet names)."""
+        return "" if self.protected() or self._member else CREATE_HINT
+
     def require_yes(self, yes: bool, subject: str, what: str, service: Service | None = None, name: str = "") -> None:
         """Destructive commands need --yes; a protected environment also asks `confirm` (once per session) for the
         name of the database they change (`service`'s, else the default one), or `name` (a fleet's)."""
@@ -271,7 +278,7 @@ class Session:
         for group in by_database.values():  # unreachable: said once, before any worker tries
             target = self.database(group[0])
             probe = self._needs_probe(target)
-            self._known.update(fastpath.known_states(target, group, self.graphs, probe=probe))
+            self._known.update(fastpath.known_states(target, group, self.graphs, probe=probe, hint=self.create_hint()))
             self._probed.add(target.url)
         self.graphs.save()
         return dict(self._known)

@@ -34,6 +34,29 @@ def upgrade(session: Session, service: Service, to: str = "head", allow_edited: 
         return _warn(session, service, session.run(service, "upgrade", lock=held, to="head", edited=edited))
 
 
+def create_databases(session: Session, services: list[Service]) -> list[str]:
+    """--create-databases: each database the services' configured URLs name (a multidb service's engines' too) created
+    where its server lacks it, before anything else connects; never in a protected environment. Returns the names."""
+    from dataclasses import replace
+
+    from .database.provision import create_missing
+
+    if session.protected():
+        assert session.environment is not None
+        raise UsageError(
+            f"--create-databases is refused in protected environment {session.environment.name!r}: create its "
+            "databases as an admin (CREATE DATABASE ...), then rerun without it"
+        )
+    targets = [session.configured_target(service) for service in services]
+    for service in services:
+        for engine, name, variable in service.engines:
+            engine_service = replace(
+                service, name=f"{service.name}.{engine}", database=name, database_url_env=variable, engines=()
+            )
+            targets.append(session.configured_target(engine_service))
+    return create_missing(targets, session.announce)
+
+
 def _locked_run(session: Session, service: Service, op: Any, **args: Any) -> dict[str, Any]:
     """A writing operation under the service's migration lock, taken for it alone."""
     with session.locked(service) as held:

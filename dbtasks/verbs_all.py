@@ -60,9 +60,12 @@ def _moved(unchanged: str) -> Callable[[Mapping[str, Any]], str]:
     return lambda data: verbs.describe_applied(data) or unchanged
 
 
-def upgrade_all(session: Session, pick: Selection, allow_edited: bool = False) -> Report:
-    """Upgrade every selected service to head, dependencies first; services at head start no worker."""
+def upgrade_all(session: Session, pick: Selection, allow_edited: bool = False, create_databases: bool = False) -> Report:
+    """Upgrade every selected service to head, dependencies first; services at head start no worker. With
+    `create_databases`, the databases they name are created first where missing (verbs.create_databases)."""
     services = [session.service(name) for name in pick.names(session.project)]
+    if create_databases:
+        verbs.create_databases(session, services)
     known = session.prefetch_states(services)
     behind = sum(1 for service in services if service.name not in known or known[service.name].pending)
     verb = functools.partial(verbs.upgrade, allow_edited=allow_edited)

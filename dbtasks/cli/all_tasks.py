@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .helps import EDITED, JSON, RESET_EDITED, YES, Definitions, FleetVerbs, Task
+from .helps import CREATE, EDITED, JSON, RESET_EDITED, YES, Definitions, FleetVerbs, Task
 
 if TYPE_CHECKING:
     from ..orchestrate import Selection
@@ -29,12 +29,14 @@ def definitions(config_file: Path) -> Definitions:
                     render.out(line)
         render.verdict(report, json_=json_)
 
-    def upgrade_all(c: Any, allow_edited: bool = False, *, pick: Selection, session: Session) -> None:
+    def upgrade_all(
+        c: Any, allow_edited: bool = False, create_databases: bool = False, *, pick: Selection, session: Session
+    ) -> None:
         """Upgrade every service to head, dependencies first."""
         from .. import verbs_all
         from . import render
 
-        render.finish(verbs_all.upgrade_all(session, pick, allow_edited))
+        render.finish(verbs_all.upgrade_all(session, pick, allow_edited, create_databases))
 
     def downgrade_all(c: Any, to: str = "-1", yes: bool = False, *, pick: Selection, session: Session) -> None:
         """Downgrade every service (--to base for all), dependents first (needs --yes)."""
@@ -116,6 +118,17 @@ def definitions(config_file: Path) -> Definitions:
         return verbs_all.sql_all, lambda member: functools.partial(verbs_all.sql_all, folder=folder / member.name)
 
     edited = {"allow_edited": lambda given: bool(given.get("allow_edited"))}
+
+    def members_named_already(given: dict[str, Any]) -> bool:
+        """A fleet's members are the databases it lists or finds: --create-databases is for migrations.yaml's own."""
+        if given.get("create_databases"):
+            from ..errors import UsageError
+
+            raise UsageError(
+                "--create-databases creates the databases of migrations.yaml's services, not a fleet's members; rerun without --targets or without it"
+            )
+        return False
+
     yes = {"yes": lambda given: True}  # asked once for the whole fleet before any member runs
     edits = "target revision for every service (default: -1)"
     return [
@@ -131,10 +144,10 @@ def definitions(config_file: Path) -> Definitions:
         Task(
             "upgrade-all",
             upgrade_all,
-            {**EDITED},
+            {**EDITED, **CREATE},
             selection="all",
             fleet="targets",
-            on_fleet=on_fleet("upgrade_all", **edited),
+            on_fleet=on_fleet("upgrade_all", **edited, create_databases=members_named_already),
             session="write",
         ),
         Task(

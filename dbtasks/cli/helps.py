@@ -37,6 +37,7 @@ ENV_HELP = {"env": "environment from migrations.yaml's environments (default: $D
 LOCK = {"lock_wait": "seconds to wait for another run's migration lock on a version table (default: 60)"}
 JSON = {"json": "print a JSON document instead of a table"}
 YES = {"yes": "confirm"}
+CREATE = {"create_databases": "create each database migrations.yaml names that does not exist yet (when the role may)"}
 EDITED = {"allow_edited": "upgrade a protected environment even when an applied revision's file was edited (see checksums)"}
 RESET_EDITED = {"allow_edited": "reset a protected environment even when an applied revision's file was edited (see checksums)"}
 VERBOSE_HELP = {"verbose": "show Alembic's whole log (default: its Running upgrade/downgrade lines only)"}

@@ -5,18 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .helps import EDITED, RESET_EDITED, SERVICE, YES, Definitions, Task
+from .helps import CREATE, EDITED, RESET_EDITED, SERVICE, YES, Definitions, Task
 
 if TYPE_CHECKING:
     from ..session import Session
 
 
 def definitions(config_file: Path) -> Definitions:
-    def upgrade(c: Any, service: str, to: str = "head", allow_edited: bool = False, *, session: Session) -> None:
+    def upgrade(
+        c: Any, service: str, to: str = "head", allow_edited: bool = False, create_databases: bool = False, *, session: Session
+    ) -> None:
         """Apply a service's migrations up to head (or --to REV)."""
         from .. import verbs
         from . import render
 
+        if create_databases:
+            verbs.create_databases(session, [session.service(service)])
         moved = verbs.describe_applied(verbs.upgrade(session, session.service(service), to, allow_edited))
         render.out(f"{service}: upgraded {moved}" if moved else f"{service}: nothing to apply (already at or past {to})")
 
@@ -130,7 +134,7 @@ def definitions(config_file: Path) -> Definitions:
         Task(
             "upgrade",
             upgrade,
-            {**SERVICE, "to": "target revision (default: head; +1, prefixes accepted)", **EDITED},
+            {**SERVICE, "to": "target revision (default: head; +1, prefixes accepted)", **EDITED, **CREATE},
             session="write",
         ),
         Task("downgrade", downgrade, {**SERVICE, "to": "target revision (default: -1; base for all)", **YES}, session="write"),

@@ -17,7 +17,19 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from _support import REPO, assert_bad_input, assert_failure, assert_ok, execute, inv, query, replace_once, show, tables
+from _support import (
+    REPO,
+    assert_bad_input,
+    assert_failure,
+    assert_ok,
+    execute,
+    inv,
+    query,
+    replace_once,
+    show,
+    tables,
+    with_database,
+)
 
 EXAMPLES = REPO / "examples" / "alembic_forms"
 HEADS = {"notes": "a1b2c3d4e5f6", "users": "b1000000a001", "audit": "c1000000a001"}
@@ -385,6 +397,63 @@ def test_init_reads_migrations_kept_in_a_package_or_says_how_to_let_it(tmp_path:
     upgraded = assert_ok(inv(repo, "db.upgrade", "ledger", url=database_url, env={"PYTHONPATH": str(site)}))
     assert upgraded.stdout.strip() == "ledger: upgraded base -> e1000000c001 (1 migration)", show(upgraded)
     assert recorded(database_url, "public") == ["e1000000c001"] and "entries" in tables(database_url, "public")
+
+
+def test_create_databases_makes_each_missing_one_and_migrates_it(forms: Forms, pg_server: str) -> None:
+    """notes' database and multi's second engine's are not on the server: without --create-databases the first is
+    one line naming the option; with it each is created (and said) before anything connects, then migrated."""
+    config = forms.root / "migrations.yaml"
+    notes, engine2 = (f"dbtasks_new_{secrets.token_hex(4)}" for _ in range(2))
+    replace_once(config, f"database: {name_of(forms.notes_url)}", f"database: {notes}")
+    replace_once(config, f"engine2: {name_of(forms.multi_urls[1])}", f"engine2: {engine2}")
+    host, port = urlsplit(pg_server).hostname, urlsplit(pg_server).port
+    try:
+        missing = forms.inv("db.upgrade-all")
+        assert missing.returncode == 1, show(missing)
+        assert missing.stderr.splitlines()[-1] == (
+            f"database '{notes}' does not exist on {host}:{port}: create it (CREATE DATABASE \"{notes}\"), let 'inv "
+            f"db.upgrade-all --create-databases' create it, or fix the database name in DATABASE_URL (database {notes})"
+        ), show(missing)
+        created = assert_ok(forms.inv("db.upgrade-all", "--create-databases"))
+        said = [line for line in created.stderr.splitlines() if line.startswith("created database")]
+        assert said == [
+            f"created database {notes} on {host}:{port} (--create-databases)",
+            f"created database {engine2} on {host}:{port} (--create-databases)",
+        ], show(created)
+        assert recorded(with_database(pg_server, notes), "public") == [HEADS["notes"]]
+        assert recorded(with_database(pg_server, engine2), "public") == ["f1000000d001"]
+        again = assert_ok(forms.inv("db.upgrade-all", "--create-databases"))
+        assert "created database" not in again.stderr and again.stdout.splitlines()[-1] == "7 ok, 0 failed, 0 skipped"
+    finally:
+        execute(pg_server, *(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in (notes, engine2)))
+
+
+def test_create_databases_is_refused_without_the_right_or_in_a_protected_environment(forms: Forms, pg_server: str) -> None:
+    config = forms.root / "migrations.yaml"
+    notes = f"dbtasks_new_{secrets.token_hex(4)}"
+    replace_once(config, f"database: {name_of(forms.notes_url)}", f"database: {notes}")
+    role, password = f"no_createdb_{secrets.token_hex(3)}", secrets.token_hex(8)
+    parts = urlsplit(forms.users_url)
+    url = urlunsplit((parts.scheme, f"{role}:{password}@{parts.hostname}:{parts.port}", parts.path, "", ""))
+    execute(pg_server, f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+    try:
+        line = assert_bad_input(inv(forms.root, "db.upgrade", "notes", "--create-databases", url=url))
+        assert line == (
+            f"database '{notes}' does not exist on {parts.hostname}:{parts.port}, and role '{role}' may not create "
+            f'databases: create it as an admin (CREATE DATABASE "{notes}" OWNER "{role}"), or let the role create them '
+            f'(ALTER ROLE "{role}" CREATEDB), then rerun'
+        ), line
+        assert not query(pg_server, "SELECT 1 FROM pg_database WHERE datname = %s", (notes,))
+    finally:
+        execute(pg_server, f"DROP ROLE {role}")
+    with config.open("a", encoding="utf-8") as file:
+        file.write("environments:\n  production: {protected: true, url_env: PROD_DATABASE_URL}\n")
+    refused = inv(forms.root, "db.upgrade-all", "--env", "production", "--create-databases", env={"PROD_DATABASE_URL": pg_server})
+    assert assert_bad_input(refused) == (
+        "--create-databases is refused in protected environment 'production': create its databases as an admin "
+        "(CREATE DATABASE ...), then rerun without it"
+    )
+    assert not query(pg_server, "SELECT 1 FROM pg_database WHERE datname = %s", (notes,))
 
 
 def test_two_branches_of_one_environment_are_two_services_sharing_its_version_table(forms: Forms) -> None:

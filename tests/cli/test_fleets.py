@@ -607,3 +607,13 @@ def test_the_connection_budget_bounds_the_server_connections(
     assert f"tenants: 8 targets, {budget // 3} at a time" in result.stderr, show(result)
     assert all(version(url, "meals") == [head_of("meals")] for url in urls)
     assert 2 <= peak[0] <= budget, peak
+
+
+def test_create_databases_is_not_for_a_fleets_members(project: Path, pg_server: str) -> None:
+    add_targets(project, "  shards:\n    databases: [dbtasks_never_made]\n")
+    line = assert_bad_input(inv(project, "db.upgrade-all", "--targets", "shards", "--create-databases", url=pg_server))
+    assert line == (
+        "--create-databases creates the databases of migrations.yaml's services, not a fleet's members; rerun without "
+        "--targets or without it"
+    )
+    assert not query(pg_server, "SELECT 1 FROM pg_database WHERE datname = 'dbtasks_never_made'")

@@ -403,7 +403,7 @@ def test_create_databases_makes_each_missing_one_and_migrates_it(forms: Forms, p
     """notes' database and multi's second engine's are not on the server: without --create-databases the first is
     one line naming the option; with it each is created (and said) before anything connects, then migrated."""
     config = forms.root / "migrations.yaml"
-    notes, engine2 = (f"dbtasks_new_{secrets.token_hex(4)}" for _ in range(2))
+    notes, engine2 = (f"qz{secrets.token_hex(6)}" for _ in range(2))  # like no other name: no "did you mean"
     replace_once(config, f"database: {name_of(forms.notes_url)}", f"database: {notes}")
     replace_once(config, f"engine2: {name_of(forms.multi_urls[1])}", f"engine2: {engine2}")
     host, port = urlsplit(pg_server).hostname, urlsplit(pg_server).port

@@ -93,6 +93,7 @@ def test_invoke_still_completes_tasks_and_options(project: Path) -> None:
     assert complete_in_bash(project, "inv", "db.up") == ["db.upgrade", "db.upgrade-all"]
     assert complete_in_bash(project, "inv", "db.upgrade", "--") == [
         "--allow-edited",
+        "--create-databases",
         "--lock-wait",
         "--service",
         "--env",

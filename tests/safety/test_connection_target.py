@@ -168,10 +168,11 @@ def test_env_py_whose_driver_reaches_another_database_is_refused_by_what_the_ser
     )
     before = {url: own_tables(url) for url in (database_url, other)}
     line = assert_failure(inv(project, "db.upgrade", "movements", url=database_url), "movements")
-    port = urlsplit(database_url).port
+    host, port = urlsplit(database_url).hostname, urlsplit(database_url).port  # as the URL spells it: 127.0.0.1
+    assert host == "127.0.0.1" and f"target: dbtasks@{host}:{port}/" in output(inv(project, "db.status", url=database_url))
     assert line == (
-        f"movements: env.py's connection reached localhost:{port}/{database_name(other)}, although the URL handed to it in "
-        f"DATABASE_URL names localhost:{port}/{database_name(database_url)}: its engine overrides the database "
+        f"movements: env.py's connection reached {host}:{port}/{database_name(other)}, although the URL handed to it in "
+        f"DATABASE_URL names {host}:{port}/{database_name(database_url)}: its engine overrides the database "
         "(connect_args, or a URL its driver reads differently); let env.py connect with the URL as handed"
     )
     assert {url: own_tables(url) for url in (database_url, other)} == before  # env.py's own CREATE SCHEMA aside

@@ -27,7 +27,7 @@ def definitions(config_file: Path) -> Definitions:
         from . import render
 
         report = verification.verify_one(session, session.service(service), keep=keep)
-        render.verify_report(report, json_=json_, junit=junit, many=False)
+        render.verify_report(report, json_=json_, junit=junit, many=False, verbose=session.verbose)
         render.verdict(report, json_=json_)
 
     def verify_all(
@@ -38,7 +38,7 @@ def definitions(config_file: Path) -> Definitions:
         from . import render
 
         report = verification.verify_all(session, pick, keep=keep)
-        render.verify_report(report, json_=json_, junit=junit, many=True)
+        render.verify_report(report, json_=json_, junit=junit, many=True, verbose=session.verbose)
         render.verdict(report, json_=json_)
 
     def doctor(c: Any, json_: bool = False, jobs: str = "", env: str = "", verbose: bool = False) -> None:

@@ -72,9 +72,18 @@ def shorten(text: str, width: int = DETAIL_WIDTH) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
+BELOW = "(in full below)"  # a failure too long for its cell: said once, whole, under the table
+
+
+def _fitted(text: str, failed: bool) -> str:
+    return BELOW if failed and len(text) > DETAIL_WIDTH else shorten(text)
+
+
 def summary(outcomes: Sequence[Outcome]) -> str:
-    """The closing table of a *-all task, each failure in full below it, then the counts."""
-    body = table(("service", "result", "detail"), [(o.service, o.state, shorten(o.detail)) for o in outcomes])
+    """The closing table of a *-all task, each failure too long for its cell in full below it, then the counts."""
+    body = table(
+        ("service", "result", "detail"), [(o.service, o.state, _fitted(o.detail, o.state == "failed")) for o in outcomes]
+    )
     failures = [f"{o.service}: {o.detail}" for o in outcomes if o.state == "failed" and len(o.detail) > DETAIL_WIDTH]
     counts = {state: sum(1 for o in outcomes if o.state == state) for state in ("ok", "failed", "skipped")}
     tail = f"{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} skipped"
@@ -96,7 +105,7 @@ def verdict(report: Report, *, json_: bool = False) -> None:
 def status_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """The status table; a state too long for its column is repeated in full below."""
     columns = STATUS_COLUMNS if len({row.get("database") for row in rows}) > 1 else STATUS_COLUMNS[:1] + STATUS_COLUMNS[2:]
-    body = table(columns, [[*(row[key] for key in columns[:-1]), shorten(row["state"])] for row in rows])
+    body = table(columns, [[*(row[key] for key in columns[:-1]), _fitted(row["state"], True)] for row in rows])
     long_states = [f"{row['service']}: {row['state']}" for row in rows if len(row["state"]) > DETAIL_WIDTH]
     return "\n".join([body, *long_states])
 
@@ -104,16 +113,26 @@ def status_table(rows: Sequence[Mapping[str, Any]]) -> str:
 VERIFY_MARKS = {True: "ok", False: "FAILED", None: "skipped"}
 
 
-def verify_table(result: Mapping[str, Any]) -> str:
-    """One service's checks; a failure too long for its column is repeated in full below."""
+def verify_table(result: Mapping[str, Any], whole: bool = False) -> str:
+    """One service's checks; a failure too long for its column in full below (`whole`: every detail whole)."""
     checks = list(result["checks"])
-    body = table(("check", "result", "detail"), [(c["name"], VERIFY_MARKS[c["ok"]], shorten(c["detail"])) for c in checks])
+    rows = [(c["name"], VERIFY_MARKS[c["ok"]], c["detail"] if whole else _fitted(c["detail"], c["ok"] is False)) for c in checks]
     failures = [f"  {c['name']}: {c['detail']}" for c in checks if c["ok"] is False and len(c["detail"]) > DETAIL_WIDTH]
-    return "\n".join([f"{result['service']}:", body, *failures, ""])
+    return "\n".join([f"{result['service']}:", table(("check", "result", "detail"), rows), *([] if whole else failures), ""])
 
 
-def verify_report(report: Report, *, json_: bool, junit: str, many: bool) -> None:
-    """verify's tables (or JSON), the kept scratch databases, verify-all's summary; --junit writes the XML too."""
+def verify_line(result: Mapping[str, Any]) -> str:
+    """A passing service's verify in one line: how many checks passed, and which were skipped."""
+    checks = list(result["checks"])
+    skipped = [c["name"] for c in checks if c["ok"] is None]
+    passed = len(checks) - len(skipped)
+    return f"{result['service']}: verify ok, {passed} checks passed" + (f" ({', '.join(skipped)} skipped)" if skipped else "")
+
+
+def verify_report(report: Report, *, json_: bool, junit: str, many: bool, verbose: bool = False) -> None:
+    """verify's tables (or JSON), the kept scratch databases, verify-all's summary; --junit writes the XML too. A
+    service whose checks all pass is one line (verify-all: its row of the summary), unless `verbose` (every detail
+    whole)."""
     from pathlib import Path
 
     from ..verbs import write_text
@@ -125,8 +144,10 @@ def verify_report(report: Report, *, json_: bool, junit: str, many: bool) -> Non
         out(as_json(results if many else results[0]))
         return
     for result in results:
-        if result["checks"]:
-            out(verify_table(result))
+        if result["checks"] and (verbose or not result["ok"]):
+            out(verify_table(result, whole=verbose))
+        elif result["checks"] and not many:  # verify-all: its summary has the passing service's line
+            out(verify_line(result))
         if "database" in result:
             out(f"{result['service']}: scratch database kept: {result['database']}")
     if many:

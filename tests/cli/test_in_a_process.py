@@ -101,7 +101,7 @@ CASES = {
     ),
     "reset-all": Case(("db.reset-all", "--yes"), f"{len(ALL)} ok, 0 failed", ("db.upgrade-all",), at_head()),
     "stamp-all": Case(("db.stamp-all", "base", "--yes"), f"{len(ALL)} ok, 0 failed", ("db.upgrade-all",), at_base()),
-    "verify": Case(("db.verify", "movements"), "no-trace", read_only=True),
+    "verify": Case(("db.verify", "movements"), "movements: verify ok, 12 checks passed", read_only=True),
     "verify-all": Case(("db.verify-all", "--only", "users,meals"), "2 ok, 0 failed, 0 skipped", read_only=True),
     "doctor": Case(("db.doctor",), "doctor: 0 errors", ("db.upgrade-all",), read_only=True),
     "lint": Case(("db.lint", "movements"), "movements: no findings in 1 revision", read_only=True),

@@ -129,12 +129,18 @@ def test_verify_all_passes_on_the_example_services(project: Path, database_url: 
     assert all(suite.get("failures") == "0" and suite.get("skipped") == "0" for suite in suites)
 
 
-def test_verify_prints_a_table_and_brings_dependencies_to_head_first(project: Path, database_url: str) -> None:
+def test_verify_prints_a_line_or_with_verbose_a_table_and_brings_dependencies_to_head_first(
+    project: Path, database_url: str
+) -> None:
     result = assert_ok(inv(project, "db.verify", "practices", url=database_url))
+    assert result.stdout.splitlines() == [f"practices: verify ok, {len(CHECKS)} checks passed"], show(result)
+    verbose = assert_ok(inv(project, "db.verify", "practices", "--verbose", url=database_url))
     assert declared_services()["practices"]["depends_on"] == ["users", "movements"]
-    rows = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines()[3:] if line.strip()}
-    assert rows == dict.fromkeys(CHECKS, "ok"), show(result)
-    assert "nothing outside practices changed" in result.stdout  # users and movements were there, unchanged
+    rows = {line.split()[0]: line.split()[1] for line in verbose.stdout.splitlines()[3:] if line.strip()}
+    assert rows == dict.fromkeys(CHECKS, "ok"), show(verbose)
+    assert "nothing outside practices changed" in verbose.stdout  # users and movements were there, unchanged
+    drift = next(line for line in verbose.stdout.splitlines() if line.startswith("drift "))
+    assert drift.split(None, 2)[2] == "models match the database at head (autogenerate, on what the service owns)"  # whole
     assert scratch_databases(database_url) == []
 
 

@@ -20,14 +20,27 @@ def test_a_table_pads_each_column_to_its_widest_cell_and_shows_none_as_a_dash() 
     ]
 
 
-def test_the_summary_counts_states_and_repeats_a_long_failure_in_full() -> None:
+def test_the_summary_counts_states_and_says_a_long_failure_once_in_full_below() -> None:
     long = "migration 0002 failed: " + "x" * 80
     text = render.summary([Outcome("users", "ok", "base -> c5 (1 migration)"), Outcome("meals", "failed", long)])
     lines = text.splitlines()
     assert lines[2].split() == ["users", "ok", "base", "->", "c5", "(1", "migration)"]
-    assert lines[3].startswith("meals") and lines[3].endswith("...") and len(lines[3].split("  ")[-1]) <= render.DETAIL_WIDTH
+    assert lines[3].split() == ["meals", "failed", "(in", "full", "below)"]  # not cut, then repeated
     assert lines[4] == f"meals: {long}"
     assert lines[5] == "1 ok, 1 failed, 0 skipped"
+    assert text.count("migration 0002 failed") == 1
+
+
+def test_a_passing_verify_is_one_line_and_a_failing_one_a_table_with_its_failure_whole_once() -> None:
+    checks = [{"name": "history", "ok": True, "detail": "1 file"}, {"name": "lint", "ok": None, "detail": "no squawk"}]
+    assert render.verify_line({"service": "users", "checks": checks}) == "users: verify ok, 1 checks passed (lint skipped)"
+    long = "downgrade of 0002 fails: " + "y" * 80
+    failing = {"service": "meals", "checks": [*checks, {"name": "stairway", "ok": False, "detail": long}]}
+    lines = render.verify_table(failing).splitlines()
+    assert lines[0] == "meals:" and lines[-1] == f"  stairway: {long}"
+    assert lines[-2].split() == ["stairway", "FAILED", "(in", "full", "below)"]
+    whole = render.verify_table(failing, whole=True).splitlines()
+    assert whole[-1].split(None, 2) == ["stairway", "FAILED", long] and len(whole) == len(lines) - 1
 
 
 def test_status_states_follow_the_revisions() -> None:

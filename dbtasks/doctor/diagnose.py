@@ -73,8 +73,7 @@ def diagnose(
         return Diagnosis(
             [Finding(ERROR, "migrations.yaml", f"{config_file}: cannot read it ({error.strerror}); check its permissions")]
         )
-    count = len(project.services)
-    findings = [Finding(OK, "migrations.yaml", f"valid: {count} service{'s' if count != 1 else ''}, each with its own schema")]
+    findings = [Finding(OK, "migrations.yaml", f"valid: {_layout(project)}")]
     try:
         chosen = project.environment(environment, source) if environment else None
     except UsageError as error:
@@ -126,6 +125,25 @@ def _unlimited_blocks(services: Iterable[Service], environments: list[Environmen
 
 
 # -- the URL ---------------------------------------------------------------------------------------
+
+
+def _layout(project: Project) -> str:
+    """How the services share out their databases' schemas, in words true of every layout."""
+    services = list(project.services.values())
+    count = f"{len(services)} service{'s' if len(services) != 1 else ''}"
+    groups: dict[tuple[tuple[str, str], str], list[str]] = {}
+    for service in services:
+        groups.setdefault((service.database_key, service.schema), []).append(service.name)
+    shared = [(schema, names) for (_, schema), names in groups.items() if len(names) > 1]
+    if not shared:
+        return f"{count}, each with its own schema"
+    alone = len(services) - sum(len(names) for _, names in shared)
+    parts = [f"{alone} with a schema of {'its' if alone == 1 else 'their'} own"] if alone else []
+    parts += [f"{len(names)} sharing {schema} ({', '.join(names)})" for schema, names in shared]
+    tables = "each with its own version table" + (
+        ", branches of one environment sharing theirs" if any(s.branch for s in services) else ""
+    )
+    return f"{count}: {', '.join(parts)}; {tables}"
 
 
 def _target(session: Session, findings: list[Finding]) -> Target:

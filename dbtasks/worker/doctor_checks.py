@@ -169,6 +169,13 @@ class Diagnosis:
 
     def environment(self, script: Any) -> bool:
         """Run env.py without applying anything; True when it reached context.configure."""
+        if self.offline and self.operation.request.get("engines"):  # offline, the multidb template writes <engine>.sql
+            self.add(
+                "warning",
+                "env.py not run: the database cannot be reached, and offline this multidb env.py writes a "
+                "file per engine into the service folder; rerun doctor when the database answers",
+            )
+            return False
         try:
             if self.offline:
                 self.run_offline(script)

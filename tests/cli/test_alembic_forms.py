@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from _support import (
+    CLOSED_URL,
     REPO,
     assert_bad_input,
     assert_failure,
@@ -211,6 +212,20 @@ def test_a_failing_prepare_file_is_rolled_back_and_named(forms: Forms) -> None:
     assert domains(forms.users_url) == set() and tables(forms.users_url, "public") == set()  # one transaction
 
 
+def test_doctor_on_an_unreachable_database_leaves_the_multidb_folder_as_it_was(forms: Forms) -> None:
+    """Offline, the multidb template's env.py writes engine1.sql and engine2.sql into its folder: doctor does not run it."""
+    before = sorted(path.name for path in (forms.root / "multidb_unit").iterdir())
+    result = inv(forms.root, "db.doctor", "--json", url=CLOSED_URL)
+    assert result.returncode == 1, show(result)
+    said = [(item["level"], item["message"]) for item in json.loads(result.stdout)["findings"] if item["subject"] == "multi"]
+    assert (
+        "warning",
+        "env.py not run: the database cannot be reached, and offline this multidb env.py writes a file per engine into "
+        "the service folder; rerun doctor when the database answers",
+    ) in said, said
+    assert sorted(path.name for path in (forms.root / "multidb_unit").iterdir()) == before
+
+
 def test_doctor_says_which_extensions_are_created_and_which_the_server_lacks(forms: Forms) -> None:
     def said(result: subprocess.CompletedProcess[str]) -> list[tuple[str, str]]:
         found = json.loads(result.stdout)["findings"]
@@ -224,6 +239,11 @@ def test_doctor_says_which_extensions_are_created_and_which_the_server_lacks(for
         item for item in json.loads(first.stdout)["findings"] if re.search(r"driver:|dbname|localhost", item["message"])
     ]
     assert placeholders == [] and (forms.root / "sections" / "alembic.ini").read_text().count("driver://") == 2
+    layout = [item["message"] for item in json.loads(first.stdout)["findings"] if item["subject"] == "migrations.yaml"]
+    assert layout == [  # true of this layout: catalog and orders share public, and their environment's version table
+        "valid: 7 services: 5 with a schema of their own, 2 sharing public (catalog, orders); each with its own version "
+        "table, branches of one environment sharing theirs"
+    ], layout
     before = said(first)
     assert before == [
         ("ok", "extension pg_trgm is not created yet; upgrade creates it (the role needs CREATE on the database)")

@@ -562,6 +562,7 @@ def test_a_healthy_project_has_only_ok_findings(project: Path, database_url: str
     assert [f for f in found if f.level != "ok"] == [], show(found)
     # meals describes users.users for its foreign key: a dependency's table, not a schema it claims
     one(found, "ok", "meals", "describe 1 table (users) of schema 'users', which 'users' owns and 'meals' depends on")
+    one(found, "ok", "migrations.yaml", "valid: 6 services, each with its own schema")
     for service in declared_services(project):
         one(found, "ok", service, f"database at head {head_of(service)}")
         one(found, "ok", service, f"alembic_version is {service}.alembic_version")

@@ -136,6 +136,12 @@ def _version_table(service: Service, data: dict[str, Any]) -> str:
             f"env.py keeps its version table in schema {found_schema!r} ({found}), but migrations.yaml says the service "
             f"owns {service.schema!r}; fix 'schema' in migrations.yaml, or declare {declare}"
         )
+    if found_schema != expected_schema and not data.get("explicit"):  # env.py passes none: dbtasks can hand it over
+        return (
+            f"env.py passes no version_table_schema, so its version table goes to {found}, not to {expected}; declare "
+            f"services.{service.name}.version_table: {expected} in migrations.yaml (dbtasks then hands it to env.py), "
+            f"and for plain alembic pass version_table_schema={expected_schema!r} to context.configure in env.py"
+        )
     if found_schema != expected_schema:
         return (
             f"env.py keeps its version table in schema {found_schema!r} ({found}), not in {expected}; pass "

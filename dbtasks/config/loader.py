@@ -317,6 +317,7 @@ class _Loader:
             database=database if isinstance(database, str) else None,
             database_url_env=database["url_env"] if isinstance(database, dict) else None,
             version_table=version_table(raw.get("version_table"), schemas[0], ini, path, section, pyproject),
+            version_table_declared=bool(raw.get("version_table")),
             create_schema=raw.get("create_schema", True),
             driver=raw["driver"],
             alembic_ini=ini,

@@ -45,6 +45,7 @@ class Service:
     database: str | None = None  # a database of its own on the default server
     database_url_env: str | None = None  # or a URL of its own, from this variable
     version_table: tuple[str, str] | None = None  # (schema, table) as migrations.yaml or env.py says; None: read by the worker
+    version_table_declared: bool = False  # migrations.yaml says version_table: handed to env.py when it passes none
     create_schema: bool = True  # create its schemas before its first upgrade when they are missing
     x: tuple[str, ...] = ()  # Alembic -x arguments (name=value) for env.py: migrations.yaml's x:, a fleet's tenant
     ini_section: str = "alembic"  # the section of alembic.ini Alembic reads (alembic -n NAME)

@@ -63,6 +63,7 @@ def run(
         "schemas": list(service.owned_schemas),
         "shared": list(shared),
         "version_table": list(service.expected_version_table),
+        "hand_version_table": list(service.expected_version_table) if service.version_table_declared else None,
         "foreign_version_tables": [list(table) for table in foreign],
         "create_schemas": service.create_schema,
         "ini": str(service.alembic_ini),

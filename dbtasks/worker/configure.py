@@ -34,6 +34,7 @@ def install(operation: Operation) -> None:
 
     def configure(self: Any, *args: Any, **kw: Any) -> None:
         _register_cancellable(kw.get("connection"))
+        hand_version_table(operation, kw)
         check_target(operation, kw)
         apply_settings(operation, kw.get("connection"))
         if operation.phase in AUTOGENERATE_PHASES:
@@ -51,6 +52,15 @@ def _register_cancellable(connection: Any) -> None:
     dbapi = dbapi_connection(connection)
     if dbapi is not None and type(dbapi).__module__.startswith("psycopg") and dbapi not in CANCELLABLE:
         CANCELLABLE.append(dbapi)  # asyncpg needs none: asyncio turns Ctrl-C into a cancelled query itself
+
+
+def hand_version_table(operation: Operation, kw: dict[str, Any]) -> None:
+    """migrations.yaml's declared version table, for what env.py does not pass itself (one it passes is checked)."""
+    handed = operation.request.get("hand_version_table")
+    if handed:
+        given = {"version_table_schema": handed[0], "version_table": handed[1]}
+        operation.handed = sorted(key for key in given if kw.get(key) is None)
+        kw.update({key: given[key] for key in operation.handed})
 
 
 def check_target(operation: Operation, kw: dict[str, Any]) -> None:

@@ -311,7 +311,14 @@ class Diagnosis:
                 "version_table", found=f"{schema}.{table}", expected=f"{wanted_schema}.{wanted_table}", explicit=explicit
             )
             return False
-        if not explicit and schema != "public":
+        if self.operation.handed:
+            self.add(
+                "warning",
+                f"env.py passes no {' or '.join(self.operation.handed)}: dbtasks hands it {schema}.{table} (migrations.yaml's "
+                f"version_table), but plain alembic in this folder keeps its own elsewhere; pass version_table_schema="
+                f"{schema!r}, version_table={table!r} to context.configure so that both agree",
+            )
+        elif not explicit and schema != "public":
             self.add(
                 "warning",
                 f"env.py passes no version_table_schema: {table} lands in {schema!r} only because search_path "

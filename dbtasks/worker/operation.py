@@ -47,6 +47,7 @@ class Operation:
         self.bookkeeping: str | None = None  # why no checksum was recorded (applied.ready), when none could be
         self.configured: dict[str, Any] = {}  # what env.py passed to context.configure
         self.heads_by_database: dict[str, list[str]] = {}  # multidb: what database_heads read in each database
+        self.handed: list[str] = []  # configure's version table keys env.py left out, set from migrations.yaml
         self.ownership = Ownership(dict(request))  # what check, generate and verify may look at
 
     def new_config(self, output: Any) -> Any:

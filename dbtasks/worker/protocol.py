@@ -81,6 +81,7 @@ class Request(TypedDict):
     schemas: list[str]  # every schema it owns
     shared: list[str]  # those of its schemas that other services in its database own too (see ownership.py)
     version_table: list[str]  # [schema, table] where its env.py must keep alembic_version
+    hand_version_table: list[str] | None  # [schema, table] migrations.yaml declares: set in configure when env.py passes none
     foreign_version_tables: list[list[str]]  # [schema, table] of the other services in its database
     create_schemas: bool  # create its missing schemas before an upgrade or stamp writes anything
     ini: str  # alembic.ini, absolute (it may not exist when pyproject.toml holds the configuration)

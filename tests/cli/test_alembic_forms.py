@@ -476,6 +476,47 @@ def test_create_databases_is_refused_without_the_right_or_in_a_protected_environ
     assert not query(pg_server, "SELECT 1 FROM pg_database WHERE datname = %s", (notes,))
 
 
+def test_a_declared_version_table_is_handed_to_an_env_py_that_passes_none(forms: Forms) -> None:
+    """notes and books (alembic init's env.py, no version table passed) in one database: books declares its own
+    version table, which dbtasks hands to context.configure; doctor says plain alembic would not see it."""
+    config = forms.root / "migrations.yaml"
+    replace_once(config, f"    database: {name_of(forms.books_url)}\n", f"    database: {name_of(forms.notes_url)}\n")
+    refused = assert_bad_input(inv(forms.root, "db.status", url=forms.users_url))
+    assert "services.books: keeps its version table in public.alembic_version, like 'notes'" in refused, refused
+    replace_once(
+        config,
+        f"    database: {name_of(forms.notes_url)}\n    bootstrap:",
+        f"    database: {name_of(forms.notes_url)}\n    version_table: public.alembic_version_books\n    bootstrap:",
+    )
+    before = {path: path.read_bytes() for path in (forms.root / "bootstrap_unit").rglob("*.py")}
+    assert_ok(inv(forms.root, "db.upgrade-all", "--only", "notes,books", url=forms.users_url))
+    assert recorded(forms.notes_url, "public") == [HEADS["notes"]]
+    assert query(forms.notes_url, "SELECT version_num FROM public.alembic_version_books") == [(BOOKS_HEAD,)]
+    found = json.loads(inv(forms.root, "db.doctor", "--json", url=forms.users_url).stdout)["findings"]
+    assert [item["message"] for item in found if item["subject"] == "books" and "version_table" in item["message"]] == [
+        "env.py passes no version_table or version_table_schema: dbtasks hands it public.alembic_version_books "
+        "(migrations.yaml's version_table), but plain alembic in this folder keeps its own elsewhere; pass "
+        "version_table_schema='public', version_table='alembic_version_books' to context.configure so that both agree"
+    ]
+    assert {path: path.read_bytes() for path in before} == before  # env.py untouched
+
+
+def test_the_advice_for_a_version_table_env_py_does_not_place_is_followed_and_works(forms: Forms) -> None:
+    config = forms.root / "migrations.yaml"
+    replace_once(config, "    path: pyproject_unit\n", "    path: pyproject_unit\n    schema: notes_own\n")
+    line = assert_failure(inv(forms.root, "db.upgrade", "notes", url=forms.users_url), "notes")
+    assert line == (
+        "notes: env.py passes no version_table_schema, so its version table goes to public.alembic_version, not to "
+        "notes_own.alembic_version; declare services.notes.version_table: notes_own.alembic_version in migrations.yaml "
+        "(dbtasks then hands it to env.py), and for plain alembic pass version_table_schema='notes_own' to "
+        "context.configure in env.py"
+    ), line
+    assert tables(forms.notes_url, "public") == set()  # refused before anything was written
+    replace_once(config, "    schema: notes_own\n", "    schema: notes_own\n    version_table: notes_own.alembic_version\n")
+    assert_ok(inv(forms.root, "db.upgrade", "notes", url=forms.users_url))
+    assert recorded(forms.notes_url, "notes_own") == [HEADS["notes"]]
+
+
 def test_two_branches_of_one_environment_are_two_services_sharing_its_version_table(forms: Forms) -> None:
     url = forms.branches_url
     fresh = json.loads(assert_ok(inv(forms.root, "db.status", "--only", "catalog,orders", "--json", url=url)).stdout)

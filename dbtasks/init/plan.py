@@ -288,7 +288,8 @@ def _decide_databases(services: list[Planned], notes: list[str]) -> None:
                 notes.append(
                     f"{service.label}: keeps {schema}.{table}, as {others} does, so it got a database of its own, "
                     f"database: {database}, a name init chose (the local database creates it; on your server, "
-                    f"create it or put your database's name in services.{service.name}.database)"
+                    f"create it or put your database's name in services.{service.name}.database); to share one "
+                    f"database instead, replace that line with schema: {schema} and version_table: {schema}.{table}_{database}"
                 )
 
 

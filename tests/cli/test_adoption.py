@@ -106,10 +106,12 @@ def test_a_new_monorepo_adopts_dbtasks_with_the_readme_steps(
         "to check (init could not decide these):",
         "services/events: keeps public.alembic_version, as notes does, so it got a database of its own, database: events, "
         "a name init chose (the local database creates it; on your server, create it or put your database's name in "
-        "services.events.database)",
+        "services.events.database); to share one database instead, replace that line with schema: public and "
+        "version_table: public.alembic_version_events",
         "services/notes: keeps public.alembic_version, as events does, so it got a database of its own, database: notes, "
         "a name init chose (the local database creates it; on your server, create it or put your database's name in "
-        "services.notes.database)",
+        "services.notes.database); to share one database instead, replace that line with schema: public and "
+        "version_table: public.alembic_version_notes",
         "depends_on and expect_tables: init took depends_on from foreign keys between services only (none found); "
         "add the others, and uncomment expect_tables for verify to check them (docs/configuration.md)",
         "next: inv db.status",

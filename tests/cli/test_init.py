@@ -101,7 +101,8 @@ def test_init_on_the_layouts_example_writes_its_committed_migrations_yaml(layout
             assert (
                 f"{name}: keeps public.alembic_version, as {'plain_async' if name == 'plain_sync' else 'plain_sync'} does, "
                 f"so it got a database of its own, database: {name}, a name init chose (the local database creates it; "
-                f"on your server, create it or put your database's name in services.{name}.database)"
+                f"on your server, create it or put your database's name in services.{name}.database); to share one "
+                f"database instead, replace that line with schema: public and version_table: public.alembic_version_{name}"
             ) in lines
         assert got.pop("expect_tables") == ()
         assert set(expected.pop("expect_tables")) <= set(expect_tables_comment(layouts, name))
@@ -168,6 +169,22 @@ def test_the_written_layouts_file_upgrades_every_service_into_its_place(
     assert rows(database_url, "parts.alembic_version") == [heads["parts"]]
     assert "alembic_version" not in tables(database_url, "public")
     assert tables(database_url, "audit") == {"entry_log"}
+
+
+def test_the_one_database_alternative_init_prints_works_as_printed(layouts: Path, database_url: str) -> None:
+    """plain_sync and plain_async both keep public.alembic_version: init's line says how to share one database
+    instead of one each; done as said, both reach head in one database, each in its own version table, env.py unchanged."""
+    assert_ok(dbtasks_init(layouts))
+    for name in ("plain_sync", "plain_async"):
+        replace_once(
+            layouts / "migrations.yaml",
+            f"    database: {name}\n",
+            f"    schema: public\n    version_table: public.alembic_version_{name}\n",
+        )
+    assert_ok(inv(layouts, "db.upgrade-all", "--only", "plain_sync,plain_async", url=database_url))
+    for name in ("plain_sync", "plain_async"):
+        assert rows(database_url, f"public.alembic_version_{name}") == [head_of(layouts / name)]
+    assert "alembic_version" not in tables(database_url, "public")  # neither went to the default one
 
 
 def head_of(service: Path) -> str:

@@ -500,7 +500,7 @@ def test_env_without_version_table_schema_shared_by_two_services(project: Path, 
     before = snapshot(database_url)
     found = findings(project, database_url)
     for service in ("movements", "meals"):
-        one(found, "error", service, "'public'", f"version_table_schema='{service}'")
+        one(found, "error", service, "goes to public.alembic_version", f"version_table: {service}.alembic_version in migrations")
     message = one(found, "error", "database", "public.alembic_version of ", "overwrite each other's revision")
     assert "movements" in message and "meals" in message
     assert_only_empty_schemas_added(before, snapshot(database_url))

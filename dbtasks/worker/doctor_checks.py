@@ -21,6 +21,7 @@ from . import branches
 from .checksums import legacy_table
 from .failures import Failure, classify, first_line
 from .operation import Operation, defines, pending_count
+from .ownership import unfenced
 
 # What each driver needs in the service's interpreter, besides Alembic and SQLAlchemy.
 DRIVER_MODULES = {"asyncpg": ("asyncpg", "greenlet"), "psycopg2": ("psycopg2",), "psycopg": ("psycopg",)}
@@ -260,6 +261,9 @@ class Diagnosis:
                 "(and would drop every table); import the modules that define them in env.py",
             )
             return
+        unfiltered = unfenced(self.operation.configured, list(self.operation.ownership.schemas))
+        if unfiltered:
+            self.add("warning", unfiltered)
         default = self.database.get("default_schema")
         self.operation.ownership.learn_models(metadata, default, self.operation.configured.get("include_object"))
         by_schema: dict[Any, list[str]] = {}

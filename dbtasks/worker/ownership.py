@@ -113,3 +113,17 @@ def differences(before: View, after: View, verbs: tuple[str, ...] = catalog.CHAN
     for schema in sorted(set(before) | set(after)):
         lines += catalog.differences(before.get(schema, {}), after.get(schema, {}), schema, verbs)
     return lines
+
+
+def unfenced(configured: dict[str, Any], schemas: list[str]) -> str | None:
+    """doctor's warning for an env.py whose plain autogenerate compares every schema of the database (dbtasks' own
+    runs are fenced to the service's schemas; plain alembic is not), with the include_name line to add."""
+    if not configured.get("include_schemas") or configured.get("include_name") or configured.get("include_object"):
+        return None
+    listed = ", ".join(repr(schema) for schema in schemas)
+    return (
+        "env.py passes include_schemas=True without include_name: plain 'alembic revision --autogenerate' here compares "
+        "every schema of the database (other services' and dbtasks_state, dbtasks' bookkeeping) and proposes "
+        "dropping their tables; pass include_name=lambda name, type_, parent: type_ != 'schema' or name in "
+        f"({listed},) to context.configure (dbtasks' own runs see only this service's schemas already)"
+    )

@@ -564,7 +564,9 @@ def test_models_with_tables_in_another_services_schema(project: Path, database_u
 # -- all is well -------------------------------------------------------------------------------------------
 
 
-def test_a_healthy_project_has_ok_findings_but_a_warning_for_each_unfiltered_autogenerate(project: Path, database_url: str) -> None:
+def test_a_healthy_project_has_ok_findings_but_a_warning_for_each_unfiltered_autogenerate(
+    project: Path, database_url: str
+) -> None:
     assert_ok(inv(project, "db.upgrade-all", url=database_url))
     before = snapshot(database_url)
     lines: list[str] = []

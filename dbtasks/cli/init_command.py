@@ -5,16 +5,17 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:  # the core of init is imported when the command runs
     from ..init.write import Written
 
-USAGE = """usage: dbtasks init [FOLDER] [--force]
+USAGE = """usage: dbtasks init [FOLDER] [--force] [--dry-run]
 
 Find every alembic.ini under FOLDER (default: this folder), read each service's env.py and migrations
 without running them, and write FOLDER/migrations.yaml and FOLDER/tasks.py; add .dbtasks/ to .gitignore.
---force overwrites an existing migrations.yaml or tasks.py."""
+--force overwrites an existing migrations.yaml or tasks.py. --dry-run writes nothing: it prints the
+migrations.yaml it would write, and what to check on stderr."""
 
 
 class _Usage(Exception):
@@ -25,7 +26,7 @@ def main(argv: list[str]) -> int:
     from ..init.write import InitError, write
 
     try:
-        folder, force = _arguments(argv)
+        folder, force, dry_run = _arguments(argv)
     except _Usage as error:
         print(f"dbtasks init: {error}", file=sys.stderr)
         return 2
@@ -33,33 +34,39 @@ def main(argv: list[str]) -> int:
         print(USAGE)
         return 0
     try:
-        written = write(folder, force)
+        written = write(folder, force, dry_run)
     except InitError as error:
         for problem in error.problems:
             print(f"dbtasks init: {problem}", file=sys.stderr)
         return error.exit_code
     try:
+        if dry_run:  # the file on stdout (dbtasks init --dry-run > migrations.yaml), the rest on stderr
+            print(written.text, end="")
+            _notes(written, sys.stderr)
+            return 0
         _report(written)
     except BrokenPipeError:  # `dbtasks init | head -1`: the reader left early; the files are written
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
-def _arguments(argv: list[str]) -> tuple[Path | None, bool]:
-    """(FOLDER, --force); FOLDER None asks for the help text."""
-    folders, force = [], False
+def _arguments(argv: list[str]) -> tuple[Path | None, bool, bool]:
+    """(FOLDER, --force, --dry-run); FOLDER None asks for the help text."""
+    folders, force, dry_run = [], False, False
     for arg in argv:
         if arg in ("-h", "--help"):
-            return None, False
+            return None, False, False
         if arg == "--force":
             force = True
+        elif arg == "--dry-run":
+            dry_run = True
         elif arg.startswith("-"):
-            raise _Usage(f"unknown option {arg!r}; usage: dbtasks init [FOLDER] [--force]")
+            raise _Usage(f"unknown option {arg!r}; usage: dbtasks init [FOLDER] [--force] [--dry-run]")
         else:
             folders.append(arg)
     if len(folders) > 1:
-        raise _Usage(f"one FOLDER at most, got {', '.join(folders)}; usage: dbtasks init [FOLDER] [--force]")
-    return Path(folders[0] if folders else ".").absolute(), force
+        raise _Usage(f"one FOLDER at most, got {', '.join(folders)}; usage: dbtasks init [FOLDER] [--force] [--dry-run]")
+    return Path(folders[0] if folders else ".").absolute(), force, dry_run
 
 
 def _report(written: Written) -> None:
@@ -73,8 +80,12 @@ def _report(written: Written) -> None:
     print(f"wrote {show(folder / 'tasks.py')}")
     if written.ignored:
         print(f"added .dbtasks/ to {show(folder / '.gitignore')}")
-    if decided.notes:
-        print("to check (init could not decide these):")
-        for note in decided.notes:
-            print(note)
+    _notes(written, sys.stdout)
     print("next: inv db.status")
+
+
+def _notes(written: Written, stream: TextIO) -> None:
+    if written.plan.notes:
+        print("to check (init could not decide these):", file=stream)
+        for note in written.plan.notes:
+            print(note, file=stream)

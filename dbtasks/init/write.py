@@ -65,21 +65,24 @@ class InitError(DbtasksError):
 
 @dataclass(frozen=True)
 class Written:
-    """What init decided and wrote under `folder`; `ignored`: it added .dbtasks/ to .gitignore."""
+    """What init decided and wrote under `folder`; `ignored`: it added .dbtasks/ to .gitignore; `text`: the
+    migrations.yaml (with dry_run, the only thing made: nothing was written)."""
 
     plan: Plan
     folder: Path
     ignored: bool
+    text: str = ""
 
 
-def write(folder: Path, force: bool = False) -> Written:
+def write(folder: Path, force: bool = False, dry_run: bool = False) -> Written:
     """Read the Alembic services under `folder` and write its migrations.yaml, tasks.py and .gitignore line;
-    InitError (nothing written) when the folder, existing files or the services say no."""
+    InitError (nothing written) when the folder, existing files or the services say no. `dry_run` writes nothing
+    (existing files are no obstacle then) and returns the file's text."""
     label = shown(folder)
     if not folder.is_dir():
         raise InitError([f"{label}: no such folder; pass the monorepo's folder (dbtasks init FOLDER)"])
     config_file, tasks_file = folder / "migrations.yaml", folder / "tasks.py"
-    refused = _refusal(config_file, tasks_file, force)
+    refused = None if dry_run else _refusal(config_file, tasks_file, force)
     if refused:
         raise InitError([refused])
     units, left_out = find_units(folder)
@@ -102,12 +105,14 @@ def write(folder: Path, force: bool = False) -> Written:
         problems = _check(folder, text)
         if problems:  # init's own mistake: say so rather than write a file the tasks refuse
             raise InitError([*problems, "the file init wrote does not load (nothing was written); please report this"], 1)
+        if dry_run:
+            return Written(decided, folder, False, text)
         config_file.write_text(text, encoding="utf-8")
         tasks_file.write_text(TASKS_PY, encoding="utf-8")
         ignored = _ignore_dbtasks(folder / ".gitignore")
     except OSError as error:
         raise InitError([f"cannot write in {label}: {error.strerror or error}; check its permissions"], 1) from None
-    return Written(decided, folder, ignored)
+    return Written(decided, folder, ignored, text)
 
 
 def _refusal(config_file: Path, tasks_file: Path, force: bool) -> str | None:

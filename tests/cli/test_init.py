@@ -217,6 +217,17 @@ def test_an_existing_migrations_yaml_or_tasks_py_is_kept_without_force(layouts: 
     assert set(config.load(layouts / "migrations.yaml").services) == set(config.load(LAYOUTS / "migrations.yaml").services)
 
 
+def test_dry_run_prints_the_file_init_writes_and_writes_nothing(layouts: Path) -> None:
+    (layouts / "migrations.yaml").write_text("version: 1\n", encoding="utf-8")  # an existing file: no obstacle, kept
+    files = {path: path.read_bytes() for path in layouts.rglob("*") if path.is_file()}
+    dry = dbtasks_init(layouts, "--dry-run")
+    assert dry.returncode == 0 and dry.stdout.startswith("# The services whose Alembic migrations"), (dry.stdout, dry.stderr)
+    assert dry.stderr.splitlines()[0] == "to check (init could not decide these):", dry.stderr
+    assert {path: path.read_bytes() for path in layouts.rglob("*") if path.is_file()} == files  # nothing written
+    assert_ok(dbtasks_init(layouts, "--force"))
+    assert (layouts / "migrations.yaml").read_text(encoding="utf-8") == dry.stdout  # exactly what a real run writes
+
+
 def test_gitignore_gets_one_dbtasks_line(layouts: Path) -> None:
     (layouts / ".gitignore").write_text("*.pyc")  # no newline at the end
     assert "added .dbtasks/ to .gitignore" in assert_ok(dbtasks_init(layouts)).stdout
@@ -239,9 +250,9 @@ def test_a_folder_argument_and_bad_command_lines(tmp_path: Path, layouts: Path) 
     assert list(empty.iterdir()) == []
     assert one_error(dbtasks_init(tmp_path, "missing")).startswith("dbtasks init: missing: no such folder;")
     assert one_error(dbtasks_init(layouts, "--forse")) == (
-        "dbtasks init: unknown option '--forse'; usage: dbtasks init [FOLDER] [--force]"
+        "dbtasks init: unknown option '--forse'; usage: dbtasks init [FOLDER] [--force] [--dry-run]"
     )
-    assert dbtasks_init(layouts, "--help").stdout.startswith("usage: dbtasks init [FOLDER] [--force]")
+    assert dbtasks_init(layouts, "--help").stdout.startswith("usage: dbtasks init [FOLDER] [--force] [--dry-run]")
 
 
 def test_what_init_reads_beyond_the_examples(tmp_path: Path) -> None:

@@ -72,3 +72,11 @@ class RunFailed(DbtasksError):
 
 class DatabaseUnreachable(DbtasksError):
     """The database cannot be reached (down, wrong host, wrong password): said once, before any worker starts."""
+
+
+class DatabaseMissing(DatabaseUnreachable):
+    """The server answers, but has no database of that name (`database`): every missing one is said at once."""
+
+    def __init__(self, message: str, database: str) -> None:
+        super().__init__(message)
+        self.database = database

@@ -310,6 +310,21 @@ def quoted(text: str) -> str:
 CREATE_HINT = "let 'inv db.upgrade-all --create-databases' create it, "  # where that option may run (Session.create_hint)
 
 
+def missing_database(reason: str) -> bool:
+    """Whether a connection failed because the server has no database of the name asked for."""
+    return bool(re.search(r'database "[^"]*" does not exist', reason))
+
+
+def missing_databases(names: list[tuple[str, str]], create_hint: str) -> str:
+    """One line for several databases a run needs that their servers lack ((name, host:port) each)."""
+    listed = ", ".join(f"{name!r} on {server}" for name, server in names)
+    hint = create_hint.replace("create it", "create them")
+    return (
+        f"{len(names)} databases do not exist: {listed}; create them (CREATE DATABASE ...), {hint}or fix their names in "
+        "migrations.yaml"
+    )
+
+
 def connect_problem(target: Target, reason: str, create_hint: str = "") -> str:
     """One message per way a connection fails, naming host:port/dbname and the variable to fix (`create_hint`: how a
     missing database gets created by us, where that works)."""
@@ -325,7 +340,7 @@ def connect_problem(target: Target, reason: str, create_hint: str = "") -> str:
         )
     if "authentication failed" in reason or re.search(r'role "[^"]*" does not exist', reason):
         return f"authentication failed for user {user!r} on {host}:{port}: the user or password in {source} is wrong"
-    if re.search(r'database "[^"]*" does not exist', reason):
+    if missing_database(reason):
         return (
             f'database {database!r} does not exist on {host}:{port}: create it (CREATE DATABASE "{database}"), '
             f"{create_hint}or fix the database name in {source}{_close_databases(target, database)}"

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 from . import settings
 from .config.project import Service
 from .database import pg
-from .errors import DatabaseUnreachable
+from .errors import DatabaseMissing, DatabaseUnreachable
 from .files.graph_cache import GraphCache
 from .worker import checksums, revisions
-from .worker.libpq import libpq
+from .worker.libpq import database_name, libpq
 
 if TYPE_CHECKING:
     from .database.target import Target
@@ -92,9 +92,12 @@ def reach(target: Target, hint: str = "") -> pg.Connection:
     try:
         return pg.connect(libpq(target.url))
     except pg.PgError as error:
-        from .explain import connect_problem
+        from .explain import connect_problem, missing_database
 
-        raise DatabaseUnreachable(target.redact(connect_problem(target, str(error), hint))) from None
+        message = target.redact(connect_problem(target, str(error), hint))
+        if missing_database(str(error)):
+            raise DatabaseMissing(message, database_name(target.url)) from None
+        raise DatabaseUnreachable(message) from None
 
 
 def file_graph(service: Service, cache: GraphCache | None = None) -> dict[str, tuple[str, list[str]]] | None:

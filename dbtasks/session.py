@@ -21,9 +21,10 @@ from .database.target import (
     resolve_service_target,
     resolve_target,
     target_line,
+    where,
 )
-from .errors import ConfigError, UsageError
-from .explain import CREATE_HINT, Emit
+from .errors import ConfigError, DatabaseMissing, UsageError
+from .explain import CREATE_HINT, Emit, missing_databases
 from .files.graph_cache import GraphCache
 from .settings import DEFAULT_WAIT
 from .worker.libpq import database_name
@@ -275,11 +276,21 @@ class Session:
         for service in services:
             by_database.setdefault(service.database_key, []).append(service)
         self._known = {}
+        missing: list[tuple[DatabaseMissing, Target]] = []  # every database the server lacks, said in one line
         for group in by_database.values():  # unreachable: said once, before any worker tries
             target = self.database(group[0])
             probe = self._needs_probe(target)
-            self._known.update(fastpath.known_states(target, group, self.graphs, probe=probe, hint=self.create_hint()))
+            try:
+                self._known.update(fastpath.known_states(target, group, self.graphs, probe=probe, hint=self.create_hint()))
+            except DatabaseMissing as error:
+                missing.append((error, target))
+                continue
             self._probed.add(target.url)
+        if len(missing) == 1:
+            raise missing[0][0]
+        if missing:
+            names = [(error.database, "{}:{}".format(*where(target.url)[:2])) for error, target in missing]
+            raise DatabaseMissing(missing_databases(names, self.create_hint()), names[0][0])
         self.graphs.save()
         return dict(self._known)
 

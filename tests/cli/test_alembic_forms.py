@@ -423,29 +423,29 @@ def test_create_databases_makes_each_missing_one_and_migrates_it(forms: Forms, p
     """notes' database and multi's second engine's are not on the server: without --create-databases the first is
     one line naming the option; with it each is created (and said) before anything connects, then migrated."""
     config = forms.root / "migrations.yaml"
-    notes, engine2 = (f"qz{secrets.token_hex(6)}" for _ in range(2))  # like no other name: no "did you mean"
+    notes, books, engine2 = (f"qz{secrets.token_hex(6)}" for _ in range(3))  # like no other name: no "did you mean"
     replace_once(config, f"database: {name_of(forms.notes_url)}", f"database: {notes}")
+    replace_once(config, f"database: {name_of(forms.books_url)}", f"database: {books}")
     replace_once(config, f"engine2: {name_of(forms.multi_urls[1])}", f"engine2: {engine2}")
     host, port = urlsplit(pg_server).hostname, urlsplit(pg_server).port
     try:
-        missing = forms.inv("db.upgrade-all")
+        missing = forms.inv("db.upgrade-all")  # every missing one in one line
         assert missing.returncode == 1, show(missing)
         assert missing.stderr.splitlines()[-1] == (
-            f"database '{notes}' does not exist on {host}:{port}: create it (CREATE DATABASE \"{notes}\"), let 'inv "
-            f"db.upgrade-all --create-databases' create it, or fix the database name in DATABASE_URL (database {notes})"
+            f"2 databases do not exist: '{notes}' on {host}:{port}, '{books}' on {host}:{port}; create them (CREATE "
+            "DATABASE ...), let 'inv db.upgrade-all --create-databases' create them, or fix their names in migrations.yaml"
         ), show(missing)
         created = assert_ok(forms.inv("db.upgrade-all", "--create-databases"))
         said = [line for line in created.stderr.splitlines() if line.startswith("created database")]
-        assert said == [
-            f"created database {notes} on {host}:{port} (--create-databases)",
-            f"created database {engine2} on {host}:{port} (--create-databases)",
-        ], show(created)
+        assert said == [f"created database {name} on {host}:{port} (--create-databases)" for name in (notes, books, engine2)], (
+            show(created)
+        )
         assert recorded(with_database(pg_server, notes), "public") == [HEADS["notes"]]
         assert recorded(with_database(pg_server, engine2), "public") == ["f1000000d001"]
         again = assert_ok(forms.inv("db.upgrade-all", "--create-databases"))
         assert "created database" not in again.stderr and again.stdout.splitlines()[-1] == "7 ok, 0 failed, 0 skipped"
     finally:
-        execute(pg_server, *(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in (notes, engine2)))
+        execute(pg_server, *(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in (notes, books, engine2)))
 
 
 def test_create_databases_is_refused_without_the_right_or_in_a_protected_environment(forms: Forms, pg_server: str) -> None:

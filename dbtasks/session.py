@@ -142,12 +142,7 @@ class Session:
     def engine_targets(self, service: Service) -> dict[str, Target]:
         """A multidb service's engines (engines: in migrations.yaml) -> each one's database, resolved like a service's
         own (started and created on the local database)."""
-        return {
-            engine: self.database(
-                replace(service, name=f"{service.name}.{engine}", database=name, database_url_env=variable, engines=())
-            )
-            for engine, name, variable in service.engines
-        }
+        return {engine: self.database(one) for engine, one in service.engine_services().items()}
 
     def _step(self, service: Service, after: tuple[str, ...] = ()) -> planning.Step:
         """`service`'s step on its database, with the environment's -x over its own."""

@@ -37,8 +37,6 @@ def upgrade(session: Session, service: Service, to: str = "head", allow_edited: 
 def create_databases(session: Session, services: list[Service]) -> list[str]:
     """--create-databases: each database the services' configured URLs name (a multidb service's engines' too) created
     where its server lacks it, before anything else connects; never in a protected environment. Returns the names."""
-    from dataclasses import replace
-
     from .database.provision import create_missing
 
     if session.protected():
@@ -48,12 +46,7 @@ def create_databases(session: Session, services: list[Service]) -> list[str]:
             "databases as an admin (CREATE DATABASE ...), then rerun without it"
         )
     targets = [session.configured_target(service) for service in services]
-    for service in services:
-        for engine, name, variable in service.engines:
-            engine_service = replace(
-                service, name=f"{service.name}.{engine}", database=name, database_url_env=variable, engines=()
-            )
-            targets.append(session.configured_target(engine_service))
+    targets += [session.configured_target(one) for service in services for one in service.engine_services().values()]
     return create_missing(targets, session.announce)
 
 

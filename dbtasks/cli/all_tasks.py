@@ -119,7 +119,7 @@ def definitions(config_file: Path) -> Definitions:
 
     edited = {"allow_edited": lambda given: bool(given.get("allow_edited"))}
 
-    def members_named_already(given: dict[str, Any]) -> bool:
+    def no_creation_on_a_fleet(given: dict[str, Any]) -> bool:
         """A fleet's members are the databases it lists or finds: --create-databases is for migrations.yaml's own."""
         if given.get("create_databases"):
             from ..errors import UsageError
@@ -147,7 +147,7 @@ def definitions(config_file: Path) -> Definitions:
             {**EDITED, **CREATE},
             selection="all",
             fleet="targets",
-            on_fleet=on_fleet("upgrade_all", **edited, create_databases=members_named_already),
+            on_fleet=on_fleet("upgrade_all", **edited, create_databases=no_creation_on_a_fleet),
             session="write",
         ),
         Task(

@@ -81,6 +81,13 @@ class Service:
         """Where its alembic_version is expected: declared, read from env.py, else `schema`.alembic_version."""
         return self.version_table or (self.schema, "alembic_version")
 
+    def engine_services(self) -> dict[str, Service]:
+        """multidb: each engine as a service of its own database (named service.engine), to resolve its target."""
+        return {
+            engine: replace(self, name=f"{self.name}.{engine}", database=name, database_url_env=variable, engines=())
+            for engine, name, variable in self.engines
+        }
+
     @property
     def database_key(self) -> tuple[str, str]:
         """Which database it uses, as migrations.yaml says it: services with equal keys share one."""

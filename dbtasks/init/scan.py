@@ -117,8 +117,9 @@ def scan_service(ini: Path, section: str = "alembic", toml: Path | None = None) 
     scan.dependencies = _dependencies(folder)
     env_py = revisions.environment_file(**source)
     location = str(options.get("script_location") or "")
-    packaged = packages.folder(location, [folder, *modules.roots]) if packages.split(location) else None
-    scan.package = (packages.split(location) or (None, ""))[0]
+    package = packages.split(location)
+    packaged = packages.folder(location, [folder, *modules.roots]) if package else None
+    scan.package = package[0] if package else None
     if packaged is not None:  # script_location = package:path, the package found where this interpreter looks
         env_py = str(packaged / "env.py")
     if env_py and os.path.isfile(env_py):

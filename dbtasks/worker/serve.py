@@ -5,7 +5,7 @@ modules never meet another service's), but it skips the imports every fresh inte
 A request arrives as a 4-byte length, the JSON (the protocol's Request plus "cwd" and "env") and four
 file descriptors: the child's stdin (the parent's lifeline), its stdout, the result pipe and a status
 pipe on which this server writes the child's exit code once it has reaped it. The parent side is
-dbtasks/forkserver.py.
+dbtasks/run/forkserver.py.
 """
 
 from __future__ import annotations

@@ -91,10 +91,10 @@ def execute(url: str, *statements: str) -> None:
         connection.close()
 
 
-def create_database(server_url: str) -> str:
-    """A new database with a random name on the server; returns its URL."""
+def create_database(server_url: str, template: str | None = None) -> str:
+    """A new database with a random name on the server (a copy of the database `template` when given); returns its URL."""
     name = f"dbtasks_test_{secrets.token_hex(6)}"
-    execute(server_url, f'CREATE DATABASE "{name}"')
+    execute(server_url, f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     return with_database(server_url, name)
 
 

@@ -280,8 +280,8 @@ def test_squawk_missing_is_one_line_naming_the_fix(project: Path, tmp_path: Path
 SAME_TYPE = 'op.execute("ALTER TABLE habits.habits ALTER COLUMN name TYPE varchar(120)")'
 
 
-def test_check_all_lint_fails_on_a_planted_risk_and_passes_without(project: Path, database_url: str) -> None:
-    assert_ok(inv(project, "db.upgrade-all", url=database_url))
+def test_check_all_lint_fails_on_a_planted_risk_and_passes_without(project: Path, upgraded_url: str) -> None:
+    database_url = upgraded_url  # every service at head
     assert_ok(inv(project, "db.check-all", "--lint", url=database_url))
     plant(project, SAME_TYPE)
     assert_ok(inv(project, "db.upgrade", "habits", url=database_url))

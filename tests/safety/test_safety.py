@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import signal
 import subprocess
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -23,12 +22,8 @@ from _support import (
     assert_bad_input,
     assert_failure,
     assert_ok,
-    copy_project,
-    create_database,
     declared_services,
-    drop_database,
     error_lines,
-    execute,
     expected_tables,
     head_of,
     inv,
@@ -43,13 +38,11 @@ from _support import (
     summary_states,
     tables,
     version,
-    with_database,
 )
 from safety_helpers import (
     Background,
     advisory_lock_holders,
     background,
-    database_name,
     files_under,
     is_running_worker,
     kill_pids,
@@ -96,31 +89,6 @@ def assert_untouched(url: str, service: str) -> None:
 
 
 # == 1. bad input: one line, a non-zero exit, nothing changed ============================================
-
-
-@pytest.fixture(scope="module")
-def upgraded_template(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A database with every service upgraded to head, used as the template of each case's database."""
-    url = create_database(pg_server)
-    try:
-        source = copy_project(tmp_path_factory.mktemp("template") / "repo")
-        assert_ok(inv(source, "db.upgrade-all", url=url))
-        assert_all_at_head(url)
-        yield database_name(url)
-    finally:
-        drop_database(pg_server, url)
-
-
-@pytest.fixture
-def upgraded_database(pg_server: str, upgraded_template: str) -> Iterator[str]:
-    """A fresh copy of the upgraded template: every service at head, dropped after the test."""
-    name = f"dbtasks_test_{secrets.token_hex(6)}"
-    execute(pg_server, f'CREATE DATABASE "{name}" TEMPLATE "{upgraded_template}"')
-    url = with_database(pg_server, name)
-    try:
-        yield url
-    finally:
-        drop_database(pg_server, url)
 
 
 Edit = Callable[[Path], None]
@@ -560,8 +528,8 @@ BAD_INPUTS = [
 
 
 @pytest.mark.parametrize("case", BAD_INPUTS)
-def test_bad_input_is_one_line_and_changes_nothing(project: Path, upgraded_database: str, case: Bad) -> None:
-    url = upgraded_database
+def test_bad_input_is_one_line_and_changes_nothing(project: Path, upgraded_url: str, case: Bad) -> None:
+    url = upgraded_url
     if case.edit is not None:
         case.edit(project)
     at = line_number(project / CONFIG, case.at) if case.at else None

@@ -18,7 +18,8 @@ STAMP = VENV / ".dbtasks-installed"
 
 
 def say(text: str) -> None:
-    print(f"==> {text}", flush=True)
+    sys.stdout.write(f"==> {text}\n")  # one write: the 3.9 venv's thread says things while the main thread does
+    sys.stdout.flush()
 
 
 def run(*args: str | Path) -> None:

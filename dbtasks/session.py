@@ -227,7 +227,7 @@ class Session:
                 fork=self.fork,
                 announce=self.announce,
                 shared=tuple(self.project.shared_schemas(service)),
-                foreign=tuple(other.expected_version_table for other in self.project.neighbours(service)),
+                foreign=self.project.foreign_version_tables(service),
                 lock=lock,
                 engines=engines,
                 **args,

@@ -34,12 +34,6 @@ def verify(session: Session, service: Service, keep: bool = False) -> dict[str, 
             f"{service.name}: its env.py drives several databases (engines: "
             f"{', '.join(engine for engine, _, _ in service.engines)}); verify of it is not supported yet"
         )
-    if service.branch:  # the checks walk every revision of an environment, not one branch of it
-        raise UsageError(
-            f"{service.name}: verify walks a whole Alembic environment, and {service.name} is its branch "
-            f"{service.branch!r}: not supported yet; on a scratch database, run 'inv db.upgrade {service.name}' and "
-            f"'inv db.downgrade {service.name} --to base --yes'"
-        )
     target = session.database(service)
     assert target.url is not None
     # Dependencies in other databases have nothing to prepare in this one.

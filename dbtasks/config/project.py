@@ -154,6 +154,12 @@ class Project:
             other for other in self.services.values() if other.name != service.name and other.database_key == service.database_key
         ]
 
+    def foreign_version_tables(self, service: Service) -> tuple[tuple[str, str], ...]:
+        """The version tables of the other services in its database; not its own, which the other branches of its
+        Alembic environment share with it."""
+        own = service.expected_version_table
+        return tuple(dict.fromkeys(t for other in self.neighbours(service) if (t := other.expected_version_table) != own))
+
     def shared_schemas(self, service: Service) -> list[str]:
         """Those of the service's schemas that another service in its database also owns."""
         others = {schema for other in self.neighbours(service) for schema in other.owned_schemas}

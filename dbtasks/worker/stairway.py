@@ -44,9 +44,17 @@ class Walk:
     that ends the run can be put on the right check."""
 
     def __init__(
-        self, script: Any, owner: owned.Ownership, ignore_table: str, revisions: list[str], previous: Any, stairs: bool
+        self,
+        script: Any,
+        owner: owned.Ownership,
+        ignore_table: str,
+        revisions: list[str],
+        previous: Any,
+        stairs: bool,
+        one_down: str = "-1",
     ) -> None:
         self.script = script
+        self.one_down = one_down  # LABEL@-1 for a branch: the other branches' heads stay where they are
         self.owner = owner
         self.ignore_table = ignore_table
         self.revisions = revisions
@@ -73,7 +81,7 @@ class Walk:
         if isinstance(memo, dict):
             memo.clear()
         if what == "downgrade":
-            yield from self.script._downgrade_revs("-1", self.heads)
+            yield from self.script._downgrade_revs(self.one_down, self.heads)
         else:
             yield from self.script._upgrade_revs(revision, self.heads)
 

@@ -10,11 +10,12 @@ import io
 import os
 from typing import Any
 
-from . import catalog, revisions
+from . import branches, catalog, revisions
 from . import ownership as owned
-from .failures import Failure, failing_revision, first_line, is_connection_error
+from .failures import Failure, first_line
 from .operation import Operation, describe
-from .stairway import Problem, StairFailed, Walk
+from .stairway import Problem, Walk
+from .verify_steps import Steps
 
 CHECKS = (
     "history",
@@ -31,15 +32,12 @@ CHECKS = (
 )
 
 
-class Verification:
+class Verification(Steps):
     def __init__(self, operation: Operation) -> None:
-        self.operation = operation
+        super().__init__(operation)
         self.schema = operation.schema
-        self.owner = operation.ownership
         self.expected: list[str] = list(operation.args.get("expect_tables") or [])
         self.results: dict[str, dict[str, Any]] = {}
-        self.env_runs = 0
-        self.script: Any = None  # the ScriptDirectory, built once
         self.db = catalog.Connection(operation.url)
 
     # -- results ------------------------------------------------------------------------------------
@@ -103,7 +101,7 @@ class Verification:
         return script
 
     def single_head(self, script: Any) -> bool:
-        heads = sorted(script.get_heads())
+        heads = branches.heads(script, self.label)
         if len(heads) > 1:
             self.failed(
                 "single-head",
@@ -116,7 +114,9 @@ class Verification:
     # -- the database checks --------------------------------------------------------------------------
 
     def database_checks(self, script: Any) -> None:
-        revisions = [rev.revision for rev in reversed(list(script.walk_revisions()))]
+        revisions = [
+            rev.revision for rev in reversed(list(script.walk_revisions())) if not self.label or self.label in rev.branch_labels
+        ]
         if not revisions:
             for name in CHECKS[2:-1]:
                 self.record(name, None, "skipped: no migrations yet")
@@ -158,21 +158,31 @@ class Verification:
             what, revision = walk.doing
             if what == "upgrade":
                 return False
+            if self.label:  # rebuilding would drop the version table the other branches keep their rows in
+                return self.skip_after_stairway(revision, revisions)
             if not self.restore(revision, before):
                 return False
             if self.walk(revisions[revisions.index(revision) + 1 :], None, stairs=False) is not None:
                 return False
-        last = revisions[-1] if revisions else "base"
-        count = f"{len(revisions)} revision{'s' if len(revisions) != 1 else ''}"
-        self.passed("upgrade", f"base -> {last}, {count} one at a time")
-        self.passed("stairway", f"{count}: upgrade, downgrade one step, upgrade again")
+        self.passed("upgrade", _upgraded(revisions))
+        self.passed("stairway", f"{_count(revisions)}: upgrade, downgrade one step, upgrade again")
         return True
+
+    def skip_after_stairway(self, revision: str, revisions: list[str]) -> bool:
+        """A branch's stairway failed at `revision`: the later checks are skipped (False), said why."""
+        reason = f"skipped: the stairway failed at {revision} of branch {self.label}"
+        if revision == revisions[-1]:  # its upgrade went through; only the way back failed
+            self.passed("upgrade", _upgraded(revisions))
+        for name in ("upgrade", "idempotent", "drift", "no-trace", "ownership", "version-table", "expected-tables"):
+            self.record(name, None, reason)
+        return False
 
     def walk(self, revisions: list[str], previous: Any, stairs: bool) -> Walk | None:
         """Walk `revisions` in one env.py run; None when it went through, else the walk, its failure recorded."""
         if not revisions:
             return None
-        walk = Walk(self.script, self.owner, self.version_table_name(), revisions, previous, stairs)
+        one_down = branches.spelled(self.label, "-1") or "-1"
+        walk = Walk(self.script, self.owner, self.version_table_name(), revisions, previous, stairs, one_down)
         self.operation.on_step = walk.look
         try:
             problem = self.step("upgrade", self.run_walk, walk)
@@ -224,6 +234,7 @@ class Verification:
             self.failed("version-table", f"no {expected} table after upgrade to head")
             return
         rows = sorted(row[0] for row in self.db.rows(f'SELECT version_num FROM "{schema}"."{table}"'))
+        rows = branches.mine(self.script, self.label, rows)
         if rows != ([head] if head else []):
             self.failed("version-table", f"{expected} holds {', '.join(rows) or 'nothing'}, expected {head}")
             return
@@ -249,7 +260,7 @@ class Verification:
             self.passed("expected-tables", f"all {len(self.expected)} present")
 
     def idempotent(self, at_head: Any) -> None:
-        problem = self.step("upgrade", self.upgrade, "head")
+        problem = self.step("upgrade", self.upgrade, self.spelled("head"))
         if problem is not None or self.operation.applied:
             what = f"fails: {problem.message}" if problem else f"applied {len(self.operation.applied)} migrations"
             self.failed("idempotent", f"upgrade head run a second time {what}")
@@ -287,7 +298,7 @@ class Verification:
 
     def no_trace(self, before: Any) -> bool:
         """Downgrade to base leaves the service's schemas as before; True when the database is back at base."""
-        problem = self.step("downgrade", self.downgrade, "base")
+        problem = self.step("downgrade", self.downgrade, self.spelled("base"))
         if problem is not None:
             self.failed("no-trace", f"downgrade to base fails in {problem.where('env.py')}: {problem.message}")
             return False
@@ -309,7 +320,7 @@ class Verification:
         config.set_main_option("sqlalchemy.url", self.operation.url.replace("%", "%%"))
         saved, self.operation.config = self.operation.config, config
         try:
-            problem = self.step("upgrade", self.upgrade, "head", sql=True)
+            problem = self.step("upgrade", self.upgrade, self.spelled("head"), sql=True)
         finally:
             self.operation.config = saved
         if problem is not None:
@@ -319,7 +330,8 @@ class Verification:
                 "a migration that reads data must check context.is_offline_mode()",
             )
         else:
-            self.passed("offline-sql", f"upgrade base:head --sql renders {len(buffer.getvalue().splitlines())} lines")
+            lines = len(buffer.getvalue().splitlines())
+            self.passed("offline-sql", f"upgrade base:{self.spelled('head')} --sql renders {lines} lines")
 
     # -- helpers --------------------------------------------------------------------------------------
 
@@ -330,67 +342,13 @@ class Verification:
     def version_table_name(self) -> str:
         return str(self.operation.version_table.get("table") or "alembic_version")
 
-    # Alembic's command.upgrade/downgrade rebuild the revision map (loading every file) on each call; verify
-    # makes three calls per revision, so it builds the map once and runs env.py through the same script.
 
-    def upgrade(self, config: Any, revision: str, sql: bool = False) -> None:
-        start, _, end = revision.rpartition(":")
-        script = self.script
-        self.run_env(
-            config,
-            lambda rev, context: script._upgrade_revs(end, rev),
-            as_sql=sql,
-            starting_rev=start or None,
-            destination_rev=end,
-        )
+def _count(revisions: list[str]) -> str:
+    return f"{len(revisions)} revision{'s' if len(revisions) != 1 else ''}"
 
-    def run_walk(self, config: Any, walk: Walk) -> None:
-        self.run_env(config, walk.steps, destination_rev=walk.revisions[-1])
 
-    def downgrade(self, config: Any, revision: str) -> None:
-        script = self.script
-        self.run_env(config, lambda rev, context: script._downgrade_revs(revision, rev), destination_rev=revision)
-
-    def current(self, config: Any) -> None:
-        self.run_env(config, lambda rev, context: [])
-
-    def run_env(self, config: Any, fn: Any, **kw: Any) -> None:
-        from alembic.runtime.environment import EnvironmentContext
-
-        with EnvironmentContext(config, self.script, fn=fn, **kw):
-            self.script.run_env()
-
-    def step(self, phase: str, command: Any, *args: Any, **kw: Any) -> Problem | None:
-        """Run one Alembic command; return what went wrong, or None. Failures verify cannot judge are raised."""
-        self.operation.phase = phase
-        self.operation.applied = []
-        try:
-            command(self.operation.config, *args, **kw)
-        except Exception as error:
-            revision_at_fault = failing_revision(error)
-            fatal = isinstance(error, Failure) and error.kind == "wrong_database"
-            outside = revision_at_fault is None and (isinstance(error, ImportError) or is_connection_error(error))
-            if fatal or (outside and self.env_runs == 0):
-                raise  # the parent explains it in one line (env.py import, connection, wrong database)
-            if isinstance(error, StairFailed):
-                return Problem(str(error), error.revision, stair=True)
-            return Problem(self.explain(error), revision_at_fault)
-        finally:
-            self.operation.phase = "verify"
-        self.env_runs += 1
-        return None
-
-    def explain(self, error: BaseException) -> str:
-        if isinstance(error, Failure):
-            data = error.data
-            if error.kind == "schema_mismatch":
-                return f"the models' tables are in {', '.join(data.get('found') or [])}, none in {', '.join(self.owner.schemas)}"
-            if error.kind == "no_models":
-                return f"skipped: {error}"
-            if error.kind == "not_at_head":
-                return f"the database is at {', '.join(data.get('current') or []) or 'base'}, not at head"
-            return str(error)
-        return str(first_line(error))
+def _upgraded(revisions: list[str]) -> str:
+    return f"base -> {revisions[-1] if revisions else 'base'}, {_count(revisions)} one at a time"
 
 
 def _qualified(name: str, schemas: list[str]) -> set[tuple[str, str]]:

@@ -555,13 +555,42 @@ def test_two_branches_of_one_environment_are_two_services_sharing_its_version_ta
     assert recorded(url, "public") == ["c0000000aa01"] and "orders" not in tables(url, "public")
 
 
-def test_verify_of_one_branch_says_it_is_not_supported_and_touches_nothing(forms: Forms) -> None:
-    line = assert_bad_input(inv(forms.root, "db.verify", "catalog", url=forms.branches_url))
-    assert line == (
-        "catalog: verify walks a whole Alembic environment, and catalog is its branch 'catalog': not supported yet; on "
-        "a scratch database, run 'inv db.upgrade catalog' and 'inv db.downgrade catalog --to base --yes'"
-    ), line
-    assert tables(forms.branches_url, "public") == set()
+def verify_checks(forms: Forms, service: str, code: int = 0) -> dict[str, tuple[bool | None, str]]:
+    result = inv(forms.root, "db.verify", service, "--json", url=forms.branches_url)
+    assert result.returncode == code, show(result)
+    return {check["name"]: (check["ok"], check["detail"]) for check in json.loads(result.stdout)["checks"]}
+
+
+def test_verify_walks_one_branch_and_leaves_the_others_rows_alone(forms: Forms) -> None:
+    """catalog alone; orders after catalog, its dependency, in the scratch database: each walks its own revisions,
+    to LABEL@head and back to LABEL@base, and counts its own row of the version table the branches share."""
+    for service, revisions in (("catalog", ["c0000000aa01", "c0000000aa02"]), ("orders", ["0b000000bb01"])):
+        checks = verify_checks(forms, service)
+        count = f"{len(revisions)} revision{'s' if len(revisions) > 1 else ''}"
+        assert checks["upgrade"] == (True, f"base -> {revisions[-1]}, {count} one at a time"), checks
+        assert checks["stairway"] == (True, f"{count}: upgrade, downgrade one step, upgrade again"), checks
+        assert checks["version-table"] == (True, f"public.alembic_version at {revisions[-1]}"), checks
+        assert checks["no-trace"] == (True, "downgrade to base leaves public as before the first upgrade"), checks
+        assert checks["ownership"] == (True, "nothing outside public (its own tables) changed"), checks
+        assert checks["offline-sql"][0] is True and f"upgrade base:{service}@head --sql" in checks["offline-sql"][1], checks
+    orders = next((forms.root / "branches" / "alembic" / "versions").glob("*_orders.py"))
+    replace_once(orders, '    op.drop_table("orders")', "    pass")  # a downgrade that leaves its table behind
+    checks = verify_checks(forms, "orders", code=1)
+    assert checks["stairway"][0] is False, checks
+    assert checks["stairway"][1].startswith("downgrade of 0b000000bb01 does not undo its upgrade: left behind "), checks
+    assert "public.orders" in checks["stairway"][1] and "products" not in checks["stairway"][1], checks
+    assert checks["upgrade"] == (True, "base -> 0b000000bb01, 1 revision one at a time"), checks
+    skipped = (None, "skipped: the stairway failed at 0b000000bb01 of branch orders")
+    assert [name for name, verdict in checks.items() if verdict == skipped] == [
+        "idempotent",
+        "drift",
+        "no-trace",
+        "ownership",
+        "version-table",
+        "expected-tables",
+    ], checks
+    assert verify_checks(forms, "catalog")["stairway"][0] is True  # the other branch's verify is its own
+    assert tables(forms.branches_url, "public") == set()  # everything happened in scratch databases
 
 
 def test_an_environments_x_goes_over_the_services_own(forms: Forms) -> None:

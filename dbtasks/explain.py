@@ -197,6 +197,10 @@ _TEMPLATES = {
         "bootstrap's metadata {spec!r} cannot be loaded ({message}); point bootstrap.metadata in migrations.yaml at the "
         "models' MetaData (module:Base.metadata, importable from the service's folder)"
     ),
+    "bootstrap_import": (
+        "importing {module!r}, where bootstrap's metadata lives, failed ({message}); it must import in the service's "
+        "interpreter, as env.py's models do: fix the module or that interpreter's packages, then rerun"
+    ),
     "bootstrap_occupied": (
         "bootstrap builds an empty database only, and {tables} exist with no revision recorded: nothing was changed; "
         "drop them and rerun, or, if they are the schema at head, run 'inv db.stamp {name} head --yes'"
@@ -294,6 +298,7 @@ def _fields(service: Service, data: dict[str, Any], message: str, target: Target
         "version": data.get("version"),
         "extension": data.get("extension"),
         "spec": data.get("spec"),
+        "module": data.get("module"),
         "tables": ", ".join(data.get("tables") or []),
     }
 

@@ -52,6 +52,13 @@ def load(spec: str) -> Any:
     module, _, path = spec.partition(":")
     try:
         found: Any = importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        if error.name is not None and f"{module}.".startswith(f"{error.name}."):  # the module (or its package) is missing
+            raise Failure("bootstrap_metadata", first_line(error), spec=spec) from None
+        raise Failure("bootstrap_import", first_line(error), module=module) from None
+    except Exception as error:  # the module is there and failed while importing: the spec is right
+        raise Failure("bootstrap_import", first_line(error), module=module) from None
+    try:
         for name in path.split("."):
             found = getattr(found, name)
     except Exception as error:

@@ -65,6 +65,7 @@ KINDS = (
     "extension_denied",  # the role may not create an extension migrations.yaml names
     "prepare",  # a prepare file failed (rolled back)
     "bootstrap_metadata",  # bootstrap's metadata cannot be loaded
+    "bootstrap_import",  # the module bootstrap's metadata lives in fails while it is imported
     "bootstrap_occupied",  # bootstrap on a database that already holds the service's tables
     "alembic_too_old",  # the configuration needs a newer Alembic than the service's interpreter has
     "command",  # any other alembic CommandError

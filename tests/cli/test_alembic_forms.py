@@ -28,6 +28,7 @@ from _support import (
     query,
     replace_once,
     show,
+    summary_states,
     tables,
     with_database,
 )
@@ -149,6 +150,40 @@ def test_pyproject_configuration_on_an_alembic_before_1_16_names_the_version_nee
         "and this interpreter has Alembic 1.7.7; upgrade Alembic in notes's environment (pip install 'alembic>=1.16')"
     ), line
     assert tables(forms.notes_url, "public") == set()
+
+
+def test_every_other_form_runs_on_the_oldest_stack(forms: Forms, stack_interpreters: Callable[[str], Path]) -> None:
+    """Python 3.8 with SQLAlchemy 1.3 and Alembic 1.7.7 as every service's interpreter but notes' (pyproject
+    configuration needs Alembic 1.16: the test above): named sections, -x, branches, multidb and prepare files work;
+    books' models need SQLAlchemy 1.4 (sqlalchemy.orm.declarative_base), which its bootstrap says in one line."""
+    python = stack_interpreters("py38-sa13")
+    config = forms.root / "migrations.yaml"
+    text = config.read_text(encoding="utf-8")
+    for service in ("users", "audit", "books", "catalog", "orders", "multi"):
+        text = text.replace(f"\n  {service}:\n", f"\n  {service}:\n    python: {python}\n", 1)
+    config.write_text(text, encoding="utf-8")
+    result = inv(forms.root, "db.upgrade-all", "--exclude", "notes", url=forms.users_url)
+    assert result.returncode == 1, show(result)
+    assert summary_states(result) == {
+        "users": ("ok", f"base -> {HEADS['users']} (1 migration)"),
+        "audit": ("ok", f"base -> {HEADS['audit']} (1 migration)"),
+        "books": ("failed", "(in full below)"),
+        "catalog": ("ok", "base -> c0000000aa02 (2 migrations)"),
+        "orders": ("ok", "c0000000aa01 -> 0b000000bb01 (1 migration)"),
+        "multi": ("ok", "base -> f1000000d001 (1 migration)"),
+    }, show(result)
+    assert (
+        "books: importing 'models', where bootstrap's metadata lives, failed (ImportError: cannot import name "
+        "'declarative_base' from 'sqlalchemy.orm'"
+    ) in result.stdout + result.stderr, show(result)
+    assert recorded(forms.users_url, "public") == [HEADS["users"]] and recorded(forms.users_url, "audit_log") == [HEADS["audit"]]
+    assert sorted(recorded(forms.branches_url, "public")) == ["0b000000bb01", "c0000000aa02"]
+    assert [recorded(url, "public") for url in forms.multi_urls] == [["f1000000d001"], ["f1000000d001"]]
+    assert tables(forms.books_url, "public") == set()
+    down = inv(forms.root, "db.downgrade-all", "--exclude", "notes,books", "--to", "base", "--yes", url=forms.users_url)
+    assert down.stdout.splitlines()[-1] == "5 ok, 0 failed, 0 skipped", show(down)
+    assert recorded(forms.users_url, "public") == [] and recorded(forms.branches_url, "public") == []
+    assert [recorded(url, "public") for url in forms.multi_urls] == [[], []]
 
 
 def extensions(url: str) -> set[str]:

@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:  # the core of init is imported when the command runs
     from ..init.write import Written
 
-USAGE = """usage: dbtasks init [FOLDER] [--force] [--dry-run]
+USAGE = """usage: dbtasks init [FOLDER] [--force] [--dry-run] [--package NAME ...]
 
 Find every alembic.ini under FOLDER (default: this folder), read each service's env.py and migrations
 without running them, and write FOLDER/migrations.yaml and FOLDER/tasks.py; add .dbtasks/ to .gitignore.
 --force overwrites an existing migrations.yaml or tasks.py. --dry-run writes nothing: it prints the
-migrations.yaml it would write, and what to check on stderr."""
+migrations.yaml it would write, and what to check on stderr. --package NAME (repeatable) adds a service
+whose alembic.ini and migrations ship inside the installed package NAME (alembic_ini: NAME:alembic.ini)."""
+SHORT = "usage: dbtasks init [FOLDER] [--force] [--dry-run] [--package NAME ...]"
 
 
 class _Usage(Exception):
@@ -26,7 +28,7 @@ def main(argv: list[str]) -> int:
     from ..init.write import InitError, write
 
     try:
-        folder, force, dry_run = _arguments(argv)
+        folder, force, dry_run, packages = _arguments(argv)
     except _Usage as error:
         print(f"dbtasks init: {error}", file=sys.stderr)
         return 2
@@ -34,7 +36,7 @@ def main(argv: list[str]) -> int:
         print(USAGE)
         return 0
     try:
-        written = write(folder, force, dry_run)
+        written = write(folder, force, dry_run, packages)
     except InitError as error:
         for problem in error.problems:
             print(f"dbtasks init: {problem}", file=sys.stderr)
@@ -50,23 +52,29 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _arguments(argv: list[str]) -> tuple[Path | None, bool, bool]:
-    """(FOLDER, --force, --dry-run); FOLDER None asks for the help text."""
-    folders, force, dry_run = [], False, False
-    for arg in argv:
+def _arguments(argv: list[str]) -> tuple[Path | None, bool, bool, tuple[str, ...]]:
+    """(FOLDER, --force, --dry-run, the --package names); FOLDER None asks for the help text."""
+    folders, force, dry_run, packages = [], False, False, []
+    arguments = iter(argv)
+    for arg in arguments:
         if arg in ("-h", "--help"):
-            return None, False, False
+            return None, False, False, ()
         if arg == "--force":
             force = True
         elif arg == "--dry-run":
             dry_run = True
+        elif arg == "--package" or arg.startswith("--package="):
+            name = arg.partition("=")[2] if "=" in arg else next(arguments, "")
+            if not name or name.startswith("-"):
+                raise _Usage(f"--package needs a package name (--package mypkg); {SHORT}")
+            packages.append(name)
         elif arg.startswith("-"):
-            raise _Usage(f"unknown option {arg!r}; usage: dbtasks init [FOLDER] [--force] [--dry-run]")
+            raise _Usage(f"unknown option {arg!r}; {SHORT}")
         else:
             folders.append(arg)
     if len(folders) > 1:
-        raise _Usage(f"one FOLDER at most, got {', '.join(folders)}; usage: dbtasks init [FOLDER] [--force] [--dry-run]")
-    return Path(folders[0] if folders else ".").absolute(), force, dry_run
+        raise _Usage(f"one FOLDER at most, got {', '.join(folders)}; {SHORT}")
+    return Path(folders[0] if folders else ".").absolute(), force, dry_run, tuple(packages)
 
 
 def _report(written: Written) -> None:

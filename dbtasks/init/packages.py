@@ -34,3 +34,25 @@ def folder(location: str, roots: list[Path]) -> Path | None:
         if candidate.is_dir():
             return candidate
     return None
+
+
+def shipped_ini(package: str) -> tuple[Path | None, str]:
+    """The alembic.ini that the installed `package` ships at its top, found on this interpreter's import path without
+    importing it; (None, what is wrong) when the package is not there or has no alembic.ini."""
+    if not all(part.isidentifier() for part in package.split(".")):
+        return None, f"{package!r} is not a package name; give an importable name such as mypkg or mypkg.db"
+    top, *inner = package.split(".")
+    spec = importlib.machinery.PathFinder.find_spec(top, sys.path)
+    bases = [Path(base, *inner) for base in (spec.submodule_search_locations or [])] if spec is not None else []
+    if not any(base.is_dir() for base in bases):
+        return None, (
+            f"package {package} is not installed for {sys.executable} (nor on PYTHONPATH); install it there, or put "
+            "the folder holding it on PYTHONPATH, then rerun"
+        )
+    for base in bases:
+        if (base / "alembic.ini").is_file():
+            return base / "alembic.ini", ""
+    return None, (
+        f"package {package} ({bases[0]}) has no alembic.ini at its top; give the subpackage whose folder holds it "
+        f"(--package {package}.NAME)"
+    )

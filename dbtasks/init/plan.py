@@ -57,10 +57,10 @@ def plan(root: Path, scans: list[ServiceScan]) -> Plan:
     services = [
         Planned(
             name=names[index],
-            label=_label(root, scan.folder)
+            label=(f"package {scan.shipped}" if scan.shipped else _label(root, scan.folder))
             + (f" [{scan.section}]" if scan.section != "alembic" else "")
             + (f" branch {scan.branch}" if scan.branch else ""),
-            path=_label(root, scan.folder),
+            path="." if scan.shipped else _label(root, scan.folder),  # an installed package's env.py runs from here
             scan=scan,
         )
         for index, scan in enumerate(scans)

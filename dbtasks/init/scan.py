@@ -79,6 +79,7 @@ class ServiceScan:
     branch_needs: list[str] = field(default_factory=list)  # the other branches its revisions' depends_on reach
     x_names: set[str] = field(default_factory=set)  # the -x names env.py reads ("" when it reads them otherwise)
     package: str | None = None  # script_location = package:path: the package
+    shipped: str | None = None  # its alembic.ini is the one this installed package ships (dbtasks init --package)
 
     @property
     def url_variables(self) -> list[str]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DbtasksError
+from .packages import shipped_ini
 from .plan import Plan, Planned, plan
 from .scan import scan_service
 from .units import by_branch, find_units, inside
@@ -74,10 +75,11 @@ class Written:
     text: str = ""
 
 
-def write(folder: Path, force: bool = False, dry_run: bool = False) -> Written:
+def write(folder: Path, force: bool = False, dry_run: bool = False, packages: tuple[str, ...] = ()) -> Written:
     """Read the Alembic services under `folder` and write its migrations.yaml, tasks.py and .gitignore line;
     InitError (nothing written) when the folder, existing files or the services say no. `dry_run` writes nothing
-    (existing files are no obstacle then) and returns the file's text."""
+    (existing files are no obstacle then) and returns the file's text. `packages`: installed packages that ship an
+    alembic.ini of their own, each a service too (alembic_ini: PACKAGE:alembic.ini)."""
     label = shown(folder)
     if not folder.is_dir():
         raise InitError([f"{label}: no such folder; pass the monorepo's folder (dbtasks init FOLDER)"])
@@ -86,7 +88,8 @@ def write(folder: Path, force: bool = False, dry_run: bool = False) -> Written:
     if refused:
         raise InitError([refused])
     units, left_out = find_units(folder)
-    if not units:
+    shipped = _shipped(packages)
+    if not units and not shipped:
         raise InitError(
             [
                 f"no alembic.ini under {label}; run 'alembic init' in each service first, "
@@ -98,7 +101,11 @@ def write(folder: Path, force: bool = False, dry_run: bool = False) -> Written:
             raise InitError(
                 [f"{shown(target)} is a link to a file outside {label}; nothing was written: remove the link, then rerun"]
             )
-    decided = plan(folder, [part for unit in units for part in by_branch(scan_service(*unit))])
+    scans = [scan_service(*unit) for unit in units]
+    for package, ini in shipped:
+        scans.append(scan_service(ini))
+        scans[-1].shipped = package
+    decided = plan(folder, [part for scan in scans for part in by_branch(scan)])
     decided.notes[:0] = left_out
     text = render(decided)
     try:
@@ -113,6 +120,20 @@ def write(folder: Path, force: bool = False, dry_run: bool = False) -> Written:
     except OSError as error:
         raise InitError([f"cannot write in {label}: {error.strerror or error}; check its permissions"], 1) from None
     return Written(decided, folder, ignored, text)
+
+
+def _shipped(names: tuple[str, ...]) -> list[tuple[str, Path]]:
+    """(package, its alembic.ini) for each package given; InitError naming every one that is not there."""
+    found, problems = [], []
+    for name in dict.fromkeys(names):
+        ini, problem = shipped_ini(name)
+        if ini is None:
+            problems.append(f"--package {name}: {problem}")
+        else:
+            found.append((name, ini))
+    if problems:
+        raise InitError(problems)
+    return found
 
 
 def _refusal(config_file: Path, tasks_file: Path, force: bool) -> str | None:
@@ -139,6 +160,8 @@ def render(decided: Plan) -> str:
 def _source(service: Planned) -> str:
     """Where the service's Alembic configuration was read: `habits/alembic.ini`, `[users] of alembic.ini`, ..."""
     scan, prefix = service.scan, f"{service.path}/" if service.path != "." else ""
+    if scan.shipped:
+        return f"{scan.shipped}:alembic.ini, the alembic.ini the installed package {scan.shipped} ships"
     ini = f"{prefix}alembic.ini" if scan.ini.is_file() else ""
     toml = f"{prefix}pyproject.toml [tool.alembic]" if scan.toml else ""
     section = f"[{scan.section}] of " if scan.section != "alembic" else ""
@@ -151,6 +174,8 @@ def _service_lines(service: Planned) -> list[str]:
         lines.extend(textwrap.wrap(comment, width=104, initial_indent="  # ", subsequent_indent="  #   "))
     lines.append(f"  {service.name}:")
     lines.append(f"    path: {_scalar(service.path)}")
+    if service.scan.shipped:
+        lines.append(f"    alembic_ini: {_scalar(f'{service.scan.shipped}:alembic.ini')}")
     if len(service.schemas) > 1:
         lines.append(f"    schemas: {_flow(service.schemas)}")
     elif not (service.database and service.schemas == ["public"]):  # a database of its own defaults to public

@@ -454,6 +454,37 @@ def test_init_reads_migrations_kept_in_a_package_or_says_how_to_let_it(tmp_path:
     assert recorded(database_url, "public") == ["e1000000c001"] and "entries" in tables(database_url, "public")
 
 
+def test_init_package_adds_a_service_whose_ini_ships_in_an_installed_package(tmp_path: Path, database_url: str) -> None:
+    """No folder of the repository holds ledgerpkg's alembic.ini: `dbtasks init --package ledgerpkg` finds it where the
+    interpreter would (PYTHONPATH here), reads env.py and the revisions, and writes alembic_ini: ledgerpkg:alembic.ini."""
+    site = tmp_path / "site"
+    installed_package(site)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+
+    def init(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONDONTWRITEBYTECODE": "1", **env}
+        command = [sys.executable, "-m", "dbtasks", "init", *args]
+        return subprocess.run(command, cwd=repo, env=environment, capture_output=True, text=True, timeout=120, check=False)
+
+    missing = init("--package", "ledgerpkg")
+    assert (missing.returncode, missing.stdout) == (2, ""), show(missing)
+    assert missing.stderr.splitlines() == [
+        f"dbtasks init: --package ledgerpkg: package ledgerpkg is not installed for {sys.executable} (nor on PYTHONPATH); "
+        "install it there, or put the folder holding it on PYTHONPATH, then rerun"
+    ], show(missing)
+    assert not (repo / "migrations.yaml").exists()
+    written = init("--package=ledgerpkg", PYTHONPATH=str(site))
+    assert written.returncode == 0 and written.stderr == "", show(written)
+    assert written.stdout.splitlines()[0] == "found 1 Alembic service under .: ledgerpkg", show(written)
+    text = (repo / "migrations.yaml").read_text(encoding="utf-8")
+    assert '  ledgerpkg:\n    path: .\n    alembic_ini: "ledgerpkg:alembic.ini"\n' in text, text
+    assert "# expect_tables: [entries]" in text, text  # its revisions were read
+    upgraded = assert_ok(inv(repo, "db.upgrade", "ledgerpkg", url=database_url, env={"PYTHONPATH": str(site)}))
+    assert upgraded.stdout.strip() == "ledgerpkg: upgraded base -> e1000000c001 (1 migration)", show(upgraded)
+    assert recorded(database_url, "public") == ["e1000000c001"] and "entries" in tables(database_url, "public")
+
+
 def test_create_databases_makes_each_missing_one_and_migrates_it(forms: Forms, pg_server: str) -> None:
     """notes' database and multi's second engine's are not on the server: without --create-databases the first is
     one line naming the option; with it each is created (and said) before anything connects, then migrated."""

@@ -312,12 +312,14 @@ class Session:
             held = stack.enter_context(
                 migration_lock(step.target, service.name, step.lock, wait=self.lock_wait, announce=self.announce)
             )
-            # multidb: the same lock in every other database its env.py migrates (the first one is watched)
+            # multidb: the same lock in every other database its env.py migrates, each session watched
             places = {address(step.target.url)}
             for found in self.engine_targets(service).values():
                 if address(found.url) not in places:
                     places.add(address(found.url))
-                    stack.enter_context(
-                        migration_lock(found, service.name, step.lock, wait=self.lock_wait, announce=self.announce)
+                    held.include(
+                        stack.enter_context(
+                            migration_lock(found, service.name, step.lock, wait=self.lock_wait, announce=self.announce)
+                        )
                     )
             yield held

@@ -16,6 +16,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from .. import settings
 from ..errors import DbtasksError, ServiceError
@@ -123,6 +124,7 @@ class Held:
         self.server_pid: int = connection.get_backend_pid()
         self.lost: str | None = None
         self._stops: list[Callable[[], None]] = []
+        self._others: list[Held] = []  # the same lock in the other databases a multidb env.py migrates
         self._guard = threading.Lock()
         self._done = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name=f"lock watcher {service}", daemon=True)
@@ -150,6 +152,13 @@ class Held:
 
         return unregister
 
+    def include(self, other: Held) -> None:
+        """Another database's session of this same lock (the multidb template's other engines): when the server ends
+        that one, this lock is lost too, with the same consequences (the worker is stopped and rolls back)."""
+        self._others.append(other)
+        where = urlsplit(other.target.url or "").path.lstrip("/") if other.target is not None else "?"
+        other.on_lost(lambda: self._lose(f"{other.lost}, the lock's session in database {where}"))
+
     def guard(self, work: Callable[[], T]) -> T:
         """Run `work` under this lock: its result only if the lock was still held when it ended, else the lost-lock
         error (also in place of the error of work stopped because the lock went)."""
@@ -173,6 +182,8 @@ class Held:
     def check(self, *, quietly: bool = False) -> None:
         """Ask the server now whether the lock is held; raise the lost-lock error if not (unless `quietly`)."""
         self._look()
+        for other in self._others:
+            other._look()  # a loss there is this lock's loss (include)
         if self.lost is not None and not quietly:
             raise self.error()
 
@@ -225,7 +236,13 @@ class Held:
                 reason = None if held else f"server pid {self.server_pid} no longer holds it"
             except psycopg2.Error as error:
                 reason = " ".join(str(error).strip().splitlines()[0].split()) or type(error).__name__
-            if reason is None:
+        if reason is not None:
+            self._lose(reason)
+
+    def _lose(self, reason: str) -> None:
+        """The lock is lost (the first reason stands): stop the work registered with on_lost."""
+        with self._guard:
+            if self.lost is not None:
                 return
             self.lost = reason
             stops, self._stops = self._stops, []

@@ -11,6 +11,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from _support import (
     assert_ok,
     execute,
     inv,
+    inv_process,
     query,
     replace_once,
     show,
@@ -483,6 +485,52 @@ def test_init_package_adds_a_service_whose_ini_ships_in_an_installed_package(tmp
     upgraded = assert_ok(inv(repo, "db.upgrade", "ledgerpkg", url=database_url, env={"PYTHONPATH": str(site)}))
     assert upgraded.stdout.strip() == "ledgerpkg: upgraded base -> e1000000c001 (1 migration)", show(upgraded)
     assert recorded(database_url, "public") == ["e1000000c001"] and "entries" in tables(database_url, "public")
+
+
+SLOW_MULTI = """from alembic import op
+
+revision = "f1000000d002"
+down_revision = "f1000000d001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade(engine_name):
+    op.execute("CREATE TABLE slow_%s (id integer)" % engine_name)
+    if engine_name == "engine1":
+        op.execute("SELECT pg_sleep(4)")
+
+
+def downgrade(engine_name):
+    op.execute("DROP TABLE slow_%s" % engine_name)
+"""
+
+
+def test_the_multidb_lock_ended_in_another_engine_s_database_stops_the_run(forms: Forms) -> None:
+    """The lock's session in engine2's database is ended by the server while engine1 migrates: the run stops its
+    worker, which rolls back both engines' transactions, and fails naming that database's session."""
+    import threading
+
+    one, two = forms.multi_urls
+    assert_ok(inv(forms.root, "db.upgrade", "multi", url=forms.notes_url))
+    (forms.root / "multidb_unit" / "migrations" / "versions" / "f1000000d002_slow.py").write_text(SLOW_MULTI, encoding="utf-8")
+    results: list[subprocess.CompletedProcess[str]] = []
+    run = threading.Thread(target=lambda: results.append(inv_process(forms.root, "db.upgrade", "multi", url=forms.notes_url)))
+    run.start()
+    sleeping = "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep(%%'"
+    holders = "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    deadline = time.monotonic() + 60
+    while not query(one, sleeping) and run.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pids = [row[0] for row in query(two, holders)]
+    assert len(pids) == 1, (pids, results)
+    execute(two, f"SELECT pg_terminate_backend({pids[0]})")
+    run.join(120)
+    line = assert_failure(results[0], "multi")
+    assert line.startswith("multi: the migration lock's session was ended by the server ("), line
+    assert f", the lock's session in database {name_of(two)}); the run may have overlapped another" in line, line
+    assert recorded(one, "public") == recorded(two, "public") == ["f1000000d001"]  # both engines rolled back
+    assert "slow_engine1" not in tables(one, "public") and "slow_engine2" not in tables(two, "public")
 
 
 def test_create_databases_makes_each_missing_one_and_migrates_it(forms: Forms, pg_server: str) -> None:

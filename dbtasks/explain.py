@@ -37,6 +37,14 @@ def cannot_connect(reason: str, source: str) -> str:
     return _TEMPLATES["connect"].format(message=reason, source=source)
 
 
+def refused(target: Target, reason: str) -> str:
+    """A connection to `target` that failed: a database the server lacks said as a run of several services says it
+    (connect_problem), anything else as cannot_connect; secrets hidden."""
+    if missing_database(reason) and target.url:
+        return target.redact(connect_problem(target, quoted(reason)))
+    return target.redact(cannot_connect(quoted(reason), target.source))
+
+
 def failure(service: Service, op: str, result: Result, target: Target) -> ServiceError:
     """The one-line error for a worker's failed result: the cause, then what to do next."""
     kind = result.get("kind", "unexpected")
@@ -253,6 +261,8 @@ _TEMPLATES = {
 
 
 def _words(kind: str, service: Service, data: dict[str, Any], message: str, target: Target) -> str | None:
+    if kind == "connect":
+        return refused(target, message)
     if kind == "import":
         return _import(service, data.get("module") or "", message)
     if kind == "wrong_database" and data.get("overridden"):

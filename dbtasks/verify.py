@@ -19,7 +19,7 @@ from .database import owner
 from .database.target import Target
 from .database.urls import mask
 from .errors import ServiceError, UsageError
-from .explain import cannot_connect
+from .explain import refused
 from .lint import check as lint
 from .orchestrate import Outcome, Report, Selection
 from .session import Session
@@ -154,7 +154,7 @@ def _administration(target: Target, service: str) -> Iterator[Callable[..., list
         connection = psycopg2.connect(libpq(target.url), connect_timeout=10)
     except psycopg2.Error as error:  # OperationalError, or ProgrammingError for a DSN libpq cannot parse
         reason = " ".join(str(error).split())
-        raise ServiceError(service, target.redact(cannot_connect(reason, target.source)), kind="connect") from None
+        raise ServiceError(service, refused(target, reason), kind="connect") from None
     statement = ""
 
     def execute(sql: str, params: tuple[Any, ...] | None = None) -> list[tuple[Any, ...]]:

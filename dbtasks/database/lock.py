@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from .. import settings
 from ..errors import DbtasksError, ServiceError
-from ..explain import Emit, cannot_connect
+from ..explain import Emit, refused
 from ..worker.libpq import libpq
 from .target import Target
 
@@ -76,9 +76,7 @@ def migration_lock(
             application_name=f"dbtasks {service} on {socket.gethostname()} pid {os.getpid()}"[:63],
         )
     except psycopg2.Error as error:  # OperationalError, or ProgrammingError for a DSN libpq cannot parse
-        raise ServiceError(
-            service, cannot_connect(target.redact(" ".join(str(error).split())), target.source), kind="connect"
-        ) from None
+        raise ServiceError(service, refused(target, " ".join(str(error).split())), kind="connect") from None
     try:
         try:
             connection.autocommit = True

@@ -17,6 +17,7 @@ from _support import (
     output,
     parent_of,
     plant_migration,
+    query,
     revisions_of,
     schema_of,
     show,
@@ -297,3 +298,21 @@ def test_password_never_shown_for_a_malformed_url(project: Path) -> None:
         result = inv(project, "db.upgrade", "habits", url=url)
         assert result.returncode == 2, show(result)
         assert_no_password(output(result), *SPELLINGS)
+
+
+@pytest.mark.parametrize("task", [("db.upgrade", "habits"), ("db.current", "habits"), ("db.verify", "habits")])
+def test_one_service_whose_database_is_missing_is_told_to_create_it(
+    project: Path, database_url: str, task: tuple[str, ...]
+) -> None:
+    """The lock (upgrade), the worker (current) and verify's scratch database each meet the missing database first:
+    all say it as a run of several services does, with the statement that creates it, and create nothing."""
+    config = project / "migrations.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace("  habits:\n", "  habits:\n    database: qzmissing_habits\n", 1))
+    parts, before = urlsplit(database_url), snapshot(database_url)
+    line = assert_failure(inv(project, *task, url=database_url), "habits")
+    assert line == (
+        f"habits: database 'qzmissing_habits' does not exist on {parts.hostname}:{parts.port}: create it (CREATE DATABASE "
+        f'"qzmissing_habits"), or fix the database name in DATABASE_URL (database qzmissing_habits)'
+    ), line
+    assert snapshot(database_url) == before  # DATABASE_URL's own database untouched, and no database created:
+    assert not query(database_url, "SELECT 1 FROM pg_database WHERE datname = 'qzmissing_habits'")

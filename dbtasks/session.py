@@ -23,6 +23,7 @@ from .database.target import (
     target_line,
     where,
 )
+from .database.urls import OFFLINE_URL
 from .errors import ConfigError, DatabaseMissing, UsageError
 from .explain import CREATE_HINT, Emit, missing_databases
 from .files.graph_cache import GraphCache
@@ -204,14 +205,20 @@ class Session:
         timeouts = self.environment.settings() if self.environment is not None and on is None else {}
 
         engines: dict[str, str] = {}
-        if service.engines and (offline or (on is not None and name != "doctor")):
+        if service.engines and on is not None and name != "doctor":
             raise UsageError(
                 f"{service.name}: its env.py drives several databases (engines: {', '.join(e for e, _, _ in service.engines)}); "
-                f"{name} of it is not supported yet (upgrade, downgrade, stamp, status, current, check and doctor are)"
+                f"{name} of it is not supported yet (upgrade, downgrade, stamp, status, current, check, sql, lint and "
+                "doctor are)"
             )
         if service.engines:  # multidb: every engine's database, and its secrets hidden
-            for engine, found in self.engine_targets(service).items():
-                engines[engine] = found.url or ""
+            found_targets = (
+                {engine: self.configured_target(one) for engine, one in service.engine_services().items()}
+                if offline
+                else self.engine_targets(service)
+            )
+            for engine, found in found_targets.items():
+                engines[engine] = found.url or (OFFLINE_URL if offline else "")
                 target = replace(target, secrets=tuple(dict.fromkeys((*target.secrets, *found.secrets))))
 
         def start(lock: Held | None = None) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import applied, bootstrap, branches
+from . import applied, bootstrap, branches, engine_files
 from .failures import Failure
 from .operation import Operation, defines, describe, pending_count
 
@@ -246,11 +246,12 @@ def sql(operation: Operation) -> dict[str, Any]:
     operation.resolve(script, start, relative_ok=False)
     operation.resolve(script, end, relative_ok=False)
     backwards = (end == "base" and start is not None) or (start is not None and _is_ancestor(script, end, start))
-    if backwards:
-        operation.run_command(command.downgrade, f"{start}:{end}", sql=True)
-    else:
-        operation.run_command(command.upgrade, f"{start}:{end}" if start else end, sql=True)
-    return {"sql": operation.sql_buffer.getvalue()}
+    with engine_files.captured(list(operation.request.get("engines") or {})) as files:  # multidb: a file per engine
+        if backwards:
+            operation.run_command(command.downgrade, f"{start}:{end}", sql=True)
+        else:
+            operation.run_command(command.upgrade, f"{start}:{end}" if start else end, sql=True)
+    return {"sql": operation.sql_buffer.getvalue() + engine_files.joined(files)}
 
 
 def verify(operation: Operation) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import engine_files
 from .operation import Operation
 
 RUNNING = "-- Running "
@@ -26,14 +27,15 @@ def revision_sql(operation: Operation) -> dict[str, Any]:
     operation.resolve(script, start, relative_ok=False)
     buffer = operation.sql_buffer
     operation.config.output_buffer = buffer
-    ends: list[tuple[Any, int]] = []  # (the step's revision, where its SQL ends in the buffer)
+    ends: list[tuple[Any, Any, int]] = []  # (the step's revision, the buffer its SQL went to, where it ends there)
     patched = EnvironmentContext.configure
 
     def configure(self: Any, *args: Any, **kw: Any) -> None:
         user_callback = kw.get("on_version_apply")
+        out = kw.get("output_buffer") or buffer  # the multidb template hands a buffer per engine
 
         def on_version_apply(*, ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
-            ends.append((step.up_revision, buffer.tell()))
+            ends.append((step.up_revision, out, out.tell()))
             if user_callback is not None:
                 user_callback(ctx=ctx, step=step, heads=heads, run_args=run_args)
 
@@ -42,22 +44,25 @@ def revision_sql(operation: Operation) -> dict[str, Any]:
 
     EnvironmentContext.configure = configure  # type: ignore[method-assign]  # this process runs this one operation
     try:
-        operation.run_command(command.upgrade, f"{start}:heads" if start else "heads", sql=True)
+        with engine_files.captured(list(operation.request.get("engines") or {})):
+            operation.run_command(command.upgrade, f"{start}:heads" if start else "heads", sql=True)
     finally:
         EnvironmentContext.configure = patched  # type: ignore[method-assign]
-    text = buffer.getvalue()
-    found: list[dict[str, Any]] = []
-    begin = 0
-    for revision, end in ends:
-        segment = text[begin:end]
+    found: dict[str, dict[str, Any]] = {}
+    begins: dict[int, int] = {}  # where the next segment starts, per buffer
+    for revision, out, end in ends:
+        text = out.value() if isinstance(out, engine_files.Kept) else out.getvalue()
+        segment = text[begins.get(id(out), 0) : end]
+        begins[id(out)] = end
         marker = segment.find(RUNNING)
-        found.append(
+        entry = found.setdefault(
+            revision.revision,
             {
                 "revision": revision.revision,
                 "down_revisions": list(revision._normalized_down_revisions),
                 "path": revision.path,
-                "sql": segment[marker:] if marker >= 0 else segment,
-            }
+                "sql": "",
+            },
         )
-        begin = end
-    return {"revisions": found}
+        entry["sql"] += segment[marker:] if marker >= 0 else segment  # a multidb revision: each engine's in turn
+    return {"revisions": list(found.values())}

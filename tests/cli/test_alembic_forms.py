@@ -746,12 +746,50 @@ def test_the_multidb_template_migrates_each_engine_s_database(forms: Forms) -> N
     assert_ok(inv(forms.root, "db.downgrade", "multi", "--yes", url=forms.notes_url))
     assert recorded(one, "public") == [] and recorded(two, "public") == []
     assert "ledger" not in tables(one, "public") and "audit_trail" not in tables(two, "public")
-    line = assert_bad_input(inv(forms.root, "db.sql", "multi", url=forms.notes_url))
-    assert line == (
-        "multi: its env.py drives several databases (engines: engine1, engine2); sql of it is not supported yet "
-        "(upgrade, downgrade, stamp, status, current, check and doctor are)"
-    ), line
-    assert not list((forms.root / "multidb_unit").glob("*.sql"))  # the template's offline mode writes files: not run
+
+
+def test_the_multidb_template_s_sql_and_lint_cover_every_engine_and_write_no_file(forms: Forms) -> None:
+    """Offline, the template writes `<engine>.sql` into the folder it runs in: sql prints each engine's SQL under a
+    header of its own instead, lint reads both, and the service's folder gets no file."""
+    (forms.root / "multidb_unit" / "migrations" / "versions" / "f1000000d002_index.py").write_text(
+        INDEX_ON_ENGINE2, encoding="utf-8"
+    )
+    rendered = assert_ok(inv(forms.root, "db.sql", "multi", "--from", "f1000000d001", url=None)).stdout
+    one, two = rendered.split("-- engine engine2\n")
+    assert one.startswith("-- engine engine1\nBEGIN;") and "CREATE INDEX" not in one, rendered
+    assert "CREATE INDEX ix_audit_trail_what ON audit_trail (what);" in two, rendered
+    assert [line for line in rendered.splitlines() if line.startswith("-- Running")] == [
+        "-- Running upgrade f1000000d001 -> f1000000d002"
+    ] * 2, rendered
+    full = assert_ok(inv(forms.root, "db.sql", "multi", url=None)).stdout
+    assert "CREATE TABLE ledger" in full.split("-- engine engine2")[0] and "CREATE TABLE audit_trail" in full, full
+    linted = inv(forms.root, "db.lint", "multi", url=None)
+    assert linted.returncode == 1, show(linted)
+    assert (
+        "multidb_unit/migrations/versions/f1000000d002_index.py:11: multi f1000000d002: require-concurrent-index-creation:"
+        in linted.stdout + linted.stderr
+    ), show(linted)
+    assert not list((forms.root / "multidb_unit").rglob("*.sql")) and not (forms.root / ".dbtasks" / "pgdata").exists()
+    assert tables(forms.multi_urls[0], "public") == tables(forms.multi_urls[1], "public") == set()
+
+
+INDEX_ON_ENGINE2 = """from alembic import op
+
+revision = "f1000000d002"
+down_revision = "f1000000d001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade(engine_name):
+    if engine_name == "engine2":
+        op.create_index("ix_audit_trail_what", "audit_trail", ["what"])
+
+
+def downgrade(engine_name):
+    if engine_name == "engine2":
+        op.drop_index("ix_audit_trail_what", "audit_trail")
+"""
 
 
 def test_the_multidb_lock_is_taken_in_every_engine_s_database(forms: Forms) -> None:

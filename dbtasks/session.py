@@ -187,6 +187,7 @@ class Session:
         *,
         offline: bool = False,
         on: Target | None = None,
+        engines_on: dict[str, Target] | None = None,
         lock: Held | None = None,
         **args: Any,
     ) -> dict[str, Any]:
@@ -194,7 +195,8 @@ class Session:
         the session's database needs the service's migration `lock`, taken by the caller with `locked` (the verbs).
 
         `offline` runs without a database (the configured URL, if any, is only handed to env.py); `on` runs
-        against another database than the session's (verify's scratch database), without the lock.
+        against another database than the session's (verify's scratch database), without the lock; `engines_on`,
+        for a multidb service, hands each engine such a database too.
         """
         name = op
         assert name in OPS, name
@@ -205,7 +207,7 @@ class Session:
         timeouts = self.environment.settings() if self.environment is not None and on is None else {}
 
         engines: dict[str, str] = {}
-        if service.engines and on is not None and name != "doctor":
+        if service.engines and on is not None and engines_on is None and name != "doctor":
             raise UsageError(
                 f"{service.name}: its env.py drives several databases (engines: {', '.join(e for e, _, _ in service.engines)}); "
                 f"{name} of it is not supported yet (upgrade, downgrade, stamp, status, current, check, sql, lint and "
@@ -213,7 +215,9 @@ class Session:
             )
         if service.engines:  # multidb: every engine's database, and its secrets hidden
             found_targets = (
-                {engine: self.configured_target(one) for engine, one in service.engine_services().items()}
+                engines_on
+                if engines_on is not None
+                else {engine: self.configured_target(one) for engine, one in service.engine_services().items()}
                 if offline
                 else self.engine_targets(service)
             )

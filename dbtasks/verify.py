@@ -10,15 +10,15 @@ import functools
 import re
 import secrets
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from .compat import zip_strict
 from .config.project import Project, Service
 from .database import owner
-from .database.target import Target
+from .database.target import Target, address
 from .database.urls import mask
-from .errors import ServiceError, UsageError
+from .errors import ServiceError
 from .explain import refused
 from .lint import check as lint
 from .orchestrate import Outcome, Report, Selection
@@ -29,18 +29,15 @@ from .worker.libpq import database_name, libpq, with_database
 
 def verify(session: Session, service: Service, keep: bool = False) -> dict[str, Any]:
     """Run every check for `service`; the result is {"service", "ok", "checks": [{"name", "ok", "detail"}]}."""
-    if service.engines:  # the checks snapshot one scratch database
-        raise UsageError(
-            f"{service.name}: its env.py drives several databases (engines: "
-            f"{', '.join(engine for engine, _, _ in service.engines)}); verify of it is not supported yet"
-        )
     target = session.database(service)
     assert target.url is not None
     # Dependencies in other databases have nothing to prepare in this one.
     prepare = [dep for dep in dependencies(session.project, service) if dep.database_key == service.database_key]
     session.expect_workers(len(prepare) + 2)  # the dependencies, the checks, lint's offline SQL
-    with scratch_database(target, service.name, keep, session.announce) as scratch:
+    with ExitStack() as stack:
+        scratch = stack.enter_context(scratch_database(target, service.name, keep, session.announce))
         session.announce(f"{service.name} | verifying in scratch database {database_name(scratch.url)}")
+        engines = _engine_scratches(session, service, target, scratch, stack, keep) if service.engines else None
         for dependency in prepare:
             try:
                 session.run(dependency, "upgrade", on=scratch, to="head")
@@ -51,12 +48,28 @@ def verify(session: Session, service: Service, keep: bool = False) -> dict[str, 
                     f"{str(error).removeprefix(f'{dependency.name}: ')}",
                     kind=error.kind,
                 ) from None
-        data = session.run(service, "verify", on=scratch, expect_tables=list(service.expect_tables))
+        data = session.run(service, "verify", on=scratch, engines_on=engines, expect_tables=list(service.expect_tables))
     checks = [*data["checks"], lint.check(session, service)]
     result: dict[str, Any] = {"service": service.name, "ok": all(check["ok"] is not False for check in checks), "checks": checks}
     if keep:
         result["database"] = mask(scratch.url or "")
     return result
+
+
+def _engine_scratches(
+    session: Session, service: Service, target: Target, scratch: Target, stack: ExitStack, keep: bool
+) -> dict[str, Target]:
+    """A multidb service's engines -> their scratch databases: the service's own for an engine in its database, a new
+    one (on that engine's server) for each other database."""
+    made: dict[tuple[str, int, str], Target] = {address(target.url): scratch}
+    engines: dict[str, Target] = {}
+    for engine, real in session.engine_targets(service).items():
+        key = address(real.url)
+        if key not in made:
+            made[key] = stack.enter_context(scratch_database(real, f"{service.name}_{engine}", keep, session.announce))
+            session.announce(f"{service.name} | verifying {engine} in scratch database {database_name(made[key].url)}")
+        engines[engine] = made[key]
+    return engines
 
 
 def dependencies(project: Project, service: Service) -> list[Service]:

@@ -38,8 +38,6 @@ class Operation:
         self.config = self.new_config(self.sql_buffer if self.op == "sql" else sys.stdout)
         # ConfigParser interpolates %, and a percent-encoded password contains it.
         self.config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
-        for engine, url in (request.get("engines") or {}).items():  # multidb: [engine] sqlalchemy.url, as the template reads it
-            self.config.set_section_option(engine, "sqlalchemy.url", url.replace("%", "%%"))
         self.applied: list[dict[str, Any]] = []  # steps recorded by configure.recorder
         self.on_step: Any = None  # verify's look at each step, inside its transaction (configure.recorder calls it)
         self.phase = self.op  # what env.py runs for now: verify goes through upgrade, downgrade and check
@@ -71,7 +69,10 @@ class Operation:
                 file=toml,
                 version=getattr(alembic, "__version__", "?"),
             )
-        return Config(request["ini"], output_buffer=output, **options)
+        config = Config(request["ini"], output_buffer=output, **options)
+        for engine, url in (request.get("engines") or {}).items():  # multidb: [engine] sqlalchemy.url, as the template reads it
+            config.set_section_option(engine, "sqlalchemy.url", url.replace("%", "%%"))  # ConfigParser interpolates %
+        return config
 
     def cmd_opts(self) -> Any:
         """Alembic's command-line options as env.py sees them: only -x (a fleet's tenant), None without it."""

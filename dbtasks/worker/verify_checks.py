@@ -10,7 +10,7 @@ import io
 import os
 from typing import Any
 
-from . import branches, catalog, revisions
+from . import branches, catalog, engine_files, revisions
 from . import ownership as owned
 from .failures import Failure, first_line
 from .operation import Operation, describe
@@ -164,7 +164,7 @@ class Verification(Steps):
                 return False
             if self.walk(revisions[revisions.index(revision) + 1 :], None, stairs=False) is not None:
                 return False
-        self.passed("upgrade", _upgraded(revisions))
+        self.passed("upgrade", upgraded(revisions))
         self.passed("stairway", f"{_count(revisions)}: upgrade, downgrade one step, upgrade again")
         return True
 
@@ -172,7 +172,7 @@ class Verification(Steps):
         """A branch's stairway failed at `revision`: the later checks are skipped (False), said why."""
         reason = f"skipped: the stairway failed at {revision} of branch {self.label}"
         if revision == revisions[-1]:  # its upgrade went through; only the way back failed
-            self.passed("upgrade", _upgraded(revisions))
+            self.passed("upgrade", upgraded(revisions))
         for name in ("upgrade", "idempotent", "drift", "no-trace", "ownership", "version-table", "expected-tables"):
             self.record(name, None, reason)
         return False
@@ -320,7 +320,8 @@ class Verification(Steps):
         config.set_main_option("sqlalchemy.url", self.operation.url.replace("%", "%%"))
         saved, self.operation.config = self.operation.config, config
         try:
-            problem = self.step("upgrade", self.upgrade, self.spelled("head"), sql=True)
+            with engine_files.captured(list(self.operation.request.get("engines") or {})):  # multidb: no files
+                problem = self.step("upgrade", self.upgrade, self.spelled("head"), sql=True)
         finally:
             self.operation.config = saved
         if problem is not None:
@@ -347,7 +348,7 @@ def _count(revisions: list[str]) -> str:
     return f"{len(revisions)} revision{'s' if len(revisions) != 1 else ''}"
 
 
-def _upgraded(revisions: list[str]) -> str:
+def upgraded(revisions: list[str]) -> str:
     return f"base -> {revisions[-1] if revisions else 'base'}, {_count(revisions)} one at a time"
 
 

@@ -773,6 +773,29 @@ def test_the_multidb_template_s_sql_and_lint_cover_every_engine_and_write_no_fil
     assert tables(forms.multi_urls[0], "public") == tables(forms.multi_urls[1], "public") == set()
 
 
+def test_verify_of_the_multidb_template_checks_every_engine_in_a_scratch_database_of_its_own(forms: Forms) -> None:
+    one, two = forms.multi_urls
+    result = inv(forms.root, "db.verify", "multi", "--json", url=forms.notes_url)
+    assert result.returncode == 0, show(result)
+    checks = {check["name"]: (check["ok"], check["detail"]) for check in json.loads(result.stdout)["checks"]}
+    assert checks["upgrade"] == (True, "base -> f1000000d001, 1 revision one at a time in 2 databases"), checks
+    assert checks["version-table"] == (True, "public.alembic_version at f1000000d001 in every engine's database"), checks
+    assert checks["no-trace"] == (True, "downgrade to base leaves every engine's database as before"), checks
+    assert checks["idempotent"][0] is True and checks["ownership"][0] is True and checks["offline-sql"][0] is True, checks
+    assert checks["stairway"][0] is None and checks["stairway"][1].startswith("skipped: the multidb template"), checks
+    assert "multi | verifying engine2 in scratch database multi_engine2_verify_" in result.stderr, show(result)
+    revision = forms.root / "multidb_unit" / "migrations" / "versions" / "f1000000d001_create_ledger_and_audit.py"
+    replace_once(revision, '    op.drop_table("audit_trail")', "    pass")  # engine2's downgrade leaves its table
+    failed = inv(forms.root, "db.verify", "multi", "--json", url=forms.notes_url)
+    assert failed.returncode == 1, show(failed)
+    checks = {check["name"]: (check["ok"], check["detail"]) for check in json.loads(failed.stdout)["checks"]}
+    assert checks["no-trace"][0] is False, checks
+    assert checks["no-trace"][1].startswith("after downgrade to base: engine2: left behind "), checks
+    assert "audit_trail" in checks["no-trace"][1] and "ledger" not in checks["no-trace"][1], checks
+    assert tables(one, "public") == tables(two, "public") == set()  # both engines were verified in scratch databases
+    assert not list((forms.root / "multidb_unit").rglob("*.sql"))
+
+
 INDEX_ON_ENGINE2 = """from alembic import op
 
 revision = "f1000000d002"

@@ -12,29 +12,33 @@ from .project import display_path, read_utf8
 _TOOL_ALEMBIC = re.compile(r"^[ \t]*\[[ \t]*tool[ \t]*\.[ \t]*alembic[ \t]*\][ \t]*(?:#.*)?$", re.MULTILINE)
 
 
-def alembic_files(path: Path, declared: str, python: str | None = None) -> tuple[Path, Path | None]:
+def alembic_files(path: Path, declared: str, python: str | None = None, toml_file: str | None = None) -> tuple[Path, Path | None]:
     """(alembic.ini, pyproject.toml or None) as plain `alembic` in `path` reads them: `alembic_ini: pyproject.toml`
     (alembic -c pyproject.toml) names the TOML file and keeps alembic.ini (which may be absent); otherwise the
     folder's pyproject.toml counts when it has a [tool.alembic] table. `package:alembic.ini` is the ini shipped in an
-    installed package, found by the service's interpreter `python` (ValueError: it is not installed there)."""
+    installed package, found by the service's interpreter `python` (ValueError: it is not installed there).
+    `toml_file` (alembic --toml-file) names the TOML file read after the ini instead of the folder's pyproject.toml."""
     shipped = _PACKAGE_FILE.match(declared)
+    toml = path / toml_file if toml_file is not None else None
     if shipped and not (path / declared).exists():
-        return package_folder(shipped[1], python, path) / shipped[2], None
+        return package_folder(shipped[1], python, path) / shipped[2], toml
+    if toml is not None:
+        return path / declared, toml
     if Path(declared).name == "pyproject.toml":
         return path / "alembic.ini", path / declared
     toml = path / "pyproject.toml"
     return path / declared, toml if toml.is_file() and _TOOL_ALEMBIC.search(read_utf8(toml) or "") else None
 
 
-def alembic_problem(ini: Path, pyproject: Path | None, section: str) -> tuple[str, str] | None:
+def alembic_problem(ini: Path, pyproject: Path | None, section: str, toml_key: str = "alembic_ini") -> tuple[str, str] | None:
     """(the migrations.yaml key to fix, why Alembic could not read the service's configuration from these files, with
-    the fix); None when it can."""
+    the fix); None when it can. `toml_key`: the key that named the TOML file."""
     if pyproject is not None and not pyproject.is_file():
-        return "alembic_ini", f"{display_path(pyproject)} does not exist; fix alembic_ini"
+        return toml_key, f"{display_path(pyproject)} does not exist; fix {toml_key}"
     if pyproject is not None and not _TOOL_ALEMBIC.search(read_utf8(pyproject) or ""):
         return (
-            "alembic_ini",
-            f"{display_path(pyproject)} has no [tool.alembic] table; run 'alembic init -t pyproject' there or fix alembic_ini",
+            toml_key,
+            f"{display_path(pyproject)} has no [tool.alembic] table; run 'alembic init -t pyproject' there or fix {toml_key}",
         )
     if not ini.is_file():
         if pyproject is not None:
@@ -57,7 +61,8 @@ def alembic_problem(ini: Path, pyproject: Path | None, section: str) -> tuple[st
         if pyproject is None and not parser.has_option(section, "script_location"):
             return "alembic_ini", (
                 f"{display_path(ini)} has no script_location in [{section}], and no pyproject.toml beside it has "
-                "[tool.alembic]; add script_location (alembic init writes one) or fix alembic_ini"
+                "[tool.alembic]; add script_location (alembic init writes one), name the TOML file that has it with toml_file, "
+                "or fix alembic_ini"
             )
     return None
 

@@ -71,6 +71,10 @@ SERVICE_KEYS: _ServiceKeys = {
     ),
     "driver": (lambda v: v in DRIVERS, "expected asyncpg, psycopg2 or psycopg (psycopg 3)"),
     "alembic_ini": (lambda v: isinstance(v, str) and bool(v), "expected a file name (alembic.ini, or pyproject.toml)"),
+    "toml_file": (
+        lambda v: isinstance(v, str) and v.endswith(".toml"),
+        "expected a .toml file holding [tool.alembic], relative to path (what 'alembic --toml-file' takes)",
+    ),
     "ini_section": (
         lambda v: isinstance(v, str) and bool(SECTION.match(v)),
         "expected the name of a section of alembic.ini (what 'alembic -n NAME' takes)",

@@ -279,8 +279,9 @@ class _Loader:
                 return None
             python = str(resolved)
         try:
-            ini, pyproject = alembic_files(path, raw.get("alembic_ini", "alembic.ini"), python)
-            problem = alembic_problem(ini, pyproject, section)
+            toml_file = raw.get("toml_file")
+            ini, pyproject = alembic_files(path, raw.get("alembic_ini", "alembic.ini"), python, toml_file)
+            problem = alembic_problem(ini, pyproject, section, "toml_file" if toml_file else "alembic_ini")
         except ValueError as error:  # a package that is not installed
             problem, ini, pyproject = ("alembic_ini", str(error)), path, None
         if problem is not None:

@@ -132,9 +132,29 @@ def test_an_unknown_section_and_a_missing_tool_alembic_are_one_line_each(forms: 
     toml.write_text(toml.read_text(encoding="utf-8").replace("[tool.alembic]", "[tool.other]"), encoding="utf-8")
     assert assert_bad_input(forms.inv("db.status")) == (
         "migrations.yaml:9: services.notes.alembic_ini: pyproject_unit/alembic.ini has no script_location in [alembic], "
-        "and no pyproject.toml beside it has [tool.alembic]; add script_location (alembic init writes one) or fix alembic_ini"
+        "and no pyproject.toml beside it has [tool.alembic]; add script_location (alembic init writes one), name the "
+        "TOML file that has it with toml_file, or fix alembic_ini"
     )
     assert recorded_tables(forms) == set()
+
+
+def test_toml_file_names_the_toml_file_alembic_reads_after_the_ini(forms: Forms) -> None:
+    """`alembic --toml-file alembic.toml`: [tool.alembic] in a file of another name, declared with toml_file."""
+    folder, config = forms.root / "pyproject_unit", forms.root / "migrations.yaml"
+    (folder / "pyproject.toml").rename(folder / "alembic.toml")
+    replace_once(config, "    path: pyproject_unit\n", "    path: pyproject_unit\n    toml_file: missing.toml\n")
+    assert assert_bad_input(forms.inv("db.status")) == (
+        "migrations.yaml:10: services.notes.toml_file: pyproject_unit/missing.toml does not exist; fix toml_file"
+    )
+    replace_once(config, "toml_file: missing.toml", "toml_file: alembic.toml")
+    upgraded = assert_ok(inv(forms.root, "db.upgrade", "notes", url=forms.notes_url))
+    assert upgraded.stdout.strip() == f"notes: upgraded base -> {HEADS['notes']} (1 migration)", show(upgraded)
+    assert recorded(forms.notes_url, "public") == [HEADS["notes"]]
+    replace_once(config, "toml_file: alembic.toml", "toml_file: alembic.ini")
+    assert assert_bad_input(forms.inv("db.status")) == (
+        "migrations.yaml:10: services.notes.toml_file: expected a .toml file holding [tool.alembic], relative to path "
+        "(what 'alembic --toml-file' takes), got 'alembic.ini'"
+    )
 
 
 def recorded_tables(forms: Forms) -> set[str]:

@@ -83,6 +83,13 @@ def plan(root: Path, scans: list[ServiceScan]) -> Plan:
                 f"{service.label}: env.py reads Alembic's -x arguments ({', '.join(x_names) or 'names init cannot see'}); "
                 f"give them with x: {{{shown}}} in services.{service.name}"
             )
+        if service.scan.unresolved:
+            notes.append(
+                f"{service.label}: env.py imports {', '.join(service.scan.unresolved)}, which init found neither in the repository nor installed for "
+                f"the interpreter that will run it; install {'them' if len(service.scan.unresolved) > 1 else 'it'} "
+                f"there, or add the folder holding {'them' if len(service.scan.unresolved) > 1 else 'it'} to "
+                f"services.{service.name}.pythonpath"
+            )
         service.python = service.scan.python
         if service.python:
             service.comments.append(f"its own interpreter: {service.python} beside alembic.ini")

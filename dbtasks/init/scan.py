@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..worker import revisions, sources
-from . import extensions, packages
+from . import extensions, packages, paths
 
 UNKNOWN = sources.UNKNOWN  # a value env.py computes at run time
 SKIPPED_FOLDERS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "node_modules", ".dbtasks", "__pycache__", ".tox", ".nox"})
@@ -80,6 +80,8 @@ class ServiceScan:
     x_names: set[str] = field(default_factory=set)  # the -x names env.py reads ("" when it reads them otherwise)
     package: str | None = None  # script_location = package:path: the package
     shipped: str | None = None  # its alembic.ini is the one this installed package ships (dbtasks init --package)
+    pythonpath: list[Path] = field(default_factory=list)  # folders env.py's own packages need beyond its folder
+    unresolved: list[str] = field(default_factory=list)  # top-level names env.py imports that nothing here provides
 
     @property
     def url_variables(self) -> list[str]:
@@ -105,9 +107,9 @@ class ServiceScan:
         return best
 
 
-def scan_service(ini: Path, section: str = "alembic", toml: Path | None = None) -> ServiceScan:
-    """Read the service whose alembic.ini is `ini` (its `section`, then `toml`'s [tool.alembic]): nothing is
-    imported or run."""
+def scan_service(ini: Path, section: str = "alembic", toml: Path | None = None, root: Path | None = None) -> ServiceScan:
+    """Read the service whose alembic.ini is `ini` (its `section`, then `toml`'s [tool.alembic]) in the monorepo at
+    `root`: nothing is imported or run."""
     folder = ini.parent
     scan = ServiceScan(folder=folder, ini=ini, section=section, toml=toml)
     source: dict[str, Any] = {"ini": str(ini), "cwd": str(folder), "section": section, "toml": str(toml) if toml else None}
@@ -123,8 +125,18 @@ def scan_service(ini: Path, section: str = "alembic", toml: Path | None = None) 
     scan.package = package[0] if package else None
     if packaged is not None:  # script_location = package:path, the package found where this interpreter looks
         env_py = str(packaged / "env.py")
+    for candidate in (".venv/bin/python", "venv/bin/python"):
+        if os.access(folder / candidate, os.X_OK):
+            scan.python = candidate
+            break
     if env_py and os.path.isfile(env_py):
         scan.env_py = Path(env_py)
+        tree = modules.parse(scan.env_py)
+        if tree is not None:  # the folders its own packages need (src layouts, shared packages), before reading on
+            python = folder / scan.python if scan.python else None
+            names = paths.imported_names(tree)
+            scan.pythonpath, scan.unresolved = paths.pythonpath(folder, root or folder, modules.roots, names, python)
+            modules.roots.extend(scan.pythonpath)
         _read_env_py(scan, modules)
     files = revisions.version_files(**source) or (sorted(map(str, packaged.glob("versions/*.py"))) if packaged else [])
     scan.migration_count, scan.files = len(files), sorted(files)
@@ -134,10 +146,6 @@ def scan_service(ini: Path, section: str = "alembic", toml: Path | None = None) 
     texts = [revisions.text_of(path) or "" for path in files]
     scan.extensions, scan.created_extensions = extensions.needed(texts), extensions.created(texts)
     _read_models(scan, modules)
-    for candidate in (".venv/bin/python", "venv/bin/python"):
-        if os.access(folder / candidate, os.X_OK):
-            scan.python = candidate
-            break
     return scan
 
 

@@ -101,9 +101,9 @@ def write(folder: Path, force: bool = False, dry_run: bool = False, packages: tu
             raise InitError(
                 [f"{shown(target)} is a link to a file outside {label}; nothing was written: remove the link, then rerun"]
             )
-    scans = [scan_service(*unit) for unit in units]
+    scans = [scan_service(*unit, root=folder) for unit in units]
     for package, ini in shipped:
-        scans.append(scan_service(ini))
+        scans.append(scan_service(ini, root=folder))
         scans[-1].shipped = package
     decided = plan(folder, [part for scan in scans for part in by_branch(scan)])
     decided.notes[:0] = left_out
@@ -196,6 +196,9 @@ def _service_lines(service: Planned) -> list[str]:
         lines.append(f"    url_env: {service.url_env}")
     if service.python:
         lines.append(f"    python: {_scalar(service.python)}")
+    if service.scan.pythonpath:
+        folders = [os.path.relpath(path, service.scan.folder).replace(os.sep, "/") for path in service.scan.pythonpath]
+        lines.append(f"    pythonpath: {_flow(folders)}   # where the packages env.py imports live")
     if service.env:
         lines.append("    env:")
         lines.extend(f"      {name}: {json.dumps(value)}" for name, value in service.env.items())

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..worker import revisions, sources
-from . import extensions, packages, paths
+from . import extensions, packages, paths, reads
 
 UNKNOWN = sources.UNKNOWN  # a value env.py computes at run time
 SKIPPED_FOLDERS = frozenset({".git", ".hg", ".svn", ".venv", "venv", "node_modules", ".dbtasks", "__pycache__", ".tox", ".nox"})
@@ -61,6 +61,8 @@ class ServiceScan:
     dependencies: set[str] = field(default_factory=set)  # drivers named in pyproject.toml / requirements*.txt
     ini_driver: str | None = None  # the driver of alembic.ini's sqlalchemy.url
     variables: dict[str, bool] = field(default_factory=dict)  # variables env.py reads -> required (os.environ[...])
+    module_variables: dict[str, bool] = field(default_factory=dict)  # read by the service's modules env.py imports
+    module_files: list[Path] = field(default_factory=list)  # those modules
     version_table: str | None = None
     version_table_schema: str | None = None
     include_schemas: bool = False
@@ -87,14 +89,15 @@ class ServiceScan:
     def url_variables(self) -> list[str]:
         return [name for name in self.variables if _URL_VARIABLE.search(name)]
 
-    def url_parts(self) -> dict[str, str]:
-        """The URL-part variables env.py reads (POSTGRES_HOST, ...) -> the placeholder that fills each one."""
-        hosts = [name for name in self.variables if name.endswith("HOST") and not _URL_VARIABLE.search(name)]
+    def url_parts(self, variables: dict[str, bool] | None = None) -> dict[str, str]:
+        """The URL-part variables env.py (or `variables`) reads (POSTGRES_HOST, ...) -> the placeholder filling each."""
+        variables = self.variables if variables is None else variables
+        hosts = [name for name in variables if name.endswith("HOST") and not _URL_VARIABLE.search(name)]
         best: dict[str, str] = {}
         for host in hosts:
             prefix = host[: -len("HOST")]
             found = {}
-            for name in self.variables:
+            for name in variables:
                 if not name.startswith(prefix) or _URL_VARIABLE.search(name):
                     continue
                 rest = name[len(prefix) :]
@@ -160,27 +163,53 @@ def _read_env_py(scan: ServiceScan, modules: _Modules) -> None:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             scan.literal_drivers.update(_DRIVER_IN_URL.findall(node.value))
         elif isinstance(node, ast.Call):
-            called = _called(node)
+            called = reads.called(node)
             if called in _ASYNC_ENGINES:
                 scan.engines.add("async")
             elif called in _SYNC_ENGINES:
                 scan.engines.add("sync")
             elif called in ("get", "getenv") and node.args:
-                name = _string(node.args[0], constants)
-                if name and _VARIABLE.match(name) and _reads_environment(node.func):
+                name = reads.string(node.args[0], constants)
+                if name and _VARIABLE.match(name) and reads.reads_environment(node.func):
                     scan.variables.setdefault(name, False)
-                elif name and _reads_x(node.func):  # context.get_x_argument(as_dictionary=True).get("schema")
+                elif name and reads.reads_x(node.func):  # context.get_x_argument(as_dictionary=True).get("schema")
                     scan.x_names.add(name)
             elif called == "get_x_argument":
                 scan.x_names.add("")  # it reads -x, whether or not a name can be seen
-        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and _is_environ(node.value):
-            name = _string(node.slice, constants)  # os.environ["X"]: required
+        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and reads.is_environ(node.value):
+            name = reads.string(node.slice, constants)  # os.environ["X"]: required
             if name and _VARIABLE.match(name):
                 scan.variables[name] = True
+    _read_imported_modules(scan, tree, modules)
     for statement in tree.body:
         if isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Constant) and statement.value.value is None:
             scan.no_models |= any(isinstance(target, ast.Name) and target.id == "target_metadata" for target in statement.targets)
     _read_configure_calls(scan, tree, constants)
+
+
+def _read_imported_modules(scan: ServiceScan, tree: ast.Module, modules: _Modules, depth: int = 2) -> None:
+    """The environment variables read by the service's own modules env.py imports, and theirs (`depth` levels): a URL
+    built in `app/database.py` from POSTGRES_HOST and the like, or a pydantic BaseSettings class."""
+    queue: list[tuple[ast.Module, int]] = [(tree, 0)]
+    seen: set[Path] = set()
+    while queue:
+        current, level = queue.pop(0)
+        for node in ast.walk(current):
+            names = [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else []
+            names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            for name in names:
+                source = modules.module_file(name)
+                if source is None or source in seen or source == scan.env_py or len(seen) >= 20:
+                    continue
+                seen.add(source)
+                parsed = modules.parse(source)
+                if parsed is None:
+                    continue
+                scan.module_files.append(source)
+                for variable, required in reads.environment_reads(parsed, modules.constants(source)).items():
+                    scan.module_variables[variable] = scan.module_variables.get(variable, False) or required
+                if level + 1 < depth:
+                    queue.append((parsed, level + 1))
 
 
 def _read_configure_calls(scan: ServiceScan, tree: ast.Module, constants: dict[str, str]) -> None:
@@ -195,7 +224,7 @@ def _read_configure_calls(scan: ServiceScan, tree: ast.Module, constants: dict[s
             continue
         passed = {keyword.arg: keyword.value for keyword in node.keywords if keyword.arg}
         for key, values in seen.items():
-            values.add(_string(passed[key], constants) if key in passed else None)
+            values.add(reads.string(passed[key], constants) if key in passed else None)
         value = passed.get("include_schemas")
         scan.include_schemas |= isinstance(value, ast.Constant) and value.value is True
         scan.include_object |= "include_object" in passed
@@ -212,20 +241,20 @@ def _read_migration(scan: ServiceScan, path: Path, modules: _Modules) -> None:
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
-        called, keywords = _called(node), {keyword.arg: keyword.value for keyword in node.keywords if keyword.arg}
+        called, keywords = reads.called(node), {keyword.arg: keyword.value for keyword in node.keywords if keyword.arg}
         if called == "create_table" and node.args:
-            table, schema = _string(node.args[0], constants), _keyword(keywords, "schema", constants)
+            table, schema = reads.string(node.args[0], constants), reads.keyword(keywords, "schema", constants)
             if table and table != UNKNOWN and schema != UNKNOWN:
                 scan.created.add((schema, table))
         elif called == "ForeignKeyConstraint":
             targets = node.args[1] if len(node.args) > 1 else keywords.get("refcolumns")
             for element in targets.elts if isinstance(targets, (ast.List, ast.Tuple)) else []:
-                _add_reference(scan, _string(element, constants))
+                _add_reference(scan, reads.string(element, constants))
         elif called == "ForeignKey" and node.args:
-            _add_reference(scan, _string(node.args[0], constants))
+            _add_reference(scan, reads.string(node.args[0], constants))
         elif called == "create_foreign_key":
             referent = node.args[2] if len(node.args) > 2 else keywords.get("referent_table")
-            table, schema = _string(referent, constants), _keyword(keywords, "referent_schema", constants)
+            table, schema = reads.string(referent, constants), reads.keyword(keywords, "referent_schema", constants)
             if table and table != UNKNOWN and schema != UNKNOWN:
                 scan.references.add((schema, table))
 
@@ -267,12 +296,12 @@ def _read_models(scan: ServiceScan, modules: _Modules) -> None:
 def _model_schemas(scan: ServiceScan, tree: ast.Module, constants: dict[str, str]) -> None:
     for node in ast.walk(tree):
         value: str | None = None
-        if isinstance(node, ast.Call) and _called(node) in ("Table", "MetaData"):
-            value = _keyword({k.arg: k.value for k in node.keywords if k.arg}, "schema", constants)
+        if isinstance(node, ast.Call) and reads.called(node) in ("Table", "MetaData"):
+            value = reads.keyword({k.arg: k.value for k in node.keywords if k.arg}, "schema", constants)
         elif isinstance(node, ast.Dict):
             for index, key in enumerate(node.keys):
                 if isinstance(key, ast.Constant) and key.value == "schema":
-                    value = _string(node.values[index], constants)
+                    value = reads.string(node.values[index], constants)
         if value and value != UNKNOWN:
             scan.model_schemas.add(value)
 
@@ -350,47 +379,3 @@ def _dependencies(folder: Path) -> set[str]:
             continue
         found |= {driver for driver, pattern in _DEPENDENCY.items() if pattern.search(text)}
     return found
-
-
-def _called(node: ast.Call) -> str:
-    func = node.func
-    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-
-
-def _reads_x(func: ast.AST) -> bool:
-    """`context.get_x_argument(...).get`: a -x name looked up in env.py."""
-    return isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call) and _called(func.value) == "get_x_argument"
-
-
-def _is_environ(node: ast.AST) -> bool:
-    return (isinstance(node, ast.Attribute) and node.attr == "environ") or (isinstance(node, ast.Name) and node.id == "environ")
-
-
-def _reads_environment(func: ast.AST) -> bool:
-    """os.environ.get, environ.get, os.getenv, getenv."""
-    if isinstance(func, ast.Attribute):
-        return (func.attr == "get" and _is_environ(func.value)) or (func.attr == "getenv")
-    return isinstance(func, ast.Name) and func.id == "getenv"
-
-
-def _keyword(keywords: dict[str, ast.expr], name: str, constants: dict[str, str]) -> str | None:
-    return _string(keywords[name], constants) if name in keywords else None
-
-
-def _string(node: ast.AST | None, constants: dict[str, str]) -> str | None:
-    """A string expression's value: a literal, a known constant, an f-string of those; None for None, else UNKNOWN."""
-    if node is None:
-        return None
-    if isinstance(node, ast.Constant):
-        return node.value if isinstance(node.value, str) else None if node.value is None else UNKNOWN
-    if isinstance(node, ast.Name):
-        return constants.get(node.id, UNKNOWN)
-    if isinstance(node, ast.JoinedStr):
-        pieces = []
-        for value in node.values:
-            piece = _string(value.value if isinstance(value, ast.FormattedValue) else value, constants)
-            if piece is None or piece == UNKNOWN:
-                return UNKNOWN
-            pieces.append(piece)
-        return "".join(pieces)
-    return UNKNOWN

@@ -1,0 +1,118 @@
+"""`dbtasks init` follows env.py's imports into the service's own modules for the URL: a module building it from
+`POSTGRES_*` variables (os.environ.get), and a pydantic BaseSettings class with an env_prefix. It writes the `env:`
+mapping that fills them from the database's URL; database-looking names only (not REDIS_URL)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from _support import assert_ok, inv, query, show
+
+MIGRATION = '''"""create {table}"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "{revision}"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table("{table}", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade():
+    op.drop_table("{table}")
+'''
+DATABASE_PY = """import os
+
+HOST = os.environ.get("POSTGRES_HOST", "db")
+PORT = os.environ.get("POSTGRES_PORT", "5432")
+USER = os.environ.get("POSTGRES_USER", "app")
+PASSWORD = os.environ.get("POSTGRES_PASSWORD", "app")
+NAME = os.environ.get("POSTGRES_DB", "app")
+REDIS_URL = os.environ.get("REDIS_URL", "redis://cache")
+SQLALCHEMY_DATABASE_URL = f"postgresql://{USER}:{PASSWORD}@{HOST}:{PORT}/{NAME}"
+"""
+SETTINGS_PY = """from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EVENTS_DB_")
+
+    host: str = "db"
+    port: int = 5432
+    user: str = "app"
+    password: str = "app"
+    name: str = "events"
+
+
+settings = Settings()
+URL = f"postgresql://{settings.user}:{settings.password}@{settings.host}:{settings.port}/{settings.name}"
+"""
+
+
+def service(root: Path, folder: str, package: str, module: str, text: str, line: str, revision: str) -> None:
+    where = root / "services" / folder
+    where.mkdir(parents=True)
+    alembic = Path(sys.executable).with_name("alembic")
+    subprocess.run([str(alembic), "init", "alembic"], cwd=where, check=True, capture_output=True)
+    env_py = where / "alembic" / "env.py"
+    env_py.write_text(
+        env_py.read_text(encoding="utf-8").replace(
+            "config = context.config", f'{line}\n\nconfig = context.config\nconfig.set_main_option("sqlalchemy.url", URL)'
+        ),
+        encoding="utf-8",
+    )
+    (where / "alembic" / "versions" / f"{revision}_{folder}.py").write_text(
+        MIGRATION.format(table=folder, revision=revision), encoding="utf-8"
+    )
+    (where / package).mkdir()
+    (where / package / "__init__.py").write_text("", encoding="utf-8")
+    (where / package / f"{module}.py").write_text(text, encoding="utf-8")
+
+
+def init(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    command = [sys.executable, "-m", "dbtasks", "init", *args]
+    return subprocess.run(command, cwd=root, env=environment, capture_output=True, text=True, check=False)
+
+
+def test_init_fills_the_url_parts_a_service_module_reads_and_the_service_reaches_head(tmp_path: Path, database_url: str) -> None:
+    root = tmp_path / "mono"
+    line = "from notes_app.database import SQLALCHEMY_DATABASE_URL as URL"
+    service(root, "notes", "notes_app", "database", DATABASE_PY, line, "c0000000f001")
+    written = init(root)
+    assert written.returncode == 0 and written.stderr == "", show(written)
+    text = (root / "migrations.yaml").read_text(encoding="utf-8")
+    assert (
+        "    env:\n"
+        '      POSTGRES_HOST: "${db.host}"\n'
+        '      POSTGRES_PORT: "${db.port}"\n'
+        '      POSTGRES_USER: "${db.user}"\n'
+        '      POSTGRES_PASSWORD: "${db.password}"\n'
+        '      POSTGRES_DB: "${db.name}"\n'
+    ) in text, text
+    assert "# its URL is built in notes_app/database.py from POSTGRES_HOST" in text and "REDIS" not in text, text
+    upgraded = assert_ok(inv(root, "db.upgrade-all", url=database_url))  # init's file as written
+    assert upgraded.stdout.splitlines()[-1] == "1 ok, 0 failed, 0 skipped", show(upgraded)
+    assert [row[0] for row in query(database_url, "SELECT version_num FROM public.alembic_version")] == ["c0000000f001"]
+
+
+def test_init_reads_a_pydantic_settings_class_with_an_env_prefix(tmp_path: Path) -> None:
+    root = tmp_path / "mono"
+    service(root, "events", "events_app", "settings", SETTINGS_PY, "from events_app.settings import URL", "d0000000f001")
+    dry = init(root, "--dry-run")
+    assert dry.returncode == 0, show(dry)
+    assert (
+        "    env:\n"
+        '      EVENTS_DB_HOST: "${db.host}"\n'
+        '      EVENTS_DB_PORT: "${db.port}"\n'
+        '      EVENTS_DB_USER: "${db.user}"\n'
+        '      EVENTS_DB_PASSWORD: "${db.password}"\n'
+        '      EVENTS_DB_NAME: "${db.name}"\n'
+    ) in dry.stdout, show(dry)

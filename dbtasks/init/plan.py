@@ -6,49 +6,15 @@ Runs in the orchestrator: standard library only, Python 3.9 syntax.
 
 from __future__ import annotations
 
-import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import databases
+from .planned import Plan, Planned
 from .scan import UNKNOWN, ServiceScan
+from .url_plan import decide_url
 
-DEFAULT_URL_ENV = "DATABASE_URL"
 _GENERIC_FOLDERS = ("alembic", "migrations", "migration", "db", "database", "schema")
-_PLACEHOLDER_ORDER = ("${db.host}", "${db.port}", "${db.user}", "${db.password}", "${db.name}")
-
-
-@dataclass
-class Planned:
-    """One service as migrations.yaml will declare it, with the comments that say why."""
-
-    name: str
-    label: str  # its folder relative to the monorepo, for messages
-    path: str
-    scan: ServiceScan
-    driver: str = "psycopg2"
-    schemas: list[str] = field(default_factory=list)
-    database: str | None = None
-    version_table: str | None = None
-    url_env: str | None = None
-    env: dict[str, str] = field(default_factory=dict)
-    python: str | None = None
-    depends_on: list[str] = field(default_factory=list)
-    expect_tables: list[str] = field(default_factory=list)
-    comments: list[str] = field(default_factory=list)
-    version_source: str = ""  # what says where its version table is
-
-    @property
-    def version_key(self) -> tuple[str, str]:
-        """(schema, table) of its version table as migrations.yaml's loader will see it."""
-        table = self.version_table or (self.scan.version_table if _known(self.scan.version_table) else None)
-        return (self.schemas[0], table or "alembic_version")
-
-
-@dataclass
-class Plan:
-    services: list[Planned]
-    notes: list[str]  # one line per thing init could not decide, with what to fill in
 
 
 def plan(root: Path, scans: list[ServiceScan]) -> Plan:
@@ -76,7 +42,7 @@ def plan(root: Path, scans: list[ServiceScan]) -> Plan:
         elif not service.scan.env_parsed:
             notes.append(f"{service.label}: init could not read its env.py; check driver and schema in services.{service.name}")
         _decide_driver(service, notes)
-        _decide_url(service, notes)
+        decide_url(service, notes)
         x_names = sorted(name for name in service.scan.x_names if name)
         if service.scan.x_names:
             shown = ", ".join(f"{name}: VALUE" for name in x_names) or "NAME: VALUE"
@@ -105,7 +71,7 @@ def plan(root: Path, scans: list[ServiceScan]) -> Plan:
                 f"{service.label}: its env.py drives several databases ({', '.join(service.scan.databases)}); each got a "
                 f"database named by init in services.{service.name}.engines: put your databases' names there"
             )
-    _decide_databases([service for service in services if not service.scan.databases], notes)
+    _decide_databases([service for service in services if not service.scan.databases], notes, root)
     _decide_dependencies(services)
     _decide_extensions(services)
     for service in services:
@@ -193,62 +159,6 @@ def _decide_driver(service: Planned, notes: list[str]) -> None:
     notes.append(f"{service.label}: {why}; driver: {service.driver} is a guess: {hint}")
 
 
-def _decide_url(service: Planned, notes: list[str]) -> None:
-    scan = service.scan
-    urls = scan.url_variables
-    parts = scan.url_parts()
-    if not urls and not parts and _from_modules(service):
-        return
-    if urls and DEFAULT_URL_ENV not in urls:
-        service.url_env = urls[0]
-        service.comments.append(f"env.py reads its URL from {urls[0]}: dbtasks sets it")
-        also = f" (it also reads {', '.join(urls[1:])})" if urls[1:] else ""
-        notes.append(
-            f"{service.label}: env.py reads its URL from {urls[0]}{also}, which dbtasks sets to the URL of "
-            f"{DEFAULT_URL_ENV}'s database; for a database of its own, add database: {{url_env: {urls[0]}}} "
-            f"to services.{service.name}"
-        )
-    elif not urls and parts:
-        order = {placeholder: index for index, placeholder in enumerate(_PLACEHOLDER_ORDER)}
-        service.env = dict(sorted(parts.items(), key=lambda item: (order[item[1]], item[0])))
-        service.comments.append(f"env.py builds its URL from {', '.join(service.env)}: dbtasks fills them in")
-    others = [name for name in scan.variables if name not in urls and name not in parts]
-    for name in others:
-        if scan.variables[name]:
-            notes.append(
-                f"{service.label}: env.py needs {name} (os.environ[{name!r}]); add env: {{{name}: <value>}} to "
-                f"services.{service.name}"
-            )
-    optional = [name for name in others if not scan.variables[name]]
-    if optional:
-        service.comments.append(f"env.py also reads {', '.join(optional)} when set (env: sets them)")
-
-
-_DATABASE_WORDS = re.compile(r"(DATABASE|POSTGRES|\bDB|DB_|_DB|PG|SQL)")
-
-
-def _from_modules(service: Planned) -> bool:
-    """The URL env.py takes from the service's own modules (`from app.database import URL`): the variable they read it
-    from, or the URL parts they build it from (os.environ, pydantic BaseSettings); True when that decided it. Only
-    database-looking names count (not REDIS_URL, nor CACHE_HOST)."""
-    scan = service.scan
-    variables = {name: required for name, required in scan.module_variables.items() if _DATABASE_WORDS.search(name)}
-    urls = [name for name in variables if re.search(r"(URL|URI|DSN)", name)]
-    parts = scan.url_parts(variables)
-    where = ", ".join(os.path.relpath(path, scan.folder).replace(os.sep, "/") for path in scan.module_files[:2])
-    if urls:
-        if DEFAULT_URL_ENV not in urls:
-            service.url_env = urls[0]
-            service.comments.append(f"its URL comes from {urls[0]}, read in {where}: dbtasks sets it")
-        return True
-    if parts:
-        order = {placeholder: index for index, placeholder in enumerate(_PLACEHOLDER_ORDER)}
-        service.env = dict(sorted(parts.items(), key=lambda item: (order[item[1]], item[0])))
-        service.comments.append(f"its URL is built in {where} from {', '.join(service.env)}: dbtasks fills them in")
-        return True
-    return False
-
-
 def _decide_schema(service: Planned, notes: list[str]) -> str:
     """Where its version table lives: version_table_schema when env.py passes one, else public."""
     scan = service.scan
@@ -297,9 +207,10 @@ def _decide_version_table(service: Planned, notes: list[str]) -> None:
     service.comments.append(f"version table {schema}.{table}: {service.version_source}")
 
 
-def _decide_databases(services: list[Planned], notes: list[str]) -> None:
-    """Services that would keep their version tables in the same place get a database each; the branches of one
-    environment keep theirs in its one version table (a row each), so they share one database, named after its folder."""
+def _decide_databases(services: list[Planned], notes: list[str], root: Path) -> None:
+    """Services that would keep their version tables in the same place get a database each, named as their files name
+    it (databases.named), else after the service; the branches of one environment keep theirs in its one version table
+    (a row each), so they share one database, named after its folder."""
     groups: dict[tuple[str, str], dict[tuple[Path, str], list[Planned]]] = {}
     for service in services:
         environment = (service.scan.ini, service.scan.section if service.scan.branch else service.name)
@@ -312,16 +223,30 @@ def _decide_databases(services: list[Planned], notes: list[str]) -> None:
             database = (
                 first.name if len(members) == 1 else re.sub(r"[^a-z0-9_]+", "_", first.path.lower()).strip("_") or first.name
             )
+            read = databases.named(first.scan.folder, root, first.scan.ini_url)
             for service in members:
-                others = ", ".join(other.name for group in environments.values() for other in group if other not in members)
+                names = [other.name for group in environments.values() for other in group if other not in members]
+                others = f"{names[0]} does" if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]} do"
+                if read is not None:
+                    service.database = read[0]
+                    service.comments.append(
+                        f"keeps its version table in {schema}.{table}, as {others}: two services cannot share one, so"
+                        f" each has a database of its own; {read[0]}, as {read[1]} names it"
+                    )
+                    notes.append(
+                        f"{service.label}: keeps {schema}.{table}, as {others}, so it has a database of its own, "
+                        f"database: {read[0]}, as {read[1]} names it; to share one database instead, replace that line "
+                        f"with schema: {schema} and version_table: {schema}.{table}_{service.name}"
+                    )
+                    continue
                 service.database = database
                 service.comments.append(
-                    f"keeps its version table in {schema}.{table}, as {others} does: two services cannot share one, so"
+                    f"keeps its version table in {schema}.{table}, as {others}: two services cannot share one, so"
                     " each gets a database of its own (named here after the service, or the folder of its branches: rename"
                     " it to yours)"
                 )
                 notes.append(
-                    f"{service.label}: keeps {schema}.{table}, as {others} does, so it got a database of its own, "
+                    f"{service.label}: keeps {schema}.{table}, as {others}, so it got a database of its own, "
                     f"database: {database}, a name init chose (the local database creates it; on your server, "
                     f"create it or put your database's name in services.{service.name}.database); to share one "
                     f"database instead, replace that line with schema: {schema} and version_table: {schema}.{table}_{database}"
@@ -365,10 +290,6 @@ def _reaches(services: dict[str, Planned], start: str, goal: str) -> bool:
             seen.add(name)
             stack.extend(services[name].depends_on)
     return False
-
-
-def _known(value: str | None) -> bool:
-    return value is not None and value != UNKNOWN
 
 
 def _decide_extensions(services: list[Planned]) -> None:

@@ -60,6 +60,7 @@ class ServiceScan:
     engines: set[str] = field(default_factory=set)  # "async" and/or "sync": the engine env.py builds
     dependencies: set[str] = field(default_factory=set)  # drivers named in pyproject.toml / requirements*.txt
     ini_driver: str | None = None  # the driver of alembic.ini's sqlalchemy.url
+    ini_url: str = ""  # alembic.ini's sqlalchemy.url (often the template's placeholder)
     variables: dict[str, bool] = field(default_factory=dict)  # variables env.py reads -> required (os.environ[...])
     module_variables: dict[str, bool] = field(default_factory=dict)  # read by the service's modules env.py imports
     module_files: list[Path] = field(default_factory=list)  # those modules
@@ -118,7 +119,8 @@ def scan_service(ini: Path, section: str = "alembic", toml: Path | None = None, 
     source: dict[str, Any] = {"ini": str(ini), "cwd": str(folder), "section": section, "toml": str(toml) if toml else None}
     options = revisions.alembic_options(source["ini"], section, source["toml"]) or {}
     modules = _Modules(_import_roots(options.get("prepend_sys_path", ""), folder))
-    scan.ini_driver = _ini_driver(str(options.get("sqlalchemy.url", "")))
+    scan.ini_url = str(options.get("sqlalchemy.url", ""))
+    scan.ini_driver = _ini_driver(scan.ini_url)
     scan.databases = [name for name in re.split(r"[,\s]+", str(options.get("databases", ""))) if name]
     scan.dependencies = _dependencies(folder)
     env_py = revisions.environment_file(**source)

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from ..errors import DbtasksError
 from .packages import shipped_ini
-from .plan import Plan, Planned, plan
+from .plan import plan
+from .planned import Plan, Planned
 from .scan import scan_service
 from .units import by_branch, find_units, inside
 

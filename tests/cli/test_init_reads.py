@@ -116,3 +116,45 @@ def test_init_reads_a_pydantic_settings_class_with_an_env_prefix(tmp_path: Path)
         '      EVENTS_DB_PASSWORD: "${db.password}"\n'
         '      EVENTS_DB_NAME: "${db.name}"\n'
     ) in dry.stdout, show(dry)
+
+
+def test_init_takes_each_database_name_from_the_repository_before_inventing_one(tmp_path: Path) -> None:
+    """Three `alembic init` services keeping public.alembic_version, so a database each: the name comes from the ini's
+    sqlalchemy.url, from a compose file's container built from the service's folder, and from the folder's .env."""
+    root = tmp_path / "mono"
+    alembic = Path(sys.executable).with_name("alembic")
+    for folder in ("notes", "events", "tasks"):
+        (root / "services" / folder).mkdir(parents=True)
+        subprocess.run([str(alembic), "init", "alembic"], cwd=root / "services" / folder, check=True, capture_output=True)
+    ini = root / "services" / "notes" / "alembic.ini"
+    ini.write_text(
+        ini.read_text(encoding="utf-8").replace(
+            "driver://user:pass@localhost/dbname", "postgresql://app:app@localhost:5432/mono_notes"
+        ),
+        encoding="utf-8",
+    )
+    (root / "docker-compose.yml").write_text(
+        "services:\n  db:\n    image: postgres:16\n    environment:\n      POSTGRES_DB: mono\n"
+        "  events-api:\n    build: ./services/events\n    environment:\n"
+        "      - DATABASE_URL=postgresql://app:app@db:5432/mono_events\n      - REDIS_URL=redis://cache\n",
+        encoding="utf-8",
+    )
+    (root / "services" / "tasks" / ".env").write_text(
+        "# local settings\nPOSTGRES_HOST=db\nPOSTGRES_DB=mono_tasks\n", encoding="utf-8"
+    )
+    dry = init(root, "--dry-run")
+    assert dry.returncode == 0, show(dry)
+    databases = {line.split()[1] for line in dry.stdout.splitlines() if line.startswith("    database: ")}
+    assert databases == {"mono_notes", "mono_events", "mono_tasks"}, show(dry)
+    notes = [line for line in dry.stderr.splitlines() if "so it has a database of its own" in line]
+    assert notes == [
+        "services/events: keeps public.alembic_version, as notes and tasks do, so it has a database of its own, database: "
+        "mono_events, as docker-compose.yml (service events-api) names it; to share one database instead, replace that "
+        "line with schema: public and version_table: public.alembic_version_events",
+        "services/notes: keeps public.alembic_version, as events and tasks do, so it has a database of its own, database: "
+        "mono_notes, as services/notes/alembic.ini's sqlalchemy.url names it; to share one database instead, replace "
+        "that line with schema: public and version_table: public.alembic_version_notes",
+        "services/tasks: keeps public.alembic_version, as events and notes do, so it has a database of its own, database: "
+        "mono_tasks, as services/tasks/.env names it; to share one database instead, replace that line with schema: "
+        "public and version_table: public.alembic_version_tasks",
+    ], show(dry)

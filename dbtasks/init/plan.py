@@ -81,8 +81,8 @@ def plan(root: Path, scans: list[ServiceScan]) -> Plan:
             service.comments.append("env.py's include_object filter still applies to check and generate")
     found = [f"{service.name} -> {', '.join(service.depends_on)}" for service in services if service.depends_on]
     notes.append(
-        "depends_on and expect_tables: init took depends_on from foreign keys between services only"
-        f" ({'; '.join(found) if found else 'none found'}); add the others, and uncomment expect_tables for verify"
+        "depends_on and expect_tables: init took depends_on from the migrations (foreign keys, extensions, tables two "
+        f"services create) ({'; '.join(found) if found else 'none found'}); add the others, and uncomment expect_tables for verify"
         " to check them (docs/configuration.md)"
     )
     return Plan(services, notes)
@@ -271,6 +271,13 @@ def _decide_dependencies(services: list[Planned]) -> None:
                 continue
             if not _reaches(by_name, owner, service.name):
                 service.depends_on.append(owner)
+    for key, creators in owners.items():  # one table, two creators: the one that creates it unconditionally first
+        firm = [name for name in sorted(creators) if key not in _if_missing(by_name[name])]
+        for name in sorted(creators - set(firm[:1])) if len(firm) == 1 else []:
+            service, first = by_name[name], by_name[firm[0]]
+            apart = first.name in service.depends_on or first.database != service.database
+            if not apart and not _reaches(by_name, first.name, service.name):
+                service.depends_on.append(first.name)
     named = {service.scan.branch: service.name for service in services if service.scan.branch}
     for service in services:  # a branch whose revisions depend on another branch's comes after it
         for label in service.scan.branch_needs:
@@ -278,6 +285,10 @@ def _decide_dependencies(services: list[Planned]) -> None:
                 service.depends_on.append(named[label])
     for service in services:
         service.depends_on.sort()
+
+
+def _if_missing(service: Planned) -> set[tuple[str, str]]:
+    return {(schema or "public", table) for schema, table in service.scan.created_if_missing}
 
 
 def _reaches(services: dict[str, Planned], start: str, goal: str) -> bool:

@@ -29,6 +29,7 @@ _ASYNC_ENGINES = ("async_engine_from_config", "create_async_engine", "AsyncEngin
 _SYNC_ENGINES = ("engine_from_config", "create_engine")
 _URL_VARIABLE = re.compile(r"(URL|URI|DSN)")
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_IF_MISSING = re.compile(r'\bCREATE\s+(?:UNLOGGED\s+)?TABLE\s+IF\s+NOT\s+EXISTS\s+(?:"?(\w+)"?\.)?"?(\w+)"?', re.IGNORECASE)
 # The suffixes of URL-part variables (POSTGRES_HOST, DB_PASS, PGUSER, ...) and the placeholder each one gets.
 _PARTS = (
     ("PASSWORD", "password"),
@@ -62,6 +63,7 @@ class ServiceScan:
     ini_driver: str | None = None  # the driver of alembic.ini's sqlalchemy.url
     ini_url: str = ""  # alembic.ini's sqlalchemy.url (often the template's placeholder)
     variables: dict[str, bool] = field(default_factory=dict)  # variables env.py reads -> required (os.environ[...])
+    created_if_missing: set[tuple[str | None, str]] = field(default_factory=set)  # CREATE TABLE IF NOT EXISTS
     module_variables: dict[str, bool] = field(default_factory=dict)  # read by the service's modules env.py imports
     module_files: list[Path] = field(default_factory=list)  # those modules
     version_table: str | None = None
@@ -149,6 +151,7 @@ def scan_service(ini: Path, section: str = "alembic", toml: Path | None = None, 
         _read_migration(scan, Path(path), modules)
     scan.created |= {(schema or None, table) for schema, table in sources.created_tables(files, "")}
     texts = [revisions.text_of(path) or "" for path in files]
+    scan.created_if_missing = {(schema or None, table) for text in texts for schema, table in _IF_MISSING.findall(text)}
     scan.extensions, scan.created_extensions = extensions.needed(texts), extensions.created(texts)
     _read_models(scan, modules)
     return scan

@@ -112,7 +112,7 @@ def test_a_new_monorepo_adopts_dbtasks_with_the_readme_steps(
         "a name init chose (the local database creates it; on your server, create it or put your database's name in "
         "services.notes.database); to share one database instead, replace that line with schema: public and "
         "version_table: public.alembic_version_notes",
-        "depends_on and expect_tables: init took depends_on from foreign keys between services only (none found); "
+        "depends_on and expect_tables: init took depends_on from the migrations (foreign keys, extensions, tables two services create) (none found); "
         "add the others, and uncomment expect_tables for verify to check them (docs/configuration.md)",
         "next: inv db.status",
     ]

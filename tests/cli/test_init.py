@@ -108,7 +108,7 @@ def test_init_on_the_layouts_example_writes_its_committed_migrations_yaml(layout
         assert set(expected.pop("expect_tables")) <= set(expect_tables_comment(layouts, name))
         assert got == expected, name
     assert (
-        "depends_on and expect_tables: init took depends_on from foreign keys between services only (billing -> accounts); "
+        "depends_on and expect_tables: init took depends_on from the migrations (foreign keys, extensions, tables two services create) (billing -> accounts); "
         "add the others, and uncomment expect_tables for verify to check them (docs/configuration.md)"
     ) in lines
 
@@ -145,7 +145,7 @@ def test_init_on_the_root_services_writes_the_committed_migrations_yaml(tmp_path
         "set services.journal.driver to asyncpg to run it async",
         "services/journal: env.py computes its version table's schema; schema: journal is a guess (its folder name): "
         "check services.journal.schema",
-        "depends_on and expect_tables: init took depends_on from foreign keys between services only (meals -> users); "
+        "depends_on and expect_tables: init took depends_on from the migrations (foreign keys, extensions, tables two services create) (meals -> users); "
         "add the others, and uncomment expect_tables for verify to check them (docs/configuration.md)",
     ], result.stdout
 

@@ -158,3 +158,44 @@ def test_init_takes_each_database_name_from_the_repository_before_inventing_one(
         "mono_tasks, as services/tasks/.env names it; to share one database instead, replace that line with schema: "
         "public and version_table: public.alembic_version_tasks",
     ], show(dry)
+
+
+def test_a_table_two_services_create_orders_them_unconditional_creator_first(tmp_path: Path, database_url: str) -> None:
+    """audit creates `entries` only if it is missing (CREATE TABLE IF NOT EXISTS), ledger with op.create_table: in
+    alphabetical order ledger would fail on a table audit made; init makes audit depend on ledger, and both pass."""
+    root = tmp_path / "mono"
+    alembic = Path(sys.executable).with_name("alembic")
+    bodies = {
+        "ledger": 'op.create_table("entries", sa.Column("id", sa.Integer, primary_key=True))',
+        "audit": 'op.execute("CREATE TABLE IF NOT EXISTS entries (id integer PRIMARY KEY)")',
+    }
+    for folder, body in bodies.items():
+        where = root / "services" / folder
+        where.mkdir(parents=True)
+        subprocess.run([str(alembic), "init", "alembic"], cwd=where, check=True, capture_output=True)
+        env_py = where / "alembic" / "env.py"
+        text = env_py.read_text(encoding="utf-8").replace(
+            "target_metadata=target_metadata,", f'target_metadata=target_metadata, version_table="{folder}_version",'
+        )
+        env_py.write_text(
+            text.replace(
+                "config = context.config",
+                'config = context.config\nconfig.set_main_option("sqlalchemy.url", __import__("os").environ["DATABASE_URL"])',
+            ),
+            encoding="utf-8",
+        )
+        migration = MIGRATION.format(table=folder, revision=f"{folder[0]}0000000a001").replace(
+            f'op.create_table("{folder}", sa.Column("id", sa.Integer, primary_key=True))', body
+        )
+        (where / "alembic" / "versions" / f"{folder}.py").write_text(migration, encoding="utf-8")
+    written = init(root)
+    assert written.returncode == 0 and written.stderr == "", show(written)
+    assert (
+        "depends_on and expect_tables: init took depends_on from the migrations (foreign keys, extensions, tables two "
+        "services create) (audit -> ledger); add the others, and uncomment expect_tables for verify to check them "
+        "(docs/configuration.md)"
+    ) in written.stdout.splitlines(), show(written)
+    upgraded = assert_ok(inv(root, "db.upgrade-all", url=database_url))
+    assert upgraded.stdout.splitlines()[-1] == "2 ok, 0 failed, 0 skipped", show(upgraded)
+    versions = {folder: query(database_url, f"SELECT version_num FROM public.{folder}_version")[0][0] for folder in bodies}
+    assert versions == {"ledger": "l0000000a001", "audit": "a0000000a001"}

@@ -10,14 +10,16 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:  # the core of init is imported when the command runs
     from ..init.write import Written
 
-USAGE = """usage: dbtasks init [FOLDER] [--force] [--dry-run] [--package NAME ...]
+USAGE = """usage: dbtasks init [FOLDER] [--force] [--dry-run] [--update] [--package NAME ...]
 
 Find every alembic.ini under FOLDER (default: this folder), read each service's env.py and migrations
 without running them, and write FOLDER/migrations.yaml and FOLDER/tasks.py; add .dbtasks/ to .gitignore.
 --force overwrites an existing migrations.yaml or tasks.py. --dry-run writes nothing: it prints the
 migrations.yaml it would write, and what to check on stderr. --package NAME (repeatable) adds a service
-whose alembic.ini and migrations ship inside the installed package NAME (alembic_ini: NAME:alembic.ini)."""
-SHORT = "usage: dbtasks init [FOLDER] [--force] [--dry-run] [--package NAME ...]"
+whose alembic.ini and migrations ship inside the installed package NAME (alembic_ini: NAME:alembic.ini).
+--update adds to an existing migrations.yaml the services it does not declare yet, and changes nothing
+else in it (comments and edits stay)."""
+SHORT = "usage: dbtasks init [FOLDER] [--force] [--dry-run] [--update] [--package NAME ...]"
 
 
 class _Usage(Exception):
@@ -28,7 +30,7 @@ def main(argv: list[str]) -> int:
     from ..init.write import InitError, write
 
     try:
-        folder, force, dry_run, packages = _arguments(argv)
+        folder, force, dry_run, update, packages = _arguments(argv)
     except _Usage as error:
         print(f"dbtasks init: {error}", file=sys.stderr)
         return 2
@@ -36,7 +38,7 @@ def main(argv: list[str]) -> int:
         print(USAGE)
         return 0
     try:
-        written = write(folder, force, dry_run, packages)
+        written = write(folder, force, dry_run, packages, update)
     except InitError as error:
         for problem in error.problems:
             print(f"dbtasks init: {problem}", file=sys.stderr)
@@ -52,17 +54,19 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _arguments(argv: list[str]) -> tuple[Path | None, bool, bool, tuple[str, ...]]:
-    """(FOLDER, --force, --dry-run, the --package names); FOLDER None asks for the help text."""
-    folders, force, dry_run, packages = [], False, False, []
+def _arguments(argv: list[str]) -> tuple[Path | None, bool, bool, bool, tuple[str, ...]]:
+    """(FOLDER, --force, --dry-run, --update, the --package names); FOLDER None asks for the help text."""
+    folders, force, dry_run, update, packages = [], False, False, False, []
     arguments = iter(argv)
     for arg in arguments:
         if arg in ("-h", "--help"):
-            return None, False, False, ()
+            return None, False, False, False, ()
         if arg == "--force":
             force = True
         elif arg == "--dry-run":
             dry_run = True
+        elif arg == "--update":
+            update = True
         elif arg == "--package" or arg.startswith("--package="):
             name = arg.partition("=")[2] if "=" in arg else next(arguments, "")
             if not name or name.startswith("-"):
@@ -74,7 +78,7 @@ def _arguments(argv: list[str]) -> tuple[Path | None, bool, bool, tuple[str, ...
             folders.append(arg)
     if len(folders) > 1:
         raise _Usage(f"one FOLDER at most, got {', '.join(folders)}; {SHORT}")
-    return Path(folders[0] if folders else ".").absolute(), force, dry_run, tuple(packages)
+    return Path(folders[0] if folders else ".").absolute(), force, dry_run, update, tuple(packages)
 
 
 def _report(written: Written) -> None:
@@ -82,6 +86,15 @@ def _report(written: Written) -> None:
 
     decided, folder = written.plan, written.folder
     count = len(decided.services)
+    if written.updated:
+        if not count:
+            print(f"{show(folder / 'migrations.yaml')} declares every service init finds under {show(folder)}; nothing written")
+            return
+        names = ", ".join(service.name for service in decided.services)
+        print(f"added {count} service{'s' if count > 1 else ''} to {show(folder / 'migrations.yaml')}: {names}")
+        _notes(written, sys.stdout)
+        print("next: inv db.status")
+        return
     names = ", ".join(service.name for service in decided.services)
     print(f"found {count} Alembic service{'s' if count > 1 else ''} under {show(folder)}: {names}")
     print(f"wrote {show(folder / 'migrations.yaml')}")

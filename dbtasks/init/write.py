@@ -13,6 +13,7 @@ import re
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import DbtasksError
 from .packages import shipped_ini
@@ -20,6 +21,7 @@ from .plan import plan
 from .planned import Plan, Planned
 from .scan import scan_service
 from .units import by_branch, find_units, inside
+from .update import declared, inserted, new_services
 
 # The repository's own tasks.py, word for word: all a monorepo needs beside its migrations.yaml.
 TASKS_PY = '''"""Invoke tasks for this monorepo's Alembic migrations, generated from the migrations.yaml beside this file.
@@ -74,18 +76,28 @@ class Written:
     folder: Path
     ignored: bool
     text: str = ""
+    updated: bool = False  # --update: plan holds the services added (none: nothing was written)
 
 
-def write(folder: Path, force: bool = False, dry_run: bool = False, packages: tuple[str, ...] = ()) -> Written:
+def write(
+    folder: Path, force: bool = False, dry_run: bool = False, packages: tuple[str, ...] = (), update: bool = False
+) -> Written:
     """Read the Alembic services under `folder` and write its migrations.yaml, tasks.py and .gitignore line;
     InitError (nothing written) when the folder, existing files or the services say no. `dry_run` writes nothing
     (existing files are no obstacle then) and returns the file's text. `packages`: installed packages that ship an
-    alembic.ini of their own, each a service too (alembic_ini: PACKAGE:alembic.ini)."""
+    alembic.ini of their own, each a service too (alembic_ini: PACKAGE:alembic.ini). `update` adds to the existing
+    migrations.yaml the services it does not declare yet, and changes nothing else (update.py)."""
     label = shown(folder)
     if not folder.is_dir():
         raise InitError([f"{label}: no such folder; pass the monorepo's folder (dbtasks init FOLDER)"])
     config_file, tasks_file = folder / "migrations.yaml", folder / "tasks.py"
-    refused = None if dry_run else _refusal(config_file, tasks_file, force)
+    existing: tuple[str, dict[str, Any]] | None = None
+    if update:
+        try:
+            existing = declared(config_file)
+        except ValueError as error:
+            raise InitError([str(error)]) from None
+    refused = None if dry_run or update else _refusal(config_file, tasks_file, force)
     if refused:
         raise InitError([refused])
     units, left_out = find_units(folder)
@@ -108,13 +120,24 @@ def write(folder: Path, force: bool = False, dry_run: bool = False, packages: tu
         scans[-1].shipped = package
     decided = plan(folder, [part for scan in scans for part in by_branch(scan)])
     decided.notes[:0] = left_out
-    text = render(decided)
+    if existing is not None:
+        decided = new_services(decided, folder, existing[1])
+        try:
+            text = inserted(existing[0], _blocks(decided)) if decided.services else existing[0]
+        except ValueError as error:
+            raise InitError([str(error)]) from None
+    else:
+        text = render(decided)
     try:
         problems = _check(folder, text)
         if problems:  # init's own mistake: say so rather than write a file the tasks refuse
             raise InitError([*problems, "the file init wrote does not load (nothing was written); please report this"], 1)
         if dry_run:
-            return Written(decided, folder, False, text)
+            return Written(decided, folder, False, text, updated=update)
+        if existing is not None:
+            if decided.services:
+                config_file.write_text(text, encoding="utf-8")
+            return Written(decided, folder, False, text, updated=True)
         config_file.write_text(text, encoding="utf-8")
         tasks_file.write_text(TASKS_PY, encoding="utf-8")
         ignored = _ignore_dbtasks(folder / ".gitignore")
@@ -152,10 +175,11 @@ def _refusal(config_file: Path, tasks_file: Path, force: bool) -> str | None:
 
 def render(decided: Plan) -> str:
     """migrations.yaml's text, a comment above each service saying what its entry was decided from."""
-    blocks = []
-    for service in decided.services:
-        blocks.append("\n".join(_service_lines(service)) + "\n")
-    return HEADER + "\n".join(blocks)
+    return HEADER + _blocks(decided)
+
+
+def _blocks(decided: Plan) -> str:
+    return "\n".join("\n".join(_service_lines(service)) + "\n" for service in decided.services)
 
 
 def _source(service: Planned) -> str:

@@ -250,10 +250,10 @@ def test_a_folder_argument_and_bad_command_lines(tmp_path: Path, layouts: Path) 
     assert list(empty.iterdir()) == []
     assert one_error(dbtasks_init(tmp_path, "missing")).startswith("dbtasks init: missing: no such folder;")
     assert one_error(dbtasks_init(layouts, "--forse")) == (
-        "dbtasks init: unknown option '--forse'; usage: dbtasks init [FOLDER] [--force] [--dry-run] [--package NAME ...]"
+        "dbtasks init: unknown option '--forse'; usage: dbtasks init [FOLDER] [--force] [--dry-run] [--update] [--package NAME ...]"
     )
     assert dbtasks_init(layouts, "--help").stdout.startswith(
-        "usage: dbtasks init [FOLDER] [--force] [--dry-run] [--package NAME ...]"
+        "usage: dbtasks init [FOLDER] [--force] [--dry-run] [--update] [--package NAME ...]"
     )
 
 

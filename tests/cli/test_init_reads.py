@@ -199,3 +199,41 @@ def test_a_table_two_services_create_orders_them_unconditional_creator_first(tmp
     assert upgraded.stdout.splitlines()[-1] == "2 ok, 0 failed, 0 skipped", show(upgraded)
     versions = {folder: query(database_url, f"SELECT version_num FROM public.{folder}_version")[0][0] for folder in bodies}
     assert versions == {"ledger": "l0000000a001", "audit": "a0000000a001"}
+
+
+def test_init_update_adds_the_new_service_and_keeps_every_edit(tmp_path: Path) -> None:
+    root = tmp_path / "mono"
+    alembic = Path(sys.executable).with_name("alembic")
+
+    def alembic_init(folder: str) -> None:
+        (root / "services" / folder).mkdir(parents=True)
+        subprocess.run([str(alembic), "init", "alembic"], cwd=root / "services" / folder, check=True, capture_output=True)
+
+    alembic_init("notes")
+    alembic_init("events")
+    assert init(root).returncode == 0
+    config = root / "migrations.yaml"
+    edited = (
+        config.read_text(encoding="utf-8").replace("    database: notes\n", "    database: mono_notes   # ours\n")
+        + "environments:\n  # production runs from CI only\n  production: {url_env: PROD_URL, protected: true}\n"
+    )
+    config.write_text(edited, encoding="utf-8")
+    alembic_init("tasks")
+    updated = init(root, "--update")
+    assert updated.returncode == 0 and updated.stderr == "", show(updated)
+    assert updated.stdout.splitlines()[0] == "added 1 service to migrations.yaml: tasks", show(updated)
+    assert updated.stdout.splitlines()[-1] == "next: inv db.status", show(updated)
+    text = config.read_text(encoding="utf-8")
+    head, _, rest = edited.partition("environments:\n")
+    assert text.startswith(head) and text.endswith("environments:\n" + rest), text  # every edit and comment kept
+    assert "  tasks:\n    path: services/tasks\n" in text[len(head) :], text  # the new block, inside services:
+    again = init(root, "--update")
+    assert again.returncode == 0 and again.stdout == (
+        "migrations.yaml declares every service init finds under .; nothing written\n"
+    ), show(again)
+    assert config.read_text(encoding="utf-8") == text
+    missing = init(tmp_path, "--update")
+    assert (missing.returncode, missing.stderr) == (
+        2,
+        "dbtasks init: migrations.yaml does not exist: nothing to update; run dbtasks init without --update\n",
+    ), show(missing)

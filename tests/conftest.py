@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -35,6 +36,12 @@ from _support import (
 from dbtasks.database import owner
 from dbtasks.database.localdb import LocalDatabase
 from dbtasks.errors import LocalDatabaseError
+
+# A run started with SIGINT ignored (`cmd &` in a script, nohup, some CI runners) passes that on to every process it
+# starts, and an ignored SIGINT stays ignored across exec: the Ctrl-C tests' processes would never see theirs. A
+# handler of our own is reset to the default in each child, so the tests run as from a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # -- the server and the databases --------------------------------------------------------------
 

@@ -4,6 +4,7 @@ a step down and up again runs through every engine in turn, and the template com
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import catalog
@@ -39,7 +40,7 @@ class EngineVerification(Verification):
             self.record("stairway", None, STAIRWAY_SKIPPED)
             at_head = self.snapshots(engines)
             self.versions(engines, at_head, head)
-            changed = [f"{engine}: {line}" for engine in engines for line in self.outside(before, at_head, engine)]
+            changed = per_engine(engines, lambda engine: self.outside(before, at_head, engine))
             self.judge(
                 "ownership", changed, "migrations changed objects outside its schemas", "nothing outside its schemas changed"
             )
@@ -83,11 +84,9 @@ class EngineVerification(Verification):
             self.failed("idempotent", f"upgrade head run a second time {what}")
             return
         again = self.snapshots(engines)
-        changes = [
-            f"{engine}: {line}"
-            for engine in engines
-            for line in catalog.schema_differences(at_head[engine], again[engine], set(at_head[engine]) | set(again[engine]))
-        ]
+        changes = per_engine(
+            engines, lambda engine: catalog.schema_differences(at_head[engine], again[engine], {*at_head[engine], *again[engine]})
+        )
         self.judge(
             "idempotent",
             changes,
@@ -101,9 +100,12 @@ class EngineVerification(Verification):
             self.failed("no-trace", f"downgrade to base fails in {problem.where('env.py')}: {problem.message}")
             return
         now = self.snapshots(engines)
-        left = [
-            f"{engine}: {line}"
-            for engine in engines
-            for line in owned.differences(self.own(before[engine]), self.own(now[engine]), catalog.LEFTOVERS)
-        ]
+        left = per_engine(
+            engines, lambda engine: owned.differences(self.own(before[engine]), self.own(now[engine]), catalog.LEFTOVERS)
+        )
         self.judge("no-trace", left, "after downgrade to base", "downgrade to base leaves every engine's database as before")
+
+
+def per_engine(engines: Iterable[str], lines: Callable[[str], list[str]]) -> list[str]:
+    """Each engine's lines, each said with its engine: `engine2: left behind table public.audit_trail`."""
+    return [f"{engine}: {line}" for engine in engines for line in lines(engine)]

@@ -3,6 +3,7 @@
 from .catalog import SYSTEM_SCHEMAS, columns, query, schemas, snapshot, table_comment, tables, version
 from .project import (
     REPO,
+    TABLE_MIGRATION,
     copy_project,
     declared_services,
     expected_tables,
@@ -53,6 +54,7 @@ __all__ = [
     "SERVERS",
     "SERVER_FOLDER_PREFIX",
     "SYSTEM_SCHEMAS",
+    "TABLE_MIGRATION",
     "assert_bad_input",
     "assert_failure",
     "assert_ok",

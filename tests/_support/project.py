@@ -134,3 +134,23 @@ def plant_model_column(project: Path, service: str, column: str = "color") -> st
         path.write_text(text[: match.end()] + line + text[match.end() :], encoding="utf-8")
         return match[2]
     raise AssertionError(f"no declarative model found under {folder}")
+
+
+# A first revision creating one table, as a test writes it into a service made with `alembic init`.
+TABLE_MIGRATION = '''"""create {table}"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "{revision}"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table("{table}", sa.Column("id", sa.Integer, primary_key=True), sa.Column("body", sa.Text))
+
+
+def downgrade():
+    op.drop_table("{table}")
+'''

@@ -11,25 +11,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from _support import assert_ok, inv, query, show, summary_states
+from _support import TABLE_MIGRATION, assert_ok, inv, query, show, summary_states
 
-MIGRATION = '''"""create {table}"""
-import sqlalchemy as sa
-from alembic import op
-
-revision = "{revision}"
-down_revision = None
-branch_labels = None
-depends_on = None
-
-
-def upgrade():
-    op.create_table("{table}", sa.Column("id", sa.Integer, primary_key=True), sa.Column("body", sa.Text))
-
-
-def downgrade():
-    op.drop_table("{table}")
-'''
 MODELS = """import sqlalchemy as sa
 from sqlalchemy.orm import declarative_base
 
@@ -67,7 +50,9 @@ def monorepo(root: Path) -> None:
                 'config = context.config\nconfig.set_main_option("sqlalchemy.url", __import__("os").environ["DATABASE_URL"])',
             ),
         )
-        write(service / "alembic" / "versions" / f"{revision}_{folder}.py", MIGRATION.format(table=folder, revision=revision))
+        write(
+            service / "alembic" / "versions" / f"{revision}_{folder}.py", TABLE_MIGRATION.format(table=folder, revision=revision)
+        )
     notes = root / "services" / "notes"
     write(notes / "src" / "notes_app" / "__init__.py", "")
     write(notes / "src" / "notes_app" / "models.py", MODELS.format(cls="Note", table="notes"))

@@ -9,25 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from _support import assert_ok, inv, query, show
+from _support import TABLE_MIGRATION, assert_ok, inv, query, show
 
-MIGRATION = '''"""create {table}"""
-import sqlalchemy as sa
-from alembic import op
-
-revision = "{revision}"
-down_revision = None
-branch_labels = None
-depends_on = None
-
-
-def upgrade():
-    op.create_table("{table}", sa.Column("id", sa.Integer, primary_key=True))
-
-
-def downgrade():
-    op.drop_table("{table}")
-'''
 DATABASE_PY = """import os
 
 HOST = os.environ.get("POSTGRES_HOST", "db")
@@ -69,7 +52,7 @@ def service(root: Path, folder: str, package: str, module: str, text: str, line:
         encoding="utf-8",
     )
     (where / "alembic" / "versions" / f"{revision}_{folder}.py").write_text(
-        MIGRATION.format(table=folder, revision=revision), encoding="utf-8"
+        TABLE_MIGRATION.format(table=folder, revision=revision), encoding="utf-8"
     )
     (where / package).mkdir()
     (where / package / "__init__.py").write_text("", encoding="utf-8")
@@ -184,8 +167,8 @@ def test_a_table_two_services_create_orders_them_unconditional_creator_first(tmp
             ),
             encoding="utf-8",
         )
-        migration = MIGRATION.format(table=folder, revision=f"{folder[0]}0000000a001").replace(
-            f'op.create_table("{folder}", sa.Column("id", sa.Integer, primary_key=True))', body
+        migration = TABLE_MIGRATION.format(table=folder, revision=f"{folder[0]}0000000a001").replace(
+            f'op.create_table("{folder}", sa.Column("id", sa.Integer, primary_key=True), sa.Column("body", sa.Text))', body
         )
         (where / "alembic" / "versions" / f"{folder}.py").write_text(migration, encoding="utf-8")
     written = init(root)

@@ -17,7 +17,7 @@ import re
 import sys
 from typing import Any
 
-from . import branches
+from . import branches, engine_files
 from .checksums import legacy_table
 from .failures import Failure, classify, first_line
 from .operation import Operation, defines, pending_count
@@ -170,16 +170,10 @@ class Diagnosis:
 
     def environment(self, script: Any) -> bool:
         """Run env.py without applying anything; True when it reached context.configure."""
-        if self.offline and self.operation.request.get("engines"):  # offline, the multidb template writes <engine>.sql
-            self.add(
-                "warning",
-                "env.py not run: the database cannot be reached, and offline this multidb env.py writes a "
-                "file per engine into the service folder; rerun doctor when the database answers",
-            )
-            return False
         try:
-            if self.offline:
-                self.run_offline(script)
+            if self.offline:  # the multidb template's <engine>.sql files get buffers: nothing is written
+                with engine_files.captured(list(self.operation.request.get("engines") or {})):
+                    self.run_offline(script)
             else:
                 self.operation.run_env_py(script, lambda rev, context: self.inspect(script, rev, context), dont_mutate=True)
         except Exception as error:

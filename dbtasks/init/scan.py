@@ -29,6 +29,7 @@ _ASYNC_ENGINES = ("async_engine_from_config", "create_async_engine", "AsyncEngin
 _SYNC_ENGINES = ("engine_from_config", "create_engine")
 _URL_VARIABLE = re.compile(r"(URL|URI|DSN)")
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_REFERENCES = re.compile(r'\bREFERENCES\s+(?:"?(\w+)"?\.)?"?(\w+)"?', re.IGNORECASE)
 _IF_MISSING = re.compile(r'\bCREATE\s+(?:UNLOGGED\s+)?TABLE\s+IF\s+NOT\s+EXISTS\s+(?:"?(\w+)"?\.)?"?(\w+)"?', re.IGNORECASE)
 # The suffixes of URL-part variables (POSTGRES_HOST, DB_PASS, PGUSER, ...) and the placeholder each one gets.
 _PARTS = (
@@ -262,6 +263,12 @@ def _read_migration(scan: ServiceScan, path: Path, modules: _Modules) -> None:
             table, schema = reads.string(referent, constants), reads.keyword(keywords, "referent_schema", constants)
             if table and table != UNKNOWN and schema != UNKNOWN:
                 scan.references.add((schema, table))
+        elif called == "execute" and node.args:  # raw SQL: REFERENCES schema.table (a foreign key written by hand)
+            argument = node.args[0]
+            if isinstance(argument, ast.Call) and reads.called(argument) == "text" and argument.args:  # sa.text("...")
+                argument = argument.args[0]
+            sql = reads.string(argument, constants) or ""
+            scan.references |= {(schema or None, table) for schema, table in _REFERENCES.findall(sql)}
 
 
 def _add_reference(scan: ServiceScan, column: str | None) -> None:

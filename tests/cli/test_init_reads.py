@@ -143,15 +143,10 @@ def test_init_takes_each_database_name_from_the_repository_before_inventing_one(
     ], show(dry)
 
 
-def test_a_table_two_services_create_orders_them_unconditional_creator_first(tmp_path: Path, database_url: str) -> None:
-    """audit creates `entries` only if it is missing (CREATE TABLE IF NOT EXISTS), ledger with op.create_table: in
-    alphabetical order ledger would fail on a table audit made; init makes audit depend on ledger, and both pass."""
-    root = tmp_path / "mono"
+def services_in_one_database(root: Path, bodies: dict[str, str]) -> None:
+    """`alembic init` services keeping version tables of their own names in public, each one revision whose upgrade
+    is `bodies[folder]`."""
     alembic = Path(sys.executable).with_name("alembic")
-    bodies = {
-        "ledger": 'op.create_table("entries", sa.Column("id", sa.Integer, primary_key=True))',
-        "audit": 'op.execute("CREATE TABLE IF NOT EXISTS entries (id integer PRIMARY KEY)")',
-    }
     for folder, body in bodies.items():
         where = root / "services" / folder
         where.mkdir(parents=True)
@@ -171,17 +166,54 @@ def test_a_table_two_services_create_orders_them_unconditional_creator_first(tmp
             f'op.create_table("{folder}", sa.Column("id", sa.Integer, primary_key=True), sa.Column("body", sa.Text))', body
         )
         (where / "alembic" / "versions" / f"{folder}.py").write_text(migration, encoding="utf-8")
+
+
+def depends_on_line(found: str) -> str:
+    return (
+        "depends_on and expect_tables: init took depends_on from the migrations (foreign keys, extensions, tables two "
+        f"services create) ({found}); add the others, and uncomment expect_tables for verify to check them "
+        "(docs/configuration.md)"
+    )
+
+
+def test_a_table_two_services_create_orders_them_unconditional_creator_first(tmp_path: Path, database_url: str) -> None:
+    """audit creates `entries` only if it is missing (CREATE TABLE IF NOT EXISTS), ledger with op.create_table: in
+    alphabetical order ledger would fail on a table audit made; init makes audit depend on ledger, and both pass."""
+    root = tmp_path / "mono"
+    services_in_one_database(
+        root,
+        {
+            "ledger": 'op.create_table("entries", sa.Column("id", sa.Integer, primary_key=True))',
+            "audit": 'op.execute("CREATE TABLE IF NOT EXISTS entries (id integer PRIMARY KEY)")',
+        },
+    )
     written = init(root)
     assert written.returncode == 0 and written.stderr == "", show(written)
-    assert (
-        "depends_on and expect_tables: init took depends_on from the migrations (foreign keys, extensions, tables two "
-        "services create) (audit -> ledger); add the others, and uncomment expect_tables for verify to check them "
-        "(docs/configuration.md)"
-    ) in written.stdout.splitlines(), show(written)
+    assert depends_on_line("audit -> ledger") in written.stdout.splitlines(), show(written)
     upgraded = assert_ok(inv(root, "db.upgrade-all", url=database_url))
     assert upgraded.stdout.splitlines()[-1] == "2 ok, 0 failed, 0 skipped", show(upgraded)
-    versions = {folder: query(database_url, f"SELECT version_num FROM public.{folder}_version")[0][0] for folder in bodies}
+    versions = {
+        folder: query(database_url, f"SELECT version_num FROM public.{folder}_version")[0][0] for folder in ("ledger", "audit")
+    }
     assert versions == {"ledger": "l0000000a001", "audit": "a0000000a001"}
+
+
+def test_a_foreign_key_in_raw_sql_orders_the_services(tmp_path: Path, database_url: str) -> None:
+    """billing's revision writes its foreign key to users in SQL (op.execute(sa.text(...))): billing depends on users."""
+    root = tmp_path / "mono"
+    services_in_one_database(
+        root,
+        {
+            "users": 'op.create_table("users", sa.Column("id", sa.Integer, primary_key=True))',
+            "billing": 'op.execute(sa.text("CREATE TABLE invoices (id integer PRIMARY KEY, owner integer REFERENCES users (id))"))',
+        },
+    )
+    written = init(root)
+    assert written.returncode == 0 and written.stderr == "", show(written)
+    assert depends_on_line("billing -> users") in written.stdout.splitlines(), show(written)
+    upgraded = assert_ok(inv(root, "db.upgrade-all", url=database_url))
+    assert upgraded.stdout.splitlines()[-1] == "2 ok, 0 failed, 0 skipped", show(upgraded)
+    assert query(database_url, "SELECT confrelid::regclass::text FROM pg_constraint WHERE contype = 'f'") == [("users",)]
 
 
 def test_init_update_adds_the_new_service_and_keeps_every_edit(tmp_path: Path) -> None:

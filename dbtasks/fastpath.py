@@ -54,7 +54,13 @@ class Known:
 
 
 def known_states(
-    target: Target, services: Iterable[Service], cache: GraphCache | None = None, *, probe: bool = False, hint: str = ""
+    target: Target,
+    services: Iterable[Service],
+    cache: GraphCache | None = None,
+    *,
+    probe: bool = False,
+    hint: str = "",
+    ours: str = checksums.DEFAULT_SCHEMA,
 ) -> dict[str, Known]:
     """The services whose state is certain without a worker, by name (`cache`: the revision files read before).
 
@@ -67,7 +73,7 @@ def known_states(
         if probe:
             reach(target, hint).close()
         return {}
-    read = _versions(target, sorted({service.expected_version_table for service, _ in graphs.values()}), probe, hint)
+    read = _versions(target, sorted({service.expected_version_table for service, _ in graphs.values()}), probe, hint, ours)
     if read is None:
         return {}
     rows, sums = read
@@ -126,11 +132,11 @@ Versions = dict[tuple[str, str], list[str]]
 Sums = dict[tuple[str, str], dict[str, dict[str, Any]]]  # by version table: the rows of the checksum table beside it
 
 
-def _versions(target: Target, tables: list[tuple[str, str]], probe: bool, hint: str) -> tuple[Versions, Sums] | None:
+def _versions(target: Target, tables: list[tuple[str, str]], probe: bool, hint: str, schema: str) -> tuple[Versions, Sums] | None:
     """(schema, table) -> its rows, for the version tables that exist, and the checksum rows of each (dbtasks_state.checksums,
     over a legacy table beside it not moved yet); None on any error (but see `probe`)."""
     sum_tables = {(schema, checksums.legacy_table(table)): (schema, table) for schema, table in tables}
-    ours = (checksums.SCHEMA, checksums.TABLE)
+    ours = (schema, checksums.TABLE)
     try:
         connection = reach(target, hint)
     except DatabaseUnreachable:
@@ -148,7 +154,7 @@ def _versions(target: Target, tables: list[tuple[str, str]], probe: bool, hint: 
         newer: Sums = {table: {} for table in keys.values()} if has_ours else {}  # as the worker reads it: a table
         if existing or has_ours:
             for index, revision, *row, key in connection.rows(
-                _select_rows(existing, sum_tables, keys if has_ours else {}, connection)
+                _select_rows(existing, sum_tables, keys if has_ours else {}, connection, checksums.qualified(*ours))
             ):
                 recorded = checksums.as_recorded([(revision, *row)])
                 table = keys[str(key)] if index is None else existing[int(str(index))]
@@ -168,7 +174,11 @@ def _versions(target: Target, tables: list[tuple[str, str]], probe: bool, hint: 
 
 
 def _select_rows(
-    existing: list[tuple[str, str]], sum_tables: Iterable[tuple[str, str]], keys: Iterable[str], connection: pg.Connection
+    existing: list[tuple[str, str]],
+    sum_tables: Iterable[tuple[str, str]],
+    keys: Iterable[str],
+    connection: pg.Connection,
+    table: str,
 ) -> str:
     """One query for the rows of every version and checksum table, padded to the same columns: (index in `existing`,
     or NULL for dbtasks_state.checksums; revision; checksum, file, applied_at, applied_by; the version table's key)."""
@@ -183,7 +193,7 @@ def _select_rows(
     if wanted:
         parts.append(
             "SELECT NULL::int, revision::text, checksum::text, file, applied_at::text, applied_by, version_table "
-            f"FROM {checksums.NAME} WHERE version_table IN ({wanted})"
+            f"FROM {table} WHERE version_table IN ({wanted})"
         )
     return " UNION ALL ".join(parts)
 

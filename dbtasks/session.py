@@ -241,6 +241,7 @@ class Session:
                 foreign=self.project.foreign_version_tables(service),
                 lock=lock,
                 engines=engines,
+                bookkeeping=self.project.bookkeeping_schema,
                 **args,
             )
 
@@ -287,7 +288,11 @@ class Session:
             target = self.database(group[0])
             probe = self._needs_probe(target)
             try:
-                self._known.update(fastpath.known_states(target, group, self.graphs, probe=probe, hint=self.create_hint()))
+                self._known.update(
+                    fastpath.known_states(
+                        target, group, self.graphs, probe=probe, hint=self.create_hint(), ours=self.project.bookkeeping_schema
+                    )
+                )
             except DatabaseMissing as error:
                 missing.append((error, target))
                 continue
@@ -305,7 +310,9 @@ class Session:
         and never when `fresh` (read it again: under the lock, after waiting for another run)."""
         if service.name in self._known and not fresh:
             return self._known.pop(service.name)
-        found = fastpath.known_states(self.database(service), [service], self.graphs).get(service.name)
+        found = fastpath.known_states(self.database(service), [service], self.graphs, ours=self.project.bookkeeping_schema).get(
+            service.name
+        )
         self.graphs.save()
         return found
 

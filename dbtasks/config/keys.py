@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +122,7 @@ SERVICE_KEYS: _ServiceKeys = {
     "lint": (lambda v: True, ""),  # read by config_lint, with a line per problem
 }
 REQUIRED = ("path", "driver")
-TOP_KEYS = ("version", "database", "environments", "services", "targets", "lint")
+TOP_KEYS = ("version", "database", "environments", "services", "targets", "lint", "bookkeeping_schema")
 DATABASE_KEYS = ("url_env", "local")
 ENVIRONMENT_KEYS = ("url_env", "protected", "statement_timeout", "lock_timeout", "url_envs", "x")
 # A PostgreSQL duration: a number of milliseconds, or a number with one of its time units.
@@ -214,3 +214,13 @@ def find_cycle(services: Mapping[str, Service]) -> list[str]:
             if found:
                 return found
     return []
+
+
+def bookkeeping_problem(name: object, services: Iterable[Any]) -> str | None:
+    """Why `name` cannot be dbtasks' own schema (bookkeeping_schema), or None: a schema name no service owns."""
+    if not isinstance(name, str) or not IDENTIFIER.match(name) or name == "public" or name.startswith("pg_"):
+        return f"expected a schema of dbtasks' own (ASCII letters, digits, _ and $; not public, not pg_...), got {name!r}"
+    owners = [service.name for service in services if name in service.owned_schemas]
+    if owners:
+        return f"{name} is a schema of {', '.join(owners)}; give dbtasks a schema no service owns"
+    return None

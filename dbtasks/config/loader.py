@@ -27,6 +27,7 @@ from .keys import (
     REQUIRED,
     SERVICE_KEYS,
     TOP_KEYS,
+    bookkeeping_problem,
     duration_problem,
     env_text,
     find_cycle,
@@ -84,9 +85,18 @@ class _Loader:
         services = self.services(top.get("services"))
         self.check_url_envs(environments, services)
         fleets = fleet_config.fleets(self, top.get("targets"), services)
+        ours = self.bookkeeping(top.get("bookkeeping_schema"), services)
         if self.problems:
             raise ConfigError(self.problems)
-        return Project(file=self.file, url_env=url_env, services=services, local=local, environments=environments, fleets=fleets)
+        return Project(self.file, url_env, services, local, environments, fleets, bookkeeping_schema=ours)
+
+    def bookkeeping(self, entry: tuple[yaml.Node, yaml.Node] | None, services: dict[str, Service]) -> str:
+        """bookkeeping_schema: dbtasks' own schema in every database, never one a service owns (default dbtasks_state)."""
+        name = "dbtasks_state" if entry is None else self.value(entry[1])
+        problem = bookkeeping_problem(name, services.values())
+        if problem is not None:
+            self.problem(entry[1] if entry is not None else None, "bookkeeping_schema", problem)
+        return str(name)
 
     def mapping(self, node: yaml.MappingNode, where: str, allowed: tuple[str, ...]) -> dict[str, tuple[yaml.Node, yaml.Node]]:
         """Keys of `node` to (key node, value node); unknown keys are reported with a suggestion."""

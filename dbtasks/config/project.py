@@ -143,6 +143,7 @@ class Project:
     local: bool = True  # may the embedded database stand in when no URL is configured?
     environments: Mapping[str, Environment] = field(default_factory=dict, hash=False)
     fleets: Mapping[str, Fleet] = field(default_factory=dict, hash=False)  # migrations.yaml's targets:
+    bookkeeping_schema: str = "dbtasks_state"  # dbtasks' own schema in every database (its checksums)
 
     @property
     def root(self) -> Path:

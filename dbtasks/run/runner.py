@@ -45,6 +45,7 @@ def run(
     foreign: tuple[tuple[str, str], ...] = (),
     lock: Held | None = None,
     engines: dict[str, str] | None = None,
+    bookkeeping: str = "",
     **args: Any,
 ) -> dict[str, Any]:
     """Run `op` for `service` in a worker; return its data or raise ServiceError with the next step.
@@ -60,6 +61,7 @@ def run(
         "op": op,
         "service": service.name,
         "schema": service.schema,
+        "bookkeeping_schema": bookkeeping,
         "schemas": list(service.owned_schemas),
         "shared": list(shared),
         "version_table": list(service.expected_version_table),

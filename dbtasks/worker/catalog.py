@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .checksums import SCHEMA as _OURS
+from . import checksums
 from .libpq import libpq
 
 if TYPE_CHECKING:  # annotations only: this file must run on Python 3.8
@@ -23,8 +23,8 @@ if TYPE_CHECKING:  # annotations only: this file must run on Python 3.8
     Key = tuple[str, Optional[str], str]  # mypy checks for Python 3.9: no `str | None` in an alias
     Snapshot = dict[str, dict[Key, str]]
 
-# dbtasks' own bookkeeping schema (checksums.SCHEMA) is never a service's: no snapshot shows it.
-SNAPSHOT_SQL = """
+# dbtasks' own bookkeeping schema (checksums.SCHEMA) is never a service's: no snapshot shows it (use() names it).
+_SNAPSHOT = """
 WITH ns AS (
     SELECT oid, nspname FROM pg_namespace
     WHERE nspname NOT IN ('pg_catalog', 'information_schema', '{ours}') AND nspname NOT LIKE 'pg\\_%'
@@ -77,9 +77,19 @@ WHERE NOT tg.tgisinternal
 UNION ALL
 SELECT ns.nspname, 'policy', c.relname, po.polname, COALESCE(pg_get_expr(po.polqual, po.polrelid), '')
 FROM pg_policy po JOIN pg_class c ON c.oid = po.polrelid JOIN ns ON ns.oid = c.relnamespace
-""".replace("{ours}", _OURS)
+"""
+SNAPSHOT_SQL = _ALL_SCHEMAS = ""
 
-_ALL_SCHEMAS = f"WHERE nspname NOT IN ('pg_catalog', 'information_schema', '{_OURS}') AND nspname NOT LIKE 'pg\\_%'"
+
+def use(ours: str) -> None:
+    """Leave the bookkeeping schema `ours` out of every snapshot (checksums.use, for this worker's request)."""
+    global SNAPSHOT_SQL, _ALL_SCHEMAS
+    name = ours.replace("'", "''")
+    SNAPSHOT_SQL = _SNAPSHOT.replace("{ours}", name)
+    _ALL_SCHEMAS = f"WHERE nspname NOT IN ('pg_catalog', 'information_schema', '{name}') AND nspname NOT LIKE 'pg\\_%'"
+
+
+use(checksums.DEFAULT_SCHEMA)
 
 
 def snapshot_sql(schemas: Iterable[str]) -> str:

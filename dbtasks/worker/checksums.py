@@ -23,7 +23,8 @@ if TYPE_CHECKING:  # annotations only: collections.abc generics cannot be subscr
 
 # Not "dbtasks": the embedded database's role is named so, and PostgreSQL's default search_path ("$user", public) would
 # then put every unqualified name of the services' migrations in our schema. A role named like ours never creates it.
-SCHEMA, TABLE = "dbtasks_state", "checksums"  # reserved: no service may use a schema of this name
+DEFAULT_SCHEMA, TABLE = "dbtasks_state", "checksums"  # migrations.yaml's bookkeeping_schema; no service may use it
+SCHEMA = DEFAULT_SCHEMA
 LEGACY_SUFFIX = "_checksums"
 # The states of an applied revision (and of a recorded one no file defines).
 OK, EDITED, UNKNOWN, MISSING = "ok", "edited", "unknown", "missing"
@@ -153,20 +154,12 @@ def qualified(schema: str | None, table: str) -> str:
 # extensions) take turns under this transaction-level advisory lock.
 SCHEMA_LOCK = 1684173939  # b"dbts" as a number: the key of dbtasks' creations in every database
 NAME = f'"{SCHEMA}"."{TABLE}"'
-CREATE = (
-    f'DO $$BEGIN PERFORM pg_advisory_xact_lock({SCHEMA_LOCK}); CREATE SCHEMA IF NOT EXISTS "{SCHEMA}"; '
-    f"CREATE TABLE IF NOT EXISTS {NAME} (version_table TEXT NOT NULL, revision VARCHAR(255) NOT NULL, "
-    "checksum VARCHAR(64) NOT NULL, file TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), "
-    "applied_by TEXT NOT NULL, PRIMARY KEY (version_table, revision)); END$$"
-)
+CREATE = ""  # set by use()
 # Whether our table exists, read from the catalog tables rather than by name (to_regclass): a name not found stays
 # "not found" in the session's catalog cache until it next takes a lock on a table, so a migration transaction that
 # looked, then waited for SCHEMA_LOCK while another run made the table, would still miss the schema in CREATE ... IF
 # NOT EXISTS and fail on the unique index (rolled back and run a second time).
-_HAS_TABLE = (
-    f"EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = {literal(SCHEMA)} "
-    f"AND c.relname = {literal(TABLE)})"
-)
+_HAS_TABLE = ""  # set by use()
 
 
 def state_sql(legacy: str) -> str:
@@ -199,12 +192,30 @@ def upsert_sql(key: str, revision: str, digest: str, file: str, by: str) -> str:
 
 # The same two writes with bind parameters, for env.py's SQLAlchemy connection (sqlalchemy.text would read a ':' in a
 # literal as a parameter, and a driver a '%').
-BOUND_UPSERT = (
-    f"INSERT INTO {NAME} (version_table, revision, checksum, file, applied_by) VALUES (:key, :revision, :checksum, "
-    ":file, current_user || ' (' || :by || ')') ON CONFLICT (version_table, revision) DO UPDATE SET "
-    "checksum = EXCLUDED.checksum, file = EXCLUDED.file, applied_at = now(), applied_by = EXCLUDED.applied_by"
-)
-BOUND_DELETE = f"DELETE FROM {NAME} WHERE version_table = :key AND revision = :revision"
+BOUND_UPSERT = BOUND_DELETE = ""  # set by use()
+
+
+def use(schema: str) -> None:
+    """Name `schema` (migrations.yaml's bookkeeping_schema) in every statement of this module: a worker process runs
+    one request, and sets it first."""
+    global SCHEMA, NAME, CREATE, _HAS_TABLE, BOUND_UPSERT, BOUND_DELETE
+    SCHEMA, NAME = schema, qualified(schema, TABLE)
+    CREATE = (
+        f"DO $$BEGIN PERFORM pg_advisory_xact_lock({SCHEMA_LOCK}); CREATE SCHEMA IF NOT EXISTS {quoted(SCHEMA)}; "
+        f"CREATE TABLE IF NOT EXISTS {NAME} (version_table TEXT NOT NULL, revision VARCHAR(255) NOT NULL, "
+        "checksum VARCHAR(64) NOT NULL, file TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), "
+        "applied_by TEXT NOT NULL, PRIMARY KEY (version_table, revision)); END$$"
+    )
+    _HAS_TABLE = (
+        f"EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = {literal(SCHEMA)} "
+        f"AND c.relname = {literal(TABLE)})"
+    )
+    BOUND_UPSERT = (
+        f"INSERT INTO {NAME} (version_table, revision, checksum, file, applied_by) VALUES (:key, :revision, :checksum, "
+        ":file, current_user || ' (' || :by || ')') ON CONFLICT (version_table, revision) DO UPDATE SET "
+        "checksum = EXCLUDED.checksum, file = EXCLUDED.file, applied_at = now(), applied_by = EXCLUDED.applied_by"
+    )
+    BOUND_DELETE = f"DELETE FROM {NAME} WHERE version_table = :key AND revision = :revision"
 
 
 def select_sql(key: str) -> str:
@@ -220,3 +231,6 @@ def as_recorded(rows: Iterable[Any]) -> dict[str, dict[str, Any]]:
         str(revision): {"checksum": digest, "file": file, "applied_at": at, "applied_by": by}
         for revision, digest, file, at, by in rows
     }
+
+
+use(DEFAULT_SCHEMA)

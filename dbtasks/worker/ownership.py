@@ -123,7 +123,7 @@ def unfenced(configured: dict[str, Any], schemas: list[str]) -> str | None:
     listed = ", ".join(repr(schema) for schema in schemas)
     return (
         "env.py passes include_schemas=True without include_name: plain 'alembic revision --autogenerate' here compares "
-        "every schema of the database (other services' and dbtasks_state, dbtasks' bookkeeping) and proposes "
+        f"every schema of the database (other services' and {checksums.SCHEMA}, dbtasks' bookkeeping) and proposes "
         "dropping their tables; pass include_name=lambda name, type_, parent: type_ != 'schema' or name in "
         f"({listed},) to context.configure (dbtasks' own runs see only this service's schemas already)"
     )

@@ -15,7 +15,7 @@ import threading
 import traceback
 from typing import Any
 
-from . import configure
+from . import catalog, checksums, configure
 from .failures import Failure, classify
 from .operation import Operation
 from .ops import OPS
@@ -24,6 +24,9 @@ from .protocol import MIGRATING_OPS, Request, Result, failed, succeeded
 
 def run_request(request: Request) -> int:
     """Run one request and write its result to the request's result_fd; the exit code is 0 when it was written."""
+    ours = request.get("bookkeeping_schema") or checksums.DEFAULT_SCHEMA  # dbtasks' own schema in this database
+    checksums.use(ours)
+    catalog.use(ours)
     signal.signal(signal.SIGINT, _interrupt_once)
     wakeup_read, wakeup_write = os.pipe()
     os.set_blocking(wakeup_write, False)

@@ -79,6 +79,7 @@ class Request(TypedDict):
     op: str
     service: str
     schema: str  # its first schema
+    bookkeeping_schema: str  # dbtasks' own schema (its checksums), never a service's: migrations.yaml's bookkeeping_schema
     schemas: list[str]  # every schema it owns
     shared: list[str]  # those of its schemas that other services in its database own too (see ownership.py)
     version_table: list[str]  # [schema, table] where its env.py must keep alembic_version

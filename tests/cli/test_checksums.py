@@ -482,3 +482,30 @@ def test_many_first_migrations_at_once_create_the_checksum_table_without_a_catal
         assert failures == []
         assert query(database_url, f"SELECT count(*) FROM {checksums.NAME}") == [(16,)]
         execute(database_url, f'DROP SCHEMA "{checksums.SCHEMA}" CASCADE', *(f'DROP TABLE "own_{n}"' for n in range(16)))
+
+
+def test_bookkeeping_schema_names_dbtasks_own_schema(project: Path, database_url: str) -> None:
+    """bookkeeping_schema: ops_meta puts the checksums there (and nothing in dbtasks_state); the fast path and the
+    workers both read them there, and no service may own that schema."""
+    config = project / "migrations.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace("version: 1\n", "version: 1\nbookkeeping_schema: ops_meta\n"))
+    assert_ok(inv(project, "db.upgrade", "habits", url=database_url))
+    assert "dbtasks_state" not in schemas(database_url) and tables(database_url, "ops_meta") == {"checksums"}
+    recorded = query(database_url, "SELECT revision FROM ops_meta.checksums WHERE version_table = 'habits.alembic_version'")
+    assert sorted(row[0] for row in recorded) == sorted([FIRST, HEAD])
+    edit(project)
+    note = f"habits: revision {FIRST} ({relative(project, FIRST)}) was edited after it was applied"
+    for fastpath in ("1", "0"):
+        status = assert_ok(inv(project, "db.status", "--only", "habits", url=database_url, env={"DBTASKS_FASTPATH": fastpath}))
+        assert note in status.stdout, show(status)
+    text = config.read_text(encoding="utf-8")
+    at = text.splitlines().index("bookkeeping_schema: ops_meta") + 1
+    config.write_text(text.replace("    schema: habits\n", "    schema: ops_meta\n", 1))
+    assert assert_bad_input(inv(project, "db.status", url=database_url)) == (
+        f"migrations.yaml:{at}: bookkeeping_schema: ops_meta is a schema of habits; give dbtasks a schema no service owns"
+    )
+    config.write_text(text.replace("bookkeeping_schema: ops_meta", "bookkeeping_schema: public"))
+    assert assert_bad_input(inv(project, "db.status", url=database_url)) == (
+        f"migrations.yaml:{at}: bookkeeping_schema: expected a schema of dbtasks' own (ASCII letters, digits, _ and $; "
+        "not public, not pg_...), got 'public'"
+    )

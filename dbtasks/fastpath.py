@@ -60,7 +60,7 @@ def known_states(
     *,
     probe: bool = False,
     hint: str = "",
-    ours: str = checksums.DEFAULT_SCHEMA,
+    ours: str,
 ) -> dict[str, Known]:
     """The services whose state is certain without a worker, by name (`cache`: the revision files read before).
 

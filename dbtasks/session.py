@@ -145,6 +145,12 @@ class Session:
         own (started and created on the local database)."""
         return {engine: self.database(one) for engine, one in service.engine_services().items()}
 
+    def _engines_of(self, service: Service, offline: bool) -> dict[str, Target]:
+        """A multidb service's engines' databases: as configured when offline (nothing started), else resolved."""
+        if offline:
+            return {engine: self.configured_target(one) for engine, one in service.engine_services().items()}
+        return self.engine_targets(service)
+
     def _step(self, service: Service, after: tuple[str, ...] = ()) -> planning.Step:
         """`service`'s step on its database, with the environment's -x over its own."""
         effective = self.environment.with_x(service) if self.environment is not None else service
@@ -214,14 +220,7 @@ class Session:
                 "doctor are)"
             )
         if service.engines:  # multidb: every engine's database, and its secrets hidden
-            found_targets = (
-                engines_on
-                if engines_on is not None
-                else {engine: self.configured_target(one) for engine, one in service.engine_services().items()}
-                if offline
-                else self.engine_targets(service)
-            )
-            for engine, found in found_targets.items():
+            for engine, found in (engines_on or self._engines_of(service, offline)).items():
                 engines[engine] = found.url or (OFFLINE_URL if offline else "")
                 target = replace(target, secrets=tuple(dict.fromkeys((*target.secrets, *found.secrets))))
 

@@ -35,7 +35,7 @@ from .keys import (
     merged,
     version_table,
 )
-from .project import Environment, Project, Service, closest, display_path, read_utf8, resolved
+from .project import BOOKKEEPING_SCHEMA, Environment, Project, Service, closest, display_path, read_utf8, resolved
 
 
 def load(file: Path) -> Project:
@@ -92,7 +92,7 @@ class _Loader:
 
     def bookkeeping(self, entry: tuple[yaml.Node, yaml.Node] | None, services: dict[str, Service]) -> str:
         """bookkeeping_schema: dbtasks' own schema in every database, never one a service owns (default dbtasks_state)."""
-        name = "dbtasks_state" if entry is None else self.value(entry[1])
+        name = BOOKKEEPING_SCHEMA if entry is None else self.value(entry[1])
         problem = bookkeeping_problem(name, services.values())
         if problem is not None:
             self.problem(entry[1] if entry is not None else None, "bookkeeping_schema", problem)

@@ -26,6 +26,10 @@ def closest(name: str, known: Sequence[str]) -> list[str]:
     return difflib.get_close_matches(name, known, n=1)
 
 
+# migrations.yaml's bookkeeping_schema when it names none (the worker's own copy: worker/checksums.DEFAULT_SCHEMA)
+BOOKKEEPING_SCHEMA = "dbtasks_state"
+
+
 @dataclass(frozen=True)
 class Service:
     """One service: its folder, where it lives (database, schemas, version table) and how to run its Alembic environment."""
@@ -143,7 +147,7 @@ class Project:
     local: bool = True  # may the embedded database stand in when no URL is configured?
     environments: Mapping[str, Environment] = field(default_factory=dict, hash=False)
     fleets: Mapping[str, Fleet] = field(default_factory=dict, hash=False)  # migrations.yaml's targets:
-    bookkeeping_schema: str = "dbtasks_state"  # dbtasks' own schema in every database (its checksums)
+    bookkeeping_schema: str = BOOKKEEPING_SCHEMA  # dbtasks' own schema in every database (its checksums)
 
     @property
     def root(self) -> Path:

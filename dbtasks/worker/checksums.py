@@ -153,8 +153,7 @@ def qualified(schema: str | None, table: str) -> str:
 # then fails on the catalog's unique index. dbtasks' own creations (this table, prerequisites.py's schemas and
 # extensions) take turns under this transaction-level advisory lock.
 SCHEMA_LOCK = 1684173939  # b"dbts" as a number: the key of dbtasks' creations in every database
-NAME = f'"{SCHEMA}"."{TABLE}"'
-CREATE = ""  # set by use()
+NAME = CREATE = ""  # set by use()
 # Whether our table exists, read from the catalog tables rather than by name (to_regclass): a name not found stays
 # "not found" in the session's catalog cache until it next takes a lock on a table, so a migration transaction that
 # looked, then waited for SCHEMA_LOCK while another run made the table, would still miss the schema in CREATE ... IF

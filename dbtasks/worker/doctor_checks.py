@@ -172,7 +172,7 @@ class Diagnosis:
         """Run env.py without applying anything; True when it reached context.configure."""
         try:
             if self.offline:  # the multidb template's <engine>.sql files get buffers: nothing is written
-                with engine_files.captured(list(self.operation.request.get("engines") or {})):
+                with engine_files.captured(self.operation.request.get("engines")):
                     self.run_offline(script)
             else:
                 self.operation.run_env_py(script, lambda rev, context: self.inspect(script, rev, context), dont_mutate=True)

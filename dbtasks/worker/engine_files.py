@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import builtins
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,10 +26,12 @@ class Kept(io.StringIO):
 
 
 @contextmanager
-def captured(engines: list[str]) -> Iterator[dict[str, Kept]]:
-    """engine -> its buffer, for each `<engine>.sql` env.py opened for writing while the block ran (a worker process
-    runs one operation, so the builtin is replaced for that operation only)."""
+def captured(engines: Iterable[str] | None) -> Iterator[dict[str, Kept]]:
+    """engine -> its buffer, for each `<engine>.sql` env.py opened for writing while the block ran (`engines`: the
+    request's engines; none, nothing is replaced). A worker process runs one operation, so the builtin is replaced
+    for that operation only."""
     files: dict[str, Kept] = {}
+    engines = list(engines or ())
     if not engines:
         yield files
         return

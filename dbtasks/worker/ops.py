@@ -246,7 +246,7 @@ def sql(operation: Operation) -> dict[str, Any]:
     operation.resolve(script, start, relative_ok=False)
     operation.resolve(script, end, relative_ok=False)
     backwards = (end == "base" and start is not None) or (start is not None and _is_ancestor(script, end, start))
-    with engine_files.captured(list(operation.request.get("engines") or {})) as files:  # multidb: a file per engine
+    with engine_files.captured(operation.request.get("engines")) as files:  # multidb: a file per engine
         if backwards:
             operation.run_command(command.downgrade, f"{start}:{end}", sql=True)
         else:

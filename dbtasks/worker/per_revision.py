@@ -44,7 +44,7 @@ def revision_sql(operation: Operation) -> dict[str, Any]:
 
     EnvironmentContext.configure = configure  # type: ignore[method-assign]  # this process runs this one operation
     try:
-        with engine_files.captured(list(operation.request.get("engines") or {})):
+        with engine_files.captured(operation.request.get("engines")):
             operation.run_command(command.upgrade, f"{start}:heads" if start else "heads", sql=True)
     finally:
         EnvironmentContext.configure = patched  # type: ignore[method-assign]

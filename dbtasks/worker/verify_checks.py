@@ -320,7 +320,7 @@ class Verification(Steps):
         config.set_main_option("sqlalchemy.url", self.operation.url.replace("%", "%%"))
         saved, self.operation.config = self.operation.config, config
         try:
-            with engine_files.captured(list(self.operation.request.get("engines") or {})):  # multidb: no files
+            with engine_files.captured(self.operation.request.get("engines")):  # multidb: no files
                 problem = self.step("upgrade", self.upgrade, self.spelled("head"), sql=True)
         finally:
             self.operation.config = saved

@@ -512,23 +512,20 @@ def test_init_package_adds_a_service_whose_ini_ships_in_an_installed_package(tmp
     assert recorded(database_url, "public") == ["e1000000c001"] and "entries" in tables(database_url, "public")
 
 
-SLOW_MULTI = """from alembic import op
-
-revision = "f1000000d002"
-down_revision = "f1000000d001"
-branch_labels = None
-depends_on = None
-
-
-def upgrade(engine_name):
-    op.execute("CREATE TABLE slow_%s (id integer)" % engine_name)
-    if engine_name == "engine1":
-        op.execute("SELECT pg_sleep(4)")
+def multidb_revision(upgrade: str, downgrade: str) -> str:
+    """A second revision of the multidb unit (after f1000000d001): `upgrade` and `downgrade` are the bodies of its
+    functions, which the template calls once per engine with engine_name."""
+    return (
+        'from alembic import op\n\nrevision = "f1000000d002"\ndown_revision = "f1000000d001"\nbranch_labels = None\n'
+        f"depends_on = None\n\n\ndef upgrade(engine_name):\n{upgrade}\n\n\ndef downgrade(engine_name):\n{downgrade}\n"
+    )
 
 
-def downgrade(engine_name):
-    op.execute("DROP TABLE slow_%s" % engine_name)
-"""
+SLOW_MULTI = multidb_revision(
+    '    op.execute("CREATE TABLE slow_%s (id integer)" % engine_name)\n    if engine_name == "engine1":\n'
+    '        op.execute("SELECT pg_sleep(4)")',
+    '    op.execute("DROP TABLE slow_%s" % engine_name)',
+)
 
 
 def test_the_multidb_lock_ended_in_another_engine_s_database_stops_the_run(forms: Forms) -> None:
@@ -819,23 +816,10 @@ def test_verify_of_the_multidb_template_checks_every_engine_in_a_scratch_databas
     assert not list((forms.root / "multidb_unit").rglob("*.sql"))
 
 
-INDEX_ON_ENGINE2 = """from alembic import op
-
-revision = "f1000000d002"
-down_revision = "f1000000d001"
-branch_labels = None
-depends_on = None
-
-
-def upgrade(engine_name):
-    if engine_name == "engine2":
-        op.create_index("ix_audit_trail_what", "audit_trail", ["what"])
-
-
-def downgrade(engine_name):
-    if engine_name == "engine2":
-        op.drop_index("ix_audit_trail_what", "audit_trail")
-"""
+INDEX_ON_ENGINE2 = multidb_revision(
+    '    if engine_name == "engine2":\n        op.create_index("ix_audit_trail_what", "audit_trail", ["what"])',
+    '    if engine_name == "engine2":\n        op.drop_index("ix_audit_trail_what", "audit_trail")',
+)
 
 
 def test_the_multidb_lock_is_taken_in_every_engine_s_database(forms: Forms) -> None:

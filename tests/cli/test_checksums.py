@@ -33,7 +33,9 @@ from _support import (
     versions_folder,
 )
 
+from dbtasks.config.project import BOOKKEEPING_SCHEMA
 from dbtasks.database.urls import normalize
+from dbtasks.worker.checksums import DEFAULT_SCHEMA
 from dbtasks.worker.checksums import normalize as normalized
 
 FIRST, HEAD = revisions_of("habits")  # habits has two revisions
@@ -487,6 +489,7 @@ def test_many_first_migrations_at_once_create_the_checksum_table_without_a_catal
 def test_bookkeeping_schema_names_dbtasks_own_schema(project: Path, database_url: str) -> None:
     """bookkeeping_schema: ops_meta puts the checksums there (and nothing in dbtasks_state); the fast path and the
     workers both read them there, and no service may own that schema."""
+    assert BOOKKEEPING_SCHEMA == DEFAULT_SCHEMA == "dbtasks_state"  # the core's default and the worker's own copy
     config = project / "migrations.yaml"
     config.write_text(config.read_text(encoding="utf-8").replace("version: 1\n", "version: 1\nbookkeeping_schema: ops_meta\n"))
     assert_ok(inv(project, "db.upgrade", "habits", url=database_url))

@@ -7,8 +7,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from _support import TABLE_MIGRATION, assert_ok, inv, query, show
 
 DATABASE_PY = """import os
@@ -176,44 +178,51 @@ def depends_on_line(found: str) -> str:
     )
 
 
-def test_a_table_two_services_create_orders_them_unconditional_creator_first(tmp_path: Path, database_url: str) -> None:
-    """audit creates `entries` only if it is missing (CREATE TABLE IF NOT EXISTS), ledger with op.create_table: in
-    alphabetical order ledger would fail on a table audit made; init makes audit depend on ledger, and both pass."""
-    root = tmp_path / "mono"
-    services_in_one_database(
-        root,
-        {
-            "ledger": 'op.create_table("entries", sa.Column("id", sa.Integer, primary_key=True))',
-            "audit": 'op.execute("CREATE TABLE IF NOT EXISTS entries (id integer PRIMARY KEY)")',
-        },
-    )
-    written = init(root)
-    assert written.returncode == 0 and written.stderr == "", show(written)
-    assert depends_on_line("audit -> ledger") in written.stdout.splitlines(), show(written)
-    upgraded = assert_ok(inv(root, "db.upgrade-all", url=database_url))
-    assert upgraded.stdout.splitlines()[-1] == "2 ok, 0 failed, 0 skipped", show(upgraded)
-    versions = {
-        folder: query(database_url, f"SELECT version_num FROM public.{folder}_version")[0][0] for folder in ("ledger", "audit")
-    }
+def versions_of_both(url: str) -> None:
+    versions = {folder: query(url, f"SELECT version_num FROM public.{folder}_version")[0][0] for folder in ("ledger", "audit")}
     assert versions == {"ledger": "l0000000a001", "audit": "a0000000a001"}
 
 
-def test_a_foreign_key_in_raw_sql_orders_the_services(tmp_path: Path, database_url: str) -> None:
-    """billing's revision writes its foreign key to users in SQL (op.execute(sa.text(...))): billing depends on users."""
+def invoices_reference_users(url: str) -> None:
+    assert query(url, "SELECT confrelid::regclass::text FROM pg_constraint WHERE contype = 'f'") == [("users",)]
+
+
+@pytest.mark.parametrize(
+    ("bodies", "found", "check"),
+    [
+        pytest.param(  # in alphabetical order ledger would fail on the table audit made only if it was missing
+            {
+                "ledger": 'op.create_table("entries", sa.Column("id", sa.Integer, primary_key=True))',
+                "audit": 'op.execute("CREATE TABLE IF NOT EXISTS entries (id integer PRIMARY KEY)")',
+            },
+            "audit -> ledger",
+            versions_of_both,
+            id="a-table-two-services-create",
+        ),
+        pytest.param(  # billing's foreign key to users, written in SQL (op.execute(sa.text(...)))
+            {
+                "users": 'op.create_table("users", sa.Column("id", sa.Integer, primary_key=True))',
+                "billing": 'op.execute(sa.text("CREATE TABLE invoices (id integer PRIMARY KEY, owner integer REFERENCES users (id))"))',
+            },
+            "billing -> users",
+            invoices_reference_users,
+            id="a-foreign-key-in-raw-sql",
+        ),
+    ],
+)
+def test_the_migrations_order_services_that_share_a_database(
+    tmp_path: Path, database_url: str, bodies: dict[str, str], found: str, check: Callable[[str], None]
+) -> None:
+    """What one service's migrations need of another's (a table it creates first, a foreign key) becomes depends_on,
+    and upgrade-all then passes in that order."""
     root = tmp_path / "mono"
-    services_in_one_database(
-        root,
-        {
-            "users": 'op.create_table("users", sa.Column("id", sa.Integer, primary_key=True))',
-            "billing": 'op.execute(sa.text("CREATE TABLE invoices (id integer PRIMARY KEY, owner integer REFERENCES users (id))"))',
-        },
-    )
+    services_in_one_database(root, bodies)
     written = init(root)
     assert written.returncode == 0 and written.stderr == "", show(written)
-    assert depends_on_line("billing -> users") in written.stdout.splitlines(), show(written)
+    assert depends_on_line(found) in written.stdout.splitlines(), show(written)
     upgraded = assert_ok(inv(root, "db.upgrade-all", url=database_url))
     assert upgraded.stdout.splitlines()[-1] == "2 ok, 0 failed, 0 skipped", show(upgraded)
-    assert query(database_url, "SELECT confrelid::regclass::text FROM pg_constraint WHERE contype = 'f'") == [("users",)]
+    check(database_url)
 
 
 def test_init_update_adds_the_new_service_and_keeps_every_edit(tmp_path: Path) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import copy
+import functools
 import re
 import shutil
 from pathlib import Path
@@ -29,9 +31,14 @@ def copy_project(root: Path) -> Path:
 
 
 def declared_services(root: Path = REPO) -> dict[str, dict[str, Any]]:
-    """The services of `root`/migrations.yaml, as plain YAML."""
-    document = yaml.safe_load((root / "migrations.yaml").read_text(encoding="utf-8"))
-    return dict(document["services"])
+    """The services of `root`/migrations.yaml, as plain YAML (a copy the caller may change)."""
+    return copy.deepcopy(_services_in((root / "migrations.yaml").read_text(encoding="utf-8")))
+
+
+@functools.lru_cache(maxsize=16)
+def _services_in(text: str) -> dict[str, dict[str, Any]]:
+    """Read once per content: the helpers above ask for the same file hundreds of times a run."""
+    return dict(yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["services"])
 
 
 def schema_of(service: str, root: Path = REPO) -> str:

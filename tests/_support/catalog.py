@@ -38,10 +38,17 @@ def schemas(url: str) -> set[str]:
 
 
 def version(url: str, schema: str) -> list[str]:
-    """The rows of schema.alembic_version, [] when that table does not exist."""
-    if "alembic_version" not in tables(url, schema):
-        return []
-    return sorted(row[0] for row in query(url, f'SELECT version_num FROM "{schema}".alembic_version'))
+    """The rows of schema.alembic_version, [] when that table does not exist (one session for both questions)."""
+    connection = psycopg2.connect(url)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT to_regclass(format('%%I.alembic_version', %s::text)) IS NOT NULL", (schema,))
+            if not cursor.fetchone()[0]:
+                return []
+            cursor.execute(f'SELECT version_num FROM "{schema}".alembic_version')
+            return sorted(row[0] for row in cursor.fetchall())
+    finally:
+        connection.close()
 
 
 _SNAPSHOT_COLUMNS = """

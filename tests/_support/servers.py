@@ -6,6 +6,7 @@ import contextlib
 import secrets
 import shutil
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import psycopg2
@@ -94,10 +95,34 @@ def execute(url: str, *statements: str) -> None:
 def create_database(server_url: str, template: str | None = None) -> str:
     """A new database with a random name on the server (a copy of the database `template` when given); returns its URL."""
     name = f"dbtasks_test_{secrets.token_hex(6)}"
-    execute(server_url, f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    _administer(server_url, f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     return with_database(server_url, name)
 
 
 def drop_database(server_url: str, url: str) -> None:
     name = urlsplit(url).path.lstrip("/")
-    execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _administer(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+_ADMIN: dict[str, Any] = {}  # server URL -> this process's open session in its admin database
+
+
+def _administer(server_url: str, statement: str) -> None:
+    """Run one statement on a session kept open in the server's admin database: every test makes and drops databases,
+    and a new session costs the server a process start each time (about 2 ms of its CPU). A session the server ended
+    (a test restarted it) is replaced once."""
+    for attempt in (1, 2):
+        connection = _ADMIN.get(server_url)
+        if connection is None:
+            connection = _ADMIN[server_url] = psycopg2.connect(server_url, application_name="dbtasks-tests admin")
+            connection.autocommit = True
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(statement)
+            return
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            _ADMIN.pop(server_url, None)
+            with contextlib.suppress(psycopg2.Error):
+                connection.close()
+            if attempt == 2:
+                raise

@@ -241,6 +241,7 @@ class Session:
                 lock=lock,
                 engines=engines,
                 bookkeeping=self.project.bookkeeping_schema,
+                drivers=self.project.drivers,
                 **args,
             )
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,6 +29,7 @@ from _support import (
     remove_abandoned_server_folders,
     schema_of,
     server_trouble,
+    start_fork_server,
     version,
 )
 
@@ -98,10 +98,7 @@ def fork_server() -> None:
     """Tasks run in this process fork their workers from one server per interpreter, as a run of several
     services does; start it before the first test so that every test, not only the ones after the first
     *-all task, gets forked workers (tests that set DBTASKS_FORKSERVER=0 still spawn theirs)."""
-    from dbtasks.run import forkserver
-    from dbtasks.run.runner import WORKER
-
-    forkserver.server_for(sys.executable, WORKER, start=True)
+    start_fork_server()
 
 
 @pytest.fixture

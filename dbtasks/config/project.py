@@ -153,6 +153,11 @@ class Project:
     def root(self) -> Path:
         return self.file.parent
 
+    @property
+    def drivers(self) -> tuple[str, ...]:
+        """The drivers its services use, for the fork server to import once."""
+        return tuple(sorted({service.driver for service in self.services.values()}))
+
     def neighbours(self, service: Service) -> list[Service]:
         """The other services in the same database as `service` (as migrations.yaml places them)."""
         return [

@@ -26,14 +26,15 @@ _servers: dict[str, ForkServer | None] = {}
 _guard = threading.Lock()
 
 
-def server_for(python: str, worker: Path, *, start: bool) -> ForkServer | None:
-    """The fork server of `python`: the running one, else a new one when `start` (None when it cannot start)."""
+def server_for(python: str, worker: Path, *, start: bool, drivers: tuple[str, ...] = ()) -> ForkServer | None:
+    """The fork server of `python`: the running one, else a new one when `start`, which imports the modules of
+    `drivers` once for all its children (None when it cannot start)."""
     with _guard:
         server = _servers.get(python)
         if server is not None and server.process.poll() is not None:  # it died: start afresh, or spawn
             del _servers[python]
         if python not in _servers and start:
-            _servers[python] = ForkServer.start(python, worker)
+            _servers[python] = ForkServer.start(python, worker, drivers)
         return _servers.get(python)
 
 
@@ -53,12 +54,12 @@ class ForkServer:
         atexit.register(self.close)
 
     @classmethod
-    def start(cls, python: str, worker: Path) -> ForkServer | None:
+    def start(cls, python: str, worker: Path, drivers: tuple[str, ...] = ()) -> ForkServer | None:
         ours, theirs = socket.socketpair()
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         try:
             process = subprocess.Popen(
-                [python, str(worker), "--serve", str(theirs.fileno())],
+                [python, str(worker), "--serve", str(theirs.fileno()), *drivers],
                 stdin=subprocess.PIPE,  # its lifeline: it exits when this closes
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

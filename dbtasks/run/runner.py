@@ -46,13 +46,14 @@ def run(
     lock: Held | None = None,
     engines: dict[str, str] | None = None,
     bookkeeping: str = "",
+    drivers: tuple[str, ...] = (),
     **args: Any,
 ) -> dict[str, Any]:
     """Run `op` for `service` in a worker; return its data or raise ServiceError with the next step.
 
     `timeouts` (statement_timeout, lock_timeout) are set for every transaction env.py's connection runs;
     `fork` starts the interpreter's fork server if it is not running yet (worth it when a run starts several
-    workers); a running one is always used. With DBTASKS_DEBUG=1, `announce` hears of each worker start.
+    workers), importing the modules of `drivers` (the run's services' drivers); a running one is always used. With DBTASKS_DEBUG=1, `announce` hears of each worker start.
     `shared` and `foreign` tell the worker which of its schemas other services use, and their version tables.
     `lock` is the migration lock the caller holds: the worker checks it before each commit, and is stopped (rolling
     back) when the lock is lost.
@@ -85,7 +86,7 @@ def run(
         "result_fd": -1,
     }
     target = _with_env_secrets(service, target)
-    result = _start(service, request, target, emit, fork, announce if settings.debug() else None, lock)
+    result = _start(service, request, target, emit, drivers if fork else None, announce if settings.debug() else None, lock)
     if result.get("ok"):
         return dict(result.get("data") or {})
     raise explain.failure(service, op, result, target)
@@ -112,8 +113,15 @@ def _environment(service: Service, target: Target) -> dict[str, str]:
 
 
 def _start(
-    service: Service, request: Request, target: Target, emit: Emit, fork: bool, debug: Emit | None, lock: Held | None
+    service: Service,
+    request: Request,
+    target: Target,
+    emit: Emit,
+    fork: tuple[str, ...] | None,
+    debug: Emit | None,
+    lock: Held | None,
 ) -> Result:
+    """`fork`: the drivers a fork server started now imports (None: start none, use a running one)."""
     read_fd, write_fd = os.pipe()
     request["result_fd"] = write_fd
     chunks: list[bytes] = []
@@ -122,7 +130,11 @@ def _start(
     python, env = service.python or sys.executable, _environment(service, target)
     if service.python is not None:
         _probe(service, python)
-    server = forkserver.server_for(python, WORKER, start=fork) if settings.forkserver(service.env) else None
+    server = (
+        forkserver.server_for(python, WORKER, start=fork is not None, drivers=fork or ())
+        if settings.forkserver(service.env)
+        else None
+    )
     process: subprocess.Popen[bytes] | forkserver.Forked | None = None
     if server is not None:
         try:

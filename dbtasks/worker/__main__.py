@@ -1,4 +1,4 @@
-"""Start a worker: `python <this file>` runs the request on stdin; `--serve FD` runs a fork server; `--probe` says hello.
+"""Start a worker: `python <this file>` runs the request on stdin; `--serve FD [DRIVER...]` runs a fork server; `--probe` says hello.
 
 Run as a file, this folder is first on sys.path, where our module names (ops, catalog, ...) would
 shadow the service's own: it is taken off, and the package is loaded under a private name instead.
@@ -35,7 +35,7 @@ def main() -> int:
     process = importlib.import_module(package + ".process")
     if sys.argv[1:2] == ["--serve"]:
         serve = importlib.import_module(package + ".serve")
-        return int(serve.serve(int(sys.argv[2]), process.run_request))
+        return int(serve.serve(int(sys.argv[2]), process.run_request, sys.argv[3:]))
     return int(process.run_request(json.loads(sys.stdin.readline())))
 
 

@@ -37,6 +37,10 @@ AUTOGENERATE_PHASES = frozenset(("check", "generate"))
 # Operations that report a foreign version table instead of refusing to run.
 REPORTING_OPS = frozenset(("verify", "doctor"))
 
+# What a fork server imports for the drivers of the services it will fork for, beside Alembic, SQLAlchemy and
+# psycopg2 (serve.py): a child that needs a driver its server did not import imports it itself.
+DRIVER_MODULES = {"asyncpg": ("asyncpg", "sqlalchemy.ext.asyncio"), "psycopg": ("psycopg",), "psycopg2": ()}
+
 # Why a run failed. The worker sends one of these; dbtasks.explain words each one with its next step.
 KINDS = (
     "multiple_heads",  # more than one head where one is needed

@@ -20,8 +20,10 @@ import signal
 import socket
 import struct
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from .protocol import DRIVER_MODULES
 
 _PRELOAD = (
     "alembic.command",
@@ -29,18 +31,17 @@ _PRELOAD = (
     "alembic.script",
     "alembic.autogenerate",
     "sqlalchemy",
-    "sqlalchemy.ext.asyncio",
-    "asyncpg",
     "psycopg2",
-    "psycopg",
     "logging.config",  # alembic.ini's [loggers]: env.py's fileConfig imports it
 )
 _FDS = 4  # stdin, stdout, result, status
 
 
-def serve(sock_fd: int, run_request: Callable[[Any], int]) -> int:
+def serve(sock_fd: int, run_request: Callable[[Any], int], drivers: Sequence[str] = ()) -> int:
+    """Serve fork requests on `sock_fd` after importing Alembic, SQLAlchemy and the modules of `drivers` (the
+    services' drivers, from protocol.DRIVER_MODULES; psycopg 3 alone adds a tenth of a second to each start)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the children; this one ends with its parent
-    for name in _PRELOAD:
+    for name in _PRELOAD + tuple(module for driver in drivers for module in DRIVER_MODULES.get(driver, ())):
         with contextlib.suppress(Exception):  # a driver this interpreter lacks: a child that needs it reports it
             __import__(name)
     # What the children inherit is never garbage: kept out of their collections, it is neither walked nor, through

@@ -15,6 +15,17 @@ from pathlib import Path
 from .catalog import query
 
 
+def start_fork_server() -> None:
+    """This process's fork server, importing the example services' drivers, as a run of their tasks starts it."""
+    from dbtasks.run import forkserver
+    from dbtasks.run.runner import WORKER
+
+    from .project import declared_services
+
+    drivers = tuple(sorted({str(service.get("driver", "psycopg2")) for service in declared_services().values()}))
+    forkserver.server_for(sys.executable, WORKER, start=True, drivers=drivers)
+
+
 def task_environment(url: str | None, env: dict[str, str] | None) -> dict[str, str]:
     """The environment a task runs with: ours without DATABASE_URL and DBTASKS_DEBUG, plus `url` and `env`."""
     environment = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "DBTASKS_DEBUG")}

@@ -29,6 +29,7 @@ from _support import (
     revisions_of,
     schema_of,
     show,
+    start_fork_server,
     summary_states,
     version,
 )
@@ -250,7 +251,7 @@ def test_a_dead_fork_server_falls_back_to_spawned_workers(project: Path, databas
         result = assert_ok(inv(project, "db.upgrade-all", url=database_url))
     finally:
         forkserver.discard(sys.executable, server)
-        forkserver.server_for(sys.executable, WORKER, start=True)  # the session's other tests fork from a new one
+        start_fork_server()  # the session's other tests fork from a new one
 
     assert "cannot start interpreter" not in result.stdout + result.stderr, show(result)
     assert {state for state, _ in summary_states(result).values()} == {"ok"}, show(result)

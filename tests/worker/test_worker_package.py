@@ -50,3 +50,28 @@ print(package, sorted(name for name in sys.modules if name.startswith(package + 
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("_dbtasks_worker ["), result.stdout
     assert "_dbtasks_worker.ops" in result.stdout and "_dbtasks_worker.verify_checks" in result.stdout
+
+
+# Each driver's compiled module, as a process that imported the driver has it in its memory map.
+COMPILED = {
+    "psycopg2": "/site-packages/psycopg2/_psycopg",
+    "asyncpg": "/site-packages/asyncpg/protocol/",
+    "psycopg": "/site-packages/psycopg_binary/",
+}
+
+
+@pytest.mark.parametrize(("drivers", "imported"), [((), set()), (("asyncpg",), {"asyncpg"}), (("psycopg",), {"psycopg"})])
+def test_a_fork_server_imports_the_drivers_it_is_started_for(drivers: tuple[str, ...], imported: set[str]) -> None:
+    """psycopg2 always, with Alembic and SQLAlchemy; asyncpg and psycopg 3 only for a run whose services use them."""
+    import sys
+
+    from dbtasks.run.forkserver import ForkServer
+    from dbtasks.run.runner import WORKER
+
+    server = ForkServer.start(sys.executable, WORKER, drivers)
+    assert server is not None
+    try:
+        maps = Path(f"/proc/{server.process.pid}/maps").read_text()
+    finally:
+        server.close()
+    assert {driver for driver, path in COMPILED.items() if path in maps} == {"psycopg2", *imported}

@@ -187,8 +187,9 @@ _TEMPLATES = {
     "unknown_revision": "no revision {revision!r} in {ini}'s migrations; run 'inv db.history {name}' for the known ones",
     "out_of_range": "{revision} goes past the first or last revision; run 'inv db.current {name}' and 'inv db.history {name}' to pick a target",
     "unknown_database_revision": (
-        "the database is at revision {revision!r}, which no migration file defines; restore the missing file, "
-        "or run 'inv db.stamp {name} REV --yes' with the revision the schema really is at"
+        "the database is at revision {revision!r}, which no migration file of {name} defines; if another service's "
+        "files do (plain Alembic kept both in one table), 'inv db.adopt' says whose it is and moves it; else restore "
+        "the missing file, or run 'inv db.stamp {name} REV --yes' with the revision the schema really is at"
     ),
     "not_at_head": "database is at {current}, head is {head}; run 'inv db.upgrade {name}' first",
     "broken_chain": "{path} declares down_revision {missing!r}, which no file defines; fix that file's down_revision (see 'inv db.history {name}')",
@@ -276,7 +277,8 @@ def _words(kind: str, service: Service, data: dict[str, Any], message: str, targ
     if kind == "migration" and "already exists" in message and "reached" in data and not data["reached"]:
         return (
             f"migration {data.get('revision')} failed: {message}; rolled back, the service stays at base: its tables "
-            f"exist but no revision is recorded (created before Alembic, or left by stamp base); if they match head, "
+            f"exist but no revision is recorded (created before Alembic, left by stamp base, or recorded by plain Alembic "
+            f"in another version table: 'inv db.adopt --service {service.name}' looks); if they match head, "
             f"run 'inv db.stamp {service.name} head --yes', else drop them or fix the migration"
         )
     template = _TEMPLATES.get(kind)

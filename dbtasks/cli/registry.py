@@ -10,7 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DbtasksError, printable
-from . import all_tasks, checksum_tasks, diagnostic_tasks, fleet_options, lint_tasks, local_tasks, selection, service_tasks
+from . import (
+    adopt_tasks,
+    all_tasks,
+    checksum_tasks,
+    diagnostic_tasks,
+    fleet_options,
+    lint_tasks,
+    local_tasks,
+    selection,
+    service_tasks,
+)
 from .helps import ENV_HELP, LOCK, VERBOSE_HELP, Definitions, Task, missing_module
 
 # The short flags, one meaning in every task (Invoke would derive them from each task's own parameter order).
@@ -32,6 +42,7 @@ def definitions(config_file: Path) -> Assembled:
         *diagnostic_tasks.definitions(config_file),
         *lint_tasks.definitions(config_file),
         *checksum_tasks.definitions(config_file),
+        *adopt_tasks.definitions(config_file),
         *local_tasks.definitions(config_file),
     ]
     return [assemble(task, config_file) for task in tasks]

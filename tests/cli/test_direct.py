@@ -42,6 +42,7 @@ INVOCATIONS: dict[str, tuple[str, ...]] = {
     "lint": ("lint", "habits", "--json"),
     "lint-all": ("lint-all", "--only", "users,movements"),
     "checksums": ("checksums", "habits", "--json"),  # nothing applied: an empty list
+    "adopt": ("adopt", "--service", "movements", "--json"),  # nothing recorded anywhere
     "local-start": ("local-start",),  # DATABASE_URL is set: refused
     "local-stop": ("local-stop",),  # nothing running in the copy
     "local-url": ("local-url",),  # not running: said so
@@ -61,6 +62,7 @@ COMPARED = (
     "doctor",
     "lint",
     "checksums",
+    "adopt",
     "local-url",
 )
 

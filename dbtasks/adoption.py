@@ -39,6 +39,7 @@ class Found:
     owners: dict[str, set[str]]  # revision id -> the services whose files define it (ids may repeat across services)
     heads: dict[str, set[str]]  # service -> its head revisions
     tables: dict[Table, str]  # each configured service's own version table -> that service
+    untracked: bool = False  # tables in the service's schemas (besides version tables) with no row of it anywhere
 
     def belongs(self, row: str, table: Table) -> bool:
         """Whether `row` is rightly in `table`: the table is a service's own and the row one of its revisions."""
@@ -50,7 +51,21 @@ def adopt(session: Session, service: Service, yes: bool = False, move_to: str = 
     (SCHEMA.TABLE) the service's row moved back there (the undo of a move)."""
     if move_to:
         return _move_back(session, service, _table_option(service, move_to), yes)
-    report = _decide(service, _read(session, service))
+    found = _read(session, service)
+    report = _decide(service, found)
+    if report["state"] == "not recorded" and found.untracked:
+        report = _matched(session, service, report)
+    if yes and report["action"] == "stamp":
+        from .verbs import stamp
+
+        stamp(session, service, report["revision"], yes=True)
+        return {
+            **report,
+            "state": "stamped",
+            "detail": f"recorded {report['revision']}, the revision its tables match",
+            "undo": f"inv db.stamp {service.name} base --yes",
+            "command": _next(service, report["revision"], found),
+        }
     if not (yes and report["action"] == "move"):
         return report
     session.require_yes(yes, service.name, f"adopt moves {report['revision']} into {report['own_table']}", service)
@@ -155,6 +170,49 @@ def _decide(service: Service, found: Found) -> dict[str, Any]:
     }
 
 
+def _matched(session: Session, service: Service, report: dict[str, Any]) -> dict[str, Any]:
+    """Tables and no revision: the revision whose schema they are, found by applying the migrations one at a time in a
+    scratch database (the service's dependencies in the same database brought to head there first)."""
+    from .verify import dependencies, scratch_database
+
+    target = session.database(service)
+    prepare = [dep for dep in dependencies(session.project, service) if dep.database_key == service.database_key]
+    session.expect_workers(len(prepare) + 1)
+    with scratch_database(target, service.name, announce=session.announce) as scratch:
+        for dependency in prepare:
+            session.run(dependency, "upgrade", on=scratch, to="head")
+        data = session.run(service, "match", on=scratch, live=_url(service, target.url))
+    matches = list(data.get("matches") or [])
+    base = {**report, "state": "tables without revision"}
+    if len(matches) == 1:
+        return {
+            **base,
+            "revision": matches[0],
+            "action": "stamp",
+            "command": f"inv db.adopt --service {service.name} --yes",
+            "detail": f"its tables are the schema of {matches[0]} (its migrations applied one at a time in a scratch "
+            f"database); adopt records {matches[0]} in {report['own_table']}",
+        }
+    if matches:
+        return {
+            **base,
+            "detail": f"its tables are the schema of {', '.join(matches)} alike (they differ in data only): adopt "
+            "cannot tell which ran; check the data those migrations change, then record that revision",
+        }
+    if data.get("branched"):
+        return {
+            **base,
+            "detail": "its history branches: adopt compares linear histories only; compare the tables with "
+            f"'inv db.history {service.name}' before recording a revision",
+        }
+    shown = "; ".join(list(data.get("differences") or [])[:3])
+    return {
+        **base,
+        "detail": f"no revision's schema is the live one (closest: {data.get('closest')}, which differs: {shown}); "
+        "nothing to record: bring the tables in line with a revision, or fix the migrations",
+    }
+
+
 def _behind(service: Service, revision: str, found: Found) -> str:
     heads = found.heads.get(service.name, set())
     return "its head" if revision in heads else "behind its head"
@@ -187,9 +245,12 @@ def _read(session: Session, service: Service) -> Found:
                 assert schema is not None and name is not None
                 table = f"{connection.identifier(schema)}.{connection.identifier(name)}"
                 rows[(schema, name)] = [str(row[0]) for row in connection.rows(f"SELECT version_num FROM {table} ORDER BY 1")]
+            listed = ", ".join(connection.literal(name) for name in service.owned_schemas)
+            present = connection.rows(f"SELECT schemaname, tablename FROM pg_tables WHERE schemaname IN ({listed})")
     except PgError as error:
         raise DbtasksError(target.redact(f"{service.name}: cannot read the version tables ({error}); check the URL")) from None
-    return Found(rows, owners, heads, tables)
+    untracked = any((schema, name) not in rows for schema, name in present if schema is not None and name is not None)
+    return Found(rows, owners, heads, tables, untracked)
 
 
 def _url(service: Service, url: str | None) -> str:

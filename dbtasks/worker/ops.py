@@ -276,6 +276,12 @@ def revision_sql(operation: Operation) -> dict[str, Any]:
     return render(operation)
 
 
+def match(operation: Operation) -> dict[str, Any]:
+    from .matching import match as compare
+
+    return compare(operation)
+
+
 OPS: dict[str, Callable[[Operation], dict[str, Any]]] = {
     "upgrade": upgrade,
     "downgrade": downgrade,
@@ -292,6 +298,7 @@ OPS: dict[str, Callable[[Operation], dict[str, Any]]] = {
     "doctor": doctor,
     "revision_sql": revision_sql,
     "checksums": checksums,
+    "match": match,
 }
 
 

@@ -26,6 +26,7 @@ OPS = (
     "doctor",
     "revision_sql",
     "checksums",
+    "match",
 )
 # Operations that write alembic_version or the schema: the parent holds the migration lock around them,
 # and the worker records each step they apply (one transaction per migration).

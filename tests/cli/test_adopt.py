@@ -87,6 +87,49 @@ def test_another_service_s_row_in_a_version_table_is_named_and_moved_under_both_
     assert {entry["state"] for entry in adopted(project, url).values()} == {"adopted"}
 
 
+def test_tables_without_a_revision_are_matched_in_a_scratch_database_and_stamped_only_on_a_match(
+    project: Path, upgraded_url: str
+) -> None:
+    url = upgraded_url
+    assert_ok(inv(project, "db.downgrade", "meals", "--yes", url=url))
+    execute(url, "DELETE FROM meals.alembic_version")  # meals' tables at 0002, no revision recorded anywhere
+
+    report = adopted(project, url, "--service", "meals")["meals"]
+    assert (report["state"], report["revision"], report["command"]) == (
+        "tables without revision",
+        "0002",
+        "inv db.adopt --service meals --yes",
+    )
+    assert report["detail"] == (
+        "its tables are the schema of 0002 (its migrations applied one at a time in a scratch database); adopt records "
+        "0002 in meals.alembic_version"
+    )
+    assert version(url, "meals") == []
+    assert not query(url, "SELECT datname FROM pg_database WHERE datname LIKE %s", ("meals_verify_%",))  # the scratch is gone
+
+    stamped = assert_ok(inv(project, "db.adopt", "--service", "meals", "--yes", url=url))
+    assert "meals: undo with: inv db.stamp meals base --yes" in stamped.stdout, show(stamped)
+    assert version(url, "meals") == ["0002"]
+    upgraded = assert_ok(inv(project, "db.upgrade", "meals", url=url))
+    assert "meals: upgraded 0002 -> 0003 (1 migration)" in upgraded.stdout, show(upgraded)
+
+    # A column no revision makes: no revision matches, and nothing is recorded.
+    assert_ok(inv(project, "db.downgrade", "meals", "--yes", url=url))
+    execute(url, "DELETE FROM meals.alembic_version", "ALTER TABLE meals.foods ADD COLUMN extra integer")
+    report = adopted(project, url, "--service", "meals", "--yes")["meals"]
+    assert (report["state"], report["revision"], report["action"], report["command"]) == (
+        "tables without revision",
+        None,
+        "none",
+        None,
+    )
+    assert report["detail"] == (
+        "no revision's schema is the live one (closest: 0002, which differs: created column meals.foods.extra); nothing "
+        "to record: bring the tables in line with a revision, or fix the migrations"
+    )
+    assert version(url, "meals") == []
+
+
 @pytest.mark.parametrize(
     ("args", "line"),
     [

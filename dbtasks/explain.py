@@ -212,7 +212,7 @@ _TEMPLATES = {
     ),
     "bootstrap_occupied": (
         "bootstrap builds an empty database only, and {tables} exist with no revision recorded: nothing was changed; "
-        "drop them and rerun, or, if they are the schema at head, run 'inv db.stamp {name} head --yes'"
+        "drop them and rerun, or let 'inv db.adopt --service {name}' find the revision they are and record it"
     ),
     "prepare": "prepare file {file} failed: {message}; rolled back, nothing was migrated: fix the file and rerun",
     "alembic_too_old": (
@@ -278,8 +278,8 @@ def _words(kind: str, service: Service, data: dict[str, Any], message: str, targ
         return (
             f"migration {data.get('revision')} failed: {message}; rolled back, the service stays at base: its tables "
             f"exist but no revision is recorded (created before Alembic, left by stamp base, or recorded by plain Alembic "
-            f"in another version table: 'inv db.adopt --service {service.name}' looks); if they match head, "
-            f"run 'inv db.stamp {service.name} head --yes', else drop them or fix the migration"
+            f"in another version table): 'inv db.adopt --service {service.name}' finds the revision they are and records "
+            f"it, else drop them or fix the migration"
         )
     template = _TEMPLATES.get(kind)
     return template.format(**_fields(service, data, message, target)) if template else None

@@ -363,7 +363,7 @@ class Diagnosis:
                 "warning",
                 f"schema {self.schema!r} already holds {_some(tables)} but {recorded} (created before Alembic, e.g. by "
                 f"metadata.create_all, or left by stamp base): 'inv db.upgrade {self.name}' would fail with \"relation already exists\"; "
-                f"if they match the head migration, run 'inv db.stamp {self.name} head --yes'",
+                f"'inv db.adopt --service {self.name}' finds the revision they are and records it",
             )
         elif head is None:
             self.add("ok", "no migrations and an empty schema: nothing to apply")

@@ -360,7 +360,7 @@ def test_bootstrap_refuses_a_database_holding_the_tables_and_names_bad_metadata(
     line = assert_failure(inv(forms.root, "db.upgrade", "books", url=forms.books_url), "books")
     assert line == (
         "books: bootstrap builds an empty database only, and public.books exist with no revision recorded: nothing was "
-        "changed; drop them and rerun, or, if they are the schema at head, run 'inv db.stamp books head --yes'"
+        "changed; drop them and rerun, or let 'inv db.adopt --service books' find the revision they are and record it"
     ), line
     assert columns(forms.books_url, "books") == ["id"] and recorded_or_none(forms.books_url) is None
     execute(forms.books_url, "DROP TABLE public.books")

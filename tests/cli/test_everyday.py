@@ -14,7 +14,20 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from _support import REPO, assert_bad_input, assert_failure, assert_ok, inv, inv_process, output, query, replace_once, tables
+from _support import (
+    REPO,
+    assert_bad_input,
+    assert_failure,
+    assert_ok,
+    head_of,
+    inv,
+    inv_process,
+    output,
+    query,
+    replace_once,
+    tables,
+    version,
+)
 
 from dbtasks.cli import SHORT_FLAGS, build_db_collection
 from dbtasks.database.localdb import LocalDatabase
@@ -106,12 +119,18 @@ def test_tables_without_a_revision(project: Path, database_url: str) -> None:
     rows = json.loads(assert_ok(inv(project, "db.status", "--only", "movements", "--json", url=database_url)).stdout)
     assert rows["services"][0]["state"] == "tables without revision", rows
     line = assert_failure(inv(project, "db.upgrade", "movements", url=database_url), "movements")
-    assert "already exists" in line and "inv db.stamp movements head --yes" in line, line
+    assert "already exists" in line and "'inv db.adopt --service movements' finds the revision they are" in line, line
     assert query(database_url, "SELECT count(*) FROM movements.alembic_version")[0][0] == 0
     assert "exercises" in tables(database_url, "movements")
     found = assert_ok(inv(project, "db.doctor", "--json", url=database_url)).stdout
     messages = [item["message"] for item in json.loads(found)["findings"] if item["subject"] == "movements"]
     assert any("its alembic_version records no revision" in message for message in messages), messages
+    # Following the advice: adopt finds that the tables are 0001 (movements' head) and records it; upgrade then has
+    # nothing to do.
+    assert_ok(inv(project, "db.adopt", "--service", "movements", "--yes", url=database_url))
+    assert version(database_url, "movements") == [head_of("movements")]
+    upgraded = assert_ok(inv(project, "db.upgrade", "movements", url=database_url))
+    assert upgraded.stdout == "movements: nothing to apply (already at or past head)\n", upgraded.stdout
 
 
 def test_unknown_names_in_only_are_all_named(project: Path, database_url: str) -> None:

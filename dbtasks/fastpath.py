@@ -61,11 +61,13 @@ def known_states(
     probe: bool = False,
     hint: str = "",
     ours: str,
+    connection: pg.Connection | None = None,
 ) -> dict[str, Known]:
     """The services whose state is certain without a worker, by name (`cache`: the revision files read before).
 
     With `probe`, a database that cannot be reached raises DatabaseUnreachable in doctor's words (one connection
-    serves both: a fleet member is connected to once); without, the workers say what is wrong."""
+    serves both: a fleet member is connected to once); without, the workers say what is wrong. `connection`: an open
+    one to the target's database to read through (the migration lock's), instead of a new one."""
     graphs = {}
     if settings.fastpath() and target.url is not None:
         graphs = {service.name: (service, graph) for service in services if (graph := _graph(service, cache)) is not None}
@@ -73,7 +75,8 @@ def known_states(
         if probe:
             reach(target, hint).close()
         return {}
-    read = _versions(target, sorted({service.expected_version_table for service, _ in graphs.values()}), probe, hint, ours)
+    tables = sorted({service.expected_version_table for service, _ in graphs.values()})
+    read = _versions(target, tables, probe, hint, ours, connection)
     if read is None:
         return {}
     rows, sums = read
@@ -132,13 +135,15 @@ Versions = dict[tuple[str, str], list[str]]
 Sums = dict[tuple[str, str], dict[str, dict[str, Any]]]  # by version table: the rows of the checksum table beside it
 
 
-def _versions(target: Target, tables: list[tuple[str, str]], probe: bool, hint: str, schema: str) -> tuple[Versions, Sums] | None:
+def _versions(
+    target: Target, tables: list[tuple[str, str]], probe: bool, hint: str, schema: str, given: pg.Connection | None = None
+) -> tuple[Versions, Sums] | None:
     """(schema, table) -> its rows, for the version tables that exist, and the checksum rows of each (dbtasks_state.checksums,
     over a legacy table beside it not moved yet); None on any error (but see `probe`)."""
     sum_tables = {(schema, checksums.legacy_table(table)): (schema, table) for schema, table in tables}
     ours = (schema, checksums.TABLE)
     try:
-        connection = reach(target, hint)
+        connection = given or reach(target, hint)
     except DatabaseUnreachable:
         if probe:
             raise

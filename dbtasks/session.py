@@ -305,14 +305,16 @@ class Session:
         self.graphs.save()
         return dict(self._known)
 
-    def known_state(self, service: Service, *, fresh: bool = False) -> fastpath.Known | None:
+    def known_state(self, service: Service, *, fresh: bool = False, held: Held | None = None) -> fastpath.Known | None:
         """The service's state without a worker, when certain; a prefetched one is used only once (runs change it),
-        and never when `fresh` (read it again: under the lock, after waiting for another run)."""
+        and never when `fresh` (read it again: under the lock, after waiting for another run, through the lock's
+        session when `held` is given)."""
         if service.name in self._known and not fresh:
             return self._known.pop(service.name)
-        found = fastpath.known_states(self.database(service), [service], self.graphs, ours=self.project.bookkeeping_schema).get(
-            service.name
-        )
+        through = held.catalog() if held is not None else None
+        found = fastpath.known_states(
+            self.database(service), [service], self.graphs, ours=self.project.bookkeeping_schema, connection=through
+        ).get(service.name)
         self.graphs.save()
         return found
 

@@ -28,7 +28,7 @@ def upgrade(session: Session, service: Service, to: str = "head", allow_edited: 
         return {"applied": []}  # already at head: no worker, no lock
     with session.locked(service) as held:
         # Another run may have brought it to head while this one waited for the lock: then no worker either.
-        state = session.known_state(service, fresh=True)
+        state = session.known_state(service, fresh=True, held=held)
         if state is not None and state.pending == 0:
             return {"applied": []}
         return _warn(session, service, session.run(service, "upgrade", lock=held, to="head", edited=edited))

@@ -15,7 +15,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from .. import settings
@@ -23,6 +23,9 @@ from ..errors import DbtasksError, ServiceError
 from ..explain import Emit, refused
 from ..worker.libpq import libpq
 from .target import Target
+
+if TYPE_CHECKING:
+    from .pg import Connection
 
 T = TypeVar("T")
 
@@ -127,6 +130,13 @@ class Held:
         self._done = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name=f"lock watcher {service}", daemon=True)
         self._watcher.start()
+
+    def catalog(self) -> Connection:
+        """The lock's own session as a pg.Connection for catalog reads while it is held (no second connection): the
+        watcher takes turns with them."""
+        from .pg import borrowed
+
+        return borrowed(self.connection, self._guard)
 
     @property
     def oids(self) -> tuple[int, int]:

@@ -153,6 +153,27 @@ class _Psycopg2(Connection):
         self.conn.close()
 
 
+class _Borrowed(_Psycopg2):
+    """Another session's psycopg2 connection (the migration lock's), used under its owner's `guard`; never closed here."""
+
+    def __init__(self, conn: Any, guard: Any) -> None:
+        import psycopg2
+
+        self.psycopg2, self.conn, self.guard = psycopg2, conn, guard
+
+    def rows(self, sql: str) -> list[tuple[str | None, ...]]:
+        with self.guard:
+            return super().rows(sql)
+
+    def close(self) -> None:
+        pass
+
+
+def borrowed(conn: Any, guard: Any) -> Connection:
+    """A Connection over the open psycopg2 connection `conn` (autocommit), each query under `guard`."""
+    return _Borrowed(conn, guard)
+
+
 _loaded: list[Any] = []  # [the library, or None for psycopg2], once per process
 
 

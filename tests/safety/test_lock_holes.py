@@ -380,3 +380,23 @@ def test_a_lost_lock_tells_a_server_restart_from_a_session_ended_alone(database_
     for error in (down, again):
         assert error.kind == "connection_lost" and str(error).startswith("habits: lost the connection to the database"), error
         assert "the server went down or restarted during the run" in str(error)
+
+
+def test_the_state_read_under_the_lock_goes_through_the_lock_s_own_session(
+    project: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """upgrade reads the version table again once it holds the lock: through the lock's session, which the watcher
+    keeps using, not a new connection; with a service at head, that read alone decides (no worker)."""
+    from dbtasks import config
+    from dbtasks.database.lock import migration_lock
+    from dbtasks.database.target import Target
+    from dbtasks.session import Session
+
+    assert_ok(inv(project, "db.upgrade", "habits", url=database_url))
+    with migration_lock(Target.of(database_url, "DATABASE_URL"), "habits", "habits", wait=5, announce=print) as held:
+        assert held.catalog().rows("SELECT pg_backend_pid()") == [(str(held.server_pid),)]
+        monkeypatch.setenv("DATABASE_URL", database_url)
+        session = Session(config.load(project / "migrations.yaml"))
+        state = session.known_state(session.service("habits"), fresh=True, held=held)
+        held.check()  # the watcher's session is still the lock's, and still holds it
+    assert state is not None and (state.current, state.pending) == ((head_of("habits"),), 0)

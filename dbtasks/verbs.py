@@ -31,7 +31,9 @@ def upgrade(session: Session, service: Service, to: str = "head", allow_edited: 
         state = session.known_state(service, fresh=True, held=held)
         if state is not None and state.pending == 0:
             return {"applied": []}
-        return _warn(session, service, session.run(service, "upgrade", lock=held, to="head", edited=edited))
+        # A revision is recorded in its one schema: that schema exists, and the worker need not look (one connection).
+        there = state is not None and service.owned_schemas == (service.expected_version_table[0],)
+        return _warn(session, service, session.run(service, "upgrade", lock=held, to="head", edited=edited, schemas_exist=there))
 
 
 def create_databases(session: Session, services: list[Service]) -> list[str]:

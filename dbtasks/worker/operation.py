@@ -188,8 +188,8 @@ class Operation:
 
     def create_schemas(self, db: Any = None) -> list[str]:
         """Create the service's missing schemas (migrations.yaml's create_schema, on by default); return them."""
-        if not self.request.get("create_schemas", True):
-            return []
+        if not self.request.get("create_schemas", True) or self.args.get("schemas_exist"):
+            return []  # not wanted, or the parent saw a revision recorded in the service's one schema
         from .catalog import Connection
 
         connection = db or Connection(self.url)

@@ -41,15 +41,15 @@ def ensure_venv() -> None:
     install_project(PYTHON, STAMP)
 
 
-def install_project(python: Path, stamp: Path) -> None:
-    """pip install -e .[EXTRAS] with `python`, skipped when `stamp` says pyproject.toml is unchanged since the last one."""
+def install_project(python: Path, stamp: Path, extras: str = EXTRAS) -> None:
+    """pip install -e .[extras] with `python`, skipped when `stamp` says pyproject.toml is unchanged since the last one."""
     where = stamp.parent.relative_to(ROOT)
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + EXTRAS.encode()).hexdigest()
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
     if stamp.exists() and stamp.read_text().strip() == wanted:
         say(f"dependencies already installed in {where} (pyproject.toml unchanged)")
         return
     say(f"installing the project and its dependencies into {where}")
-    run(python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", f".[{EXTRAS}]")
+    run(python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", f".[{extras}]")
     stamp.write_text(wanted + "\n")
 
 
@@ -63,12 +63,13 @@ def pyenv_python(version: str) -> Path | None:
     return found[-1] if found else None
 
 
-def ensure_venv_of(base: Path, folder: Path) -> Path:
-    """A venv of the interpreter `base` in `folder` (such as .venv/py39) with the project installed; returns its python."""
+def ensure_venv_of(base: Path, folder: Path, extras: str = EXTRAS) -> Path:
+    """A venv of the interpreter `base` in `folder` (such as .venv/py39) with the project and `extras` installed;
+    returns its python."""
     python = folder / "bin" / "python"
     if not python.exists():
         say(f"creating {folder.relative_to(ROOT)} from {base}")
         # --upgrade-deps: the pip that Python 3.9 bundles (23.0) backtracks for many minutes over our dependencies.
         run(base, "-m", "venv", "--clear", "--upgrade-deps", folder)
-    install_project(python, folder / ".dbtasks-installed")
+    install_project(python, folder / ".dbtasks-installed", extras)
     return python

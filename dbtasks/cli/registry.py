@@ -18,6 +18,7 @@ from . import (
     fleet_options,
     lint_tasks,
     local_tasks,
+    plan_tasks,
     selection,
     service_tasks,
 )
@@ -43,6 +44,7 @@ def definitions(config_file: Path) -> Assembled:
         *lint_tasks.definitions(config_file),
         *checksum_tasks.definitions(config_file),
         *adopt_tasks.definitions(config_file),
+        *plan_tasks.definitions(config_file),
         *local_tasks.definitions(config_file),
     ]
     return [assemble(task, config_file) for task in tasks]

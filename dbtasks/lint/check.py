@@ -33,6 +33,12 @@ def lint(session: Session, service: Service, start: str | None = None) -> dict[s
     "help", "statement"}]}: upgrade from `start` (default base) to the heads, without a database."""
     squawk.binary()  # missing: said before any worker starts
     rendered = render(session, service, start)
+    findings = findings_of(session, service, rendered)
+    return {"service": service.name, "ok": not findings, "revisions": len(rendered), "findings": findings}
+
+
+def findings_of(session: Session, service: Service, rendered: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """squawk's findings in the revisions `render` gave, each at its revision file's line, less the silenced ones."""
     findings: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="dbtasks-lint-") as folder:
         files: dict[str, tuple[dict[str, Any], str]] = {}
@@ -50,7 +56,7 @@ def lint(session: Session, service: Service, start: str | None = None) -> dict[s
             by_revision[source["revision"]].append(finding(session, source, text, item))
     for revision in rendered:
         findings.extend(silenced(session, revision, by_revision[revision["revision"]]))
-    return {"service": service.name, "ok": not findings, "revisions": len(rendered), "findings": findings}
+    return findings
 
 
 def render(session: Session, service: Service, start: str | None) -> list[dict[str, Any]]:

@@ -78,7 +78,12 @@ def test_the_steps_and_what_they_run() -> None:
     assert step_named("Set up Python")["uses"] == "actions/setup-python@v5"
     assert step_named("Install dbtasks and the services' dependencies")["run"].startswith("python -m pip install ")
     runs = [step["run"].strip() for step in steps if "run" in step and step["name"] not in SETUP_ONLY]
-    assert runs == ["inv db.upgrade-all", "inv db.check-all --json > check.json", "inv db.verify-all --junit verify.xml"]
+    assert runs == [
+        'inv db.plan --markdown --fail-on destructive >> "$GITHUB_STEP_SUMMARY"',
+        "inv db.upgrade-all",
+        "inv db.check-all --json > check.json",
+        "inv db.verify-all --junit verify.xml",
+    ]
     upload = steps[-1]
     assert upload["uses"] == "actions/upload-artifact@v4"
     assert upload["if"] == "${{ !cancelled() }}"  # also after a failed step
@@ -118,6 +123,7 @@ def test_every_run_step_passes_on_this_repository(tmp_path: Path, database_url: 
         database_url, {key: str(value) for key, value in the_job()["env"].items() if key != "DATABASE_URL"}
     )
     environment["PATH"] = f"{BIN}{os.pathsep}{environment.get('PATH', '')}"  # what setup-python and pip install provide
+    environment["GITHUB_STEP_SUMMARY"] = str(tmp_path / "summary.md")  # the file GitHub Actions shows on the run's page
     ran, skipped = [], []
     for step in the_job()["steps"]:
         if step["name"] in SETUP_ONLY:
@@ -131,7 +137,10 @@ def test_every_run_step_passes_on_this_repository(tmp_path: Path, database_url: 
         assert "Traceback" not in result.stdout + result.stderr, show(result)
         ran.append(step["name"])
     assert skipped == list(SETUP_ONLY)
-    assert len(ran) == 3
+    assert len(ran) == 4
+    summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert summary.startswith("## Migration plan\n\n```mermaid\n"), summary[:300]
+    assert all(f"| {service} | base | " in summary for service in declared_services(root)), summary
     services = set(declared_services(root))
     check = json.loads((root / "check.json").read_text(encoding="utf-8"))
     assert {entry["service"]: entry["ok"] for entry in check["services"]} == dict.fromkeys(services, True)

@@ -1,0 +1,71 @@
+"""The plan as text for a terminal and as Markdown for a pull request (a Mermaid graph of the run's order)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def _summary(entry: Mapping[str, Any]) -> str:
+    pending = entry["revisions"]
+    if not pending:
+        return f"{entry['state']} ({entry['current'] or 'base'})"
+    count = f"{len(pending)} pending revision{'s' if len(pending) != 1 else ''}"
+    return f"{count}: {entry['current'] or 'base'} -> {entry['head']}"
+
+
+def _counts(entry: Mapping[str, Any]) -> tuple[int, int, int]:
+    lint = sum(len(revision["findings"]) for revision in entry["revisions"])
+    destructive = sum(len(revision["destructive"]) for revision in entry["revisions"])
+    edited = len((entry.get("checksums") or {}).get("edited") or [])
+    return lint, destructive, edited
+
+
+def text(found: Mapping[str, Any]) -> str:
+    waves = found["waves"]
+    lines = [f"{sum(len(wave) for wave in waves)} services in {len(waves)} waves (a wave's services run in parallel):"]
+    lines += [f"  wave {index}: {', '.join(wave)}" for index, wave in enumerate(waves, 1)]
+    for entry in found["services"]:
+        lines.append(f"{entry['service']}: {_summary(entry)}")
+        for revision in entry["revisions"]:
+            downgrade = "with a downgrade" if revision["downgrade"] else "no downgrade"
+            lines.append(f"  {revision['revision']}  {revision['file']}  ({downgrade})")
+            lines += [f"    destructive: {statement}" for statement in revision["destructive"]]
+            lines += [
+                f"    lint: {item['file']}:{item['line']}: {item['rule']}: {item['message']}" for item in revision["findings"]
+            ]
+            lines += [f"    | {line}" for line in revision["sql"].splitlines() if line.strip()]
+        edited = (entry.get("checksums") or {}).get("edited") or []
+        lines += [f"  edited since applied: {item.get('revision')} ({item.get('file')})" for item in edited]
+    return "\n".join(lines)
+
+
+def markdown(found: Mapping[str, Any]) -> str:
+    lines = ["## Migration plan", "", "```mermaid", "graph LR"]
+    waves = found["waves"]
+    for index, wave in enumerate(waves, 1):
+        lines.append(f'  subgraph wave{index}["wave {index}"]')
+        lines += [f"    {name}" for name in wave]
+        lines.append("  end")
+    lines += [f"  wave{index} --> wave{index + 1}" for index in range(1, len(waves))]
+    lines += ["```", "", "| service | now | pending | lint | destructive | edited |", "|---|---|---|---|---|---|"]
+    for entry in found["services"]:
+        lint, destructive, edited = _counts(entry)
+        lines.append(
+            f"| {entry['service']} | {entry['current'] or 'base'} | {len(entry['revisions'])} | {lint} | {destructive} | {edited} |"
+        )
+    for entry in found["services"]:
+        for revision in entry["revisions"]:
+            marks = ["destructive"] if revision["destructive"] else []
+            marks += [f"{len(revision['findings'])} lint"] if revision["findings"] else []
+            marks += [] if revision["downgrade"] else ["no downgrade"]
+            flagged = f" ({', '.join(marks)})" if marks else ""
+            lines += [
+                "",
+                f"<details><summary>{entry['service']} {revision['revision']}: {revision['file']}{flagged}</summary>",
+                "",
+            ]
+            lines += [f"- lint: `{item['rule']}` at line {item['line']}: {item['message']}" for item in revision["findings"]]
+            sql = [line for line in revision["sql"].splitlines() if line.strip()]
+            lines += ["", "```sql", *sql, "```", "", "</details>"]
+    return "\n".join(lines)

@@ -1,0 +1,45 @@
+"""The plan task: what upgrade-all would do now, for a terminal, as JSON, or as Markdown for a pull request."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .helps import Definitions, Task
+
+if TYPE_CHECKING:
+    from ..orchestrate import Selection
+    from ..session import Session
+
+HELPS = {
+    "json": "print the plan as a JSON document",
+    "markdown": "print the plan as Markdown (for a pull-request comment or a CI step summary)",
+    "fail_on": "exit 1 when the plan has any of: lint, destructive, edited (comma-separated)",
+}
+
+
+def definitions(config_file: Path) -> Definitions:
+    def plan(
+        c: Any, json_: bool = False, markdown: bool = False, fail_on: str = "", *, pick: Selection, session: Session
+    ) -> None:
+        """Show what upgrade-all would do now, without doing it: order, pending revisions, SQL, lint, risks."""
+        from .. import preview
+        from ..errors import RunFailed, UsageError
+        from . import plan_render, render
+
+        kinds = tuple(kind.strip() for kind in fail_on.split(",") if kind.strip())
+        unknown = [kind for kind in kinds if kind not in preview.FAIL_ON]
+        if unknown:
+            raise UsageError(f"--fail-on {unknown[0]!r}: expected a comma-separated list of {', '.join(preview.FAIL_ON)}")
+        if json_ and markdown:
+            raise UsageError("--json and --markdown: choose one")
+        found = preview.plan(session, pick)
+        if json_:
+            render.out(render.as_json(found))
+        else:
+            render.out(plan_render.markdown(found) if markdown else plan_render.text(found))
+        failing = preview.failures(found, kinds)
+        if failing:
+            raise RunFailed(f"the plan has what --fail-on {','.join(kinds)} refuses: {'; '.join(failing)}")
+
+    return [Task("plan", plan, dict(HELPS), selection="no-fail-fast", session="quiet")]

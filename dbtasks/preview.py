@@ -1,0 +1,118 @@
+"""What `upgrade-all` would do now, without doing it (`inv db.plan`): the services in the order they would run (in
+waves: a wave's services run in parallel), and for each its current revision, the pending revisions with their
+offline SQL, lint findings, destructive statements and whether a downgrade exists, and its checksum state."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import verbs
+from .plan import prerequisites
+
+if TYPE_CHECKING:
+    from .config.project import Service
+    from .orchestrate import Selection
+    from .session import Session
+
+# Statements that drop or rewrite data: a table, column, schema or type dropped, a column's type changed, rows deleted.
+_DESTRUCTIVE = re.compile(
+    r"^\s*(DROP\s+(TABLE|SCHEMA|TYPE|VIEW|MATERIALIZED\s+VIEW|SEQUENCE)\b|TRUNCATE\b|DELETE\s+FROM\b"
+    r"|ALTER\s+TABLE\b.*\b(DROP\s+COLUMN|ALTER\s+COLUMN\s+\S+\s+(SET\s+DATA\s+)?TYPE)\b)",
+    re.IGNORECASE | re.DOTALL,
+)
+FAIL_ON = ("lint", "destructive", "edited")
+
+
+def waves(session: Session, names: list[str]) -> list[list[str]]:
+    """The services in the order upgrade-all runs them: each wave waits for the ones before it."""
+    after = prerequisites(session.project, names, False)
+    done: set[str] = set()
+    found: list[list[str]] = []
+    while len(done) < len(names):
+        wave = [name for name in names if name not in done and set(after.get(name, ())) <= done]
+        found.append(wave)
+        done.update(wave)
+    return found
+
+
+def preview(session: Session, service: Service) -> dict[str, Any]:
+    """{"service", "current", "head", "state", "checksums", "revisions": [{"revision", "file", "sql", "destructive",
+    "findings", "downgrade"}]} for the revisions an upgrade to head would apply now."""
+    from .lint import check as linting
+
+    status = verbs.status(session, service)
+    current = status.get("current")
+    rendered = linting.render(session, service, current) if status.get("pending") else []
+    findings = linting.findings_of(session, service, rendered) if rendered else []
+    revisions = [
+        {
+            "revision": revision["revision"],
+            "file": linting.relative(session, Path(revision["path"])),
+            "sql": revision["sql"].strip(),
+            "destructive": destructive(revision["sql"]),
+            "findings": [found for found in findings if found["revision"] == revision["revision"]],
+            "downgrade": has_downgrade(Path(revision["path"])),
+        }
+        for revision in rendered
+    ]
+    return {
+        "service": service.name,
+        "current": current,
+        "head": status.get("head"),
+        "state": status.get("state"),
+        "checksums": status.get("checksums"),
+        "revisions": revisions,
+    }
+
+
+def plan(session: Session, pick: Selection) -> dict[str, Any]:
+    """{"waves": [[service, ...], ...], "services": [preview, ...] in that order}."""
+    names = pick.names(session.project)
+    ordered = waves(session, names)
+    services = [session.service(name) for wave in ordered for name in wave]
+    session.prefetch_states(services)
+    return {"waves": ordered, "services": [preview(session, service) for service in services]}
+
+
+def failures(found: dict[str, Any], fail_on: tuple[str, ...]) -> list[str]:
+    """One line per service whose plan has what `fail_on` names (lint findings, destructive statements, edited files)."""
+    lines = []
+    for entry in found["services"]:
+        counted = {
+            "lint": sum(len(revision["findings"]) for revision in entry["revisions"]),
+            "destructive": sum(len(revision["destructive"]) for revision in entry["revisions"]),
+            "edited": len((entry.get("checksums") or {}).get("edited") or []),
+        }
+        named = [f"{counted[kind]} {kind}" for kind in fail_on if counted[kind]]
+        if named:
+            lines.append(f"{entry['service']}: {', '.join(named)}")
+    return lines
+
+
+def destructive(sql: str) -> list[str]:
+    """The statements of `sql` that drop or rewrite data, each on one line."""
+    statements = [" ".join(_without_comments(part).split()) for part in re.split(r";\s*\n", sql)]
+    return [statement for statement in statements if statement and _DESTRUCTIVE.match(statement)]
+
+
+def _without_comments(statement: str) -> str:
+    return re.sub(r"--[^\n]*", "", statement).strip()
+
+
+def has_downgrade(path: Path) -> bool:
+    """Whether the revision file's downgrade() does something (not only pass, ... or a docstring)."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return False
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "downgrade":
+            return any(not _empty(statement) for statement in node.body)
+    return False
+
+
+def _empty(statement: ast.stmt) -> bool:
+    return isinstance(statement, ast.Pass) or (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant))

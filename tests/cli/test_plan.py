@@ -1,0 +1,105 @@
+"""inv db.plan: what upgrade-all would do now, in its order, with each pending revision's SQL and risks; nothing runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from _support import assert_bad_input, assert_ok, head_of, inv, plant_migration, snapshot
+
+DROP = "from alembic import op\n\n    op.drop_column('movements', 'description', schema='movements')"
+
+
+@pytest.fixture
+def pending(project: Path, upgraded_url: str) -> str:
+    """Pending revisions in three services: habits one behind, meals two behind, movements with a planted drop_column."""
+    assert_ok(inv(project, "db.downgrade", "habits", "--yes", url=upgraded_url))
+    assert_ok(inv(project, "db.downgrade", "meals", "--to", "0001", "--yes", url=upgraded_url))
+    plant_migration(project, "movements", "0002", head_of("movements"), body=DROP)
+    return upgraded_url
+
+
+def test_plan_shows_the_order_the_pending_revisions_and_a_destructive_one_and_changes_nothing(
+    project: Path, pending: str
+) -> None:
+    before = snapshot(pending)
+    result = assert_ok(inv(project, "db.plan", url=pending))
+    lines = result.stdout.splitlines()
+    assert lines[:3] == [
+        "6 services in 2 waves (a wave's services run in parallel):",
+        "  wave 1: users, movements",
+        "  wave 2: habits, meals, practices, journal",
+    ]
+    summaries = [line for line in lines if not line.startswith(" ")][1:]
+    assert summaries == [
+        f"users: up to date ({head_of('users')})",
+        "movements: 1 pending revision: 0001 -> 0002",
+        f"habits: 1 pending revision: 189b1231afd4 -> {head_of('habits')}",
+        "meals: 2 pending revisions: 0001 -> 0003",
+        f"practices: up to date ({head_of('practices')})",
+        f"journal: up to date ({head_of('journal')})",
+    ]
+    assert "  0002  services/movements/alembic/versions/0002_planted.py  (no downgrade)" in lines, result.stdout
+    assert "    destructive: ALTER TABLE movements.movements DROP COLUMN description" in lines, result.stdout
+    assert (
+        "    lint: services/movements/alembic/versions/0002_planted.py:12: ban-drop-column: Dropping a column may break "
+        "existing clients." in lines
+    ), result.stdout
+    assert (
+        "    | ALTER TABLE meals.meals ADD CONSTRAINT fk_meals_user_id_users FOREIGN KEY(user_id) REFERENCES users.users (id) ON DELETE CASCADE;"
+        in lines
+    )
+    assert sum(line.startswith("    destructive: ") for line in lines) == 1, result.stdout
+    assert snapshot(pending) == before
+
+
+def test_fail_on_destructive_fails_and_json_and_markdown_say_the_same(project: Path, pending: str) -> None:
+    before = snapshot(pending)
+    failed = inv(project, "db.plan", "--fail-on", "destructive", url=pending)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert failed.stderr.splitlines()[-1] == "the plan has what --fail-on destructive refuses: movements: 1 destructive"
+    linted = inv(project, "db.plan", "--fail-on", "lint,destructive", url=pending)
+    assert (
+        linted.stderr.splitlines()[-1] == "the plan has what --fail-on lint,destructive refuses: movements: 1 lint, 1 destructive"
+    )
+    assert_ok(inv(project, "db.plan", "--fail-on", "edited", url=pending))  # no applied file was edited
+
+    document = json.loads(assert_ok(inv(project, "db.plan", "--json", url=pending)).stdout)
+    assert document["waves"] == [["users", "movements"], ["habits", "meals", "practices", "journal"]]
+    assert [entry["service"] for entry in document["services"]] == [name for wave in document["waves"] for name in wave]
+    pending_ids = {entry["service"]: [r["revision"] for r in entry["revisions"]] for entry in document["services"]}
+    assert pending_ids == {
+        "users": [],
+        "movements": ["0002"],
+        "habits": [head_of("habits")],
+        "meals": ["0002", "0003"],
+        "practices": [],
+        "journal": [],
+    }
+    planted = document["services"][1]["revisions"][0]
+    assert (planted["destructive"], planted["downgrade"]) == (["ALTER TABLE movements.movements DROP COLUMN description"], False)
+
+    markdown = assert_ok(inv(project, "db.plan", "--markdown", url=pending)).stdout
+    assert markdown.startswith(
+        '## Migration plan\n\n```mermaid\ngraph LR\n  subgraph wave1["wave 1"]\n    users\n    movements\n  end\n'
+    )
+    assert "  wave1 --> wave2\n```" in markdown
+    assert "| movements | 0001 | 1 | 1 | 1 | 0 |" in markdown.splitlines()
+    assert markdown.count("<details>") == 4 and markdown.count("</details>") == 4
+    assert (
+        "<summary>movements 0002: services/movements/alembic/versions/0002_planted.py (destructive, 1 lint, no downgrade)</summary>"
+        in markdown
+    )
+    assert snapshot(pending) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (("--fail-on", "nope"), "--fail-on 'nope': expected a comma-separated list of lint, destructive, edited"),
+        (("--json", "--markdown"), "--json and --markdown: choose one"),
+    ],
+)
+def test_bad_plan_options_are_one_line(project: Path, upgraded_url: str, args: tuple[str, ...], line: str) -> None:
+    assert assert_bad_input(inv(project, "db.plan", *args, url=upgraded_url)) == line

@@ -5,17 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .helps import Definitions, Task
+from .helps import JSON, Definitions, Task
 
 if TYPE_CHECKING:
     from ..orchestrate import Selection
     from ..session import Session
 
-HELPS = {
-    "json": "print the plan as a JSON document",
-    "markdown": "print the plan as Markdown (for a pull-request comment or a CI step summary)",
-    "fail_on": "exit 1 when the plan has any of: lint, destructive, edited (comma-separated)",
-}
+MARKDOWN = "print the plan as Markdown (for a pull-request comment or a CI step summary)"
+FAIL_ON = "exit 1 when the plan has any of: lint, destructive, edited (comma-separated)"
 
 
 def definitions(config_file: Path) -> Definitions:
@@ -42,4 +39,5 @@ def definitions(config_file: Path) -> Definitions:
         if failing:
             raise RunFailed(f"the plan has what --fail-on {','.join(kinds)} refuses: {'; '.join(failing)}")
 
-    return [Task("plan", plan, dict(HELPS), selection="no-fail-fast", session="quiet")]
+    helps = {**JSON, "markdown": MARKDOWN, "fail_on": FAIL_ON}
+    return [Task("plan", plan, helps, selection="no-fail-fast", session="quiet")]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
-from _support import assert_bad_input, assert_ok, head_of, inv, plant_migration, snapshot
+from _support import REPO, assert_bad_input, assert_ok, head_of, inv, plant_migration, snapshot
 
 DROP = "from alembic import op\n\n    op.drop_column('movements', 'description', schema='movements')"
 
@@ -66,6 +67,7 @@ def test_fail_on_destructive_fails_and_json_and_markdown_say_the_same(project: P
     assert_ok(inv(project, "db.plan", "--fail-on", "edited", url=pending))  # no applied file was edited
 
     document = json.loads(assert_ok(inv(project, "db.plan", "--json", url=pending)).stdout)
+    jsonschema.validate(document, json.loads((REPO / "docs" / "plan.schema.json").read_text(encoding="utf-8")))
     assert document["waves"] == [["users", "movements"], ["habits", "meals", "practices", "journal"]]
     assert [entry["service"] for entry in document["services"]] == [name for wave in document["waves"] for name in wave]
     pending_ids = {entry["service"]: [r["revision"] for r in entry["revisions"]] for entry in document["services"]}

@@ -16,6 +16,7 @@ from . import (
     checksum_tasks,
     diagnostic_tasks,
     fleet_options,
+    graph_tasks,
     lint_tasks,
     local_tasks,
     plan_tasks,
@@ -45,6 +46,7 @@ def definitions(config_file: Path) -> Assembled:
         *checksum_tasks.definitions(config_file),
         *adopt_tasks.definitions(config_file),
         *plan_tasks.definitions(config_file),
+        *graph_tasks.definitions(config_file),
         *local_tasks.definitions(config_file),
     ]
     return [assemble(task, config_file) for task in tasks]

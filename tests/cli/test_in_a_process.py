@@ -101,6 +101,7 @@ CASES = {
     "lint": Case(("db.lint", "movements"), "movements: no findings in 1 revision", read_only=True),
     "lint-all": Case(("db.lint-all",), f"{len(ALL)} ok, 0 failed, 0 skipped", read_only=True),
     "checksums": Case(("db.checksums", "movements"), "alembic/versions/0001_init.py", True, read_only=True),
+    "graph": Case(("db.graph", "--service", "meals"), "  class n_0003 current", True, read_only=True),
     "plan": Case(("db.plan",), "  wave 2: habits, meals, practices, journal", True, read_only=True),
     "adopt": Case(
         ("db.adopt",), "movements  adopted  0001          at 0001 in its own movements.alembic_version", True, read_only=True

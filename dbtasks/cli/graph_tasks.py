@@ -10,11 +10,8 @@ from .helps import Definitions, Task
 if TYPE_CHECKING:
     from ..session import Session
 
-DRAWN = {
-    "service": "draw this service's revisions (branches, merges; applied and current marked when its database answers)",
-    "services": "draw the services and their depends_on",
-    "format": "mermaid (default, for Markdown) or dot (for Graphviz)",
-}
+REVISIONS = "draw this service's revisions (branches, merges; applied and current marked when its database answers)"
+FORMAT = "mermaid (default, for Markdown) or dot (for Graphviz)"
 
 
 def definitions(config_file: Path) -> Definitions:
@@ -25,4 +22,5 @@ def definitions(config_file: Path) -> Definitions:
 
         render.out(graphs.graph(session, service, services, format))
 
-    return [Task("graph", graph, dict(DRAWN), session="quiet")]
+    helps = {"service": REVISIONS, "services": "draw the services and their depends_on", "format": FORMAT}
+    return [Task("graph", graph, helps, session="quiet")]

@@ -8,6 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from _support import REPO, assert_bad_input, assert_ok, head_of, inv, plant_migration, snapshot
+from markdown_it import MarkdownIt
 
 DROP = "from alembic import op\n\n    op.drop_column('movements', 'description', schema='movements')"
 
@@ -83,6 +84,15 @@ def test_fail_on_destructive_fails_and_json_and_markdown_say_the_same(project: P
     assert (planted["destructive"], planted["downgrade"]) == (["ALTER TABLE movements.movements DROP COLUMN description"], False)
 
     markdown = assert_ok(inv(project, "db.plan", "--markdown", url=pending)).stdout
+    tokens = MarkdownIt("commonmark").enable("table").parse(markdown)  # as a code host reads it: CommonMark, tables
+    fences = [(token.info, token.content) for token in tokens if token.type == "fence"]
+    assert [info for info, _ in fences] == ["mermaid", "sql", "sql", "sql", "sql"]
+    assert fences[0][1].splitlines()[:3] == ["graph LR", '  subgraph wave1["wave 1"]', "    users"]
+    assert "ALTER TABLE movements.movements DROP COLUMN description;" in fences[1][1]
+    assert sum(token.type == "table_open" for token in tokens) == 1
+    assert [token.content.strip() for token in tokens if token.type == "html_block" and "</details>" in token.content] == [
+        "</details>"
+    ] * 4
     assert markdown.startswith(
         '## Migration plan\n\n```mermaid\ngraph LR\n  subgraph wave1["wave 1"]\n    users\n    movements\n  end\n'
     )

@@ -182,6 +182,8 @@ def _matched(session: Session, service: Service, report: dict[str, Any]) -> dict
         for dependency in prepare:
             session.run(dependency, "upgrade", on=scratch, to="head")
         data = session.run(service, "match", on=scratch, live=_url(service, target.url))
+    if data.get("absent"):  # the tables were other services' (a shared schema): nothing of this one is there
+        return report
     matches = list(data.get("matches") or [])
     base = {**report, "state": "tables without revision"}
     if len(matches) == 1:

@@ -30,19 +30,28 @@ def match(operation: Operation) -> dict[str, Any]:
     try:
         operation.create_schemas(scratch)
         operation.prepare(scratch)
+        # What was there before its first revision (its dependencies, brought to head in this database first).
+        before = catalog.build(scratch.rows(catalog.snapshot_sql(schemas)))
+        baseline = {name: _objects(before, name, version_schema, version_table) for name in schemas}
         for revision in walked:
             operation.run_command(command.upgrade, revision.revision)
             snapshot = catalog.build(scratch.rows(catalog.snapshot_sql(schemas)))
             steps.append((revision.revision, {name: _objects(snapshot, name, version_schema, version_table) for name in schemas}))
     finally:
         scratch.close()
-    made = {name: {key for _, step in steps for key in step[name]} for name in schemas}  # what any step makes
+    # What its own revisions make or change (not what its dependencies left there), in each schema.
+    made = {
+        name: {key for _, step in steps for key, value in step[name].items() if baseline[name].get(key) != value}
+        for name in schemas
+    }
 
     def seen(name: str, objects: dict[Any, str]) -> dict[Any, str]:
         """A schema other services share is compared on what the migrations make there; one of its own, whole."""
         return {key: value for key, value in objects.items() if key in made[name]} if name in shared else objects
 
     now = {name: seen(name, _objects(live, name, version_schema, version_table)) for name in schemas}
+    if not any(now.values()):  # nothing of what its migrations make is there (a schema shared with other services)
+        return {"matches": [], "steps": len(steps), "absent": True}
     matches = [revision for revision, step in steps if all(seen(name, step[name]) == now[name] for name in schemas)]
     if matches or not steps:
         return {"matches": matches, "steps": len(steps)}

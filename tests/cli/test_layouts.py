@@ -342,3 +342,19 @@ def test_merge_on_a_plain_service_in_its_own_database(layouts: Layouts) -> None:
     merged = [path for path in versions_folder.glob("*_join.py")]
     assert len(merged) == 1
     assert versions(layouts.sync_url, "public.alembic_version") == [merged[0].name.split("_", 1)[0]]
+
+
+def test_adopt_in_a_schema_two_services_share_tells_another_s_tables_from_its_own(layouts: Layouts) -> None:
+    """billing and accounts share public: accounts' tables are not billing's, so billing is not recorded, not 'tables
+    without revision'; once billing's own tables are there without its row, adopt matches them and records its head."""
+    assert_ok(layouts.inv("db.upgrade", "accounts"))
+    report = json.loads(assert_ok(layouts.inv("db.adopt", "--service", "billing", "--json")).stdout)["services"][0]
+    assert (report["state"], report["action"]) == ("not recorded", "none"), report
+
+    assert_ok(layouts.inv("db.upgrade", "billing"))
+    execute(layouts.url, "DELETE FROM public.alembic_version_billing")
+    report = json.loads(assert_ok(layouts.inv("db.adopt", "--service", "billing", "--json")).stdout)["services"][0]
+    assert (report["state"], report["revision"], report["action"]) == ("tables without revision", HEADS["billing"], "stamp")
+    assert_ok(layouts.inv("db.adopt", "--service", "billing", "--yes"))
+    assert versions(layouts.url, "public.alembic_version_billing") == [HEADS["billing"]]
+    assert versions(layouts.url, "public.alembic_version_accounts") == [HEADS["accounts"]]

@@ -250,7 +250,11 @@ def _read(session: Session, service: Service) -> Found:
             listed = ", ".join(connection.literal(name) for name in service.owned_schemas)
             present = connection.rows(f"SELECT schemaname, tablename FROM pg_tables WHERE schemaname IN ({listed})")
     except PgError as error:
-        raise DbtasksError(target.redact(f"{service.name}: cannot read the version tables ({error}); check the URL")) from None
+        raise DbtasksError(
+            target.redact(
+                f"{service.name}: cannot read the version tables ({error}); check {target.source} and that the server is running"
+            )
+        ) from None
     untracked = any((schema, name) not in rows for schema, name in present if schema is not None and name is not None)
     return Found(rows, owners, heads, tables, untracked)
 

@@ -77,15 +77,20 @@ def plan(session: Session, pick: Selection) -> dict[str, Any]:
     return {"waves": ordered, "services": [preview(session, service) for service in services]}
 
 
+def counts(entry: dict[str, Any]) -> dict[str, int]:
+    """A service's plan in numbers: lint findings, destructive statements, applied files edited (FAIL_ON's kinds)."""
+    return {
+        "lint": sum(len(revision["findings"]) for revision in entry["revisions"]),
+        "destructive": sum(len(revision["destructive"]) for revision in entry["revisions"]),
+        "edited": len((entry.get("checksums") or {}).get("edited") or []),
+    }
+
+
 def failures(found: dict[str, Any], fail_on: tuple[str, ...]) -> list[str]:
     """One line per service whose plan has what `fail_on` names (lint findings, destructive statements, edited files)."""
     lines = []
     for entry in found["services"]:
-        counted = {
-            "lint": sum(len(revision["findings"]) for revision in entry["revisions"]),
-            "destructive": sum(len(revision["destructive"]) for revision in entry["revisions"]),
-            "edited": len((entry.get("checksums") or {}).get("edited") or []),
-        }
+        counted = counts(entry)
         named = [f"{counted[kind]} {kind}" for kind in fail_on if counted[kind]]
         if named:
             lines.append(f"{entry['service']}: {', '.join(named)}")

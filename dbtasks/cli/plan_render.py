@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..preview import counts
+
 
 def _summary(entry: Mapping[str, Any]) -> str:
     pending = entry["revisions"]
@@ -12,13 +14,6 @@ def _summary(entry: Mapping[str, Any]) -> str:
         return f"{entry['state']} ({entry['current'] or 'base'})"
     count = f"{len(pending)} pending revision{'s' if len(pending) != 1 else ''}"
     return f"{count}: {entry['current'] or 'base'} -> {entry['head']}"
-
-
-def _counts(entry: Mapping[str, Any]) -> tuple[int, int, int]:
-    lint = sum(len(revision["findings"]) for revision in entry["revisions"])
-    destructive = sum(len(revision["destructive"]) for revision in entry["revisions"])
-    edited = len((entry.get("checksums") or {}).get("edited") or [])
-    return lint, destructive, edited
 
 
 def text(found: Mapping[str, Any]) -> str:
@@ -50,9 +45,10 @@ def markdown(found: Mapping[str, Any]) -> str:
     lines += [f"  wave{index} --> wave{index + 1}" for index in range(1, len(waves))]
     lines += ["```", "", "| service | now | pending | lint | destructive | edited |", "|---|---|---|---|---|---|"]
     for entry in found["services"]:
-        lint, destructive, edited = _counts(entry)
+        counted = counts(dict(entry))
         lines.append(
-            f"| {entry['service']} | {entry['current'] or 'base'} | {len(entry['revisions'])} | {lint} | {destructive} | {edited} |"
+            f"| {entry['service']} | {entry['current'] or 'base'} | {len(entry['revisions'])} | {counted['lint']} | "
+            f"{counted['destructive']} | {counted['edited']} |"
         )
     for entry in found["services"]:
         for revision in entry["revisions"]:

@@ -2,6 +2,7 @@
 
 from .catalog import SYSTEM_SCHEMAS, columns, query, schemas, snapshot, table_comment, tables, version
 from .project import (
+    PARTS_ENV,
     REPO,
     TABLE_MIGRATION,
     copy_project,
@@ -51,6 +52,7 @@ from .tasks import (
 
 __all__ = [
     "CLOSED_URL",
+    "PARTS_ENV",
     "REPO",
     "SERVERS",
     "SERVER_FOLDER_PREFIX",

@@ -15,6 +15,17 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 
 
+# migrations.yaml's env: mapping for an env.py that builds its URL from POSTGRES_* parts (what init writes for one).
+PARTS_ENV = (
+    "    env:\n"
+    '      POSTGRES_HOST: "${db.host}"\n'
+    '      POSTGRES_PORT: "${db.port}"\n'
+    '      POSTGRES_USER: "${db.user}"\n'
+    '      POSTGRES_PASSWORD: "${db.password}"\n'
+    '      POSTGRES_DB: "${db.name}"\n'
+)
+
+
 def local_database_made(project: Path) -> bool:
     """Whether the embedded local database was set up under `project`/.dbtasks/ (which also holds the revision cache)."""
     home = project / ".dbtasks"

@@ -6,21 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from _support import assert_bad_input, assert_ok, head_of, inv, output, replace_once, snapshot, version
+from _support import PARTS_ENV, assert_bad_input, assert_ok, head_of, inv, output, replace_once, snapshot, version
 
 CONFIG = Path("services/habits/habits_service/app/config.py")
 FROM_PARTS = (
     'url = "postgresql://{}:{}@{}:{}/{}".format(*(__import__("urllib.parse").parse.quote(os.environ[name], safe="") '
     'for name in ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_DB")))'
 )
-PARTS = (
-    "    env:\n"
-    '      POSTGRES_HOST: "${db.host}"\n'
-    '      POSTGRES_PORT: "${db.port}"\n'
-    '      POSTGRES_USER: "${db.user}"\n'
-    '      POSTGRES_PASSWORD: "${db.password}"\n'
-    '      POSTGRES_DB: "${db.name}"\n'
-)
+PARTS = PARTS_ENV
 
 
 def habits_from_parts(project: Path, parts: str = PARTS) -> None:

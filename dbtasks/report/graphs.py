@@ -1,33 +1,45 @@
 """The graphs `inv db.graph` draws: the services and their depends_on, or one service's revisions (branches and merges,
-the applied ones and the current one marked), as Mermaid (for Markdown) or DOT (for Graphviz)."""
+the applied ones and the current one marked), as Mermaid (for Markdown), DOT (for Graphviz) or SVG."""
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .errors import DbtasksError, UsageError
-from .worker import revisions as graph_of
+from ..errors import DbtasksError, UsageError
+from ..worker import revisions as graph_of
 
 if TYPE_CHECKING:
-    from .config.project import Service
-    from .session import Session
+    from ..config.project import Service
+    from ..session import Session
 
-FORMATS = ("mermaid", "dot")
+FORMATS = ("mermaid", "dot", "svg")
+Drawing = tuple[list[str], list[tuple[str, str]], dict[str, str]]  # nodes, edges (from -> to), marks
 
 
-def services_graph(session: Session) -> tuple[list[str], list[tuple[str, str]], dict[str, str]]:
-    """(nodes, edges dependency -> dependent, marks) of the project's services."""
+def services_graph(session: Session, marks: dict[str, str] | None = None) -> Drawing:
+    """The project's services, edges dependency -> dependent."""
     names = list(session.project.services)
     edges = [(dependency, name) for name in names for dependency in session.project.services[name].depends_on]
-    return names, edges, {}
+    return names, edges, dict(marks or {})
 
 
-def revision_graph(session: Session, service: Service) -> tuple[list[str], list[tuple[str, str]], dict[str, str]]:
-    """(nodes, edges down -> up, marks: "current" / "applied" / "pending") of the service's revisions; marks only when
-    its database can be read."""
-    from .fastpath import file_graph
-    from .verbs import status
+def revision_graph(session: Session, service: Service) -> Drawing:
+    """The service's revisions, edges down -> up, marked "current" / "applied" / "pending" when its database answers."""
+    from ..verbs import status
+
+    try:
+        current = status(session, service).get("current")
+    except DbtasksError:  # no database to ask: the graph without marks, and a line saying why
+        session.announce(f"{service.name}: its database did not answer; the revisions are drawn without applied/pending marks")
+        return revisions_drawn(session, service, None)
+    return revisions_drawn(session, service, current)
+
+
+def revisions_drawn(session: Session, service: Service, current: str | None) -> Drawing:
+    """The service's revisions, marked by `current` (a status row's: comma-separated, "" or None for none applied);
+    unmarked when `current` is None and nothing says the database was read."""
+    from ..fastpath import file_graph
 
     graph = file_graph(service, session.graphs)
     if graph is None:
@@ -38,15 +50,11 @@ def revision_graph(session: Session, service: Service) -> tuple[list[str], list[
         }
     nodes = sorted(graph, key=lambda revision: _depth(graph, revision))
     edges = [(down, revision) for revision in nodes for down in graph[revision][1]]
-    try:
-        current = [part for part in (status(session, service).get("current") or "").split(",") if part]
-    except DbtasksError:  # no database to ask: the graph without marks, and a line saying why
-        session.announce(f"{service.name}: its database did not answer; the revisions are drawn without applied/pending marks")
+    if current is None:
         return nodes, edges, {}
-    applied = set(graph_of.applied(graph, current))
-    marks = {
-        revision: "current" if revision in current else "applied" if revision in applied else "pending" for revision in nodes
-    }
+    heads = [part for part in current.split(",") if part]
+    applied = set(graph_of.applied(graph, heads))
+    marks = {revision: "current" if revision in heads else "applied" if revision in applied else "pending" for revision in nodes}
     return nodes, edges, marks
 
 
@@ -59,7 +67,11 @@ def _depth(graph: dict[str, tuple[str, list[str]]], revision: str) -> tuple[int,
     return depth, revision
 
 
-def drawn(nodes: list[str], edges: list[tuple[str, str]], marks: dict[str, str], form: str) -> str:
+def drawn(nodes: list[str], edges: list[tuple[str, str]], marks: dict[str, str], form: str, title: str = "") -> str:
+    if form == "svg":
+        from .svg import svg
+
+        return svg(nodes, edges, marks, title=title)
     return _mermaid(nodes, edges, marks) if form == "mermaid" else _dot(nodes, edges, marks)
 
 
@@ -96,6 +108,5 @@ def graph(session: Session, service: str = "", services: bool = False, form: str
         raise UsageError("graph draws one service's revisions (--service NAME) or the services (--services): give one")
     if form not in FORMATS:
         raise UsageError(f"--format {form!r}: expected one of {', '.join(FORMATS)}")
-    found: tuple[list[str], list[tuple[str, str]], dict[str, Any]]
     found = services_graph(session) if services else revision_graph(session, session.service(service))
-    return drawn(*found, form)
+    return drawn(*found, form, title="services" if services else f"{service}: revisions")

@@ -52,7 +52,7 @@ def preview(session: Session, service: Service) -> dict[str, Any]:
             "revision": revision["revision"],
             "file": linting.relative(session, Path(revision["path"])),
             "sql": revision["sql"].strip(),
-            "destructive": destructive(revision["sql"]),
+            "destructive": destructive(revision["sql"], service.expected_version_table[1]),
             "findings": [found for found in findings if found["revision"] == revision["revision"]],
             "downgrade": has_downgrade(Path(revision["path"])),
         }
@@ -86,6 +86,13 @@ def counts(entry: dict[str, Any]) -> dict[str, int]:
     }
 
 
+def flags(revision: dict[str, Any]) -> list[str]:
+    """A pending revision's risks in a few words: destructive, its lint findings, no downgrade."""
+    found = ["destructive"] if revision["destructive"] else []
+    found += [f"{len(revision['findings'])} lint"] if revision["findings"] else []
+    return found + ([] if revision["downgrade"] else ["no downgrade"])
+
+
 def failures(found: dict[str, Any], fail_on: tuple[str, ...]) -> list[str]:
     """One line per service whose plan has what `fail_on` names (lint findings, destructive statements, edited files)."""
     lines = []
@@ -97,10 +104,12 @@ def failures(found: dict[str, Any], fail_on: tuple[str, ...]) -> list[str]:
     return lines
 
 
-def destructive(sql: str) -> list[str]:
-    """The statements of `sql` that drop or rewrite data, each on one line."""
+def destructive(sql: str, version_table: str = "alembic_version") -> list[str]:
+    """The statements of `sql` that drop or rewrite data, each on one line; Alembic's own bookkeeping in the version
+    table (a merge's DELETE of one branch's row) is not one."""
+    bookkeeping = re.compile(rf'^DELETE\s+FROM\s+("?[^\s."]+"?\.)?"?{re.escape(version_table)}"?\s', re.IGNORECASE)
     statements = [" ".join(_without_comments(part).split()) for part in re.split(r";\s*\n", sql)]
-    return [statement for statement in statements if statement and _DESTRUCTIVE.match(statement)]
+    return [s for s in statements if s and _DESTRUCTIVE.match(s) and not bookkeeping.match(s)]
 
 
 def _without_comments(statement: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..preview import counts
+from ..preview import counts, flags
 
 
 def _summary(entry: Mapping[str, Any]) -> str:
@@ -52,9 +52,7 @@ def markdown(found: Mapping[str, Any]) -> str:
         )
     for entry in found["services"]:
         for revision in entry["revisions"]:
-            marks = ["destructive"] if revision["destructive"] else []
-            marks += [f"{len(revision['findings'])} lint"] if revision["findings"] else []
-            marks += [] if revision["downgrade"] else ["no downgrade"]
+            marks = flags(dict(revision))
             flagged = f" ({', '.join(marks)})" if marks else ""
             lines += [
                 "",

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any
 
+from ..preview import flags
 from .document import state_mark
 from .svg import COLOURS, svg
 
@@ -172,10 +173,8 @@ def _plan(plan: Mapping[str, Any]) -> list[str]:
             f"{escape(entry['current'] or 'base')} → {escape(str(entry['head']))}</h3>"
         )
         for revision in entry["revisions"]:
-            flags = ["destructive"] if revision["destructive"] else []
-            flags += [f"{len(revision['findings'])} lint"] if revision["findings"] else []
-            flags += [] if revision["downgrade"] else ["no downgrade"]
-            flagged = f' <span class="flag">{escape(", ".join(flags))}</span>' if flags else ""
+            risks = flags(dict(revision))
+            flagged = f' <span class="flag">{escape(", ".join(risks))}</span>' if risks else ""
             lines += [
                 f'<details data-revision="{escape(revision["revision"])}"><summary><code>{escape(revision["revision"])}'
                 f"</code> {escape(revision['file'])}{flagged}</summary>",
@@ -201,7 +200,7 @@ def _verify(results: list[Mapping[str, Any]]) -> list[str]:
         for check in result.get("checks") or []:
             verdict = {True: ("up to date", "passed"), False: ("failed", "failed")}.get(check["ok"], ("", "skipped"))
             lines.append(
-                f'<tr data-service="{name}" data-check="{escape(check["name"])}"><td>{name}</td>'
+                f'<tr data-service="{name}" data-check="{escape(check["name"])}" data-result="{verdict[1]}"><td>{name}</td>'
                 f"<td>{escape(check['name'])}</td>{_cell(verdict[0], verdict[1])}<td>{escape(str(check.get('detail') or ''))}</td></tr>"
             )
     return [*lines, "</table>"]

@@ -17,7 +17,7 @@ fi
 
 # The db.* tasks whose first argument is a SERVICE, and the options of those tasks that take no value.
 _dbtasks_service_tasks=" upgrade downgrade generate check sql reset stamp merge current history heads verify lint checksums "
-_dbtasks_task_flags=" --verbose -v --yes -y -vy -yv --empty --json --keep --allow-edited --create-databases --markdown --services "
+_dbtasks_task_flags=" --verbose -v --yes -y -vy -yv --empty --json --keep --allow-edited --create-databases --markdown --services --verify "
 # Invoke's own options (before the first task) that take a value.
 _dbtasks_core_values=" -c --collection -D --list-depth -f --config -F --list-format -r --search-root -T --command-timeout --hide --print-completion-script "
 

@@ -73,7 +73,8 @@ class Page:
         self._answers: dict[int, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
         self._changed = threading.Condition()
-        threading.Thread(target=self._listen, daemon=True).start()
+        self._listener = threading.Thread(target=self._listen, daemon=True)
+        self._listener.start()
         target = self._call("Target.createTarget", {"url": "about:blank"})["targetId"]
         self._session = self._call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Page", "Runtime", "Log", "Network"):
@@ -172,3 +173,5 @@ class Page:
             self.process.kill()
             self.process.wait()
         self._write.close()
+        self._listener.join(timeout=10)  # it ends at the end of the browser's output
+        self._read.close()

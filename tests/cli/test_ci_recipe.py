@@ -24,7 +24,7 @@ SETUP_ONLY = {
     "Set up Python": "the test runs with this interpreter",
     "Install dbtasks and the services' dependencies": "this venv has the project and its [examples] installed already",
 }
-REPORTS = ("check.json", "verify.xml")
+REPORTS = ("check.json", "verify.xml", "migrations.html")
 
 
 def workflow() -> dict[Any, Any]:
@@ -83,6 +83,7 @@ def test_the_steps_and_what_they_run() -> None:
         "inv db.upgrade-all",
         "inv db.check-all --json > check.json",
         "inv db.verify-all --junit verify.xml",
+        "inv db.report --html migrations.html",
     ]
     upload = steps[-1]
     assert upload["uses"] == "actions/upload-artifact@v4"
@@ -137,7 +138,7 @@ def test_every_run_step_passes_on_this_repository(tmp_path: Path, database_url: 
         assert "Traceback" not in result.stdout + result.stderr, show(result)
         ran.append(step["name"])
     assert skipped == list(SETUP_ONLY)
-    assert len(ran) == 4
+    assert len(ran) == 5
     summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
     assert summary.startswith("## Migration plan\n\n```mermaid\n"), summary[:300]
     assert all(f"| {service} | base | " in summary for service in declared_services(root)), summary
@@ -151,6 +152,8 @@ def test_every_run_step_passes_on_this_repository(tmp_path: Path, database_url: 
         :2000
     ]
     assert all(len(suite.findall("testcase")) >= 5 for suite in found)
+    report = (root / "migrations.html").read_text(encoding="utf-8")
+    assert all(f'<tr data-service="{service}" data-state="up to date">' in report for service in services), report[:3000]
 
 
 def test_a_missing_url_fails_instead_of_using_the_embedded_database(tmp_path: Path) -> None:

@@ -45,6 +45,7 @@ INVOCATIONS: dict[str, tuple[str, ...]] = {
     "adopt": ("adopt", "--service", "movements", "--json"),  # nothing recorded anywhere
     "plan": ("plan", "--json", "--only", "users,movements"),  # everything pending on an empty database
     "graph": ("graph", "--services", "--format", "dot"),
+    "report": ("report",),  # no --html: refused
     "local-start": ("local-start",),  # DATABASE_URL is set: refused
     "local-stop": ("local-stop",),  # nothing running in the copy
     "local-url": ("local-url",),  # not running: said so

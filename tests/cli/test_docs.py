@@ -19,7 +19,7 @@ from dbtasks.errors import ConfigError
 
 PER_SERVICE = ["upgrade", "downgrade", "generate", "check", "sql", "reset", "stamp", "merge", "current", "history", "heads"]
 ALL_SERVICES = ["upgrade-all", "downgrade-all", "check-all", "sql-all", "reset-all", "stamp-all", "status"]
-CHECKS = ["verify", "verify-all", "doctor", "lint", "lint-all", "checksums", "adopt", "plan", "graph"]
+CHECKS = ["verify", "verify-all", "doctor", "lint", "lint-all", "checksums", "adopt", "plan", "graph", "report"]
 LOCAL = ["local-start", "local-stop", "local-url"]
 TASKS = [f"db.{name}" for name in PER_SERVICE + ALL_SERVICES + CHECKS + LOCAL]
 

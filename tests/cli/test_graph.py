@@ -3,10 +3,13 @@ Mermaid and DOT, with every node and edge present."""
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
 from _support import assert_bad_input, assert_ok, head_of, inv, plant_migration, replace_once
+
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 def test_the_services_graph_has_every_dependency_of_a_diamond(project: Path) -> None:
@@ -68,6 +71,14 @@ def test_a_branch_and_merge_history_is_drawn_with_the_current_revision_marked(pr
         "  class n_0002b,n_0003 pending",
     ]
 
+    drawing = ElementTree.fromstring(
+        assert_ok(inv(project, "db.graph", "--service", "movements", "--format", "svg", url=database_url)).stdout
+    )
+    nodes = {group.get("data-node"): group.get("data-mark") for group in drawing.iter(f"{SVG}g")}
+    assert nodes == {first: "applied", "0002a": "current", "0002b": "pending", "0003": "pending"}
+    edges = {(path.get("data-from"), path.get("data-to")) for path in drawing.iter(f"{SVG}path") if path.get("class") == "edge"}
+    assert edges == {(first, "0002a"), (first, "0002b"), ("0002a", "0003"), ("0002b", "0003")}
+
     unmarked = assert_ok(inv(project, "db.graph", "--service", "movements", url="postgresql://x:y@127.0.0.1:1/z"))
     assert unmarked.stdout.splitlines() == drawn[:9]
     assert "movements: its database did not answer; the revisions are drawn without applied/pending marks" in unmarked.stderr
@@ -81,7 +92,7 @@ def test_a_branch_and_merge_history_is_drawn_with_the_current_revision_marked(pr
             ("--services", "--service", "meals"),
             "graph draws one service's revisions (--service NAME) or the services (--services): give one",
         ),
-        (("--services", "--format", "svg"), "--format 'svg': expected one of mermaid, dot"),
+        (("--services", "--format", "png"), "--format 'png': expected one of mermaid, dot, svg"),
     ],
 )
 def test_bad_graph_options_are_one_line(project: Path, args: tuple[str, ...], line: str) -> None:

@@ -103,6 +103,9 @@ CASES = {
     "checksums": Case(("db.checksums", "movements"), "alembic/versions/0001_init.py", True, read_only=True),
     "graph": Case(("db.graph", "--service", "meals"), "  class n_0003 current", True, read_only=True),
     "plan": Case(("db.plan",), "  wave 2: habits, meals, practices, journal", True, read_only=True),
+    "report": Case(
+        ("db.report", "--html", "report.html"), "report: wrote report.html", True, read_only=True, files=("report.html",)
+    ),
     "adopt": Case(
         ("db.adopt",), "movements  adopted  0001          at 0001 in its own movements.alembic_version", True, read_only=True
     ),

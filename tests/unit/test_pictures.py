@@ -1,0 +1,87 @@
+"""The plan's destructive statements, and the graphs' layout and SVG: every node and edge present, nothing on top of
+anything, each edge drawn downwards from its start's box to its end's."""
+
+from __future__ import annotations
+
+import itertools
+import xml.etree.ElementTree as ElementTree
+
+import pytest
+
+from dbtasks.preview import destructive
+from dbtasks.report.layout import place
+from dbtasks.report.svg import svg
+
+SVG = "{http://www.w3.org/2000/svg}"
+DIAMOND = (
+    ["users", "habits", "meals", "journal", "movements"],
+    [("users", "habits"), ("users", "meals"), ("habits", "journal"), ("meals", "journal")],
+)
+# a branch and its merge, and a long edge that passes a layer
+BRANCHED = (
+    ["0001", "0002a", "0002b", "0003", "0004"],
+    [("0001", "0002a"), ("0001", "0002b"), ("0002a", "0003"), ("0002b", "0003"), ("0003", "0004"), ("0001", "0004")],
+)
+
+
+@pytest.mark.parametrize(
+    ("sql", "found"),
+    [
+        ("ALTER TABLE m.t DROP COLUMN c;\n", ["ALTER TABLE m.t DROP COLUMN c"]),
+        ("ALTER TABLE m.t ALTER COLUMN c TYPE bigint;\n", ["ALTER TABLE m.t ALTER COLUMN c TYPE bigint"]),
+        ("-- a comment\nDROP TABLE m.t;\n\nCREATE TABLE m.u (id int);\n", ["DROP TABLE m.t"]),
+        ("DELETE FROM m.t WHERE id > 3;\n", ["DELETE FROM m.t WHERE id > 3"]),
+        ("TRUNCATE m.t;\n", ["TRUNCATE m.t"]),
+        ("ALTER TABLE m.t ADD COLUMN c int;\n", []),
+        # a merge's bookkeeping: Alembic deletes one branch's row from the version table
+        ("DELETE FROM m.alembic_version WHERE m.alembic_version.version_num = '0002a';\n", []),
+        ("DELETE FROM \"M\".alembic_version WHERE version_num = '0002a';\n", []),
+        ("DELETE FROM m.alembic_version_archive WHERE true;\n", ["DELETE FROM m.alembic_version_archive WHERE true"]),
+    ],
+)
+def test_destructive_statements(sql: str, found: list[str]) -> None:
+    assert destructive(sql) == found
+
+
+def test_a_version_table_of_another_name_is_bookkeeping_too() -> None:
+    assert destructive("DELETE FROM m.versions WHERE version_num = 'x';\n", "versions") == []
+    assert destructive("DELETE FROM m.versions WHERE version_num = 'x';\n") == ["DELETE FROM m.versions WHERE version_num = 'x'"]
+
+
+@pytest.mark.parametrize("graph", [DIAMOND, BRANCHED], ids=["diamond", "branch-and-merge"])
+def test_the_layout_places_every_node_apart_and_routes_every_edge_downwards(
+    graph: tuple[list[str], list[tuple[str, str]]],
+) -> None:
+    nodes, edges = graph
+    placed = place(nodes, edges, lambda node: 10.0 * len(node), 24.0)
+    assert set(placed.boxes) == set(nodes)
+    for (one, a), (other, b) in itertools.combinations(placed.boxes.items(), 2):
+        apart = a[0] + a[2] <= b[0] or b[0] + b[2] <= a[0] or a[1] + a[3] <= b[1] or b[1] + b[3] <= a[1]
+        assert apart, (one, other, a, b)
+    assert sorted((start, end) for start, end, _ in placed.edges) == sorted(edges)
+    for start, end, points in placed.edges:
+        top = placed.boxes[start]
+        bottom = placed.boxes[end]
+        assert points[0] == (top[0] + top[2] / 2, top[1] + top[3]), (start, end)
+        assert points[-1] == (bottom[0] + bottom[2] / 2, bottom[1]), (start, end)
+        assert all(later[1] > earlier[1] for earlier, later in zip(points, points[1:])), (start, end, points)
+    assert all(
+        box[0] >= 0 and box[0] + box[2] <= placed.width and box[1] + box[3] <= placed.height for box in placed.boxes.values()
+    )
+    bends = {(start, end): len(points) - 2 for start, end, points in placed.edges if len(points) > 2}
+    assert bends == ({("0001", "0004"): 2} if graph is BRANCHED else {})  # the long edge bends in each layer it passes
+
+
+def test_the_svg_has_every_node_with_its_mark_and_every_edge() -> None:
+    nodes, edges = BRANCHED
+    marks = {"0001": "applied", "0002b": "current", "0002a": "pending", "0003": "pending", "0004": "pending"}
+    drawing = ElementTree.fromstring(svg(nodes, edges, marks, title="movements <revisions>", prefix="m"))
+    assert drawing.find(f"{SVG}title").text == "movements <revisions>"  # type: ignore[union-attr]
+    groups = drawing.findall(f"{SVG}g")
+    assert {group.get("data-node"): group.get("data-mark") for group in groups} == marks
+    assert {group.find(f"{SVG}text").text for group in groups} == set(nodes)  # type: ignore[union-attr]
+    paths = drawing.findall(f"{SVG}path[@class='edge']")
+    assert sorted((path.get("data-from"), path.get("data-to")) for path in paths) == sorted(edges)
+    assert {path.get("marker-end") for path in paths} == {"url(#m-arrow)"}
+    fills = {group.get("data-node"): group.find(f"{SVG}rect").get("fill") for group in groups}  # type: ignore[union-attr]
+    assert fills["0002b"] != fills["0001"] != fills["0002a"]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import verbs
+from .lint.locks import locks
 from .plan import prerequisites
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def waves(session: Session, names: list[str]) -> list[list[str]]:
 
 def preview(session: Session, service: Service) -> dict[str, Any]:
     """{"service", "current", "head", "state", "checksums", "revisions": [{"revision", "file", "sql", "destructive",
-    "findings", "downgrade"}]} for the revisions an upgrade to head would apply now."""
+    "locks", "findings", "downgrade"}]} for the revisions an upgrade to head would apply now."""
     from .lint import check as linting
 
     status = verbs.status(session, service)
@@ -53,6 +54,7 @@ def preview(session: Session, service: Service) -> dict[str, Any]:
             "file": linting.relative(session, Path(revision["path"])),
             "sql": revision["sql"].strip(),
             "destructive": destructive(revision["sql"], service.expected_version_table[1]),
+            "locks": locks(statements(revision["sql"]), service.expected_version_table[1]),
             "findings": [found for found in findings if found["revision"] == revision["revision"]],
             "downgrade": has_downgrade(Path(revision["path"])),
         }
@@ -108,8 +110,13 @@ def destructive(sql: str, version_table: str = "alembic_version") -> list[str]:
     """The statements of `sql` that drop or rewrite data, each on one line; Alembic's own bookkeeping in the version
     table (a merge's DELETE of one branch's row) is not one."""
     bookkeeping = re.compile(rf'^DELETE\s+FROM\s+("?[^\s."]+"?\.)?"?{re.escape(version_table)}"?\s', re.IGNORECASE)
-    statements = [" ".join(_without_comments(part).split()) for part in re.split(r";\s*\n", sql)]
-    return [s for s in statements if s and _DESTRUCTIVE.match(s) and not bookkeeping.match(s)]
+    return [s for s in statements(sql) if _DESTRUCTIVE.match(s) and not bookkeeping.match(s)]
+
+
+def statements(sql: str) -> list[str]:
+    """The statements of offline SQL, each on one line, without comments."""
+    found = [" ".join(_without_comments(part).split()) for part in re.split(r";\s*\n", sql)]
+    return [statement.rstrip(";") for statement in found if statement]
 
 
 def _without_comments(statement: str) -> str:

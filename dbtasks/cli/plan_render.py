@@ -16,6 +16,10 @@ def _summary(entry: Mapping[str, Any]) -> str:
     return f"{count}: {entry['current'] or 'base'} -> {entry['head']}"
 
 
+def _lock(taken: Mapping[str, str], code: str = "") -> str:
+    return f"{taken['lock']} on {code}{taken['table']}{code} (blocks {taken['blocks']})"
+
+
 def text(found: Mapping[str, Any]) -> str:
     waves = found["waves"]
     lines = [f"{sum(len(wave) for wave in waves)} services in {len(waves)} waves (a wave's services run in parallel):"]
@@ -26,6 +30,7 @@ def text(found: Mapping[str, Any]) -> str:
             downgrade = "with a downgrade" if revision["downgrade"] else "no downgrade"
             lines.append(f"  {revision['revision']}  {revision['file']}  ({downgrade})")
             lines += [f"    destructive: {statement}" for statement in revision["destructive"]]
+            lines += [f"    lock: {_lock(taken)}" for taken in revision["locks"] if taken["blocks"]]
             lines += [
                 f"    lint: {item['file']}:{item['line']}: {item['rule']}: {item['message']}" for item in revision["findings"]
             ]
@@ -60,6 +65,7 @@ def markdown(found: Mapping[str, Any]) -> str:
                 "",
             ]
             lines += [f"- lint: `{item['rule']}` at line {item['line']}: {item['message']}" for item in revision["findings"]]
+            lines += [f"- lock: {_lock(taken, '`')}" for taken in revision["locks"] if taken["blocks"]]
             sql = [line for line in revision["sql"].splitlines() if line.strip()]
             lines += ["", "```sql", *sql, "```", "", "</details>"]
     return "\n".join(lines)

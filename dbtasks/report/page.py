@@ -180,6 +180,12 @@ def _plan(plan: Mapping[str, Any]) -> list[str]:
                 f"</code> {escape(revision['file'])}{flagged}</summary>",
                 *[f"<p>destructive: <code>{escape(statement)}</code></p>" for statement in revision["destructive"]],
                 *[
+                    f"<p>lock {escape(taken['lock'])} on <code>{escape(taken['table'])}</code> (blocks {escape(taken['blocks'])}): "
+                    f"<code>{escape(taken['statement'])}</code></p>"
+                    for taken in revision["locks"]
+                    if taken["blocks"]
+                ],
+                *[
                     f"<p>lint <code>{escape(item['rule'])}</code> at line {item['line']}: {escape(item['message'])}</p>"
                     for item in revision["findings"]
                 ],

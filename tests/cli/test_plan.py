@@ -53,6 +53,8 @@ def test_plan_shows_the_order_the_pending_revisions_and_a_destructive_one_and_ch
         in lines
     )
     assert sum(line.startswith("    destructive: ") for line in lines) == 1, result.stdout
+    assert "    lock: ACCESS EXCLUSIVE on movements.movements (blocks reads and writes)" in lines, result.stdout
+    assert "    lock: SHARE ROW EXCLUSIVE on meals.meals (blocks writes)" in lines, result.stdout
     assert snapshot(pending) == before
 
 
@@ -82,6 +84,14 @@ def test_fail_on_destructive_fails_and_json_and_markdown_say_the_same(project: P
     }
     planted = document["services"][1]["revisions"][0]
     assert (planted["destructive"], planted["downgrade"]) == (["ALTER TABLE movements.movements DROP COLUMN description"], False)
+    assert planted["locks"] == [
+        {
+            "statement": "ALTER TABLE movements.movements DROP COLUMN description",
+            "table": "movements.movements",
+            "lock": "ACCESS EXCLUSIVE",
+            "blocks": "reads and writes",
+        }
+    ]
 
     markdown = assert_ok(inv(project, "db.plan", "--markdown", url=pending)).stdout
     tokens = MarkdownIt("commonmark").enable("table").parse(markdown)  # as a code host reads it: CommonMark, tables

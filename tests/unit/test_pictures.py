@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
+from dbtasks.lint.locks import lock_of, locks
 from dbtasks.preview import destructive
 from dbtasks.report.layout import place
 from dbtasks.report.svg import svg
@@ -85,3 +86,33 @@ def test_the_svg_has_every_node_with_its_mark_and_every_edge() -> None:
     assert {path.get("marker-end") for path in paths} == {"url(#m-arrow)"}
     fills = {group.get("data-node"): group.find(f"{SVG}rect").get("fill") for group in groups}  # type: ignore[union-attr]
     assert fills["0002b"] != fills["0001"] != fills["0002a"]
+
+
+@pytest.mark.parametrize(
+    ("statement", "taken"),
+    [
+        ("ALTER TABLE movements.movements DROP COLUMN description", ("movements.movements", "ACCESS EXCLUSIVE")),
+        ("ALTER TABLE ONLY a.b VALIDATE CONSTRAINT c", ("a.b", "SHARE UPDATE EXCLUSIVE")),
+        (
+            "ALTER TABLE meals.meals ADD CONSTRAINT fk FOREIGN KEY(user_id) REFERENCES users.users (id)",
+            ("meals.meals", "SHARE ROW EXCLUSIVE"),
+        ),
+        ("CREATE INDEX ix_a ON meals.meals (user_id)", ("meals.meals", "SHARE")),
+        ('CREATE UNIQUE INDEX CONCURRENTLY ix ON "M".t (a)', ('"M".t', "SHARE UPDATE EXCLUSIVE")),
+        ("DROP INDEX IF EXISTS meals.ix_a", ("meals.ix_a", "ACCESS EXCLUSIVE")),
+        ("TRUNCATE TABLE t", ("t", "ACCESS EXCLUSIVE")),
+        ("UPDATE habits.habits SET color = 'red'", ("habits.habits", "ROW EXCLUSIVE")),
+        ("CREATE TABLE t (id int)", None),
+        ("SELECT pg_sleep(1)", None),
+    ],
+)
+def test_the_lock_a_statement_takes(statement: str, taken: tuple[str, str] | None) -> None:
+    assert lock_of(statement) == taken
+
+
+def test_locks_leave_out_the_version_table_and_say_what_they_block() -> None:
+    found = locks(["UPDATE m.alembic_version SET version_num='2'", "CREATE INDEX i ON m.t (a)", "INSERT INTO m.t VALUES (1)"])
+    assert found == [
+        {"statement": "CREATE INDEX i ON m.t (a)", "table": "m.t", "lock": "SHARE", "blocks": "writes"},
+        {"statement": "INSERT INTO m.t VALUES (1)", "table": "m.t", "lock": "ROW EXCLUSIVE", "blocks": ""},
+    ]

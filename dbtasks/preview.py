@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import verbs
+from .errors import DbtasksError
 from .lint.locks import locks
 from .plan import prerequisites
 
@@ -79,6 +80,38 @@ def plan(session: Session, pick: Selection) -> dict[str, Any]:
     return {"waves": ordered, "services": [preview(session, service) for service in services]}
 
 
+def fleet_plan(session: Session, fleet_name: str, pick: Selection) -> dict[str, Any]:
+    """{"fleet", "groups": [{"members": [...], "plan": plan}], "failed": [{"target", "detail"}]}: the fleet's members
+    grouped by the revisions their services are at (members at the same revisions would run the same migrations), one
+    plan each group, read on its first member; members whose status could not be read are listed with why."""
+    from . import verbs_all
+    from .fleet import fanout
+    from .fleet import members as fleets
+    from .fleet.report import judge_status
+    from .orchestrate import Selection
+
+    fleet = fleets.choose(session.project, fleet_name)
+    outcome = fanout.over_fleet(session, fanout.Plan(fleet.name, jobs=pick.jobs), verbs_all.status_all, pick, judge=judge_status)
+    groups: dict[tuple[tuple[str, str | None], ...], list[str]] = {}
+    failed = []
+    for read in outcome.outcomes:
+        if read.state not in ("up to date", "behind") or read.report is None:
+            failed.append({"target": read.target, "detail": read.detail})
+            continue
+        groups.setdefault(tuple((row["service"], row["current"]) for row in read.report.entries), []).append(read.target)
+    inner = Selection(pick.only or fleet.services, pick.exclude, pick.jobs)
+    found = {member.name: member for member in fleets.members(session, fleet)}
+    planned = []
+    for names in groups.values():
+        first = found[names[0]]
+        emit = lambda line, name=first.name: session.emit(f"{name}/{line}")  # noqa: E731
+        try:
+            planned.append({"members": names, "plan": plan(fleets.member_session(session, fleet, first, emit), inner)})
+        except DbtasksError as error:
+            failed += [{"target": name, "detail": str(error).splitlines()[0]} for name in names]
+    return {"fleet": fleet.name, "groups": planned, "failed": failed}
+
+
 def counts(entry: dict[str, Any]) -> dict[str, int]:
     """A service's plan in numbers: lint findings, destructive statements, applied files edited (FAIL_ON's kinds)."""
     return {
@@ -96,7 +129,10 @@ def flags(revision: dict[str, Any]) -> list[str]:
 
 
 def failures(found: dict[str, Any], fail_on: tuple[str, ...]) -> list[str]:
-    """One line per service whose plan has what `fail_on` names (lint findings, destructive statements, edited files)."""
+    """One line per service whose plan has what `fail_on` names (lint findings, destructive statements, edited files);
+    of a fleet's plan, each group's lines, once."""
+    if "groups" in found:
+        return list(dict.fromkeys(line for group in found["groups"] for line in failures(group["plan"], fail_on)))
     lines = []
     for entry in found["services"]:
         counted = counts(entry)

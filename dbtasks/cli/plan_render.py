@@ -20,9 +20,41 @@ def _lock(taken: Mapping[str, str], code: str = "") -> str:
     return f"{taken['lock']} on {code}{taken['table']}{code} (blocks {taken['blocks']})"
 
 
+def _many(count: int, thing: str) -> str:
+    return f"{count} {thing}{'s' if count != 1 else ''}"
+
+
+def _members(names: list[str]) -> str:
+    shown = ", ".join(names[:10]) + (f", ... ({len(names) - 10} more)" if len(names) > 10 else "")
+    return f"{_many(len(names), 'member')}: {shown}"
+
+
+def _fleet_text(found: Mapping[str, Any]) -> str:
+    groups = found["groups"]
+    lines = [f"{found['fleet']}: {_many(len(groups), 'group')} of members at the same revisions"]
+    for index, group in enumerate(groups, 1):
+        lines.append(f"group {index}, {_members(group['members'])}")
+        lines += [f"  {line}" for line in text(group["plan"]).splitlines()]
+    lines += [f"not planned: {item['target']}: {item['detail']}" for item in found["failed"]]
+    return "\n".join(lines)
+
+
+def _fleet_markdown(found: Mapping[str, Any]) -> str:
+    groups = found["groups"]
+    lines = [f"## Migration plan: fleet {found['fleet']}", "", f"{_many(len(groups), 'group')} of members at the same revisions."]
+    for index, group in enumerate(groups, 1):
+        lines += ["", f"### Group {index}, {_members(group['members'])}", *markdown(group["plan"]).splitlines()[1:]]
+    if found["failed"]:
+        lines += ["", "### Not planned", "", *[f"- {item['target']}: {item['detail']}" for item in found["failed"]]]
+    return "\n".join(lines)
+
+
 def text(found: Mapping[str, Any]) -> str:
+    if "groups" in found:
+        return _fleet_text(found)
     waves = found["waves"]
-    lines = [f"{sum(len(wave) for wave in waves)} services in {len(waves)} waves (a wave's services run in parallel):"]
+    count = sum(len(wave) for wave in waves)
+    lines = [f"{_many(count, 'service')} in {_many(len(waves), 'wave')} (a wave's services run in parallel):"]
     lines += [f"  wave {index}: {', '.join(wave)}" for index, wave in enumerate(waves, 1)]
     for entry in found["services"]:
         lines.append(f"{entry['service']}: {_summary(entry)}")
@@ -41,6 +73,8 @@ def text(found: Mapping[str, Any]) -> str:
 
 
 def markdown(found: Mapping[str, Any]) -> str:
+    if "groups" in found:
+        return _fleet_markdown(found)
     lines = ["## Migration plan", "", "```mermaid", "graph LR"]
     waves = found["waves"]
     for index, wave in enumerate(waves, 1):

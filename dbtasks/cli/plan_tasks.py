@@ -12,12 +12,20 @@ if TYPE_CHECKING:
     from ..session import Session
 
 MARKDOWN = "print the plan as Markdown (for a pull-request comment or a CI step summary)"
+TARGETS = "plan every member of this fleet (migrations.yaml's targets:): one plan per group of members at the same revisions"
 FAIL_ON = "exit 1 when the plan has any of: lint, destructive, edited (comma-separated)"
 
 
 def definitions(config_file: Path) -> Definitions:
     def plan(
-        c: Any, json_: bool = False, markdown: bool = False, fail_on: str = "", *, pick: Selection, session: Session
+        c: Any,
+        json_: bool = False,
+        markdown: bool = False,
+        fail_on: str = "",
+        targets: str = "",
+        *,
+        pick: Selection,
+        session: Session,
     ) -> None:
         """Show what upgrade-all would do now, without doing it: order, pending revisions, SQL, lint, risks."""
         from .. import preview
@@ -30,7 +38,7 @@ def definitions(config_file: Path) -> Definitions:
             raise UsageError(f"--fail-on {unknown[0]!r}: expected a comma-separated list of {', '.join(preview.FAIL_ON)}")
         if json_ and markdown:
             raise UsageError("--json and --markdown: choose one")
-        found = preview.plan(session, pick)
+        found = preview.fleet_plan(session, targets, pick) if targets else preview.plan(session, pick)
         if json_:
             render.out(render.as_json(found))
         else:
@@ -39,5 +47,5 @@ def definitions(config_file: Path) -> Definitions:
         if failing:
             raise RunFailed(f"the plan has what --fail-on {','.join(kinds)} refuses: {'; '.join(failing)}")
 
-    helps = {**JSON, "markdown": MARKDOWN, "fail_on": FAIL_ON}
+    helps = {**JSON, "markdown": MARKDOWN, "fail_on": FAIL_ON, "targets": TARGETS}
     return [Task("plan", plan, helps, selection="no-fail-fast", session="quiet")]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import jsonschema
 import pytest
-from _support import REPO, assert_bad_input, assert_ok, head_of, inv, plant_migration, snapshot
+from _support import REPO, assert_bad_input, assert_ok, execute, head_of, inv, plant_migration, snapshot
 from markdown_it import MarkdownIt
 
 DROP = "from alembic import op\n\n    op.drop_column('movements', 'description', schema='movements')"
@@ -125,3 +126,58 @@ def test_fail_on_destructive_fails_and_json_and_markdown_say_the_same(project: P
 )
 def test_bad_plan_options_are_one_line(project: Path, upgraded_url: str, args: tuple[str, ...], line: str) -> None:
     assert assert_bad_input(inv(project, "db.plan", *args, url=upgraded_url)) == line
+
+
+def test_a_fleet_is_planned_once_per_group_of_members_at_the_same_revisions(tmp_path: Path, database_url: str) -> None:
+    tenants = Path(
+        shutil.copytree(REPO / "examples" / "tenants", tmp_path / "tenants", ignore=shutil.ignore_patterns("__pycache__"))
+    )
+    (tenants / "tenants.txt").write_text("acme\nglobex\ninitech\numbrella\nwayne\n", encoding="utf-8")
+    assert_ok(inv(tenants, "db.upgrade-all", "--targets", "tenants", "--target", "globex", url=database_url))
+    execute(  # umbrella's version table names a revision no file has
+        database_url,
+        "CREATE SCHEMA umbrella",
+        "CREATE TABLE umbrella.alembic_version (version_num varchar(32) PRIMARY KEY)",
+        "INSERT INTO umbrella.alembic_version VALUES ('0badc0ffee00')",
+    )
+    before = snapshot(database_url)
+    execute(database_url, "CREATE SCHEMA wayne", "CREATE TABLE wayne.alembic_version (revision int)")  # unreadable
+    lines = assert_ok(inv(tenants, "db.plan", "--targets", "tenants", url=database_url)).stdout.splitlines()
+    assert [line for line in lines if not line.startswith("    ")] == [
+        "tenants: 3 groups of members at the same revisions",
+        "group 1, 2 members: acme, initech",
+        "  1 service in 1 wave (a wave's services run in parallel):",
+        "  notes: 1 pending revision: base -> 5b1e0c7a9d24",
+        "group 2, 1 member: globex",
+        "  1 service in 1 wave (a wave's services run in parallel):",
+        "  notes: up to date (5b1e0c7a9d24)",
+        "group 3, 1 member: umbrella",
+        "  1 service in 1 wave (a wave's services run in parallel):",
+        "  notes: unknown revision (0badc0ffee00)",
+        lines[-1],
+    ]
+    assert lines[-1].startswith("not planned: wayne: notes: error: status failed: ProgrammingError: "), lines[-1]
+    # the group's plan, read on its first member
+    assert (
+        "      | INSERT INTO acme.alembic_version (version_num) VALUES ('5b1e0c7a9d24') RETURNING acme.alembic_version.version_num;"
+        in lines
+    )
+
+    document = json.loads(assert_ok(inv(tenants, "db.plan", "--targets", "tenants", "--json", url=database_url)).stdout)
+    jsonschema.validate(document, json.loads((REPO / "docs" / "plan.schema.json").read_text(encoding="utf-8")))
+    assert [group["members"] for group in document["groups"]] == [["acme", "initech"], ["globex"], ["umbrella"]]
+    assert [entry["target"] for entry in document["failed"]] == ["wayne"]
+    markdown = assert_ok(inv(tenants, "db.plan", "--targets", "tenants", "--markdown", url=database_url)).stdout
+    headings = [
+        token.content
+        for token in MarkdownIt("commonmark").parse(markdown)
+        if token.type == "inline" and token.content.startswith(("Migration plan", "Group", "Not"))
+    ]
+    assert headings == [
+        "Migration plan: fleet tenants",
+        "Group 1, 2 members: acme, initech",
+        "Group 2, 1 member: globex",
+        "Not planned",
+    ]
+    execute(database_url, "DROP SCHEMA wayne CASCADE")
+    assert snapshot(database_url) == before

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:  # the core of init is imported when the command runs
     from ..init.write import Written
 
-USAGE = """usage: dbtasks init [FOLDER] [--force] [--dry-run] [--update] [--package NAME ...]
+USAGE = """usage: dbtasks init [FOLDER] [--force] [--dry-run] [--update] [--one-database] [--package NAME ...]
 
 Find every alembic.ini under FOLDER (default: this folder), read each service's env.py and migrations
 without running them, and write FOLDER/migrations.yaml and FOLDER/tasks.py; add .dbtasks/ to .gitignore.
@@ -18,33 +19,45 @@ without running them, and write FOLDER/migrations.yaml and FOLDER/tasks.py; add 
 migrations.yaml it would write, and what to check on stderr. --package NAME (repeatable) adds a service
 whose alembic.ini and migrations ship inside the installed package NAME (alembic_ini: NAME:alembic.ini).
 --update adds to an existing migrations.yaml the services it does not declare yet, and changes nothing
-else in it (comments and edits stay)."""
-SHORT = "usage: dbtasks init [FOLDER] [--force] [--dry-run] [--update] [--package NAME ...]"
+else in it (comments and edits stay). Services that keep their version tables in one place (every
+`alembic init` service keeps public.alembic_version) get a database each; with --one-database they stay
+in one database, each with a version table of its own."""
+SHORT = "usage: dbtasks init [FOLDER] [--force] [--dry-run] [--update] [--one-database] [--package NAME ...]"
 
 
 class _Usage(Exception):
     """A bad command line: one line, exit 2."""
 
 
+@dataclass
+class _Options:
+    folder: Path | None = None  # None: the help text was asked for
+    force: bool = False
+    dry_run: bool = False
+    update: bool = False
+    one_database: bool = False
+    packages: list[str] = field(default_factory=list)
+
+
 def main(argv: list[str]) -> int:
     from ..init.write import InitError, write
 
     try:
-        folder, force, dry_run, update, packages = _arguments(argv)
+        given = _arguments(argv)
     except _Usage as error:
         print(f"dbtasks init: {error}", file=sys.stderr)
         return 2
-    if folder is None:
+    if given.folder is None:
         print(USAGE)
         return 0
     try:
-        written = write(folder, force, dry_run, packages, update)
+        written = write(given.folder, given.force, given.dry_run, tuple(given.packages), given.update, given.one_database)
     except InitError as error:
         for problem in error.problems:
             print(f"dbtasks init: {problem}", file=sys.stderr)
         return error.exit_code
     try:
-        if dry_run:  # the file on stdout (dbtasks init --dry-run > migrations.yaml), the rest on stderr
+        if given.dry_run:  # the file on stdout (dbtasks init --dry-run > migrations.yaml), the rest on stderr
             print(written.text, end="")
             _notes(written, sys.stderr)
             return 0
@@ -54,31 +67,29 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _arguments(argv: list[str]) -> tuple[Path | None, bool, bool, bool, tuple[str, ...]]:
-    """(FOLDER, --force, --dry-run, --update, the --package names); FOLDER None asks for the help text."""
-    folders, force, dry_run, update, packages = [], False, False, False, []
+def _arguments(argv: list[str]) -> _Options:
+    """The command line's options; a folder of None asks for the help text."""
+    given, folders = _Options(), []
+    flags = {"--force": "force", "--dry-run": "dry_run", "--update": "update", "--one-database": "one_database"}
     arguments = iter(argv)
     for arg in arguments:
         if arg in ("-h", "--help"):
-            return None, False, False, False, ()
-        if arg == "--force":
-            force = True
-        elif arg == "--dry-run":
-            dry_run = True
-        elif arg == "--update":
-            update = True
+            return _Options()
+        if arg in flags:
+            setattr(given, flags[arg], True)
         elif arg == "--package" or arg.startswith("--package="):
             name = arg.partition("=")[2] if "=" in arg else next(arguments, "")
             if not name or name.startswith("-"):
                 raise _Usage(f"--package needs a package name (--package mypkg); {SHORT}")
-            packages.append(name)
+            given.packages.append(name)
         elif arg.startswith("-"):
             raise _Usage(f"unknown option {arg!r}; {SHORT}")
         else:
             folders.append(arg)
     if len(folders) > 1:
         raise _Usage(f"one FOLDER at most, got {', '.join(folders)}; {SHORT}")
-    return Path(folders[0] if folders else ".").absolute(), force, dry_run, update, tuple(packages)
+    given.folder = Path(folders[0] if folders else ".").absolute()
+    return given
 
 
 def _report(written: Written) -> None:

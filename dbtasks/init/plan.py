@@ -17,8 +17,9 @@ from .url_plan import decide_url
 _GENERIC_FOLDERS = ("alembic", "migrations", "migration", "db", "database", "schema")
 
 
-def plan(root: Path, scans: list[ServiceScan]) -> Plan:
-    """Decide every service's entry; `scans` are in folder order."""
+def plan(root: Path, scans: list[ServiceScan], one_database: bool = False) -> Plan:
+    """Decide every service's entry; `scans` are in folder order. `one_database`: services that keep their version
+    tables in the same place stay in one database, each with a version table of its own (else a database each)."""
     notes: list[str] = []
     names = _names([scan.folder for scan in scans], [scan.branch or scan.section for scan in scans])
     services = [
@@ -71,7 +72,7 @@ def plan(root: Path, scans: list[ServiceScan]) -> Plan:
                 f"{service.label}: its env.py drives several databases ({', '.join(service.scan.databases)}); each got a "
                 f"database named by init in services.{service.name}.engines: put your databases' names there"
             )
-    _decide_databases([service for service in services if not service.scan.databases], notes, root)
+    _decide_databases([service for service in services if not service.scan.databases], notes, root, one_database)
     _decide_dependencies(services)
     _decide_extensions(services)
     for service in services:
@@ -207,10 +208,11 @@ def _decide_version_table(service: Planned, notes: list[str]) -> None:
     service.comments.append(f"version table {schema}.{table}: {service.version_source}")
 
 
-def _decide_databases(services: list[Planned], notes: list[str], root: Path) -> None:
+def _decide_databases(services: list[Planned], notes: list[str], root: Path, one_database: bool) -> None:
     """Services that would keep their version tables in the same place get a database each, named as their files name
-    it (databases.named), else after the service; the branches of one environment keep theirs in its one version table
-    (a row each), so they share one database, named after its folder."""
+    it (databases.named), else after the service; with `one_database` they stay in one and each gets a version table
+    of its own instead. The branches of one environment keep theirs in its one version table (a row each), so they
+    share one database, named after its folder. One line per such group says what was done and the other way."""
     groups: dict[tuple[str, str], dict[tuple[Path, str], list[Planned]]] = {}
     for service in services:
         environment = (service.scan.ini, service.scan.section if service.scan.branch else service.name)
@@ -218,39 +220,79 @@ def _decide_databases(services: list[Planned], notes: list[str], root: Path) -> 
     for (schema, table), environments in groups.items():
         if len(environments) < 2:
             continue
-        for members in environments.values():
-            first = members[0]
-            database = (
-                first.name if len(members) == 1 else re.sub(r"[^a-z0-9_]+", "_", first.path.lower()).strip("_") or first.name
+        labels = ", ".join(members[0].label for members in environments.values())
+        others = {key: _others(environments, key) for key in environments}
+        if one_database:
+            tables = [_own_version_table(members, schema, table, others[key]) for key, members in environments.items()]
+            first = next(iter(environments.values()))[0]
+            notes.append(
+                f"{labels}: each keeps {schema}.{table}, so in one database each got a version table of its own "
+                f"({', '.join(tables)}), which dbtasks hands to Alembic; plain alembic in a service's folder uses it "
+                f"too once its env.py passes it to context.configure (version_table={tables[0].split('.')[-1]!r} for "
+                f"{first.label})"
             )
-            read = databases.named(first.scan.folder, root, first.scan.ini_url)
-            for service in members:
-                names = [other.name for group in environments.values() for other in group if other not in members]
-                others = f"{names[0]} does" if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]} do"
-                if read is not None:
-                    service.database = read[0]
-                    service.comments.append(
-                        f"keeps its version table in {schema}.{table}, as {others}: two services cannot share one, so"
-                        f" each has a database of its own; {read[0]}, as {read[1]} names it"
-                    )
-                    notes.append(
-                        f"{service.label}: keeps {schema}.{table}, as {others}, so it has a database of its own, "
-                        f"database: {read[0]}, as {read[1]} names it; to share one database instead, replace that line "
-                        f"with schema: {schema} and version_table: {schema}.{table}_{service.name}"
-                    )
-                    continue
-                service.database = database
-                service.comments.append(
-                    f"keeps its version table in {schema}.{table}, as {others}: two services cannot share one, so"
-                    " each gets a database of its own (named here after the service, or the folder of its branches: rename"
-                    " it to yours)"
-                )
-                notes.append(
-                    f"{service.label}: keeps {schema}.{table}, as {others}, so it got a database of its own, "
-                    f"database: {database}, a name init chose (the local database creates it; on your server, "
-                    f"create it or put your database's name in services.{service.name}.database); to share one "
-                    f"database instead, replace that line with schema: {schema} and version_table: {schema}.{table}_{database}"
-                )
+            continue
+        chosen = [_own_database(members, schema, table, root, others[key]) for key, members in environments.items()]
+        notes.append(
+            f"{labels}: each keeps {schema}.{table}, so each {_databases_said(chosen)}; to keep them in one database "
+            "instead, each with a version table of its own, run dbtasks init --force --one-database"
+        )
+
+
+def _databases_said(chosen: list[tuple[str, str]]) -> str:
+    """What the databases of services that share a version table's place are called, and who named them."""
+    create = (
+        "the local database creates {}; on your server, inv db.upgrade-all --create-databases does, or put your "
+        "databases' names in services.NAME.database"
+    )
+    if all(not source for _, source in chosen):
+        return f"got a database of its own, named by init: {', '.join(name for name, _ in chosen)} ({create.format('them')})"
+    said = ", ".join(f"{name} (as {source} names it)" if source else f"{name} (named by init)" for name, source in chosen)
+    return f"has a database of its own: {said}" + (
+        f"; {create.format('those init named')}" if any(not s for _, s in chosen) else ""
+    )
+
+
+def _others(environments: dict[tuple[Path, str], list[Planned]], key: tuple[Path, str]) -> str:
+    """The other services keeping the same version table: "a does", "a and b do"."""
+    names = [service.name for other, group in environments.items() if other != key for service in group]
+    return f"{names[0]} does" if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]} do"
+
+
+def _own_database(members: list[Planned], schema: str, table: str, root: Path, others: str) -> tuple[str, str]:
+    """(the database, where its name was read: "" when init chose it) of one environment's services."""
+    first = members[0]
+    read = databases.named(first.scan.folder, root, first.scan.ini_url)
+    name = read[0] if read else first.name if len(members) == 1 else _folder_name(first)
+    for service in members:
+        service.database = name
+        service.comments.append(
+            f"keeps its version table in {schema}.{table}, as {others}: two services cannot share one, so each "
+            + (
+                f"has a database of its own; {name}, as {read[1]} names it"
+                if read
+                else "gets a database of its own "
+                "(named here after the service, or the folder of its branches: rename it to yours)"
+            )
+        )
+    return name, read[1] if read else ""
+
+
+def _own_version_table(members: list[Planned], schema: str, table: str, others: str) -> str:
+    """One environment's version table of its own in the shared database: `table` and its service's (or folder's) name."""
+    first = members[0]
+    own = f"{table}_{first.name if len(members) == 1 else _folder_name(first)}"
+    for service in members:
+        service.version_table = own
+        service.comments.append(
+            f"keeps its version table in {schema}.{table}, as {others}: in one database, each has its own; "
+            f"{schema}.{own}, which dbtasks hands to env.py"
+        )
+    return f"{schema}.{own}"
+
+
+def _folder_name(service: Planned) -> str:
+    return re.sub(r"[^a-z0-9_]+", "_", service.path.lower()).strip("_") or service.name
 
 
 def _decide_dependencies(services: list[Planned]) -> None:

@@ -80,13 +80,19 @@ class Written:
 
 
 def write(
-    folder: Path, force: bool = False, dry_run: bool = False, packages: tuple[str, ...] = (), update: bool = False
+    folder: Path,
+    force: bool = False,
+    dry_run: bool = False,
+    packages: tuple[str, ...] = (),
+    update: bool = False,
+    one_database: bool = False,
 ) -> Written:
     """Read the Alembic services under `folder` and write its migrations.yaml, tasks.py and .gitignore line;
     InitError (nothing written) when the folder, existing files or the services say no. `dry_run` writes nothing
     (existing files are no obstacle then) and returns the file's text. `packages`: installed packages that ship an
     alembic.ini of their own, each a service too (alembic_ini: PACKAGE:alembic.ini). `update` adds to the existing
-    migrations.yaml the services it does not declare yet, and changes nothing else (update.py)."""
+    migrations.yaml the services it does not declare yet, and changes nothing else (update.py). `one_database`: services
+    that would keep their version tables in one place stay in one database, each with a version table of its own."""
     label = shown(folder)
     if not folder.is_dir():
         raise InitError([f"{label}: no such folder; pass the monorepo's folder (dbtasks init FOLDER)"])
@@ -118,7 +124,7 @@ def write(
     for package, ini in shipped:
         scans.append(scan_service(ini, root=folder))
         scans[-1].shipped = package
-    decided = plan(folder, [part for scan in scans for part in by_branch(scan)])
+    decided = plan(folder, [part for scan in scans for part in by_branch(scan)], one_database)
     decided.notes[:0] = left_out
     if existing is not None:
         decided = new_services(decided, folder, existing[1])

@@ -104,14 +104,9 @@ def test_a_new_monorepo_adopts_dbtasks_with_the_readme_steps(
         "wrote tasks.py",
         "added .dbtasks/ to .gitignore",
         "to check (init could not decide these):",
-        "services/events: keeps public.alembic_version, as notes does, so it got a database of its own, database: events, "
-        "a name init chose (the local database creates it; on your server, create it or put your database's name in "
-        "services.events.database); to share one database instead, replace that line with schema: public and "
-        "version_table: public.alembic_version_events",
-        "services/notes: keeps public.alembic_version, as events does, so it got a database of its own, database: notes, "
-        "a name init chose (the local database creates it; on your server, create it or put your database's name in "
-        "services.notes.database); to share one database instead, replace that line with schema: public and "
-        "version_table: public.alembic_version_notes",
+        "services/events, services/notes: each keeps public.alembic_version, so each got a database of its own, named by "
+        "init: events, notes (the local database creates them; on your server, inv db.upgrade-all --create-databases does, "
+        "or put your databases' names in services.NAME.database); to keep them in one database instead, each with a version table of its own, run dbtasks init --force --one-database",
         "depends_on and expect_tables: init took depends_on from the migrations (foreign keys, extensions, tables two services create) (none found); "
         "add the others, and uncomment expect_tables for verify to check them (docs/configuration.md)",
         "next: inv db.status",

@@ -56,9 +56,15 @@ def adopt(session: Session, service: Service, yes: bool = False, move_to: str = 
     if report["state"] == "not recorded" and found.untracked:
         report = _matched(session, service, report)
     if yes and report["action"] == "stamp":
-        from .verbs import stamp
-
-        stamp(session, service, report["revision"], yes=True)
+        session.require_yes(yes, service.name, f"adopt records {report['revision']} without running migrations", service)
+        with session.locked(service) as held:  # read and matched again under the lock: what another run may have changed
+            fresh = _decide(service, _read(session, service))
+            if fresh["state"] != "not recorded" or _matched(session, service, fresh) != report:
+                raise DbtasksError(
+                    f"{service.name}: its tables or version tables changed while adopt waited for the lock; nothing was "
+                    "recorded: rerun inv db.adopt"
+                )
+            session.run(service, "stamp", lock=held, revision=report["revision"])
         return {
             **report,
             "state": "stamped",

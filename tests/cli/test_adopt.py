@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
+import psycopg2
 import pytest
-from _support import assert_bad_input, assert_ok, execute, head_of, inv, query, show, version
+from _support import assert_bad_input, assert_ok, execute, head_of, inv, query, show, task_environment, version
+
+from dbtasks.database.lock import key_of
 
 # What plain Alembic leaves when two services' env.py keep the default version table: public.alembic_version.
 SHARED = "public.alembic_version"
@@ -160,3 +165,37 @@ def test_bad_adopt_options_change_nothing(project: Path, upgraded_url: str, args
     execute(upgraded_url, f"CREATE TABLE {SHARED} (version_num varchar(32) NOT NULL PRIMARY KEY)")
     assert assert_bad_input(inv(project, "db.adopt", *args, url=upgraded_url)) == line
     assert (version(upgraded_url, "meals"), rows_of(upgraded_url, SHARED)) == (["0003"], [])
+
+
+def test_a_match_is_made_again_under_the_lock_before_anything_is_recorded(project: Path, upgraded_url: str) -> None:
+    """adopt --yes waits for the service's lock; the tables change meanwhile: it matches again under the lock, finds
+    no revision, and records nothing."""
+    url = upgraded_url
+    assert_ok(inv(project, "db.downgrade", "meals", "--yes", url=url))
+    execute(url, "DELETE FROM meals.alembic_version")  # meals' tables at 0002, no revision recorded
+    holder = psycopg2.connect(url, application_name="someone else's deploy")
+    holder.autocommit = True
+    holder.cursor().execute("SELECT pg_advisory_lock(%s, %s)", key_of("meals"))
+    adopting = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "db.adopt", "--service", "meals", "--yes", "--lock-wait", "60"],
+        cwd=project,
+        env=task_environment(url, None),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert adopting.stderr is not None
+        waiting = ""
+        while "waiting for the migration lock" not in waiting:  # matched once, now waiting for the lock
+            waiting = adopting.stderr.readline()
+            assert waiting, "adopt ended before it waited for the lock"
+        execute(url, "ALTER TABLE meals.foods ADD COLUMN extra integer")  # what another deploy does meanwhile
+    finally:
+        holder.close()
+    stdout, stderr = adopting.communicate(timeout=120)
+    assert adopting.returncode == 1, (stdout, stderr)
+    assert stderr.splitlines()[-1] == (
+        "meals: its tables or version tables changed while adopt waited for the lock; nothing was recorded: rerun inv db.adopt"
+    )
+    assert version(url, "meals") == []

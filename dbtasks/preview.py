@@ -41,7 +41,7 @@ def waves(session: Session, names: list[str]) -> list[list[str]]:
 
 
 def preview(session: Session, service: Service) -> dict[str, Any]:
-    """{"service", "current", "head", "state", "checksums", "revisions": [{"revision", "file", "sql", "destructive",
+    """{"service", "current", "head", "state", "checksums", "revisions": [{"revision", "message", "file", "sql", "destructive",
     "locks", "findings", "downgrade"}]} for the revisions an upgrade to head would apply now."""
     from .lint import check as linting
 
@@ -52,6 +52,7 @@ def preview(session: Session, service: Service) -> dict[str, Any]:
     revisions = [
         {
             "revision": revision["revision"],
+            "message": str(revision.get("message") or ""),
             "file": linting.relative(session, Path(revision["path"])),
             "sql": revision["sql"].strip(),
             "destructive": destructive(revision["sql"], service.expected_version_table[1]),

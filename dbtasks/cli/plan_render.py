@@ -20,6 +20,10 @@ def _lock(taken: Mapping[str, str], code: str = "") -> str:
     return f"{taken['lock']} on {code}{taken['table']}{code} (blocks {taken['blocks']})"
 
 
+def _said(revision: Mapping[str, Any]) -> str:
+    return f"{revision['message']}, " if revision.get("message") else ""
+
+
 def _many(count: int, thing: str) -> str:
     return f"{count} {thing}{'s' if count != 1 else ''}"
 
@@ -60,7 +64,8 @@ def text(found: Mapping[str, Any]) -> str:
         lines.append(f"{entry['service']}: {_summary(entry)}")
         for revision in entry["revisions"]:
             downgrade = "with a downgrade" if revision["downgrade"] else "no downgrade"
-            lines.append(f"  {revision['revision']}  {revision['file']}  ({downgrade})")
+            said = f"  {revision['message']}" if revision.get("message") else ""
+            lines.append(f"  {revision['revision']}{said}  {revision['file']}  ({downgrade})")
             lines += [f"    destructive: {statement}" for statement in revision["destructive"]]
             lines += [f"    lock: {_lock(taken)}" for taken in revision["locks"] if taken["blocks"]]
             lines += [
@@ -95,7 +100,8 @@ def markdown(found: Mapping[str, Any]) -> str:
             flagged = f" ({', '.join(marks)})" if marks else ""
             lines += [
                 "",
-                f"<details><summary>{entry['service']} {revision['revision']}: {revision['file']}{flagged}</summary>",
+                f"<details><summary>{entry['service']} {revision['revision']}: {_said(revision)}{revision['file']}{flagged}"
+                "</summary>",
                 "",
             ]
             lines += [f"- lint: `{item['rule']}` at line {item['line']}: {item['message']}" for item in revision["findings"]]

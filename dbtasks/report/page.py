@@ -177,7 +177,7 @@ def _plan(plan: Mapping[str, Any]) -> list[str]:
             flagged = f' <span class="flag">{escape(", ".join(risks))}</span>' if risks else ""
             lines += [
                 f'<details data-revision="{escape(revision["revision"])}"><summary><code>{escape(revision["revision"])}'
-                f"</code> {escape(revision['file'])}{flagged}</summary>",
+                f"</code> {escape(revision.get('message') or '')} <small>{escape(revision['file'])}</small>{flagged}</summary>",
                 *[f"<p>destructive: <code>{escape(statement)}</code></p>" for statement in revision["destructive"]],
                 *[
                     f"<p>lock {escape(taken['lock'])} on <code>{escape(taken['table'])}</code> (blocks {escape(taken['blocks'])}): "

@@ -18,7 +18,8 @@ RUNNING = "-- Running "
 
 
 def revision_sql(operation: Operation) -> dict[str, Any]:
-    """{"revisions": [{"revision", "down_revisions", "path", "sql"}]}: upgrade from `from` (default base) to the heads."""
+    """{"revisions": [{"revision", "down_revisions", "path", "message", "sql"}]}: upgrade from `from` (default base) to
+    the heads; the message is the revision's (`alembic revision -m`), the first line of its docstring."""
     from alembic import command
     from alembic.runtime.environment import EnvironmentContext
 
@@ -61,6 +62,7 @@ def revision_sql(operation: Operation) -> dict[str, Any]:
                 "revision": revision.revision,
                 "down_revisions": list(revision._normalized_down_revisions),
                 "path": revision.path,
+                "message": str(revision.doc or "").strip().splitlines()[0] if (revision.doc or "").strip() else "",
                 "sql": "",
             },
         )

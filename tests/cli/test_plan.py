@@ -43,7 +43,9 @@ def test_plan_shows_the_order_the_pending_revisions_and_a_destructive_one_and_ch
         f"practices: up to date ({head_of('practices')})",
         f"journal: up to date ({head_of('journal')})",
     ]
-    assert "  0002  services/movements/alembic/versions/0002_planted.py  (no downgrade)" in lines, result.stdout
+    assert "  0002  planted by the tests  services/movements/alembic/versions/0002_planted.py  (no downgrade)" in lines, (
+        result.stdout
+    )
     assert "    destructive: ALTER TABLE movements.movements DROP COLUMN description" in lines, result.stdout
     assert (
         "    lint: services/movements/alembic/versions/0002_planted.py:12: ban-drop-column: Dropping a column may break "
@@ -111,7 +113,8 @@ def test_fail_on_destructive_fails_and_json_and_markdown_say_the_same(project: P
     assert "| movements | 0001 | 1 | 1 | 1 | 0 |" in markdown.splitlines()
     assert markdown.count("<details>") == 4 and markdown.count("</details>") == 4
     assert (
-        "<summary>movements 0002: services/movements/alembic/versions/0002_planted.py (destructive, 1 lint, no downgrade)</summary>"
+        "<summary>movements 0002: planted by the tests, services/movements/alembic/versions/0002_planted.py (destructive, 1 "
+        "lint, no downgrade)</summary>"
         in markdown
     )
     assert snapshot(pending) == before
@@ -177,6 +180,7 @@ def test_a_fleet_is_planned_once_per_group_of_members_at_the_same_revisions(tmp_
         "Migration plan: fleet tenants",
         "Group 1, 2 members: acme, initech",
         "Group 2, 1 member: globex",
+        "Group 3, 1 member: umbrella",
         "Not planned",
     ]
     execute(database_url, "DROP SCHEMA wayne CASCADE")

@@ -100,7 +100,9 @@ def test_the_report_of_the_example_monorepo_shows_status_graphs_and_plan_in_a_br
     assert dom(browser, "[data-plan]", "plan") == [["users"], ["movements"], ["habits"], ["meals"], ["practices"], ["journal"]]
     assert dom(browser, "details[data-revision]", "revision", "text")[0][0] == "0002a"
     summaries = [text for _, text in dom(browser, "details[data-revision]", "revision", "text")]
-    assert summaries[0].startswith("0002a services/movements/alembic/versions/0002a_planted.py destructive, 1 lint, no downgrade")
+    assert summaries[0].startswith(
+        "0002a planted by the tests services/movements/alembic/versions/0002a_planted.py destructive, 1 lint, no downgrade"
+    )
     assert "ALTER TABLE movements.movements DROP COLUMN description" in summaries[0]
     assert [revision for revision, _ in dom(browser, "details[data-revision]", "revision", "text")] == [
         "0002a", "0003", head_of("habits")

@@ -25,7 +25,9 @@ figure { margin: 8px 0 16px; overflow-x: auto; } figcaption { color: #555; font-
 .revisions { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
 .revisions figure { margin: 0; background: #fff; border: 1px solid #ddd; padding: 4px 8px; max-width: 100%; }
 .counts span { display: inline-block; margin-right: 12px; padding: 2px 8px; border-radius: 4px; }
-.matrix td { padding: 1px 6px; font-size: 12px; white-space: nowrap; }
+.matrix td, .matrix th { padding: 1px 6px; font-size: 12px; white-space: nowrap; }
+.strip { display: flex; flex-wrap: wrap; gap: 2px; margin: 2px 0 10px; max-width: 1100px; }
+.strip span { width: 12px; height: 12px; border-radius: 2px; outline: 1px solid #0002; }
 .wrap { max-height: 70vh; overflow: auto; display: inline-block; border: 1px solid #ddd; }
 .flag { color: #b71c1c; font-weight: 600; }
 details { margin: 4px 0; } summary { cursor: pointer; }
@@ -96,29 +98,47 @@ def _status(rows: list[Mapping[str, Any]]) -> list[str]:
 def _fleet(fleet: Mapping[str, Any]) -> list[str]:
     names = fleet["services"]
     members = fleet["members"]
+    cells = {(member["target"], name): _fleet_cell(member, name) for member in members for name in names}
     lines = [
-        f"<h2>Fleet {escape(fleet['name'])}: {len(members)} members, {len(names)} services</h2>",
+        f"<h2>Fleet {escape(fleet['name'])}: {len(members)} members, {len(names)} service{'s' if len(names) != 1 else ''}</h2>",
         _counts(_member_state(member) for member in members),
+        '<div id="fleet-overview">',
+    ]
+    for name in names:  # a square per member: the whole fleet at a glance, its member and state on hover
+        squares = "".join(
+            f'<span data-member="{escape(member["target"])}" data-state="{escape(cells[member["target"], name][0])}" '
+            f'title="{escape(member["target"])}: {escape(cells[member["target"], name][2])}" '
+            f'style="background:{COLOURS.get(state_mark(cells[member["target"], name][0]), ("#fff", ""))[0]}"></span>'
+            for member in members
+        )
+        lines += [f"<h3>{escape(name)}</h3>", f'<div class="strip" data-service="{escape(name)}">{squares}</div>']
+    lines += [
+        "</div>",
+        "<details><summary>every member and service, as a table</summary>",
         '<div class="wrap"><table id="fleet" class="matrix">',
         "<tr><th>member</th>" + "".join(f"<th>{escape(name)}</th>" for name in names) + "</tr>",
     ]
     for member in members:
-        rows = {row["service"]: row for row in member.get("services") or []}
-        cells = []
+        row = []
         for name in names:
-            row = rows.get(name)
-            if row is None:
-                cells.append(_cell("failed", member["state"], member.get("detail", ""), f' data-service="{escape(name)}"'))
-                continue
-            state = str(row["state"])
-            shown = f"{row['pending']} behind" if state == "behind" and row.get("pending") else state
+            state, shown, detail = cells[member["target"], name]
             extra = f' data-service="{escape(name)}" data-state="{escape(state)}"'
-            cells.append(_cell(state_mark(state), shown, f"{name}: {state}, at {row.get('current') or 'base'}", extra))
+            row.append(_cell(state_mark(state), shown, detail, extra))
         lines.append(
             f'<tr data-member="{escape(member["target"])}" data-state="{escape(member["state"])}">'
-            f"<th>{escape(member['target'])}</th>{''.join(cells)}</tr>"
+            f"<td>{escape(member['target'])}</td>{''.join(row)}</tr>"
         )
-    return [*lines, "</table></div>"]
+    return [*lines, "</table></div></details>"]
+
+
+def _fleet_cell(member: Mapping[str, Any], name: str) -> tuple[str, str, str]:
+    """(state, what the cell says, its detail) of one service on one member."""
+    row = {found["service"]: found for found in member.get("services") or []}.get(name)
+    if row is None:  # the member could not be read at all
+        return "error", str(member["state"]), str(member.get("detail") or member["state"])
+    state = str(row["state"])
+    shown = f"{row['pending']} behind" if state == "behind" and row.get("pending") else state
+    return state, shown, f"{name}: {state}, at {row.get('current') or 'base'}"
 
 
 def _member_state(member: Mapping[str, Any]) -> str:

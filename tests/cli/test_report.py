@@ -158,6 +158,8 @@ def test_a_200_member_fleet_is_one_matrix(database_url: str, tmp_path: Path, pag
         "unknown revision",
         {"not initialized"},
     )
+    squares = dom(browser, "#fleet-overview .strip[data-service='notes'] span", "member", "state")  # at a glance
+    assert squares == [[member, state] for member, state in zip(names, cells)]
     browser.screenshot(tmp_path / "fleet.png")
 
 

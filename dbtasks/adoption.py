@@ -62,7 +62,7 @@ def adopt(session: Session, service: Service, yes: bool = False, move_to: str = 
             if fresh["state"] != "not recorded" or _matched(session, service, fresh) != report:
                 raise DbtasksError(
                     f"{service.name}: its tables or version tables changed while adopt waited for the lock; nothing was "
-                    "recorded: rerun inv db.adopt"
+                    f"recorded: rerun inv db.adopt --service {service.name} to see where it stands now"
                 )
             session.run(service, "stamp", lock=held, revision=report["revision"])
         return {

@@ -30,6 +30,12 @@ class ConfigError(DbtasksError):
 MAX_LINE = 400
 
 
+def first_line(error: BaseException) -> str:
+    """An error's first line, or its type's name when it says nothing."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def printable(text: str) -> str:
     """`text` with every character a terminal would act on (newlines, escape sequences, ...) written as its escape."""
     return text if text.isprintable() else "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)

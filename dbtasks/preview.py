@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import verbs
-from .errors import DbtasksError
+from .errors import DbtasksError, first_line
 from .lint.locks import locks
+from .lint.sql import split
 from .plan import prerequisites
 
 if TYPE_CHECKING:
@@ -83,8 +84,8 @@ def plan(session: Session, pick: Selection) -> dict[str, Any]:
 
 def fleet_plan(session: Session, fleet_name: str, pick: Selection) -> dict[str, Any]:
     """{"fleet", "groups": [{"members": [...], "plan": plan}], "failed": [{"target", "detail"}]}: the fleet's members
-    grouped by the revisions their services are at (members at the same revisions would run the same migrations), one
-    plan each group, read on its first member; members whose status could not be read are listed with why."""
+    grouped by the revisions their services are at and the applied files edited there (members alike would run the same
+    migrations), one plan each group, read on its first member; members that could not be read are listed with why."""
     from . import verbs_all
     from .fleet import fanout
     from .fleet import members as fleets
@@ -93,24 +94,33 @@ def fleet_plan(session: Session, fleet_name: str, pick: Selection) -> dict[str, 
 
     fleet = fleets.choose(session.project, fleet_name)
     outcome = fanout.over_fleet(session, fanout.Plan(fleet.name, jobs=pick.jobs), verbs_all.status_all, pick, judge=judge_status)
-    groups: dict[tuple[tuple[str, str | None], ...], list[str]] = {}
+    groups: dict[tuple[tuple[str, str | None, tuple[str, ...]], ...], list[str]] = {}
     failed = []
     for read in outcome.outcomes:
         if read.state not in ("up to date", "behind") or read.report is None:
             failed.append({"target": read.target, "detail": read.detail})
             continue
-        groups.setdefault(tuple((row["service"], row["current"]) for row in read.report.entries), []).append(read.target)
+        key = tuple((row["service"], row["current"], _edited(row)) for row in read.report.entries)
+        groups.setdefault(key, []).append(read.target)
     inner = Selection(pick.only or fleet.services, pick.exclude, pick.jobs)
     found = {member.name: member for member in fleets.members(session, fleet)}
     planned = []
     for names in groups.values():
-        first = found[names[0]]
+        first = found.get(names[0])
+        if first is None:  # it left the fleet between the two reads
+            failed += [{"target": name, "detail": f"no longer a member of {fleet.name}"} for name in names]
+            continue
         emit = lambda line, name=first.name: session.emit(f"{name}/{line}")  # noqa: E731
         try:
             planned.append({"members": names, "plan": plan(fleets.member_session(session, fleet, first, emit), inner)})
         except DbtasksError as error:
-            failed += [{"target": name, "detail": str(error).splitlines()[0]} for name in names]
+            failed += [{"target": name, "detail": first_line(error)} for name in names]
     return {"fleet": fleet.name, "groups": planned, "failed": failed}
+
+
+def _edited(row: dict[str, Any]) -> tuple[str, ...]:
+    """The applied revisions whose files were edited, by a status row: members differing there are planned apart."""
+    return tuple(sorted(str(item.get("revision")) for item in (row.get("checksums") or {}).get("edited") or []))
 
 
 def counts(entry: dict[str, Any]) -> dict[str, int]:
@@ -120,6 +130,11 @@ def counts(entry: dict[str, Any]) -> dict[str, int]:
         "destructive": sum(len(revision["destructive"]) for revision in entry["revisions"]),
         "edited": len((entry.get("checksums") or {}).get("edited") or []),
     }
+
+
+def many(count: int, thing: str) -> str:
+    """ "1 service", "2 services"."""
+    return f"{count} {thing}{'s' if count != 1 else ''}"
 
 
 def flags(revision: dict[str, Any]) -> list[str]:
@@ -151,13 +166,8 @@ def destructive(sql: str, version_table: str = "alembic_version") -> list[str]:
 
 
 def statements(sql: str) -> list[str]:
-    """The statements of offline SQL, each on one line, without comments."""
-    found = [" ".join(_without_comments(part).split()) for part in re.split(r";\s*\n", sql)]
-    return [statement.rstrip(";") for statement in found if statement]
-
-
-def _without_comments(statement: str) -> str:
-    return re.sub(r"--[^\n]*", "", statement).strip()
+    """The statements of offline SQL, each on one line, without comments (lint/sql.py)."""
+    return split(sql)
 
 
 def has_downgrade(path: Path) -> bool:

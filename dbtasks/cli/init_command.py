@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ class _Usage(Exception):
 @dataclass
 class _Options:
     folder: Path | None = None  # None: the help text was asked for
+    given_folder: str = ""  # as typed
     force: bool = False
     dry_run: bool = False
     update: bool = False
@@ -40,6 +42,7 @@ class _Options:
 
 
 def main(argv: list[str]) -> int:
+    from ..init.plan import ONE_DATABASE
     from ..init.write import InitError, write
 
     try:
@@ -56,6 +59,11 @@ def main(argv: list[str]) -> int:
         for problem in error.problems:
             print(f"dbtasks init: {problem}", file=sys.stderr)
         return error.exit_code
+    again = ["dbtasks", "init", *([given.given_folder] if given.given_folder else [])]
+    again += [part for name in given.packages for part in ("--package", name)]
+    written.plan.notes[:] = [
+        note.replace(ONE_DATABASE, shlex.join([*again, "--force", "--one-database"])) for note in written.plan.notes
+    ]
     try:
         if given.dry_run:  # the file on stdout (dbtasks init --dry-run > migrations.yaml), the rest on stderr
             print(written.text, end="")
@@ -89,6 +97,7 @@ def _arguments(argv: list[str]) -> _Options:
     if len(folders) > 1:
         raise _Usage(f"one FOLDER at most, got {', '.join(folders)}; {SHORT}")
     given.folder = Path(folders[0] if folders else ".").absolute()
+    given.given_folder = folders[0] if folders else ""
     return given
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from html import escape
 from typing import Any
 
-from ..preview import counts, flags
+from ..preview import counts, flags, many
 
 
 def _summary(entry: Mapping[str, Any]) -> str:
@@ -24,18 +25,14 @@ def _said(revision: Mapping[str, Any]) -> str:
     return f"{revision['message']}, " if revision.get("message") else ""
 
 
-def _many(count: int, thing: str) -> str:
-    return f"{count} {thing}{'s' if count != 1 else ''}"
-
-
 def _members(names: list[str]) -> str:
     shown = ", ".join(names[:10]) + (f", ... ({len(names) - 10} more)" if len(names) > 10 else "")
-    return f"{_many(len(names), 'member')}: {shown}"
+    return f"{many(len(names), 'member')}: {shown}"
 
 
 def _fleet_text(found: Mapping[str, Any]) -> str:
     groups = found["groups"]
-    lines = [f"{found['fleet']}: {_many(len(groups), 'group')} of members at the same revisions"]
+    lines = [f"{found['fleet']}: {many(len(groups), 'group')} of members at the same revisions"]
     for index, group in enumerate(groups, 1):
         lines.append(f"group {index}, {_members(group['members'])}")
         lines += [f"  {line}" for line in text(group["plan"]).splitlines()]
@@ -45,7 +42,7 @@ def _fleet_text(found: Mapping[str, Any]) -> str:
 
 def _fleet_markdown(found: Mapping[str, Any]) -> str:
     groups = found["groups"]
-    lines = [f"## Migration plan: fleet {found['fleet']}", "", f"{_many(len(groups), 'group')} of members at the same revisions."]
+    lines = [f"## Migration plan: fleet {found['fleet']}", "", f"{many(len(groups), 'group')} of members at the same revisions."]
     for index, group in enumerate(groups, 1):
         lines += ["", f"### Group {index}, {_members(group['members'])}", *markdown(group["plan"]).splitlines()[1:]]
     if found["failed"]:
@@ -58,7 +55,7 @@ def text(found: Mapping[str, Any]) -> str:
         return _fleet_text(found)
     waves = found["waves"]
     count = sum(len(wave) for wave in waves)
-    lines = [f"{_many(count, 'service')} in {_many(len(waves), 'wave')} (a wave's services run in parallel):"]
+    lines = [f"{many(count, 'service')} in {many(len(waves), 'wave')} (a wave's services run in parallel):"]
     lines += [f"  wave {index}: {', '.join(wave)}" for index, wave in enumerate(waves, 1)]
     for entry in found["services"]:
         lines.append(f"{entry['service']}: {_summary(entry)}")
@@ -100,8 +97,8 @@ def markdown(found: Mapping[str, Any]) -> str:
             flagged = f" ({', '.join(marks)})" if marks else ""
             lines += [
                 "",
-                f"<details><summary>{entry['service']} {revision['revision']}: {_said(revision)}{revision['file']}{flagged}"
-                "</summary>",
+                f"<details><summary>{escape(entry['service'])} {escape(revision['revision'])}: "
+                f"{escape(_said(revision) + revision['file'])}{flagged}</summary>",
                 "",
             ]
             lines += [f"- lint: `{item['rule']}` at line {item['line']}: {item['message']}" for item in revision["findings"]]

@@ -10,7 +10,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from ..config.project import Fleet
-from ..errors import DbtasksError, UsageError
+from ..errors import DbtasksError, UsageError, first_line
 from ..orchestrate import Report, Selection, default_jobs
 from ..session import Session
 from ..settings import digits
@@ -112,7 +112,7 @@ def over_fleet(
             own = member_verb(member) if member_verb is not None else verb
             report = own(fleets.member_session(session, fleet, member, emit), inner)
         except DbtasksError as error:
-            return TargetOutcome(member.name, "failed", str(error).splitlines()[0] if str(error) else type(error).__name__)
+            return TargetOutcome(member.name, "failed", first_line(error))
         state, detail = judge(report)
         return TargetOutcome(member.name, state, detail, report)
 

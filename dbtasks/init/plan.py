@@ -14,6 +14,9 @@ from .planned import Plan, Planned
 from .scan import UNKNOWN, ServiceScan
 from .url_plan import decide_url
 
+# The other way for services that share a version table's place; the command line replaces it with the one the user
+# ran, --one-database added (cli/init_command.py).
+ONE_DATABASE = "dbtasks init --force --one-database"
 _GENERIC_FOLDERS = ("alembic", "migrations", "migration", "db", "database", "schema")
 
 
@@ -235,7 +238,7 @@ def _decide_databases(services: list[Planned], notes: list[str], root: Path, one
         chosen = [_own_database(members, schema, table, root, others[key]) for key, members in environments.items()]
         notes.append(
             f"{labels}: each keeps {schema}.{table}, so each {_databases_said(chosen)}; to keep them in one database "
-            "instead, each with a version table of its own, run dbtasks init --force --one-database"
+            f"instead, each with a version table of its own, run {ONE_DATABASE} (it writes migrations.yaml anew)"
         )
 
 

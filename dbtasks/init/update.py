@@ -45,8 +45,8 @@ def new_services(decided: Plan, root: Path, services: dict[str, Any]) -> Plan:
         taken.add(name)
         service.name = name
         fresh.append(service)
-    labels = tuple(f"{service.label}:" for service in fresh)
-    notes = [note for note in decided.notes if note.startswith(labels)] if fresh else []
+    labels = {service.label for service in fresh}
+    notes = [note for note in decided.notes if labels & set(note.split(": ", 1)[0].split(", "))]
     return Plan(fresh, notes)
 
 

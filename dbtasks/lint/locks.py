@@ -1,55 +1,75 @@
-"""The table lock a statement of a migration takes, read from its text where PostgreSQL's documentation says it
-plainly (the "Explicit Locking" chapter and each command's page): the plan shows it beside each statement, so a
-reviewer sees which ones block reads (ACCESS EXCLUSIVE) or writes (SHARE and above) while they run."""
+"""The table locks a statement of a migration takes, read from its text where PostgreSQL's documentation says it
+plainly (the "Explicit Locking" chapter and each command's page): the plan shows them beside each statement, so a
+reviewer sees which ones block reads (ACCESS EXCLUSIVE) or writes (SHARE and above) while they run. A statement whose
+text does not name the table it locks (DROP INDEX names the index) is left out rather than guessed."""
 
 from __future__ import annotations
 
 import re
 
-_NAME = r'(?P<table>(?:"[^"]+"|[\w$]+)(?:\.(?:"[^"]+"|[\w$]+))?)'
-# (pattern, lock); the first that matches wins. ALTER TABLE's forms that take less than ACCESS EXCLUSIVE come first.
-_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE | re.DOTALL), lock)
-    for pattern, lock in (
-        (rf"^CREATE\s+(UNIQUE\s+)?INDEX\s+CONCURRENTLY\b.*?\bON\s+(ONLY\s+)?{_NAME}", "SHARE UPDATE EXCLUSIVE"),
-        (rf"^CREATE\s+(UNIQUE\s+)?INDEX\b.*?\bON\s+(ONLY\s+)?{_NAME}", "SHARE"),
-        (rf"^ALTER\s+TABLE\s+(IF\s+EXISTS\s+)?(ONLY\s+)?{_NAME}\s+VALIDATE\s+CONSTRAINT\b", "SHARE UPDATE EXCLUSIVE"),
+from .sql import top_level_comma
+
+_PART = r'(?:"(?:[^"]|"")+"|[\w$]+)'
+_NAME = rf"{_PART}(?:\.{_PART})?"
+_TABLE = rf"(?P<table>{_NAME})"
+_ALTER = rf"^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?{_TABLE}\s+"
+# (pattern, lock); the first that matches wins. ALTER TABLE's forms that take less than ACCESS EXCLUSIVE come first
+# and count only when they are the statement's one subcommand.
+_RULES: tuple[tuple[re.Pattern[str], str, bool], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE | re.DOTALL), lock, single)
+    for pattern, lock, single in (
         (
-            rf"^ALTER\s+TABLE\s+(IF\s+EXISTS\s+)?(ONLY\s+)?{_NAME}\s+ADD\s+(CONSTRAINT\s+\S+\s+)?FOREIGN\s+KEY\b",
-            "SHARE ROW EXCLUSIVE",
-        ),
-        (
-            rf"^ALTER\s+TABLE\s+(IF\s+EXISTS\s+)?(ONLY\s+)?{_NAME}\s+ALTER\s+COLUMN\s+\S+\s+SET\s+STATISTICS\b",
+            rf"^CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:{_NAME}\s+)?ON\s+(?:ONLY\s+)?{_TABLE}",
             "SHARE UPDATE EXCLUSIVE",
+            False,
         ),
-        (rf"^ALTER\s+TABLE\s+(IF\s+EXISTS\s+)?(ONLY\s+)?{_NAME}", "ACCESS EXCLUSIVE"),
-        (rf"^DROP\s+TABLE\s+(IF\s+EXISTS\s+)?{_NAME}", "ACCESS EXCLUSIVE"),
-        (rf"^TRUNCATE\s+(TABLE\s+)?(ONLY\s+)?{_NAME}", "ACCESS EXCLUSIVE"),
-        (rf"^DROP\s+INDEX\s+CONCURRENTLY\s+(IF\s+EXISTS\s+)?{_NAME}", "SHARE UPDATE EXCLUSIVE"),
-        (rf"^DROP\s+INDEX\s+(IF\s+EXISTS\s+)?{_NAME}", "ACCESS EXCLUSIVE"),
-        (rf"^REINDEX\s+(TABLE|INDEX)\s+CONCURRENTLY\s+{_NAME}", "SHARE UPDATE EXCLUSIVE"),
-        (rf"^REINDEX\s+(TABLE|INDEX)\s+{_NAME}", "SHARE"),
-        (rf"^VACUUM\s+FULL\s+{_NAME}", "ACCESS EXCLUSIVE"),
-        (rf"^CLUSTER\s+{_NAME}", "ACCESS EXCLUSIVE"),
-        (rf"^REFRESH\s+MATERIALIZED\s+VIEW\s+CONCURRENTLY\s+{_NAME}", "EXCLUSIVE"),
-        (rf"^REFRESH\s+MATERIALIZED\s+VIEW\s+{_NAME}", "ACCESS EXCLUSIVE"),
-        (rf"^(UPDATE|DELETE\s+FROM|INSERT\s+INTO)\s+(ONLY\s+)?{_NAME}", "ROW EXCLUSIVE"),
+        (rf"^CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:{_NAME}\s+)?ON\s+(?:ONLY\s+)?{_TABLE}", "SHARE", False),
+        (rf"{_ALTER}VALIDATE\s+CONSTRAINT\b", "SHARE UPDATE EXCLUSIVE", True),
+        (rf"{_ALTER}ADD\s+(?:CONSTRAINT\s+{_PART}\s+)?FOREIGN\s+KEY\b", "SHARE ROW EXCLUSIVE", True),
+        (rf"{_ALTER}ALTER\s+(?:COLUMN\s+)?{_PART}\s+SET\s+STATISTICS\b", "SHARE UPDATE EXCLUSIVE", True),
+        (rf"{_ALTER}", "ACCESS EXCLUSIVE", False),
+        (
+            r"^(?:DROP\s+TABLE|TRUNCATE(?:\s+TABLE)?)\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(?P<tables>.+?)(?:\s+(?:CASCADE|RESTRICT|RESTART\s+IDENTITY|CONTINUE\s+IDENTITY)\b.*)?$",
+            "ACCESS EXCLUSIVE",
+            False,
+        ),
+        (rf"^REINDEX\s+(?:\([^)]*\)\s+)?TABLE\s+CONCURRENTLY\s+{_TABLE}", "SHARE UPDATE EXCLUSIVE", False),
+        (rf"^REINDEX\s+(?:\([^)]*\)\s+)?TABLE\s+{_TABLE}", "SHARE", False),
+        (rf"^VACUUM\s+(?:\([^)]*FULL[^)]*\)|FULL)\s+{_TABLE}", "ACCESS EXCLUSIVE", False),
+        (rf"^CLUSTER\s+(?:\([^)]*\)\s+)?{_TABLE}", "ACCESS EXCLUSIVE", False),
+        (rf"^REFRESH\s+MATERIALIZED\s+VIEW\s+CONCURRENTLY\s+{_TABLE}", "EXCLUSIVE", False),
+        (rf"^REFRESH\s+MATERIALIZED\s+VIEW\s+{_TABLE}", "ACCESS EXCLUSIVE", False),
+        (
+            rf"^LOCK\s+(?:TABLE\s+)?(?:ONLY\s+)?(?P<tables>{_NAME}(?:\s*,\s*{_NAME})*)(?:\s+IN\s+(?P<mode>[A-Z ]+?)\s+MODE)?",
+            "",
+            False,
+        ),
+        (rf"^(?:UPDATE|DELETE\s+FROM|INSERT\s+INTO|MERGE\s+INTO)\s+(?:ONLY\s+)?{_TABLE}", "ROW EXCLUSIVE", False),
     )
 )
+_REFERENCES = re.compile(rf"\bREFERENCES\s+{_TABLE}", re.IGNORECASE)
 # Locks that block the table's readers (SELECT): only ACCESS EXCLUSIVE. Its writers: SHARE and above.
 BLOCKS_READS = ("ACCESS EXCLUSIVE",)
 BLOCKS_WRITES = ("SHARE", "SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE")
 
 
-def lock_of(statement: str) -> tuple[str, str] | None:
-    """(table, lock) the statement takes on an existing table, or None when its text does not say (CREATE TABLE,
-    CREATE SCHEMA, a function call, ...)."""
+def lock_of(statement: str) -> list[tuple[str, str]]:
+    """[(table, lock)] the statement takes on existing tables, [] when its text does not say (CREATE TABLE, CREATE
+    SCHEMA, DROP INDEX, a function call, ...)."""
     text = " ".join(statement.split())
-    for pattern, lock in _RULES:
+    for pattern, lock, single in _RULES:
         found = pattern.match(text)
-        if found:
-            return found["table"], lock
-    return None
+        if found is None or (single and top_level_comma(text)):
+            continue
+        groups = found.groupdict()
+        if not lock:  # LOCK TABLE: the mode it names, ACCESS EXCLUSIVE when it names none
+            lock = " ".join((groups.get("mode") or "ACCESS EXCLUSIVE").upper().split())
+        tables = [one.strip() for one in groups["tables"].split(",")] if groups.get("tables") else [groups["table"]]
+        taken = [(table, lock) for table in tables]
+        if lock == "SHARE ROW EXCLUSIVE":  # a foreign key locks the table it references too
+            taken += [(found_ref["table"], lock) for found_ref in _REFERENCES.finditer(text)]
+        return taken
+    return []
 
 
 def locks(statements: list[str], bookkeeping: str = "alembic_version") -> list[dict[str, str]]:
@@ -57,10 +77,9 @@ def locks(statements: list[str], bookkeeping: str = "alembic_version") -> list[d
     own writes to the version table; "blocks" is "reads and writes", "writes" or ""."""
     found = []
     for statement in statements:
-        taken = lock_of(statement)
-        if taken is None or taken[0].split(".")[-1].strip('"') == bookkeeping:
-            continue
-        table, lock = taken
-        blocks = "reads and writes" if lock in BLOCKS_READS else "writes" if lock in BLOCKS_WRITES else ""
-        found.append({"statement": " ".join(statement.split()), "table": table, "lock": lock, "blocks": blocks})
+        for table, lock in lock_of(statement):
+            if table.split(".")[-1].strip('"') == bookkeeping:
+                continue
+            blocks = "reads and writes" if lock in BLOCKS_READS else "writes" if lock in BLOCKS_WRITES else ""
+            found.append({"statement": " ".join(statement.split()), "table": table, "lock": lock, "blocks": blocks})
     return found

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DbtasksError, UsageError
+from ..errors import DbtasksError, UsageError, first_line
 from .graphs import Drawing, revisions_drawn, services_graph
 
 if TYPE_CHECKING:
@@ -43,14 +43,12 @@ def project_report(session: Session, pick: Selection, verify: bool = False) -> d
             try:
                 plan.append(preview.preview(session, session.service(name)))
             except DbtasksError as error:
-                plan.append({"service": name, "error": str(error).splitlines()[0], "revisions": []})
+                plan.append({"service": name, "error": first_line(error), "revisions": []})
     found = {
         **_heading(session),
         "services": rows,
         "graph": _drawing(services_graph(session, {row["service"]: state_mark(row["state"]) for row in rows}), names),
-        "revisions": {
-            name: _drawing(revisions_drawn(session, session.service(name), readable.get(name)), None) for name in names
-        },
+        "revisions": {name: _revisions(session, name, readable.get(name)) for name in names},
         "plan": {"waves": preview.waves(session, names), "services": plan},
         "verify": None,
     }
@@ -78,8 +76,16 @@ def fleet_report(session: Session, fleet_name: str, pick: Selection) -> dict[str
         **_heading(session),
         "fleet": {"name": fleet.name, "services": names, "counts": outcome.counts, "members": members},
         "graph": _drawing(services_graph(session), names),
-        "revisions": {name: _drawing(revisions_drawn(session, session.service(name), None), None) for name in names},
+        "revisions": {name: _revisions(session, name, None) for name in names},
     }
+
+
+def _revisions(session: Session, name: str, current: str | None) -> dict[str, Any]:
+    """A service's revision graph; one whose revisions cannot be read is an empty graph saying why."""
+    try:
+        return _drawing(revisions_drawn(session, session.service(name), current), None)
+    except DbtasksError as error:
+        return {"nodes": [], "edges": [], "marks": {}, "error": first_line(error)}
 
 
 def _heading(session: Session) -> dict[str, Any]:

@@ -29,7 +29,7 @@ def revision_graph(session: Session, service: Service) -> Drawing:
     from ..verbs import status
 
     try:
-        current = status(session, service).get("current")
+        current = status(session, service).get("current") or ""  # None there: nothing applied
     except DbtasksError:  # no database to ask: the graph without marks, and a line saying why
         session.announce(f"{service.name}: its database did not answer; the revisions are drawn without applied/pending marks")
         return revisions_drawn(session, service, None)

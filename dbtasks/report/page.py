@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any
 
-from ..preview import flags
+from ..preview import flags, many
 from .document import state_mark
 from .svg import COLOURS, svg
 
@@ -100,7 +100,7 @@ def _fleet(fleet: Mapping[str, Any]) -> list[str]:
     members = fleet["members"]
     cells = {(member["target"], name): _fleet_cell(member, name) for member in members for name in names}
     lines = [
-        f"<h2>Fleet {escape(fleet['name'])}: {len(members)} members, {len(names)} service{'s' if len(names) != 1 else ''}</h2>",
+        f"<h2>Fleet {escape(fleet['name'])}: {many(len(members), 'member')}, {many(len(names), 'service')}</h2>",
         _counts(_member_state(member) for member in members),
         '<div id="fleet-overview">',
     ]
@@ -169,7 +169,11 @@ def _revisions(drawings: Mapping[str, Mapping[str, Any]]) -> list[str]:
     for index, (name, drawing) in enumerate(drawings.items()):
         lines += [
             f'<figure id="revisions-{escape(name)}" data-service="{escape(name)}"><figcaption>{escape(name)}</figcaption>',
-            svg(drawing["nodes"], [tuple(edge) for edge in drawing["edges"]], drawing["marks"], title=name, prefix=f"r{index}"),
+            f'<p class="flag">{escape(drawing["error"])}</p>'
+            if drawing.get("error")
+            else svg(
+                drawing["nodes"], [tuple(edge) for edge in drawing["edges"]], drawing["marks"], title=name, prefix=f"r{index}"
+            ),
             "</figure>",
         ]
     return [*lines, "</div>"]

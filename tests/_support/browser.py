@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -34,12 +35,20 @@ def chromium() -> str:
     )
 
 
+def _above_four(descriptor: int) -> int:
+    moved = fcntl.fcntl(descriptor, fcntl.F_DUPFD, 10)
+    os.close(descriptor)
+    return moved
+
+
 class Page:
     """One tab of a headless Chromium of its own (its profile in `folder`), open on `path`; close() ends it."""
 
     def __init__(self, path: Path, folder: Path, width: int = 1280, height: int = 900) -> None:
         ours_in, theirs_out = os.pipe()
         theirs_in, ours_out = os.pipe()
+        # The child's ends above 4 first: dup2 onto 3 must not close the other end if the pipe got 3 or 4.
+        theirs_in, theirs_out = (_above_four(theirs_in), _above_four(theirs_out))
 
         def descriptors() -> None:  # the browser reads commands on 3 and writes answers on 4
             os.dup2(theirs_in, 3)

@@ -196,6 +196,7 @@ def test_a_match_is_made_again_under_the_lock_before_anything_is_recorded(projec
     stdout, stderr = adopting.communicate(timeout=120)
     assert adopting.returncode == 1, (stdout, stderr)
     assert stderr.splitlines()[-1] == (
-        "meals: its tables or version tables changed while adopt waited for the lock; nothing was recorded: rerun inv db.adopt"
+        "meals: its tables or version tables changed while adopt waited for the lock; nothing was recorded: rerun "
+        "inv db.adopt --service meals to see where it stands now"
     )
     assert version(url, "meals") == []

@@ -97,3 +97,9 @@ def test_a_branch_and_merge_history_is_drawn_with_the_current_revision_marked(pr
 )
 def test_bad_graph_options_are_one_line(project: Path, args: tuple[str, ...], line: str) -> None:
     assert assert_bad_input(inv(project, "db.graph", *args)) == line
+
+
+def test_on_an_empty_database_every_revision_is_pending(project: Path, database_url: str) -> None:
+    result = assert_ok(inv(project, "db.graph", "--service", "meals", url=database_url))
+    assert result.stdout.splitlines()[-2:] == ["  classDef pending fill:#fff3e0", "  class n_0001,n_0002,n_0003 pending"]
+    assert "did not answer" not in result.stderr

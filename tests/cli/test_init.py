@@ -104,7 +104,8 @@ def test_init_on_the_layouts_example_writes_its_committed_migrations_yaml(layout
     assert [line for line in lines if "alembic_version" in line] == [  # one line, one choice
         "plain_async, plain_sync: each keeps public.alembic_version, so each got a database of its own, named by init: "
         "plain_async, plain_sync (the local database creates them; on your server, inv db.upgrade-all --create-databases "
-        "does, or put your databases' names in services.NAME.database); to keep them in one database instead, each with a version table of its own, run dbtasks init --force --one-database"
+        "does, or put your databases' names in services.NAME.database); to keep them in one database instead, each with a version table of its own, run dbtasks init --force --one-database "
+        "(it writes migrations.yaml anew)"
     ]
     assert (
         "depends_on and expect_tables: init took depends_on from the migrations (foreign keys, extensions, tables two services create) (billing -> accounts); "
@@ -173,7 +174,10 @@ def test_the_written_layouts_file_upgrades_every_service_into_its_place(
 def test_the_one_database_alternative_init_prints_works_as_printed(layouts: Path, database_url: str) -> None:
     """plain_sync and plain_async both keep public.alembic_version: init's line says how to keep them in one database
     instead of one each; done as said, both reach head in one database, each in its own version table, env.py unchanged."""
-    assert_ok(dbtasks_init(layouts))
+    first = assert_ok(dbtasks_init(layouts.parent, layouts.name))  # the advice repeats the folder given
+    assert first.stdout.splitlines()[-3].endswith(
+        f"run dbtasks init {layouts.name} --force --one-database (it writes migrations.yaml anew)"
+    )
     result = assert_ok(dbtasks_init(layouts, "--force", "--one-database"))
     assert [line for line in result.stdout.splitlines() if "alembic_version" in line] == [
         "plain_async, plain_sync: each keeps public.alembic_version, so in one database each got a version table of its "

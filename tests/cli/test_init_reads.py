@@ -128,7 +128,8 @@ def test_init_takes_each_database_name_from_the_repository_before_inventing_one(
     assert notes == [
         "services/events, services/notes, services/tasks: each keeps public.alembic_version, so each has a database of "
         "its own: mono_events (as docker-compose.yml (service events-api) names it), mono_notes (as "
-        "services/notes/alembic.ini's sqlalchemy.url names it), mono_tasks (as services/tasks/.env names it); to keep them in one database instead, each with a version table of its own, run dbtasks init --force --one-database"
+        "services/notes/alembic.ini's sqlalchemy.url names it), mono_tasks (as services/tasks/.env names it); to keep them in one database instead, each with a version table of its own, run dbtasks init --force --one-database "
+        "(it writes migrations.yaml anew)"
     ], show(dry)
 
 
@@ -234,6 +235,13 @@ def test_init_update_adds_the_new_service_and_keeps_every_edit(tmp_path: Path) -
     assert updated.returncode == 0 and updated.stderr == "", show(updated)
     assert updated.stdout.splitlines()[0] == "added 1 service to migrations.yaml: tasks", show(updated)
     assert updated.stdout.splitlines()[-1] == "next: inv db.status", show(updated)
+    assert [line for line in updated.stdout.splitlines() if "alembic_version" in line] == [  # said about the new one too
+        "services/events, services/notes, services/tasks: each keeps public.alembic_version, so each got a database of its "
+        "own, named by init: events, notes, tasks (the local database creates them; on your server, inv db.upgrade-all "
+        "--create-databases does, or put your databases' names in services.NAME.database); to keep them in one database "
+        "instead, each with a version table of its own, run dbtasks init --force --one-database (it writes migrations.yaml "
+        "anew)"
+    ], show(updated)
     text = config.read_text(encoding="utf-8")
     head, _, rest = edited.partition("environments:\n")
     assert text.startswith(head) and text.endswith("environments:\n" + rest), text  # every edit and comment kept

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from _support import REPO, assert_bad_input, assert_ok, execute, head_of, inv, plant_migration, snapshot
+from _support import REPO, assert_bad_input, assert_ok, execute, head_of, inv, plant_migration, show, snapshot
 from markdown_it import MarkdownIt
 
 DROP = "from alembic import op\n\n    op.drop_column('movements', 'description', schema='movements')"
@@ -114,8 +114,7 @@ def test_fail_on_destructive_fails_and_json_and_markdown_say_the_same(project: P
     assert markdown.count("<details>") == 4 and markdown.count("</details>") == 4
     assert (
         "<summary>movements 0002: planted by the tests, services/movements/alembic/versions/0002_planted.py (destructive, 1 "
-        "lint, no downgrade)</summary>"
-        in markdown
+        "lint, no downgrade)</summary>" in markdown
     )
     assert snapshot(pending) == before
 
@@ -145,7 +144,10 @@ def test_a_fleet_is_planned_once_per_group_of_members_at_the_same_revisions(tmp_
     )
     before = snapshot(database_url)
     execute(database_url, "CREATE SCHEMA wayne", "CREATE TABLE wayne.alembic_version (revision int)")  # unreadable
-    lines = assert_ok(inv(tenants, "db.plan", "--targets", "tenants", url=database_url)).stdout.splitlines()
+    result = inv(tenants, "db.plan", "--targets", "tenants", url=database_url)
+    assert result.returncode == 1, show(result)  # a member left out: no all-clear
+    assert result.stderr.splitlines()[-1] == "tenants: 1 member could not be planned (wayne); see 'not planned' above"
+    lines = result.stdout.splitlines()
     assert [line for line in lines if not line.startswith("    ")] == [
         "tenants: 3 groups of members at the same revisions",
         "group 1, 2 members: acme, initech",
@@ -166,11 +168,11 @@ def test_a_fleet_is_planned_once_per_group_of_members_at_the_same_revisions(tmp_
         in lines
     )
 
-    document = json.loads(assert_ok(inv(tenants, "db.plan", "--targets", "tenants", "--json", url=database_url)).stdout)
+    document = json.loads(inv(tenants, "db.plan", "--targets", "tenants", "--json", url=database_url).stdout)
     jsonschema.validate(document, json.loads((REPO / "docs" / "plan.schema.json").read_text(encoding="utf-8")))
     assert [group["members"] for group in document["groups"]] == [["acme", "initech"], ["globex"], ["umbrella"]]
     assert [entry["target"] for entry in document["failed"]] == ["wayne"]
-    markdown = assert_ok(inv(tenants, "db.plan", "--targets", "tenants", "--markdown", url=database_url)).stdout
+    markdown = inv(tenants, "db.plan", "--targets", "tenants", "--markdown", url=database_url).stdout
     headings = [
         token.content
         for token in MarkdownIt("commonmark").parse(markdown)

@@ -9,8 +9,10 @@ import xml.etree.ElementTree as ElementTree
 import pytest
 
 from dbtasks.lint.locks import lock_of, locks
+from dbtasks.lint.sql import split
 from dbtasks.preview import destructive
 from dbtasks.report.layout import place
+from dbtasks.report.page import html
 from dbtasks.report.svg import svg
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -85,29 +87,63 @@ def test_the_svg_has_every_node_with_its_mark_and_every_edge() -> None:
     assert sorted((path.get("data-from"), path.get("data-to")) for path in paths) == sorted(edges)
     assert {path.get("marker-end") for path in paths} == {"url(#m-arrow)"}
     fills = {group.get("data-node"): group.find(f"{SVG}rect").get("fill") for group in groups}  # type: ignore[union-attr]
-    assert fills["0002b"] != fills["0001"] != fills["0002a"]
+    assert len({fills["0002b"], fills["0001"], fills["0002a"]}) == 3  # current, applied, pending: three colours
 
 
 @pytest.mark.parametrize(
     ("statement", "taken"),
     [
-        ("ALTER TABLE movements.movements DROP COLUMN description", ("movements.movements", "ACCESS EXCLUSIVE")),
-        ("ALTER TABLE ONLY a.b VALIDATE CONSTRAINT c", ("a.b", "SHARE UPDATE EXCLUSIVE")),
+        ("ALTER TABLE movements.movements DROP COLUMN description", [("movements.movements", "ACCESS EXCLUSIVE")]),
+        ("alter table x add column y int default 0", [("x", "ACCESS EXCLUSIVE")]),
+        ("ALTER TABLE ONLY a.b VALIDATE CONSTRAINT c", [("a.b", "SHARE UPDATE EXCLUSIVE")]),
+        # several subcommands: the strongest lock, whatever the first one takes
+        ("ALTER TABLE t VALIDATE CONSTRAINT c, ADD COLUMN x int", [("t", "ACCESS EXCLUSIVE")]),
+        ("ALTER TABLE t ALTER COLUMN a SET STATISTICS 100, ALTER COLUMN b TYPE bigint", [("t", "ACCESS EXCLUSIVE")]),
         (
-            "ALTER TABLE meals.meals ADD CONSTRAINT fk FOREIGN KEY(user_id) REFERENCES users.users (id)",
-            ("meals.meals", "SHARE ROW EXCLUSIVE"),
+            'ALTER TABLE meals.meals ADD CONSTRAINT "my fk" FOREIGN KEY (user_id, kind) REFERENCES users.users (id, kind)',
+            [("meals.meals", "SHARE ROW EXCLUSIVE"), ("users.users", "SHARE ROW EXCLUSIVE")],  # and the referenced table
         ),
-        ("CREATE INDEX ix_a ON meals.meals (user_id)", ("meals.meals", "SHARE")),
-        ('CREATE UNIQUE INDEX CONCURRENTLY ix ON "M".t (a)', ('"M".t', "SHARE UPDATE EXCLUSIVE")),
-        ("DROP INDEX IF EXISTS meals.ix_a", ("meals.ix_a", "ACCESS EXCLUSIVE")),
-        ("TRUNCATE TABLE t", ("t", "ACCESS EXCLUSIVE")),
-        ("UPDATE habits.habits SET color = 'red'", ("habits.habits", "ROW EXCLUSIVE")),
-        ("CREATE TABLE t (id int)", None),
-        ("SELECT pg_sleep(1)", None),
+        ("CREATE INDEX ix_a ON meals.meals (user_id)", [("meals.meals", "SHARE")]),
+        ('CREATE INDEX "ix on x" ON users (a)', [("users", "SHARE")]),
+        ('CREATE UNIQUE INDEX CONCURRENTLY ix ON "M".t (a)', [('"M".t', "SHARE UPDATE EXCLUSIVE")]),
+        ("create index concurrently if not exists ix on only t (a)", [("t", "SHARE UPDATE EXCLUSIVE")]),
+        ('ALTER TABLE "a""b" ADD COLUMN c int', [('"a""b"', "ACCESS EXCLUSIVE")]),
+        ("DROP TABLE a, b CASCADE", [("a", "ACCESS EXCLUSIVE"), ("b", "ACCESS EXCLUSIVE")]),
+        ("TRUNCATE TABLE t", [("t", "ACCESS EXCLUSIVE")]),
+        ("LOCK TABLE a IN SHARE MODE", [("a", "SHARE")]),
+        ("LOCK a, b", [("a", "ACCESS EXCLUSIVE"), ("b", "ACCESS EXCLUSIVE")]),
+        ("REINDEX (VERBOSE) TABLE t", [("t", "SHARE")]),
+        ("UPDATE habits.habits SET color = 'red'", [("habits.habits", "ROW EXCLUSIVE")]),
+        ("DROP INDEX meals.ix_a", []),  # it names the index, not its table: left out, not guessed
+        ("CREATE TABLE t (id int)", []),
+        ("SELECT pg_sleep(1)", []),
     ],
 )
-def test_the_lock_a_statement_takes(statement: str, taken: tuple[str, str] | None) -> None:
+def test_the_locks_a_statement_takes(statement: str, taken: list[tuple[str, str]]) -> None:
     assert lock_of(statement) == taken
+
+
+@pytest.mark.parametrize(
+    ("sql", "statements"),
+    [
+        ("UPDATE t SET a = 1; DROP TABLE b;", ["UPDATE t SET a = 1", "DROP TABLE b"]),
+        ("/* a note; with a ; */ DROP TABLE b", ["DROP TABLE b"]),
+        ("/* nested /* twice */ still */ DROP TABLE b;\n-- the end; really\n", ["DROP TABLE b"]),
+        ("INSERT INTO t VALUES ('a -- b; c', 'it''s; here');", ["INSERT INTO t VALUES ('a -- b; c', 'it''s; here')"]),
+        ('CREATE TABLE "x;y" (id int);', ['CREATE TABLE "x;y" (id int)']),
+        ("DO $$ BEGIN DELETE FROM audit; END $$;\nSELECT 1", ["DO $$ BEGIN DELETE FROM audit; END $$", "SELECT 1"]),
+        ("CREATE FUNCTION f() AS $body$ select 1; $body$;", ["CREATE FUNCTION f() AS $body$ select 1; $body$"]),
+        ("SELECT a$b FROM t; SELECT $1", ["SELECT a$b FROM t", "SELECT $1"]),
+        ("CREATE TABLE t (\n    id int,\n    name text\n);\n", ["CREATE TABLE t ( id int, name text )"]),
+    ],
+)
+def test_sql_is_split_where_postgresql_ends_a_statement(sql: str, statements: list[str]) -> None:
+    assert split(sql) == statements
+
+
+def test_a_destructive_statement_on_a_line_with_another_is_found() -> None:
+    assert destructive("UPDATE t SET a = 1; DROP TABLE b;\n/* x */ TRUNCATE c;") == ["DROP TABLE b", "TRUNCATE c"]
+    assert destructive("DO $$ BEGIN DELETE FROM audit; END $$;") == []  # inside a body: not a statement of its own
 
 
 def test_locks_leave_out_the_version_table_and_say_what_they_block() -> None:
@@ -116,3 +152,48 @@ def test_locks_leave_out_the_version_table_and_say_what_they_block() -> None:
         {"statement": "CREATE INDEX i ON m.t (a)", "table": "m.t", "lock": "SHARE", "blocks": "writes"},
         {"statement": "INSERT INTO m.t VALUES (1)", "table": "m.t", "lock": "ROW EXCLUSIVE", "blocks": ""},
     ]
+
+
+def test_the_page_escapes_what_it_shows() -> None:
+    """Names, messages, SQL and errors come from files and databases: none of them becomes markup."""
+    hostile = "<script>alert(1)</script>"
+    revision = {
+        "revision": "0002",
+        "message": hostile,
+        "file": "versions/0002.py",
+        "sql": f"SELECT '{hostile}';",
+        "destructive": [],
+        "locks": [],
+        "findings": [],
+        "downgrade": True,
+    }
+    document = {
+        "project": "p<b>",
+        "environment": "default",
+        "generated": "now",
+        "services": [
+            {
+                "service": "s",
+                "database": "d",
+                "schema": "x",
+                "state": f"error: {hostile}",
+                "current": None,
+                "head": None,
+                "pending": None,
+            }
+        ],
+        "graph": {"nodes": ["s"], "edges": [], "marks": {"s": "failed"}},
+        "revisions": {
+            "s": {"nodes": ["0002"], "edges": [], "marks": {}},
+            "t": {"nodes": [], "edges": [], "marks": {}, "error": hostile},
+        },
+        "plan": {
+            "waves": [["s"]],
+            "services": [{"service": "s", "current": None, "head": "0002", "state": "behind", "revisions": [revision]}],
+        },
+        "verify": [{"service": "s", "ok": False, "error": hostile, "checks": []}],
+    }
+    text = html(document)
+    assert "<script" not in text and "<b>" not in text
+    # the state (its data- attribute and its cell), the message, the SQL, the graph's error, verify's error
+    assert text.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 6

@@ -13,39 +13,44 @@ _PART = r'(?:"(?:[^"]|"")+"|[\w$]+)'
 _NAME = rf"{_PART}(?:\.{_PART})?"
 _TABLE = rf"(?P<table>{_NAME})"
 _ALTER = rf"^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?{_TABLE}\s+"
-# (pattern, lock); the first that matches wins. ALTER TABLE's forms that take less than ACCESS EXCLUSIVE come first
-# and count only when they are the statement's one subcommand.
-_RULES: tuple[tuple[re.Pattern[str], str, bool], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE | re.DOTALL), lock, single)
-    for pattern, lock, single in (
-        (
-            rf"^CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:{_NAME}\s+)?ON\s+(?:ONLY\s+)?{_TABLE}",
-            "SHARE UPDATE EXCLUSIVE",
-            False,
-        ),
-        (rf"^CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:{_NAME}\s+)?ON\s+(?:ONLY\s+)?{_TABLE}", "SHARE", False),
-        (rf"{_ALTER}VALIDATE\s+CONSTRAINT\b", "SHARE UPDATE EXCLUSIVE", True),
-        (rf"{_ALTER}ADD\s+(?:CONSTRAINT\s+{_PART}\s+)?FOREIGN\s+KEY\b", "SHARE ROW EXCLUSIVE", True),
-        (rf"{_ALTER}ALTER\s+(?:COLUMN\s+)?{_PART}\s+SET\s+STATISTICS\b", "SHARE UPDATE EXCLUSIVE", True),
-        (rf"{_ALTER}", "ACCESS EXCLUSIVE", False),
-        (
-            r"^(?:DROP\s+TABLE|TRUNCATE(?:\s+TABLE)?)\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(?P<tables>.+?)(?:\s+(?:CASCADE|RESTRICT|RESTART\s+IDENTITY|CONTINUE\s+IDENTITY)\b.*)?$",
-            "ACCESS EXCLUSIVE",
-            False,
-        ),
-        (rf"^REINDEX\s+(?:\([^)]*\)\s+)?TABLE\s+CONCURRENTLY\s+{_TABLE}", "SHARE UPDATE EXCLUSIVE", False),
-        (rf"^REINDEX\s+(?:\([^)]*\)\s+)?TABLE\s+{_TABLE}", "SHARE", False),
-        (rf"^VACUUM\s+(?:\([^)]*FULL[^)]*\)|FULL)\s+{_TABLE}", "ACCESS EXCLUSIVE", False),
-        (rf"^CLUSTER\s+(?:\([^)]*\)\s+)?{_TABLE}", "ACCESS EXCLUSIVE", False),
-        (rf"^REFRESH\s+MATERIALIZED\s+VIEW\s+CONCURRENTLY\s+{_TABLE}", "EXCLUSIVE", False),
-        (rf"^REFRESH\s+MATERIALIZED\s+VIEW\s+{_TABLE}", "ACCESS EXCLUSIVE", False),
-        (
-            rf"^LOCK\s+(?:TABLE\s+)?(?:ONLY\s+)?(?P<tables>{_NAME}(?:\s*,\s*{_NAME})*)(?:\s+IN\s+(?P<mode>[A-Z ]+?)\s+MODE)?",
-            "",
-            False,
-        ),
-        (rf"^(?:UPDATE|DELETE\s+FROM|INSERT\s+INTO|MERGE\s+INTO)\s+(?:ONLY\s+)?{_TABLE}", "ROW EXCLUSIVE", False),
-    )
+_INDEX = rf"(?:UNIQUE\s+)?INDEX\s+{{}}(?:IF\s+NOT\s+EXISTS\s+)?(?:{_NAME}\s+)?ON\s+(?:ONLY\s+)?{_TABLE}"
+_CONCURRENT_INDEX = _INDEX.format(r"CONCURRENTLY\s+")
+_PLAIN_INDEX = _INDEX.format("")
+_OPTIONS = r"(?:\([^)]*\)\s+)?"
+_MANY = rf"(?P<tables>{_NAME}(?:\s*,\s*{_NAME})*)"
+
+
+def _rule(pattern: str, lock: str) -> tuple[re.Pattern[str], str]:
+    """`pattern` compiled, its table groups numbered (each alternative names its own: table_0, table_1, ...)."""
+    parts = pattern.split("(?P<table>")
+    numbered = parts[0] + "".join(f"(?P<table_{index}>{part}" for index, part in enumerate(parts[1:]))
+    return re.compile(numbered, re.IGNORECASE | re.DOTALL), lock
+
+
+# ALTER TABLE's forms that take less than ACCESS EXCLUSIVE: only when one is the statement's one subcommand.
+_ALTER_FORMS = (
+    _rule(rf"{_ALTER}VALIDATE\s+CONSTRAINT\b", "SHARE UPDATE EXCLUSIVE"),
+    _rule(rf"{_ALTER}ADD\s+(?:CONSTRAINT\s+{_PART}\s+)?FOREIGN\s+KEY\b", "SHARE ROW EXCLUSIVE"),
+    _rule(rf"{_ALTER}ALTER\s+(?:COLUMN\s+)?{_PART}\s+SET\s+STATISTICS\b", "SHARE UPDATE EXCLUSIVE"),
+)
+# The first that matches wins; LOCK's lock is the mode it names ("" here).
+_RULES = (
+    _rule(
+        rf"^(?:CREATE\s+{_CONCURRENT_INDEX}|REINDEX\s+{_OPTIONS}TABLE\s+CONCURRENTLY\s+{_TABLE})",
+        "SHARE UPDATE EXCLUSIVE",
+    ),
+    _rule(rf"^(?:CREATE\s+{_PLAIN_INDEX}|REINDEX\s+{_OPTIONS}TABLE\s+{_TABLE})", "SHARE"),
+    _rule(rf"^REFRESH\s+MATERIALIZED\s+VIEW\s+CONCURRENTLY\s+{_TABLE}", "EXCLUSIVE"),
+    _rule(
+        rf"^(?:{_ALTER[1:]}|(?:VACUUM\s+(?:\([^)]*FULL[^)]*\)|FULL)|CLUSTER\s+{_OPTIONS}|REFRESH\s+MATERIALIZED\s+VIEW)\s+{_TABLE})",
+        "ACCESS EXCLUSIVE",
+    ),
+    _rule(
+        r"^(?:DROP\s+TABLE|TRUNCATE(?:\s+TABLE)?)\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(?P<tables>.+?)(?:\s+(?:CASCADE|RESTRICT|RESTART\s+IDENTITY|CONTINUE\s+IDENTITY)\b.*)?$",
+        "ACCESS EXCLUSIVE",
+    ),
+    _rule(rf"^LOCK\s+(?:TABLE\s+)?(?:ONLY\s+)?{_MANY}(?:\s+IN\s+(?P<mode>[A-Z ]+?)\s+MODE)?", ""),
+    _rule(rf"^(?:UPDATE|DELETE\s+FROM|INSERT\s+INTO|MERGE\s+INTO)\s+(?:ONLY\s+)?{_TABLE}", "ROW EXCLUSIVE"),
 )
 _REFERENCES = re.compile(rf"\bREFERENCES\s+{_TABLE}", re.IGNORECASE)
 # Locks that block the table's readers (SELECT): only ACCESS EXCLUSIVE. Its writers: SHARE and above.
@@ -57,17 +62,19 @@ def lock_of(statement: str) -> list[tuple[str, str]]:
     """[(table, lock)] the statement takes on existing tables, [] when its text does not say (CREATE TABLE, CREATE
     SCHEMA, DROP INDEX, a function call, ...)."""
     text = " ".join(statement.split())
-    for pattern, lock, single in _RULES:
+    rules = _RULES if top_level_comma(text) else _ALTER_FORMS + _RULES
+    for pattern, lock in rules:
         found = pattern.match(text)
-        if found is None or (single and top_level_comma(text)):
+        if found is None:
             continue
         groups = found.groupdict()
         if not lock:  # LOCK TABLE: the mode it names, ACCESS EXCLUSIVE when it names none
             lock = " ".join((groups.get("mode") or "ACCESS EXCLUSIVE").upper().split())
-        tables = [one.strip() for one in groups["tables"].split(",")] if groups.get("tables") else [groups["table"]]
+        named = [value for key, value in groups.items() if key.startswith("table_") and value]
+        tables = [one.strip() for one in groups["tables"].split(",")] if groups.get("tables") else named[:1]
         taken = [(table, lock) for table in tables]
         if lock == "SHARE ROW EXCLUSIVE":  # a foreign key locks the table it references too
-            taken += [(found_ref["table"], lock) for found_ref in _REFERENCES.finditer(text)]
+            taken += [(referenced["table"], lock) for referenced in _REFERENCES.finditer(text)]
         return taken
     return []
 

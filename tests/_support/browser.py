@@ -139,9 +139,10 @@ class Page:
                 raise TimeoutError(f"no {method} from the browser in 60 s")
         return next(event for event in self.events if event["method"] == method)
 
-    def evaluate(self, expression: str) -> Any:
-        """The value of a JavaScript expression in the page (run by the test through the protocol, not by the page)."""
-        found = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+    def evaluate(self, expression: str, wait: bool = False) -> Any:
+        """The value of a JavaScript expression in the page (run by the test through the protocol, not by the page);
+        `wait`: the value a promise it returns settles to."""
+        found = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": wait})
         if "exceptionDetails" in found:
             raise RuntimeError(f"{expression}: {found['exceptionDetails']}")
         return found["result"].get("value")

@@ -3,11 +3,15 @@ Mermaid and DOT, with every node and edge present."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
 from _support import assert_bad_input, assert_ok, head_of, inv, plant_migration, replace_once
+from _support.browser import Page
+from _support.mermaid import mermaid_js
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -103,3 +107,35 @@ def test_on_an_empty_database_every_revision_is_pending(project: Path, database_
     result = assert_ok(inv(project, "db.graph", "--service", "meals", url=database_url))
     assert result.stdout.splitlines()[-2:] == ["  classDef pending fill:#fff3e0", "  class n_0001,n_0002,n_0003 pending"]
     assert "did not answer" not in result.stderr
+
+
+@pytest.mark.network
+def test_the_mermaid_we_write_is_parsed_by_mermaid_itself(project: Path, upgraded_url: str, tmp_path: Path) -> None:
+    """Mermaid's own parser (the library the code hosts draw with) in a headless browser takes every Mermaid text we
+    write: the services, a revision graph with marks, and the plan's Markdown fence; and refuses a broken one."""
+    plant_migration(project, "movements", "0002", head_of("movements"))
+    texts = {
+        "services": assert_ok(inv(project, "db.graph", "--services", url=upgraded_url)).stdout,
+        "revisions": assert_ok(inv(project, "db.graph", "--service", "movements", url=upgraded_url)).stdout,
+        "plan": assert_ok(inv(project, "db.plan", "--markdown", url=upgraded_url))
+        .stdout.split("```mermaid\n", 1)[1]
+        .split("```", 1)[0],
+        "broken": "graph LR\n  a --> \n  b[[[",
+    }
+    assert "class n_0002 pending" in texts["revisions"] and "subgraph wave1" in texts["plan"]
+    shutil.copyfile(mermaid_js(), tmp_path / "mermaid.min.js")
+    harness = tmp_path / "harness.html"
+    harness.write_text('<!DOCTYPE html><html><head><script src="mermaid.min.js"></script></head><body></body></html>')
+    page = Page(harness, tmp_path)
+    try:
+        page.evaluate("mermaid.initialize({startOnLoad: false})")
+        parsed = {
+            name: page.evaluate(f"mermaid.parse({json.dumps(text)}).then(() => 'ok', (error) => String(error))", wait=True)
+            for name, text in texts.items()
+        }
+    finally:
+        page.close()
+    assert {name: parsed[name] for name in ("services", "revisions", "plan")} == dict.fromkeys(
+        ("services", "revisions", "plan"), "ok"
+    )
+    assert parsed["broken"] != "ok" and "error" in parsed["broken"].lower(), parsed["broken"]

@@ -26,7 +26,7 @@ from .runner import Bench, Result, measure_scenario
 from .scenarios import LARGE, MAIN, build, prepare_at_head
 from .synthetic import SyntheticProject, generate
 
-NEEDS_HEAD = {"noop-upgrade", "check", "status", "verify", "noop-direct", "status-direct", "current-one", *LARGE}
+NEEDS_HEAD = {"noop-upgrade", "check", "status", "verify", "noop-direct", "status-direct", "current-one", "doctor", *LARGE}
 # Services x migrations of each large scenario unless --large-services / --large-migrations say otherwise.
 LARGE_SIZES = {"status-large": (60, 30), "noop-large": (200, 20)}
 EVERY = (*MAIN, *LARGE, *fleet.SCENARIOS)

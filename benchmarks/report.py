@@ -15,7 +15,7 @@ from typing import Any
 from dbtasks.compat import zip_strict
 
 from .runner import Result
-from .scenarios import TARGETS, TARGETS_BY_ISSUE
+from .scenarios import SECONDS_TARGETS, TARGETS, TARGETS_BY_ISSUE
 from .synthetic import REPO
 
 # verify-scaling passes when the cost of one more revision at the top of the range is at most this
@@ -33,6 +33,8 @@ TARGET_TEXT = {
     "status-direct": "`dbtasks status` at head vs a loop of `alembic current`",
     "current-one": "`inv db.current` of one service vs `alembic current` in its folder",
     "noop-large": "no-op `dbtasks upgrade-all`, large project",
+    "verify": "`inv db.verify-all` of the project",
+    "doctor": "`inv db.doctor` of the project",
 }
 
 
@@ -80,7 +82,40 @@ def verdicts(results: Sequence[Result]) -> list[Verdict]:
                 found.append(Verdict(text, f"{result.ratio:.3f} ({result.size})", result.ratio <= limit, issue))
         if issue == 5:
             found.append(_flatness(scaling))
-    return found + _marginal_costs(scaling)
+        if issue == 14:
+            found += _marginal_costs(scaling)
+    return found + _seconds(by_name) + _floor(by_name)
+
+
+def _seconds(by_name: dict[str, Result]) -> list[Verdict]:
+    """Issue 25's absolute limits: our side's median, the baseline's beside it."""
+    found = []
+    for name, limit in SECONDS_TARGETS.items():
+        text = f"{TARGET_TEXT[name]} ≤ {limit} s"
+        result = by_name.get(name)
+        if result is None:
+            found.append(Verdict(text, "not run", None, 25))
+        else:
+            measured = f"{result.ours.median:.2f} s (baseline {result.baseline.median:.2f} s, {result.size})"
+            found.append(Verdict(text, measured, result.ours.median <= limit, 25))
+    return found
+
+
+def _floor(by_name: dict[str, Result]) -> list[Verdict]:
+    """Issue 25: a no-op within twice an interpreter's start plus one query, both measured in this run."""
+    floor = by_name.get("floor")
+    found = []
+    for name in ("noop-direct", "status-direct"):
+        text = f"{TARGET_TEXT[name]} ≤ twice `python -c pass` plus one query"
+        result = by_name.get(name)
+        if result is None or floor is None:
+            found.append(Verdict(text, "not run (needs it and floor)", None, 25))
+            continue
+        # floor's baseline is an interpreter's start, its ours that start plus a query: pass + (start + query)
+        limit = floor.baseline.median + floor.ours.median
+        measured = f"{result.ours.median:.3f} s against {limit:.3f} s ({floor.baseline.median:.3f} + {floor.ours.median:.3f})"
+        found.append(Verdict(text, measured, result.ours.median <= limit, 25))
+    return found
 
 
 def scaling_rows(results: Sequence[Result]) -> list[tuple[int, float, float, float | None, float]]:
@@ -178,7 +213,7 @@ def markdown(
         "",
     ]
     parts += [
-        "## Targets (issues 5 and 14)",
+        "## Targets (issues 5, 14 and 25)",
         "",
         "| issue | target | measured (ours/baseline) | result |",
         "|---:|---|---|---|",

@@ -81,7 +81,9 @@ def diagnosed(bench: Bench, project: SyntheticProject, url: str, completed: list
     """Doctor's table names every service at head and holds no error."""
     lines = "\n".join(c.stdout for c in completed).splitlines()
     errors = [line for line in lines if line.startswith("error")]
-    missing = [s.name for s in project.services if not any(s.name in line and "database at head" in line for line in lines)]
+    missing = [
+        s.name for s in project.services if not any(s.name in line.split() and "database at head" in line for line in lines)
+    ]
     if errors or missing:
         raise BenchmarkError(f"doctor found errors or left out {', '.join(missing)}:\n" + "\n".join(errors[:10]))
 

@@ -105,11 +105,12 @@ def fleet_plan(session: Session, fleet_name: str, pick: Selection) -> dict[str, 
     inner = Selection(pick.only or fleet.services, pick.exclude, pick.jobs)
     found = {member.name: member for member in fleets.members(session, fleet)}
     planned = []
-    for names in groups.values():
-        first = found.get(names[0])
-        if first is None:  # it left the fleet between the two reads
-            failed += [{"target": name, "detail": f"no longer a member of {fleet.name}"} for name in names]
+    for listed in groups.values():
+        names = [name for name in listed if name in found]  # one may leave the fleet between the two reads
+        failed += [{"target": name, "detail": f"no longer a member of {fleet.name}"} for name in listed if name not in found]
+        if not names:
             continue
+        first = found[names[0]]
         emit = lambda line, name=first.name: session.emit(f"{name}/{line}")  # noqa: E731
         try:
             planned.append({"members": names, "plan": plan(fleets.member_session(session, fleet, first, emit), inner)})

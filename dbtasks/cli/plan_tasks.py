@@ -43,16 +43,19 @@ def definitions(config_file: Path) -> Definitions:
             render.out(render.as_json(found))
         else:
             render.out(plan_render.markdown(found) if markdown else plan_render.text(found))
+        said = []
+        failing = preview.failures(found, kinds)
+        if failing:
+            said.append(f"the plan has what --fail-on {','.join(kinds)} refuses: {'; '.join(failing)}")
         unplanned = [item["target"] for item in found.get("failed") or []]
         if unplanned:  # a plan that leaves members out is no all-clear
             where = "its failed list" if json_ else "'not planned' above"
-            raise RunFailed(
+            said.append(
                 f"{found['fleet']}: {preview.many(len(unplanned), 'member')} could not be planned "
                 f"({', '.join(unplanned[:10])}{', ...' if len(unplanned) > 10 else ''}); see {where}"
             )
-        failing = preview.failures(found, kinds)
-        if failing:
-            raise RunFailed(f"the plan has what --fail-on {','.join(kinds)} refuses: {'; '.join(failing)}")
+        if said:
+            raise RunFailed("; and ".join(said))
 
     helps = {**JSON, "markdown": MARKDOWN, "fail_on": FAIL_ON, "targets": TARGETS}
     return [Task("plan", plan, helps, selection="no-fail-fast", session="quiet")]

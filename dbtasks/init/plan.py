@@ -267,8 +267,14 @@ def _own_database(members: list[Planned], schema: str, table: str, root: Path, o
     first = members[0]
     read = databases.named(first.scan.folder, root, first.scan.ini_url)
     name = read[0] if read else first.name if len(members) == 1 else _folder_name(first)
+    named = f"as {read[1]} names it" if read else "named by init: the local database creates it"
     for service in members:
         service.database = name
+        service.alone = (  # what --update says of a new service that joins the group
+            f"{service.label}: keeps {schema}.{table}, as {others}, so it got a database of its own, {name} ({named}); "
+            f"to keep it in the default database instead, replace its database: line with schema: {schema} and "
+            f"version_table: {schema}.{table}_{service.name}"
+        )
         service.comments.append(
             f"keeps its version table in {schema}.{table}, as {others}: two services cannot share one, so each "
             + (
@@ -287,6 +293,10 @@ def _own_version_table(members: list[Planned], schema: str, table: str, others: 
     own = f"{table}_{first.name if len(members) == 1 else _folder_name(first)}"
     for service in members:
         service.version_table = own
+        service.alone = (
+            f"{service.label}: keeps {schema}.{table}, as {others}, so in the one database it got a version table of its "
+            f"own, {schema}.{own}, which dbtasks hands to Alembic"
+        )
         service.comments.append(
             f"keeps its version table in {schema}.{table}, as {others}: in one database, each has its own; "
             f"{schema}.{own}, which dbtasks hands to env.py"

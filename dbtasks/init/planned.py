@@ -27,6 +27,7 @@ class Planned:
     expect_tables: list[str] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
     version_source: str = ""  # what says where its version table is
+    alone: str = ""  # the line about it alone, when it shares its version table's place (--update says it)
 
     @property
     def version_key(self) -> tuple[str, str]:

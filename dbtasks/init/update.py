@@ -46,7 +46,9 @@ def new_services(decided: Plan, root: Path, services: dict[str, Any]) -> Plan:
         service.name = name
         fresh.append(service)
     labels = {service.label for service in fresh}
-    notes = [note for note in decided.notes if labels & set(note.split(": ", 1)[0].split(", "))]
+    # A line about a group of services speaks of the declared ones too: for a new one, its own line instead.
+    notes = [note for note in decided.notes if {note.split(": ", 1)[0]} & labels]
+    notes += [service.alone for service in fresh if service.alone]
     return Plan(fresh, notes)
 
 

@@ -42,7 +42,7 @@ _RULES = (
     _rule(rf"^(?:CREATE\s+{_PLAIN_INDEX}|REINDEX\s+{_OPTIONS}TABLE\s+{_TABLE})", "SHARE"),
     _rule(rf"^REFRESH\s+MATERIALIZED\s+VIEW\s+CONCURRENTLY\s+{_TABLE}", "EXCLUSIVE"),
     _rule(
-        rf"^(?:{_ALTER[1:]}|(?:VACUUM\s+(?:\([^)]*FULL[^)]*\)|FULL)|CLUSTER\s+{_OPTIONS}|REFRESH\s+MATERIALIZED\s+VIEW)\s+{_TABLE})",
+        rf"^(?:{_ALTER[1:]}|(?:VACUUM\s+(?:\((?=[^)]*\bFULL\b)[^)]*\)|FULL(?:\s+(?:FREEZE|VERBOSE|ANALYZE))*)|CLUSTER(?:\s+\([^)]*\))?|REFRESH\s+MATERIALIZED\s+VIEW)\s+{_TABLE})",
         "ACCESS EXCLUSIVE",
     ),
     _rule(
@@ -53,6 +53,7 @@ _RULES = (
     _rule(rf"^(?:UPDATE|DELETE\s+FROM|INSERT\s+INTO|MERGE\s+INTO)\s+(?:ONLY\s+)?{_TABLE}", "ROW EXCLUSIVE"),
 )
 _REFERENCES = re.compile(rf"\bREFERENCES\s+{_TABLE}", re.IGNORECASE)
+_NAMES = re.compile(_NAME)
 # Locks that block the table's readers (SELECT): only ACCESS EXCLUSIVE. Its writers: SHARE and above.
 BLOCKS_READS = ("ACCESS EXCLUSIVE",)
 BLOCKS_WRITES = ("SHARE", "SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE")
@@ -71,11 +72,13 @@ def lock_of(statement: str) -> list[tuple[str, str]]:
         if not lock:  # LOCK TABLE: the mode it names, ACCESS EXCLUSIVE when it names none
             lock = " ".join((groups.get("mode") or "ACCESS EXCLUSIVE").upper().split())
         named = [value for key, value in groups.items() if key.startswith("table_") and value]
-        tables = [one.strip() for one in groups["tables"].split(",")] if groups.get("tables") else named[:1]
+        tables = _NAMES.findall(groups["tables"]) if groups.get("tables") else named[:1]
         taken = [(table, lock) for table in tables]
-        if lock == "SHARE ROW EXCLUSIVE":  # a foreign key locks the table it references too
-            taken += [(referenced["table"], lock) for referenced in _REFERENCES.finditer(text)]
+        if text[:5].upper() == "ALTER":  # a foreign key it adds locks the table it references too
+            taken += [(referenced["table"], "SHARE ROW EXCLUSIVE") for referenced in _REFERENCES.finditer(text)]
         return taken
+    if text[:12].upper() == "CREATE TABLE":  # a new table's foreign keys lock the tables they reference
+        return [(referenced["table"], "SHARE ROW EXCLUSIVE") for referenced in _REFERENCES.finditer(text)]
     return []
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-_DOLLAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
+_DOLLAR = re.compile(r"\$([^\W\d]\w*)?\$")
 
 
 def split(sql: str) -> list[str]:
@@ -17,11 +17,9 @@ def split(sql: str) -> list[str]:
     while index < size:
         char = sql[index]
         if char in "'\"":  # a quoted literal or name: a doubled quote inside is one quote
-            end = index + 1
-            while end < size and not (sql[end] == char and sql[end + 1 : end + 2] != char):
-                end += 2 if sql[end] == char else 1
-            current.append(sql[index : end + 1])
-            index = end + 1
+            end = _quote_end(sql, index, escapes=char == "'" and _escape_string(sql, index))
+            current.append(sql[index:end])
+            index = end
         elif char == "$" and (tag := _DOLLAR.match(sql, index)) and not _in_word(sql, index):
             end = sql.find(tag[0], tag.end())
             end = size if end < 0 else end + len(tag[0])
@@ -44,9 +42,34 @@ def split(sql: str) -> list[str]:
     return [one for one in (" ".join(statement.split()) for statement in statements) if one]
 
 
+def _quote_end(sql: str, index: int, escapes: bool) -> int:
+    """The index after the quote opening at `index` closes (the end of `sql` when it never does); `escapes`: an
+    E'...' string, where a backslash escapes the next character."""
+    quote, end, size = sql[index], index + 1, len(sql)
+    while end < size:
+        if escapes and sql[end] == "\\":
+            end += 2
+        elif sql[end] == quote:
+            if sql[end + 1 : end + 2] != quote:
+                return end + 1
+            end += 2
+        else:
+            end += 1
+    return size
+
+
+def _escape_string(sql: str, index: int) -> bool:
+    """Whether the quote at `index` opens an E'...' string: an E (or e) right before it, not ending a longer word."""
+    return index > 0 and sql[index - 1] in "Ee" and not (index > 1 and _word_char(sql[index - 2]))
+
+
+def _word_char(char: str) -> bool:
+    return char.isalnum() or char in "_$"
+
+
 def _in_word(sql: str, index: int) -> bool:
-    """A `$` inside an identifier (`a$b`) or a parameter (`$1`) opens no dollar quote."""
-    return index > 0 and (sql[index - 1].isalnum() or sql[index - 1] == "_")
+    """A `$` inside an identifier (`a$b`, `foo$$`) or a parameter (`$1`) opens no dollar quote."""
+    return index > 0 and _word_char(sql[index - 1])
 
 
 def _comment_end(sql: str, index: int) -> int:
@@ -66,16 +89,17 @@ def _comment_end(sql: str, index: int) -> int:
 
 def top_level_comma(statement: str) -> bool:
     """Whether `statement` has a comma outside parentheses and quotes (ALTER TABLE with several subcommands)."""
-    depth, quote = 0, ""
-    for char in statement:
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "'\"":
-            quote = char
-        elif char == "(":
+    depth, index = 0, 0
+    while index < len(statement):
+        char = statement[index]
+        if char in "'\"":
+            index = _quote_end(statement, index, escapes=char == "'" and _escape_string(statement, index))
+            continue
+        if char == "(":
             depth += 1
         elif char == ")":
             depth -= 1
         elif char == "," and depth == 0:
             return True
+        index += 1
     return False

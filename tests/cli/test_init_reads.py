@@ -235,12 +235,10 @@ def test_init_update_adds_the_new_service_and_keeps_every_edit(tmp_path: Path) -
     assert updated.returncode == 0 and updated.stderr == "", show(updated)
     assert updated.stdout.splitlines()[0] == "added 1 service to migrations.yaml: tasks", show(updated)
     assert updated.stdout.splitlines()[-1] == "next: inv db.status", show(updated)
-    assert [line for line in updated.stdout.splitlines() if "alembic_version" in line] == [  # said about the new one too
-        "services/events, services/notes, services/tasks: each keeps public.alembic_version, so each got a database of its "
-        "own, named by init: events, notes, tasks (the local database creates them; on your server, inv db.upgrade-all "
-        "--create-databases does, or put your databases' names in services.NAME.database); to keep them in one database "
-        "instead, each with a version table of its own, run dbtasks init --force --one-database (it writes migrations.yaml "
-        "anew)"
+    assert [line for line in updated.stdout.splitlines() if "alembic_version" in line] == [  # the new one, alone
+        "services/tasks: keeps public.alembic_version, as events and notes do, so it got a database of its own, tasks "
+        "(named by init: the local database creates it); to keep it in the default database instead, replace its "
+        "database: line with schema: public and version_table: public.alembic_version_tasks"
     ], show(updated)
     text = config.read_text(encoding="utf-8")
     head, _, rest = edited.partition("environments:\n")

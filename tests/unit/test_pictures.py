@@ -114,6 +114,14 @@ def test_the_svg_has_every_node_with_its_mark_and_every_edge() -> None:
         ("LOCK a, b", [("a", "ACCESS EXCLUSIVE"), ("b", "ACCESS EXCLUSIVE")]),
         ("REINDEX (VERBOSE) TABLE t", [("t", "SHARE")]),
         ("UPDATE habits.habits SET color = 'red'", [("habits.habits", "ROW EXCLUSIVE")]),
+        ("CLUSTER users USING ix", [("users", "ACCESS EXCLUSIVE")]),
+        ("CLUSTER (VERBOSE) users", [("users", "ACCESS EXCLUSIVE")]),
+        ("VACUUM FULL ANALYZE t", [("t", "ACCESS EXCLUSIVE")]),
+        ("VACUUM (FULL, ANALYZE) t", [("t", "ACCESS EXCLUSIVE")]),
+        ("VACUUM (ANALYZE) t", []),
+        ('DROP TABLE "a,b", c', [('"a,b"', "ACCESS EXCLUSIVE"), ("c", "ACCESS EXCLUSIVE")]),
+        ("ALTER TABLE t ADD COLUMN u_id int REFERENCES u (id)", [("t", "ACCESS EXCLUSIVE"), ("u", "SHARE ROW EXCLUSIVE")]),
+        ("CREATE TABLE t (id int, u_id int REFERENCES s.u (id))", [("s.u", "SHARE ROW EXCLUSIVE")]),
         ("DROP INDEX meals.ix_a", []),  # it names the index, not its table: left out, not guessed
         ("CREATE TABLE t (id int)", []),
         ("SELECT pg_sleep(1)", []),
@@ -134,6 +142,10 @@ def test_the_locks_a_statement_takes(statement: str, taken: list[tuple[str, str]
         ("DO $$ BEGIN DELETE FROM audit; END $$;\nSELECT 1", ["DO $$ BEGIN DELETE FROM audit; END $$", "SELECT 1"]),
         ("CREATE FUNCTION f() AS $body$ select 1; $body$;", ["CREATE FUNCTION f() AS $body$ select 1; $body$"]),
         ("SELECT a$b FROM t; SELECT $1", ["SELECT a$b FROM t", "SELECT $1"]),
+        ("SELECT foo$$bar$$; DROP TABLE v;", ["SELECT foo$$bar$$", "DROP TABLE v"]),  # $ inside a name
+        ("UPDATE t SET n = E'it\\'s';\nDROP TABLE a;", ["UPDATE t SET n = E'it\\'s'", "DROP TABLE a"]),  # E'' escapes
+        ("INSERT INTO t VALUES (E'x\\'; DROP TABLE y; --');", ["INSERT INTO t VALUES (E'x\\'; DROP TABLE y; --')"]),
+        ("SELECT 'a\\'; DROP TABLE z;", ["SELECT 'a\\'", "DROP TABLE z"]),  # a plain string: the backslash is a character
         ("CREATE TABLE t (\n    id int,\n    name text\n);\n", ["CREATE TABLE t ( id int, name text )"]),
     ],
 )

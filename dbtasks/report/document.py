@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DbtasksError, UsageError, first_line
+from ..errors import DatabaseMissing, DbtasksError, UsageError, first_line
 from .graphs import Drawing, revisions_drawn, services_graph
 
 if TYPE_CHECKING:
@@ -35,7 +35,10 @@ def project_report(session: Session, pick: Selection, verify: bool = False) -> d
     from .. import preview, verbs_all
 
     names = pick.names(session.project)
-    rows = verbs_all.status_all(session, pick).entries
+    try:
+        rows = verbs_all.status_all(session, pick).entries
+    except DatabaseMissing:  # a database its server lacks: each service read on its own, that one said in its row
+        rows = [_status_row(session, name) for name in names]
     readable = {row["service"]: row["current"] or "" for row in rows if state_mark(row["state"]) != "failed"}
     plan = []
     for wave in preview.waves(session, names):
@@ -78,6 +81,17 @@ def fleet_report(session: Session, fleet_name: str, pick: Selection) -> dict[str
         "graph": _drawing(services_graph(session), names),
         "revisions": {name: _revisions(session, name, None) for name in names},
     }
+
+
+def _status_row(session: Session, name: str) -> dict[str, Any]:
+    from .. import verbs
+
+    service = session.service(name)
+    try:
+        return verbs.status(session, service)
+    except DbtasksError as error:
+        found = {"current": None, "head": None, "pending": None, "checksums": None}
+        return {**verbs.where(session, service), **found, "state": f"error: {first_line(error)}"}
 
 
 def _revisions(session: Session, name: str, current: str | None) -> dict[str, Any]:

@@ -180,3 +180,21 @@ def test_report_options_are_checked_before_any_database(project: Path, args: tup
     result = inv(project, "db.report", *args, url="postgresql://x:y@127.0.0.1:1/z")
     assert assert_bad_input(result) == line
     assert not (project / "r.html").exists()
+
+
+def test_a_database_the_server_lacks_is_a_row_not_a_failed_report(
+    project: Path, upgraded_url: str, tmp_path: Path, page: list[Page]
+) -> None:
+    replace_once(
+        project / "migrations.yaml", "    path: services/journal\n", "    path: services/journal\n    database: journal_gone\n"
+    )
+    written = tmp_path / "report.html"
+    assert_ok(inv(project, "db.report", "--html", str(written), url=upgraded_url))
+    browser = opened(page, written, tmp_path)
+    assert browser.errors() == [] and browser.requests() == []
+    states = dict(map(tuple, dom(browser, "#status tr[data-service]", "service", "state")))
+    assert states.pop("journal").startswith("error: journal: database 'journal_gone' does not exist on ")
+    assert states == dict.fromkeys(("users", "habits", "movements", "meals", "practices"), "up to date")
+    assert dom(browser, "[data-plan='journal']", "text")[0][0].startswith(
+        "journal: journal: database 'journal_gone' does not exist"
+    )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DatabaseMissing, DbtasksError, UsageError, first_line
+from ..errors import DatabaseUnreachable, DbtasksError, UsageError, first_line
 from .graphs import Drawing, revisions_drawn, services_graph
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def project_report(session: Session, pick: Selection, verify: bool = False) -> d
     names = pick.names(session.project)
     try:
         rows = verbs_all.status_all(session, pick).entries
-    except DatabaseMissing:  # a database its server lacks: each service read on its own, that one said in its row
+    except DatabaseUnreachable:  # a server down, a database it lacks: each service read on its own, said in its row
         rows = [_status_row(session, name) for name in names]
     readable = {row["service"]: row["current"] or "" for row in rows if state_mark(row["state"]) != "failed"}
     plan = []

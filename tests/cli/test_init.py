@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _support import REPO, assert_ok, inv, query, replace_once, tables
+from _support import REPO, TABLE_MIGRATION, assert_ok, inv, query, replace_once, tables
 
 from dbtasks import config
 from dbtasks.config.project import Project, Service
@@ -451,3 +451,39 @@ def test_service_names_are_the_ones_users_type(tmp_path: Path) -> None:
     sections = ["alembic"] * len(folders)
     assert _names(folders, sections) == ["habits", "meals", "users", "service", "orders", "orders_svc"]
     assert _names([tmp_path / "billing_service"], ["billing_service"]) == ["billing_service"]
+
+
+def test_three_alembic_init_services_in_one_database_take_one_printed_choice(tmp_path: Path, database_url: str) -> None:
+    """A new user's monorepo: `alembic init` with the generic, async and pyproject templates, each keeping
+    public.alembic_version, all meant for one database. init prints one line with one choice; following it, every
+    service reaches head in that database, each in a version table of its own, and no env.py is changed."""
+    root = tmp_path / "mono"
+    alembic = Path(sys.executable).with_name("alembic")
+    templates = {"notes": "generic", "events": "async", "tasks": "pyproject"}
+    for folder, template in templates.items():
+        service = root / "services" / folder
+        service.mkdir(parents=True)
+        subprocess.run([str(alembic), "init", "-t", template, "alembic"], cwd=service, check=True, capture_output=True)
+        revision = f"{folder[0]}0000000b001"
+        (service / "alembic" / "versions" / f"{revision}_{folder}.py").write_text(
+            TABLE_MIGRATION.format(table=folder, revision=revision), encoding="utf-8"
+        )
+    env_files = {path: path.read_bytes() for path in root.rglob("env.py")}
+    assert len(env_files) == 3
+
+    first = assert_ok(dbtasks_init(root))
+    choices = [line for line in first.stdout.splitlines() if "alembic_version" in line]
+    assert len(choices) == 1 and choices[0].startswith("services/events, services/notes, services/tasks: each keeps "), (
+        first.stdout
+    )
+    assert choices[0].endswith("run dbtasks init --force --one-database (it writes migrations.yaml anew)")
+
+    assert_ok(dbtasks_init(root, "--force", "--one-database"))
+    result = assert_ok(inv(root, "db.upgrade-all", url=database_url))
+    assert result.stdout.splitlines()[-1] == "3 ok, 0 failed, 0 skipped", result.stdout
+    for folder in templates:
+        revision = f"{folder[0]}0000000b001"
+        assert rows(database_url, f"public.alembic_version_{folder}") == [revision]
+    assert tables(database_url, "public") >= set(templates)
+    assert "alembic_version" not in tables(database_url, "public")
+    assert {path: path.read_bytes() for path in root.rglob("env.py")} == env_files  # env.py unchanged

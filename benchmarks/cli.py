@@ -28,7 +28,7 @@ from .synthetic import SyntheticProject, generate
 
 NEEDS_HEAD = {"noop-upgrade", "check", "status", "verify", "noop-direct", "status-direct", "current-one", "doctor", *LARGE}
 # Services x migrations of each large scenario unless --large-services / --large-migrations say otherwise.
-LARGE_SIZES = {"status-large": (60, 30), "noop-large": (200, 20)}
+LARGE_SIZES = {"status-large": (60, 30), "noop-large": (200, 20), "fresh-large": (200, 20)}
 EVERY = (*MAIN, *LARGE, *fleet.SCENARIOS)
 PROFILED = (*MAIN, "status-large", "noop-large")
 
@@ -148,7 +148,7 @@ class Workspace:
         if name in LARGE_SIZES:  # two large scenarios of the same size share the project and its database
             services = self.args.large_services or LARGE_SIZES[name][0]
             migrations = self.args.large_migrations or LARGE_SIZES[name][1]
-            return self.project(f"large-{services}x{migrations}", services, migrations, True)
+            return self.project(f"large-{services}x{migrations}", services, migrations, name != "fresh-large")
         return self.project("main", self.args.services, self.args.migrations, name in NEEDS_HEAD)
 
 

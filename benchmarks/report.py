@@ -15,7 +15,7 @@ from typing import Any
 from dbtasks.compat import zip_strict
 
 from .runner import Result
-from .scenarios import SECONDS_TARGETS, TARGETS, TARGETS_BY_ISSUE
+from .scenarios import MEMORY_TARGETS, SECONDS_TARGETS, TARGETS, TARGETS_BY_ISSUE
 from .synthetic import REPO
 
 # verify-scaling passes when the cost of one more revision at the top of the range is at most this
@@ -84,7 +84,7 @@ def verdicts(results: Sequence[Result]) -> list[Verdict]:
             found.append(_flatness(scaling))
         if issue == 14:
             found += _marginal_costs(scaling)
-    return found + _seconds(by_name) + _floor(by_name)
+    return found + _seconds(by_name) + _floor(by_name) + _memory(by_name)
 
 
 def _seconds(by_name: dict[str, Result]) -> list[Verdict]:
@@ -98,6 +98,21 @@ def _seconds(by_name: dict[str, Result]) -> list[Verdict]:
         else:
             measured = f"{result.ours.median:.2f} s (baseline {result.baseline.median:.2f} s, {result.size})"
             found.append(Verdict(text, measured, result.ours.median <= limit, 25))
+    return found
+
+
+def _memory(by_name: dict[str, Result]) -> list[Verdict]:
+    """Issue 25: the process tree's peak memory over the baseline's, for a fresh upgrade-all of 200 services."""
+    found = []
+    for name, limit in MEMORY_TARGETS.items():
+        text = f"peak memory of the process tree, fresh `upgrade-all` of 200 services ≤ {limit}x the loop's"
+        result = by_name.get(name)
+        if result is None:
+            found.append(Verdict(text, "not run", None, 25))
+            continue
+        ratio = result.ours.tree_mib / result.baseline.tree_mib
+        measured = f"{ratio:.2f} ({result.ours.tree_mib:.0f} MiB against {result.baseline.tree_mib:.0f} MiB, {result.size})"
+        found.append(Verdict(text, measured, ratio <= limit, 25))
     return found
 
 

@@ -6,7 +6,7 @@ import json
 import os
 import platform
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -89,31 +89,36 @@ def verdicts(results: Sequence[Result]) -> list[Verdict]:
 
 def _seconds(by_name: dict[str, Result]) -> list[Verdict]:
     """Issue 25's absolute limits: our side's median, the baseline's beside it."""
-    found = []
-    for name, limit in SECONDS_TARGETS.items():
-        text = f"{TARGET_TEXT[name]} ≤ {limit} s"
-        result = by_name.get(name)
-        if result is None:
-            found.append(Verdict(text, "not run", None, 25))
-        else:
-            measured = f"{result.ours.median:.2f} s (baseline {result.baseline.median:.2f} s, {result.size})"
-            found.append(Verdict(text, measured, result.ours.median <= limit, 25))
-    return found
+    return [
+        _bounded(by_name, name, f"{TARGET_TEXT[name]} ≤ {limit} s", limit, _our_seconds)
+        for name, limit in SECONDS_TARGETS.items()
+    ]
 
 
 def _memory(by_name: dict[str, Result]) -> list[Verdict]:
     """Issue 25: the process tree's peak memory over the baseline's, for a fresh upgrade-all of 200 services."""
-    found = []
-    for name, limit in MEMORY_TARGETS.items():
-        text = f"peak memory of the process tree, fresh `upgrade-all` of 200 services ≤ {limit}x the loop's"
-        result = by_name.get(name)
-        if result is None:
-            found.append(Verdict(text, "not run", None, 25))
-            continue
-        ratio = result.ours.tree_mib / result.baseline.tree_mib
-        measured = f"{ratio:.2f} ({result.ours.tree_mib:.0f} MiB against {result.baseline.tree_mib:.0f} MiB, {result.size})"
-        found.append(Verdict(text, measured, ratio <= limit, 25))
-    return found
+    text = "peak memory of the process tree, fresh `upgrade-all` of 200 services ≤ {}x the loop's"
+    return [_bounded(by_name, name, text.format(limit), limit, _memory_ratio) for name, limit in MEMORY_TARGETS.items()]
+
+
+def _our_seconds(result: Result) -> tuple[float, str]:
+    return result.ours.median, f"{result.ours.median:.2f} s (baseline {result.baseline.median:.2f} s, {result.size})"
+
+
+def _memory_ratio(result: Result) -> tuple[float, str]:
+    ours, baseline = result.ours.tree_mib, result.baseline.tree_mib
+    return ours / baseline, f"{ours / baseline:.2f} ({ours:.0f} MiB against {baseline:.0f} MiB, {result.size})"
+
+
+def _bounded(
+    by_name: dict[str, Result], name: str, text: str, limit: float, measure: Callable[[Result], tuple[float, str]]
+) -> Verdict:
+    """Issue 25's verdict on `name`: what `measure` makes of its result (a value and how it reads) against `limit`."""
+    result = by_name.get(name)
+    if result is None:
+        return Verdict(text, "not run", None, 25)
+    value, measured = measure(result)
+    return Verdict(text, measured, value <= limit, 25)
 
 
 def _floor(by_name: dict[str, Result]) -> list[Verdict]:

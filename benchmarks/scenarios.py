@@ -104,6 +104,11 @@ UPGRADE_LOOP = Side(
 CURRENT_LOOP = Side("`alembic current` per service folder", lambda b, p, url: b.alembic_loop(p, url, ["current"]), heads_named)
 
 
+def _inv(task: str, check: Check, fresh: bool = False) -> Side:
+    """Our side: `inv db.TASK` in the project's root."""
+    return Side(f"`inv db.{task}`", lambda b, p, url: b.inv(p, url, f"db.{task}"), check, fresh=fresh)
+
+
 def build(name: str, service: str = "") -> Scenario:
     """The scenario called `name` (status-large is status on the large project; verify-scaling runs
     `inv db.verify <service>` against the manual loop for that single service; current-one asks
@@ -122,35 +127,35 @@ def build(name: str, service: str = "") -> Scenario:
             name,
             "empty database to head",
             Side(upgrade_loop.label, upgrade_loop.commands, at_head, fresh=True),
-            Side("`inv db.upgrade-all`", lambda b, p, url: b.inv(p, url, "db.upgrade-all"), at_head, fresh=True),
+            _inv("upgrade-all", at_head, fresh=True),
         )
     if name == "noop-upgrade":
         return Scenario(
             name,
             "every service already at head",
             upgrade_loop,
-            Side("`inv db.upgrade-all`", lambda b, p, url: b.inv(p, url, "db.upgrade-all"), at_head),
+            _inv("upgrade-all", at_head),
         )
     if name == "check":
         return Scenario(
             name,
             "database at head: one head, at head, models match",
             Side("`alembic check` per service folder", lambda b, p, url: b.alembic_loop(p, url, ["check"]), at_head),
-            Side("`inv db.check-all`", lambda b, p, url: b.inv(p, url, "db.check-all"), at_head),
+            _inv("check-all", at_head),
         )
     if name in ("status", "status-large"):
         return Scenario(
             name,
             "database at head: every service's current revision",
             CURRENT_LOOP,
-            Side("`inv db.status`", lambda b, p, url: b.inv(p, url, "db.status"), heads_named),
+            _inv("status", heads_named),
         )
     if name == "verify":
         return Scenario(
             name,
             "the test plan for every service",
             manual_verify,
-            Side("`inv db.verify-all`", lambda b, p, url: b.inv(p, url, "db.verify-all"), services_named),
+            _inv("verify-all", services_named),
         )
     if name == "verify-scaling":
         return Scenario(
@@ -164,7 +169,7 @@ def build(name: str, service: str = "") -> Scenario:
             name,
             "database at head: diagnose the setup (baseline: the loop's time to reach each service)",
             CURRENT_LOOP,
-            Side("`inv db.doctor`", lambda b, p, url: b.inv(p, url, "db.doctor"), diagnosed),
+            _inv("doctor", diagnosed),
         )
     if name == "floor":
         return Scenario(
@@ -191,7 +196,7 @@ def _speed(name: str, service: str) -> Scenario:
     """The scenarios of issue 14: the `dbtasks` command (no Invoke), one service's `current`, a large no-op."""
     upgrade_all = Side("`dbtasks upgrade-all`", lambda b, p, url: b.dbtasks(p, url, "upgrade-all"), named_at_head)
     if name in ("noop-direct", "noop-large"):
-        also = Side("`inv db.upgrade-all`", lambda b, p, url: b.inv(p, url, "db.upgrade-all"), named_at_head)
+        also = _inv("upgrade-all", named_at_head)
         variants = (("noop-large-inv", also),) if name == "noop-large" else ()
         return Scenario(name, "every service already at head", UPGRADE_LOOP, upgrade_all, variants)
     if name == "status-direct":

@@ -57,7 +57,7 @@ def preview(session: Session, service: Service) -> dict[str, Any]:
             "file": linting.relative(session, Path(revision["path"])),
             "sql": revision["sql"].strip(),
             "destructive": destructive(revision["sql"], service.expected_version_table[1]),
-            "locks": locks(statements(revision["sql"]), service.expected_version_table[1]),
+            "locks": locks(split(revision["sql"]), service.expected_version_table[1]),
             "findings": [found for found in findings if found["revision"] == revision["revision"]],
             "downgrade": has_downgrade(Path(revision["path"])),
         }
@@ -163,12 +163,7 @@ def destructive(sql: str, version_table: str = "alembic_version") -> list[str]:
     """The statements of `sql` that drop or rewrite data, each on one line; Alembic's own bookkeeping in the version
     table (a merge's DELETE of one branch's row) is not one."""
     bookkeeping = re.compile(rf'^DELETE\s+FROM\s+("?[^\s."]+"?\.)?"?{re.escape(version_table)}"?\s', re.IGNORECASE)
-    return [s for s in statements(sql) if _DESTRUCTIVE.match(s) and not bookkeeping.match(s)]
-
-
-def statements(sql: str) -> list[str]:
-    """The statements of offline SQL, each on one line, without comments (lint/sql.py)."""
-    return split(sql)
+    return [s for s in split(sql) if _DESTRUCTIVE.match(s) and not bookkeeping.match(s)]
 
 
 def has_downgrade(path: Path) -> bool:

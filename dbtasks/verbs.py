@@ -228,6 +228,11 @@ def where(session: Session, service: Service) -> dict[str, Any]:
     return {"service": service.name, "database": database, "schema": ", ".join(service.owned_schemas)}
 
 
+def unread(session: Session, service: Service, state: str) -> dict[str, Any]:
+    """The status row of a service whose status could not be read: where it lives, and `state` saying why."""
+    return {**where(session, service), "current": None, "head": None, "pending": None, "state": state, "checksums": None}
+
+
 def status_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     """current/head/pending/state for the status table and its JSON."""
     heads, current_revisions = list(data.get("head") or []), list(data.get("current") or [])

@@ -162,8 +162,8 @@ def status_all(session: Session, pick: Selection) -> Report:
             row = dict(outcome.data)
             rows.extend([row, *row.pop("engines", ())])  # multidb: its other databases' rows after its own
         else:
-            state = f"error: {outcome.detail}" if outcome.state == "failed" else outcome.detail
-            row = {**verbs.where(session, service), "current": None, "head": None, "pending": None}
-            rows.append({**row, "state": state, "checksums": None})
+            rows.append(
+                verbs.unread(session, service, f"error: {outcome.detail}" if outcome.state == "failed" else outcome.detail)
+            )
     failure = None if all(o.ok for o in outcomes) else "status could not be read for every service (see the state column)"
     return Report(outcomes, failure, rows)

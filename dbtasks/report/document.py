@@ -90,8 +90,7 @@ def _status_row(session: Session, name: str) -> dict[str, Any]:
     try:
         return verbs.status(session, service)
     except DbtasksError as error:
-        found = {"current": None, "head": None, "pending": None, "checksums": None}
-        return {**verbs.where(session, service), **found, "state": f"error: {first_line(error)}"}
+        return verbs.unread(session, service, f"error: {first_line(error)}")
 
 
 def _revisions(session: Session, name: str, current: str | None) -> dict[str, Any]:

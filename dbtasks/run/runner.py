@@ -53,7 +53,8 @@ def run(
 
     `timeouts` (statement_timeout, lock_timeout) are set for every transaction env.py's connection runs;
     `fork` starts the interpreter's fork server if it is not running yet (worth it when a run starts several
-    workers), importing the modules of `drivers` (the run's services' drivers); a running one is always used. With DBTASKS_DEBUG=1, `announce` hears of each worker start.
+    workers), importing the modules of `drivers` (the run's services' drivers); a running one is always used. With
+    DBTASKS_DEBUG=1, `announce` hears of each worker start.
     `shared` and `foreign` tell the worker which of its schemas other services use, and their version tables.
     `lock` is the migration lock the caller holds: the worker checks it before each commit, and is stopped (rolling
     back) when the lock is lost.
@@ -86,7 +87,7 @@ def run(
         "result_fd": -1,
     }
     target = _with_env_secrets(service, target)
-    result = _start(service, request, target, emit, drivers if fork else None, announce if settings.debug() else None, lock)
+    result = _start(service, request, target, emit, fork, drivers, announce if settings.debug() else None, lock)
     if result.get("ok"):
         return dict(result.get("data") or {})
     raise explain.failure(service, op, result, target)
@@ -117,11 +118,11 @@ def _start(
     request: Request,
     target: Target,
     emit: Emit,
-    fork: tuple[str, ...] | None,
+    fork: bool,
+    drivers: tuple[str, ...],
     debug: Emit | None,
     lock: Held | None,
 ) -> Result:
-    """`fork`: the drivers a fork server started now imports (None: start none, use a running one)."""
     read_fd, write_fd = os.pipe()
     request["result_fd"] = write_fd
     chunks: list[bytes] = []
@@ -130,11 +131,7 @@ def _start(
     python, env = service.python or sys.executable, _environment(service, target)
     if service.python is not None:
         _probe(service, python)
-    server = (
-        forkserver.server_for(python, WORKER, start=fork is not None, drivers=fork or ())
-        if settings.forkserver(service.env)
-        else None
-    )
+    server = forkserver.server_for(python, WORKER, start=fork, drivers=drivers) if settings.forkserver(service.env) else None
     process: subprocess.Popen[bytes] | forkserver.Forked | None = None
     if server is not None:
         try:

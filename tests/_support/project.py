@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import ast
+import atexit
+import compileall
 import copy
 import functools
 import re
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +36,26 @@ def local_database_made(project: Path) -> bool:
 
 
 def copy_project(root: Path) -> Path:
-    """Copy migrations.yaml, tasks.py and services/ (without __pycache__) into `root`."""
+    """Copy migrations.yaml, tasks.py and services/ into `root`, services/ with this interpreter's bytecode of every
+    module (never the repository's own __pycache__)."""
     root.mkdir(parents=True)
     shutil.copy2(REPO / "migrations.yaml", root / "migrations.yaml")
     shutil.copy2(REPO / "tasks.py", root / "tasks.py")
-    shutil.copytree(REPO / "services", root / "services", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(_compiled_services(), root / "services")
     return root
+
+
+@functools.lru_cache(maxsize=1)
+def _compiled_services() -> Path:
+    """A copy of services/ compiled once per test process. Each test's copy gets the bytecode with the sources, so its
+    workers do not compile every revision file, env.py and model module again (each test starts from a fresh copy).
+    The files keep their times (copy2), which is what a .pyc is checked against: a file a test edits is compiled anew."""
+    folder = Path(tempfile.mkdtemp(prefix="dbtasks-tests-services-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    services = folder / "services"
+    shutil.copytree(REPO / "services", services, ignore=shutil.ignore_patterns("__pycache__"))
+    compileall.compile_dir(services, quiet=2)
+    return services
 
 
 def declared_services(root: Path = REPO) -> dict[str, dict[str, Any]]:

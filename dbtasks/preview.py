@@ -48,7 +48,7 @@ def preview(session: Session, service: Service) -> dict[str, Any]:
 
     status = verbs.status(session, service)
     current = status.get("current")
-    rendered = linting.render(session, service, current) if status.get("pending") else []
+    rendered = _pending_rendered(session, service, current) if status.get("pending") else []
     findings = linting.findings_of(session, service, rendered) if rendered else []
     revisions = [
         {
@@ -71,6 +71,26 @@ def preview(session: Session, service: Service) -> dict[str, Any]:
         "checksums": status.get("checksums"),
         "revisions": revisions,
     }
+
+
+def _pending_rendered(session: Session, service: Service, current: str | None) -> list[dict[str, Any]]:
+    """The pending revisions' offline SQL. From one current revision Alembic renders the rest; from several (branches
+    applied, their merge pending) it renders no range, so every revision is rendered and the applied ones (each
+    current revision and what it stands on) are left out: a revision's offline SQL does not depend on where it starts."""
+    from .lint import check as linting
+
+    heads = (current or "").split(",")
+    if len(heads) < 2:
+        return linting.render(session, service, current)
+    rendered = linting.render(session, service, None)
+    below = {revision["revision"]: revision["down_revisions"] for revision in rendered}
+    applied, waiting = set(), list(heads)
+    while waiting:
+        revision = waiting.pop()
+        if revision not in applied:
+            applied.add(revision)
+            waiting.extend(below.get(revision, ()))
+    return [revision for revision in rendered if revision["revision"] not in applied]
 
 
 def plan(session: Session, pick: Selection) -> dict[str, Any]:

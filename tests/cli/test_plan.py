@@ -61,6 +61,22 @@ def test_plan_shows_the_order_the_pending_revisions_and_a_destructive_one_and_ch
     assert snapshot(pending) == before
 
 
+def test_branches_both_applied_leave_only_their_merge_to_plan(project: Path, upgraded_url: str) -> None:
+    first = head_of("movements")
+    plant_migration(project, "movements", "0002a", first)
+    plant_migration(project, "movements", "0002b", first)
+    plant_migration(project, "movements", "0003", ("0002a", "0002b"))  # type: ignore[arg-type]  # the merge
+    for branch in ("0002a", "0002b"):
+        assert_ok(inv(project, "db.upgrade", "movements", "--to", branch, url=upgraded_url))
+    before = snapshot(upgraded_url)
+    result = assert_ok(inv(project, "db.plan", "--only", "movements", url=upgraded_url))
+    summaries = [line for line in result.stdout.splitlines() if line.startswith("movements: ")]
+    assert summaries == ["movements: 1 pending revision: 0002a,0002b -> 0003"], show(result)
+    document = json.loads(assert_ok(inv(project, "db.plan", "--only", "movements", "--json", url=upgraded_url)).stdout)
+    assert [revision["revision"] for revision in document["services"][0]["revisions"]] == ["0003"]
+    assert snapshot(upgraded_url) == before
+
+
 def test_fail_on_destructive_fails_and_json_and_markdown_say_the_same(project: Path, pending: str) -> None:
     before = snapshot(pending)
     failed = inv(project, "db.plan", "--fail-on", "destructive", url=pending)

@@ -62,7 +62,10 @@ def test_the_session_server_survives_a_concurrent_pytest_of_the_same_user(
     elsewhere. The other pytest runs with a temporary folder of its own: in ours it would also close the folders of
     this suite's tests that start a server under their tmp_path (a project's local database) while they run."""
     if not SERVERS:
-        pytest.skip("DBTASKS_TEST_DATABASE_URL names a server this session did not start")
+        pytest.skip(
+            "DBTASKS_TEST_DATABASE_URL names a server this session did not start, whose folders are not ours to check; "
+            "unset it to run this test"
+        )
     data = SERVERS[0].data
     ours = Path(tempfile.gettempdir()) / f"pytest-of-{getpass.getuser()}"
     assert ours not in data.parents and tmp_path_factory.getbasetemp() not in data.parents, data

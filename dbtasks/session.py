@@ -170,11 +170,13 @@ class Session:
                 self._probed.add(target.url)
             key = (address(target.url), *service.expected_version_table)
             if key in writers and not writers[key].other_branch(service):
+                from .config.keys import own_version_table
+
                 raise ConfigError(
                     [
                         f"services {writers[key].name!r} and {service.name!r} both keep their version table in "
                         f"{'.'.join(service.expected_version_table)} of database {key[0][2]!r}; give one of them its own "
-                        f"(version_table: alembic_version_{service.name} in migrations.yaml and in its env.py)"
+                        f"(version_table: {own_version_table(service.name)} in migrations.yaml and in its env.py)"
                     ]
                 )
             writers[key] = service

@@ -61,9 +61,11 @@ def main(argv: list[str]) -> int:
         return error.exit_code
     again = ["dbtasks", "init", *([given.given_folder] if given.given_folder else [])]
     again += [part for name in given.packages for part in ("--package", name)]
-    written.plan.notes[:] = [
-        note.replace(ONE_DATABASE, shlex.join([*again, "--force", "--one-database"])) for note in written.plan.notes
-    ]
+    if given.dry_run:  # nothing written: the same dry run with the option, into the file
+        instead = f"{shlex.join([*again, '--dry-run', '--one-database'])} > migrations.yaml"
+    else:
+        instead = f"{shlex.join([*again, '--force', '--one-database'])} (it writes migrations.yaml and tasks.py anew)"
+    written.plan.notes[:] = [note.replace(ONE_DATABASE, instead) for note in written.plan.notes]
     try:
         if given.dry_run:  # the file on stdout (dbtasks init --dry-run > migrations.yaml), the rest on stderr
             print(written.text, end="")

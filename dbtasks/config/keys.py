@@ -21,6 +21,13 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 _DATABASE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}\Z")
 _VERSION_TABLE = re.compile(r"^([A-Za-z_][A-Za-z0-9_$]{0,62}\.)?[A-Za-z_][A-Za-z0-9_$]{0,62}\Z")
 
+
+def own_version_table(service: str, table: str = "alembic_version") -> str:
+    """A version table of the service's own that `version_table` accepts: a service name may hold a '-', which a table
+    name may not, and PostgreSQL cuts names at 63 bytes."""
+    return f"{table}_{re.sub(r'[^A-Za-z0-9_$]', '_', service)}"[:63]
+
+
 # Each service key: (type check, what to say when it fails).
 _ServiceKeys = dict[str, tuple[Callable[[Any], bool], str]]
 

@@ -33,6 +33,7 @@ from .keys import (
     find_cycle,
     is_x,
     merged,
+    own_version_table,
     version_table,
 )
 from .project import BOOKKEEPING_SCHEMA, Environment, Project, Service, closest, display_path, read_utf8, resolved
@@ -385,7 +386,7 @@ class _Loader:
                     self.at(name, "version_table", self.at(name, "schema", nodes[name])),
                     f"services.{name}",
                     f"keeps its version table in {table}, like {owners[key]!r} in the same database; two services "
-                    f"cannot share a version table: give {name!r} its own (version_table: alembic_version_{name}, "
+                    f"cannot share a version table: give {name!r} its own (version_table: {own_version_table(name)}, "
                     f"and the same name in its env.py's context.configure)",
                 )
             else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..config.keys import own_version_table
 from . import databases
 from .planned import Plan, Planned
 from .scan import UNKNOWN, ServiceScan
@@ -16,7 +17,7 @@ from .url_plan import decide_url
 
 # The other way for services that share a version table's place; the command line replaces it with the one the user
 # ran, --one-database added (cli/init_command.py).
-ONE_DATABASE = "dbtasks init --force --one-database"
+ONE_DATABASE = "dbtasks init --force --one-database (it writes migrations.yaml and tasks.py anew)"
 _GENERIC_FOLDERS = ("alembic", "migrations", "migration", "db", "database", "schema")
 
 
@@ -238,7 +239,7 @@ def _decide_databases(services: list[Planned], notes: list[str], root: Path, one
         chosen = [_own_database(members, schema, table, root, others[key]) for key, members in environments.items()]
         notes.append(
             f"{labels}: each keeps {schema}.{table}, so each {_databases_said(chosen)}; to keep them in one database "
-            f"instead, each with a version table of its own, run {ONE_DATABASE} (it writes migrations.yaml anew)"
+            f"instead, each with a version table of its own, run {ONE_DATABASE}"
         )
 
 
@@ -273,7 +274,7 @@ def _own_database(members: list[Planned], schema: str, table: str, root: Path, o
         service.alone = (  # what --update says of a new service that joins the group
             f"{service.label}: keeps {schema}.{table}, as {others}, so it got a database of its own, {name} ({named}); "
             f"to keep it in the default database instead, replace its database: line with schema: {schema} and "
-            f"version_table: {schema}.{table}_{service.name}"
+            f"version_table: {schema}.{own_version_table(service.name, table)}"
         )
         service.comments.append(
             f"keeps its version table in {schema}.{table}, as {others}: two services cannot share one, so each "
@@ -290,7 +291,7 @@ def _own_database(members: list[Planned], schema: str, table: str, root: Path, o
 def _own_version_table(members: list[Planned], schema: str, table: str, others: str) -> str:
     """One environment's version table of its own in the shared database: `table` and its service's (or folder's) name."""
     first = members[0]
-    own = f"{table}_{first.name if len(members) == 1 else _folder_name(first)}"
+    own = own_version_table(first.name if len(members) == 1 else _folder_name(first), table)
     for service in members:
         service.version_table = own
         service.alone = (

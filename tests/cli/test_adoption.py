@@ -107,7 +107,7 @@ def test_a_new_monorepo_adopts_dbtasks_with_the_readme_steps(
         "services/events, services/notes: each keeps public.alembic_version, so each got a database of its own, named by "
         "init: events, notes (the local database creates them; on your server, inv db.upgrade-all --create-databases does, "
         "or put your databases' names in services.NAME.database); to keep them in one database instead, each with a version table of its own, run dbtasks init --force --one-database "
-        "(it writes migrations.yaml anew)",
+        "(it writes migrations.yaml and tasks.py anew)",
         "depends_on and expect_tables: init took depends_on from the migrations (foreign keys, extensions, tables two services create) (none found); "
         "add the others, and uncomment expect_tables for verify to check them (docs/configuration.md)",
         "next: inv db.status",

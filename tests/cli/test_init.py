@@ -105,7 +105,7 @@ def test_init_on_the_layouts_example_writes_its_committed_migrations_yaml(layout
         "plain_async, plain_sync: each keeps public.alembic_version, so each got a database of its own, named by init: "
         "plain_async, plain_sync (the local database creates them; on your server, inv db.upgrade-all --create-databases "
         "does, or put your databases' names in services.NAME.database); to keep them in one database instead, each with a version table of its own, run dbtasks init --force --one-database "
-        "(it writes migrations.yaml anew)"
+        "(it writes migrations.yaml and tasks.py anew)"
     ]
     assert (
         "depends_on and expect_tables: init took depends_on from the migrations (foreign keys, extensions, tables two services create) (billing -> accounts); "
@@ -176,7 +176,7 @@ def test_the_one_database_alternative_init_prints_works_as_printed(layouts: Path
     instead of one each; done as said, both reach head in one database, each in its own version table, env.py unchanged."""
     first = assert_ok(dbtasks_init(layouts.parent, layouts.name))  # the advice repeats the folder given
     assert first.stdout.splitlines()[-3].endswith(
-        f"run dbtasks init {layouts.name} --force --one-database (it writes migrations.yaml anew)"
+        f"run dbtasks init {layouts.name} --force --one-database (it writes migrations.yaml and tasks.py anew)"
     )
     result = assert_ok(dbtasks_init(layouts, "--force", "--one-database"))
     assert [line for line in result.stdout.splitlines() if "alembic_version" in line] == [
@@ -476,7 +476,7 @@ def test_three_alembic_init_services_in_one_database_take_one_printed_choice(tmp
     assert len(choices) == 1 and choices[0].startswith("services/events, services/notes, services/tasks: each keeps "), (
         first.stdout
     )
-    assert choices[0].endswith("run dbtasks init --force --one-database (it writes migrations.yaml anew)")
+    assert choices[0].endswith("run dbtasks init --force --one-database (it writes migrations.yaml and tasks.py anew)")
 
     assert_ok(dbtasks_init(root, "--force", "--one-database"))
     result = assert_ok(inv(root, "db.upgrade-all", url=database_url))
@@ -487,3 +487,29 @@ def test_three_alembic_init_services_in_one_database_take_one_printed_choice(tmp
     assert tables(database_url, "public") >= set(templates)
     assert "alembic_version" not in tables(database_url, "public")
     assert {path: path.read_bytes() for path in root.rglob("env.py")} == env_files  # env.py unchanged
+
+
+def test_one_database_gives_a_hyphenated_service_a_version_table_postgresql_accepts(tmp_path: Path, database_url: str) -> None:
+    """A service folder named billing-api (a service name may hold a '-', a table name may not): the dry run's one
+    choice is the dry run again with --one-database, whose file is the one `dbtasks init --one-database` writes, and
+    with it both services reach head in one database, billing-api's revision in public.alembic_version_billing_api."""
+    root = tmp_path / "mono"
+    alembic = Path(sys.executable).with_name("alembic")
+    for folder in ("billing-api", "orders"):
+        service = root / "services" / folder
+        service.mkdir(parents=True)
+        subprocess.run([str(alembic), "init", "alembic"], cwd=service, check=True, capture_output=True)
+        (service / "alembic" / "versions" / f"{folder[0]}0000000c001_{folder[0]}.py").write_text(
+            TABLE_MIGRATION.format(table=folder.replace("-", "_"), revision=f"{folder[0]}0000000c001"), encoding="utf-8"
+        )
+
+    dry = assert_ok(dbtasks_init(root, "--dry-run"))
+    choices = [line for line in dry.stderr.splitlines() if "alembic_version" in line]
+    assert len(choices) == 1 and choices[0].endswith("run dbtasks init --dry-run --one-database > migrations.yaml"), dry.stderr
+    followed = assert_ok(dbtasks_init(root, "--dry-run", "--one-database")).stdout
+    assert_ok(dbtasks_init(root, "--one-database"))
+    assert (root / "migrations.yaml").read_text(encoding="utf-8") == followed
+    result = assert_ok(inv(root, "db.upgrade-all", url=database_url))
+    assert result.stdout.splitlines()[-1] == "2 ok, 0 failed, 0 skipped", result.stdout
+    assert query(database_url, "SELECT version_num FROM public.alembic_version_billing_api") == [("b0000000c001",)]
+    assert query(database_url, "SELECT version_num FROM public.alembic_version_orders") == [("o0000000c001",)]

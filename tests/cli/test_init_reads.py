@@ -128,8 +128,8 @@ def test_init_takes_each_database_name_from_the_repository_before_inventing_one(
     assert notes == [
         "services/events, services/notes, services/tasks: each keeps public.alembic_version, so each has a database of "
         "its own: mono_events (as docker-compose.yml (service events-api) names it), mono_notes (as "
-        "services/notes/alembic.ini's sqlalchemy.url names it), mono_tasks (as services/tasks/.env names it); to keep them in one database instead, each with a version table of its own, run dbtasks init --force --one-database "
-        "(it writes migrations.yaml anew)"
+        "services/notes/alembic.ini's sqlalchemy.url names it), mono_tasks (as services/tasks/.env names it); to keep them in one database instead, each with a version table of its own, run dbtasks init --dry-run --one-database "
+        "> migrations.yaml"
     ], show(dry)
 
 

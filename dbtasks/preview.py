@@ -21,9 +21,11 @@ if TYPE_CHECKING:
     from .session import Session
 
 # Statements that drop or rewrite data: a table, column, schema or type dropped, a column's type changed, rows deleted.
+# In ALTER TABLE, COLUMN is optional (DROP c, ALTER c TYPE ...); a DROP of a constraint, default or NOT NULL loses no data.
 _DESTRUCTIVE = re.compile(
     r"^\s*(DROP\s+(TABLE|SCHEMA|TYPE|VIEW|MATERIALIZED\s+VIEW|SEQUENCE)\b|TRUNCATE\b|DELETE\s+FROM\b"
-    r"|ALTER\s+TABLE\b.*\b(DROP\s+COLUMN|ALTER\s+COLUMN\s+\S+\s+(SET\s+DATA\s+)?TYPE)\b)",
+    r"|ALTER\s+TABLE\b.*\b(DROP\s+(?!(CONSTRAINT|DEFAULT|NOT|IDENTITY|EXPRESSION)\b)"
+    r"|ALTER\s+(COLUMN\s+)?\S+\s+(SET\s+DATA\s+)?TYPE\b))",
     re.IGNORECASE | re.DOTALL,
 )
 FAIL_ON = ("lint", "destructive", "edited")

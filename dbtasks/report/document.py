@@ -46,7 +46,7 @@ def project_report(session: Session, pick: Selection, verify: bool = False) -> d
             try:
                 plan.append(preview.preview(session, session.service(name)))
             except DbtasksError as error:
-                plan.append({"service": name, "error": first_line(error), "revisions": []})
+                plan.append({"service": name, "error": _why(name, error), "revisions": []})
     found = {
         **_heading(session),
         "services": rows,
@@ -90,7 +90,7 @@ def _status_row(session: Session, name: str) -> dict[str, Any]:
     try:
         return verbs.status(session, service)
     except DbtasksError as error:
-        return verbs.unread(session, service, f"error: {first_line(error)}")
+        return verbs.unread(session, service, f"error: {_why(name, error)}")
 
 
 def _revisions(session: Session, name: str, current: str | None) -> dict[str, Any]:
@@ -98,7 +98,12 @@ def _revisions(session: Session, name: str, current: str | None) -> dict[str, An
     try:
         return _drawing(revisions_drawn(session, session.service(name), current), None)
     except DbtasksError as error:
-        return {"nodes": [], "edges": [], "marks": {}, "error": first_line(error)}
+        return {"nodes": [], "edges": [], "marks": {}, "error": _why(name, error)}
+
+
+def _why(name: str, error: DbtasksError) -> str:
+    """An error's first line without the service's name it starts with: the page shows it beside that name."""
+    return first_line(error).removeprefix(f"{name}: ")
 
 
 def _heading(session: Session) -> dict[str, Any]:

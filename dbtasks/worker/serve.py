@@ -32,7 +32,6 @@ _PRELOAD = (
     "alembic.autogenerate",
     "sqlalchemy",
     "psycopg2",
-    "psycopg2.extras",  # SQLAlchemy's psycopg2 dialect imports it as it connects (about 2 ms of each child)
     "logging.config",  # alembic.ini's [loggers]: env.py's fileConfig imports it
 )
 _FDS = 4  # stdin, stdout, result, status

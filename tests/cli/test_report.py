@@ -193,8 +193,11 @@ def test_a_database_the_server_lacks_is_a_row_not_a_failed_report(
     browser = opened(page, written, tmp_path)
     assert browser.errors() == [] and browser.requests() == []
     states = dict(map(tuple, dom(browser, "#status tr[data-service]", "service", "state")))
-    assert states.pop("journal").startswith("error: journal: database 'journal_gone' does not exist on ")
-    assert states == dict.fromkeys(("users", "habits", "movements", "meals", "practices"), "up to date")
-    assert dom(browser, "[data-plan='journal']", "text")[0][0].startswith(
-        "journal: journal: database 'journal_gone' does not exist"
+    server = urlsplit(upgraded_url).netloc.rpartition("@")[2]
+    missing = (
+        f"database 'journal_gone' does not exist on {server}: create it (CREATE DATABASE \"journal_gone\"), or fix the "
+        "database name in DATABASE_URL (database journal_gone)"
     )
+    assert states.pop("journal") == f"error: {missing}"
+    assert states == dict.fromkeys(("users", "habits", "movements", "meals", "practices"), "up to date")
+    assert dom(browser, "[data-plan='journal']", "text") == [[f"journal: {missing}"]]

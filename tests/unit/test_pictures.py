@@ -36,6 +36,10 @@ BRANCHED = (
         ("DELETE FROM m.t WHERE id > 3;\n", ["DELETE FROM m.t WHERE id > 3"]),
         ("TRUNCATE m.t;\n", ["TRUNCATE m.t"]),
         ("ALTER TABLE m.t ADD COLUMN c int;\n", []),
+        # COLUMN is optional in ALTER TABLE; dropping a constraint, a default or NOT NULL loses no data
+        ("ALTER TABLE m.t DROP c;\n", ["ALTER TABLE m.t DROP c"]),
+        ("ALTER TABLE m.t ALTER c TYPE text;\n", ["ALTER TABLE m.t ALTER c TYPE text"]),
+        ("ALTER TABLE m.t DROP CONSTRAINT k, ALTER COLUMN c DROP DEFAULT, ALTER c DROP NOT NULL;\n", []),
         # a merge's bookkeeping: Alembic deletes one branch's row from the version table
         ("DELETE FROM m.alembic_version WHERE m.alembic_version.version_num = '0002a';\n", []),
         ("DELETE FROM \"M\".alembic_version WHERE version_num = '0002a';\n", []),

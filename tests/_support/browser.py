@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,7 @@ def chromium() -> str:
 
 
 def _above_four(descriptor: int) -> int:
-    moved = fcntl.fcntl(descriptor, fcntl.F_DUPFD, 10)
+    moved = fcntl.fcntl(descriptor, fcntl.F_DUPFD_CLOEXEC, 10)  # only the browser gets them (dup2 onto 3 and 4)
     os.close(descriptor)
     return moved
 
@@ -45,6 +44,7 @@ class Page:
     """One tab of a headless Chromium of its own (its profile in `folder`), open on `path`; close() ends it."""
 
     def __init__(self, path: Path, folder: Path, width: int = 1280, height: int = 900) -> None:
+        browser = chromium()  # a skip before any pipe is made
         ours_in, theirs_out = os.pipe()
         theirs_in, ours_out = os.pipe()
         # The child's ends above 4 first: dup2 onto 3 must not close the other end if the pipe got 3 or 4.
@@ -55,7 +55,7 @@ class Page:
             os.dup2(theirs_out, 4)
 
         arguments = [
-            chromium(),
+            browser,
             "--headless=new",
             "--remote-debugging-pipe",
             f"--user-data-dir={folder / 'profile'}",
@@ -84,15 +84,17 @@ class Page:
         self._changed = threading.Condition()
         self._listener = threading.Thread(target=self._listen, daemon=True)
         self._listener.start()
-        target = self._call("Target.createTarget", {"url": "about:blank"})["targetId"]
-        self._session = self._call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            self.call(f"{domain}.enable")
-        started = time.monotonic()
-        self.call("Page.navigate", {"url": path.resolve().as_uri()})
-        self.wait_for("Page.loadEventFired")
-        self.load_seconds = time.monotonic() - started
         self.url = path.resolve().as_uri()
+        try:
+            target = self._call("Target.createTarget", {"url": "about:blank"})["targetId"]
+            self._session = self._call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+            for domain in ("Page", "Runtime", "Log", "Network"):
+                self.call(f"{domain}.enable")
+            self.call("Page.navigate", {"url": self.url})
+            self.wait_for("Page.loadEventFired")
+        except BaseException:  # the caller never gets the page to close: end the browser here
+            self.close()
+            raise
 
     def _listen(self) -> None:
         buffer = b""

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from dbtasks.database import owner
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -50,7 +52,8 @@ def _compiled_services() -> Path:
     """A copy of services/ compiled once per test process. Each test's copy gets the bytecode with the sources, so its
     workers do not compile every revision file, env.py and model module again (each test starts from a fresh copy).
     The files keep their times (copy2), which is what a .pyc is checked against: a file a test edits is compiled anew."""
-    folder = Path(tempfile.mkdtemp(prefix="dbtasks-tests-services-"))
+    folder = Path(tempfile.mkdtemp(prefix="dbtasks-tests-services-"))  # under the suite's prefix (servers.py) ...
+    (folder / "owner").write_text(owner.this_process())  # ... so that the next run removes it if this one is killed
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     services = folder / "services"
     shutil.copytree(REPO / "services", services, ignore=shutil.ignore_patterns("__pycache__"))

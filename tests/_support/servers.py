@@ -41,7 +41,8 @@ def cheap_logins(admin_url: str) -> None:
 
 
 def remove_abandoned_server_folders(parent: Path) -> list[Path]:
-    """Stop the servers of, and remove, the server folders under `parent` whose session is gone (a crashed run)."""
+    """Stop the servers of, and remove, the suite's folders under `parent` (a session's server, a test process's compiled
+    services) whose process is gone (a crashed run)."""
     removed = []
     for folder in parent.glob(f"{SERVER_FOLDER_PREFIX}*"):
         try:

@@ -176,27 +176,27 @@ def test_a_match_is_made_again_under_the_lock_before_anything_is_recorded(projec
     holder = psycopg2.connect(url, application_name="someone else's deploy")
     holder.autocommit = True
     holder.cursor().execute("SELECT pg_advisory_lock(%s, %s)", key_of("meals"))
-    adopting = subprocess.Popen(
+    with subprocess.Popen(  # waited for on the way out, also when an assertion fails
         [sys.executable, "-m", "invoke", "db.adopt", "--service", "meals", "--yes", "--lock-wait", "60"],
         cwd=project,
         env=task_environment(url, None),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    try:
-        assert adopting.stderr is not None
-        waiting = ""
-        while "waiting for the migration lock" not in waiting:  # matched once, now waiting for the lock
-            waiting = adopting.stderr.readline()
-            assert waiting, "adopt ended before it waited for the lock"
-        execute(url, "ALTER TABLE meals.foods ADD COLUMN extra integer")  # what another deploy does meanwhile
-    finally:
-        holder.close()
-    stdout, stderr = adopting.communicate(timeout=120)
-    assert adopting.returncode == 1, (stdout, stderr)
-    assert stderr.splitlines()[-1] == (
-        "meals: its tables or version tables changed while adopt waited for the lock; nothing was recorded: rerun "
-        "inv db.adopt --service meals to see where it stands now"
-    )
+    ) as adopting:
+        try:
+            assert adopting.stderr is not None
+            waiting = ""
+            while "waiting for the migration lock" not in waiting:  # matched once, now waiting for the lock
+                waiting = adopting.stderr.readline()
+                assert waiting, "adopt ended before it waited for the lock"
+            execute(url, "ALTER TABLE meals.foods ADD COLUMN extra integer")  # what another deploy does meanwhile
+        finally:
+            holder.close()
+        stdout, stderr = adopting.communicate(timeout=120)
+        assert adopting.returncode == 1, (stdout, stderr)
+        assert stderr.splitlines()[-1] == (
+            "meals: its tables or version tables changed while adopt waited for the lock; nothing was recorded: rerun "
+            "inv db.adopt --service meals to see where it stands now"
+        )
     assert version(url, "meals") == []

@@ -83,6 +83,7 @@ def test_fail_on_destructive_fails_and_json_and_markdown_say_the_same(project: P
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert failed.stderr.splitlines()[-1] == "the plan has what --fail-on destructive refuses: movements: 1 destructive"
     linted = inv(project, "db.plan", "--fail-on", "lint,destructive", url=pending)
+    assert linted.returncode == 1, show(linted)
     assert (
         linted.stderr.splitlines()[-1] == "the plan has what --fail-on lint,destructive refuses: movements: 1 lint, 1 destructive"
     )

@@ -43,12 +43,13 @@ def waves(session: Session, names: list[str]) -> list[list[str]]:
     return found
 
 
-def preview(session: Session, service: Service) -> dict[str, Any]:
+def preview(session: Session, service: Service, status: dict[str, Any] | None = None) -> dict[str, Any]:
     """{"service", "current", "head", "state", "checksums", "revisions": [{"revision", "message", "file", "sql", "destructive",
-    "locks", "findings", "downgrade"}]} for the revisions an upgrade to head would apply now."""
+    "locks", "findings", "downgrade"}]} for the revisions an upgrade to head would apply now; `status` is the service's
+    status when the caller has read it already."""
     from .lint import check as linting
 
-    status = verbs.status(session, service)
+    status = status if status is not None else verbs.status(session, service)
     current = status.get("current")
     rendered = _pending_rendered(session, service, current) if status.get("pending") else []
     findings = linting.findings_of(session, service, rendered) if rendered else []

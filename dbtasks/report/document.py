@@ -39,20 +39,23 @@ def project_report(session: Session, pick: Selection, verify: bool = False) -> d
         rows = verbs_all.status_all(session, pick).entries
     except DatabaseUnreachable:  # a server down, a database it lacks: each service read on its own, said in its row
         rows = [_status_row(session, name) for name in names]
-    readable = {row["service"]: row["current"] or "" for row in rows if state_mark(row["state"]) != "failed"}
+    readable = {row["service"]: row for row in rows if state_mark(row["state"]) != "failed"}
+    waves = preview.waves(session, names)
     plan = []
-    for wave in preview.waves(session, names):
+    for wave in waves:
         for name in wave:
-            try:
-                plan.append(preview.preview(session, session.service(name)))
+            try:  # the status read above, where it was read
+                plan.append(preview.preview(session, session.service(name), readable.get(name)))
             except DbtasksError as error:
                 plan.append({"service": name, "error": _why(name, error), "revisions": []})
     found = {
         **_heading(session),
         "services": rows,
         "graph": _drawing(services_graph(session, {row["service"]: state_mark(row["state"]) for row in rows}), names),
-        "revisions": {name: _revisions(session, name, readable.get(name)) for name in names},
-        "plan": {"waves": preview.waves(session, names), "services": plan},
+        "revisions": {
+            name: _revisions(session, name, (readable[name]["current"] or "") if name in readable else None) for name in names
+        },
+        "plan": {"waves": waves, "services": plan},
         "verify": None,
     }
     if verify:

@@ -7,7 +7,10 @@ The library API, imported on first use (nothing loads with `import dbtasks`): `l
 from __future__ import annotations
 
 import importlib
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a no-op replayed imports little)
+if TYPE_CHECKING:
+    from typing import Any
 
 __version__ = "0.1.0"
 __all__ = ["Session", "load", "verbs", "verbs_all"]

@@ -7,7 +7,9 @@ Each command's module has `main(argv) -> int` (the exit code); it is imported on
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+from pathlib import Path
 
 # command -> (module with main(argv), one line of help)
 COMMANDS = {
@@ -24,6 +26,24 @@ def usage() -> str:
     return "\n".join(lines)
 
 
+def _replayed(args: list[str]) -> int | None:
+    """The exit code of a no-op answered by replay.py (its output written), else None."""
+    from . import replay
+    from .settings import find_config
+
+    config_file = find_config(Path.cwd())
+    said = replay.answer(config_file, [args[0].removeprefix("db."), *args[1:]]) if config_file is not None else None
+    if said is None:
+        return None
+    try:
+        for stream, text in said:
+            (sys.stdout if stream == 1 else sys.stderr).write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `dbtasks status | head`: the reader left, which is not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] in ("-h", "--help"):
@@ -31,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if args else 2
     name = args[0]
     if name not in COMMANDS:
+        replayed = _replayed(args)
+        if replayed is not None:
+            return replayed
         from .cli import direct
 
         return direct.run(args)

@@ -9,9 +9,10 @@ is left to the worker, which reports it properly.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from . import settings
 from .config.project import Service
@@ -62,12 +63,14 @@ def known_states(
     hint: str = "",
     ours: str,
     connection: pg.Connection | None = None,
+    transcript: Transcript | None = None,
 ) -> dict[str, Known]:
     """The services whose state is certain without a worker, by name (`cache`: the revision files read before).
 
     With `probe`, a database that cannot be reached raises DatabaseUnreachable in doctor's words (one connection
     serves both: a fleet member is connected to once); without, the workers say what is wrong. `connection`: an open
-    one to the target's database to read through (the migration lock's), instead of a new one."""
+    one to the target's database to read through (the migration lock's), instead of a new one. `transcript` gets
+    each query and its rows (replay.py)."""
     graphs = {}
     if settings.fastpath() and target.url is not None:
         graphs = {service.name: (service, graph) for service in services if (graph := _graph(service, cache)) is not None}
@@ -76,7 +79,7 @@ def known_states(
             reach(target, hint).close()
         return {}
     tables = sorted({service.expected_version_table for service, _ in graphs.values()})
-    read = _versions(target, tables, probe, hint, ours, connection)
+    read = _versions(target, tables, probe, hint, ours, connection, transcript)
     if read is None:
         return {}
     rows, sums = read
@@ -132,11 +135,18 @@ def _graph(service: Service, cache: GraphCache | None) -> dict[str, tuple[str, l
 
 
 Versions = dict[tuple[str, str], list[str]]
+Transcript = list[tuple[str, list[tuple[Optional[str], ...]]]]  # (query, its rows) in the order they were read
 Sums = dict[tuple[str, str], dict[str, dict[str, Any]]]  # by version table: the rows of the checksum table beside it
 
 
 def _versions(
-    target: Target, tables: list[tuple[str, str]], probe: bool, hint: str, schema: str, given: pg.Connection | None = None
+    target: Target,
+    tables: list[tuple[str, str]],
+    probe: bool,
+    hint: str,
+    schema: str,
+    given: pg.Connection | None = None,
+    transcript: Transcript | None = None,
 ) -> tuple[Versions, Sums] | None:
     """(schema, table) -> its rows, for the version tables that exist, and the checksum rows of each (dbtasks_state.checksums,
     over a legacy table beside it not moved yet); None on any error (but see `probe`)."""
@@ -150,7 +160,8 @@ def _versions(
         return None  # the workers will say what is wrong with the connection
     try:
         names = [f"{schema}.{table}" for schema, table in [*tables, *sum_tables, ours]]
-        listed = connection.rows(_TABLES_SQL.format(", ".join(connection.literal(name) for name in names)))
+        read = _read if transcript is None else functools.partial(_noted, transcript)
+        listed = read(connection, _TABLES_SQL.format(", ".join(connection.literal(name) for name in names)))
         existing = sorted((str(row[0]), str(row[1])) for row in listed if (str(row[0]), str(row[1])) != ours)
         found: Versions = {key: [] for key in existing if key not in sum_tables}
         sums: Sums = {sum_tables[key]: {} for key in existing if key in sum_tables}
@@ -158,8 +169,9 @@ def _versions(
         has_ours = len(listed) > len(existing)
         newer: Sums = {table: {} for table in keys.values()} if has_ours else {}  # as the worker reads it: a table
         if existing or has_ours:
-            for index, revision, *row, key in connection.rows(
-                _select_rows(existing, sum_tables, keys if has_ours else {}, connection, checksums.qualified(*ours))
+            for index, revision, *row, key in read(
+                connection,
+                _select_rows(existing, sum_tables, keys if has_ours else {}, connection, checksums.qualified(*ours)),
             ):
                 recorded = checksums.as_recorded([(revision, *row)])
                 table = keys[str(key)] if index is None else existing[int(str(index))]
@@ -176,6 +188,16 @@ def _versions(
         return None
     finally:
         connection.close()
+
+
+def _read(connection: pg.Connection, sql: str) -> list[tuple[str | None, ...]]:
+    return connection.rows(sql)
+
+
+def _noted(transcript: Transcript, connection: pg.Connection, sql: str) -> list[tuple[str | None, ...]]:
+    rows = connection.rows(sql)
+    transcript.append((sql, rows))
+    return rows
 
 
 def _select_rows(

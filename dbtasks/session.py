@@ -18,6 +18,7 @@ from .database.target import (
     address,
     configured_service_target,
     configured_target,
+    own_url_env,
     resolve_service_target,
     resolve_target,
     target_line,
@@ -67,6 +68,10 @@ class Session:
     _steps: dict[str, planning.Step] = field(default_factory=dict)  # each service's step, resolved once (plan, step)
     _guard: threading.Lock = field(default_factory=threading.Lock)
     _graphs: GraphCache | None = None
+    # replay.py's proof of a no-op: (target, the fast path's queries and their rows) per database, when every selected
+    # service's state came from them (prefetch_states); never once a worker started or a lock was taken (`_acted`)
+    _witness: list[tuple[Target, fastpath.Transcript]] | None = None
+    _acted: bool = False
 
     @property
     def graphs(self) -> GraphCache:
@@ -207,6 +212,7 @@ class Session:
         for a multidb service, hands each engine such a database too.
         """
         name = op
+        self._acted, self._witness = True, None
         assert name in OPS, name
         service = self.environment.with_x(service) if self.environment is not None else service
         target = on if on is not None else self.configured_target(service) if offline else self.step(service).target
@@ -285,14 +291,23 @@ class Session:
         for service in services:
             by_database.setdefault(service.database_key, []).append(service)
         self._known = {}
+        witness: list[tuple[Target, fastpath.Transcript]] = []
         missing: list[tuple[DatabaseMissing, Target]] = []  # every database the server lacks, said in one line
         for group in by_database.values():  # unreachable: said once, before any worker tries
             target = self.database(group[0])
             probe = self._needs_probe(target)
+            transcript: fastpath.Transcript = []
+            witness.append((target, transcript))
             try:
                 self._known.update(
                     fastpath.known_states(
-                        target, group, self.graphs, probe=probe, hint=self.create_hint(), ours=self.project.bookkeeping_schema
+                        target,
+                        group,
+                        self.graphs,
+                        probe=probe,
+                        hint=self.create_hint(),
+                        ours=self.project.bookkeeping_schema,
+                        transcript=transcript,
                     )
                 )
             except DatabaseMissing as error:
@@ -305,7 +320,40 @@ class Session:
             names = [(error.database, "{}:{}".format(*where(target.url)[:2])) for error, target in missing]
             raise DatabaseMissing(missing_databases(names, self.create_hint()), names[0][0])
         self.graphs.save()
+        proven = not self._acted and len(self._known) == len(services) and all(found for _, found in witness)
+        self._witness = witness if proven else None
         return dict(self._known)
+
+    def witnessed(self) -> list[tuple[str, str, fastpath.Transcript]] | None:
+        """For replay.py: (the variable that named it, URL, the fast path's queries and rows) of each database, when the
+        run so far was a no-op those queries prove (no environment, every service's state read by them, no worker
+        started, no lock taken); else None."""
+        if self.environment is not None or self._witness is None or any(t.url is None for t, _ in self._witness):
+            return None
+        return [(target.source, str(target.url), transcript) for target, transcript in self._witness]
+
+    def url_variables(self) -> list[str]:
+        """The variables that choose the databases (set or not), the project's and each service's own, and those that
+        found a service's `python:`."""
+        from .config.cache import input_variables
+
+        own = [own_url_env(service, self.environment) for service in self.project.services.values()]
+        return [self.project.url_env, *(name for name in own if name), *input_variables(self.project)]
+
+    def inputs(self) -> list[Any] | None:
+        """[path, stat, ...] of what the project and its services' revision graphs (env.py too) were read from, the
+        graphs' as they were read, and of .env, which a variable not set would be read from (replay.py); None when a
+        graph was not read through the cache."""
+        from .config.cache import input_paths
+        from .files.stamps import stats
+
+        found = stats([*input_paths(self.project), str(self.project.root / ".env")])
+        for service in self.project.services.values():
+            read_from = self.graphs.read_from(service.alembic_source)
+            if not read_from:
+                return None  # only a whole run knows what it depends on
+            found += read_from
+        return found
 
     def known_state(self, service: Service, *, fresh: bool = False, held: Held | None = None) -> fastpath.Known | None:
         """The service's state without a worker, when certain; a prefetched one is used only once (runs change it),
@@ -329,6 +377,7 @@ class Session:
         place a lock is taken. The verbs take it once and hand it to each writing `run` (reset: across both steps)."""
         from .database.lock import migration_lock
 
+        self._acted, self._witness = True, None
         step = self.step(service)
         with ExitStack() as stack:
             held = stack.enter_context(

@@ -6,10 +6,10 @@ Nothing is imported here but on call: `dbtasks.config.load` is the one entry poi
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a no-op replayed imports little)
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .project import Project
 
 

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ..database.urls import PLACEHOLDER, SECRET_NAME, password_of
-from ..files.graph_cache import stats, write_json
+from ..files.graph_cache import write_json
+from ..files.stamps import stats
 from ..lint.rules import LintRules
 from . import seal
 from .project import Environment, Fleet, Project, Service, resolved
@@ -82,20 +83,28 @@ def inputs(project: Project) -> dict[str, Any]:
     """What load() read for `project`: [path, stat, ...] of its files and folders, and the variables that found `python:`."""
     from ..worker.revisions import environment_file
 
+    env_files = [environment_file(**service.alembic_source) for service in project.services.values()]
+    paths = [*input_paths(project), *(env_py for env_py in env_files if env_py)]
+    return {"files": stats(paths), "variables": {name: os.environ.get(name) for name in input_variables(project)}}
+
+
+def input_paths(project: Project) -> list[str]:
+    """The files and folders load() read for `project` but each service's env.py (found through alembic.ini)."""
     package = Path(__file__).parents[1]  # dbtasks/
     paths = [str(project.file), *(str(package / name) for name in _VALIDATORS)]
     for service in project.services.values():
         toml = service.pyproject or service.path / "pyproject.toml"  # gaining a [tool.alembic] changes the service
         paths += [str(service.path), str(service.alembic_ini), str(toml)]
-        env_py = environment_file(**service.alembic_source)
-        paths += [env_py] if env_py else []
         paths += [service.python] if service.python else []
+    return paths
+
+
+def input_variables(project: Project) -> list[str]:
+    """The variables that found a service's `python:` or its packaged alembic.ini."""
     uses_path = any(service.python for service in project.services.values())
     # An ini shipped in a package was found by importing it: where from depends on the interpreter's search path.
     shipped = any(project.root not in service.alembic_ini.parents for service in project.services.values())
-    names = [*(("PATH", "HOME") if uses_path or shipped else ()), *(("PYTHONPATH",) if shipped else ())]
-    variables = {name: os.environ.get(name) for name in names}
-    return {"files": stats(paths), "variables": variables}
+    return [*(("PATH", "HOME") if uses_path or shipped else ()), *(("PYTHONPATH",) if shipped else ())]
 
 
 def _inputs_now(recorded: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,10 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a no-op replayed imports little)
+if TYPE_CHECKING:
+    from typing import Any
 
 KEY_VARIABLE = "DBTASKS_CACHE_KEY_FILE"  # where the key is kept, when not ~/.cache/dbtasks/cache-key (tests)
 

@@ -13,9 +13,12 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-from typing import Any
 
 from .. import settings
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a no-op replayed imports little)
+if TYPE_CHECKING:
+    from typing import Any
 
 _OK_STATUSES = (1, 2)  # PGRES_COMMAND_OK, PGRES_TUPLES_OK
 

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ..worker import checksums, revisions
+from .stamps import stat_of as _stat
+from .stamps import stats
 
 Graph = dict[str, tuple[str, list[str]]]
 # An Alembic environment's migration files, its env.py, and whether env.py may name its own version table.
@@ -141,6 +143,14 @@ class GraphCache:
             self.changed = True
         return found
 
+    def read_from(self, source: dict[str, Any]) -> list[Any]:
+        """[path, stat, ...] of the files and folders `located(source)` and the graph of its revision files were read
+        from, each stat as it was when read (replay.py); [] when they were not read through this cache."""
+        memo = self._located.get((source["ini"], source["cwd"], source["section"], source["toml"] or ""))
+        if memo is None or memo[1] is None or not all(path in self.entries for path in memo[1][0]):
+            return []
+        return [*memo[0], *(item for path in memo[1][0] for item in (path, self.entries[path][:4]))]
+
     def checksum(self, path: str) -> str | None:
         """The file's checksum (worker/checksums.py), read through the cache like its revision."""
         cached = self._cached(path)
@@ -182,11 +192,11 @@ class GraphCache:
 def write_json(file: Path, data: Any) -> None:
     """Write `data` to `file` in .dbtasks/ atomically (a concurrent run reads the old file or the new one); a folder
     that cannot be written is no error (the cache is only a cache)."""
-    import tempfile  # with shutil and random: only when something is written
-
     with contextlib.suppress(OSError):
         make_folder(file.parent)
-        handle, temporary = tempfile.mkstemp(dir=file.parent, prefix=f".{file.stem}-", suffix=".tmp")
+        # a name of this process and thread alone (tempfile would cost a no-op its import), readable by its owner only
+        temporary = file.with_name(f".{file.stem}-{os.getpid()}-{threading.get_ident()}.tmp")
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as out:
                 json.dump(data, out, separators=(",", ":"))
@@ -194,20 +204,6 @@ def write_json(file: Path, data: Any) -> None:
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
-
-
-def _stat(path: str) -> list[int] | None:
-    """What tells a file's (or folder's) change: size, modification and change times, inode; None when missing."""
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
-
-
-def stats(paths: Iterable[str]) -> list[Any]:
-    """[path, its stat (size, mtime, ctime, inode; None when missing), ...] for each path: equal lists, unchanged files."""
-    return [item for path in paths for item in (path, _stat(path))]
 
 
 def make_folder(folder: Path) -> None:

@@ -7,7 +7,6 @@ Each command's module has `main(argv) -> int` (the exit code); it is imported on
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 from pathlib import Path
 
@@ -26,22 +25,15 @@ def usage() -> str:
     return "\n".join(lines)
 
 
-def _replayed(args: list[str]) -> int | None:
-    """The exit code of a no-op answered by replay.py (its output written), else None."""
+def _replayed(args: list[str]) -> bool:
+    """Whether a no-op's last output answered `dbtasks ARGS` (replay.py): one look at the database, no task loaded."""
     from . import replay
+    from .cli import replayed
     from .settings import find_config
 
-    config_file = find_config(Path.cwd())
-    said = replay.answer(config_file, [args[0].removeprefix("db."), *args[1:]]) if config_file is not None else None
-    if said is None:
-        return None
-    try:
-        for stream, text in said:
-            (sys.stdout if stream == 1 else sys.stderr).write(text)
-        sys.stdout.flush()
-    except BrokenPipeError:  # `dbtasks status | head`: the reader left, which is not an error of ours
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return 0
+    key = replay.command_of(args)
+    config_file = find_config(Path.cwd()) if key is not None else None
+    return key is not None and config_file is not None and replayed.answered(config_file, key)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,9 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if args else 2
     name = args[0]
     if name not in COMMANDS:
-        replayed = _replayed(args)
-        if replayed is not None:
-            return replayed
+        if _replayed(args):
+            return 0
         from .cli import direct
 
         return direct.run(args)

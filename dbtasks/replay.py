@@ -1,5 +1,6 @@
-"""A no-op's answer, replayed: `dbtasks upgrade-all` (or `status`) with nothing to do prints what its last run printed,
-after one look at the database, without loading the project, the tasks or a worker.
+"""A no-op's answer, replayed: `upgrade-all`, `status`, `current SERVICE` or `upgrade SERVICE` with nothing new to do
+prints what its last run printed, after one look at the database, without loading the project or a worker (nor, for
+`dbtasks`, the tasks; `inv db.*` gets there once Invoke has loaded them: cli/registry.py, cli/replayed.py).
 
 A run is recorded (in .dbtasks/replay.json) only when every service's state came from the catalog query of the fast
 path, no worker started and no lock was taken: its output then follows from the revision files, migrations.yaml, the
@@ -29,22 +30,46 @@ if TYPE_CHECKING:
 
 FILE_NAME = "replay.json"
 _FORMAT = 1
-# The command lines a no-op may replay: a read of the database, whose output the rows and the files decide.
-REPLAYABLE = (("upgrade-all",), ("status",), ("status", "--json"))
+# The tasks a no-op may replay (each a read of the database whose output the rows and the files decide), and the
+# options each may be given then: anything else, and the task runs.
+REPLAYABLE = {"upgrade-all": (), "status": ("json_",), "current": ("service",), "upgrade": ("service",)}
 _PREFIX = "DBTASKS_"  # every switch of ours (settings.py): one set or changed since, and the task runs
 
 
-def answer(config_file: Path, argv: list[str]) -> list[tuple[int, str]] | None:
-    """What `dbtasks ARGV` printed last time ([(1 or 2, text), ...] for stdout and stderr), when it was a no-op and
-    nothing it read has changed since; else None (run the task)."""
-    if tuple(argv) not in REPLAYABLE:
+def command(task: str, given: dict[str, Any]) -> list[str] | None:
+    """The key of a replayable run of `task` with the options `given` (those not at their default), else None."""
+    allowed = REPLAYABLE.get(task)
+    if allowed is None or not set(given) <= set(allowed):
         return None
+    if any(value is not True and not isinstance(value, str) for value in given.values()):
+        return None
+    return [task, *(str(given[name]) if given[name] is not True else "--json" for name in allowed if name in given)]
+
+
+def command_of(argv: list[str]) -> list[str] | None:
+    """The key of `dbtasks ARGV` when it is written as command() keys it (SERVICE, --json), else None."""
+    if not argv:
+        return None
+    task, rest = argv[0].removeprefix("db."), argv[1:]
+    given: dict[str, Any] = {"json_": True} if "--json" in rest else {}
+    if rest.count("--json") > 1:
+        return None
+    rest = [arg for arg in rest if arg != "--json"]
+    if len(rest) > 1 or any(arg.startswith("-") for arg in rest):
+        return None
+    given.update({"service": rest[0]} if rest else {})
+    return command(task, given)
+
+
+def answer(config_file: Path, key: list[str]) -> list[tuple[int, str]] | None:
+    """What the run of command `key` printed last time ([(1 or 2, text), ...] for stdout and stderr), when it was a
+    no-op and nothing it read has changed since; else None (run the task)."""
     try:
         with open(config_file.parent / ".dbtasks" / FILE_NAME, encoding="utf-8") as handle:
-            entry = json.load(handle)["entries"][_key(config_file, argv)]
+            entry = json.load(handle)["entries"][_key(config_file, key)]
         if not (_variables_now(entry["variables"]) == entry["variables"] and stats(entry["files"][0::2]) == entry["files"]):
             return None
-        if not seal.verifies(entry, _source(config_file)):
+        if not seal.verifies(entry, source_of(config_file) or b""):
             return None
         for variable, queries in entry["databases"]:
             if not _same_rows(os.environ[variable], queries):
@@ -54,14 +79,14 @@ def answer(config_file: Path, argv: list[str]) -> list[tuple[int, str]] | None:
         return None
 
 
-def record(config_file: Path, argv: list[str], session: Session, output: list[tuple[int, str]], source: bytes) -> bool:
-    """Keep `output` of the run of `argv` that `session` made, when it was a no-op a replay can prove, and migrations.yaml
-    still holds `source` (its bytes before the run); whether it was kept."""
+def record(config_file: Path, key: list[str], session: Session, output: list[tuple[int, str]], source: bytes) -> bool:
+    """Keep `output` of the run of command `key` that `session` made, when it was a no-op a replay can prove and
+    migrations.yaml still holds `source` (its bytes before the run); whether it was kept."""
     from .files.graph_cache import write_json
 
-    witnessed = session.witnessed() if tuple(argv) in REPLAYABLE else None
-    inputs = session.inputs() if witnessed is not None else None
-    if witnessed is None or inputs is None or _source(config_file) != source:
+    witnessed = session.witnessed()
+    inputs = _inputs(session) if witnessed is not None else None
+    if witnessed is None or inputs is None or source_of(config_file) != source:
         return False
     databases = []
     for variable, url, queries in witnessed:
@@ -70,7 +95,7 @@ def record(config_file: Path, argv: list[str], session: Session, output: list[tu
         if os.environ.get(variable) is None or libpq(os.environ[variable]) != libpq(url):
             return False  # the URL came from .env, or was rewritten: only the whole run reads it right
         databases.append([variable, [[sql, _digest(rows)] for sql, rows in queries]])
-    names = {*session.url_variables(), *(name for name in os.environ if name.startswith(_PREFIX))}
+    names = {*_url_variables(session), *(name for name in os.environ if name.startswith(_PREFIX))}
     entry: dict[str, Any] = {
         "variables": _variables_now({name: None for name in names}),
         "files": [*inputs, *stats(_own_code())],
@@ -86,20 +111,51 @@ def record(config_file: Path, argv: list[str], session: Session, output: list[tu
             entries = dict(json.load(handle)["entries"])
     except (OSError, ValueError, KeyError, TypeError):
         entries = {}
-    key = _key(config_file, argv)
-    if entries.get(key, {}).get("seal") != sealed:
-        entries[key] = {**entry, "seal": sealed}
+    name = _key(config_file, key)
+    if entries.get(name, {}).get("seal") != sealed:
+        entries[name] = {**entry, "seal": sealed}
         write_json(file, {"format": _FORMAT, "entries": entries})
     return True
 
 
-def _key(config_file: Path, argv: list[str]) -> str:
-    return "\0".join([str(config_file), *argv])
+def _url_variables(session: Session) -> list[str]:
+    """The variables that choose the databases (set or not), the project's and each service's own, and those that
+    found a service's `python:`."""
+    from .config.cache import input_variables
+    from .database.target import own_url_env
+
+    project = session.project
+    own = [own_url_env(service, session.environment) for service in project.services.values()]
+    return [project.url_env, *(name for name in own if name), *input_variables(project)]
 
 
-def _source(config_file: Path) -> bytes:
-    with open(config_file, "rb") as handle:
-        return handle.read()
+def _inputs(session: Session) -> list[Any] | None:
+    """[path, stat, ...] of what the project and its services' revision graphs (env.py too) were read from, the
+    graphs' as they were read, and of .env, which a variable not set would be read from; None when a graph was not
+    read through the cache (only a whole run knows what it depends on)."""
+    from .config.cache import input_paths
+
+    project = session.project
+    found = stats([*input_paths(project), str(project.root / ".env")])
+    for service in project.services.values():
+        read_from = session.graphs.read_from(service.alembic_source)
+        if not read_from:
+            return None
+        found += read_from
+    return found
+
+
+def _key(config_file: Path, key: list[str]) -> str:
+    return "\0".join([str(config_file), *key])
+
+
+def source_of(config_file: Path) -> bytes | None:
+    """migrations.yaml's bytes (which the seal covers), None when it cannot be read (the run says why)."""
+    try:
+        with open(config_file, "rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
 
 
 def _variables_now(recorded: dict[str, Any]) -> dict[str, Any]:

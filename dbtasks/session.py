@@ -18,7 +18,6 @@ from .database.target import (
     address,
     configured_service_target,
     configured_target,
-    own_url_env,
     resolve_service_target,
     resolve_target,
     target_line,
@@ -332,29 +331,6 @@ class Session:
             return None
         return [(target.source, str(target.url), transcript) for target, transcript in self._witness]
 
-    def url_variables(self) -> list[str]:
-        """The variables that choose the databases (set or not), the project's and each service's own, and those that
-        found a service's `python:`."""
-        from .config.cache import input_variables
-
-        own = [own_url_env(service, self.environment) for service in self.project.services.values()]
-        return [self.project.url_env, *(name for name in own if name), *input_variables(self.project)]
-
-    def inputs(self) -> list[Any] | None:
-        """[path, stat, ...] of what the project and its services' revision graphs (env.py too) were read from, the
-        graphs' as they were read, and of .env, which a variable not set would be read from (replay.py); None when a
-        graph was not read through the cache."""
-        from .config.cache import input_paths
-        from .files.stamps import stats
-
-        found = stats([*input_paths(self.project), str(self.project.root / ".env")])
-        for service in self.project.services.values():
-            read_from = self.graphs.read_from(service.alembic_source)
-            if not read_from:
-                return None  # only a whole run knows what it depends on
-            found += read_from
-        return found
-
     def known_state(self, service: Service, *, fresh: bool = False, held: Held | None = None) -> fastpath.Known | None:
         """The service's state without a worker, when certain; a prefetched one is used only once (runs change it),
         and never when `fresh` (read it again: under the lock, after waiting for another run, through the lock's
@@ -362,10 +338,13 @@ class Session:
         if service.name in self._known and not fresh:
             return self._known.pop(service.name)
         through = held.catalog() if held is not None else None
+        target, transcript = self.database(service), []  # type: tuple[Target, fastpath.Transcript]
         found = fastpath.known_states(
-            self.database(service), [service], self.graphs, ours=self.project.bookkeeping_schema, connection=through
+            target, [service], self.graphs, ours=self.project.bookkeeping_schema, connection=through, transcript=transcript
         ).get(service.name)
         self.graphs.save()
+        if found is not None and not self._acted:  # a state read on its own (current, upgrade of one service)
+            self._witness = [*(self._witness or []), (target, transcript)]
         return found
 
     def _needs_probe(self, target: Target) -> bool:

@@ -8,15 +8,22 @@ completion) imports only the task modules; the core is imported inside the task 
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING
-
-from .registry import SHORT_FLAGS
-
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a no-op replayed imports little)
 if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
     from invoke.collection import Collection
 
 __all__ = ["SHORT_FLAGS", "build_db_collection", "build_namespace"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SHORT_FLAGS":  # read from registry.py on first use: a replayed no-op (replayed.py) imports no task
+        from .registry import SHORT_FLAGS
+
+        return SHORT_FLAGS
+    raise AttributeError(f"module 'dbtasks.cli' has no attribute {name!r}")
 
 
 def build_namespace(config_file: str | Path) -> Collection:

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import replay, settings
+from .. import settings
 from ..settings import find_config
-from . import options, registry
+from . import registry
 
 
 class CommandLineError(ValueError):
@@ -123,38 +123,6 @@ def listing(tasks: dict[str, tuple[Callable[..., None], dict[str, str]]]) -> str
     return "\n".join(lines)
 
 
-class _Noted:
-    """A stream whose writes are also kept, in order with the other stream's (replay.py records a no-op's output)."""
-
-    def __init__(self, stream: Any, number: int, chunks: list[tuple[int, str]]) -> None:
-        self._stream, self._number, self._chunks = stream, number, chunks
-
-    def write(self, text: str) -> int:
-        self._chunks.append((self._number, text))
-        return int(self._stream.write(text))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
-
-
-def _run_noting(spec: Spec, argv: list[str], config_file: Path) -> None:
-    """Run the task; a command line replay.py may answer is recorded when its run was a no-op."""
-    if tuple(argv) not in replay.REPLAYABLE:
-        spec.body(None, **spec.parse(argv[1:]))
-        return
-    chunks: list[tuple[int, str]] = []
-    source = config_file.read_bytes()
-    streams = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _Noted(sys.stdout, 1, chunks), _Noted(sys.stderr, 2, chunks)
-    try:
-        with options.watched() as opened:
-            spec.body(None, **spec.parse(argv[1:]))
-    finally:
-        sys.stdout, sys.stderr = streams
-    if len(opened) == 1:
-        replay.record(config_file, argv, opened[0], chunks, source)
-
-
 def run(argv: list[str]) -> int:
     """Run `dbtasks TASK [ARGS]` (TASK may be written db.TASK); the exit code."""
     config_file = find_config(Path.cwd())
@@ -174,7 +142,7 @@ def run(argv: list[str]) -> int:
         print(f"dbtasks: unknown task {argv[0]!r}; 'dbtasks --list' shows the tasks", file=sys.stderr)
         return 2
     try:
-        _run_noting(spec, [name, *argv[1:]], config_file)
+        spec.body(None, **spec.parse(argv[1:]))
     except HelpWanted:
         print(spec.usage())
     except CommandLineError as error:

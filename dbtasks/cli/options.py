@@ -4,8 +4,6 @@ the Session a task runs with."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from .. import settings
@@ -56,27 +54,13 @@ def output_folder(text: str) -> Path:
     return Path(text)
 
 
-_watching: list[list[Session]] = []  # `dbtasks` noting the sessions its task opens (direct.py, for replay.py)
-
-
-@contextmanager
-def watched() -> Iterator[list[Session]]:
-    """The sessions opened while the block runs."""
-    opened: list[Session] = []
-    _watching.append(opened)
-    try:
-        yield opened
-    finally:
-        _watching.remove(opened)
-
-
 def session(
     config_file: Path, *, quiet: bool = False, lock_wait: float = DEFAULT_WAIT, env: str = "", verbose: bool = False
 ) -> Session:
     """The Session of a task: migrations.yaml loaded and checked, the environment chosen; no database touched yet."""
     project = config_cache.load(config_file)
     name, source = settings.environment_choice(env)
-    made = Session(
+    return Session(
         project,
         project.environment(name, source) if name else None,
         emit=(lambda line: None) if quiet else progress if verbose or settings.debug() else alembic_lines,
@@ -85,9 +69,6 @@ def session(
         confirm=typed_back,
         verbose=verbose,
     )
-    for opened in _watching:
-        opened.append(made)
-    return made
 
 
 # Alembic's log line prefix: "INFO  [alembic.runtime.migration] "

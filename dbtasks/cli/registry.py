@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import replay
 from ..errors import DbtasksError, printable
 from . import (
     adopt_tasks,
@@ -20,6 +21,7 @@ from . import (
     lint_tasks,
     local_tasks,
     plan_tasks,
+    replayed,
     selection,
     service_tasks,
 )
@@ -64,6 +66,7 @@ def assemble(task: Task, config_file: Path) -> tuple[str, Callable[..., None], d
     defaults = {**selection.DEFAULTS, **SESSION_DEFAULTS, **fleet_options.DEFAULTS}
     added = [_parameter(name, defaults[name]) for name in [*selected, *opened, *fleet]]
     parameters = [*own[:at], *added[: len(selected)], *own[at:], *added[len(selected) :]]
+    shown = {parameter.name: parameter.default for parameter in parameters}  # the defaults (a required one: none)
 
     @functools.wraps(task.body)
     def run(*args: Any, **kwargs: Any) -> None:
@@ -72,6 +75,9 @@ def assemble(task: Task, config_file: Path) -> tuple[str, Callable[..., None], d
             from . import fleet_tasks
 
             fleet_tasks.run(task, config_file, {**kwargs, **chosen})
+            return
+        key = replay.command(task.name, {name: value for name, value in kwargs.items() if value != shown.get(name)})
+        if key is not None and replayed.answered(config_file, key):
             return
         if task.selection:
             from .options import selection as parse
@@ -89,7 +95,11 @@ def assemble(task: Task, config_file: Path) -> tuple[str, Callable[..., None], d
                 env=given["env"],
                 verbose=given["verbose"],
             )
-        task.body(*args, **kwargs)
+        if key is None:
+            task.body(*args, **kwargs)
+            return
+        with replayed.noting(config_file, key, kwargs["session"]):
+            task.body(*args, **kwargs)
 
     run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]  # Invoke and `dbtasks` read it
     helps = {**task.helps, **(LOCK if task.session == "write" else {})}

@@ -24,28 +24,37 @@ from _support import (
     version,
 )
 
-# Loaded by a whole run and never by a replay: the project's classes, the session, the tasks.
-WHOLE_RUN = ("dbtasks.session", "dbtasks.config.project", "dbtasks.cli.registry", "dataclasses")
 SERVICES = list(declared_services())
+# How a task is run in a new interpreter: the `dbtasks` command, or Invoke's own program (as `inv` runs it).
+ENTRY = {
+    "dbtasks": "from dbtasks.__main__ import main; code = main(sys.argv[1:])",
+    "inv": "from invoke import Program; code = 0\ntry: Program().run(['inv', *sys.argv[1:]])\nexcept SystemExit as e: code = e.code",
+}
+
+
+def run(
+    project: Path, url: str, *args: str, replayed: bool, via: str = "dbtasks", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The task in a new interpreter, which must have replayed its last run (`replayed`: it never loaded the Session's
+    module) or run the task."""
+    code = (
+        f"import sys\n{ENTRY[via]}\nsys.stdout.flush()\n"
+        "print('\\nsession loaded:', 'dbtasks.session' in sys.modules, file=sys.stderr); sys.exit(code)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=project, env=task_environment(url, env), capture_output=True, text=True
+    )
+    stderr, _, loaded = result.stderr.rpartition("\nsession loaded: ")
+    assert "Traceback" not in stderr, show(result)
+    assert loaded.strip() == str(not replayed), (via, args, show(result))
+    assert result.returncode == 0, show(result)
+    return subprocess.CompletedProcess(result.args, result.returncode, result.stdout, stderr)
 
 
 def dbtasks(
     project: Path, url: str, *args: str, replayed: bool, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """`dbtasks ARGS` in a new interpreter, which must have replayed its last run (`replayed`) or run the task."""
-    code = (
-        "import json, sys; from dbtasks.__main__ import main; code = main(sys.argv[1:]); sys.stdout.flush(); "
-        f"print('\\nloaded:' + json.dumps(sorted(m for m in {WHOLE_RUN!r} if m in sys.modules)), file=sys.stderr); "
-        "sys.exit(code)"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code, *args], cwd=project, env=task_environment(url, env), capture_output=True, text=True
-    )
-    stderr, _, loaded = result.stderr.rpartition("\nloaded:")
-    assert "Traceback" not in stderr, show(result)
-    assert json.loads(loaded) == ([] if replayed else sorted(WHOLE_RUN)), (args, show(result))
-    assert result.returncode == 0, show(result)
-    return subprocess.CompletedProcess(result.args, result.returncode, result.stdout, stderr)
+    return run(project, url, *args, replayed=replayed, env=env)
 
 
 def recorded(project: Path) -> str:
@@ -56,20 +65,38 @@ def test_a_no_op_is_replayed_word_for_word_and_keeps_no_password(project: Path, 
     password = urlsplit(upgraded_url).password
     assert password  # the test servers' URLs carry one, which the record must leave out
     before = snapshot(upgraded_url)
-    for args in (["upgrade-all"], ["status"], ["status", "--json"]):
+    shown = {}
+    for args in (["upgrade-all"], ["status"], ["status", "--json"], ["current", "meals"], ["upgrade", "users"]):
         first = dbtasks(project, upgraded_url, *args, replayed=False)
         again = dbtasks(project, upgraded_url, *args, replayed=True)
         assert (again.stdout, again.stderr) == (first.stdout, first.stderr)
-    assert again.stdout.count('"state": "up to date"') == len(SERVICES), show(again)
+        shown[args[0] + args[-1]] = again.stdout
+    assert shown["upgrade-allupgrade-all"].count("already at head") == len(SERVICES), shown
+    assert [row["state"] for row in json.loads(shown["status--json"])["services"]] == ["up to date"] * len(SERVICES)
+    assert shown["currentmeals"] == f"{head_of('meals')} (head)\n"
+    assert shown["upgradeusers"] == "users: nothing to apply (already at or past head)\n"
     assert password not in recorded(project)
     assert snapshot(upgraded_url) == before
 
 
+def test_inv_and_dbtasks_replay_each_other(project: Path, upgraded_url: str) -> None:
+    first = run(project, upgraded_url, "db.status", replayed=False, via="inv")
+    again = run(project, upgraded_url, "status", replayed=True)
+    assert (again.stdout, again.stderr) == (first.stdout, first.stderr)
+    assert first.stdout.count("up to date") == len(SERVICES), show(first)
+    current = run(project, upgraded_url, "current", "journal", replayed=False)
+    assert current.stdout == f"{head_of('journal')} (head)\n", show(current)
+    assert run(project, upgraded_url, "db.current", "journal", replayed=True, via="inv").stdout == current.stdout
+
+
 def test_a_service_moved_by_another_run_is_upgraded_not_replayed(project: Path, upgraded_url: str) -> None:
     dbtasks(project, upgraded_url, "upgrade-all", replayed=False)
+    dbtasks(project, upgraded_url, "current", "meals", replayed=False)
     below = parent_of("meals", head_of("meals"))
     assert_ok(inv(project, "db.downgrade", "meals", "--yes", url=upgraded_url))
     assert version(upgraded_url, schema_of("meals")) == [below]
+    current = dbtasks(project, upgraded_url, "current", "meals", replayed=False)
+    assert current.stdout == f"{below}\n", show(current)
     result = dbtasks(project, upgraded_url, "upgrade-all", replayed=False)
     assert version(upgraded_url, schema_of("meals")) == [head_of("meals")]
     assert result.stdout.count("already at head") == len(SERVICES) - 1, show(result)

@@ -33,7 +33,7 @@ def verify(session: Session, service: Service, keep: bool = False) -> dict[str, 
     assert target.url is not None
     # Dependencies in other databases have nothing to prepare in this one.
     prepare = [dep for dep in dependencies(session.project, service) if dep.database_key == service.database_key]
-    session.expect_workers(len(prepare) + 2)  # the dependencies, the checks, lint's offline SQL
+    session.expect_workers(len(prepare) + 1)  # the dependencies, the checks (which render lint's offline SQL too)
     with ExitStack() as stack:
         scratch = stack.enter_context(scratch_database(target, service.name, keep, session.announce))
         session.announce(f"{service.name} | verifying in scratch database {database_name(scratch.url)}")
@@ -49,7 +49,7 @@ def verify(session: Session, service: Service, keep: bool = False) -> dict[str, 
                     kind=error.kind,
                 ) from None
         data = session.run(service, "verify", on=scratch, engines_on=engines, expect_tables=list(service.expect_tables))
-    checks = [*data["checks"], lint.check(session, service)]
+    checks = [*data["checks"], lint.check(session, service, data.get("revisions"))]  # the worker's SQL: no worker more
     result: dict[str, Any] = {"service": service.name, "ok": all(check["ok"] is not False for check in checks), "checks": checks}
     if keep:
         result["database"] = mask(scratch.url or "")

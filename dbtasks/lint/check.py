@@ -28,11 +28,14 @@ from .rules import SILENCE_RULE
 SILENCE_HINT = "fix the migration, or silence a finding in its revision file with '# lint: ignore[RULE] -- why it is safe'"
 
 
-def lint(session: Session, service: Service, start: str | None = None) -> dict[str, Any]:
+def lint(
+    session: Session, service: Service, start: str | None = None, rendered: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """{"service", "ok", "revisions": how many were linted, "findings": [{"revision", "file", "line", "rule", "message",
-    "help", "statement"}]}: upgrade from `start` (default base) to the heads, without a database."""
+    "help", "statement"}]}: upgrade from `start` (default base) to the heads, without a database (`rendered`: that
+    SQL, rendered already by verify's worker)."""
     squawk.binary()  # missing: said before any worker starts
-    rendered = render(session, service, start)
+    rendered = render(session, service, start) if rendered is None else rendered
     findings = findings_of(session, service, rendered)
     return {"service": service.name, "ok": not findings, "revisions": len(rendered), "findings": findings}
 
@@ -178,10 +181,11 @@ def lint_all(session: Session, pick: Selection, start: str | None = None) -> Rep
     return Report(judged, failure, results, "the findings and the table")
 
 
-def check(session: Session, service: Service) -> dict[str, Any]:
-    """lint as one check of verify: {"name": "lint", "ok", "detail"} (skipped when the SQL cannot be rendered)."""
+def check(session: Session, service: Service, rendered: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """lint as one check of verify: {"name": "lint", "ok", "detail"} (skipped when the SQL cannot be rendered);
+    `rendered`: each revision's SQL as verify's worker rendered it, else a worker renders it."""
     try:
-        result = lint(session, service)
+        result = lint(session, service, rendered=rendered)
     except ServiceError as error:
         return {"name": "lint", "ok": None, "detail": f"cannot render the revisions' SQL offline ({error.reason})"}
     except DbtasksError as error:

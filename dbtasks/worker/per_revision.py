@@ -9,7 +9,8 @@ migration's own. Branches and merges come in Alembic's order along the graph, on
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Iterator, List, Tuple
 
 from . import engine_files
 from .operation import Operation
@@ -21,14 +22,27 @@ def revision_sql(operation: Operation) -> dict[str, Any]:
     """{"revisions": [{"revision", "down_revisions", "path", "message", "sql"}]}: upgrade from `from` (default base) to
     the heads; the message is the revision's (`alembic revision -m`), the first line of its docstring."""
     from alembic import command
-    from alembic.runtime.environment import EnvironmentContext
 
     script = operation.script()
     start = operation.args.get("from")
     operation.resolve(script, start, relative_ok=False)
     buffer = operation.sql_buffer
     operation.config.output_buffer = buffer
-    ends: list[tuple[Any, Any, int]] = []  # (the step's revision, the buffer its SQL went to, where it ends there)
+    with noting(buffer) as ends, engine_files.captured(operation.request.get("engines")):
+        operation.run_command(command.upgrade, f"{start}:heads" if start else "heads", sql=True)
+    return {"revisions": cut(ends)}
+
+
+Ends = List[Tuple[Any, Any, int]]  # (the step's revision, the buffer its SQL went to, where it ends there)
+
+
+@contextlib.contextmanager
+def noting(buffer: Any) -> Iterator[Ends]:
+    """While the block renders an upgrade --sql into `buffer`, note where each migration's SQL ends (verify's offline
+    check renders the same upgrade and hands its cut to lint, which then starts no worker of its own)."""
+    from alembic.runtime.environment import EnvironmentContext
+
+    ends: Ends = []
     patched = EnvironmentContext.configure
 
     def configure(self: Any, *args: Any, **kw: Any) -> None:
@@ -45,10 +59,13 @@ def revision_sql(operation: Operation) -> dict[str, Any]:
 
     EnvironmentContext.configure = configure  # type: ignore[method-assign]  # this process runs this one operation
     try:
-        with engine_files.captured(operation.request.get("engines")):
-            operation.run_command(command.upgrade, f"{start}:heads" if start else "heads", sql=True)
+        yield ends
     finally:
         EnvironmentContext.configure = patched  # type: ignore[method-assign]
+
+
+def cut(ends: Ends) -> list[dict[str, Any]]:
+    """Each revision's own SQL, from where each migration's SQL ended."""
     found: dict[str, dict[str, Any]] = {}
     begins: dict[int, int] = {}  # where the next segment starts, per buffer
     for revision, out, end in ends:
@@ -67,4 +84,4 @@ def revision_sql(operation: Operation) -> dict[str, Any]:
             },
         )
         entry["sql"] += segment[marker:] if marker >= 0 else segment  # a multidb revision: each engine's in turn
-    return {"revisions": list(found.values())}
+    return list(found.values())

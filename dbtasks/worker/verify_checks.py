@@ -10,7 +10,7 @@ import io
 import os
 from typing import Any
 
-from . import branches, catalog, engine_files, revisions
+from . import branches, catalog, engine_files, per_revision, revisions
 from . import ownership as owned
 from .failures import Failure, first_line
 from .operation import Operation, describe
@@ -39,6 +39,7 @@ class Verification(Steps):
         self.expected: list[str] = list(operation.args.get("expect_tables") or [])
         self.results: dict[str, dict[str, Any]] = {}
         self.db = catalog.Connection(operation.url)
+        self.revisions: list[dict[str, Any]] | None = None  # each revision's offline SQL, for lint (offline_sql)
 
     # -- results ------------------------------------------------------------------------------------
 
@@ -70,7 +71,7 @@ class Verification(Steps):
         reason = "skipped: needs a readable history with a single head"
         names = (*CHECKS, "bootstrap") if self.operation.request.get("bootstrap") else CHECKS
         checks = [self.results.get(name) or {"name": name, "ok": None, "detail": reason} for name in names]
-        return {"checks": checks}
+        return {"checks": checks, **({"revisions": self.revisions} if self.revisions is not None else {})}
 
     # -- the migration files --------------------------------------------------------------------------
 
@@ -320,10 +321,12 @@ class Verification(Steps):
         config.set_main_option("sqlalchemy.url", self.operation.url.replace("%", "%%"))
         saved, self.operation.config = self.operation.config, config
         try:
-            with engine_files.captured(self.operation.request.get("engines")):  # multidb: no files
-                problem = self.step("upgrade", self.upgrade, self.spelled("head"), sql=True)
+            with per_revision.noting(buffer) as ends, engine_files.captured(self.operation.request.get("engines")):
+                problem = self.step("upgrade", self.upgrade, self.spelled("head"), sql=True)  # multidb: no files
         finally:
             self.operation.config = saved
+        if problem is None and self.label is None and not self.operation.request.get("engines"):
+            self.revisions = per_revision.cut(ends)  # lint's SQL, as its own worker would render it (base to heads)
         if problem is not None:
             self.failed(
                 "offline-sql",

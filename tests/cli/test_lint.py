@@ -6,6 +6,7 @@ revisions are rendered offline), except where check-all and verify are combined 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -301,8 +302,10 @@ def test_check_all_lint_fails_on_a_planted_risk_and_passes_without(project: Path
 def test_verify_includes_lint_as_a_check(project: Path, database_url: str, tmp_path: Path) -> None:
     plant(project, SAME_TYPE)
     report = tmp_path / "verify.xml"
-    result = inv(project, "db.verify", "habits", "--json", "--junit", str(report), url=database_url)
+    result = inv(project, "db.verify", "habits", "--json", "--junit", str(report), url=database_url, env={"DBTASKS_DEBUG": "1"})
     assert result.returncode == 1, show(result)
+    # lint reads the SQL the checks' worker rendered for its offline-sql check: no worker of its own
+    assert re.findall(r"^(\w+) \| worker: (\w+) ", result.stderr, re.M) == [("users", "upgrade"), ("habits", "verify")]
     checks = {check["name"]: check for check in json.loads(result.stdout)["checks"]}
     assert checks["lint"]["ok"] is False
     assert checks["lint"]["detail"].startswith("1 finding in 3 revisions; first: services/habits/alembic/versions/")

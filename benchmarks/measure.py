@@ -9,6 +9,9 @@ Memory, two numbers, because each answers a different question:
 - `tree_kib`: a sampler thread walks the command's process tree every `interval` seconds (parent links
   from /proc/<pid>/stat) and sums VmRSS; the largest sum is kept. It sees parallel workers together;
   shared pages count once per process (as RSS does), and a peak shorter than the interval can be missed.
+- `tree_pss_kib`: the same walk sums each process's proportional set size (Pss of /proc/<pid>/smaps_rollup): a page
+  shared by n processes counts 1/n in each, so a fork server's pages, which its children share until they write
+  them, count once in the sum. The memory the tree occupies; 0 where the kernel does not tell it.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class Measurement:
     seconds: float
     process_kib: int
     tree_kib: int
+    tree_pss_kib: int = 0
 
     @staticmethod
     def combine(parts: Sequence[Measurement]) -> Measurement:
@@ -40,6 +44,7 @@ class Measurement:
             sum(part.seconds for part in parts),
             max((part.process_kib for part in parts), default=0),
             max((part.tree_kib for part in parts), default=0),
+            max((part.tree_pss_kib for part in parts), default=0),
         )
 
 
@@ -77,6 +82,7 @@ class Summary:
     seconds: tuple[float, ...]
     process_kib: tuple[int, ...]
     tree_kib: tuple[int, ...]
+    tree_pss_kib: tuple[int, ...] = ()
 
     @classmethod
     def of(cls, measurements: Sequence[Measurement]) -> Summary:
@@ -84,6 +90,7 @@ class Summary:
             tuple(m.seconds for m in measurements),
             tuple(m.process_kib for m in measurements),
             tuple(m.tree_kib for m in measurements),
+            tuple(m.tree_pss_kib for m in measurements),
         )
 
     @property
@@ -97,6 +104,10 @@ class Summary:
     @property
     def tree_mib(self) -> float:
         return statistics.median(self.tree_kib) / 1024
+
+    @property
+    def tree_pss_mib(self) -> float:
+        return statistics.median(self.tree_pss_kib or (0,)) / 1024
 
 
 def run(argv: Sequence[str], cwd: Path, env: dict[str, str], *, timeout: float = 3600.0, interval: float = 0.02) -> Completed:
@@ -126,11 +137,11 @@ def run(argv: Sequence[str], cwd: Path, env: dict[str, str], *, timeout: float =
             timer.cancel()
         seconds = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
-        tree_kib = sampler.stop()
+        tree_kib, tree_pss_kib = sampler.stop()
         leftovers = _kill_group(process.pid)  # a worker the command failed to stop: a finding, and in the way
         out.seek(0)
         err.seek(0)
-        measurement = Measurement(seconds, int(usage.ru_maxrss), max(tree_kib, int(usage.ru_maxrss)))
+        measurement = Measurement(seconds, int(usage.ru_maxrss), max(tree_kib, int(usage.ru_maxrss)), tree_pss_kib)
         return Completed(
             tuple(argv),
             cwd,
@@ -153,27 +164,29 @@ def _kill_group(pid: int) -> bool:
 
 
 class TreeSampler(threading.Thread):
-    """Samples the summed RSS of a process and its descendants until stopped; remembers the peak."""
+    """Samples the summed RSS (and PSS) of a process and its descendants until stopped; remembers the peaks."""
 
     def __init__(self, root: int, interval: float) -> None:
         super().__init__(daemon=True)
         self.root = root
         self.interval = interval
         self.peak_kib = 0
+        self.peak_pss_kib = 0
         self.parents: dict[int, int] = {}  # pid -> parent pid; a pid's parent changes only when it is orphaned
         self.finished = threading.Event()
 
     def run(self) -> None:
         while not self.finished.is_set():
-            self.peak_kib = max(self.peak_kib, self.sample())
+            rss, pss = self.sample()
+            self.peak_kib, self.peak_pss_kib = max(self.peak_kib, rss), max(self.peak_pss_kib, pss)
             self.finished.wait(self.interval)
 
-    def stop(self) -> int:
+    def stop(self) -> tuple[int, int]:
         self.finished.set()
         self.join()
-        return self.peak_kib
+        return self.peak_kib, self.peak_pss_kib
 
-    def sample(self) -> int:
+    def sample(self) -> tuple[int, int]:
         alive = {int(entry.name) for entry in os.scandir("/proc") if entry.name.isdigit()}
         for pid in list(self.parents):
             if pid not in alive:
@@ -185,12 +198,13 @@ class TreeSampler(threading.Thread):
         children: dict[int, list[int]] = {}
         for pid, parent in self.parents.items():
             children.setdefault(parent, []).append(pid)
-        total, pending = 0, [self.root]
+        total, proportional, pending = 0, 0, [self.root]
         while pending:
             pid = pending.pop()
             total += _rss_kib(pid)
+            proportional += _pss_kib(pid)
             pending.extend(children.get(pid, ()))
-        return total
+        return total, proportional
 
 
 def _parent_of(pid: int) -> int | None:
@@ -209,3 +223,14 @@ def _rss_kib(pid: int) -> int:
             return int(handle.read().split()[1]) * PAGE_KIB
     except (OSError, IndexError, ValueError):
         return 0
+
+
+def _pss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1])
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0

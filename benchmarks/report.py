@@ -106,8 +106,11 @@ def _our_seconds(result: Result) -> tuple[float, str]:
 
 
 def _memory_ratio(result: Result) -> tuple[float, str]:
+    """Summed RSS, as the issue asks; beside it the same over proportional set sizes (forked pages counted once)."""
     ours, baseline = result.ours.tree_mib, result.baseline.tree_mib
-    return ours / baseline, f"{ours / baseline:.2f} ({ours:.0f} MiB against {baseline:.0f} MiB, {result.size})"
+    shared, alone = result.ours.tree_pss_mib, result.baseline.tree_pss_mib
+    proportional = f"; PSS {shared / alone:.2f}: {shared:.0f} MiB against {alone:.0f} MiB" if alone else ""
+    return ours / baseline, f"{ours / baseline:.2f} ({ours:.0f} MiB against {baseline:.0f} MiB, {result.size}{proportional})"
 
 
 def _bounded(

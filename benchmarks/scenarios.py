@@ -223,6 +223,8 @@ def _speed(name: str, service: str) -> Scenario:
                         f"`dbtasks current {service}`", lambda b, p, url: b.dbtasks(p, url, "current", service), first_head_named
                     ),
                 ),
+                # Invoke's own start (no tasks.py loaded): the part of `inv db.current` that is not ours
+                ("current-one-invoke", Side("`inv --version`", lambda b, p, url: b.inv(p, url, "--version"), no_check)),
             ),
         )
     raise ValueError(f"unknown scenario {name!r}")

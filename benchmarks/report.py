@@ -232,7 +232,8 @@ def markdown(
         "on a generated monorepo; runs alternate which side goes first; each run is checked for having done its work "
         "(every schema's `alembic_version` at head, output naming every service) before its time counts. Times are "
         "wall-clock medians; memory is the median over runs of the peak summed RSS of the command's process tree "
-        "(sampled) and of its largest single process (exact, `wait4`).",
+        "(sampled; the memory verdict also gives the tree's peak summed PSS, where pages forked processes share count "
+        "once) and of its largest single process (exact, `wait4`).",
         "",
     ]
     parts += [

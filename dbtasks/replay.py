@@ -33,13 +33,14 @@ _FORMAT = 1
 # The tasks a no-op may replay (each a read of the database whose output the rows and the files decide), and the
 # options each may be given then: anything else, and the task runs.
 REPLAYABLE = {"upgrade-all": (), "status": ("json_",), "current": ("service",), "upgrade": ("service",)}
+_REQUIRED = {"current": "service", "upgrade": "service"}  # a key without it would stand for every service
 _PREFIX = "DBTASKS_"  # every switch of ours (settings.py): one set or changed since, and the task runs
 
 
 def command(task: str, given: dict[str, Any]) -> list[str] | None:
     """The key of a replayable run of `task` with the options `given` (those not at their default), else None."""
     allowed = REPLAYABLE.get(task)
-    if allowed is None or not set(given) <= set(allowed):
+    if allowed is None or not set(given) <= set(allowed) or _REQUIRED.get(task, "") not in ("", *given):
         return None
     if any(value is not True and not isinstance(value, str) for value in given.values()):
         return None

@@ -76,7 +76,8 @@ def assemble(task: Task, config_file: Path) -> tuple[str, Callable[..., None], d
 
             fleet_tasks.run(task, config_file, {**kwargs, **chosen})
             return
-        key = replay.command(task.name, {name: value for name, value in kwargs.items() if value != shown.get(name)})
+        changed = {name: value for name, value in kwargs.items() if value != shown.get(name)}
+        key = replay.command(task.name, changed) if len(args) <= 1 else None  # args: Invoke's context alone
         if key is not None and replayed.answered(config_file, key):
             return
         if task.selection:

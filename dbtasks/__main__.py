@@ -33,7 +33,7 @@ def _replayed(args: list[str]) -> bool:
 
     key = replay.command_of(args)
     config_file = find_config(Path.cwd()) if key is not None else None
-    return key is not None and config_file is not None and replayed.answered(config_file, key)
+    return key is not None and config_file is not None and replayed.answered(config_file, key, remember=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,9 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         if _replayed(args):
             return 0
-        from .cli import direct
+        from .cli import direct, replayed
 
-        return direct.run(args)
+        try:
+            return direct.run(args)
+        finally:
+            replayed.looked.clear()
     module = importlib.import_module(COMMANDS[name][0])
     return int(module.main(args[1:]) or 0)
 

@@ -5,9 +5,10 @@ prints what its last run printed, after one look at the database, without loadin
 A run is recorded (in .dbtasks/replay.json) only when every service's state came from the catalog query of the fast
 path, no worker started and no lock was taken: its output then follows from the revision files, migrations.yaml, the
 variables that chose the database, dbtasks' own code and the rows that query read. The replay checks each of them
-first: the files' stats, the variables (a URL's password left out: none is written; another password reaches the same
-database), the entry's seal (config/seal.py), and then runs the recorded queries and compares what they return. Any
-difference, or any error, and the task runs as usual (and records itself again when it is still a no-op).
+first: the files' stats, the variables (each value's seal, a URL's password masked first: no value is written, and
+another password reaches the same database), the entry's seal (config/seal.py), and then runs the recorded queries and
+compares what they return. Any difference, or any error, and the task runs as usual (and records itself again when it
+is still a no-op).
 
 Imports only what that check needs: the standard library, the libpq client and the stat helper.
 """
@@ -160,11 +161,12 @@ def source_of(config_file: Path) -> bytes | None:
 
 
 def _variables_now(recorded: dict[str, Any]) -> dict[str, Any]:
-    """The recorded variables as they are now, passwords masked, and every DBTASKS_* one set now (a new one differs)."""
+    """The recorded variables as they are now, and every DBTASKS_* one set now (a new one differs): each value's
+    seal, a password in it masked first (another password reaches the same database), so that none is written."""
     from .database.urls import mask
 
     names = {*recorded, *(name for name in os.environ if name.startswith(_PREFIX))}
-    return {name: mask(os.environ[name]) if name in os.environ else None for name in sorted(names)}
+    return {name: seal.seal({name: mask(os.environ[name])}, b"") if name in os.environ else None for name in sorted(names)}
 
 
 def _same_rows(url: str, queries: list[list[str]]) -> bool:

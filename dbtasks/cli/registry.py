@@ -66,7 +66,7 @@ def assemble(task: Task, config_file: Path) -> tuple[str, Callable[..., None], d
     defaults = {**selection.DEFAULTS, **SESSION_DEFAULTS, **fleet_options.DEFAULTS}
     added = [_parameter(name, defaults[name]) for name in [*selected, *opened, *fleet]]
     parameters = [*own[:at], *added[: len(selected)], *own[at:], *added[len(selected) :]]
-    shown = {parameter.name: parameter.default for parameter in parameters}  # the defaults (a required one: none)
+    shown = {parameter.name: parameter.default for parameter in parameters}  # the defaults (a required one: empty)
 
     @functools.wraps(task.body)
     def run(*args: Any, **kwargs: Any) -> None:

@@ -18,10 +18,20 @@ if TYPE_CHECKING:
     from ..session import Session
 
 
-def answered(config_file: Path, key: list[str]) -> bool:
-    """Whether the last run of the command `key` was a no-op that still holds, its output now written again."""
+# The commands this process has looked up already, without an answer: `dbtasks` looks before loading the tasks, and
+# the task's wrapper (registry.py) then does not look again (__main__.py empties it when the command ends).
+looked: set[tuple[str, ...]] = set()
+
+
+def answered(config_file: Path, key: list[str], *, remember: bool = False) -> bool:
+    """Whether the last run of the command `key` was a no-op that still holds, its output now written again
+    (`remember`: a miss is noted in `looked`)."""
+    if tuple(key) in looked:
+        return False
     said = replay.answer(config_file, key)
     if said is None:
+        if remember:
+            looked.add(tuple(key))
         return False
     try:
         for stream, text in said:

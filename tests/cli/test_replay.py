@@ -4,6 +4,7 @@ last run printed after one look at the database, and run in full as soon as anyt
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -76,6 +77,8 @@ def test_a_no_op_is_replayed_word_for_word_and_keeps_no_password(project: Path, 
     assert shown["currentmeals"] == f"{head_of('meals')} (head)\n"
     assert shown["upgradeusers"] == "users: nothing to apply (already at or past head)\n"
     assert password not in recorded(project)
+    for entry in json.loads(recorded(project))["entries"].values():  # a digest of each value, none of the values
+        assert re.fullmatch(r"[0-9a-f]{64}", entry["variables"]["DATABASE_URL"]), entry["variables"]
     assert snapshot(upgraded_url) == before
 
 

@@ -34,7 +34,7 @@ ENTRY = {
 
 
 def run(
-    project: Path, url: str, *args: str, replayed: bool, via: str = "dbtasks", env: dict[str, str] | None = None
+    project: Path, url: str | None, *args: str, replayed: bool, via: str = "dbtasks", env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """The task in a new interpreter, which must have replayed its last run (`replayed`: it never loaded the Session's
     module) or run the task."""
@@ -137,3 +137,14 @@ def test_a_switch_set_since_runs_the_task(project: Path, upgraded_url: str) -> N
     dbtasks(project, upgraded_url, "status", replayed=False)
     result = dbtasks(project, upgraded_url, "status", replayed=False, env={"DBTASKS_FASTPATH": "0", "DBTASKS_DEBUG": "1"})
     assert result.stderr.count("| worker: status") == len(SERVICES), show(result)
+
+
+def test_a_url_read_from_dot_env_is_never_replayed(project: Path, upgraded_url: str) -> None:
+    """The URL's variable is unset: it came from .env, which only the whole run reads (the record would hold no proof
+    of which database it meant)."""
+    (project / ".env").write_text(f"DATABASE_URL={upgraded_url}\n", encoding="utf-8")
+    for _ in range(2):
+        result = run(project, None, "status", replayed=False)
+        assert result.stdout.count("up to date") == len(SERVICES), show(result)
+        assert "(from DATABASE_URL (in .env))" in result.stderr, show(result)
+    assert not (project / ".dbtasks" / "replay.json").exists()

@@ -81,13 +81,28 @@ def answer(config_file: Path, key: list[str]) -> list[tuple[int, str]] | None:
         return None
 
 
-def record(config_file: Path, key: list[str], session: Session, output: list[tuple[int, str]], source: bytes) -> bool:
-    """Keep `output` of the run of command `key` that `session` made, when it was a no-op a replay can prove and
-    migrations.yaml still holds `source` (its bytes before the run); whether it was kept."""
+def before(config_file: Path) -> tuple[bytes, int] | None:
+    """What a run to be recorded notes before it loads the project: migrations.yaml's bytes and the time (ns);
+    None when migrations.yaml cannot be read (the run says why)."""
+    import time
+
+    source = source_of(config_file)
+    return None if source is None else (source, time.time_ns())
+
+
+# A file changed this close to the run's start, or during it, may not be what the run read: nothing is recorded (the
+# margin: a file's change time comes from a coarser clock than time.time_ns, by a clock tick at most).
+_SETTLED_NS = 100_000_000
+
+
+def record(config_file: Path, key: list[str], session: Session, output: list[tuple[int, str]], noted: tuple[bytes, int]) -> bool:
+    """Keep `output` of the run of command `key` that `session` made, when it was a no-op a replay can prove, and
+    nothing it read changed since `noted` (before(): migrations.yaml's bytes, the start); whether it was kept."""
     from .files.graph_cache import write_json
 
+    source, started = noted
     witnessed = session.witnessed()
-    inputs = _inputs(session) if witnessed is not None else None
+    inputs = _inputs(session, started - _SETTLED_NS) if witnessed is not None else None
     if witnessed is None or inputs is None or source_of(config_file) != source:
         return False
     databases = []
@@ -100,7 +115,7 @@ def record(config_file: Path, key: list[str], session: Session, output: list[tup
     names = {*_url_variables(session), *(name for name in os.environ if name.startswith(_PREFIX))}
     entry: dict[str, Any] = {
         "variables": _variables_now({name: None for name in names}),
-        "files": [*inputs, *stats(_own_code())],
+        "files": inputs,
         "databases": databases,
         "output": [list(chunk) for chunk in output],
     }
@@ -131,14 +146,17 @@ def _url_variables(session: Session) -> list[str]:
     return [project.url_env, *(name for name in own if name), *input_variables(project)]
 
 
-def _inputs(session: Session) -> list[Any] | None:
+def _inputs(session: Session, settled: int) -> list[Any] | None:
     """[path, stat, ...] of what the project and its services' revision graphs (env.py too) were read from, the
-    graphs' as they were read, and of .env, which a variable not set would be read from; None when a graph was not
-    read through the cache (only a whole run knows what it depends on)."""
+    graphs' as they were read, of .env, which a variable not set would be read from, and of dbtasks' own modules; None
+    when a graph was not read through the cache (only a whole run knows what it depends on), or when a file stat'ed now
+    changed after `settled` (ns): it may have changed after the run read it (a deleted one changes its folder)."""
     from .config.cache import input_paths
 
     project = session.project
-    found = stats([*input_paths(project), str(project.root / ".env")])
+    found = stats([*input_paths(project), str(project.root / ".env"), *_own_code()])
+    if any(stat is not None and stat[2] >= settled for stat in found[1::2]):
+        return None
     for service in project.services.values():
         read_from = session.graphs.read_from(service.alembic_source)
         if not read_from:
@@ -148,7 +166,8 @@ def _inputs(session: Session) -> list[Any] | None:
 
 
 def _key(config_file: Path, key: list[str]) -> str:
-    return "\0".join([str(config_file), *key])
+    """The entry of command `key` for this migrations.yaml, by its real path (a link pointed elsewhere is another)."""
+    return "\0".join([os.path.realpath(config_file), *key])
 
 
 def source_of(config_file: Path) -> bytes | None:

@@ -68,9 +68,9 @@ class Session:
     _guard: threading.Lock = field(default_factory=threading.Lock)
     _graphs: GraphCache | None = None
     # replay.py's proof of a no-op: (target, the fast path's queries and their rows) per database, when every selected
-    # service's state came from them (prefetch_states); never once a worker started or a lock was taken (`_acted`)
+    # service's state came from them; never once a worker started, a lock was taken or a state was not read by them
     _witness: list[tuple[Target, fastpath.Transcript]] | None = None
-    _acted: bool = False
+    _unprovable: bool = False
 
     @property
     def graphs(self) -> GraphCache:
@@ -211,7 +211,7 @@ class Session:
         for a multidb service, hands each engine such a database too.
         """
         name = op
-        self._acted, self._witness = True, None
+        self._unproven()
         assert name in OPS, name
         service = self.environment.with_x(service) if self.environment is not None else service
         target = on if on is not None else self.configured_target(service) if offline else self.step(service).target
@@ -319,15 +319,20 @@ class Session:
             names = [(error.database, "{}:{}".format(*where(target.url)[:2])) for error, target in missing]
             raise DatabaseMissing(missing_databases(names, self.create_hint()), names[0][0])
         self.graphs.save()
-        proven = not self._acted and len(self._known) == len(services) and all(found for _, found in witness)
-        self._witness = witness if proven else None
+        if len(self._known) < len(services) or not all(found for _, found in witness):
+            self._unproven()  # a state the queries did not give: the run goes on with it, and is no no-op to replay
+        with self._guard:
+            self._witness = None if self._unprovable else witness
         return dict(self._known)
 
     def witnessed(self) -> list[tuple[str, str, fastpath.Transcript]] | None:
         """For replay.py: (the variable that named it, URL, the fast path's queries and rows) of each database, when the
         run so far was a no-op those queries prove (no environment, every service's state read by them, no worker
         started, no lock taken); else None."""
-        if self.environment is not None or self._witness is None or any(t.url is None for t, _ in self._witness):
+        with self._guard:
+            if self._unprovable or self.environment is not None or self._witness is None:
+                return None
+        if any(target.url is None for target, _ in self._witness):
             return None
         return [(target.source, str(target.url), transcript) for target, transcript in self._witness]
 
@@ -343,9 +348,17 @@ class Session:
             target, [service], self.graphs, ours=self.project.bookkeeping_schema, connection=through, transcript=transcript
         ).get(service.name)
         self.graphs.save()
-        if found is not None and not self._acted:  # a state read on its own (current, upgrade of one service)
-            self._witness = [*(self._witness or []), (target, transcript)]
+        if found is None:
+            self._unproven()
+        with self._guard:  # a state read on its own (current, upgrade of one service)
+            if not self._unprovable:
+                self._witness = [*(self._witness or []), (target, transcript)]
         return found
+
+    def _unproven(self) -> None:
+        """What this run does from now on is no no-op a replay could prove (replay.py)."""
+        with self._guard:
+            self._unprovable, self._witness = True, None
 
     def _needs_probe(self, target: Target) -> bool:
         return target.url is not None and target.source != LOCAL_SOURCE and target.url not in self._probed
@@ -356,7 +369,7 @@ class Session:
         place a lock is taken. The verbs take it once and hand it to each writing `run` (reset: across both steps)."""
         from .database.lock import migration_lock
 
-        self._acted, self._witness = True, None
+        self._unproven()
         step = self.step(service)
         with ExitStack() as stack:
             held = stack.enter_context(

@@ -80,6 +80,7 @@ def assemble(task: Task, config_file: Path) -> tuple[str, Callable[..., None], d
         key = replay.command(task.name, changed) if len(args) <= 1 else None  # args: Invoke's context alone
         if key is not None and replayed.answered(config_file, key):
             return
+        noted = replay.before(config_file) if key is not None else None  # before the project is loaded
         if task.selection:
             from .options import selection as parse
 
@@ -99,7 +100,7 @@ def assemble(task: Task, config_file: Path) -> tuple[str, Callable[..., None], d
         if key is None:
             task.body(*args, **kwargs)
             return
-        with replayed.noting(config_file, key, kwargs["session"]):
+        with replayed.noting(config_file, key, kwargs["session"], noted):
             task.body(*args, **kwargs)
 
     run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]  # Invoke and `dbtasks` read it

@@ -43,10 +43,10 @@ def answered(config_file: Path, key: list[str], *, remember: bool = False) -> bo
 
 
 @contextlib.contextmanager
-def noting(config_file: Path, key: list[str], session: Session) -> Iterator[None]:
+def noting(config_file: Path, key: list[str], session: Session, noted: tuple[bytes, int] | None) -> Iterator[None]:
     """Run the block with what it writes to stdout and stderr noted; when it ends normally, the run is recorded
-    (replay.record decides whether it was a no-op it can replay)."""
-    source = replay.source_of(config_file)
+    (replay.record decides whether it was a no-op it can replay; `noted`: replay.before, taken before the project
+    was loaded)."""
     chunks: list[tuple[int, str]] = []
     streams = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = _Noted(sys.stdout, 1, chunks), _Noted(sys.stderr, 2, chunks)
@@ -54,8 +54,8 @@ def noting(config_file: Path, key: list[str], session: Session) -> Iterator[None
         yield
     finally:
         sys.stdout, sys.stderr = streams
-    if source is not None:
-        replay.record(config_file, key, session, chunks, source)
+    if noted is not None:
+        replay.record(config_file, key, session, chunks, noted)
 
 
 class _Noted:

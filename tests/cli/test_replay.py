@@ -7,13 +7,16 @@ import json
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 from _support import (
     assert_ok,
     declared_services,
+    execute,
     head_of,
     inv,
     parent_of,
@@ -56,6 +59,15 @@ def dbtasks(
     project: Path, url: str, *args: str, replayed: bool, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return run(project, url, *args, replayed=replayed, env=env)
+
+
+@pytest.fixture
+def project(project: Path) -> Path:
+    """The copy, once its files are older than what a run records (replay.py records nothing changed within 0.1 s of
+    its start, which may not be what it read): the copy was just made."""
+    newest = max(path.stat().st_ctime for path in project.rglob("*"))
+    time.sleep(max(0.0, newest + 0.2 - time.time()))
+    return project
 
 
 def recorded(project: Path) -> str:
@@ -148,3 +160,45 @@ def test_a_url_read_from_dot_env_is_never_replayed(project: Path, upgraded_url: 
         assert result.stdout.count("up to date") == len(SERVICES), show(result)
         assert "(from DATABASE_URL (in .env))" in result.stderr, show(result)
     assert not (project / ".dbtasks" / "replay.json").exists()
+
+
+def test_states_read_after_a_prefetch_that_missed_one_prove_no_no_op(
+    project: Path, upgraded_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The catalog query could not tell meals' state (an empty version table: the worker looks); another run then
+    brings it to head, and a state read on its own afterwards would be the only one in the record: the others, taken
+    from the first query, would never be checked again. No record."""
+    from dbtasks import Session, load
+
+    monkeypatch.setenv("DATABASE_URL", upgraded_url)
+    execute(upgraded_url, "DELETE FROM meals.alembic_version")
+    session = Session(load(project / "migrations.yaml"))
+    known = session.prefetch_states(list(session.project.services.values()))
+    assert sorted(known) == sorted(set(SERVICES) - {"meals"})
+    execute(upgraded_url, f"INSERT INTO meals.alembic_version VALUES ('{head_of('meals')}')")
+    found = session.known_state(session.service("meals"))
+    assert found is not None and found.pending == 0
+    assert session.witnessed() is None
+
+
+def test_a_file_changed_during_the_run_is_not_recorded(project: Path, upgraded_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file that changed after the run began may have changed after the run read it: the run is not kept. The same
+    run begun after the change is."""
+    from dbtasks import Session, load, replay
+
+    monkeypatch.setenv("DATABASE_URL", upgraded_url)
+    config = project / "migrations.yaml"
+
+    def a_no_op_run(change: Callable[[], object] = lambda: None) -> bool:
+        noted = replay.before(config)
+        assert noted is not None
+        session = Session(load(config))
+        assert len(session.prefetch_states(list(session.project.services.values()))) == len(SERVICES)
+        change()  # a new file in meals' folder, which the run stats
+        return replay.record(config, ["status"], session, [(1, "status\n")], noted)
+
+    assert a_no_op_run(lambda: (project / "services" / "meals" / "NOTES.txt").write_text("new\n")) is False
+    assert not (project / ".dbtasks" / "replay.json").exists()
+    time.sleep(0.2)  # the change now older than what a run records
+    assert a_no_op_run() is True
+    assert json.loads(recorded(project))["entries"][f"{config.resolve()}\0status"]["output"] == [[1, "status\n"]]

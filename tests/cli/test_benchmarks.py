@@ -33,6 +33,8 @@ def test_a_tiny_benchmark_run_measures_both_sides_and_writes_its_reports(tmp_pat
     assert document["results"][0]["ratio"] > 0
     assert [row["scenario"] for row in document["fleet"]] == ["fleet-noop"]
     assert document["fleet"][0]["loop_seconds"] > 0 and document["fleet"][0]["ours_seconds"] > 0
+    row = document["fleet"][0]  # issue 25's verdict, from the same figures
+    assert row["issue_25_met"] is (row["ratio"] <= 0.005)
     text = markdown.read_text()
     assert "| noop-direct |" in text and "## Fleets (one run per side)" in text and "| fleet-noop |" in text
     assert set(tmp_path.iterdir()) == {markdown, output}  # its temporary folder (project, server) is removed

@@ -9,7 +9,6 @@ is left to the worker, which reports it properly.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
@@ -160,8 +159,7 @@ def _versions(
         return None  # the workers will say what is wrong with the connection
     try:
         names = [f"{schema}.{table}" for schema, table in [*tables, *sum_tables, ours]]
-        read = _read if transcript is None else functools.partial(_noted, transcript)
-        listed = read(connection, _TABLES_SQL.format(", ".join(connection.literal(name) for name in names)))
+        listed = _rows(connection, _TABLES_SQL.format(", ".join(connection.literal(name) for name in names)), transcript)
         existing = sorted((str(row[0]), str(row[1])) for row in listed if (str(row[0]), str(row[1])) != ours)
         found: Versions = {key: [] for key in existing if key not in sum_tables}
         sums: Sums = {sum_tables[key]: {} for key in existing if key in sum_tables}
@@ -169,9 +167,10 @@ def _versions(
         has_ours = len(listed) > len(existing)
         newer: Sums = {table: {} for table in keys.values()} if has_ours else {}  # as the worker reads it: a table
         if existing or has_ours:
-            for index, revision, *row, key in read(
+            for index, revision, *row, key in _rows(
                 connection,
                 _select_rows(existing, sum_tables, keys if has_ours else {}, connection, checksums.qualified(*ours)),
+                transcript,
             ):
                 recorded = checksums.as_recorded([(revision, *row)])
                 table = keys[str(key)] if index is None else existing[int(str(index))]
@@ -190,13 +189,11 @@ def _versions(
         connection.close()
 
 
-def _read(connection: pg.Connection, sql: str) -> list[tuple[str | None, ...]]:
-    return connection.rows(sql)
-
-
-def _noted(transcript: Transcript, connection: pg.Connection, sql: str) -> list[tuple[str | None, ...]]:
+def _rows(connection: pg.Connection, sql: str, transcript: Transcript | None) -> list[tuple[str | None, ...]]:
+    """The query's rows, also kept in `transcript` when given (replay.py)."""
     rows = connection.rows(sql)
-    transcript.append((sql, rows))
+    if transcript is not None:
+        transcript.append((sql, rows))
     return rows
 
 

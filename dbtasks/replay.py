@@ -105,10 +105,10 @@ def record(config_file: Path, key: list[str], session: Session, output: list[tup
     inputs = _inputs(session, started - _SETTLED_NS) if witnessed is not None else None
     if witnessed is None or inputs is None or source_of(config_file) != source:
         return False
+    from .worker.libpq import libpq
+
     databases = []
     for variable, url, queries in witnessed:
-        from .worker.libpq import libpq
-
         if os.environ.get(variable) is None or libpq(os.environ[variable]) != libpq(url):
             return False  # the URL came from .env, or was rewritten: only the whole run reads it right
         databases.append([variable, [[sql, _digest(rows)] for sql, rows in queries]])
@@ -201,11 +201,7 @@ def _same_rows(url: str, queries: list[list[str]]) -> bool:
 
 
 def _digest(rows: list[tuple[str | None, ...]] | list[list[str | None]]) -> str:
-    try:
-        from _blake2 import blake2b
-    except ImportError:  # pragma: no cover - an interpreter without the built-in module
-        from hashlib import blake2b
-    return blake2b(json.dumps([list(row) for row in rows]).encode("utf-8"), digest_size=16).hexdigest()
+    return seal.digest(json.dumps([list(row) for row in rows]).encode("utf-8"), size=16)
 
 
 def _own_code() -> list[str]:

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .. import replay
 from ..errors import DbtasksError, printable
 from . import (
     adopt_tasks,
@@ -21,7 +20,6 @@ from . import (
     lint_tasks,
     local_tasks,
     plan_tasks,
-    replayed,
     selection,
     service_tasks,
 )
@@ -76,6 +74,9 @@ def assemble(task: Task, config_file: Path) -> tuple[str, Callable[..., None], d
 
             fleet_tasks.run(task, config_file, {**kwargs, **chosen})
             return
+        from .. import replay  # imported when a task runs: `inv --list` loads neither
+        from . import replayed
+
         changed = {name: value for name, value in kwargs.items() if value != shown.get(name)}
         key = replay.command(task.name, changed) if len(args) <= 1 else None  # args: Invoke's context alone
         if key is not None and replayed.answered(config_file, key):

@@ -21,13 +21,17 @@ def seal(entry: dict[str, Any], source: bytes) -> str | None:
     key = _key()
     if key is None:
         return None
-    try:  # keyed BLAKE2b is a MAC of its own; the built-in module loads in microseconds, hashlib in milliseconds
+    body = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode("utf-8") + b"\0" + source
+    return digest(body, key)  # keyed BLAKE2b is a MAC of its own
+
+
+def digest(body: bytes, key: bytes = b"", size: int = 32) -> str:
+    """BLAKE2b of `body` (keyed when `key` is given), in hex."""
+    try:  # the built-in module loads in microseconds, hashlib in milliseconds
         from _blake2 import blake2b
     except ImportError:  # pragma: no cover - an interpreter without the built-in module
         from hashlib import blake2b
-
-    body = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode("utf-8") + b"\0" + source
-    return blake2b(body, key=key, digest_size=32).hexdigest()
+    return blake2b(body, key=key, digest_size=size).hexdigest()
 
 
 def verifies(entry: dict[str, Any], source: bytes) -> bool:

@@ -4,7 +4,7 @@ and the database, resolved once. Every verb takes a Session first (as alembic.co
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -61,6 +61,7 @@ class Session:
     _confirmed: bool = False
     _member: bool = False  # a fleet member's session (bound)
     _known: dict[str, fastpath.Known] = field(default_factory=dict)  # prefetched states, each used once
+    _untold: set[str] = field(default_factory=set)  # services the prefetch's query could not tell: not asked again
     _database: Target | None = None
     _databases: dict[tuple[str, str], Target] = field(default_factory=dict)  # by Service.database_key
     _probed: set[str | None] = field(default_factory=set)  # URLs connected to once already (resolve)
@@ -258,9 +259,14 @@ class Session:
             return lock.guard(lambda: start(lock))
         return start()
 
-    def expect_workers(self, count: int) -> None:
-        """A run that starts two or more workers forks them from a server that imports Alembic once."""
-        self.fork = self.fork or count >= 2
+    def expect_workers(self, count: int, services: Iterable[Service] = ()) -> None:
+        """Two or more workers fork from a server that imports Alembic once, started now for `services`' interpreters:
+        its imports overlap with the rest of the set-up (the plan, the locks)."""
+        if count >= 2:
+            from .run import runner
+
+            self.fork = True
+            runner.warm(services, self.project.drivers)
 
     def protected(self) -> bool:
         return self.environment is not None and self.environment.protected
@@ -319,7 +325,8 @@ class Session:
             names = [(error.database, "{}:{}".format(*where(target.url)[:2])) for error, target in missing]
             raise DatabaseMissing(missing_databases(names, self.create_hint()), names[0][0])
         self.graphs.save()
-        if len(self._known) < len(services) or not all(found for _, found in witness):
+        self._untold = {service.name for service in services} - set(self._known)
+        if self._untold or not all(found for _, found in witness):
             self._unproven()  # a state the queries did not give: the run goes on with it, and is no no-op to replay
         with self._guard:
             self._witness = None if self._unprovable else witness
@@ -327,8 +334,7 @@ class Session:
 
     def witnessed(self) -> list[tuple[str, str, fastpath.Transcript]] | None:
         """For replay.py: (the variable that named it, URL, the fast path's queries and rows) of each database, when the
-        run so far was a no-op those queries prove (no environment, every service's state read by them, no worker
-        started, no lock taken); else None."""
+        run so far was a no-op they prove (no environment, every state read by them, no worker, no lock); else None."""
         with self._guard:
             if self._unprovable or self.environment is not None or self._witness is None:
                 return None
@@ -342,6 +348,9 @@ class Session:
         session when `held` is given)."""
         if service.name in self._known and not fresh:
             return self._known.pop(service.name)
+        if service.name in self._untold and not fresh:  # the same query again would not tell either
+            self._untold.discard(service.name)
+            return None
         through = held.catalog() if held is not None else None
         target, transcript = self.database(service), []  # type: tuple[Target, fastpath.Transcript]
         found = fastpath.known_states(

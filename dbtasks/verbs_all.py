@@ -30,10 +30,10 @@ def over_all(
 ) -> list[Outcome]:
     """Run `verb` for each selected service; `workers` is how many will start one (default: all of them)."""
     names = pick.names(session.project)
+    session.expect_workers(len(names) if workers is None else workers, [session.service(name) for name in names])
     waits_for = None
     if not offline:  # the plan: databases started and created, steps resolved, before the fan-out
         waits_for = session.plan([session.service(name) for name in names], reverse=reverse, ordered=ordered).waits_for()
-    session.expect_workers(len(names) if workers is None else workers)
     return run_all(
         session.project,
         names,

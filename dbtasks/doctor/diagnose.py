@@ -80,6 +80,7 @@ def diagnose(
         return Diagnosis([*findings, Finding(ERROR, "environment", str(error))])
     findings += _unlimited_blocks(project.services.values(), [chosen] if chosen else list(project.environments.values()))
     session = Session(project, chosen, emit=emit)
+    session.expect_workers(len(project.services), project.services.values())  # a worker per service, below
     target = _target(session, findings)
     server = connect_server(target, findings) if target.url else None
     if server is None:
@@ -192,7 +193,6 @@ def _services(session: Session, target: Target, online: bool, jobs: int, finding
     targets: dict[str, tuple[Target, bool] | str] = {}
     for service in project.services.values():
         targets[service.name] = _service_target(session, service, target, online, targets, findings)
-    session.expect_workers(len(project.services))
     results: dict[str, tuple[list[Finding], dict[str, Any]]] = {}
 
     def one(service: Service) -> dict[str, Any]:

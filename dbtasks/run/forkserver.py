@@ -4,7 +4,8 @@ A fresh worker spends most of its time importing Alembic and SQLAlchemy, as ever
 command does. The fork server pays that once per run and forks a child per service operation; the child
 looks to the runner like a spawned worker (its own stdin, stdout and result pipe, and an exit code the
 server reports once it has reaped it), so Ctrl-C, kill -9 of the runner and the results work the same.
-The runner asks for one only when a run starts several workers; DBTASKS_FORKSERVER=0 turns it off.
+The runner asks for one only when a run starts several workers, and starts it as soon as it knows (warm), before its
+plan and locks; DBTASKS_FORKSERVER=0 turns it off.
 """
 
 from __future__ import annotations
@@ -27,15 +28,31 @@ _guard = threading.Lock()
 
 
 def server_for(python: str, worker: Path, *, start: bool, drivers: tuple[str, ...] = ()) -> ForkServer | None:
-    """The fork server of `python`: the running one, else a new one when `start`, which imports the modules of
-    `drivers` once for all its children (None when it cannot start)."""
+    """The fork server of `python`, ready: the running one (or the one warming up), else a new one when `start`,
+    which imports the modules of `drivers` once for all its children (None when it cannot start)."""
     with _guard:
         server = _servers.get(python)
         if server is not None and server.process.poll() is not None:  # it died: start afresh, or spawn
             del _servers[python]
         if python not in _servers and start:
-            _servers[python] = ForkServer.start(python, worker, drivers)
-        return _servers.get(python)
+            _servers[python] = ForkServer.spawn(python, worker, drivers)
+        server = _servers.get(python)
+    if server is None or server.ready():
+        return server
+    with _guard:  # no alembic in that interpreter, say: its workers are spawned, and report it properly
+        if _servers.get(python) is server:
+            _servers[python] = None
+    return None
+
+
+def warm(python: str, worker: Path, drivers: tuple[str, ...] = ()) -> None:
+    """Start `python`'s fork server now, without waiting for it: its imports overlap with the rest of the run's set-up,
+    and server_for hands it out once it is ready. One the run never uses is killed at exit (it forked nothing)."""
+    with _guard:
+        if python not in _servers:
+            server = ForkServer.spawn(python, worker, drivers)
+            if server is not None:
+                _servers[python] = server
 
 
 def discard(python: str, server: ForkServer) -> None:
@@ -51,10 +68,12 @@ class ForkServer:
         self.process = process
         self.sock = sock
         self.lock = threading.Lock()
+        self._ready: bool | None = None  # None: its "ready" line not read yet (it may still be importing)
         atexit.register(self.close)
 
     @classmethod
-    def start(cls, python: str, worker: Path, drivers: tuple[str, ...] = ()) -> ForkServer | None:
+    def spawn(cls, python: str, worker: Path, drivers: tuple[str, ...] = ()) -> ForkServer | None:
+        """A new server, started but perhaps still importing (ready() waits for it); None when `python` cannot start."""
         ours, theirs = socket.socketpair()
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         try:
@@ -67,21 +86,33 @@ class ForkServer:
                 env=env,
             )
         except OSError:
+            ours.close()
             return None
         finally:
             theirs.close()
-        ours.settimeout(120)
-        try:
-            ready = ours.recv(6) == b"ready\n"
-        except OSError:
-            ready = False
-        if not ready:  # no alembic in that interpreter, say: spawned workers will report it properly
-            process.kill()
-            process.wait()
-            ours.close()
-            return None
-        ours.settimeout(None)
         return cls(process, ours)
+
+    @classmethod
+    def start(cls, python: str, worker: Path, drivers: tuple[str, ...] = ()) -> ForkServer | None:
+        """A new server, ready to fork (None when it cannot start)."""
+        server = cls.spawn(python, worker, drivers)
+        return server if server is not None and server.ready() else None
+
+    def ready(self) -> bool:
+        """Whether the server has imported what it preloads and serves (waits for it the first time); one that
+        cannot (no alembic in that interpreter, say) is stopped."""
+        with self.lock:
+            if self._ready is None:
+                self.sock.settimeout(120)
+                try:
+                    self._ready = self.sock.recv(6) == b"ready\n"
+                except OSError:
+                    self._ready = False
+                if self._ready:
+                    self.sock.settimeout(None)
+                else:
+                    self._stop()
+            return self._ready
 
     def fork(self, request: Any, cwd: Path, env: dict[str, str], result_fd: int) -> Forked:
         """A child running `request` in `cwd` with exactly `env`; its result goes to `result_fd`."""
@@ -105,6 +136,11 @@ class ForkServer:
         return Forked(pid, os.fdopen(stdin_write, "wb"), os.fdopen(stdout_read, "rb"), status_read)
 
     def close(self) -> None:
+        """Stop the server: one serving ends when its lifeline closes; one still importing (it has forked nothing) is
+        killed, rather than waited for."""
+        if not self._ready:
+            self._stop()
+            return
         if self.process.stdin is not None and not self.process.stdin.closed:
             self.process.stdin.close()
         self.sock.close()
@@ -112,6 +148,14 @@ class ForkServer:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+    def _stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            self.process.stdin.close()
+        self.sock.close()
 
 
 class Forked:

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,15 @@ def run(
     if result.get("ok"):
         return dict(result.get("data") or {})
     raise explain.failure(service, op, result, target)
+
+
+def warm(services: Iterable[Service], drivers: tuple[str, ...]) -> None:
+    """Start the fork server of each interpreter `services` run in now, while the run goes on with its set-up, so that
+    its imports overlap with it. Only interpreters known to run the worker (ours, or one probed already): another is
+    probed by its first worker, as before."""
+    for python in sorted({service.python or sys.executable for service in services if settings.forkserver(service.env)}):
+        if python == sys.executable or python in _probed:
+            forkserver.warm(python, WORKER, drivers)
 
 
 def _with_env_secrets(service: Service, target: Target) -> Target:

@@ -35,7 +35,7 @@ def main() -> int:
     process = importlib.import_module(package + ".process")
     if sys.argv[1:2] == ["--serve"]:
         serve = importlib.import_module(package + ".serve")
-        return int(serve.serve(int(sys.argv[2]), process.run_request, sys.argv[3:]))
+        serve.serve(int(sys.argv[2]), process.run_request, sys.argv[3:])  # it exits on its own, when its parent is done
     return int(process.run_request(json.loads(sys.stdin.readline())))
 
 

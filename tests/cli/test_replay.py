@@ -176,7 +176,9 @@ def test_states_read_after_a_prefetch_that_missed_one_prove_no_no_op(
     known = session.prefetch_states(list(session.project.services.values()))
     assert sorted(known) == sorted(set(SERVICES) - {"meals"})
     execute(upgraded_url, f"INSERT INTO meals.alembic_version VALUES ('{head_of('meals')}')")
-    found = session.known_state(session.service("meals"))
+    # What the first query could not tell is not asked again (the next read, under the lock, is fresh): no new query.
+    assert session.known_state(session.service("meals")) is None
+    found = session.known_state(session.service("meals"), fresh=True)
     assert found is not None and found.pending == 0
     assert session.witnessed() is None
 

@@ -75,3 +75,55 @@ def test_a_fork_server_imports_the_drivers_it_is_started_for(drivers: tuple[str,
     finally:
         server.close()
     assert {driver for driver, path in COMPILED.items() if path in maps} == {"psycopg2", *imported}
+
+
+@pytest.fixture
+def own_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This test's own registry of fork servers (the session's server for this interpreter stays as it is)."""
+    from dbtasks.run import forkserver
+
+    monkeypatch.setattr(forkserver, "_servers", {})
+
+
+@pytest.mark.usefixtures("own_servers")
+def test_a_warmed_fork_server_is_handed_out_once_ready_and_ends_with_its_lifeline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """warm() starts the server and returns before its imports are done; server_for waits for them and hands out the
+    same server; when its lifeline closes it exits with 0 at once, its atexit functions run (a profiler's dump)."""
+    import sys
+
+    from dbtasks.run import forkserver
+    from dbtasks.run.runner import WORKER
+
+    (tmp_path / "sitecustomize.py").write_text(
+        f"import atexit\natexit.register(lambda: open({str(tmp_path / 'exited')!r}, 'w').write('atexit ran'))\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    forkserver.warm(sys.executable, WORKER)
+    warmed = forkserver._servers[sys.executable]
+    assert warmed is not None and warmed.process.poll() is None
+    assert warmed._ready is None  # not waited for
+    assert forkserver.server_for(sys.executable, WORKER, start=True) is warmed
+    assert warmed._ready is True
+    assert "/site-packages/psycopg2/_psycopg" in Path(f"/proc/{warmed.process.pid}/maps").read_text()
+    warmed.close()
+    assert warmed.process.returncode == 0
+    assert (tmp_path / "exited").read_text() == "atexit ran"
+
+
+@pytest.mark.usefixtures("own_servers")
+def test_a_warmed_fork_server_the_run_never_used_is_killed_not_awaited() -> None:
+    """A run that fails before its first worker (a database missing, say) leaves a server still importing: it has
+    forked nothing, and is killed rather than waited for."""
+    import signal
+    import sys
+
+    from dbtasks.run import forkserver
+    from dbtasks.run.runner import WORKER
+
+    forkserver.warm(sys.executable, WORKER)
+    warmed = forkserver._servers[sys.executable]
+    assert warmed is not None
+    warmed.close()
+    assert warmed.process.returncode == -signal.SIGKILL

@@ -149,6 +149,7 @@ def definitions(config_file: Path) -> Definitions:
             fleet="targets",
             on_fleet=on_fleet("upgrade_all", **edited, create_databases=no_creation_on_a_fleet),
             session="write",
+            warm=True,  # a no-op is mostly replayed first
         ),
         Task(
             "downgrade-all",
@@ -167,6 +168,7 @@ def definitions(config_file: Path) -> Definitions:
             selection="all",
             fleet="targets",
             on_fleet=on_fleet("check_all"),
+            warm=True,
         ),
         Task(
             "sql-all",
@@ -176,6 +178,7 @@ def definitions(config_file: Path) -> Definitions:
             fleet="targets",
             on_fleet=sql_on_fleet,
             session="quiet",
+            warm=True,
         ),
         Task(
             "reset-all",

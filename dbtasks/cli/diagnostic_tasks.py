@@ -65,6 +65,15 @@ def definitions(config_file: Path) -> Definitions:
 
     return [
         Task("verify", verify, {**SERVICE, **REPORT}, session="quiet"),
-        Task("verify-all", verify_all, dict(REPORT), selection="all", fleet="sample", on_fleet=verify_on_fleet, session="quiet"),
-        Task("doctor", doctor, {"json": "print JSON instead of a table", "jobs": SELECTION["jobs"]}),
+        Task(
+            "verify-all",
+            verify_all,
+            dict(REPORT),
+            selection="all",
+            fleet="sample",
+            on_fleet=verify_on_fleet,
+            session="quiet",
+            warm=True,
+        ),
+        Task("doctor", doctor, {"json": "print JSON instead of a table", "jobs": SELECTION["jobs"]}, warm=True),
     ]

@@ -28,6 +28,7 @@ class Task:
     on_fleet: Callable[[dict[str, Any]], FleetVerbs] | None = None  # the given options -> the verb a fleet runs
     destructive: bool = False  # needs --yes (its wording: explain.DESTRUCTIVE_ALL)
     session: str = ""  # the Session registry.py hands the body: "read", "quiet" (no Alembic lines), "write" (--lock-wait)
+    warm: bool = False  # starts a worker per service in most runs: the fork server starts before the project loads
 
 
 Definitions = list[Task]

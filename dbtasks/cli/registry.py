@@ -82,6 +82,10 @@ def assemble(task: Task, config_file: Path) -> tuple[str, Callable[..., None], d
         if key is not None and replayed.answered(config_file, key):
             return
         noted = replay.before(config_file) if key is not None else None  # before the project is loaded
+        if task.warm:
+            from ..run import forkserver
+
+            forkserver.warm_early()
         if task.selection:
             from .options import selection as parse
 

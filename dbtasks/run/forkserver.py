@@ -19,12 +19,24 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import IO, Any
 
+from .. import settings
+
+WORKER = Path(__file__).parents[1] / "worker" / "__main__.py"
 _servers: dict[str, ForkServer | None] = {}
 _guard = threading.Lock()
+
+
+def warm_early() -> None:
+    """For a task that starts a worker per service in most runs, before its project is even loaded: start this
+    interpreter's server (the one services without `python:` use), when a second core can run its imports meanwhile.
+    runner.warm tells it the project's drivers once they are known."""
+    if settings.forkserver({}) and len(os.sched_getaffinity(0)) >= 2:
+        warm(sys.executable, WORKER)
 
 
 def server_for(python: str, worker: Path, *, start: bool, drivers: tuple[str, ...] = ()) -> ForkServer | None:
@@ -47,12 +59,19 @@ def server_for(python: str, worker: Path, *, start: bool, drivers: tuple[str, ..
 
 def warm(python: str, worker: Path, drivers: tuple[str, ...] = ()) -> None:
     """Start `python`'s fork server now, without waiting for it: its imports overlap with the rest of the run's set-up,
-    and server_for hands it out once it is ready. One the run never uses is killed at exit (it forked nothing)."""
+    and server_for hands it out once it is ready. One the run never uses is killed at exit (it forked nothing). A
+    server started already (before the project was loaded, say) is asked to import `drivers` too."""
     with _guard:
+        server = _servers.get(python)
+        if server is not None and server.process.poll() is not None:
+            del _servers[python]
         if python not in _servers:
             server = ForkServer.spawn(python, worker, drivers)
             if server is not None:
                 _servers[python] = server
+            return
+    if server is not None:
+        server.preload(drivers)
 
 
 def discard(python: str, server: ForkServer) -> None:
@@ -67,8 +86,10 @@ class ForkServer:
     def __init__(self, process: subprocess.Popen[bytes], sock: socket.socket) -> None:
         self.process = process
         self.sock = sock
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # one message at a time on the socket
+        self.drivers: set[str] = set()  # the drivers whose modules it imports
         self._ready: bool | None = None  # None: its "ready" line not read yet (it may still be importing)
+        self._waiting = threading.Lock()
         atexit.register(self.close)
 
     @classmethod
@@ -90,7 +111,9 @@ class ForkServer:
             return None
         finally:
             theirs.close()
-        return cls(process, ours)
+        server = cls(process, ours)
+        server.drivers.update(drivers)
+        return server
 
     @classmethod
     def start(cls, python: str, worker: Path, drivers: tuple[str, ...] = ()) -> ForkServer | None:
@@ -101,7 +124,7 @@ class ForkServer:
     def ready(self) -> bool:
         """Whether the server has imported what it preloads and serves (waits for it the first time); one that
         cannot (no alembic in that interpreter, say) is stopped."""
-        with self.lock:
+        with self._waiting:
             if self._ready is None:
                 self.sock.settimeout(120)
                 try:
@@ -113,6 +136,18 @@ class ForkServer:
                 else:
                     self._stop()
             return self._ready
+
+    def preload(self, drivers: tuple[str, ...]) -> None:
+        """Have the server import the modules of `drivers` as well, while no request waits (one started before the
+        project was loaded knew of none)."""
+        wanted = [driver for driver in drivers if driver not in self.drivers]
+        if not wanted:
+            return
+        body = json.dumps({"preload": wanted}).encode()
+        with self.lock:
+            self.drivers.update(wanted)
+            with contextlib.suppress(OSError):  # gone: server_for finds it dead, and its workers are spawned
+                self.sock.sendall(struct.pack("!I", len(body)) + body)
 
     def fork(self, request: Any, cwd: Path, env: dict[str, str], result_fd: int) -> Forked:
         """A child running `request` in `cwd` with exactly `env`; its result goes to `result_fd`."""

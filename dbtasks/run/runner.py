@@ -16,7 +16,6 @@ import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from .. import explain, settings
@@ -28,7 +27,7 @@ from ..explain import Emit
 from ..worker.protocol import Request, Result
 from . import forkserver
 
-WORKER = Path(__file__).parents[1] / "worker" / "__main__.py"
+WORKER = forkserver.WORKER
 PROBE = b"dbtasks worker"  # what `WORKER --probe` prints
 _probed: set[str] = set()  # interpreters that answered the probe in this process
 

@@ -39,29 +39,39 @@ _FDS = 4  # stdin, stdout, result, status
 
 
 def serve(sock_fd: int, run_request: Callable[[Any], int], drivers: Sequence[str] = ()) -> NoReturn:
-    """Serve fork requests on `sock_fd` after importing Alembic, SQLAlchemy and the modules of `drivers` (the
-    services' drivers, from protocol.DRIVER_MODULES; psycopg 3 alone adds a tenth of a second to each start)."""
+    """Serve fork requests on `sock_fd` once Alembic, SQLAlchemy and the modules of `drivers` are imported (the
+    services' drivers, from protocol.DRIVER_MODULES; psycopg 3 alone adds a tenth of a second to each start). A
+    {"preload": [driver...]} message adds drivers: before the server is ready (it was started before the project
+    was loaded), they are imported first; after, while no request waits (a child forked before imports them itself)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the children; this one ends with its parent
-    gc.disable()  # the imports make no garbage worth collecting, and collections during them cost a tenth of their time
-    for name in _PRELOAD + tuple(module for driver in drivers for module in DRIVER_MODULES.get(driver, ())):
-        with contextlib.suppress(Exception):  # a driver this interpreter lacks: a child that needs it reports it
-            __import__(name)
-    # What the children inherit is never garbage: kept out of their collections, it is neither walked nor, through
-    # the collector's writes, copied page by page into each child (about a fifth of a forked upgrade's CPU). The
-    # children collect their own garbage, as any interpreter does.
-    gc.freeze()
-    gc.enable()
+    # Off for good here (the children turn it on again): the imports make no garbage worth collecting, and collections
+    # during them cost a tenth of their time.
+    gc.disable()
+    for name in _PRELOAD:
+        _import(name)
+    sock = socket.socket(fileno=sock_fd)
+    pending = _modules(drivers)
+    while select.select([sock.fileno()], [], [], 0)[0]:  # only preloads come before "ready"
+        received = _receive(sock)
+        if received is None:
+            _leave()
+        pending += _modules(received[0].get("preload", ()))
+    for name in pending:
+        _import(name)
+    pending = []
     # A child's exit wakes the select below through this pipe; it is reaped there and its code sent.
     wakeup_read, wakeup_write = os.pipe()
     os.set_blocking(wakeup_read, False)
     os.set_blocking(wakeup_write, False)
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
     signal.set_wakeup_fd(wakeup_write, warn_on_full_buffer=False)
-    sock = socket.socket(fileno=sock_fd)
     sock.sendall(b"ready\n")
     statuses: dict[int, int] = {}  # child pid -> the fd its exit code goes to
     while True:
-        readable, _, _ = select.select([sock.fileno(), 0, wakeup_read], [], [])
+        readable, _, _ = select.select([sock.fileno(), 0, wakeup_read], [], [], 0 if pending else None)
+        if not readable and pending:
+            _import(pending.pop(0))
+            continue
         if wakeup_read in readable:
             with contextlib.suppress(BlockingIOError):
                 os.read(wakeup_read, 512)
@@ -73,6 +83,9 @@ def serve(sock_fd: int, run_request: Callable[[Any], int], drivers: Sequence[str
             if received is None:
                 _leave()
             request, fds = received
+            if "preload" in request:  # the run's drivers, known once its project is loaded
+                pending += [name for name in _modules(request["preload"]) if name not in sys.modules and name not in pending]
+                continue
             pid = os.fork()
             if pid == 0:
                 _child(request, fds, [sock.fileno(), fds[3], wakeup_read, wakeup_write, *statuses.values()], run_request)
@@ -81,6 +94,19 @@ def serve(sock_fd: int, run_request: Callable[[Any], int], drivers: Sequence[str
             statuses[pid] = fds[3]
             sock.sendall(f"{pid}\n".encode())
             _reap(statuses)  # it may have ended before it was registered
+
+
+def _modules(drivers: Sequence[str]) -> list[str]:
+    return [module for driver in drivers for module in DRIVER_MODULES.get(driver, ())]
+
+
+def _import(name: str) -> None:
+    """Import `name` for the children to share. What they inherit is never garbage: frozen out of their collections,
+    it is neither walked nor, through the collector's writes, copied page by page into each child (about a fifth of a
+    forked upgrade's CPU)."""
+    with contextlib.suppress(Exception):  # a driver this interpreter lacks: a child that needs it reports it
+        __import__(name)
+    gc.freeze()
 
 
 def _leave() -> NoReturn:
@@ -112,6 +138,7 @@ def _child(request: dict[str, Any], fds: list[int], servers: list[int], run_requ
     try:
         for fd in servers:
             os.close(fd)
+        gc.enable()  # the child collects its own garbage, as any interpreter does
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # post-write hooks wait for their own children
         stdin, stdout, result = fds[:3]

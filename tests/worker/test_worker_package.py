@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,62 @@ def test_a_warmed_fork_server_is_handed_out_once_ready_and_ends_with_its_lifelin
     warmed.close()
     assert warmed.process.returncode == 0
     assert (tmp_path / "exited").read_text() == "atexit ran"
+
+
+@pytest.mark.usefixtures("own_servers")
+def test_drivers_named_after_the_start_are_imported_before_ready_or_else_while_idle() -> None:
+    """A server warmed before the project was loaded learns its drivers later: sent before it is ready, they are
+    imported before it says so; sent after, while it waits for requests."""
+    import sys
+
+    from dbtasks.run import forkserver
+    from dbtasks.run.runner import WORKER
+
+    forkserver.warm(sys.executable, WORKER)
+    forkserver.warm(sys.executable, WORKER, ("asyncpg",))  # the project is loaded: its drivers
+    server = forkserver.server_for(sys.executable, WORKER, start=True)
+    assert server is not None and server.drivers == {"asyncpg"}
+    try:
+        maps = Path(f"/proc/{server.process.pid}/maps").read_text()
+        assert {driver for driver, path in COMPILED.items() if path in maps} == {"psycopg2", "asyncpg"}
+        forkserver.warm(sys.executable, WORKER, ("asyncpg", "psycopg"))  # ready now: psycopg 3 while idle
+        for _ in range(600):
+            if COMPILED["psycopg"] in Path(f"/proc/{server.process.pid}/maps").read_text():
+                break
+            time.sleep(0.05)
+        maps = Path(f"/proc/{server.process.pid}/maps").read_text()
+        assert {driver for driver, path in COMPILED.items() if path in maps} == {"psycopg2", "asyncpg", "psycopg"}
+    finally:
+        server.close()
+
+
+def test_an_early_start_is_for_this_interpreter_and_only_with_the_fork_server_on(
+    own_servers: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """warm_early (a task that starts a worker per service, before its project loads) starts this interpreter's
+    server, not waiting for it; DBTASKS_FORKSERVER=0 starts none, nor does a process that may use one core only."""
+    import os
+    import sys
+
+    from dbtasks.run import forkserver
+
+    cores = os.sched_getaffinity(0)
+    if len(cores) < 2:
+        pytest.skip(f"this process may use {len(cores)} core: an early start needs two (a second core for its imports)")
+    monkeypatch.setenv("DBTASKS_FORKSERVER", "0")
+    forkserver.warm_early()
+    assert forkserver._servers == {}
+    monkeypatch.delenv("DBTASKS_FORKSERVER")
+    os.sched_setaffinity(0, {min(cores)})
+    try:
+        forkserver.warm_early()
+    finally:
+        os.sched_setaffinity(0, cores)
+    assert forkserver._servers == {}
+    forkserver.warm_early()
+    server = forkserver._servers[sys.executable]
+    assert server is not None and server.process.poll() is None and server.drivers == set()
+    server.close()
 
 
 @pytest.mark.usefixtures("own_servers")

@@ -182,7 +182,7 @@ def source_of(config_file: Path) -> bytes | None:
 def _variables_now(recorded: dict[str, Any]) -> dict[str, Any]:
     """The recorded variables as they are now, and every DBTASKS_* one set now (a new one differs): each value's
     seal, a password in it masked first (another password reaches the same database), so that none is written."""
-    from .database.urls import mask
+    from .database.masking import mask
 
     names = {*recorded, *(name for name in os.environ if name.startswith(_PREFIX))}
     return {name: seal.seal({name: mask(os.environ[name])}, b"") if name in os.environ else None for name in sorted(names)}

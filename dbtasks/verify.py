@@ -16,8 +16,8 @@ from typing import Any
 from .compat import zip_strict
 from .config.project import Project, Service
 from .database import owner
+from .database.masking import mask
 from .database.target import Target, address
-from .database.urls import mask
 from .errors import ServiceError
 from .explain import refused
 from .lint import check as lint

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 # The core verb a fleet runs (Session, Selection -> Report) with the task's own options bound, and, when each member
@@ -12,23 +11,32 @@ from typing import Any
 FleetVerbs = tuple[Callable[..., Any], "Callable[[Any], Callable[..., Any]] | None"]
 
 
-@dataclass(frozen=True)
 class Task:
     """One task, described once: its name, its body (the options it takes of its own, `pick` when it takes the
     service selection, `session` when it runs with one), the help of each option, and which shared options it takes.
     registry.py makes from it the Invoke task and the `dbtasks` command's, their signature included, and builds the
     body's Session from --env, --verbose (and --lock-wait for a writing task); cli/fleet_tasks.py runs the verb
-    `on_fleet` gives on each member of a fleet, and asks for --yes first when the task is `destructive`."""
+    `on_fleet` gives on each member of a fleet, and asks for --yes first when the task is `destructive`.
+    (A plain class: making a dataclass takes 1.7 ms of every start of `inv`.)"""
 
-    name: str
-    body: Callable[..., None]
-    helps: dict[str, str]
-    selection: str = ""  # "all": --only/--exclude/--jobs/--fail-fast; "no-fail-fast": the same without --fail-fast
-    fleet: str = ""  # "targets": --targets, --target, --shard, ... (runs on a fleet when given); "sample": also --sample
-    on_fleet: Callable[[dict[str, Any]], FleetVerbs] | None = None  # the given options -> the verb a fleet runs
-    destructive: bool = False  # needs --yes (its wording: explain.DESTRUCTIVE_ALL)
-    session: str = ""  # the Session registry.py hands the body: "read", "quiet" (no Alembic lines), "write" (--lock-wait)
-    warm: bool = False  # starts a worker per service in most runs: the fork server starts before the project loads
+    __slots__ = ("body", "destructive", "fleet", "helps", "name", "on_fleet", "selection", "session", "warm")
+
+    def __init__(
+        self,
+        name: str,
+        body: Callable[..., None],
+        helps: dict[str, str],
+        *,
+        selection: str = "",  # "all": --only/--exclude/--jobs/--fail-fast; "no-fail-fast": the same without --fail-fast
+        fleet: str = "",  # "targets": --targets, --target, --shard, ... (runs on a fleet when given); "sample": also --sample
+        on_fleet: Callable[[dict[str, Any]], FleetVerbs] | None = None,  # the given options -> the verb a fleet runs
+        destructive: bool = False,  # needs --yes (its wording: explain.DESTRUCTIVE_ALL)
+        session: str = "",  # the Session registry.py hands the body: "read", "quiet" (no Alembic lines), "write"
+        warm: bool = False,  # starts a worker per service in most runs: the fork server starts before the project loads
+    ) -> None:
+        self.name, self.body, self.helps = name, body, helps
+        self.selection, self.fleet, self.on_fleet = selection, fleet, on_fleet
+        self.destructive, self.session, self.warm = destructive, session, warm
 
 
 Definitions = list[Task]

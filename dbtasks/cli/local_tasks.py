@@ -13,7 +13,7 @@ def definitions(config_file: Path) -> Definitions:
         """Start the embedded local PostgreSQL (created on first use under .dbtasks/)."""
         from .. import config
         from ..database import target
-        from ..database.urls import mask
+        from ..database.masking import mask
         from ..errors import UsageError
         from . import render
 
@@ -38,7 +38,7 @@ def definitions(config_file: Path) -> Definitions:
 
         from .. import config
         from ..database import target
-        from ..database.urls import mask
+        from ..database.masking import mask
         from ..session import Session
         from . import render
 

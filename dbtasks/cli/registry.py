@@ -38,7 +38,12 @@ Assembled = list[tuple[str, Callable[..., None], dict[str, str]]]  # (name, the 
 
 def definitions(config_file: Path) -> Assembled:
     """Every task as (name, function, help per option), assembled from its one description (helps.Task)."""
-    tasks: Definitions = [
+    return [assemble(task, config_file) for task in descriptions(config_file)]
+
+
+def descriptions(config_file: Path) -> Definitions:
+    """Every task's one description."""
+    return [
         *service_tasks.definitions(config_file),
         *all_tasks.definitions(config_file),
         *diagnostic_tasks.definitions(config_file),
@@ -49,7 +54,6 @@ def definitions(config_file: Path) -> Assembled:
         *graph_tasks.definitions(config_file),
         *local_tasks.definitions(config_file),
     ]
-    return [assemble(task, config_file) for task in tasks]
 
 
 def assemble(task: Task, config_file: Path) -> tuple[str, Callable[..., None], dict[str, str]]:

@@ -15,7 +15,8 @@ from urllib.parse import unquote, urlsplit
 from ..config.project import Environment, Project, Service, read_dotenv
 from ..errors import ConfigError
 from ..worker.libpq import database_name, with_database
-from .urls import canonical, hide, mask, secrets_of, validate
+from .masking import mask
+from .urls import canonical, hide, secrets_of, validate
 
 if TYPE_CHECKING:  # imported when the local database stands in for a missing URL
     from .localdb import LocalDatabase

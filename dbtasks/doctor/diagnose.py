@@ -16,8 +16,8 @@ from typing import Any
 
 from .. import config, explain
 from ..config.project import Environment, Project, Service, display_path
+from ..database.masking import mask
 from ..database.target import LOCAL_SOURCE, Target, local_database, shown
-from ..database.urls import mask
 from ..errors import ConfigError, DbtasksError, LocalDatabaseError, RunFailed, ServiceError, UsageError
 from ..orchestrate import run_all
 from ..session import Session

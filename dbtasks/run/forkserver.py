@@ -35,8 +35,14 @@ def warm_early() -> None:
     """For a task that starts a worker per service in most runs, before its project is even loaded: start this
     interpreter's server (the one services without `python:` use), when a second core can run its imports meanwhile.
     runner.warm tells it the project's drivers once they are known."""
-    if settings.forkserver({}) and len(os.sched_getaffinity(0)) >= 2:
+    if settings.forkserver({}) and _cores() >= 2:
         warm(sys.executable, WORKER)
+
+
+def _cores() -> int:
+    """The cores this process may run on (its affinity, where the system has one: Linux), else the machine's."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
 
 
 def server_for(python: str, worker: Path, *, start: bool, drivers: tuple[str, ...] = ()) -> ForkServer | None:
@@ -190,7 +196,8 @@ class ForkServer:
         self.process.wait()
         if self.process.stdin is not None and not self.process.stdin.closed:
             self.process.stdin.close()
-        self.sock.close()
+        with self.lock:  # not while another thread sends on it (its descriptor number could be reused)
+            self.sock.close()
 
 
 class Forked:

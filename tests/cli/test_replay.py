@@ -40,10 +40,11 @@ def run(
     project: Path, url: str | None, *args: str, replayed: bool, via: str = "dbtasks", env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """The task in a new interpreter, which must have replayed its last run (`replayed`: it never loaded the Session's
-    module) or run the task."""
+    module, nor the URLs' beyond masking) or run the task."""
     code = (
         f"import sys\n{ENTRY[via]}\nsys.stdout.flush()\n"
-        "print('\\nsession loaded:', 'dbtasks.session' in sys.modules, file=sys.stderr); sys.exit(code)"
+        "loaded = any(name in sys.modules for name in ('dbtasks.session', 'dbtasks.database.urls'))\n"
+        "print('\\nsession loaded:', loaded, file=sys.stderr); sys.exit(code)"
     )
     result = subprocess.run(
         [sys.executable, "-c", code, *args], cwd=project, env=task_environment(url, env), capture_output=True, text=True

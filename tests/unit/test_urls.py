@@ -8,7 +8,8 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy.engine import make_url
 
-from dbtasks.database.urls import canonical, dropped_parameters, hide, mask, normalize, password_of, secrets_of, validate
+from dbtasks.database.masking import mask
+from dbtasks.database.urls import canonical, dropped_parameters, hide, normalize, password_of, secrets_of, validate
 from dbtasks.errors import ConfigError
 from dbtasks.worker.libpq import database_name, with_database
 

@@ -97,8 +97,9 @@ def test_a_warmed_fork_server_is_handed_out_once_ready_and_ends_with_its_lifelin
     from dbtasks.run import forkserver
     from dbtasks.run.runner import WORKER
 
-    (tmp_path / "sitecustomize.py").write_text(
+    (tmp_path / "sitecustomize.py").write_text(  # an atexit function, and a thread an interpreter's shutdown would join
         f"import atexit\natexit.register(lambda: open({str(tmp_path / 'exited')!r}, 'w').write('atexit ran'))\n"
+        "import threading, time\nthreading.Thread(target=time.sleep, args=(3600,)).start()\n"
     )
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     forkserver.warm(sys.executable, WORKER)
@@ -108,9 +109,49 @@ def test_a_warmed_fork_server_is_handed_out_once_ready_and_ends_with_its_lifelin
     assert forkserver.server_for(sys.executable, WORKER, start=True) is warmed
     assert warmed._ready is True
     assert "/site-packages/psycopg2/_psycopg" in Path(f"/proc/{warmed.process.pid}/maps").read_text()
-    warmed.close()
+    warmed.close()  # a server that went through the interpreter's shutdown would still be joining that thread (killed)
     assert warmed.process.returncode == 0
     assert (tmp_path / "exited").read_text() == "atexit ran"
+
+
+def test_a_forked_child_collects_its_own_garbage(tmp_path: Path) -> None:
+    """The server never collects (what its children share is frozen): the child it forks turns the collector on again,
+    as any interpreter has it, before it runs its request (here, a function that reports it by its exit code)."""
+    import gc
+    import os
+
+    from dbtasks.worker import serve
+
+    pipes = [os.pipe() for _ in range(3)]  # the child's stdin, its stdout, its result
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        pid = os.fork()
+        if pid == 0:
+            serve._child(
+                {"cwd": str(tmp_path), "env": {}},
+                [pipes[0][0], pipes[1][1], pipes[2][1]],
+                [],
+                lambda request: 0 if gc.isenabled() and os.getcwd() == str(tmp_path) else 3,
+            )
+    finally:
+        if was_enabled:
+            gc.enable()
+    for read, write in pipes:
+        os.close(read)
+        os.close(write)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+def test_the_core_count_comes_from_the_machine_where_there_is_no_affinity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """macOS has no os.sched_getaffinity: the early start counts the machine's cores there."""
+    import os
+
+    from dbtasks.run import forkserver
+
+    monkeypatch.delattr(os, "sched_getaffinity")
+    assert forkserver._cores() == (os.cpu_count() or 1)
 
 
 @pytest.mark.usefixtures("own_servers")
@@ -184,3 +225,40 @@ def test_a_warmed_fork_server_the_run_never_used_is_killed_not_awaited() -> None
     assert warmed is not None
     warmed.close()
     assert warmed.process.returncode == -signal.SIGKILL
+
+
+def test_a_task_that_starts_a_worker_per_service_starts_its_server_before_the_project_loads(
+    own_servers: None, project: Path
+) -> None:
+    """check-all (marked warm) starts this interpreter's fork server as it begins, before migrations.yaml is read:
+    here that file is broken, so the run ends at once, the server started and never told the project's drivers.
+    status (not marked) starts none."""
+    import sys
+
+    from _support import inv
+
+    from dbtasks.run import forkserver
+
+    (project / "migrations.yaml").write_text("version: 1\nservices: [\n", encoding="utf-8")
+    status = inv(project, "db.status")
+    assert status.returncode == 2, status.stderr
+    assert forkserver._servers == {}
+    checked = inv(project, "db.check-all")
+    assert checked.returncode == 2, checked.stderr
+    assert checked.stderr.splitlines()[0].startswith("migrations.yaml")
+    server = forkserver._servers[sys.executable]
+    assert server is not None and server.drivers == set()
+    server.close()
+
+
+def test_the_tasks_that_start_the_server_early() -> None:
+    """Those that start a worker per service in most runs (upgrade-all: most no-ops are replayed before)."""
+    from dbtasks.cli.registry import descriptions
+
+    assert sorted(task.name for task in descriptions(Path("migrations.yaml")) if task.warm) == [
+        "check-all",
+        "doctor",
+        "sql-all",
+        "upgrade-all",
+        "verify-all",
+    ]

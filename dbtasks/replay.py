@@ -148,7 +148,7 @@ def _url_variables(session: Session) -> list[str]:
 
 def _inputs(session: Session, settled: int) -> list[Any] | None:
     """[path, stat, ...] of what the project and its services' revision graphs (env.py too) were read from, the
-    graphs' as they were read, of .env, which a variable not set would be read from, and of dbtasks' own modules; None
+    graphs' as they were read (a service the run did not read, as it is now), of .env, which a variable not set would be read from, and of dbtasks' own modules; None
     when a graph was not read through the cache (only a whole run knows what it depends on), or when a file stat'ed now
     changed after `settled` (ns): it may have changed after the run read it (a deleted one changes its folder)."""
     from .config.cache import input_paths
@@ -158,10 +158,14 @@ def _inputs(session: Session, settled: int) -> list[Any] | None:
     if any(stat is not None and stat[2] >= settled for stat in found[1::2]):
         return None
     for service in project.services.values():
+        located = session.graphs.located(service.alembic_source)  # one this run did not read: its cached stats checked
+        if located is not None:
+            session.graphs.graph(located[0])
         read_from = session.graphs.read_from(service.alembic_source)
         if not read_from:
             return None
         found += read_from
+    session.graphs.save()
     return found
 
 

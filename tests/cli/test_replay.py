@@ -26,6 +26,7 @@ from _support import (
     snapshot,
     task_environment,
     version,
+    versions_folder,
 )
 
 SERVICES = list(declared_services())
@@ -123,6 +124,17 @@ def test_a_new_revision_file_is_applied_not_replayed(project: Path, upgraded_url
     plant_migration(project, "journal", "0099_planted", head_of("journal"))
     dbtasks(project, upgraded_url, "upgrade-all", replayed=False)
     assert version(upgraded_url, schema_of("journal")) == ["0099_planted"]
+
+
+def test_one_service_is_replayed_after_another_service_s_folder_changed(project: Path, upgraded_url: str) -> None:
+    """A run of one service records the stats of every service's files: those of a service it did not read are taken
+    now, not the cache's old ones (Python writing a __pycache__ into a versions folder changes its stat)."""
+    dbtasks(project, upgraded_url, "status", replayed=False)  # every service's files read, and cached
+    (versions_folder(project, "meals") / "notes").mkdir()  # as Python's __pycache__ would
+    time.sleep(0.2)  # the change older than what a run records
+    first = dbtasks(project, upgraded_url, "current", "journal", replayed=False)
+    again = dbtasks(project, upgraded_url, "current", "journal", replayed=True)
+    assert again.stdout == first.stdout == f"{head_of('journal')} (head)\n"
 
 
 def test_another_database_is_read_not_replayed(project: Path, upgraded_url: str, database_url: str) -> None:

@@ -270,8 +270,9 @@ class Operation:
             ),
         )
 
-    def autogenerate(self, script: Any, head: str | None, context: Any = None) -> list[Any]:
-        """Run env.py with autogenerate, after checking the database is at `head`; return the diffs."""
+    def autogenerate(self, script: Any, head: str | None, context: Any = None, during: Any = None) -> list[Any]:
+        """Run env.py with autogenerate, after checking the database is at `head`; return the diffs. `during`, when
+        given, is called with env.py's connection once the head is checked (a read there needs no connection of ours)."""
         context = context or self.autogenerate_context(script)
 
         def fn(rev: Any, migration_context: Any) -> list[Any]:
@@ -281,6 +282,8 @@ class Operation:
                 if unknown:
                     raise Failure("unknown_database_revision", "unknown revision", revision=unknown[0])
                 raise Failure("not_at_head", "database is not at head", current=current, head=head)
+            if during is not None:
+                during(migration_context.connection)
             if migration_context.opts.get("target_metadata") is None:
                 raise Failure("no_models", NO_MODELS)
             context.run_autogenerate(rev, migration_context)

@@ -186,14 +186,20 @@ def history(operation: Operation) -> dict[str, Any]:
 def check(operation: Operation) -> dict[str, Any]:
     script = operation.script()
     head = operation.single_head(script)
+    heads = [head] if head else []
+    judged: list[dict[str, Any]] = []  # the checksums, read on env.py's connection: no second connection
+
+    def checksums_there(connection: Any) -> None:
+        judged.append(applied.verdict(operation, script, heads, connection))
+
     try:
-        diffs = operation.autogenerate(script, head)
+        diffs = operation.autogenerate(script, head, during=checksums_there)
     except Failure as failure:
         if failure.kind != "no_models":
             raise
-        sums = _summary(applied.verdict(operation, script, [head] if head else []))
+        sums = _summary(judged[0] if judged else applied.verdict(operation, script, heads))
         return {"diffs": [], "head": head, "skipped": str(failure), "checksums": sums}  # hand-written migrations only
-    sums = _summary(applied.verdict(operation, script, [head] if head else []))
+    sums = _summary(judged[0] if judged else applied.verdict(operation, script, heads))  # env.py ran no migrations
     return {"diffs": [describe(diff) for diff in diffs], "head": head, "checksums": sums}
 
 

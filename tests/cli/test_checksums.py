@@ -10,7 +10,9 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -182,6 +184,38 @@ def test_an_edited_revision_is_reported_by_status_check_and_check_all(project: P
     assert error_lines(result) == ["check failed for habits"]  # with --json there is no table to point at
     text = inv(project, "db.check-all", url=database_url, env=env)
     assert text.returncode == 1 and f"--accept {FIRST}" in text.stdout, show(text)
+
+
+def sessions_opened(connection: Any, name: str) -> int:
+    """How many sessions the server has opened on database `name`, read on `connection` (open throughout: its looks
+    open none) once the count is still (a session's count reaches the shared statistics as it ends)."""
+    seen = -1
+    for _ in range(50):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", (name,))
+            count = int(cursor.fetchone()[0])
+        if count == seen:
+            return count
+        seen = count
+        time.sleep(0.1)
+    raise AssertionError(f"the session count of {name} kept changing")
+
+
+@pytest.mark.parametrize("service", ["habits", "movements"])  # asyncpg, psycopg2
+def test_check_reads_the_checksums_on_env_py_s_connection(project: Path, upgraded_url: str, service: str) -> None:
+    """One session per check, env.py's own: the checksums are read there, not on a connection of ours."""
+    import psycopg2
+
+    name = urlsplit(upgraded_url).path.lstrip("/")
+    connection = psycopg2.connect(upgraded_url)
+    connection.autocommit = True  # each look a transaction of its own: the statistics read afresh
+    try:
+        before = sessions_opened(connection, name)
+        checked = assert_ok(inv(project, "db.check", service, url=upgraded_url))
+        assert checked.stdout.startswith(f"{service}: OK"), show(checked)
+        assert sessions_opened(connection, name) - before == 1
+    finally:
+        connection.close()
 
 
 def test_line_endings_and_trailing_whitespace_are_not_edits(project: Path, database_url: str) -> None:

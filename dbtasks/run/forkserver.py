@@ -121,12 +121,6 @@ class ForkServer:
         server.drivers.update(drivers)
         return server
 
-    @classmethod
-    def start(cls, python: str, worker: Path, drivers: tuple[str, ...] = ()) -> ForkServer | None:
-        """A new server, ready to fork (None when it cannot start)."""
-        server = cls.spawn(python, worker, drivers)
-        return server if server is not None and server.ready() else None
-
     def ready(self) -> bool:
         """Whether the server has imported what it preloads and serves (waits for it the first time); one that
         cannot (no alembic in that interpreter, say) is stopped."""

@@ -50,12 +50,12 @@ def serve(sock_fd: int, run_request: Callable[[Any], int], drivers: Sequence[str
     for name in _PRELOAD:
         _import(name)
     sock = socket.socket(fileno=sock_fd)
-    pending = _modules(drivers)
+    pending = _more(drivers, [])
     while select.select([sock.fileno()], [], [], 0)[0]:  # only preloads come before "ready"
         received = _receive(sock)
         if received is None:
             _leave()
-        pending += _modules(received[0].get("preload", ()))
+        pending += _more(received[0].get("preload", ()), pending)
     for name in pending:
         _import(name)
     pending = []
@@ -84,7 +84,7 @@ def serve(sock_fd: int, run_request: Callable[[Any], int], drivers: Sequence[str
                 _leave()
             request, fds = received
             if "preload" in request:  # the run's drivers, known once its project is loaded
-                pending += [name for name in _modules(request["preload"]) if name not in sys.modules and name not in pending]
+                pending += _more(request["preload"], pending)
                 continue
             pid = os.fork()
             if pid == 0:
@@ -96,8 +96,10 @@ def serve(sock_fd: int, run_request: Callable[[Any], int], drivers: Sequence[str
             _reap(statuses)  # it may have ended before it was registered
 
 
-def _modules(drivers: Sequence[str]) -> list[str]:
-    return [module for driver in drivers for module in DRIVER_MODULES.get(driver, ())]
+def _more(drivers: Sequence[str], pending: list[str]) -> list[str]:
+    """The modules of `drivers` (protocol.DRIVER_MODULES) not imported yet, nor in `pending`."""
+    modules = [module for driver in drivers for module in DRIVER_MODULES.get(driver, ())]
+    return [name for name in dict.fromkeys(modules) if name not in sys.modules and name not in pending]
 
 
 def _import(name: str) -> None:

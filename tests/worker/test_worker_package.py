@@ -69,8 +69,8 @@ def test_a_fork_server_imports_the_drivers_it_is_started_for(drivers: tuple[str,
     from dbtasks.run.forkserver import ForkServer
     from dbtasks.run.runner import WORKER
 
-    server = ForkServer.start(sys.executable, WORKER, drivers)
-    assert server is not None
+    server = ForkServer.spawn(sys.executable, WORKER, drivers)
+    assert server is not None and server.ready()
     try:
         maps = Path(f"/proc/{server.process.pid}/maps").read_text()
     finally:

@@ -37,6 +37,9 @@ def _replayed(args: list[str]) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .cli import freeze_at_exit
+
+    freeze_at_exit()
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] in ("-h", "--help"):
         print(usage())

@@ -3,6 +3,7 @@ and the database, resolved once. Every verb takes a Session first (as alembic.co
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -32,7 +33,7 @@ from .worker.libpq import database_name
 from .worker.protocol import OPS, WRITING_OPS
 
 if TYPE_CHECKING:  # the lock and the runner are imported when a run takes a lock or starts a worker
-    from .database.lock import Held
+    from .database.lock import Held, Spares
 
 # Asked before a destructive run in a protected environment: (subject, environment, what it does, the name to type
 # back, what that name is: "database", or "fleet" for a run over a fleet's members).
@@ -72,6 +73,7 @@ class Session:
     # service's state came from them; never once a worker started, a lock was taken or a state was not read by them
     _witness: list[tuple[Target, fastpath.Transcript]] | None = None
     _unprovable: bool = False
+    spares: Spares | None = None  # the lock sessions a run over several services keeps for its next locks (lock.py)
 
     @property
     def graphs(self) -> GraphCache:
@@ -380,18 +382,15 @@ class Session:
 
         self._unproven()
         step = self.step(service)
+        lock = functools.partial(
+            migration_lock, service=service.name, name=step.lock, wait=self.lock_wait, announce=self.announce, spares=self.spares
+        )
         with ExitStack() as stack:
-            held = stack.enter_context(
-                migration_lock(step.target, service.name, step.lock, wait=self.lock_wait, announce=self.announce)
-            )
+            held = stack.enter_context(lock(step.target))
             # multidb: the same lock in every other database its env.py migrates, each session watched
             places = {address(step.target.url)}
             for found in self.engine_targets(service).values():
                 if address(found.url) not in places:
                     places.add(address(found.url))
-                    held.include(
-                        stack.enter_context(
-                            migration_lock(found, service.name, step.lock, wait=self.lock_wait, announce=self.announce)
-                        )
-                    )
+                    held.include(stack.enter_context(lock(found)))
             yield held

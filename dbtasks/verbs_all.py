@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -34,18 +36,29 @@ def over_all(
     waits_for = None
     if not offline:  # the plan: databases started and created, steps resolved, before the fan-out
         waits_for = session.plan([session.service(name) for name in names], reverse=reverse, ordered=ordered).waits_for()
-    return run_all(
-        session.project,
-        names,
-        functools.partial(verb, session),
-        jobs=pick.jobs,
-        fail_fast=pick.fail_fast,
-        reverse=reverse,
-        ordered=ordered,
-        describe=describe,
-        inline=workers == 0,
-        waits_for=waits_for,
-    )
+    with _lock_sessions_kept(session, workers):
+        return run_all(
+            session.project,
+            names,
+            functools.partial(verb, session),
+            jobs=pick.jobs,
+            fail_fast=pick.fail_fast,
+            reverse=reverse,
+            ordered=ordered,
+            describe=describe,
+            inline=workers == 0,
+            waits_for=waits_for,
+        )
+
+
+def _lock_sessions_kept(session: Session, workers: int | None) -> AbstractContextManager[None]:
+    """A run that starts workers locks each service's version table: one lock session per thread and database is
+    enough, kept from one service to the next (lock.sessions_kept). A run that starts none takes no lock."""
+    if workers == 0:
+        return contextlib.nullcontext()
+    from .database.lock import sessions_kept
+
+    return sessions_kept(session)
 
 
 def finished(outcomes: list[Outcome]) -> Report:

@@ -64,31 +64,41 @@ def _subject(name: str) -> str:
 
 @contextmanager
 def migration_lock(
-    target: Target, service: str, name: str, *, wait: float, announce: Emit, sleep: Callable[[float], None] = time.sleep
+    target: Target,
+    service: str,
+    name: str,
+    *,
+    wait: float,
+    announce: Emit,
+    sleep: Callable[[float], None] = time.sleep,
+    spares: Spares | None = None,
 ) -> Iterator[Held]:
     """Hold lock `name` (plan.lock_name) on target's database for the duration of the block, waiting up to `wait` seconds.
 
-    The block gets the Held lock: its session is watched until the block ends (see Held)."""
+    The block gets the Held lock: its session is watched until the block ends (see Held). With `spares`, the session
+    is one another lock of the run released on the same database, when there is one, and is kept there once released."""
     import psycopg2
 
     assert target.url is not None
-    try:
-        connection = psycopg2.connect(
-            libpq(target.url),
-            connect_timeout=10,
-            application_name=f"dbtasks {service} on {socket.gethostname()} pid {os.getpid()}"[:63],
-        )
-    except psycopg2.Error as error:  # OperationalError, or ProgrammingError for a DSN libpq cannot parse
-        raise ServiceError(service, refused(target, " ".join(str(error).split())), kind="connect") from None
+    application = f"dbtasks {service} on {socket.gethostname()} pid {os.getpid()}"[:63]
+    connection, started = _spare(spares, target.url, application)
+    if connection is None:
+        try:
+            connection = psycopg2.connect(libpq(target.url), connect_timeout=10, application_name=application)
+        except psycopg2.Error as error:  # OperationalError, or ProgrammingError for a DSN libpq cannot parse
+            raise ServiceError(service, refused(target, " ".join(str(error).split())), kind="connect") from None
+    released = False
     try:
         try:
             connection.autocommit = True
-            with connection.cursor() as cursor:
-                cursor.execute(_NO_IDLE_TIMEOUTS)
+            if not started:
+                with connection.cursor() as cursor:
+                    cursor.execute(_NO_IDLE_TIMEOUTS)
             _acquire(connection, service, name, wait, announce, sleep)
-            with connection.cursor() as cursor:  # a later start time tells a restart from a session ended alone
-                cursor.execute("SELECT pg_postmaster_start_time()::text")
-                started = str(cursor.fetchone()[0])
+            if not started:
+                with connection.cursor() as cursor:  # a later start time tells a restart from a session ended alone
+                    cursor.execute("SELECT pg_postmaster_start_time()::text")
+                    started = str(cursor.fetchone()[0])
         except psycopg2.Error as error:  # the server ended the session (restart, pg_terminate_backend) while it waited
             raise ServiceError(service, _lost_while_waiting(target, name, error), kind="connection_lost") from None
         held = Held(connection, service, name, target, started)
@@ -99,8 +109,69 @@ def migration_lock(
             # A lost session has released its locks already.
             with contextlib.suppress(psycopg2.Error), connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key_of(name))
+                released = bool(cursor.fetchone()[0]) and held.lost is None
     finally:
+        if released and spares is not None:
+            spares.give(target.url, connection, started)
+        else:
+            connection.close()
+
+
+class Spares:
+    """The lock sessions a run over several services has released, by URL, for its next locks on the same database:
+    one connection per thread and database instead of one per service. close() ends those left."""
+
+    def __init__(self) -> None:
+        self._idle: dict[str, list[tuple[Any, str]]] = {}
+        self._guard = threading.Lock()
+
+    def take(self, url: str) -> tuple[Any, str] | None:
+        """A released session to `url` and its server's start time, if one is kept."""
+        with self._guard:
+            idle = self._idle.get(url)
+            return idle.pop() if idle else None
+
+    def give(self, url: str, connection: Any, started: str) -> None:
+        with self._guard:
+            self._idle.setdefault(url, []).append((connection, started))
+
+    def close(self) -> None:
+        with self._guard:
+            idle, self._idle = self._idle, {}
+        for connection, _ in (kept for sessions in idle.values() for kept in sessions):
+            connection.close()
+
+
+@contextmanager
+def sessions_kept(holder: Any) -> Iterator[None]:
+    """For the block, `holder.spares` (a Session's) keeps the lock sessions it releases for its next locks (Spares),
+    unless an outer block does already; they are closed when the block ends."""
+    if holder.spares is not None:
+        yield
+        return
+    holder.spares = Spares()
+    try:
+        yield
+    finally:
+        spares, holder.spares = holder.spares, None
+        spares.close()
+
+
+def _spare(spares: Spares | None, url: str, application: str) -> tuple[Any, str]:
+    """A kept session to `url`, named for its new holder; (None, "") when none is kept or the one kept has ended."""
+    import psycopg2
+
+    kept = spares.take(url) if spares is not None else None
+    if kept is None:
+        return None, ""
+    connection, started = kept
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('application_name', %s, false)", (application,))
+    except psycopg2.Error:  # ended while it was kept (the server restarted, or terminated it)
         connection.close()
+        return None, ""
+    return connection, started
 
 
 def _lost_while_waiting(target: Target, name: str, error: Exception) -> str:

@@ -400,3 +400,45 @@ def test_the_state_read_under_the_lock_goes_through_the_lock_s_own_session(
         state = session.known_state(session.service("habits"), fresh=True, held=held)
         held.check()  # the watcher's session is still the lock's, and still holds it
     assert state is not None and (state.current, state.pending) == ((head_of("habits"),), 0)
+
+
+def test_a_run_over_several_services_keeps_its_lock_session_for_the_next_lock(database_url: str) -> None:
+    """With a run's Spares, the session a released lock held takes the next lock on the same database, named for its
+    new holder; a session the server ended while it was kept, or one that lost its lock, is never used again; the
+    sessions left are closed when the run's block ends."""
+    import socket
+
+    from dbtasks.database.lock import migration_lock, sessions_kept
+    from dbtasks.database.target import Target
+
+    target = Target.of(database_url, "DATABASE_URL")
+    ours = f"SELECT pid, application_name FROM pg_stat_activity WHERE application_name LIKE 'dbtasks %%pid {os.getpid()}'"
+
+    class Run:
+        spares = None
+
+    run = Run()
+    with sessions_kept(run):
+        spares = run.spares
+        assert spares is not None
+        with migration_lock(target, "users", "users", wait=5, announce=print, spares=spares) as first:
+            pass
+        assert [pid for pid, _ in query(database_url, ours)] == [first.server_pid]  # released, kept open
+        with migration_lock(target, "meals", "meals", wait=5, announce=print, spares=spares) as second:
+            assert second.server_pid == first.server_pid
+            assert query(database_url, ours) == [(first.server_pid, f"dbtasks meals on {socket.gethostname()} pid {os.getpid()}")]
+            assert advisory_lock_holders(database_url) == [second.server_pid]
+        execute(database_url, f"SELECT pg_terminate_backend({first.server_pid})")  # ended while kept
+        with migration_lock(target, "habits", "habits", wait=5, announce=print, spares=spares) as third:
+            assert third.server_pid != first.server_pid
+            execute(database_url, f"SELECT pg_terminate_backend({third.server_pid})")
+            third.check(quietly=True)
+            assert third.lost is not None
+        with migration_lock(target, "journal", "journal", wait=5, announce=print, spares=spares) as fourth:
+            assert fourth.server_pid not in (first.server_pid, third.server_pid)  # the lost one was not kept
+        assert [pid for pid, _ in query(database_url, ours)] == [fourth.server_pid]
+    assert run.spares is None
+    deadline = time.monotonic() + 5
+    while query(database_url, ours) and time.monotonic() < deadline:  # the server sees the close a moment later
+        time.sleep(0.02)
+    assert query(database_url, ours) == []

@@ -31,9 +31,18 @@ def upgrade(session: Session, service: Service, to: str = "head", allow_edited: 
         state = session.known_state(service, fresh=True, held=held)
         if state is not None and state.pending == 0:
             return {"applied": []}
-        # A revision is recorded in its one schema: that schema exists, and the worker need not look (one connection).
+        from .database.provision import create_schemas, drop_empty_schemas
+
+        # Its missing schemas are made here, on the lock's session, not on a connection of the worker's (and dropped
+        # again, if still empty, when the run fails); none is missing when a revision is recorded in its one schema.
         there = state is not None and service.owned_schemas == (service.expected_version_table[0],)
-        return _warn(session, service, session.run(service, "upgrade", lock=held, to="head", edited=edited, schemas_exist=there))
+        created = [] if there or not service.create_schema else create_schemas(held.catalog(), service.owned_schemas)
+        try:
+            data = session.run(service, "upgrade", lock=held, to="head", edited=edited, schemas_exist=True)
+        except BaseException:
+            drop_empty_schemas(held.catalog(), created)
+            raise
+        return _warn(session, service, {**data, "created_schemas": created} if created else data)
 
 
 def create_databases(session: Session, services: list[Service]) -> list[str]:

@@ -1,11 +1,13 @@
 """`--create-databases`: create each database migrations.yaml names that does not exist yet, through its server's
 maintenance database, when the role may (CREATEDB or superuser); else one line naming the role and the grant.
+The local database creates its own databases already: only configured URLs come here.
 
-The local database creates its own databases already: only configured URLs come here."""
+And a service's missing schemas, on its migration lock's session, before its first upgrade."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 from ..errors import UsageError
@@ -58,3 +60,24 @@ def _maintenance(target: Target) -> pg.Connection:
         except pg.PgError as error:
             reason = str(error)
     raise UsageError(target.redact(connect_problem(replace(target, url=with_database(target.url, MAINTENANCE[0])), reason)))
+
+
+def create_schemas(connection: pg.Connection, names: Sequence[str]) -> list[str]:
+    """Create those of the schemas `names` the database lacks, on `connection` (the migration lock's session), as the
+    worker would (worker/prerequisites.py: under SCHEMA_LOCK, for services sharing a new schema); return them."""
+    from ..worker.checksums import SCHEMA_LOCK
+    from ..worker.prerequisites import CREATE_SCHEMA
+
+    listed = ", ".join(connection.literal(name) for name in names)
+    present = {row[0] for row in connection.rows(f"SELECT nspname FROM pg_namespace WHERE nspname IN ({listed})")}
+    missing = [name for name in names if name not in present]
+    for name in missing:
+        connection.rows(CREATE_SCHEMA.format(lock=SCHEMA_LOCK, name=name))
+    return missing
+
+
+def drop_empty_schemas(connection: pg.Connection, names: Sequence[str]) -> None:
+    """Drop the schemas `names` create_schemas made for a run that failed, those still empty (RESTRICT)."""
+    for name in names:
+        with contextlib.suppress(pg.PgError):  # something is in it now (or the session is gone): leave it
+            connection.rows(f"DROP SCHEMA IF EXISTS {connection.identifier(name)} RESTRICT")

@@ -1,6 +1,6 @@
 """Helpers of the test suite, one module per concern; conftest.py keeps only fixtures and hooks."""
 
-from .catalog import SYSTEM_SCHEMAS, columns, query, schemas, snapshot, table_comment, tables, version
+from .catalog import SYSTEM_SCHEMAS, columns, query, schemas, sessions_opened, snapshot, table_comment, tables, version
 from .project import (
     PARTS_ENV,
     REPO,
@@ -89,6 +89,7 @@ __all__ = [
     "schema_of",
     "schemas",
     "server_trouble",
+    "sessions_opened",
     "show",
     "snapshot",
     "start_fork_server",

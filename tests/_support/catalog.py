@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import psycopg2
@@ -87,3 +88,18 @@ def snapshot(url: str) -> dict[str, Any]:
 def table_comment(url: str, schema: str, table: str) -> str | None:
     rows = query(url, "SELECT obj_description(%s::regclass, 'pg_class')", (f'"{schema}"."{table}"',))
     return rows[0][0]
+
+
+def sessions_opened(connection: Any, name: str) -> int:
+    """How many sessions the server has opened on database `name`, read on `connection` (open throughout: its looks
+    open none) once the count is still (a session's count reaches the shared statistics as it ends)."""
+    seen = -1
+    for _ in range(50):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", (name,))
+            count = int(cursor.fetchone()[0])
+        if count == seen:
+            return count
+        seen = count
+        time.sleep(0.1)
+    raise AssertionError(f"the session count of {name} kept changing")

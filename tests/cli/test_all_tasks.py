@@ -24,6 +24,8 @@ from _support import (
     plant_model_column,
     revisions_of,
     schema_of,
+    schemas,
+    sessions_opened,
     show,
     snapshot,
     summary_states,
@@ -106,6 +108,37 @@ def test_upgrade_all_brings_every_service_to_head(project: Path, database_url: s
     again = upgrade_all(project, database_url)
     assert {service: state for service, (state, _) in summary_states(again).items()} == dict.fromkeys(ALL, "ok")
     assert_all_at_head(database_url)
+
+
+def test_a_fresh_upgrade_all_connects_once_for_its_locks_and_once_per_worker(project: Path, database_url: str) -> None:
+    """On an empty database, `upgrade-all -j 1` of two services opens four sessions: the catalog's look (the fast
+    path), one lock session that takes each service's lock in turn (kept from one to the next), and each worker's,
+    env.py's own: the services' schemas are made on the lock's session, not on a connection of the worker's."""
+    import psycopg2
+
+    name = urlsplit(database_url).path.lstrip("/")
+    connection = psycopg2.connect(database_url)
+    connection.autocommit = True
+    try:
+        before = sessions_opened(connection, name)
+        assert_ok(upgrade_all(project, database_url, "-j", "1", "--only", "users,meals"))
+        assert sessions_opened(connection, name) - before == 4
+    finally:
+        connection.close()
+    for service in ("users", "meals"):
+        assert version(database_url, schema_of(service)) == [head_of(service)]
+
+
+def test_a_fresh_service_whose_run_fails_leaves_no_schema_behind(project: Path, database_url: str) -> None:
+    """The schemas made on the lock's session for a run that then fails (here env.py cannot be imported) are dropped
+    again while still empty: the database is as it was."""
+    env_py = project / "services" / "movements" / "alembic" / "env.py"
+    env_py.write_text('raise RuntimeError("env.py is broken")\n' + env_py.read_text())
+    before = snapshot(database_url)
+    result = inv(project, "db.upgrade", "movements", url=database_url)
+    assert result.returncode == 1 and "env.py is broken" in result.stderr, show(result)
+    assert schema_of("movements") not in schemas(database_url)
+    assert snapshot(database_url) == before
 
 
 def test_upgrade_all_applies_dependencies_first(project: Path, database_url: str) -> None:

@@ -10,9 +10,7 @@ import secrets
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -28,6 +26,7 @@ from _support import (
     query,
     revisions_of,
     schemas,
+    sessions_opened,
     show,
     snapshot,
     tables,
@@ -184,21 +183,6 @@ def test_an_edited_revision_is_reported_by_status_check_and_check_all(project: P
     assert error_lines(result) == ["check failed for habits"]  # with --json there is no table to point at
     text = inv(project, "db.check-all", url=database_url, env=env)
     assert text.returncode == 1 and f"--accept {FIRST}" in text.stdout, show(text)
-
-
-def sessions_opened(connection: Any, name: str) -> int:
-    """How many sessions the server has opened on database `name`, read on `connection` (open throughout: its looks
-    open none) once the count is still (a session's count reaches the shared statistics as it ends)."""
-    seen = -1
-    for _ in range(50):
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", (name,))
-            count = int(cursor.fetchone()[0])
-        if count == seen:
-            return count
-        seen = count
-        time.sleep(0.1)
-    raise AssertionError(f"the session count of {name} kept changing")
 
 
 @pytest.mark.parametrize("service", ["habits", "movements"])  # asyncpg, psycopg2

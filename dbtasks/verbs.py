@@ -33,16 +33,20 @@ def upgrade(session: Session, service: Service, to: str = "head", allow_edited: 
             return {"applied": []}
         from .database.provision import create_schemas, drop_empty_schemas
 
-        # Its missing schemas are made here, on the lock's session, not on a connection of the worker's (and dropped
-        # again, if still empty, when the run fails); none is missing when a revision is recorded in its one schema.
+        # Its missing schemas are made here, on the lock's session, not on a connection of the worker's, and dropped
+        # again when the run fails before recording a revision; none is missing when a revision is recorded in its one
+        # schema. A schema it shares with other services is left to its worker, as before (they take turns there).
         there = state is not None and service.owned_schemas == (service.expected_version_table[0],)
-        created = [] if there or not service.create_schema else create_schemas(held.catalog(), service.owned_schemas)
+        here = not there and service.create_schema and not session.project.shared_schemas(service)
+        made: list[str] = []
         try:
-            data = session.run(service, "upgrade", lock=held, to="head", edited=edited, schemas_exist=True)
+            if here:
+                create_schemas(held.catalog(), service, made, session.step(service).target.redact)
+            data = session.run(service, "upgrade", lock=held, to="head", edited=edited, schemas_exist=there or here)
         except BaseException:
-            drop_empty_schemas(held.catalog(), created)
+            drop_empty_schemas(held.catalog(), service, made)
             raise
-        return _warn(session, service, {**data, "created_schemas": created} if created else data)
+        return _warn(session, service, {**data, "created_schemas": made} if made else data)
 
 
 def create_databases(session: Session, services: list[Service]) -> list[str]:

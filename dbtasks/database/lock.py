@@ -119,26 +119,40 @@ def migration_lock(
 
 class Spares:
     """The lock sessions a run over several services has released, by URL, for its next locks on the same database:
-    one connection per thread and database instead of one per service. close() ends those left."""
+    one connection per thread and database instead of one per service. One kept longer than KEEP_FOR seconds is not
+    used again (a network that dropped it silently would hold the next lock up); close() ends those left, and any
+    given back after it."""
+
+    KEEP_FOR = 30.0
 
     def __init__(self) -> None:
-        self._idle: dict[str, list[tuple[Any, str]]] = {}
+        self._idle: dict[str, list[tuple[Any, str, float]]] = {}
         self._guard = threading.Lock()
+        self._closed = False
 
     def take(self, url: str) -> tuple[Any, str] | None:
         """A released session to `url` and its server's start time, if one is kept."""
         with self._guard:
-            idle = self._idle.get(url)
-            return idle.pop() if idle else None
+            idle = self._idle.get(url) or []
+            stale = [kept for kept in idle if time.monotonic() - kept[2] > self.KEEP_FOR]
+            fresh = [kept for kept in idle if kept not in stale]
+            found = fresh.pop() if fresh else None
+            self._idle[url] = fresh
+        for connection, _, _ in stale:
+            connection.close()
+        return None if found is None else (found[0], found[1])
 
     def give(self, url: str, connection: Any, started: str) -> None:
         with self._guard:
-            self._idle.setdefault(url, []).append((connection, started))
+            if not self._closed:
+                self._idle.setdefault(url, []).append((connection, started, time.monotonic()))
+                return
+        connection.close()  # the run is over (a thread that outlived it)
 
     def close(self) -> None:
         with self._guard:
-            idle, self._idle = self._idle, {}
-        for connection, _ in (kept for sessions in idle.values() for kept in sessions):
+            idle, self._idle, self._closed = self._idle, {}, True
+        for connection, _, _ in (kept for sessions in idle.values() for kept in sessions):
             connection.close()
 
 
@@ -354,7 +368,8 @@ def _acquire(connection: Any, service: str, name: str, wait: float, announce: Em
 
 
 def _holder(connection: Any, name: str) -> str | None:
-    """'dbtasks habits on host pid 9 (server pid 123) since 14:02:11 UTC', or None when the lock was just released."""
+    """'dbtasks habits on host pid 9 (server pid 123, its session since 14:02:11 UTC)', or None when the lock was just
+    released. The session may have taken other services' locks before (Spares): its start, not this lock's."""
     with connection.cursor() as cursor:
         cursor.execute(_HOLDER_SQL, tuple(key & 0xFFFFFFFF for key in key_of(name)))
         row = cursor.fetchone()
@@ -362,4 +377,4 @@ def _holder(connection: Any, name: str) -> str | None:
         return None
     pid, application, started = row
     since = started.strftime("%H:%M:%S %Z").strip() if started is not None else "unknown"
-    return f"{application or 'a session without application_name'} (server pid {pid}) since {since}"
+    return f"{application or 'a session without application_name'} (server pid {pid}, its session since {since})"

@@ -9,11 +9,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from ..errors import UsageError
+from ..errors import ServiceError, UsageError
 from ..worker.libpq import libpq, with_database
 from . import pg
 from .target import Target, address, where
+
+if TYPE_CHECKING:
+    from ..config.project import Service
 
 MAINTENANCE = ("postgres", "template1")  # where a server can always be asked which databases it has
 MAY_CREATE = "SELECT CASE WHEN rolcreatedb OR rolsuper THEN 'yes' ELSE 'no' END FROM pg_roles WHERE rolname = current_user"
@@ -62,22 +66,42 @@ def _maintenance(target: Target) -> pg.Connection:
     raise UsageError(target.redact(connect_problem(replace(target, url=with_database(target.url, MAINTENANCE[0])), reason)))
 
 
-def create_schemas(connection: pg.Connection, names: Sequence[str]) -> list[str]:
-    """Create those of the schemas `names` the database lacks, on `connection` (the migration lock's session), as the
-    worker would (worker/prerequisites.py: under SCHEMA_LOCK, for services sharing a new schema); return them."""
+def create_schemas(connection: pg.Connection, service: Service, made: list[str], redact: Callable[[str], str]) -> None:
+    """Create the service's missing schemas on `connection` (its migration lock's session) as the worker would
+    (worker/prerequisites.py: in turns with other runs, under SCHEMA_LOCK), each added to `made` once created; a
+    one-line ServiceError when the server refuses."""
     from ..worker.checksums import SCHEMA_LOCK
     from ..worker.prerequisites import CREATE_SCHEMA
 
-    listed = ", ".join(connection.literal(name) for name in names)
-    present = {row[0] for row in connection.rows(f"SELECT nspname FROM pg_namespace WHERE nspname IN ({listed})")}
-    missing = [name for name in names if name not in present]
-    for name in missing:
-        connection.rows(CREATE_SCHEMA.format(lock=SCHEMA_LOCK, name=name))
-    return missing
+    name = service.owned_schemas[0]
+    try:
+        listed = ", ".join(connection.literal(schema) for schema in service.owned_schemas)
+        present = {row[0] for row in connection.rows(f"SELECT nspname FROM pg_namespace WHERE nspname IN ({listed})")}
+        for name in (schema for schema in service.owned_schemas if schema not in present):
+            connection.rows(CREATE_SCHEMA.format(lock=SCHEMA_LOCK, name=name))
+            made.append(name)
+    except pg.PgError as error:
+        raise ServiceError(
+            service.name,
+            redact(
+                f"cannot create its schema {name!r} ({str(error).split(' CONTEXT:')[0]}); nothing was migrated: grant the "
+                "URL's role CREATE on the database, or create the schema as an admin, then rerun"
+            ),
+        ) from None
 
 
-def drop_empty_schemas(connection: pg.Connection, names: Sequence[str]) -> None:
-    """Drop the schemas `names` create_schemas made for a run that failed, those still empty (RESTRICT)."""
-    for name in names:
-        with contextlib.suppress(pg.PgError):  # something is in it now (or the session is gone): leave it
-            connection.rows(f"DROP SCHEMA IF EXISTS {connection.identifier(name)} RESTRICT")
+def drop_empty_schemas(connection: pg.Connection, service: Service, made: Sequence[str]) -> None:
+    """After a failed run: drop the schemas create_schemas `made`, if the service's version table records no
+    revision (a migration that committed may have granted on a schema it left empty) and they are still empty."""
+    schema, table = service.expected_version_table
+    found = f"SELECT 1 FROM pg_tables WHERE schemaname = {connection.literal(schema)} AND tablename = {connection.literal(table)}"
+    try:
+        if connection.rows(found) and connection.rows(
+            f"SELECT 1 FROM {connection.identifier(schema)}.{connection.identifier(table)} LIMIT 1"
+        ):
+            return
+        for name in made:
+            with contextlib.suppress(pg.PgError):  # something is in it now: leave it
+                connection.rows(f"DROP SCHEMA IF EXISTS {connection.identifier(name)} RESTRICT")
+    except pg.PgError:  # the lock's session is gone (the run failed for that): leave them
+        return

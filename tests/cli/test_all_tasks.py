@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from _support import (
     CLOSED_URL,
+    REPO,
     assert_bad_input,
     assert_ok,
     declared_services,
+    error_lines,
     execute,
     expected_tables,
     head_of,
@@ -139,6 +142,51 @@ def test_a_fresh_service_whose_run_fails_leaves_no_schema_behind(project: Path, 
     assert result.returncode == 1 and "env.py is broken" in result.stderr, show(result)
     assert schema_of("movements") not in schemas(database_url)
     assert snapshot(database_url) == before
+
+
+def test_a_role_that_may_not_create_the_service_s_schema_gets_one_line(project: Path, database_url: str) -> None:
+    """The schema is made on the lock's session: the server's refusal there is one line naming the service, the
+    schema and the grant, and nothing changes."""
+    role = f"nocreate_{secrets.token_hex(4)}"
+    execute(database_url, f"CREATE ROLE {role} LOGIN PASSWORD 'nocreate-pass'")
+    parts = urlsplit(database_url)
+    limited = urlunsplit(parts._replace(netloc=f"{role}:nocreate-pass@{parts.hostname}:{parts.port}"))
+    try:
+        before = snapshot(database_url)
+        result = inv(project, "db.upgrade", "users", url=limited)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, show(result)
+        assert error_lines(result) == [
+            f"users: cannot create its schema 'users' (permission denied for database {parts.path.lstrip('/')}); nothing "
+            "was migrated: grant the URL's role CREATE on the database, or create the schema as an admin, then rerun"
+        ], show(result)
+        assert snapshot(database_url) == before
+    finally:
+        execute(database_url, f"DROP ROLE {role}")
+
+
+def test_the_schemas_a_failed_run_made_stay_once_its_version_table_records_a_revision(database_url: str) -> None:
+    """A migration that committed may have granted on, or commented, a schema it left empty: once the version table
+    (here in another of the service's schemas) records a revision, the schemas the failed run made are kept; while
+    it records none, they are dropped."""
+    from dataclasses import replace
+
+    from dbtasks import config
+    from dbtasks.database import pg, provision
+    from dbtasks.worker.libpq import libpq
+
+    users = config.load(REPO / "migrations.yaml").service("users")
+    service = replace(users, schemas=("users", "users_audit"), version_table=("users", "alembic_version"))
+    with pg.connect(libpq(database_url)) as connection:
+        made: list[str] = []
+        provision.create_schemas(connection, service, made, str)
+        assert made == ["users", "users_audit"] and {"users", "users_audit"} <= schemas(database_url)
+        connection.rows("CREATE TABLE users.alembic_version (version_num varchar(32) PRIMARY KEY)")
+        connection.rows("INSERT INTO users.alembic_version VALUES ('aaaa')")
+        provision.drop_empty_schemas(connection, service, made)
+        assert {"users", "users_audit"} <= schemas(database_url)
+        connection.rows("DELETE FROM users.alembic_version")
+        provision.drop_empty_schemas(connection, service, made)
+        assert "users_audit" not in schemas(database_url) and "users" in schemas(database_url)  # not empty: kept
 
 
 def test_upgrade_all_applies_dependencies_first(project: Path, database_url: str) -> None:

@@ -93,6 +93,8 @@ def create_schemas(connection: pg.Connection, service: Service, made: list[str],
 def drop_empty_schemas(connection: pg.Connection, service: Service, made: Sequence[str]) -> None:
     """After a failed run: drop the schemas create_schemas `made`, if the service's version table records no
     revision (a migration that committed may have granted on a schema it left empty) and they are still empty."""
+    if not made:
+        return
     schema, table = service.expected_version_table
     found = f"SELECT 1 FROM pg_tables WHERE schemaname = {connection.literal(schema)} AND tablename = {connection.literal(table)}"
     try:

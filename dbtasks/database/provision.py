@@ -71,13 +71,11 @@ def create_schemas(connection: pg.Connection, service: Service, made: list[str],
     (worker/prerequisites.py: in turns with other runs, under SCHEMA_LOCK), each added to `made` once created; a
     one-line ServiceError when the server refuses."""
     from ..worker.checksums import SCHEMA_LOCK
-    from ..worker.prerequisites import CREATE_SCHEMA
+    from ..worker.prerequisites import CREATE_SCHEMA, missing_schemas
 
     name = service.owned_schemas[0]
     try:
-        listed = ", ".join(connection.literal(schema) for schema in service.owned_schemas)
-        present = {row[0] for row in connection.rows(f"SELECT nspname FROM pg_namespace WHERE nspname IN ({listed})")}
-        for name in (schema for schema in service.owned_schemas if schema not in present):
+        for name in missing_schemas(connection.rows, service.owned_schemas):
             connection.rows(CREATE_SCHEMA.format(lock=SCHEMA_LOCK, name=name))
             made.append(name)
     except pg.PgError as error:
@@ -93,6 +91,8 @@ def create_schemas(connection: pg.Connection, service: Service, made: list[str],
 def drop_empty_schemas(connection: pg.Connection, service: Service, made: Sequence[str]) -> None:
     """After a failed run: drop the schemas create_schemas `made`, if the service's version table records no
     revision (a migration that committed may have granted on a schema it left empty) and they are still empty."""
+    from ..worker.prerequisites import DROP_EMPTY_SCHEMA
+
     if not made:
         return
     schema, table = service.expected_version_table
@@ -104,6 +104,6 @@ def drop_empty_schemas(connection: pg.Connection, service: Service, made: Sequen
             return
         for name in made:
             with contextlib.suppress(pg.PgError):  # something is in it now: leave it
-                connection.rows(f"DROP SCHEMA IF EXISTS {connection.identifier(name)} RESTRICT")
+                connection.rows(DROP_EMPTY_SCHEMA.format(name=name))
     except pg.PgError:  # the lock's session is gone (the run failed for that): leave them
         return

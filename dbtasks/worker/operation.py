@@ -17,7 +17,7 @@ from . import branches, revisions
 from .checksums import SCHEMA_LOCK
 from .failures import Failure
 from .ownership import Ownership
-from .prerequisites import CREATE_SCHEMA, prepare
+from .prerequisites import CREATE_SCHEMA, DROP_EMPTY_SCHEMA, missing_schemas, prepare
 from .protocol import Request
 
 NO_MODELS = "env.py has no target_metadata"
@@ -194,10 +194,7 @@ class Operation:
 
         connection = db or Connection(self.url)
         try:
-            wanted = self.ownership.schemas
-            listed = ", ".join(f"'{name}'" for name in wanted)
-            present = {row[0] for row in connection.rows(f"SELECT nspname FROM pg_namespace WHERE nspname IN ({listed})")}
-            missing = [name for name in wanted if name not in present]
+            missing = missing_schemas(connection.rows, self.ownership.schemas)
             for name in missing:
                 connection.rows(CREATE_SCHEMA.format(lock=SCHEMA_LOCK, name=name))
             return missing
@@ -245,7 +242,7 @@ class Operation:
         try:
             for name in names:
                 with contextlib.suppress(Exception):  # something is in it now: leave it
-                    connection.rows(f'DROP SCHEMA IF EXISTS "{name}" RESTRICT')
+                    connection.rows(DROP_EMPTY_SCHEMA.format(name=name))
         finally:
             connection.close()
 

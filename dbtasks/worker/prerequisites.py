@@ -5,6 +5,7 @@ is the worker's Operation (operation.py imports this module: it is not imported 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import revisions
@@ -14,7 +15,16 @@ from .failures import Failure, server_line
 # Services that share a new schema (each with its own version table, so under different migration locks) take turns
 # under checksums.SCHEMA_LOCK; the DO block is one transaction.
 CREATE_SCHEMA = 'DO $$BEGIN PERFORM pg_advisory_xact_lock({lock}); CREATE SCHEMA IF NOT EXISTS "{name}"; END$$'
+DROP_EMPTY_SCHEMA = 'DROP SCHEMA IF EXISTS "{name}" RESTRICT'  # fails when anything is in it
 CREATE_EXTENSION = 'DO $$BEGIN PERFORM pg_advisory_xact_lock({lock}); CREATE EXTENSION IF NOT EXISTS "{name}"; END$$'
+
+
+def missing_schemas(rows: Callable[[str], Any], names: Sequence[str]) -> list[str]:
+    """Those of the schemas `names` the database lacks, asked through `rows` (a connection's: the worker's own, or the
+    parent's lock session); each is then made with CREATE_SCHEMA, and dropped after a failed run with DROP_EMPTY_SCHEMA."""
+    listed = ", ".join("'" + name.replace("'", "''") + "'" for name in names)
+    present = {row[0] for row in rows(f"SELECT nspname FROM pg_namespace WHERE nspname IN ({listed})")}
+    return [name for name in names if name not in present]
 
 
 def prepare(operation: Any, db: Any = None) -> list[str]:
